@@ -1,0 +1,170 @@
+/**
+ * The test control plane: a real etcd, kube-apiserver (RBAC, service-account tokens, admission webhooks and
+ * ValidatingAdmissionPolicy) and kube-controller-manager, plus one redis-server, all on free loopback ports,
+ * in a scratch directory. No kubelet and no scheduler: Pods are created and admitted but never run.
+ * Everything is started through guard.sh and stopped by PID; `stop()` removes the scratch directory.
+ */
+import { spawn } from "node:child_process";
+import { request } from "node:https";
+import { createConnection } from "node:net";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { generatePki, type Pki } from "./pki.ts";
+import { freePort } from "./ports.ts";
+import { startProcess, stopProcess, waitFor, type Managed } from "./process.ts";
+import { ensureTools, type Tools } from "./tools.ts";
+import { writeKubeconfig } from "./kubeconfig.ts";
+import type { ClusterEnv } from "./env.ts";
+
+export interface Cluster {
+  env: ClusterEnv;
+  /** Milliseconds from start() to everything ready (binaries already cached). */
+  startupMs: number;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Parent of the scratch directory (default: the OS temp dir). */
+  parentDir?: string;
+  log?: (line: string) => void;
+}
+
+export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
+  const tools = await ensureTools();
+  const t0 = Date.now();
+  const dir = await mkdtemp(join(opts.parentDir ?? tmpdir(), "vigil-cluster-"));
+  const janitor = spawn("bash", [join(import.meta.dirname, "janitor.sh"), String(process.pid), dir], { detached: true, stdio: "ignore" });
+  janitor.unref();
+  const procs: Managed[] = [];
+  const stop = async (): Promise<void> => {
+    for (const p of procs.reverse()) await stopProcess(p);
+    if (janitor.pid !== undefined) process.kill(janitor.pid, "SIGTERM");
+    procs.length = 0;
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const pki = await generatePki(dir, tools.openssl);
+    const [etcdPort, peerPort, apiPort, kcmPort, redisPort] = await Promise.all([
+      freePort(), freePort(), freePort(), freePort(), freePort(),
+    ]);
+    const etcdUrl = `http://127.0.0.1:${etcdPort}`;
+    const apiServerUrl = `https://127.0.0.1:${apiPort}`;
+
+    const redis = startRedis(dir, tools, redisPort);
+    procs.push(redis);
+    const etcd = startEtcd(dir, tools, etcdPort, peerPort);
+    procs.push(etcd);
+    await waitFor("etcd", async () => (await fetch(`${etcdUrl}/health`)).ok, 30_000, etcd);
+
+    const api = startApiServer(dir, tools, pki, etcdUrl, apiPort);
+    procs.push(api);
+    const caPem = await readFile(pki.caCert, "utf8");
+    const admin = { certPem: await readFile(pki.adminCert, "utf8"), keyPem: await readFile(pki.adminKey, "utf8") };
+    await waitFor("kube-apiserver", () => httpsOk(`${apiServerUrl}/readyz`, caPem, admin), 60_000, api);
+
+    const kubeconfig = join(dir, "admin.kubeconfig");
+    await writeKubeconfig(kubeconfig, apiServerUrl, caPem, "vigil-test-admin", admin);
+    const kcmConfig = join(dir, "kcm.kubeconfig");
+    await writeKubeconfig(kcmConfig, apiServerUrl, caPem, "system:kube-controller-manager", {
+      certPem: await readFile(pki.controllerManagerCert, "utf8"),
+      keyPem: await readFile(pki.controllerManagerKey, "utf8"),
+    });
+    const kcm = startControllerManager(dir, tools, pki, kcmConfig, kcmPort);
+    procs.push(kcm);
+    await waitFor("redis-server", () => redisPing(redisPort), 15_000, redis);
+    await waitFor("kube-controller-manager", () => httpsOk(`https://127.0.0.1:${kcmPort}/healthz`, null, null), 60_000, kcm);
+
+    const env: ClusterEnv = {
+      dir,
+      kubeconfig,
+      apiServerUrl,
+      etcdUrl,
+      redisUrl: `redis://127.0.0.1:${redisPort}`,
+      kubectl: tools.kubectl,
+      helm: tools.helm,
+    };
+    await writeFile(join(dir, "pids"), procs.map((p) => `${p.name} ${p.pid}`).join("\n") + "\n");
+    return { env, startupMs: Date.now() - t0, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+function startRedis(dir: string, tools: Tools, port: number): Managed {
+  return startProcess(dir, "redis", tools.redisServer, [
+    "--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no",
+    "--dir", dir, "--maxmemory-policy", "noeviction", "--protected-mode", "yes", "--daemonize", "no",
+  ]);
+}
+
+function startEtcd(dir: string, tools: Tools, port: number, peerPort: number): Managed {
+  const client = `http://127.0.0.1:${port}`;
+  const peer = `http://127.0.0.1:${peerPort}`;
+  return startProcess(dir, "etcd", tools.etcd, [
+    "--name", "vigil", "--data-dir", join(dir, "etcd"),
+    "--listen-client-urls", client, "--advertise-client-urls", client,
+    "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", `vigil=${peer}`,
+    "--unsafe-no-fsync", "--log-level", "warn",
+  ]);
+}
+
+function startApiServer(dir: string, tools: Tools, pki: Pki, etcdUrl: string, port: number): Managed {
+  return startProcess(dir, "kube-apiserver", tools.kubeApiserver, [
+    `--etcd-servers=${etcdUrl}`,
+    "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", `--secure-port=${port}`,
+    `--tls-cert-file=${pki.serverCert}`, `--tls-private-key-file=${pki.serverKey}`, `--client-ca-file=${pki.caCert}`,
+    "--authorization-mode=RBAC",
+    "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+    `--service-account-key-file=${pki.serviceAccountPub}`, `--service-account-signing-key-file=${pki.serviceAccountKey}`,
+    "--service-cluster-ip-range=10.96.0.0/16",
+    "--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy",
+    "--cert-dir", join(dir, "apiserver-certs"),
+    "--profiling=false", "--v=1",
+  ]);
+}
+
+function startControllerManager(dir: string, tools: Tools, pki: Pki, kubeconfig: string, port: number): Managed {
+  return startProcess(dir, "kube-controller-manager", tools.kubeControllerManager, [
+    `--kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`,
+    "--bind-address=127.0.0.1", `--secure-port=${port}`, "--cert-dir", join(dir, "kcm-certs"),
+    "--leader-elect=false", "--use-service-account-credentials=true",
+    `--service-account-private-key-file=${pki.serviceAccountKey}`, `--root-ca-file=${pki.caCert}`,
+    "--controllers=*,-nodeipam,-nodelifecycle,-persistentvolume-binder,-attachdetach,-persistentvolume-expander,-ttl,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
+    "--profiling=false", "--v=1",
+  ]);
+}
+
+function httpsOk(url: string, caPem: string | null, client: { certPem: string; keyPem: string } | null): Promise<boolean> {
+  return new Promise((resolveOk) => {
+    const req = request(
+      url,
+      {
+        ...(caPem ? { ca: caPem } : { rejectUnauthorized: false }),
+        ...(client ? { cert: client.certPem, key: client.keyPem } : {}),
+        timeout: 2000,
+      },
+      (res) => {
+        res.resume();
+        resolveOk(res.statusCode === 200);
+      },
+    );
+    req.on("error", () => { resolveOk(false); });
+    req.on("timeout", () => { req.destroy(); });
+    req.end();
+  });
+}
+
+function redisPing(port: number): Promise<boolean> {
+  return new Promise((resolvePing) => {
+    const socket = createConnection({ host: "127.0.0.1", port }, () => socket.write("PING\r\n"));
+    socket.setTimeout(1000, () => socket.destroy());
+    socket.once("data", (d) => {
+      resolvePing(d.toString().startsWith("+PONG"));
+      socket.end();
+    });
+    socket.once("error", () => { resolvePing(false); });
+    socket.once("close", () => { resolvePing(false); });
+  });
+}

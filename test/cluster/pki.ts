@@ -1,0 +1,64 @@
+import { execFile } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+
+export interface Pki {
+  caCert: string;
+  caKey: string;
+  serverCert: string;
+  serverKey: string;
+  adminCert: string;
+  adminKey: string;
+  controllerManagerCert: string;
+  controllerManagerKey: string;
+  serviceAccountKey: string;
+  serviceAccountPub: string;
+}
+
+/** A throwaway CA, the API server's serving certificate, two client certificates and the SA signing key. */
+export async function generatePki(dir: string, openssl = "openssl"): Promise<Pki> {
+  const p = (name: string): string => join(dir, name);
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  await run(openssl, ["req", "-x509", ...ec, "-keyout", p("ca.key"), "-out", p("ca.crt"), "-days", "30", "-subj", "/CN=vigil-test-ca"]);
+
+  const issue = async (name: string, subject: string, ext: string): Promise<void> => {
+    await writeFile(p(`${name}.ext`), ext);
+    await run(openssl, ["req", "-new", ...ec, "-keyout", p(`${name}.key`), "-out", p(`${name}.csr`), "-subj", subject]);
+    await run(openssl, [
+      "x509", "-req", "-in", p(`${name}.csr`), "-CA", p("ca.crt"), "-CAkey", p("ca.key"), "-CAcreateserial",
+      "-days", "30", "-extfile", p(`${name}.ext`), "-out", p(`${name}.crt`),
+    ]);
+  };
+  await issue(
+    "apiserver",
+    "/CN=kube-apiserver",
+    "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n",
+  );
+  await issue("admin", "/O=system:masters/CN=vigil-test-admin", "extendedKeyUsage=clientAuth\n");
+  await issue("kcm", "/CN=system:kube-controller-manager", "extendedKeyUsage=clientAuth\n");
+
+  const sa = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  await writeFile(p("sa.key"), sa.privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+  await writeFile(p("sa.pub"), sa.publicKey.export({ type: "spki", format: "pem" }));
+
+  return {
+    caCert: p("ca.crt"),
+    caKey: p("ca.key"),
+    serverCert: p("apiserver.crt"),
+    serverKey: p("apiserver.key"),
+    adminCert: p("admin.crt"),
+    adminKey: p("admin.key"),
+    controllerManagerCert: p("kcm.crt"),
+    controllerManagerKey: p("kcm.key"),
+    serviceAccountKey: p("sa.key"),
+    serviceAccountPub: p("sa.pub"),
+  };
+}
+
+export async function pem(path: string): Promise<string> {
+  return readFile(path, "utf8");
+}

