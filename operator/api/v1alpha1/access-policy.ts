@@ -31,13 +31,13 @@ export interface AccessRule {
   /** DNS-1123 label, unique within the policy; appears in denials and logs. */
   name: string;
   action: RuleAction;
-  /** Any-of. Absent: any authenticated identity. */
+  /** Any-of (1..32). Absent: any authenticated identity. */
   identities?: IdentityMatch[];
-  /** Any-of. Absent: any request or flow. */
+  /** Any-of (1..8). Absent: any request or flow. */
   requests?: RequestMatch[];
-  /** Any-of client CIDRs (canonical form). Absent: any source. */
+  /** Any-of client CIDRs (1..64), canonical form: network address, no host bits (`10.0.0.0/8`). Absent: any source. */
   sourceCIDRs?: string[];
-  /** Any-of time windows. Absent: always. */
+  /** Time windows (any-of). Absent: always. */
   schedule?: Schedule;
 }
 
@@ -45,7 +45,7 @@ export interface AccessRule {
 export interface IdentityMatch {
   subject?: string;
   email?: string;
-  /** Matches any address at this domain (`example.com`). */
+  /** Matches any address at this domain (lowercase, `example.com`, no `@`). */
   emailDomain?: string;
   group?: string;
   claim?: ClaimMatch;
@@ -61,18 +61,21 @@ export interface ClaimMatch {
 export interface RequestMatch {
   /** Any-of; absent means any method. `CONNECT` matches tunnels. */
   methods?: HttpMethod[];
-  /** Any-of normalised paths: exact (`/a/b`), prefix (`/a/*`), or `*` for everything. */
+  /**
+   * Any-of normalised paths: exact (`/a/b`), prefix (`/a/*`), or `*` for everything. Start with `/`; no `.`/`..` or
+   * empty segments, no percent-encoded `.`, `/` or `\`, no whitespace, query or fragment.
+   */
   paths?: string[];
-  /** Any-of hosts (case-insensitive, no port), `*.example.com` wildcards allowed. */
+  /** Any-of lowercase DNS host names (no port), matched case-insensitively; a leading `*.` matches any subdomain. */
   hosts?: string[];
-  /** Any-of tunnel target ports (CONNECT). */
+  /** Any-of tunnel target ports (CONNECT), 1..65535. */
   ports?: number[];
 }
 
 export type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" | "CONNECT";
 
 export interface Schedule {
-  /** IANA time zone; default UTC. */
+  /** IANA time zone name (`Europe/Berlin`). Default UTC. */
   timeZone?: string;
   windows: TimeWindow[];
 }
@@ -80,17 +83,18 @@ export interface Schedule {
 export interface TimeWindow {
   /** Any-of; absent means every day. */
   days?: Weekday[];
-  /** HH:MM, 24h; start < end. */
+  /** HH:MM, 24h, inclusive. */
   start: string;
+  /** HH:MM, 24h, exclusive; after start (`24:00` = end of day; a window never spans midnight). */
   end: string;
 }
 
 export type Weekday = "Mon" | "Tue" | "Wed" | "Thu" | "Fri" | "Sat" | "Sun";
 
 export interface SessionSettings {
-  /** Go duration (`30m`); ≤ absoluteTimeout. Default 30m. */
+  /** Go duration (`30m`), 1s..24h, ≤ absoluteTimeout. Default 30m. */
   idleTimeout?: string;
-  /** Go duration (`8h`). Default 8h. */
+  /** Go duration (`8h`), 1s..24h. Default 8h. */
   absoluteTimeout?: string;
 }
 

@@ -20,9 +20,9 @@ export interface SessionTerminationSpec {
   confirmation?: typeof CONFIRM_ALL_SESSIONS;
   /** Why; shown in status, events and the sidecars' logs. */
   reason: string;
-  /** Go duration during which the identity's existing tokens stay refused (a new login is required). */
+  /** Go duration (`12h`), 1s..720h, during which the identity's existing tokens stay refused (a new login is required). */
   revokeFor?: string;
-  /** Delete the resource this long after it finished. */
+  /** Delete the resource this many seconds after it finished (0..7776000). Absent: keep it. */
   ttlSecondsAfterFinished?: number;
 }
 
@@ -50,7 +50,7 @@ export interface SessionTerminationStatus {
   connectionsClosed?: number;
   sidecarsAcknowledged?: number;
   sidecarsExpected?: number;
-  /** Sidecars that never acknowledged (bounded list), when Failed. */
+  /** Sidecars (`namespace/pod`) that never acknowledged, when Failed; at most 64 listed. */
   unresponsiveSidecars?: string[];
   startTime?: string;
   completionTime?: string;
