@@ -1,0 +1,110 @@
+/**
+ * The sidecar's stable error catalogue.
+ *
+ * Contract: every refusal the sidecar produces is a `SidecarError` whose `code` is one of
+ * `SidecarErrorCode` (stable, machine-readable, documented) and whose `status` is the HTTP status
+ * the client receives. `message` is a human sentence that never contains a token, a secret or a
+ * raw session ID. `cause` keeps the underlying error for logs only; it is never sent to a client.
+ * `errorBody(err)` is the only way an error becomes a response body.
+ */
+import type { Decision } from "./auth/types.ts";
+
+/** Code → HTTP status. The keys are the stable codes clients and dashboards rely on. */
+export const ERROR_STATUS = {
+  // Authentication (401)
+  TOKEN_MISSING: 401,
+  TOKEN_MALFORMED: 401,
+  TOKEN_INVALID: 401,
+  TOKEN_EXPIRED: 401,
+  TOKEN_NOT_YET_VALID: 401,
+  TOKEN_WRONG_ISSUER: 401,
+  TOKEN_WRONG_AUDIENCE: 401,
+  TOKEN_MISSING_CLAIM: 401,
+  ISSUER_UNKNOWN: 401,
+  JWKS_UNAVAILABLE: 401,
+  SESSION_REVOKED: 401,
+  SESSION_EXPIRED: 401,
+  SESSION_IDLE: 401,
+  /** A stored session record failed to decrypt or validate: treated as no session. */
+  SESSION_RECORD_INVALID: 401,
+  // Authorization (403)
+  NO_POLICY: 403,
+  DENIED_BY_RULE: 403,
+  NO_MATCHING_RULE: 403,
+  // Availability
+  POLICY_STALE: 503,
+  BAD_REQUEST: 400,
+  UPSTREAM_UNAVAILABLE: 502,
+  UPSTREAM_TIMEOUT: 504,
+  // Never sent for client input: configuration problems stop the process at start.
+  CONFIG_INVALID: 500,
+  INTERNAL: 500,
+} as const satisfies Record<string, number>;
+
+export type SidecarErrorCode = keyof typeof ERROR_STATUS;
+
+export interface SidecarErrorOptions {
+  cause?: unknown;
+  /** `<namespace>/<name>` of the policy behind an authorization refusal. */
+  policy?: string;
+  /** Rule name behind an authorization refusal. */
+  rule?: string;
+}
+
+export class SidecarError extends Error {
+  readonly code: SidecarErrorCode;
+  readonly status: number;
+  readonly policy: string | undefined;
+  readonly rule: string | undefined;
+
+  constructor(code: SidecarErrorCode, message: string, options: SidecarErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "SidecarError";
+    this.code = code;
+    this.status = ERROR_STATUS[code];
+    this.policy = options.policy;
+    this.rule = options.rule;
+  }
+}
+
+/** A configuration error that names the offending key (e.g. `issuers[0].algorithms`). */
+export class ConfigError extends SidecarError {
+  readonly key: string;
+
+  constructor(key: string, problem: string, cause?: unknown) {
+    super("CONFIG_INVALID", `invalid configuration at ${key}: ${problem}`, cause === undefined ? {} : { cause });
+    this.name = "ConfigError";
+    this.key = key;
+  }
+}
+
+export function isSidecarError(err: unknown): err is SidecarError {
+  return err instanceof SidecarError;
+}
+
+export interface ErrorBody {
+  code: SidecarErrorCode;
+  message: string;
+  rule?: string;
+  policy?: string;
+}
+
+/**
+ * The JSON refusal body. Unknown errors become `INTERNAL` with a fixed sentence so that nothing
+ * from an unexpected error (which could quote input) reaches the client.
+ */
+export function errorBody(err: unknown): ErrorBody {
+  if (!isSidecarError(err)) return { code: "INTERNAL", message: "The sidecar could not process this request." };
+  const body: ErrorBody = { code: err.code, message: err.message };
+  if (err.rule !== undefined) body.rule = err.rule;
+  if (err.policy !== undefined) body.policy = err.policy;
+  return body;
+}
+
+/** Turn a refusing authorization decision into its error (403 with policy and rule when known). */
+export function denialError(decision: Extract<Decision, { allowed: false }>): SidecarError {
+  const options: SidecarErrorOptions = {};
+  if (decision.policy !== undefined) options.policy = decision.policy;
+  if (decision.rule !== undefined) options.rule = decision.rule;
+  return new SidecarError(decision.code, decision.reason, options);
+}
