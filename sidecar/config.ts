@@ -1,0 +1,67 @@
+/**
+ * vigil-sidecar configuration: flags (`--upstream-port=8080`) or environment (`VIGIL_UPSTREAM_PORT`), parsed once
+ * into a frozen object; a missing or bad value stops the process at start with the key named (ConfigError).
+ * The injection webhook sets these variables on the injected container (operator/webhook), so names here are a
+ * contract with it. Files (issuers, key ring, pod labels) are read by mounted.ts.
+ */
+import { busPrefix, integer, listOf, logLevel, matching, oneOf, parseSettings, redisUrl, type SettingSources, type Settings } from "../operator/api/settings.ts";
+import { ConfigError } from "./errors.ts";
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+const port = integer(1, 65535);
+const path = matching(/^\/\S*$/, "an absolute path");
+const optional = (p: (raw: string) => string) => (raw: string): string => (raw === "" ? "" : p(raw));
+const cidr = matching(/^[0-9a-fA-F:.]+\/\d{1,3}$/, "a list of CIDRs (e.g. 10.0.0.0/8)");
+
+export const SIDECAR_SETTINGS = {
+  /** The workload this sidecar protects (downward API). */
+  podName: { parse: matching(DNS_SUBDOMAIN, "a pod name") },
+  podNamespace: { parse: matching(DNS_LABEL, "a namespace name") },
+  /** Downward API file with the pod's labels (`key="value"` lines). */
+  podLabelsFile: { parse: path },
+  /** Port the sidecar listens on (the Service targets it). */
+  listenPort: { parse: port, default: "15080" },
+  listenHost: { parse: matching(/^[0-9a-fA-F:.]+$/, "an IP address"), default: "0.0.0.0" },
+  /** /healthz, /readyz, /metrics. */
+  adminPort: { parse: port, default: "15090" },
+  /** The application's port on loopback. */
+  upstreamPort: { parse: port },
+  /** YAML/JSON list of issuers (see sidecar/auth/issuer-config.ts), mounted from the chart's ConfigMap. */
+  issuersFile: { parse: path },
+  /** Session-encryption key ring, mounted from a Secret (one file per key id, plus `primary`). */
+  keyRingDir: { parse: path },
+  redisUrl: { parse: redisUrl },
+  busPrefix: { parse: busPrefix, default: "vigil:" },
+  /** What happens when no AccessPolicy selects this workload. */
+  defaultAction: { parse: oneOf("Deny", "Allow"), default: "Deny" },
+  /** Strict policies refuse new requests once the bus view is older than this. */
+  maxStalenessSeconds: { parse: integer(1, 3600), default: "30" },
+  /** Peers whose X-Forwarded-For (and token header) are believed. */
+  trustedProxies: { parse: listOf(cidr), default: "" },
+  /** Cookie that may carry the token (empty: none). */
+  tokenCookie: { parse: optional(matching(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/, "a cookie name")), default: "" },
+  /** Header set by a trusted ingress that may carry the token (empty: none). */
+  tokenHeader: { parse: optional(matching(/^[A-Za-z0-9-]{1,64}$/, "a header name")), default: "" },
+  headersTimeoutMs: { parse: integer(100, 120_000), default: "10000" },
+  requestTimeoutMs: { parse: integer(100, 3_600_000), default: "60000" },
+  keepAliveTimeoutMs: { parse: integer(100, 600_000), default: "5000" },
+  upstreamTimeoutMs: { parse: integer(100, 3_600_000), default: "30000" },
+  heartbeatIntervalMs: { parse: integer(100, 60_000), default: "2000" },
+  /** Session timeouts used when no policy selects the workload. */
+  defaultIdleTimeoutSeconds: { parse: integer(1, 86_400), default: "1800" },
+  defaultAbsoluteTimeoutSeconds: { parse: integer(1, 86_400), default: "28800" },
+  logLevel: { parse: logLevel, default: "info" },
+} as const;
+
+export type SidecarConfig = Settings<typeof SIDECAR_SETTINGS>;
+
+export function parseSidecarConfig(sources: SettingSources): SidecarConfig {
+  const config = parseSettings(SIDECAR_SETTINGS, sources, (key, problem) => {
+    throw new ConfigError(key, problem);
+  });
+  if (config.defaultIdleTimeoutSeconds > config.defaultAbsoluteTimeoutSeconds) {
+    throw new ConfigError("VIGIL_DEFAULT_IDLE_TIMEOUT_SECONDS", "must not exceed VIGIL_DEFAULT_ABSOLUTE_TIMEOUT_SECONDS");
+  }
+  return config;
+}
