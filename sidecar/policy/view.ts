@@ -1,0 +1,108 @@
+/**
+ * The sidecar's local view of the policy bus (pure state, fed by operator/api/bus-client.ts).
+ *
+ * Contract: `applySnapshot` replaces everything; `applyEvent` applies one change in revision order. The view
+ * answers, without I/O, which policies select this workload (recomputed only when policies change), which
+ * revocations are in force, and whether the view is too stale for Strict policies. Revocations are kept by id,
+ * so a termination seen twice (event, then snapshot after a gap) is applied once.
+ */
+import type { BusEvent, Revocation } from "../../operator/api/bus.ts";
+import type { BusSnapshot } from "../../operator/api/bus-client.ts";
+import type { CompiledPolicy } from "../../operator/api/compiled-policy.ts";
+import { policiesFor } from "./selector.ts";
+
+export interface Workload {
+  namespace: string;
+  labels: Readonly<Record<string, string>>;
+}
+
+export interface ViewChange {
+  /** The policies selecting this workload changed (long-lived flows must be re-evaluated). */
+  policiesChanged: boolean;
+  /** Revocations seen for the first time. */
+  newRevocations: Revocation[];
+}
+
+export class PolicyView {
+  readonly #workload: Workload;
+  readonly #policies = new Map<string, CompiledPolicy>();
+  readonly #revocations = new Map<string, Revocation>();
+  #selected: CompiledPolicy[] = [];
+  #revision = 0;
+  #loaded = false;
+
+  constructor(workload: Workload) {
+    this.#workload = workload;
+  }
+
+  /** True once a snapshot has been applied. */
+  get loaded(): boolean {
+    return this.#loaded;
+  }
+
+  /** Highest bus revision applied. */
+  get revision(): number {
+    return this.#revision;
+  }
+
+  /** Policies selecting this workload, deny-first order as compiled. */
+  get selected(): readonly CompiledPolicy[] {
+    return this.#selected;
+  }
+
+  /** True when any selecting policy is Strict (staleness then refuses new requests). */
+  get strict(): boolean {
+    return this.#selected.some((p) => p.failureMode === "Strict");
+  }
+
+  revocationsInForce(now: number): Revocation[] {
+    return [...this.#revocations.values()].filter((r) => r.expiresAt > now && r.namespace === this.#workload.namespace);
+  }
+
+  applySnapshot(snapshot: BusSnapshot): ViewChange {
+    const before = this.#selected;
+    this.#policies.clear();
+    for (const stored of snapshot.policies) this.#policies.set(`${stored.policy.namespace}/${stored.policy.name}`, stored.policy);
+    const newRevocations = snapshot.revocations.filter((r) => !this.#revocations.has(r.id));
+    this.#revocations.clear();
+    for (const r of snapshot.revocations) this.#revocations.set(r.id, r);
+    this.#revision = snapshot.revision;
+    this.#loaded = true;
+    this.#reselect();
+    return { policiesChanged: !sameHashes(before, this.#selected), newRevocations };
+  }
+
+  applyEvent(event: BusEvent): ViewChange {
+    this.#revision = Math.max(this.#revision, event.revision);
+    switch (event.type) {
+      case "policy.upsert":
+      case "policy.delete": {
+        const before = this.#selected;
+        if (event.type === "policy.upsert") this.#policies.set(`${event.policy.namespace}/${event.policy.name}`, event.policy);
+        else this.#policies.delete(`${event.namespace}/${event.name}`);
+        this.#reselect();
+        return { policiesChanged: !sameHashes(before, this.#selected), newRevocations: [] };
+      }
+      case "termination": {
+        const known = this.#revocations.has(event.revocation.id);
+        this.#revocations.set(event.revocation.id, event.revocation);
+        return { policiesChanged: false, newRevocations: known ? [] : [event.revocation] };
+      }
+    }
+  }
+
+  /** Drops expired revocations (bounded memory). */
+  prune(now: number): void {
+    for (const [id, r] of this.#revocations) if (r.expiresAt <= now) this.#revocations.delete(id);
+  }
+
+  #reselect(): void {
+    this.#selected = policiesFor(this.#policies.values(), this.#workload.namespace, this.#workload.labels).sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+    );
+  }
+}
+
+function sameHashes(a: readonly CompiledPolicy[], b: readonly CompiledPolicy[]): boolean {
+  return a.length === b.length && a.every((p, i) => p.hash === b[i]?.hash);
+}

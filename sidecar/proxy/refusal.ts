@@ -1,0 +1,72 @@
+/**
+ * Writing refusals: JSON bodies from `errorBody`, on a ServerResponse or on a raw socket (upgrade,
+ * CONNECT, parser errors).
+ *
+ * Contract: 401s carry `WWW-Authenticate: Bearer` (with `error="invalid_token"` when a token was
+ * presented); CONNECT authentication failures are 407 with `Proxy-Authenticate: Bearer` (the
+ * credential belongs in Proxy-Authorization). Raw-socket refusals always close the connection.
+ * Refusing a request whose body was not read also closes the connection (no request smuggled
+ * behind an unread body). Never throws.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
+import { errorBody, isSidecarError, type ErrorBody } from "../errors.ts";
+
+export interface Refusal {
+  status: number;
+  body: ErrorBody;
+}
+
+/** A refusal for any thrown value (unknown errors become 500 INTERNAL with a fixed sentence). */
+export function refusalOf(err: unknown, statusOverride?: number): Refusal {
+  return { status: statusOverride ?? (isSidecarError(err) ? err.status : 500), body: errorBody(err) };
+}
+
+function challengeHeaders(refusal: Refusal, proxy: boolean): [string, string][] {
+  if (refusal.status !== 401 && refusal.status !== 407) return [];
+  const value = refusal.body.code === "TOKEN_MISSING" ? "Bearer" : 'Bearer error="invalid_token"';
+  return [[proxy ? "Proxy-Authenticate" : "WWW-Authenticate", value]];
+}
+
+export function refuseResponse(req: IncomingMessage, res: ServerResponse, refusal: Refusal): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  const payload = JSON.stringify(refusal.body);
+  const headers: [string, string][] = [
+    ["Content-Type", "application/json"],
+    ["Content-Length", String(Buffer.byteLength(payload))],
+    ["Cache-Control", "no-store"],
+    ...challengeHeaders(refusal, false),
+  ];
+  if (!req.complete) headers.push(["Connection", "close"]);
+  try {
+    res.writeHead(refusal.status, headers.flat());
+    res.end(payload);
+  } catch {
+    res.destroy();
+  }
+}
+
+/** Refuse on a socket that left the HTTP parser (upgrade, CONNECT) or on a parser error. */
+export function refuseSocket(socket: Socket, refusal: Refusal, opts: { proxy?: boolean } = {}): void {
+  if (socket.destroyed || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = opts.proxy === true && refusal.status === 401 ? 407 : refusal.status;
+  const payload = JSON.stringify(refusal.body);
+  const lines = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}`,
+    "Content-Type: application/json",
+    `Content-Length: ${Buffer.byteLength(payload)}`,
+    "Cache-Control: no-store",
+    "Connection: close",
+    ...challengeHeaders({ ...refusal, status }, opts.proxy === true).map(([k, v]) => `${k}: ${v}`),
+  ];
+  socket.on("error", () => undefined);
+  socket.end(`${lines.join("\r\n")}\r\n\r\n${payload}`);
+  socket.setTimeout(5_000, () => socket.destroy());
+}

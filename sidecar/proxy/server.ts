@@ -1,0 +1,112 @@
+/**
+ * The sidecar's proxy server: HTTP (http-proxy over a keep-alive agent), WebSocket upgrades and
+ * CONNECT tunnels in front of the application on loopback.
+ *
+ * Contract: `createSidecarServer(deps)` builds (does not start) the server.
+ *   - Strict HTTP parsing (`insecureHTTPParser: false`): ambiguous framing (CL+TE, duplicate or
+ *     differing Content-Length, obfuscated Transfer-Encoding) → 400 JSON and the connection is
+ *     closed; request heads over `maxHeaderBytes` → 431; a head not complete within
+ *     `timeouts.headersMs` or a request within `timeouts.requestMs` → 408 and closed.
+ *   - Every request, upgrade and tunnel is admitted (authenticate + authorize) before anything
+ *     reaches the application; see http-flow.ts, websocket.ts, tunnel.ts.
+ *   - http-proxy runs with `xfwd: false`, no redirect following, and only its `stream` pass: its
+ *     `deleteLength` pass would frame a chunked DELETE/OPTIONS body as `Content-Length: 0`
+ *     (request smuggling towards the application); framing is set by forward-headers.ts instead.
+ *   - `close()` stops listening and RSTs every tracked flow and idle socket.
+ * No client input or upstream failure throws out of a handler.
+ */
+import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import httpProxy from "http-proxy";
+import { SidecarError } from "../errors.ts";
+import type { ProxyContext, SidecarServerDeps } from "./context.ts";
+import { createHttpHandler } from "./http-flow.ts";
+import { refuseSocket, refusalOf } from "./refusal.ts";
+import { createConnectHandler } from "./tunnel.ts";
+import { createUpgradeHandler } from "./websocket.ts";
+
+export type { Authenticated, AuthContext, SidecarServerDeps, SidecarTimeouts } from "./context.ts";
+
+export const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
+
+export interface SidecarServer {
+  server: Server;
+  listen(port: number, host: string): Promise<AddressInfo>;
+  close(): Promise<void>;
+}
+
+export function createSidecarServer(deps: SidecarServerDeps): SidecarServer {
+  const log = deps.logger.child({ component: "proxy" });
+  const agent = new Agent({ keepAlive: true, scheduling: "lifo", timeout: deps.timeouts.keepAliveMs });
+  const ctx: ProxyContext = { deps, agent, log };
+
+  const proxy = httpProxy.createProxyServer({
+    target: { host: deps.upstream.host, port: deps.upstream.port, protocol: "http:" },
+    xfwd: false,
+    followRedirects: false,
+    selfHandleResponse: true,
+    proxyTimeout: deps.timeouts.upstreamMs,
+  });
+  const passes = (proxy as unknown as { webPasses: { name: string }[] }).webPasses;
+  passes.splice(0, passes.length, ...passes.filter((p) => p.name === "stream"));
+  // Per-request callbacks handle errors; this listener only keeps http-proxy from rethrowing.
+  proxy.on("error", (err) => {
+    log.warn({ event: "proxy.error", errCode: (err as NodeJS.ErrnoException).code ?? "UNKNOWN" }, "http-proxy error");
+  });
+  proxy.on("econnreset", () => undefined);
+
+  const server = createServer({
+    insecureHTTPParser: false,
+    requireHostHeader: true,
+    maxHeaderSize: deps.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
+    headersTimeout: deps.timeouts.headersMs,
+    requestTimeout: deps.timeouts.requestMs,
+    keepAliveTimeout: deps.timeouts.keepAliveMs,
+    connectionsCheckingInterval: deps.timeouts.checkIntervalMs ?? Math.min(1_000, deps.timeouts.headersMs),
+  });
+  const onHttp = createHttpHandler(ctx, proxy);
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => { onHttp(req, res, false); });
+  server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => { onHttp(req, res, true); });
+  server.on("upgrade", createUpgradeHandler(ctx));
+  server.on("connect", createConnectHandler(ctx));
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => { onClientError(ctx, err, socket as Socket); });
+
+  return {
+    server,
+    listen: (port, host) =>
+      new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          resolve(server.address() as AddressInfo);
+        });
+      }),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => { resolve(); });
+        deps.connections.closeAll();
+        server.closeAllConnections();
+        agent.destroy();
+        proxy.close();
+      }),
+  };
+}
+
+const PARSER_MESSAGES: Record<string, [number, string]> = {
+  HPE_HEADER_OVERFLOW: [431, "The request headers are too large."],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, "The request was not received in time."],
+};
+
+/** The HTTP parser refused the bytes on this socket (or timed out): answer once, then close. */
+function onClientError(ctx: ProxyContext, err: NodeJS.ErrnoException, socket: Socket): void {
+  const code = err.code ?? "UNKNOWN";
+  const inProgress = (socket as unknown as { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+  if (code === "ECONNRESET" || code === "EPIPE" || !socket.writable || inProgress?.headersSent === true) {
+    socket.destroy();
+    return;
+  }
+  const [status, message] = PARSER_MESSAGES[code] ?? [400, "The request is malformed."];
+  ctx.log.info({ event: "refused", kind: "http", code: "BAD_REQUEST", status, parserCode: code }, message);
+  refuseSocket(socket, refusalOf(new SidecarError("BAD_REQUEST", message), status));
+}

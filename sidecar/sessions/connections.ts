@@ -1,0 +1,355 @@
+/**
+ * The live connection table: every client socket that carries an authenticated flow, with the
+ * session it belongs to, and the upstream socket(s) serving it.
+ *
+ * Contract:
+ * - One entry per client socket. `kind` is `http` for keep-alive HTTP sockets (bound to the
+ *   session of their latest request; in-flight requests, e.g. streaming downloads, are tracked
+ *   with their own session and upstream socket), `websocket` and `tunnel` for upgraded / CONNECT
+ *   sockets (client and upstream linked: when one closes the other is closed).
+ * - Entries disappear on their own when the client socket closes.
+ * - `terminate`, `reevaluate` and `expire` destroy BOTH sides of every matching flow with a TCP
+ *   RST (`socket.resetAndDestroy()`), and return exact counts: `connections` = client sockets
+ *   closed, `sessions` = distinct session IDs among the flows that matched.
+ * - A pooled upstream socket is reset only while it serves a request of a matching flow (an
+ *   ownership check), never after it went back to the keep-alive pool for someone else.
+ * - Nothing here throws for socket state: sockets already gone are skipped.
+ */
+import { randomUUID } from "node:crypto";
+import type { Socket } from "node:net";
+import type { TerminationSelector } from "../../operator/api/bus.ts";
+import type { Principal, RequestFacts } from "../auth/types.ts";
+import { matchesSelector } from "./selector-match.ts";
+
+export type ConnectionKind = "http" | "websocket" | "tunnel";
+
+/** Who a flow belongs to and what it asked for. */
+export interface FlowBinding {
+  sessionId: string;
+  principal: Principal;
+  facts: RequestFacts;
+  clientIp: string;
+  /** What the flow reaches: `METHOD /path` for HTTP and WebSocket, `host:port` for tunnels. */
+  target: string;
+  /** Epoch ms the session started (from the session registry); defaults to the flow's open time. */
+  sessionStartedAt?: number;
+}
+
+/** What `reevaluate` and `expire` callbacks see. */
+export interface LiveFlow extends FlowBinding {
+  connectionId: string;
+  kind: ConnectionKind;
+}
+
+/** A read-only snapshot of one entry (for the sessions API, metrics and tests). */
+export interface ConnectionInfo {
+  id: string;
+  kind: ConnectionKind;
+  sessionId: string;
+  issuer: string;
+  subject: string;
+  email?: string;
+  groups: readonly string[];
+  openedAt: number;
+  lastActivityAt: number;
+  clientIp: string;
+  target: string;
+  /** HTTP requests currently being served on this socket (0 for other kinds). */
+  inFlight: number;
+}
+
+export interface CloseCounts {
+  sessions: number;
+  connections: number;
+}
+
+export interface SessionLimits {
+  idleMs: number;
+  absoluteMs: number;
+}
+
+export interface ExpiryResult extends CloseCounts {
+  expired: { sessionId: string; reason: "idle" | "absolute" }[];
+}
+
+/** Handle of one in-flight HTTP request. */
+export interface RequestHandle {
+  /** The pooled upstream socket serving this request (reset with the flow while it is in flight). */
+  attachUpstream(socket: Socket): void;
+  /** The request finished (or failed); idempotent. */
+  end(): void;
+}
+
+export interface TerminateOptions {
+  /** Only flows whose token was issued (`iat`, epoch ms) at or before this. */
+  issuedAtOrBefore?: number;
+}
+
+interface InFlight {
+  binding: FlowBinding;
+  upstream: Socket | null;
+}
+
+interface Entry {
+  id: string;
+  kind: ConnectionKind;
+  client: Socket;
+  upstream: Socket | null;
+  current: FlowBinding;
+  openedAt: number;
+  lastActivityAt: number;
+  requests: Set<InFlight>;
+}
+
+export interface ConnectionTableOptions {
+  /** Clock (epoch ms). Default `Date.now`. */
+  now?: () => number;
+  /** After a linked socket closes cleanly, the other side gets this long to flush before it is destroyed. */
+  linkedCloseGraceMs?: number;
+}
+
+/** Reset a socket (RST) and destroy it; falls back to a plain destroy when no TCP handle is left. */
+export function resetSocket(socket: Socket): void {
+  if (socket.destroyed) return;
+  if (socket.connecting) {
+    socket.destroy();
+    return;
+  }
+  try {
+    socket.resetAndDestroy();
+  } catch {
+    socket.destroy();
+  }
+}
+
+const ignoreError = (): void => undefined;
+
+export class ConnectionTable {
+  readonly #entries = new Map<Socket, Entry>();
+  /** Which in-flight request currently owns a pooled upstream socket. */
+  readonly #owners = new WeakMap<Socket, InFlight>();
+  readonly #now: () => number;
+  readonly #graceMs: number;
+
+  constructor(opts: ConnectionTableOptions = {}) {
+    this.#now = opts.now ?? Date.now;
+    this.#graceMs = opts.linkedCloseGraceMs ?? 5_000;
+  }
+
+  /** Live client sockets. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Distinct sessions with at least one live client socket. */
+  get sessionCount(): number {
+    const ids = new Set<string>();
+    for (const e of this.#entries.values()) ids.add(e.current.sessionId);
+    return ids.size;
+  }
+
+  list(): ConnectionInfo[] {
+    return [...this.#entries.values()].map((e) => this.#info(e));
+  }
+
+  bySession(sessionId: string): ConnectionInfo[] {
+    return this.list().filter((c) => c.sessionId === sessionId);
+  }
+
+  /**
+   * Start tracking an HTTP request on a (keep-alive) client socket: the socket now belongs to this
+   * request's session until its next request, and is reset with that session.
+   */
+  beginRequest(client: Socket, binding: FlowBinding): RequestHandle {
+    const now = this.#now();
+    let entry = this.#entries.get(client);
+    if (entry?.kind !== "http") {
+      entry = this.#add("http", client, null, binding, now);
+    }
+    entry.current = binding;
+    entry.lastActivityAt = now;
+    const flight: InFlight = { binding, upstream: null };
+    entry.requests.add(flight);
+    const owned = entry;
+    let ended = false;
+    return {
+      attachUpstream: (socket) => {
+        if (ended) return;
+        // No listener added here: pooled sockets are reused, and Node's HTTP client handles their errors.
+        flight.upstream = socket;
+        this.#owners.set(socket, flight);
+      },
+      end: () => {
+        if (ended) return;
+        ended = true;
+        owned.requests.delete(flight);
+        owned.lastActivityAt = this.#now();
+        if (flight.upstream !== null && this.#owners.get(flight.upstream) === flight) this.#owners.delete(flight.upstream);
+        flight.upstream = null;
+      },
+    };
+  }
+
+  /** Track a WebSocket or CONNECT tunnel: both sockets are linked and belong to `binding`'s session. */
+  openFlow(kind: "websocket" | "tunnel", client: Socket, upstream: Socket, binding: FlowBinding): string {
+    const entry = this.#add(kind, client, upstream, binding, this.#now());
+    const touch = (): void => {
+      entry.lastActivityAt = this.#now();
+    };
+    client.on("data", touch);
+    upstream.on("data", touch);
+    upstream.on("error", ignoreError);
+    this.#link(client, upstream);
+    this.#link(upstream, client);
+    return entry.id;
+  }
+
+  /** RST every flow the selector covers (both sides). */
+  terminate(selector: TerminationSelector, opts: TerminateOptions = {}): CloseCounts {
+    const covered = (b: FlowBinding): boolean =>
+      matchesSelector(b, selector) && (opts.issuedAtOrBefore === undefined || b.principal.issuedAt * 1000 <= opts.issuedAtOrBefore);
+    return this.#closeWhere((e) => this.#bindingsOf(e).filter(covered));
+  }
+
+  /**
+   * Re-check long-lived flows (WebSockets, tunnels, in-flight HTTP requests) against the current
+   * policy; RST the ones `stillAllowed` refuses. Idle keep-alive sockets are left alone: their next
+   * request is authorized anyway.
+   */
+  reevaluate(stillAllowed: (flow: LiveFlow) => boolean): CloseCounts {
+    return this.#closeWhere((e) => {
+      const live = e.kind === "http" ? [...e.requests].map((r) => r.binding) : [e.current];
+      return live.filter((b) => !stillAllowed(this.#flow(e, b)));
+    });
+  }
+
+  /**
+   * Close the sessions whose idle or absolute timeout has passed at `now`. Idle time is measured
+   * from the latest activity on any of the session's sockets (a socket serving a request counts as
+   * active); absolute time from `sessionStartedAt` (else the earliest open time seen).
+   */
+  expire(now: number, limitsFor: (flow: LiveFlow) => SessionLimits | undefined): ExpiryResult {
+    const bySession = new Map<string, Entry[]>();
+    for (const e of this.#entries.values()) {
+      const list = bySession.get(e.current.sessionId);
+      if (list === undefined) bySession.set(e.current.sessionId, [e]);
+      else list.push(e);
+    }
+    const expired: ExpiryResult["expired"] = [];
+    let connections = 0;
+    for (const [sessionId, entries] of bySession) {
+      const first = entries[0];
+      if (first === undefined) continue;
+      const limits = limitsFor(this.#flow(first, first.current));
+      if (limits === undefined) continue;
+      const reason = expiryReason(entries, now, limits);
+      if (reason === undefined) continue;
+      expired.push({ sessionId, reason });
+      for (const e of entries) {
+        this.#kill(e);
+        connections++;
+      }
+    }
+    return { sessions: expired.length, connections, expired };
+  }
+
+  /** RST everything (shutdown). */
+  closeAll(): CloseCounts {
+    return this.#closeWhere((e) => this.#bindingsOf(e));
+  }
+
+  #add(kind: ConnectionKind, client: Socket, upstream: Socket | null, binding: FlowBinding, now: number): Entry {
+    const previous = this.#entries.get(client);
+    if (previous !== undefined) this.#entries.delete(client);
+    const entry: Entry = {
+      id: `c_${randomUUID()}`,
+      kind,
+      client,
+      upstream,
+      current: binding,
+      openedAt: now,
+      lastActivityAt: now,
+      requests: new Set(),
+    };
+    this.#entries.set(client, entry);
+    client.on("error", ignoreError);
+    client.once("close", () => {
+      if (this.#entries.get(client) === entry) this.#entries.delete(client);
+    });
+    return entry;
+  }
+
+  /** When `a` closes: after an error destroy `b` at once, else end it and destroy it after a grace period. */
+  #link(a: Socket, b: Socket): void {
+    a.once("close", (hadError: boolean) => {
+      if (b.destroyed) return;
+      if (hadError) {
+        b.destroy();
+        return;
+      }
+      b.end();
+      b.setTimeout(this.#graceMs, () => b.destroy());
+    });
+  }
+
+  #bindingsOf(e: Entry): FlowBinding[] {
+    return [e.current, ...[...e.requests].map((r) => r.binding)];
+  }
+
+  #closeWhere(matching: (e: Entry) => FlowBinding[]): CloseCounts {
+    const sessions = new Set<string>();
+    const victims: Entry[] = [];
+    for (const e of this.#entries.values()) {
+      const hits = matching(e);
+      if (hits.length === 0) continue;
+      for (const b of hits) sessions.add(b.sessionId);
+      victims.push(e);
+    }
+    for (const e of victims) this.#kill(e);
+    return { sessions: sessions.size, connections: victims.length };
+  }
+
+  #kill(e: Entry): void {
+    this.#entries.delete(e.client);
+    if (e.upstream !== null) resetSocket(e.upstream);
+    for (const r of e.requests) {
+      if (r.upstream !== null && this.#owners.get(r.upstream) === r) resetSocket(r.upstream);
+    }
+    resetSocket(e.client);
+  }
+
+  #flow(e: Entry, binding: FlowBinding): LiveFlow {
+    return { ...binding, connectionId: e.id, kind: e.kind };
+  }
+
+  #info(e: Entry): ConnectionInfo {
+    const p = e.current.principal;
+    const info: ConnectionInfo = {
+      id: e.id,
+      kind: e.kind,
+      sessionId: e.current.sessionId,
+      issuer: p.issuer,
+      subject: p.subject,
+      groups: p.groups,
+      openedAt: e.openedAt,
+      lastActivityAt: e.lastActivityAt,
+      clientIp: e.current.clientIp,
+      target: e.current.target,
+      inFlight: e.requests.size,
+    };
+    if (p.email !== undefined) info.email = p.email;
+    return info;
+  }
+}
+
+function expiryReason(entries: Entry[], now: number, limits: SessionLimits): "idle" | "absolute" | undefined {
+  let started = Number.POSITIVE_INFINITY;
+  let active = Number.NEGATIVE_INFINITY;
+  for (const e of entries) {
+    started = Math.min(started, e.current.sessionStartedAt ?? e.openedAt);
+    active = Math.max(active, e.requests.size > 0 ? now : e.lastActivityAt);
+  }
+  if (now - started >= limits.absoluteMs) return "absolute";
+  if (now - active >= limits.idleMs) return "idle";
+  return undefined;
+}
