@@ -1,0 +1,184 @@
+/**
+ * The Manager wires the runtime: shared informers, controllers fed by them, and leader election.
+ *
+ *   const m = new Manager({ kc, log, registry, resyncMs, leaderElection });
+ *   const policies = m.informer(customObjectSource(kc, { group, version, plural: "accesspolicies", namespace }));
+ *   const pods = m.informer(podSource(kc, { namespace }));
+ *   m.controller({ name: "accesspolicy", kind: "AccessPolicy", reconciler: new MyReconciler(policies, …),
+ *                  triggers: [{ informer: policies }, { informer: pods, map: (podKey) => policyKeysFor(podKey) }] });
+ *   const outcome = await m.run(sigtermSignal);   // "stopped" (graceful) | "lost" (exit non-zero and restart)
+ *
+ * Contract:
+ * - informers run on every replica (a standby keeps a warm cache) and keep feeding keys into the queues;
+ * - controllers' workers run only while this replica leads, and only after every informer has synced;
+ * - leadership lost → controllers stop at once (queued keys dropped, running reconciles see `ctx.signal` abort),
+ *   `run` resolves "lost"; the process should exit (no fencing; see docs/decisions/operator-runtime-0002);
+ * - the run signal aborted (SIGTERM) → controllers stop taking keys, running reconciles finish, the lease is
+ *   released for a fast failover, informers stop, `run` resolves "stopped";
+ * - `readiness()` is ready once every informer has synced (a standby is ready too: it is healthy).
+ * Without `leaderElection` the manager leads unconditionally (single replica, tests).
+ */
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Registry } from "prom-client";
+import type { Readiness } from "../admin.ts";
+import type { Logger } from "../log.ts";
+import { Informer } from "../kube/informer.ts";
+import { LeaderElector } from "../kube/leader-election.ts";
+import type { ResourceSource } from "../kube/sources.ts";
+import { Controller, type Reconciler } from "./reconciler.ts";
+
+export interface LeaderElectionSettings {
+  leaseName: string;
+  leaseNamespace: string;
+  identity: string;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+}
+
+export interface ManagerOptions {
+  kc: KubeConfig;
+  log: Logger;
+  registry: Registry;
+  resyncMs: number;
+  leaderElection?: LeaderElectionSettings;
+}
+
+export interface Trigger {
+  informer: Informer;
+  /** Keys of the controller's objects to reconcile when `key` of this informer changes; default: `[key]`. */
+  map?: (key: string) => readonly string[];
+}
+
+export interface ControllerSpec {
+  name: string;
+  kind: string;
+  reconciler: Reconciler;
+  triggers: readonly Trigger[];
+  concurrency?: number;
+}
+
+export type RunOutcome = "stopped" | "lost";
+
+export class Manager {
+  readonly #o: ManagerOptions;
+  readonly #informers: Informer[] = [];
+  readonly #handlers = new Map<Informer, ((key: string) => void)[]>();
+  readonly #controllers: Controller[] = [];
+  #leading = false;
+
+  constructor(options: ManagerOptions) {
+    this.#o = options;
+  }
+
+  /** A shared informer for `source` (register before `run`). */
+  informer(source: ResourceSource): Informer {
+    const handlers: ((key: string) => void)[] = [];
+    const informer = new Informer({
+      kc: this.#o.kc,
+      source,
+      log: this.#o.log,
+      resyncMs: this.#o.resyncMs,
+      onKey: (key) => {
+        for (const h of handlers) h(key);
+      },
+    });
+    this.#handlers.set(informer, handlers);
+    this.#informers.push(informer);
+    return informer;
+  }
+
+  /** A controller whose queue is fed by its triggers (register before `run`). */
+  controller(spec: ControllerSpec): Controller {
+    const controller = new Controller({
+      name: spec.name,
+      kind: spec.kind,
+      reconciler: spec.reconciler,
+      log: this.#o.log,
+      registry: this.#o.registry,
+      ...(spec.concurrency === undefined ? {} : { concurrency: spec.concurrency }),
+    });
+    for (const trigger of spec.triggers) {
+      const handlers = this.#handlers.get(trigger.informer);
+      if (handlers === undefined) throw new Error("trigger informer was not created by this manager");
+      const map = trigger.map;
+      handlers.push(
+        map === undefined
+          ? (key) => {
+              controller.enqueue(key);
+            }
+          : (key) => {
+              for (const k of map(key)) controller.enqueue(k);
+            },
+      );
+    }
+    this.#controllers.push(controller);
+    return controller;
+  }
+
+  isLeader(): boolean {
+    return this.#leading;
+  }
+
+  readiness(): Readiness {
+    const waiting = this.#informers.filter((i) => !i.hasSynced()).length;
+    return waiting === 0 ? { ready: true } : { ready: false, reason: `${waiting} informer(s) not synced` };
+  }
+
+  async run(signal: AbortSignal): Promise<RunOutcome> {
+    for (const i of this.#informers) i.start();
+    try {
+      const le = this.#o.leaderElection;
+      if (le === undefined) {
+        await this.#lead(signal);
+        await untilAborted(signal);
+        await this.#stopControllers(false);
+        return "stopped";
+      }
+      const state = { lost: false };
+      const elector = new LeaderElector({
+        kc: this.#o.kc,
+        ...le,
+        log: this.#o.log,
+        onStartedLeading: (leadSignal) => {
+          void this.#lead(leadSignal);
+        },
+        onStoppedLeading: async () => {
+          state.lost = !signal.aborted;
+          await this.#stopControllers(state.lost);
+        },
+      });
+      await elector.run(signal);
+      return state.lost ? "lost" : "stopped";
+    } finally {
+      await Promise.all(this.#informers.map((i) => i.stop()));
+    }
+  }
+
+  async #lead(leadSignal: AbortSignal): Promise<void> {
+    await Promise.all(this.#informers.map((i) => i.waitForSync()));
+    if (leadSignal.aborted) return;
+    this.#leading = true;
+    this.#o.log.info("leading: starting controllers");
+    for (const c of this.#controllers) c.start();
+  }
+
+  async #stopControllers(lost: boolean): Promise<void> {
+    this.#leading = false;
+    this.#o.log.info({ lost }, "stopping controllers");
+    await Promise.all(this.#controllers.map((c) => c.stop({ drain: false, abort: lost })));
+  }
+}
+
+function untilAborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    signal.addEventListener(
+      "abort",
+      () => {
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}

@@ -1,0 +1,116 @@
+/**
+ * Kubernetes Events (`events.k8s.io/v1`) on the operator's objects, for outcomes a user should see in
+ * `kubectl describe` (e.g. `Normal Published`, `Warning BusUnavailable`).
+ *
+ * Contract: `record` never throws and never rejects — a failed Event is logged and dropped (events are
+ * best-effort; they must never fail a reconcile). `reason` is CamelCase (`/^[A-Z][A-Za-z0-9]{0,127}$/`); the
+ * note is cut to 1 KiB. The same (object uid, type, reason, note) is not recorded twice within `dedupeMs`
+ * (default 10 min), so periodic resyncs do not flood the object with identical Events.
+ */
+import { randomBytes } from "node:crypto";
+import { EventsV1Api, V1MicroTime, type EventsV1Event, type KubeConfig, type V1ObjectReference } from "@kubernetes/client-node";
+import { describeError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+
+export type EventType = "Normal" | "Warning";
+
+export interface EventTarget {
+  apiVersion?: string | undefined;
+  kind?: string | undefined;
+  metadata?: { name?: string | undefined; namespace?: string | undefined; uid?: string | undefined; resourceVersion?: string | undefined } | undefined;
+}
+
+export interface EventRecorderOptions {
+  kc: KubeConfig;
+  /** `reportingController`, e.g. `vigil.dev/operator`. */
+  controller: string;
+  /** `reportingInstance`, e.g. the pod name. */
+  instance: string;
+  log: Logger;
+  dedupeMs?: number;
+}
+
+const REASON = /^[A-Z][A-Za-z0-9]{0,127}$/;
+const MAX_NOTE_BYTES = 1024;
+const MAX_REMEMBERED = 2048;
+
+export function isEventReason(reason: string): boolean {
+  return REASON.test(reason);
+}
+
+/** Cut to at most `maxBytes` of UTF-8 without splitting a character. */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text, "utf8") <= maxBytes) return text;
+  let out = "";
+  let bytes = 0;
+  for (const ch of text) {
+    const n = Buffer.byteLength(ch, "utf8");
+    if (bytes + n > maxBytes - 3) break;
+    out += ch;
+    bytes += n;
+  }
+  return `${out}…`;
+}
+
+export class EventRecorder {
+  readonly #api: EventsV1Api;
+  readonly #o: EventRecorderOptions;
+  readonly #recent = new Map<string, number>();
+
+  constructor(options: EventRecorderOptions) {
+    this.#o = options;
+    this.#api = options.kc.makeApiClient(EventsV1Api);
+  }
+
+  /** Record an Event on `target`. Resolves true if an Event was created; never rejects. */
+  async record(target: EventTarget, type: EventType, reason: string, note: string, action = reason): Promise<boolean> {
+    const { namespace = "", name = "", uid } = target.metadata ?? {};
+    const log = this.#o.log.child({ resource_kind: target.kind ?? "", resource_namespace: namespace, resource_name: name });
+    if (!isEventReason(reason) || name === "" || namespace === "") {
+      log.error({ reason }, "refusing to record an Event: bad reason or target");
+      return false;
+    }
+    const text = truncateUtf8(note, MAX_NOTE_BYTES);
+    const dedupeKey = `${uid ?? `${namespace}/${name}`}|${type}|${reason}|${text}`;
+    const now = Date.now();
+    const last = this.#recent.get(dedupeKey);
+    if (last !== undefined && now - last < (this.#o.dedupeMs ?? 600_000)) return false;
+    try {
+      await this.#api.createNamespacedEvent({ namespace, body: this.#event(target, type, reason, text, action, now) });
+      this.#remember(dedupeKey, now);
+      return true;
+    } catch (err) {
+      log.warn({ err: describeError(err), reason }, "recording Event failed");
+      return false;
+    }
+  }
+
+  #event(target: EventTarget, type: EventType, reason: string, note: string, action: string, now: number): EventsV1Event {
+    const meta = target.metadata ?? {};
+    const namespace = meta.namespace ?? "";
+    const name = meta.name ?? "";
+    const regarding: V1ObjectReference = { apiVersion: target.apiVersion ?? "", kind: target.kind ?? "", namespace, name };
+    if (meta.uid !== undefined) regarding.uid = meta.uid;
+    if (meta.resourceVersion !== undefined) regarding.resourceVersion = meta.resourceVersion;
+    return {
+      metadata: { name: `${name.slice(0, 200)}.${randomBytes(8).toString("hex")}`, namespace },
+      eventTime: new V1MicroTime(now),
+      type,
+      reason,
+      action: action.slice(0, 128),
+      note,
+      reportingController: this.#o.controller,
+      reportingInstance: this.#o.instance.slice(0, 128),
+      regarding,
+    };
+  }
+
+  #remember(key: string, at: number): void {
+    this.#recent.delete(key);
+    this.#recent.set(key, at);
+    if (this.#recent.size > MAX_REMEMBERED) {
+      const oldest = this.#recent.keys().next().value;
+      if (oldest !== undefined) this.#recent.delete(oldest);
+    }
+  }
+}

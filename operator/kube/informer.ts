@@ -1,0 +1,278 @@
+/**
+ * A resilient informer: LIST + WATCH one collection into a local cache keyed by `namespace/name`, and tell a
+ * handler which KEYS changed (never hand out events as truth: the reconciler reads the current object).
+ *
+ * Survives every watch failure (client-go reflector semantics; cf. kubernetes-client/javascript cache.ts, which
+ * relists on 410 but stops on other errors):
+ * - 410 Gone (HTTP status or an ERROR event with code 410, e.g. after etcd compaction) → LIST from scratch, diff
+ *   the old cache against the new list and emit a key for every object added, changed or DELETED meanwhile;
+ * - any other error or end → restart the watch from the last resourceVersion seen (events and bookmarks), after
+ *   a jittered exponential backoff (reset once a watch has been healthy); a clean close of a healthy watch
+ *   restarts at once;
+ * - LIST failures retry with the same backoff; pages of 500 (a page expiring mid-way restarts the LIST);
+ * - every `resyncMs` every cached key is emitted again (`resync`), the backstop for anything missed anywhere.
+ *
+ * `hasSynced()` is true once the first LIST has been applied; `waitForSync()` resolves then. `stop()` ends it.
+ * The handler must be cheap and must not throw (a throw is logged): typically `controller.enqueue(key)`.
+ */
+import { Watch, type KubeConfig } from "@kubernetes/client-node";
+import { describeError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { backoffDelay, cryptoUnit, type BackoffPolicy } from "../controller/backoff.ts";
+import {
+  applyWatchEvent,
+  classifyWatchEnd,
+  diffCaches,
+  indexByKey,
+  resourceVersionOf,
+  type CacheChange,
+  type KubeObject,
+  type ObjectCache,
+  type WatchEnd,
+} from "./cache.ts";
+import type { ResourceSource } from "./sources.ts";
+
+export type InformerEventType = CacheChange["type"] | "resync";
+
+export type KeyHandler = (key: string, type: InformerEventType) => void;
+
+export const DEFAULT_WATCH_BACKOFF: BackoffPolicy = { baseMs: 200, capMs: 30_000, jitter: 0.5 };
+
+export interface InformerOptions {
+  kc: KubeConfig;
+  source: ResourceSource;
+  onKey: KeyHandler;
+  log: Logger;
+  /** Re-emit every key this often; 0 disables. */
+  resyncMs: number;
+  backoff?: BackoffPolicy;
+  /** LIST page size. Default 500. */
+  pageSize?: number;
+  /** Server-side watch timeout range in seconds; below the client's 30 s idle timeout. Default [20, 28]. */
+  watchTimeoutSeconds?: readonly [number, number];
+  random?: () => number;
+}
+
+export interface InformerStats {
+  lists: number;
+  relistsAfterGone: number;
+  watchesStarted: number;
+  watchFailures: number;
+}
+
+export class Informer {
+  readonly #opts: InformerOptions;
+  readonly #log: Logger;
+  readonly #random: () => number;
+  readonly #backoff: BackoffPolicy;
+  #cache: ObjectCache = new Map();
+  #resourceVersion = "";
+  #synced = false;
+  #syncWaiters: (() => void)[] = [];
+  #stopped = false;
+  #running: Promise<void> | undefined;
+  #watchAbort: AbortController | undefined;
+  #sleepTimer: ReturnType<typeof setTimeout> | undefined;
+  #wake: (() => void) | undefined;
+  #resyncTimer: ReturnType<typeof setInterval> | undefined;
+  readonly #stats: InformerStats = { lists: 0, relistsAfterGone: 0, watchesStarted: 0, watchFailures: 0 };
+
+  constructor(options: InformerOptions) {
+    this.#opts = options;
+    this.#log = options.log.child({ informer: options.source.description });
+    this.#random = options.random ?? cryptoUnit;
+    this.#backoff = options.backoff ?? DEFAULT_WATCH_BACKOFF;
+  }
+
+  /** Start listing and watching in the background. Idempotent. */
+  start(): void {
+    if (this.#running !== undefined || this.#stopped) return;
+    this.#running = this.#run().catch((err: unknown) => {
+      this.#log.error({ err: describeError(err) }, "informer loop crashed");
+    });
+    if (this.#opts.resyncMs > 0) {
+      this.#resyncTimer = setInterval(() => {
+        this.resync();
+      }, this.#opts.resyncMs);
+    }
+  }
+
+  /** Stop watching; resolves when the loop has exited. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#resyncTimer !== undefined) clearInterval(this.#resyncTimer);
+    this.#watchAbort?.abort();
+    if (this.#sleepTimer !== undefined) clearTimeout(this.#sleepTimer);
+    this.#wake?.();
+    for (const w of this.#syncWaiters.splice(0)) w();
+    await this.#running;
+  }
+
+  hasSynced(): boolean {
+    return this.#synced;
+  }
+
+  /** Resolves once the first LIST is applied (or the informer is stopped). */
+  waitForSync(): Promise<void> {
+    if (this.#synced || this.#stopped) return Promise.resolve();
+    return new Promise((resolve) => this.#syncWaiters.push(resolve));
+  }
+
+  /** The cached object for `key` (as last listed or watched). */
+  get(key: string): KubeObject | undefined {
+    return this.#cache.get(key);
+  }
+
+  keys(): string[] {
+    return [...this.#cache.keys()];
+  }
+
+  list(): KubeObject[] {
+    return [...this.#cache.values()];
+  }
+
+  /** The resourceVersion the next watch resumes from. */
+  get resourceVersion(): string {
+    return this.#resourceVersion;
+  }
+
+  stats(): Readonly<InformerStats> {
+    return { ...this.#stats };
+  }
+
+  /** Emit every cached key now (the periodic resync calls this). */
+  resync(): void {
+    if (!this.#synced || this.#stopped) return;
+    for (const key of this.#cache.keys()) this.#emit(key, "resync");
+  }
+
+  async #run(): Promise<void> {
+    let needList = true;
+    let failures = 0;
+    while (!this.#stopped) {
+      if (needList) {
+        try {
+          await this.#relist();
+          needList = false;
+          failures = 0;
+        } catch (err) {
+          const delay = backoffDelay(this.#backoff, failures++, this.#random);
+          this.#log.warn({ err: describeError(err), retryInMs: delay }, "list failed; retrying");
+          await this.#sleep(delay);
+        }
+        continue;
+      }
+      const end = await this.#watchOnce();
+      if (this.#isStopped()) break;
+      if (end.kind === "gone") {
+        this.#log.info({ resourceVersion: this.#resourceVersion }, "watch expired (410 Gone); relisting");
+        this.#stats.relistsAfterGone++;
+        needList = true;
+        continue;
+      }
+      if (end.healthy) failures = 0;
+      if (end.healthy && end.clean) {
+        this.#log.debug({ reason: end.reason }, "watch ended; resuming");
+        continue;
+      }
+      this.#stats.watchFailures++;
+      const delay = backoffDelay(this.#backoff, failures++, this.#random);
+      this.#log.warn({ reason: end.reason, retryInMs: delay, resourceVersion: this.#resourceVersion }, "watch failed; resuming after backoff");
+      await this.#sleep(delay);
+    }
+  }
+
+  /** LIST everything (paginated), swap the cache, emit the difference. */
+  async #relist(): Promise<void> {
+    const limit = this.#opts.pageSize ?? 500;
+    const items: KubeObject[] = [];
+    let token: string | undefined;
+    let resourceVersion: string;
+    do {
+      const page = await this.#opts.source.listPage(token, limit);
+      if (this.#stopped) return;
+      items.push(...page.items);
+      token = page.continueToken;
+      resourceVersion = page.resourceVersion;
+    } while (token !== undefined);
+    const fresh = indexByKey(items);
+    const changes = diffCaches(this.#cache, fresh);
+    this.#cache = fresh;
+    this.#resourceVersion = resourceVersion;
+    this.#stats.lists++;
+    this.#log.debug({ objects: fresh.size, changes: changes.length, resourceVersion }, "listed");
+    for (const change of changes) this.#emit(change.key, change.type);
+    if (!this.#synced) {
+      this.#synced = true;
+      for (const w of this.#syncWaiters.splice(0)) w();
+    }
+  }
+
+  #watchOnce(): Promise<WatchEnd> {
+    const [lo, hi] = this.#opts.watchTimeoutSeconds ?? [20, 28];
+    const timeoutSeconds = Math.round(lo + (hi - lo) * this.#random());
+    const started = Date.now();
+    let sawEvents = false;
+    let errorEventCode: number | undefined;
+    this.#stats.watchesStarted++;
+    return new Promise<WatchEnd>((resolve) => {
+      let settled = false;
+      const finish = (error: unknown): void => {
+        if (settled) return;
+        settled = true;
+        this.#watchAbort = undefined;
+        resolve(classifyWatchEnd({ error, errorEventCode, sawEvents, durationMs: Date.now() - started, minHealthyMs: 5_000 }));
+      };
+      const onEvent = (type: string, obj: unknown): void => {
+        if (this.#stopped || settled || typeof obj !== "object" || obj === null) return;
+        if (type === "ERROR") {
+          const code = (obj as { code?: unknown }).code;
+          errorEventCode = typeof code === "number" ? code : 500;
+          this.#watchAbort?.abort();
+          return;
+        }
+        sawEvents = true;
+        const rv = resourceVersionOf(obj);
+        if (rv !== undefined && rv !== "") this.#resourceVersion = rv;
+        if (type === "BOOKMARK") return;
+        const change = applyWatchEvent(this.#cache, type, obj);
+        if (change !== undefined) this.#emit(change.key, change.type);
+      };
+      const query = { resourceVersion: this.#resourceVersion, allowWatchBookmarks: true, timeoutSeconds };
+      new Watch(this.#opts.kc).watch(this.#opts.source.watchPath, query, onEvent, finish).then(
+        (abort) => {
+          if (settled) return;
+          this.#watchAbort = abort;
+          if (this.#stopped) abort.abort();
+        },
+        (err: unknown) => {
+          finish(err);
+        },
+      );
+    });
+  }
+
+  #isStopped(): boolean {
+    return this.#stopped;
+  }
+
+  #emit(key: string, type: InformerEventType): void {
+    try {
+      this.#opts.onKey(key, type);
+    } catch (err) {
+      this.#log.error({ err: describeError(err), key }, "informer handler threw");
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#wake = resolve;
+      this.#sleepTimer = setTimeout(() => {
+        this.#sleepTimer = undefined;
+        this.#wake = undefined;
+        resolve();
+      }, ms);
+    });
+  }
+}
