@@ -10,10 +10,10 @@
  *   other sidecars wrote (latest activity wins, workloads are unioned, an end is final).
  * - A locally idle session is re-read from Redis before it is refused (another sidecar may have seen activity).
  * - Redis TTLs are set to the absolute expiry; expiry is also enforced from the timestamps inside the record.
- * Redis keys: `<prefix>session-index:<sha256(iss, claim, value)>` → ID, `<prefix>session:<ID>` → sealed record.
+ * Redis keys: `<prefix>session-index:<sessionKeyOf(principal)>` (a hash: key names never reveal identities) → ID, `<prefix>session:<ID>` → sealed record.
  */
-import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
+import { sessionKeyOf } from "../auth/jwt.ts";
 import type { Principal } from "../auth/types.ts";
 import { SidecarError } from "../errors.ts";
 import { end, isSessionRecord, newRecord, standing, touch, type EndReason, type SessionRecord, type Sighting, type Timeouts } from "./record.ts";
@@ -60,7 +60,7 @@ export class SessionStore {
 
   /** The session for this principal, created on first sight; throws SESSION_* errors when it may not be used. */
   async resolve(principal: Principal, timeouts: Timeouts, seen: Sighting): Promise<SessionRecord> {
-    const key = sessionKey(principal);
+    const key = sessionKeyOf(principal);
     let record = this.#byKey.get(key) ?? (await this.#load(key, principal, timeouts, seen));
     let verdict = standing(record, seen.now);
     if (!verdict.ok && verdict.reason === "idle" && record.endReason === undefined) {
@@ -140,11 +140,6 @@ export class SessionStore {
   #recordKey(id: string): string {
     return `${this.#o.prefix}session:${id}`;
   }
-}
-
-/** Index key of a principal's session: a hash, so Redis key names never reveal identities. */
-export function sessionKey(p: Principal): string {
-  return createHash("sha256").update(`${p.issuer}\n${p.sessionClaim.name}\n${p.sessionClaim.value}`).digest("hex");
 }
 
 function merge(stored: SessionRecord, local: SessionRecord): SessionRecord {

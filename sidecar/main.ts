@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+/** vigil-sidecar: wiring only. Configuration errors stop the process at start with the key named. */
+import { parseSidecarConfig } from "./config.ts";
+import { startSidecar } from "./app.ts";
+import { isSidecarError } from "./errors.ts";
+import { createLogger } from "./log.ts";
+import { readIssuers, readLabels } from "./mounted.ts";
+import { loadKeyRingFromDir } from "./sessions/key-ring-dir.ts";
+
+async function main(): Promise<void> {
+  const config = parseSidecarConfig({ argv: process.argv.slice(2), env: process.env });
+  const logger = createLogger(config.logLevel);
+  const [labels, issuers, keyRing] = await Promise.all([
+    readLabels(config.podLabelsFile),
+    readIssuers(config.issuersFile),
+    loadKeyRingFromDir(config.keyRingDir),
+  ]);
+  const sidecar = await startSidecar({ config, labels, issuers, keyRing, logger });
+  const shutdown = (signal: string): void => {
+    logger.info({ event: "stopping", signal }, "vigil-sidecar stopping");
+    sidecar.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once("SIGTERM", shutdown);
+  process.once("SIGINT", shutdown);
+}
+
+main().catch((err: unknown) => {
+  const message = isSidecarError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+  process.stderr.write(`vigil-sidecar: ${message}\n`);
+  process.exit(1);
+});

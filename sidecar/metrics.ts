@@ -1,0 +1,43 @@
+/** Prometheus metrics of one sidecar. Gauges are read at scrape time from the live state. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export interface MetricSources {
+  liveConnections: () => number;
+  liveSessions: () => number;
+  busStalenessSeconds: () => number;
+  appliedRevision: () => number;
+  invalidBusMessages: () => number;
+}
+
+export interface SidecarMetrics {
+  registry: Registry;
+  decisions: Counter<"result" | "code">;
+  decisionSeconds: Histogram;
+  terminationsApplied: Counter;
+  connectionsClosed: Counter<"reason">;
+}
+
+export function createMetrics(sources: MetricSources): SidecarMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const gauge = (name: string, help: string, read: () => number): void => {
+    new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
+  };
+  gauge("vigil_sidecar_live_connections", "Live client connections (HTTP keep-alive, WebSocket, tunnel).", sources.liveConnections);
+  gauge("vigil_sidecar_live_sessions", "Sessions with at least one live connection.", sources.liveSessions);
+  gauge("vigil_sidecar_bus_staleness_seconds", "Seconds since the last successful read of the policy bus.", sources.busStalenessSeconds);
+  gauge("vigil_sidecar_applied_revision", "Highest policy-bus revision applied.", sources.appliedRevision);
+  gauge("vigil_sidecar_bus_invalid_messages", "Bus entries skipped because they did not validate.", sources.invalidBusMessages);
+  return {
+    registry,
+    decisions: new Counter({ name: "vigil_sidecar_decisions_total", help: "Admission decisions by result and code.", labelNames: ["result", "code"], registers: [registry] }),
+    decisionSeconds: new Histogram({
+      name: "vigil_sidecar_decision_seconds",
+      help: "Time to admit a request or flow (token, session, policy).",
+      buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25],
+      registers: [registry],
+    }),
+    terminationsApplied: new Counter({ name: "vigil_sidecar_terminations_applied_total", help: "Terminations applied to live connections.", registers: [registry] }),
+    connectionsClosed: new Counter({ name: "vigil_sidecar_connections_closed_total", help: "Live connections closed by Vigil, by reason.", labelNames: ["reason"], registers: [registry] }),
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * Runs the real `vigil-sidecar` (node sidecar/main.ts) as a child process with the files the injection would
+ * mount (pod labels, issuers, key ring) written to a temp dir. Stopped by its PID.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, rm, writeFile, mkdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { JWK } from "jose";
+import { freePort } from "../../cluster/ports.ts";
+
+const MAIN = resolve(import.meta.dirname, "../../../sidecar/main.ts");
+
+export interface SidecarProcessOptions {
+  redisUrl: string;
+  busPrefix: string;
+  upstreamPort: number;
+  namespace: string;
+  pod: string;
+  labels: Record<string, string>;
+  issuer: { issuer: string; audience: string; jwks: { keys: JWK[] } };
+  /** Session-encryption key (the chart's key-ring Secret): sidecars of one install share it. */
+  sessionKey: Buffer;
+  env?: Record<string, string>;
+}
+
+export interface SidecarProcess {
+  port: number;
+  adminPort: number;
+  child: ChildProcess;
+  output(): string;
+  waitReady(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function sidecarFiles(dir: string, opts: Pick<SidecarProcessOptions, "labels" | "issuer" | "sessionKey">): Promise<Record<string, string>> {
+  const keys = join(dir, "keys");
+  await mkdir(keys);
+  await writeFile(join(keys, "k1"), opts.sessionKey);
+  await writeFile(join(keys, "primary"), "k1");
+  await writeFile(join(dir, "labels"), Object.entries(opts.labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join("\n"));
+  await writeFile(
+    join(dir, "issuers.json"),
+    JSON.stringify([{ issuer: opts.issuer.issuer, audiences: [opts.issuer.audience], algorithms: ["ES256"], jwks: opts.issuer.jwks }]),
+  );
+  return { VIGIL_POD_LABELS_FILE: join(dir, "labels"), VIGIL_ISSUERS_FILE: join(dir, "issuers.json"), VIGIL_KEY_RING_DIR: keys };
+}
+
+export async function startSidecarProcess(opts: SidecarProcessOptions): Promise<SidecarProcess> {
+  const dir = await mkdtemp(join(tmpdir(), "vigil-sidecar-"));
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const env = {
+    ...process.env,
+    ...(await sidecarFiles(dir, opts)),
+    VIGIL_POD_NAME: opts.pod,
+    VIGIL_POD_NAMESPACE: opts.namespace,
+    VIGIL_UPSTREAM_PORT: String(opts.upstreamPort),
+    VIGIL_LISTEN_HOST: "127.0.0.1",
+    VIGIL_LISTEN_PORT: String(port),
+    VIGIL_ADMIN_PORT: String(adminPort),
+    VIGIL_REDIS_URL: opts.redisUrl,
+    VIGIL_BUS_PREFIX: opts.busPrefix,
+    VIGIL_HEARTBEAT_INTERVAL_MS: "300",
+    ...opts.env,
+  };
+  const child = spawn(process.execPath, [MAIN], { env, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+  const exited = once(child, "exit");
+  return {
+    port,
+    adminPort,
+    child,
+    output: () => output,
+    async waitReady(timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        if (child.exitCode !== null) throw new Error(`sidecar exited (${child.exitCode}):\n${output}`);
+        const ok = await fetch(`http://127.0.0.1:${adminPort}/readyz`).then((r) => r.ok, () => false);
+        if (ok) return;
+        if (Date.now() > deadline) throw new Error(`sidecar not ready in ${timeoutMs} ms:\n${output}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    async stop() {
+      if (child.exitCode === null && child.pid !== undefined) {
+        process.kill(child.pid, "SIGTERM");
+        const timedOut = await Promise.race([exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => { r(true); }, 5000))]);
+        if (timedOut) process.kill(child.pid, "SIGKILL");
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
