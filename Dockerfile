@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+# One image, two programs: vigil-operator (default command) and vigil-sidecar.
+#   docker build -t vigil:dev .
+#   docker run --rm vigil:dev                               # operator: node dist/operator/main.js
+#   docker run --rm vigil:dev node dist/sidecar/main.js     # sidecar
+# The chart runs them the same way (command: ["node", "/app/dist/<program>/main.js"]). No Docker engine exists
+# on the development machines, so this file is not built by `npm test`; keep it simple.
+
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: the `node` devDependency would download a second Node; the image already has Node 24.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY operator ./operator
+COPY sidecar ./sidecar
+RUN npm run build \
+ && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
+
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+# package.json carries "type": "module" for dist/.
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+# 65532: the non-root user the chart's securityContext expects; the root filesystem may be read-only.
+USER 65532:65532
+EXPOSE 8080 9443 15080 15090
+CMD ["node", "dist/operator/main.js"]
