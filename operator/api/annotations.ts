@@ -8,7 +8,7 @@
  *   only, so this is what makes the API server call the webhook); `"false"` (label or annotation) opts a pod out;
  *   the annotation of the same key is honoured whenever the webhook is called (the label wins when both are set);
  * - pod annotation `vigil.dev/upstream-port`: the application's port (number or a declared port name);
- * - pod annotations written by the webhook: `vigil.dev/injection-status` (`injected` or `skipped: <reason>`) and
+ * - pod annotations written by the webhook: `vigil.dev/injection-status` (`injected` or `skipped: <reason>[, <reason>…]`) and
  *   `vigil.dev/injected-revision` (digest of the injection configuration that produced the sidecar).
  */
 
@@ -30,7 +30,7 @@ export const UPSTREAM_PORT_ANNOTATION = `${PREFIX}/upstream-port`;
 /** Pod annotation written by the webhook: the recorded decision. */
 export const INJECTION_STATUS_ANNOTATION = `${PREFIX}/injection-status`;
 export const INJECTION_STATUS_INJECTED = "injected";
-/** `skipped: <reason>` (reason is a snake_case code from operator/webhook/decision.ts). */
+/** `skipped: <reasons>` (snake_case codes from operator/webhook/decision.ts, comma-separated). */
 export const injectionStatusSkipped = (reason: string): string => `skipped: ${reason}`;
 
 /** Pod annotation written by the webhook: which injection configuration produced the sidecar. */
@@ -38,6 +38,13 @@ export const INJECTED_REVISION_ANNOTATION = `${PREFIX}/injected-revision`;
 
 /** Finalizer on Vigil's custom resources (bus records are cleaned up before the object goes). */
 export const VIGIL_FINALIZER = `${PREFIX}/finalizer`;
+
+/**
+ * SessionTermination annotation written by the operator before it publishes: the publish plan as JSON
+ * (`{"v":1,"startedAt":ms,"expiresAt":ms,"expected":["pod",…]}`), so a restarted operator (or a new leader)
+ * finishes the same termination with the same expected sidecars and the same revocation expiry.
+ */
+export const TERMINATION_PLAN_ANNOTATION = `${PREFIX}/termination-plan`;
 
 /** Well-known label the API server sets on every namespace (its name); used by webhook namespace selectors. */
 export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";

@@ -42,13 +42,15 @@ export const withPorts =
 export const withAnnotation =
   (key: string, value: string): PodOption =>
   (p) => {
-    p.metadata = { ...p.metadata, annotations: { ...p.metadata?.annotations, [key]: value } };
+    p.metadata ??= {};
+    p.metadata.annotations = { ...p.metadata.annotations, [key]: value };
   };
 
 export const withLabel =
   (key: string, value: string): PodOption =>
   (p) => {
-    p.metadata = { ...p.metadata, labels: { ...p.metadata?.labels, [key]: value } };
+    p.metadata ??= {};
+    p.metadata.labels = { ...p.metadata.labels, [key]: value };
   };
 
 export const withHostNetwork: PodOption = (p) => {

@@ -1,0 +1,105 @@
+/**
+ * The injected container's environment is a contract with sidecar/config.ts: once the kubelet resolves the
+ * downward-API and Secret references, the sidecar must accept it as its whole configuration.
+ */
+import type { V1Container, V1Pod } from "@kubernetes/client-node";
+import { describe, expect, it } from "vitest";
+import { parseSidecarConfig } from "../../../../sidecar/config.ts";
+import { inject } from "../../../../operator/webhook/inject.ts";
+import { configWith, goldenConfig, pod, withPorts } from "./support.ts";
+
+/** The environment as the kubelet would resolve it for `pod` (fieldRefs from the pod, secretKeyRefs from `secrets`). */
+function resolvedEnv(container: V1Container, p: V1Pod, secrets: Record<string, Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of container.env ?? []) {
+    const field = e.valueFrom?.fieldRef?.fieldPath;
+    const secret = e.valueFrom?.secretKeyRef;
+    if (e.value !== undefined) out[e.name] = e.value;
+    else if (field === "metadata.name") out[e.name] = p.metadata?.name ?? "";
+    else if (field === "metadata.namespace") out[e.name] = p.metadata?.namespace ?? "";
+    else if (secret !== undefined) out[e.name] = secrets[secret.name ?? ""]?.[secret.key] ?? "";
+    else throw new Error(`unresolvable env ${e.name}`);
+  }
+  return out;
+}
+
+const sidecarOf = (p: V1Pod): V1Container => p.spec!.initContainers![0]!;
+
+describe("the injected sidecar's environment", () => {
+  it("is a complete, valid sidecar configuration (Secret-held Redis URL)", () => {
+    const injected = inject(pod(withPorts(8080)), goldenConfig());
+    const env = resolvedEnv(sidecarOf(injected), injected, { "vigil-redis": { url: "redis://:pw@vigil-redis.vigil-system.svc:6379" } });
+    const cfg = parseSidecarConfig({ argv: [], env });
+    expect(cfg).toMatchObject({
+      podName: "web",
+      podNamespace: "team-a",
+      podLabelsFile: "/etc/vigil/podinfo/labels",
+      upstreamPort: 8080,
+      listenPort: 15080,
+      adminPort: 15090,
+      issuersFile: "/etc/vigil/issuers/issuers.yaml",
+      keyRingDir: "/etc/vigil/key-ring",
+      redisUrl: "redis://:pw@vigil-redis.vigil-system.svc:6379",
+      trustedProxies: ["10.0.0.0/8"],
+      defaultAction: "Deny",
+    });
+  });
+
+  it("carries a plain Redis URL and every tuned value through", () => {
+    const cfg = configWith({
+      redis: { url: "redis://redis:6379" },
+      listenPort: 18080,
+      adminPort: 18090,
+      defaultAction: "Allow",
+      maxStalenessSeconds: 5,
+      trustedProxies: [],
+      tokenCookie: "session",
+      tokenHeader: "X-Auth-Request-Access-Token",
+      timeouts: { headersMs: 2000, requestMs: 3000, keepAliveMs: 4000, upstreamMs: 5000 },
+      logLevel: "debug",
+      busPrefix: "prod:",
+    });
+    const injected = inject(pod(withPorts(8080)), cfg);
+    const sidecar = parseSidecarConfig({ argv: [], env: resolvedEnv(sidecarOf(injected), injected, {}) });
+    expect(sidecar).toMatchObject({
+      redisUrl: "redis://redis:6379",
+      listenPort: 18080,
+      adminPort: 18090,
+      defaultAction: "Allow",
+      maxStalenessSeconds: 5,
+      trustedProxies: [],
+      tokenCookie: "session",
+      tokenHeader: "X-Auth-Request-Access-Token",
+      headersTimeoutMs: 2000,
+      requestTimeoutMs: 3000,
+      keepAliveTimeoutMs: 4000,
+      upstreamTimeoutMs: 5000,
+      logLevel: "debug",
+      busPrefix: "prod:",
+    });
+    expect(sidecarOf(injected).ports).toEqual([
+      { name: "vigil-proxy", containerPort: 18080, protocol: "TCP" },
+      { name: "vigil-admin", containerPort: 18090, protocol: "TCP" },
+    ]);
+  });
+
+  it("mounts every path it names", () => {
+    const injected = inject(pod(withPorts(8080)), goldenConfig());
+    const c = sidecarOf(injected);
+    const mounts = (c.volumeMounts ?? []).map((m) => m.mountPath);
+    for (const e of c.env ?? []) {
+      if (e.value?.startsWith("/") === true) expect(mounts.some((m) => e.value!.startsWith(m))).toBe(true);
+    }
+    const volumes = new Set((injected.spec?.volumes ?? []).map((v) => v.name));
+    for (const m of c.volumeMounts ?? []) expect(volumes.has(m.name)).toBe(true);
+  });
+
+  it("records a configuration revision that changes with the configuration only", () => {
+    const a = inject(pod(withPorts(8080)), goldenConfig()).metadata?.annotations?.["vigil.dev/injected-revision"];
+    const b = inject(pod(withPorts(9090)), goldenConfig()).metadata?.annotations?.["vigil.dev/injected-revision"];
+    const c = inject(pod(withPorts(8080)), configWith({ image: "ghcr.io/vigil-dev/vigil:0.2.0" })).metadata?.annotations?.["vigil.dev/injected-revision"];
+    expect(a).toMatch(/^[0-9a-f]{16}$/);
+    expect(b).toBe(a);
+    expect(c).not.toBe(a);
+  });
+});
