@@ -15,6 +15,7 @@
  * cert-manager's CRDs are not installed in the test API server, so its Issuer and Certificate are only rendered
  * (the rest of that combination is still validated by the server).
  */
+import { INJECT_POD_KEY, INJECT_TRUE } from "../../../operator/api/annotations.ts";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -179,7 +180,8 @@ describe("the vigil chart", () => {
           clientConfig: { service: { name: "vigil-webhook", namespace: NS, path: "/mutate-pods", port: 443 } },
         });
       }
-      expect(entries[1]!.objectSelector?.matchExpressions).toEqual([{ key: "vigil.dev/inject", operator: "In", values: ["enabled"] }]);
+      // The same label and value the webhook's decision honours (operator/api/annotations.ts).
+      expect(entries[1]!.objectSelector?.matchExpressions).toEqual([{ key: INJECT_POD_KEY, operator: "In", values: [INJECT_TRUE] }]);
     });
 
     it("print next steps, and warnings for a fail-open webhook and allow-by-default sidecars", async () => {
