@@ -14,7 +14,7 @@
  */
 import { randomBytes, webcrypto, X509Certificate as NodeX509 } from "node:crypto";
 import { isIP } from "node:net";
-import "./reflect-metadata.ts"; // before @peculiar/x509: its DI container needs Reflect metadata at import time
+import "reflect-metadata"; // before @peculiar/x509: its DI container needs Reflect metadata at import time
 import * as x509 from "@peculiar/x509";
 
 const DAY_MS = 86_400_000;
