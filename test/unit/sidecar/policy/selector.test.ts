@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { CompiledPolicy, CompiledSelector } from "../../../../operator/api/compiled-policy.ts";
-import { policiesFor, selects } from "../../../../sidecar/policy/selector.ts";
+import { selects } from "../../../../operator/api/label-selector.ts";
+import { policiesFor } from "../../../../sidecar/policy/selector.ts";
 
 type Expr = CompiledSelector["matchExpressions"][number];
 const sel = (matchLabels: Record<string, string> = {}, matchExpressions: Expr[] = []): CompiledSelector => ({ matchLabels, matchExpressions });
