@@ -1,0 +1,130 @@
+/**
+ * Scenario 4 — termination → RST on every live connection of one session. Each round: a fresh user and session
+ * (new `sub`, new `sid`), `connections` CONNECT tunnels through the sidecar to the echo service with that one
+ * token, then `BusPublisher.publishTermination` for the subject; the figure is the time from just before the
+ * publish call until the LAST client socket has closed (RST surfaces as ECONNRESET, then close).
+ */
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { connect, type Socket } from "node:net";
+import type { BusPublisher } from "../../operator/bus/publisher.ts";
+import { num } from "../support/report.ts";
+import type { BenchIssuer } from "../support/tokens.ts";
+
+export interface TerminationRound {
+  round: number;
+  /** publish → last client close, ms (NaN when not all closed within the timeout). */
+  allClosedMs: number;
+  firstClosedMs: number;
+  closed: number;
+  resets: number;
+  closedBeforePublish: number;
+  ackConnections: number;
+}
+
+export interface TerminationSettings {
+  rounds: number;
+  connections: number;
+  sidecarPort: number;
+  echoPort: number;
+  namespace: string;
+  issuer: BenchIssuer;
+  publisher: BusPublisher;
+}
+
+export async function runTermination(s: TerminationSettings): Promise<TerminationRound[]> {
+  const rounds: TerminationRound[] = [];
+  for (let round = 0; round < s.rounds; round++) {
+    const r = await oneRound(s, round);
+    rounds.push(r);
+    process.stdout.write(
+      `  [termination] round ${String(round + 1).padStart(2)}  all ${r.closed}/${s.connections} closed in ${num(r.allClosedMs, 1)} ms ` +
+        `(first ${num(r.firstClosedMs, 1)} ms), ECONNRESET ${r.resets}, ack counted ${r.ackConnections}\n`,
+    );
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  return rounds;
+}
+
+async function oneRound(s: TerminationSettings, round: number): Promise<TerminationRound> {
+  const tag = randomBytes(6).toString("hex");
+  const subject = `term-user-${round}-${tag}`;
+  const token = s.issuer.token({ sub: subject, sid: `sid-${tag}`, email: `${subject}@example.com`, groups: ["engineers"] });
+  const sockets: Socket[] = [await openTunnel(s.sidecarPort, s.echoPort, token)]; // first sight creates the session
+  const opening: Promise<void>[] = [];
+  let index = 1;
+  const worker = async (): Promise<void> => {
+    while (index < s.connections) {
+      index++;
+      sockets.push(await openTunnel(s.sidecarPort, s.echoPort, token));
+    }
+  };
+  for (let i = 0; i < 50; i++) opening.push(worker());
+  try {
+    await Promise.all(opening);
+    for (const probe of [sockets[0]!, sockets.at(-1)!]) await echo(probe, "ping");
+  } catch (err) {
+    for (const socket of sockets) socket.destroy();
+    throw err;
+  }
+
+  let closed = 0;
+  let resets = 0;
+  let firstAt = Number.NaN;
+  let lastAt = Number.NaN;
+  const closedBeforePublish = sockets.filter((x) => x.destroyed).length;
+  let allClosed: () => void = () => undefined;
+  const everyoneClosed = new Promise<void>((res) => (allClosed = res));
+  for (const socket of sockets) {
+    socket.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "ECONNRESET") resets++;
+    });
+    socket.once("close", () => {
+      const t = performance.now();
+      closed++;
+      if (closed === 1) firstAt = t;
+      if (closed === sockets.length) {
+        lastAt = t;
+        allClosed();
+      }
+    });
+  }
+  const now = Date.now();
+  const id = `${s.namespace}/bench-term-${round}/${tag}`;
+  const t0 = performance.now();
+  await s.publisher.publishTermination({ v: 1, id, namespace: s.namespace, selector: { kind: "subject", subject }, reason: "benchmark", issuedAt: now, expiresAt: now + 3_600_000 });
+  const timedOut = await Promise.race([everyoneClosed.then(() => false), new Promise<boolean>((res) => setTimeout(() => { res(true); }, 5_000))]);
+  if (timedOut) for (const socket of sockets) socket.destroy();
+  const ackConnections = await readAck(s.publisher, id);
+  return { round, allClosedMs: timedOut ? Number.NaN : lastAt - t0, firstClosedMs: firstAt - t0, closed, resets, closedBeforePublish, ackConnections };
+}
+
+async function readAck(publisher: BusPublisher, id: string): Promise<number> {
+  const deadline = Date.now() + 3_000;
+  while (Date.now() < deadline) {
+    const acks = await publisher.readAcks(id);
+    if (acks.length > 0) return acks.reduce((sum, a) => sum + a.connectionsClosed, 0);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return Number.NaN;
+}
+
+async function openTunnel(port: number, target: number, token: string): Promise<Socket> {
+  const socket = connect(port, "127.0.0.1");
+  socket.on("error", () => undefined);
+  await once(socket, "connect");
+  socket.write(`CONNECT 127.0.0.1:${target} HTTP/1.1\r\nHost: 127.0.0.1:${target}\r\nProxy-Authorization: Bearer ${token}\r\n\r\n`);
+  const [first] = (await once(socket, "data")) as [Buffer];
+  const head = first.toString("latin1");
+  if (!head.startsWith("HTTP/1.1 200")) {
+    socket.destroy();
+    throw new Error(`tunnel refused: ${head.split("\r\n")[0] ?? ""}`);
+  }
+  return socket;
+}
+
+async function echo(socket: Socket, text: string): Promise<void> {
+  socket.write(text);
+  const [data] = (await once(socket, "data")) as [Buffer];
+  if (data.toString() !== text) throw new Error("tunnel echo mismatch");
+}

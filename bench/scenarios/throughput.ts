@@ -1,0 +1,48 @@
+/**
+ * Scenario 1 — closed-loop saturation throughput. Variants are interleaved (the order rotates every
+ * repetition), each run preceded by a short warm-up against the same target; while a sidecar is measured its
+ * VmRSS is sampled (the "at saturation" memory figure).
+ */
+import type { ClosedLoopResult, ClosedLoopRun, Generator } from "../support/closed-loop.ts";
+import { sampleRss } from "../support/proc.ts";
+import { num } from "../support/report.ts";
+
+export interface ThroughputVariant {
+  key: string;
+  label: string;
+  url: string;
+  /** Token for the warm-up run. */
+  warmupToken: string;
+  auth(rep: number): ClosedLoopRun["auth"];
+  /** Sample this process's RSS while measuring. */
+  rssPid?: number;
+}
+
+export interface ThroughputRun extends ClosedLoopResult {
+  rep: number;
+  maxRssMb: number;
+}
+
+export interface ThroughputSettings {
+  reps: number;
+  seconds: number;
+  warmupSeconds: number;
+  connections: number;
+}
+
+export async function runThroughput(gen: Generator, variants: ThroughputVariant[], s: ThroughputSettings): Promise<Map<string, ThroughputRun[]>> {
+  const results = new Map<string, ThroughputRun[]>(variants.map((v) => [v.key, []]));
+  for (let rep = 0; rep < s.reps; rep++) {
+    const order = variants.map((_, i) => variants[(i + rep) % variants.length]!);
+    for (const v of order) {
+      await gen.run({ url: v.url, auth: { token: v.warmupToken }, seconds: s.warmupSeconds, connections: s.connections });
+      const rss = v.rssPid === undefined ? undefined : sampleRss(v.rssPid);
+      const result = await gen.run({ url: v.url, auth: v.auth(rep), seconds: s.seconds, connections: s.connections });
+      const maxRssMb = rss?.stop() ?? Number.NaN;
+      results.get(v.key)!.push({ ...result, rep, maxRssMb });
+      const bad = result.non2xx + result.errors > 0 ? `  (non-2xx ${result.non2xx}, socket errors ${result.errors})` : "";
+      process.stdout.write(`  [closed loop] rep ${rep + 1} ${v.label.padEnd(28)} ${num(result.rps).padStart(8)} rps${bad}\n`);
+    }
+  }
+  return results;
+}

@@ -1,0 +1,100 @@
+/**
+ * The benchmark rig: its own redis-server (no persistence), the upstream, the bare http-proxy baseline, a TCP
+ * echo service, the policies on the bus, and real `vigil-sidecar` processes. Every process is tracked by PID
+ * (children.ts) and stopped individually.
+ */
+import { randomBytes } from "node:crypto";
+import { resolve } from "node:path";
+import { Redis } from "ioredis";
+import { BusPublisher } from "../../operator/bus/publisher.ts";
+import { freePort } from "../../test/cluster/ports.ts";
+import { startSidecarProcess, type SidecarProcess } from "../../test/integration/support/sidecar-process.ts";
+import { startChild, startServerChild, stopChild, track, untrack, type Child } from "./children.ts";
+import { benchPolicies, WORKLOAD } from "./policies.ts";
+import type { BenchIssuer } from "./tokens.ts";
+
+const here = import.meta.dirname;
+
+export interface RedisServer {
+  url: string;
+  child: Child;
+}
+
+export async function startRedis(): Promise<RedisServer> {
+  const port = await freePort();
+  const child = startChild("redis-server", "redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"]);
+  const url = `redis://127.0.0.1:${port}`;
+  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on("error", () => undefined);
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      await probe.connect();
+      await probe.ping();
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`redis-server did not start:\n${child.stderr()}`, { cause: err });
+      probe.disconnect();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  probe.disconnect();
+  return { url, child };
+}
+
+export const startUpstream = (): Promise<Child & { port: number }> => startServerChild("upstream", resolve(here, "../servers/upstream.ts"));
+export const startBareProxy = (upstreamPort: number): Promise<Child & { port: number }> =>
+  startServerChild("bare-proxy", resolve(here, "../servers/bare-proxy.ts"), [String(upstreamPort)]);
+export const startEcho = (): Promise<Child & { port: number }> => startServerChild("echo", resolve(here, "../servers/echo.ts"));
+
+export interface Bus {
+  prefix: string;
+  redis: Redis;
+  publisher: BusPublisher;
+}
+
+/** Connects a publisher and publishes the ten benchmark policies. */
+export async function publishPolicies(redisUrl: string, tunnelPort: number): Promise<Bus> {
+  const prefix = `bench:${randomBytes(4).toString("hex")}:`;
+  const redis = new Redis(redisUrl);
+  const publisher = new BusPublisher({ redis, prefix });
+  for (const policy of benchPolicies(tunnelPort)) await publisher.upsertPolicy(policy);
+  return { prefix, redis, publisher };
+}
+
+export interface BenchSidecar {
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export async function startBenchSidecar(opts: { name: string; redisUrl: string; prefix: string; upstreamPort: number; issuer: BenchIssuer; sessionKey: Buffer }): Promise<BenchSidecar> {
+  const sidecar: SidecarProcess = await startSidecarProcess({
+    redisUrl: opts.redisUrl,
+    busPrefix: opts.prefix,
+    upstreamPort: opts.upstreamPort,
+    namespace: WORKLOAD.namespace,
+    pod: opts.name,
+    labels: WORKLOAD.labels,
+    issuer: { issuer: opts.issuer.issuer, audience: opts.issuer.audience, jwks: opts.issuer.jwks },
+    sessionKey: opts.sessionKey,
+    env: { VIGIL_LOG_LEVEL: "warn" },
+  });
+  const pid = sidecar.child.pid;
+  if (pid === undefined) throw new Error(`${opts.name} did not start`);
+  track(opts.name, pid);
+  try {
+    await sidecar.waitReady(20_000);
+  } catch (err) {
+    await stopChild(pid);
+    throw err;
+  }
+  return {
+    port: sidecar.port,
+    pid,
+    async stop() {
+      await sidecar.stop();
+      untrack(pid);
+    },
+  };
+}
