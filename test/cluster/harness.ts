@@ -57,6 +57,7 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
     procs.push(etcd);
     await waitFor("etcd", async () => (await fetch(`${etcdUrl}/health`)).ok, 30_000, etcd);
 
+    await writeFile(join(dir, "audit-policy.yaml"), AUDIT_POLICY);
     const api = startApiServer(dir, tools, pki, etcdUrl, apiPort);
     procs.push(api);
     const caPem = await readFile(pki.caCert, "utf8");
@@ -92,6 +93,19 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
   }
 }
 
+/**
+ * Metadata-level audit of requests made by service accounts (not the test's admin, not system components), so a
+ * test can list exactly which verbs on which resources a component used (see audit.ts).
+ */
+const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    userGroups: ["system:serviceaccounts"]
+  - level: None
+`;
+
 function startRedis(dir: string, tools: Tools, port: number): Managed {
   return startProcess(dir, "redis", tools.redisServer, [
     "--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no",
@@ -121,6 +135,8 @@ function startApiServer(dir: string, tools: Tools, pki: Pki, etcdUrl: string, po
     "--service-cluster-ip-range=10.96.0.0/16",
     "--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy",
     "--cert-dir", join(dir, "apiserver-certs"),
+    `--audit-policy-file=${join(dir, "audit-policy.yaml")}`, `--audit-log-path=${join(dir, "audit.log")}`,
+    "--audit-log-format=json", "--audit-log-mode=batch", "--audit-log-batch-max-wait=1s",
     "--profiling=false", "--v=1",
   ]);
 }

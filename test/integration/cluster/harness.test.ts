@@ -4,6 +4,7 @@ import { promisify } from "node:util";
 import { Redis } from "ioredis";
 import { beforeAll, describe, expect, it } from "vitest";
 import { clusterEnv, type ClusterEnv } from "../../cluster/env.ts";
+import { auditedCalls } from "../../cluster/audit.ts";
 import { serviceAccountKubeconfig } from "../../cluster/service-account.ts";
 
 const run = promisify(execFile);
@@ -72,6 +73,11 @@ describe("the test control plane", () => {
     const denied = await kubectl("get", "secrets", "-n", ns);
     expect(denied.ok).toBe(false);
     expect(denied.out).toContain(`cannot list resource "secrets"`);
+
+    // …and the audit log records what the account did, allowed or not.
+    await expect
+      .poll(async () => (await auditedCalls(env, `system:serviceaccount:${ns}:reader`)).map((c) => `${c.verb} ${c.resource} ${c.code}`), { timeout: 10_000 })
+      .toEqual(expect.arrayContaining(["list configmaps 200", "list secrets 403"]));
   });
 
   it("gives each run its own Redis on loopback", async () => {
