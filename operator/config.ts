@@ -1,40 +1,30 @@
 /**
  * vigil-operator configuration: parsed ONCE at start from flags (`--key=value`, kebab-case of the key) and
- * environment (`VIGIL_*`, SCREAMING_SNAKE of the key), flags winning, into a frozen typed object.
+ * environment (`VIGIL_*`, SCREAMING_SNAKE of the key), flags winning, into a frozen typed object (the shared
+ * parser in operator/api/settings.ts).
  *
  * Contract: `parseConfig` is pure (argv, env and the host name are passed in). A bad or missing value, an unknown
  * flag or a stray argument throws a `ConfigError` whose message starts with the offending key
  * (e.g. `VIGIL_RESYNC_SECONDS: must be an integer ≥ 5`), so the process stops at start with the key named.
  * Never log `redisUrl` as is: use `safeUrl` (it may carry a password).
  */
+import {
+  busPrefix,
+  integer,
+  listOf,
+  logLevel,
+  matching,
+  oneOf,
+  parseSettings,
+  redisUrl,
+  SettingProblem,
+  type Parse,
+  type Settings,
+  type SettingSources,
+} from "./api/settings.ts";
 import { ErrorCode, OperatorError } from "./errors.ts";
-import { isLogLevel } from "./log.ts";
 
-export interface OperatorConfig {
-  /** redis:// or rediss:// URL of the policy bus. Required. */
-  readonly redisUrl: string;
-  /** Bus key prefix. Default `vigil:`. */
-  readonly busPrefix: string;
-  /** Port of the admin HTTP server (/healthz, /readyz, /metrics). Default 8080. */
-  readonly adminPort: number;
-  /** Namespace to watch; empty = all namespaces. */
-  readonly watchNamespace: string;
-  /** Period of the informers' full resync (and so of bus re-assertion). Default 300, ≥ 5. */
-  readonly resyncSeconds: number;
-  readonly leaseName: string;
-  readonly leaseNamespace: string;
-  /** client-go semantics; must satisfy retryPeriod < renewDeadline < leaseDuration. Defaults 15 / 10 / 2. */
-  readonly leaseDurationSeconds: number;
-  readonly renewDeadlineSeconds: number;
-  readonly retryPeriodSeconds: number;
-  /** Leader-election identity; default the host name (the pod name in a cluster). */
-  readonly identity: string;
-  /** How long a SessionTermination waits for acknowledgements before `Failed`. Default 30. */
-  readonly terminationTimeoutSeconds: number;
-  /** A sidecar whose last heartbeat is older than this is not live. Default 30. */
-  readonly heartbeatMaxAgeSeconds: number;
-  readonly logLevel: string;
-}
+export { envName, flagName, safeUrl } from "./api/settings.ts";
 
 export class ConfigError extends OperatorError {
   /** The flag or environment variable at fault. */
@@ -46,157 +36,86 @@ export class ConfigError extends OperatorError {
   }
 }
 
-type Key = keyof OperatorConfig;
-type Parser = (raw: string, source: string) => string | number;
-
-interface Spec {
-  readonly parse: Parser;
-  /** undefined = required. */
-  readonly fallback: ((host: string) => string) | undefined;
-}
-
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-
-function integer(min: number, max: number): Parser {
-  return (raw, source) => {
-    if (!/^\d+$/.test(raw.trim())) throw new ConfigError(source, `must be an integer ≥ ${min}`);
-    const n = Number(raw.trim());
-    if (!Number.isSafeInteger(n) || n < min) throw new ConfigError(source, `must be an integer ≥ ${min}`);
-    if (n > max) throw new ConfigError(source, `must be an integer ≤ ${max}`);
-    return n;
-  };
-}
-
-function pattern(re: RegExp, what: string, allowEmpty = false): Parser {
-  return (raw, source) => {
-    if (raw === "" && allowEmpty) return raw;
-    if (!re.test(raw)) throw new ConfigError(source, `must be ${what}`);
-    return raw;
-  };
-}
-
-const redisUrl: Parser = (raw, source) => {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError(source, "must be a redis:// or rediss:// URL");
-  }
-  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
-    throw new ConfigError(source, "must be a redis:// or rediss:// URL");
-  }
-  if (url.hostname === "") throw new ConfigError(source, "must name a host");
-  return raw;
+const label = matching(DNS_LABEL, "a namespace name (DNS-1123 label)");
+const subdomain = matching(DNS_SUBDOMAIN, "a DNS-1123 subdomain");
+const printable = (max: number): Parse<string> => matching(new RegExp(`^[\\x21-\\x7e]{1,${max}}$`), `1–${max} printable characters without spaces`);
+const absolutePath = matching(/^\/\S*$/, "an absolute path");
+const hostPort: Parse<{ host: string; port: number }> = (raw) => {
+  const m = /^([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(raw);
+  const port = Number(m?.[2]);
+  if (m?.[1] === undefined || port < 1 || port > 65535) throw new SettingProblem("must be a list of host:port");
+  return { host: m[1], port };
 };
 
-const busPrefix: Parser = (raw, source) => {
-  if (raw.length < 1 || raw.length > 64 || !/^[\x21-\x7e]+$/.test(raw)) {
-    throw new ConfigError(source, "must be 1–64 printable characters without spaces");
-  }
-  return raw;
-};
+/** Every setting, its parser and default (no default = required; `identity` defaults to the host name). */
+const SETTINGS = {
+  /** redis:// or rediss:// URL of the policy bus. */
+  redisUrl: { parse: redisUrl },
+  /** Redis Sentinel master group name; with redisSentinels, the URL's host is ignored. */
+  redisSentinelName: { parse: (raw: string) => (raw === "" ? raw : subdomain(raw)), default: "" },
+  redisSentinels: { parse: listOf(hostPort), default: "" },
+  busPrefix: { parse: busPrefix, default: "vigil:" },
+  /** Admin HTTP server (/healthz, /readyz, /metrics). */
+  adminPort: { parse: integer(1, 65535), default: "8080" },
+  /** Namespace to watch; empty = all namespaces. */
+  watchNamespace: { parse: (raw: string) => (raw === "" ? raw : matching(DNS_LABEL, "a namespace name (DNS-1123 label) or empty")(raw)), default: "" },
+  /** Period of the informers' full resync and of the bus re-assertion. */
+  resyncSeconds: { parse: integer(5, 86_400), default: "300" },
+  leaseName: { parse: subdomain, default: "vigil-operator" },
+  /** Also the namespace of the webhook's Service and TLS Secret (the release namespace). */
+  leaseNamespace: { parse: label, default: "vigil-system" },
+  /** client-go semantics: retryPeriod < renewDeadline < leaseDuration. */
+  leaseDurationSeconds: { parse: integer(2, 3600), default: "15" },
+  renewDeadlineSeconds: { parse: integer(1, 3600), default: "10" },
+  retryPeriodSeconds: { parse: integer(1, 3600), default: "2" },
+  /** Leader-election identity (the pod name in a cluster). */
+  identity: { parse: printable(128) },
+  /** How long a SessionTermination waits for acknowledgements before `Failed`. */
+  terminationTimeoutSeconds: { parse: integer(1, 86_400), default: "30" },
+  /** A sidecar whose last heartbeat is older than this is not live. */
+  heartbeatMaxAgeSeconds: { parse: integer(1, 3600), default: "30" },
+  logLevel: { parse: logLevel, default: "info" },
+  /** HTTPS port of the injection webhook; 0 = not served (e.g. a controllers-only deployment). */
+  webhookPort: { parse: integer(0, 65535), default: "0" },
+  webhookHost: { parse: matching(/^[0-9a-fA-F:.]+$/, "an IP address"), default: "0.0.0.0" },
+  /** MutatingWebhookConfiguration whose caBundle the operator keeps current. */
+  webhookConfigurationName: { parse: subdomain, default: "vigil-sidecar-injector" },
+  /** Service in front of the webhook (the serving certificate's name). */
+  webhookServiceName: { parse: label, default: "vigil-webhook" },
+  /** Secret (in leaseNamespace) holding the webhook CA and serving certificate, mode `self`. */
+  webhookTlsSecret: { parse: subdomain, default: "vigil-webhook-tls" },
+  /** `self`: the operator manages its certificate; `file`: tls.crt/tls.key in webhookCertDir (cert-manager). */
+  webhookCertMode: { parse: oneOf("self", "file"), default: "self" },
+  webhookCertDir: { parse: absolutePath, default: "/etc/vigil/webhook-tls" },
+  /** The injection configuration (the chart's ConfigMap), read when the webhook is served. */
+  injectionConfigFile: { parse: absolutePath, default: "/etc/vigil/injection/injection.json" },
+} as const;
 
-const logLevel: Parser = (raw, source) => {
-  if (!isLogLevel(raw)) throw new ConfigError(source, "must be one of fatal, error, warn, info, debug, trace, silent");
-  return raw;
-};
+export type OperatorConfig = Settings<typeof SETTINGS>;
 
-const identity: Parser = (raw, source) => {
-  if (raw.length < 1 || raw.length > 128 || !/^[\x21-\x7e]+$/.test(raw)) {
-    throw new ConfigError(source, "must be 1–128 printable characters without spaces");
-  }
-  return raw;
-};
-
-const SPECS: Readonly<Record<Key, Spec>> = {
-  redisUrl: { parse: redisUrl, fallback: undefined },
-  busPrefix: { parse: busPrefix, fallback: () => "vigil:" },
-  adminPort: { parse: integer(1, 65535), fallback: () => "8080" },
-  watchNamespace: { parse: pattern(DNS_LABEL, "a namespace name (DNS-1123 label) or empty", true), fallback: () => "" },
-  resyncSeconds: { parse: integer(5, 86_400), fallback: () => "300" },
-  leaseName: { parse: pattern(DNS_SUBDOMAIN, "a DNS-1123 subdomain"), fallback: () => "vigil-operator" },
-  leaseNamespace: { parse: pattern(DNS_LABEL, "a namespace name (DNS-1123 label)"), fallback: () => "vigil-system" },
-  leaseDurationSeconds: { parse: integer(2, 3600), fallback: () => "15" },
-  renewDeadlineSeconds: { parse: integer(1, 3600), fallback: () => "10" },
-  retryPeriodSeconds: { parse: integer(1, 3600), fallback: () => "2" },
-  identity: { parse: identity, fallback: (host) => host },
-  terminationTimeoutSeconds: { parse: integer(1, 86_400), fallback: () => "30" },
-  heartbeatMaxAgeSeconds: { parse: integer(1, 3600), fallback: () => "30" },
-  logLevel: { parse: logLevel, fallback: () => "info" },
-};
-
-const KEYS = Object.keys(SPECS) as Key[];
-
-/** `resyncSeconds` → `--resync-seconds`. */
-export function flagName(key: Key): string {
-  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-}
-
-/** `resyncSeconds` → `VIGIL_RESYNC_SECONDS`. */
-export function envName(key: Key): string {
-  return `VIGIL_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
-}
-
-function parseFlags(argv: readonly string[]): Map<Key, string> {
-  const byFlag = new Map(KEYS.map((k) => [flagName(k), k] as const));
-  const out = new Map<Key, string>();
-  for (const arg of argv) {
-    const m = /^(--[a-z][a-z-]*)=(.*)$/s.exec(arg);
-    if (m === null) {
-      const name = arg.startsWith("--") ? arg.split("=", 1)[0] ?? arg : "argument";
-      throw new ConfigError(name, arg.startsWith("--") ? "expected --key=value" : `unexpected argument "${arg.slice(0, 40)}"`);
-    }
-    const [, name = "", value = ""] = m;
-    const key = byFlag.get(name);
-    if (key === undefined) throw new ConfigError(name, "unknown flag");
-    out.set(key, value);
-  }
-  return out;
-}
-
-export interface ConfigSources {
-  argv: readonly string[];
-  env: Readonly<Record<string, string | undefined>>;
+export interface ConfigSources extends SettingSources {
   /** Default identity; the pod's host name is its name. */
   hostname: string;
 }
 
 /** Parse and validate the whole configuration; throws ConfigError naming the first bad key. */
 export function parseConfig(sources: ConfigSources): OperatorConfig {
-  const flags = parseFlags(sources.argv);
-  const values: Partial<Record<Key, string | number>> = {};
-  for (const key of KEYS) {
-    const spec = SPECS[key];
-    const fromFlag = flags.get(key);
-    const envKey = envName(key);
-    const fromEnv = key === "logLevel" ? (sources.env[envKey] ?? sources.env["LOG_LEVEL"]) : sources.env[envKey];
-    const [raw, source] =
-      fromFlag !== undefined ? [fromFlag, flagName(key)] : fromEnv !== undefined ? [fromEnv, envKey] : [undefined, envKey];
-    if (raw === undefined) {
-      if (spec.fallback === undefined) throw new ConfigError(envKey, `is required (or ${flagName(key)}=…)`);
-      values[key] = spec.parse(spec.fallback(sources.hostname), source);
-    } else {
-      values[key] = spec.parse(raw, source);
-    }
-  }
-  const config = values as unknown as OperatorConfig;
+  const env = { ...sources.env };
+  env.VIGIL_LOG_LEVEL ??= sources.env.LOG_LEVEL;
+  env.VIGIL_IDENTITY ??= sources.hostname;
+  const config = parseSettings(SETTINGS, { argv: sources.argv, env }, (key, problem) => {
+    throw new ConfigError(key, problem);
+  });
   if (config.renewDeadlineSeconds >= config.leaseDurationSeconds) {
-    throw new ConfigError(envName("renewDeadlineSeconds"), "must be less than VIGIL_LEASE_DURATION_SECONDS");
+    throw new ConfigError("VIGIL_RENEW_DEADLINE_SECONDS", "must be less than VIGIL_LEASE_DURATION_SECONDS");
   }
   if (config.retryPeriodSeconds >= config.renewDeadlineSeconds) {
-    throw new ConfigError(envName("retryPeriodSeconds"), "must be less than VIGIL_RENEW_DEADLINE_SECONDS");
+    throw new ConfigError("VIGIL_RETRY_PERIOD_SECONDS", "must be less than VIGIL_RENEW_DEADLINE_SECONDS");
   }
-  return Object.freeze(config);
-}
-
-/** A URL with its password (and user name) removed, for logs. */
-export function safeUrl(raw: string): string {
-  try {
-    const url = new URL(raw);
-    if (url.password !== "") url.password = "REDACTED";
-    return url.toString();
-  } catch {
-    return "[unparseable URL]";
+  if ((config.redisSentinelName === "") !== (config.redisSentinels.length === 0)) {
+    throw new ConfigError("VIGIL_REDIS_SENTINELS", "must be set together with VIGIL_REDIS_SENTINEL_NAME");
   }
+  return config;
 }

@@ -75,7 +75,8 @@ export const integer =
   (min: number, max: number): Parse<number> =>
   (raw) => {
     const n = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
-    if (!Number.isSafeInteger(n) || n < min || n > max) throw new SettingProblem(`must be an integer from ${min} to ${max}`);
+    if (!Number.isSafeInteger(n) || n < min) throw new SettingProblem(`must be an integer ≥ ${min}`);
+    if (n > max) throw new SettingProblem(`must be an integer ≤ ${max}`);
     return n;
   };
 

@@ -1,0 +1,84 @@
+/**
+ * Runs the injection webhook inside vigil-operator: loads the injection configuration, obtains the serving
+ * certificate, serves `/mutate-pods` on every replica, and keeps the certificate current.
+ *
+ * Certificates: mode `self` shares one Secret between replicas (tls-secret.ts) — the leader creates and renews it
+ * and keeps the caBundle current (`maintain`, called at start of leadership and periodically), every replica
+ * polls it and swaps its certificate without a restart; mode `file` reads `tls.crt`/`tls.key` from a directory
+ * (cert-manager writes them) and reloads them when they change.
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import type { Registry } from "prom-client";
+import type { Logger } from "../log.ts";
+import { loadInjectionConfig } from "./config.ts";
+import { namespaceLabelsFrom } from "./namespaces.ts";
+import { startWebhookServer, type TlsMaterial, type WebhookServer } from "./server.ts";
+import { ensureWebhookTls, readWebhookTls, type WebhookTlsTarget } from "./tls-secret.ts";
+
+export interface WebhookSettings {
+  port: number;
+  host: string;
+  injectionConfigFile: string;
+  certMode: "self" | "file";
+  certDir: string;
+  tls: WebhookTlsTarget;
+  /** How often replicas re-read the certificate and the leader re-checks it. Default 60 s. */
+  refreshMs?: number;
+}
+
+export interface RunningWebhook {
+  server: WebhookServer;
+  /** The leader's duty: create or renew the shared certificate and keep the caBundle current (mode `self`). */
+  maintain(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function runWebhook(kc: KubeConfig, settings: WebhookSettings, log: Logger, registry: Registry): Promise<RunningWebhook> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const admission = kc.makeApiClient(AdmissionregistrationV1Api);
+  const config = await loadInjectionConfig(settings.injectionConfigFile);
+  const load = async (): Promise<TlsMaterial | undefined> =>
+    settings.certMode === "file"
+      ? { cert: await readFile(join(settings.certDir, "tls.crt"), "utf8"), key: await readFile(join(settings.certDir, "tls.key"), "utf8") }
+      : readWebhookTls(core, settings.tls);
+  const maintain = async (): Promise<void> => {
+    if (settings.certMode !== "self") return;
+    const report = await ensureWebhookTls(core, admission, settings.tls);
+    if (report.secret !== "unchanged" || report.caBundleChanged) log.info({ event: "webhook.tls", ...report }, "webhook certificate maintained");
+  };
+
+  // A replica that starts before any leader has created the certificate creates it itself (409 → someone else did).
+  let tls = await load().catch(() => undefined);
+  if (tls === undefined) {
+    await maintain();
+    tls = await load();
+  }
+  if (tls === undefined) throw new Error(`no webhook certificate in ${settings.certMode === "file" ? settings.certDir : `Secret ${settings.tls.secretName}`}`);
+
+  const server = await startWebhookServer({ config, namespaceLabels: namespaceLabelsFrom(core), tls, host: settings.host, port: settings.port, registry, log });
+  let current = tls.cert;
+  const refresh = setInterval(() => {
+    load().then(
+      (next) => {
+        if (next !== undefined && next.cert !== current) {
+          server.setCertificate(next);
+          current = next.cert;
+          log.info({ event: "webhook.tls_reloaded" }, "webhook serving certificate reloaded");
+        }
+      },
+      (err: unknown) => { log.warn({ event: "webhook.tls_read_failed", err: (err as Error).message }, "could not re-read the webhook certificate"); },
+    );
+  }, settings.refreshMs ?? 60_000);
+  refresh.unref();
+  log.info({ event: "webhook.started", port: server.port, certMode: settings.certMode }, "injection webhook serving");
+  return {
+    server,
+    maintain,
+    async stop() {
+      clearInterval(refresh);
+      await server.close();
+    },
+  };
+}
