@@ -14,6 +14,7 @@ import type { Revocation } from "../operator/api/bus.ts";
 import { createBusRedis } from "../operator/api/bus-redis.ts";
 import { createAdminServer } from "./admin.ts";
 import type { IssuerConfig } from "./auth/issuer-config.ts";
+import type { Decision } from "./auth/types.ts";
 import { createTokenVerifier } from "./auth/jwt.ts";
 import type { SidecarConfig } from "./config.ts";
 import { createGate } from "./gate.ts";
@@ -66,7 +67,7 @@ export async function startSidecar({ config, labels, issuers, keyRing, logger }:
     view,
     store,
     credentials: { cookie: config.tokenCookie, header: config.tokenHeader.toLowerCase() },
-    isTrustedPeer: (peer) => inList(trusted, peer),
+    isTrustedPeer: lastValueMemo((peer) => inList(trusted, peer)),
     workload: `${config.podNamespace}/${config.podName}`,
     defaultAction: config.defaultAction,
     defaultTimeouts,
@@ -137,6 +138,20 @@ export async function startSidecar({ config, labels, issuers, keyRing, logger }:
     if (expired.connections > 0) metrics.connectionsClosed.inc({ reason: "expired" }, expired.connections);
   }, 1000);
 
+  // Decision counters by label set, created on first use (label hashing is not repeated per request).
+  const decisionCounters = new Map<string, { inc(): void }>();
+  const countDecision = (decision: Decision): void => {
+    const code = decision.allowed ? "ALLOWED" : decision.code;
+    let counter = decisionCounters.get(code);
+    if (counter === undefined) {
+      counter = metrics.decisions.labels({ result: decision.allowed ? "allow" : "deny", code });
+      decisionCounters.set(code, counter);
+    }
+    counter.inc();
+  };
+  // Without X-Forwarded-For the answer depends on the peer alone: keep the last one (keep-alive clients repeat it).
+  const peerOnlyClientIp = lastValueMemo((peer) => clientIp(peer, undefined, trusted));
+
   const proxy = createSidecarServer({
     upstream: { host: "127.0.0.1", port: config.upstreamPort },
     authenticate: async (req, ctx) => {
@@ -149,7 +164,7 @@ export async function startSidecar({ config, labels, issuers, keyRing, logger }:
     },
     authorizeRequest: (principal, facts) => {
       const decision = gate.authorizeRequest(principal, facts);
-      metrics.decisions.inc({ result: decision.allowed ? "allow" : "deny", code: decision.allowed ? "ALLOWED" : decision.code });
+      countDecision(decision);
       return decision;
     },
     connections,
@@ -160,7 +175,7 @@ export async function startSidecar({ config, labels, issuers, keyRing, logger }:
       keepAliveMs: config.keepAliveTimeoutMs,
       upstreamMs: config.upstreamTimeoutMs,
     },
-    resolveClientIp: (peer, xff) => clientIp(peer, xff, trusted),
+    resolveClientIp: (peer, xff) => (xff === undefined ? peerOnlyClientIp(peer) : clientIp(peer, xff, trusted)),
     forbiddenTunnelPorts: [config.adminPort, config.listenPort],
   });
   const admin = createAdminServer(metrics.registry, () => view.loaded && bus.lastContactAt !== null && now() - bus.lastContactAt <= config.maxStalenessSeconds * 1000);
@@ -184,5 +199,18 @@ export async function startSidecar({ config, labels, issuers, keyRing, logger }:
       await store.stop().catch(() => undefined);
       await redis.close();
     },
+  };
+}
+
+/** A pure string function with a one-entry memo (the last argument and its answer). */
+function lastValueMemo<T>(fn: (arg: string) => T): (arg: string) => T {
+  let lastArg: string | undefined;
+  let lastValue: T | undefined;
+  return (arg) => {
+    if (arg !== lastArg || lastValue === undefined) {
+      lastValue = fn(arg);
+      lastArg = arg;
+    }
+    return lastValue;
   };
 }

@@ -50,14 +50,39 @@ export interface Gate {
 export function createGate(deps: GateDeps): Gate {
   const revokedBy = (principal: Principal, sessionId: string): Revocation | undefined => {
     const issuedAtMs = principal.issuedAt * 1000;
-    return deps.view
-      .revocationsInForce(deps.now())
-      .find((r) => issuedAtMs <= r.issuedAt + TERMINATION_CLOCK_TOLERANCE_MS && matchesSelector({ sessionId, principal }, r.selector));
+    return deps.view.findRevocationInForce(
+      deps.now(),
+      (r) => issuedAtMs <= r.issuedAt + TERMINATION_CLOCK_TOLERANCE_MS && matchesSelector({ sessionId, principal }, r.selector),
+    );
   };
   const refuseIfRevoked = (principal: Principal, sessionId: string): void => {
+    if (!deps.view.hasRevocations) return;
     if (revokedBy(principal, sessionId) !== undefined) {
       throw new SidecarError("SESSION_REVOKED", "Access for this session was terminated; sign in again.");
     }
+  };
+
+  // Hot-path memos: `view.selected` is replaced (never mutated) when policies change, so the strictest
+  // timeouts are recomputed only then; one Date per millisecond is shared by the (read-only) authorizer.
+  let timeoutsOf: readonly unknown[] | undefined;
+  let timeouts: Timeouts = deps.defaultTimeouts;
+  const currentTimeouts = (): Timeouts => {
+    const selected = deps.view.selected;
+    if (selected !== timeoutsOf) {
+      timeouts = strictestTimeouts(selected, deps.defaultTimeouts);
+      timeoutsOf = selected;
+    }
+    return timeouts;
+  };
+  const authorizeOptions = { defaultAction: deps.defaultAction };
+  let dateMs = Number.NaN;
+  let date = new Date(0);
+  const dateAt = (ms: number): Date => {
+    if (ms !== dateMs) {
+      date = new Date(ms);
+      dateMs = ms;
+    }
+    return date;
   };
 
   return {
@@ -67,9 +92,8 @@ export function createGate(deps: GateDeps): Gate {
       const principal = await deps.verifier.verify(token);
       refuseIfRevoked(principal, "");
       const now = deps.now();
-      const timeouts = strictestTimeouts(deps.view.selected, deps.defaultTimeouts);
       const userAgent = req.headers["user-agent"] ?? "";
-      const session = await deps.store.resolve(principal, timeouts, { now, clientIp: ctx.clientIp, userAgent, workload: deps.workload });
+      const session = await deps.store.resolve(principal, currentTimeouts(), { now, clientIp: ctx.clientIp, userAgent, workload: deps.workload });
       refuseIfRevoked(principal, session.id);
       return { principal, sessionId: session.id, sessionStartedAt: session.startedAt };
     },
@@ -80,11 +104,11 @@ export function createGate(deps: GateDeps): Gate {
       if (deps.view.strict && (contact === null || deps.now() - contact > deps.maxStalenessMs)) {
         throw new SidecarError("POLICY_STALE", "The access policy could not be confirmed recently; try again shortly.");
       }
-      return authorize(principal, facts, deps.view.selected, new Date(deps.now()), { defaultAction: deps.defaultAction });
+      return authorize(principal, facts, deps.view.selected, dateAt(deps.now()), authorizeOptions);
     },
 
     stillAllowed(flow) {
-      return authorize(flow.principal, flow.facts, deps.view.selected, new Date(deps.now()), { defaultAction: deps.defaultAction }).allowed;
+      return authorize(flow.principal, flow.facts, deps.view.selected, dateAt(deps.now()), authorizeOptions).allowed;
     },
   };
 }

@@ -52,9 +52,10 @@ export function createTokenVerifier(issuers: IssuerConfig[], opts: TokenVerifier
   const cache = createTokenCache(opts.cacheMaxEntries ?? 10_000);
 
   async function verify(token: string): Promise<Principal> {
-    const gated = gateToken(token, maxTokenBytes);
+    // Only tokens that passed the gate are ever cached, so a hit needs no parsing at all.
     const cached = cache.get(token, now());
     if (cached !== undefined) return cached;
+    const gated = gateToken(token, maxTokenBytes);
     const issuer = resolved.get(unverifiedIssuer(gated.payloadSegment));
     if (issuer === undefined) throw new SidecarError("ISSUER_UNKNOWN", "The token's issuer is not trusted by this workload.");
     const nowMs = now();

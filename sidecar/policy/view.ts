@@ -28,6 +28,7 @@ export class PolicyView {
   readonly #policies = new Map<string, CompiledPolicy>();
   readonly #revocations = new Map<string, Revocation>();
   #selected: CompiledPolicy[] = [];
+  #strict = false;
   #revision = 0;
   #loaded = false;
 
@@ -45,14 +46,28 @@ export class PolicyView {
     return this.#revision;
   }
 
-  /** Policies selecting this workload, deny-first order as compiled. */
+  /** Policies selecting this workload, deny-first order as compiled. Replaced, never mutated, when policies change. */
   get selected(): readonly CompiledPolicy[] {
     return this.#selected;
   }
 
   /** True when any selecting policy is Strict (staleness then refuses new requests). */
   get strict(): boolean {
-    return this.#selected.some((p) => p.failureMode === "Strict");
+    return this.#strict;
+  }
+
+  /** True when any revocation is held (in force or not yet pruned); false lets the hot path skip revocation checks. */
+  get hasRevocations(): boolean {
+    return this.#revocations.size > 0;
+  }
+
+  /** The first revocation in force (in `revocationsInForce` order) that `pred` accepts, without building the list. */
+  findRevocationInForce(now: number, pred: (r: Revocation) => boolean): Revocation | undefined {
+    if (this.#revocations.size === 0) return undefined;
+    for (const r of this.#revocations.values()) {
+      if (r.expiresAt > now && r.namespace === this.#workload.namespace && pred(r)) return r;
+    }
+    return undefined;
   }
 
   revocationsInForce(now: number): Revocation[] {
@@ -100,6 +115,7 @@ export class PolicyView {
     this.#selected = policiesFor(this.#policies.values(), this.#workload.namespace, this.#workload.labels).sort((a, b) =>
       a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
     );
+    this.#strict = this.#selected.some((p) => p.failureMode === "Strict");
   }
 }
 

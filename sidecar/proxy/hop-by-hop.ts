@@ -12,7 +12,8 @@
  * Framing (Content-Length / Transfer-Encoding) is NOT carried over: see `framingHeaders`.
  */
 
-const ALWAYS = new Set([
+/** Always removed (lower-case names). */
+export const ALWAYS_HOP_BY_HOP: ReadonlySet<string> = new Set([
   "connection",
   "keep-alive",
   "proxy-connection",
@@ -55,7 +56,7 @@ export function stripHopByHop(raw: readonly string[], opts: StripOptions): strin
     const value = raw[i + 1] ?? "";
     const lower = name.toLowerCase();
     if (lower === "upgrade" && upgradeValue === undefined) upgradeValue = value;
-    if (ALWAYS.has(lower) || listed.has(lower)) continue;
+    if (ALWAYS_HOP_BY_HOP.has(lower) || listed.has(lower)) continue;
     if (lower === "content-length" && opts.keepContentLength !== true) continue;
     out.push(name, value);
   }

@@ -5,20 +5,25 @@
  *   2. admit      authenticate + authorize                               (401 / 403 JSON)
  *   3. track      bind the keep-alive socket (and, once known, the pooled upstream socket)
  *                 to this request's session in the connection table
- *   4. rewrite    req.headers / req.url rewritten BEFORE proxying (http-proxy skips its
- *                 `proxyReq` event when `Expect` is present, so nothing is done there)
+ *   4. rewrite    the upstream header object and target are built once, before anything is sent
  *   5. continue   `100 Continue` only once admitted (Expect: 100-continue)
- *   6. forward    http-proxy with the shared keep-alive agent; the response is written here
- *                 (`selfHandleResponse`) so hop-by-hop fields are stripped and an upstream failure
- *                 mid-body destroys the client socket instead of leaving it hanging
+ *   6. forward    one `http.request` over the shared keep-alive agent (what http-proxy's `stream`
+ *                 pass did, minus its per-request option copying, URL re-parsing and events) to
+ *                 the normalised target; the response is written here so hop-by-hop fields are stripped
+ *                 and an upstream failure mid-body destroys the client socket instead of leaving
+ *                 it hanging
  *
  * Contract: never throws and never rejects; every failure is answered (JSON refusal, 502
  * UPSTREAM_UNAVAILABLE, 504 UPSTREAM_TIMEOUT) or, once the response has started, ends in a
  * destroyed socket. A client that goes away aborts the upstream request (no leaked sockets).
+ *
+ * Hot path (see docs/decisions/perf-0001-sidecar-request-path.md): per request there is one
+ * state object, a fixed handful of listeners (`on`, not `once`: every event here fires at most
+ * once per emitter, and `once` allocates a bound wrapper), no `stream.pipeline` (it allocates an
+ * AbortController and a DOMException per response) and no per-request agent object.
  */
-import type { Agent, ClientRequest, IncomingMessage, ServerResponse } from "node:http";
-import { pipeline } from "node:stream";
-import type httpProxy from "http-proxy";
+import { request, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import { SidecarError } from "../errors.ts";
 import type { RequestHandle } from "../sessions/connections.ts";
 import { admit, bindingOf, clientIpOf, logRefusal, sessionLogId, type ProxyContext } from "./context.ts";
@@ -27,23 +32,18 @@ import { stripResponseHopByHop } from "./hop-by-hop.ts";
 import { refuseResponse, refusalOf } from "./refusal.ts";
 import { httpFacts } from "./request-facts.ts";
 
-/** Node's (undocumented in @types) Agent entry point, called synchronously by `http.request`. */
-interface PoolingAgent {
-  addRequest(req: ClientRequest, options: object): void;
-}
-
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse, expectContinue: boolean) => void;
 
-export function createHttpHandler(ctx: ProxyContext, proxy: httpProxy): HttpHandler {
+export function createHttpHandler(ctx: ProxyContext): HttpHandler {
   return (req, res, expectContinue) => {
-    handle(ctx, proxy, req, res, expectContinue).catch((err: unknown) => {
+    handle(ctx, req, res, expectContinue).catch((err: unknown) => {
       logRefusal(ctx, "http", err);
       refuseResponse(req, res, refusalOf(err));
     });
   };
 }
 
-async function handle(ctx: ProxyContext, proxy: httpProxy, req: IncomingMessage, res: ServerResponse, expectContinue: boolean): Promise<void> {
+async function handle(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, expectContinue: boolean): Promise<void> {
   const clientIp = clientIpOf(ctx, req);
   let target;
   let admitted;
@@ -58,83 +58,166 @@ async function handle(ctx: ProxyContext, proxy: httpProxy, req: IncomingMessage,
   if (res.destroyed || req.socket.destroyed) return;
 
   const flight = ctx.deps.connections.beginRequest(req.socket, bindingOf(admitted, `${target.facts.method} ${target.facts.path}`));
-  res.once("close", () => { flight.end(); });
-
-  req.headers = upstreamHeaders({
+  const framing = req.headers;
+  const bodyless = framing["content-length"] === undefined && framing["transfer-encoding"] === undefined;
+  const headers = upstreamHeaders({
     rawHeaders: req.rawHeaders,
-    framing: req.headers,
+    framing,
     principal: admitted.principal,
     sessionId: admitted.sessionId,
     clientIp,
     upgrade: false,
   });
+  req.headers = headers;
   req.url = target.url;
+  const forwarding = new Forwarding(ctx, req, res, flight, admitted.sessionId);
+  res.on("close", forwarding.onClientClose);
   if (expectContinue) res.writeContinue();
-  forward(ctx, proxy, req, res, flight, admitted.sessionId);
+  forwarding.start(headers, target.url, bodyless);
 }
 
-function forward(ctx: ProxyContext, proxy: httpProxy, req: IncomingMessage, res: ServerResponse, flight: RequestHandle, sessionId: string): void {
-  let timedOut = false;
-  let failed = false;
-  const fail = (err: unknown): void => {
-    flight.end();
-    if (failed) return;
-    failed = true;
-    const code = timedOut ? "UPSTREAM_TIMEOUT" : "UPSTREAM_UNAVAILABLE";
+interface Abortable {
+  abort(): void;
+}
+
+/** One proxied request: its state and its listeners (arrow properties, created once per request). */
+class Forwarding {
+  readonly #ctx: ProxyContext;
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  readonly #flight: RequestHandle;
+  readonly #sessionId: string;
+  #proxyReq: ClientRequest | null = null;
+  #proxyRes: IncomingMessage | null = null;
+  #upstreamError: unknown = undefined;
+  #timedOut = false;
+  #failed = false;
+
+  constructor(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, flight: RequestHandle, sessionId: string) {
+    this.#ctx = ctx;
+    this.#req = req;
+    this.#res = res;
+    this.#flight = flight;
+    this.#sessionId = sessionId;
+  }
+
+  start(headers: IncomingHttpHeaders, url: string, bodyless: boolean): void {
+    const ctx = this.#ctx;
+    const req = this.#req;
+    let proxyReq: ClientRequest;
+    try {
+      proxyReq = request({
+        host: ctx.deps.upstream.host,
+        port: ctx.deps.upstream.port,
+        method: req.method,
+        path: url, // the normalised target: exactly the path that was authorized, and the query
+        headers,
+        agent: ctx.agent,
+      });
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.#proxyReq = proxyReq;
+    proxyReq.on("socket", this.onSocket);
+    proxyReq.on("timeout", this.onTimeout);
+    if (ctx.deps.timeouts.upstreamMs) proxyReq.setTimeout(ctx.deps.timeouts.upstreamMs);
+    proxyReq.on("error", this.onProxyError);
+    proxyReq.on("response", this.onResponse);
+    req.on("aborted", this.onClientAborted);
+    req.on("error", this.onProxyError);
+    // Node's parser frames a request without Content-Length / Transfer-Encoding as having no body.
+    if (bodyless) proxyReq.end();
+    else req.pipe(proxyReq);
+  }
+
+  readonly onSocket = (socket: Socket): void => {
+    this.#flight.attachUpstream(socket);
+  };
+
+  readonly onTimeout = (): void => {
+    this.#timedOut = true;
+    if (this.#ctx.deps.timeouts.upstreamMs) this.#abort();
+  };
+
+  readonly onClientAborted = (): void => {
+    this.#abort();
+  };
+
+  /** Errors of the upstream request or of the client request (http-proxy's `proxyError`). */
+  readonly onProxyError = (err: NodeJS.ErrnoException): void => {
+    if (this.#req.socket.destroyed && err.code === "ECONNRESET") {
+      this.#abort();
+      return;
+    }
+    this.fail(err);
+  };
+
+  readonly onClientClose = (): void => {
+    this.#flight.end();
+    if (this.#proxyReq !== null && !this.#res.writableFinished) this.#proxyReq.destroy();
+  };
+
+  readonly onResponse = (proxyRes: IncomingMessage): void => {
+    const res = this.#res;
+    try {
+      res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, stripResponseHopByHop(proxyRes.rawHeaders));
+    } catch (err) {
+      proxyRes.destroy();
+      this.#flight.end();
+      this.fail(err);
+      return;
+    }
+    this.#proxyRes = proxyRes;
+    proxyRes.on("error", this.onUpstreamBodyError);
+    proxyRes.on("close", this.onUpstreamBodyClose);
+    res.on("error", this.onClientWriteError);
+    proxyRes.pipe(res);
+  };
+
+  readonly onUpstreamBodyError = (err: unknown): void => {
+    this.#upstreamError ??= err;
+  };
+
+  /** The upstream body stream closed: a clean end, or a failure (error, or closed before its end). */
+  readonly onUpstreamBodyClose = (): void => {
+    const proxyRes = this.#proxyRes;
+    if (proxyRes === null) return;
+    if (this.#upstreamError === undefined && proxyRes.readableEnded) return;
+    this.#flight.end();
+    this.fail(this.#upstreamError ?? prematureClose());
+  };
+
+  readonly onClientWriteError = (err: unknown): void => {
+    this.#flight.end();
+    this.fail(err);
+  };
+
+  /** http-proxy's `proxyReq.abort()` (kept rather than `destroy()` so the request is marked aborted as before). */
+  #abort(): void {
+    (this.#proxyReq as unknown as Abortable | null)?.abort();
+  }
+
+  fail(err: unknown): void {
+    this.#flight.end();
+    if (this.#failed) return;
+    this.#failed = true;
+    const req = this.#req;
+    const res = this.#res;
+    const code = this.#timedOut ? "UPSTREAM_TIMEOUT" : "UPSTREAM_UNAVAILABLE";
     if (res.destroyed || req.socket.destroyed) return; // the client left first: nothing to answer
-    ctx.log.warn({ event: "upstream.error", code, errCode: errCodeOf(err), session: sessionLogId(sessionId) }, "upstream request failed");
+    this.#ctx.log.warn({ event: "upstream.error", code, errCode: errCodeOf(err), session: sessionLogId(this.#sessionId) }, "upstream request failed");
     if (res.headersSent) {
       res.destroy();
       return;
     }
-    const message = timedOut ? "The application did not answer in time." : "The application is not reachable.";
+    const message = this.#timedOut ? "The application did not answer in time." : "The application is not reachable.";
     refuseResponse(req, res, refusalOf(new SidecarError(code, message)));
-  };
-
-  // A per-request view of the shared keep-alive agent that hands us http-proxy's ClientRequest,
-  // whether or not http-proxy emits `proxyReq` (it does not when `Expect` is present).
-  const shared = ctx.agent as Agent & PoolingAgent;
-  const agent = Object.create(shared) as Agent & PoolingAgent;
-  agent.addRequest = (proxyReq, options) => {
-    onProxyReq(proxyReq);
-    shared.addRequest(proxyReq, options);
-  };
-
-  const onProxyReq = (proxyReq: ClientRequest): void => {
-    proxyReq.once("socket", (socket) => { flight.attachUpstream(socket); });
-    proxyReq.once("timeout", () => {
-      timedOut = true;
-    });
-    res.once("close", () => {
-      if (!res.writableFinished) proxyReq.destroy();
-    });
-    proxyReq.once("response", (proxyRes: IncomingMessage) => {
-      respond(res, proxyRes, (err) => {
-        flight.end();
-        if (err !== undefined) fail(err);
-      });
-    });
-  };
-
-  try {
-    proxy.web(req, res, { agent }, (err) => { fail(err); });
-  } catch (err) {
-    fail(err);
   }
 }
 
-/** Copy the upstream response (status, end-to-end headers, body) to the client. */
-function respond(res: ServerResponse, proxyRes: IncomingMessage, done: (err?: unknown) => void): void {
-  try {
-    res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, stripResponseHopByHop(proxyRes.rawHeaders));
-  } catch (err) {
-    proxyRes.destroy();
-    done(err);
-    return;
-  }
-  pipeline(proxyRes, res, (err) => {
-    done(err ?? undefined);
-  });
+function prematureClose(): Error {
+  return Object.assign(new Error("Premature close"), { code: "ERR_STREAM_PREMATURE_CLOSE" });
 }
 
 function errCodeOf(err: unknown): string {

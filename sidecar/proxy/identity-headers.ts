@@ -29,15 +29,18 @@ const EXACT = new Set([
   "remote-user",
   "proxy-authorization",
 ]);
-const PREFIXES = ["x-vigil-", "x-auth-request-"];
 
 export function canonicalHeaderName(name: string): string {
   return name.trim().toLowerCase().replaceAll("_", "-");
 }
 
 export function isIdentityHeader(name: string): boolean {
-  const canonical = canonicalHeaderName(name);
-  return EXACT.has(canonical) || PREFIXES.some((p) => canonical.startsWith(p));
+  return isCanonicalIdentityName(canonicalHeaderName(name));
+}
+
+/** `isIdentityHeader` for a name already in canonical form (`canonicalHeaderName`). */
+export function isCanonicalIdentityName(canonical: string): boolean {
+  return EXACT.has(canonical) || canonical.startsWith("x-vigil-") || canonical.startsWith("x-auth-request-");
 }
 
 export function sanitizeHeaders(rawHeaders: readonly string[]): string[] {

@@ -1,5 +1,5 @@
 /**
- * The sidecar's proxy server: HTTP (http-proxy over a keep-alive agent), WebSocket upgrades and
+ * The sidecar's proxy server: HTTP (one `http.request` per request over a keep-alive agent), WebSocket upgrades and
  * CONNECT tunnels in front of the application on loopback.
  *
  * Contract: `createSidecarServer(deps)` builds (does not start) the server.
@@ -9,16 +9,16 @@
  *     `timeouts.headersMs` or a request within `timeouts.requestMs` → 408 and closed.
  *   - Every request, upgrade and tunnel is admitted (authenticate + authorize) before anything
  *     reaches the application; see http-flow.ts, websocket.ts, tunnel.ts.
- *   - http-proxy runs with `xfwd: false`, no redirect following, and only its `stream` pass: its
- *     `deleteLength` pass would frame a chunked DELETE/OPTIONS body as `Content-Length: 0`
- *     (request smuggling towards the application); framing is set by forward-headers.ts instead.
+ *   - Requests are forwarded the way http-proxy's `stream` pass did with `xfwd: false` and no
+ *     redirect following (http-flow.ts), without its `deleteLength` pass, which would frame a
+ *     chunked DELETE/OPTIONS body as `Content-Length: 0` (request smuggling towards the
+ *     application); framing is set by forward-headers.ts instead.
  *   - `close()` stops listening and RSTs every tracked flow and idle socket.
  * No client input or upstream failure throws out of a handler.
  */
 import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import httpProxy from "http-proxy";
 import { SidecarError } from "../errors.ts";
 import type { ProxyContext, SidecarServerDeps } from "./context.ts";
 import { createHttpHandler } from "./http-flow.ts";
@@ -41,21 +41,6 @@ export function createSidecarServer(deps: SidecarServerDeps): SidecarServer {
   const agent = new Agent({ keepAlive: true, scheduling: "lifo", timeout: deps.timeouts.keepAliveMs });
   const ctx: ProxyContext = { deps, agent, log };
 
-  const proxy = httpProxy.createProxyServer({
-    target: { host: deps.upstream.host, port: deps.upstream.port, protocol: "http:" },
-    xfwd: false,
-    followRedirects: false,
-    selfHandleResponse: true,
-    proxyTimeout: deps.timeouts.upstreamMs,
-  });
-  const passes = (proxy as unknown as { webPasses: { name: string }[] }).webPasses;
-  passes.splice(0, passes.length, ...passes.filter((p) => p.name === "stream"));
-  // Per-request callbacks handle errors; this listener only keeps http-proxy from rethrowing.
-  proxy.on("error", (err) => {
-    log.warn({ event: "proxy.error", errCode: (err as NodeJS.ErrnoException).code ?? "UNKNOWN" }, "http-proxy error");
-  });
-  proxy.on("econnreset", () => undefined);
-
   const server = createServer({
     insecureHTTPParser: false,
     requireHostHeader: true,
@@ -65,7 +50,7 @@ export function createSidecarServer(deps: SidecarServerDeps): SidecarServer {
     keepAliveTimeout: deps.timeouts.keepAliveMs,
     connectionsCheckingInterval: deps.timeouts.checkIntervalMs ?? Math.min(1_000, deps.timeouts.headersMs),
   });
-  const onHttp = createHttpHandler(ctx, proxy);
+  const onHttp = createHttpHandler(ctx);
   server.on("request", (req: IncomingMessage, res: ServerResponse) => { onHttp(req, res, false); });
   server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => { onHttp(req, res, true); });
   server.on("upgrade", createUpgradeHandler(ctx));
@@ -88,7 +73,6 @@ export function createSidecarServer(deps: SidecarServerDeps): SidecarServer {
         deps.connections.closeAll();
         server.closeAllConnections();
         agent.destroy();
-        proxy.close();
       }),
   };
 }

@@ -124,6 +124,39 @@ export function resetSocket(socket: Socket): void {
 
 const ignoreError = (): void => undefined;
 
+/** One in-flight HTTP request: its own handle (one object per request, O(1) bookkeeping). */
+class Flight implements InFlight, RequestHandle {
+  readonly binding: FlowBinding;
+  upstream: Socket | null = null;
+  readonly #entry: Entry;
+  readonly #owners: WeakMap<Socket, InFlight>;
+  readonly #now: () => number;
+  #ended = false;
+
+  constructor(binding: FlowBinding, entry: Entry, owners: WeakMap<Socket, InFlight>, now: () => number) {
+    this.binding = binding;
+    this.#entry = entry;
+    this.#owners = owners;
+    this.#now = now;
+  }
+
+  attachUpstream(socket: Socket): void {
+    if (this.#ended) return;
+    // No listener added here: pooled sockets are reused, and Node's HTTP client handles their errors.
+    this.upstream = socket;
+    this.#owners.set(socket, this);
+  }
+
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#entry.requests.delete(this);
+    this.#entry.lastActivityAt = this.#now();
+    if (this.upstream !== null && this.#owners.get(this.upstream) === this) this.#owners.delete(this.upstream);
+    this.upstream = null;
+  }
+}
+
 export class ConnectionTable {
   readonly #entries = new Map<Socket, Entry>();
   /** Which in-flight request currently owns a pooled upstream socket. */
@@ -168,26 +201,9 @@ export class ConnectionTable {
     }
     entry.current = binding;
     entry.lastActivityAt = now;
-    const flight: InFlight = { binding, upstream: null };
+    const flight = new Flight(binding, entry, this.#owners, this.#now);
     entry.requests.add(flight);
-    const owned = entry;
-    let ended = false;
-    return {
-      attachUpstream: (socket) => {
-        if (ended) return;
-        // No listener added here: pooled sockets are reused, and Node's HTTP client handles their errors.
-        flight.upstream = socket;
-        this.#owners.set(socket, flight);
-      },
-      end: () => {
-        if (ended) return;
-        ended = true;
-        owned.requests.delete(flight);
-        owned.lastActivityAt = this.#now();
-        if (flight.upstream !== null && this.#owners.get(flight.upstream) === flight) this.#owners.delete(flight.upstream);
-        flight.upstream = null;
-      },
-    };
+    return flight;
   }
 
   /** Track a WebSocket or CONNECT tunnel: both sockets are linked and belong to `binding`'s session. */

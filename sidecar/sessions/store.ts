@@ -60,7 +60,7 @@ export class SessionStore {
 
   /** The session for this principal, created on first sight; throws SESSION_* errors when it may not be used. */
   async resolve(principal: Principal, timeouts: Timeouts, seen: Sighting): Promise<SessionRecord> {
-    const key = sessionKeyOf(principal);
+    const key = cachedSessionKeyOf(principal);
     let record = this.#byKey.get(key) ?? (await this.#load(key, principal, timeouts, seen));
     let verdict = standing(record, seen.now);
     if (!verdict.ok && verdict.reason === "idle" && record.endReason === undefined) {
@@ -140,6 +140,21 @@ export class SessionStore {
   #recordKey(id: string): string {
     return `${this.#o.prefix}session:${id}`;
   }
+}
+
+/**
+ * `sessionKeyOf` (a SHA-256) once per principal object: a warm token's principal is the same cached object on
+ * every request, so the request path does no hashing.
+ */
+const sessionKeys = new WeakMap<Principal, string>();
+
+function cachedSessionKeyOf(principal: Principal): string {
+  let key = sessionKeys.get(principal);
+  if (key === undefined) {
+    key = sessionKeyOf(principal);
+    sessionKeys.set(principal, key);
+  }
+  return key;
 }
 
 function merge(stored: SessionRecord, local: SessionRecord): SessionRecord {
