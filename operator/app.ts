@@ -1,0 +1,160 @@
+/**
+ * Assembly of vigil-operator (no process concerns: main.ts owns signals, exit codes and the admin server, so
+ * tests and the benchmark can start the same operator in-process).
+ *
+ *   const app = assembleOperator({ config, log, kc, registry, redis });
+ *   const outcome = await app.run(signal);   // "stopped" | "lost" (leadership lost: exit non-zero)
+ *
+ * Wires: informers (AccessPolicies, SessionTerminations, Pods of the watched namespace(s)) → controllers
+ * `accesspolicy`, `sessiontermination`, `bus-reassert` (one synthetic key, re-asserting the whole bus at start and
+ * every resync period) and `sidecar-watch` (one synthetic key, polling heartbeats) under one Manager with Lease
+ * leader election. A pod change, or a change in the live sidecars of a namespace, wakes the policies of that
+ * namespace (selector warning, sidecar counts); a policy the re-assertion removed is reconciled again.
+ */
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Registry } from "prom-client";
+import type { Readiness } from "./admin.ts";
+import { ACCESS_POLICY, GROUP, SESSION_TERMINATION, VERSION, type SessionTermination } from "./api/v1alpha1/index.ts";
+import type { BusRedisConnections } from "./bus/redis.ts";
+import { BusPublisher } from "./bus/publisher.ts";
+import type { OperatorConfig } from "./config.ts";
+import { AccessPolicyReconciler, policyKeysInNamespace } from "./controller/access-policy.ts";
+import { BusContext } from "./controller/bus-context.ts";
+import { BUS_RESYNC_KEY, BusResyncReconciler, maxBusRevision } from "./controller/bus-resync.ts";
+import { Manager, type RunOutcome } from "./controller/manager.ts";
+import { SessionTerminationReconciler, needsReconcile } from "./controller/session-termination.ts";
+import { SIDECAR_WATCH_KEY, SidecarWatchReconciler } from "./controller/sidecar-watch.ts";
+import { makeClients } from "./kube/clients.ts";
+import { EventRecorder } from "./kube/events.ts";
+import { customObjectSource, podSource } from "./kube/sources.ts";
+import type { Logger } from "./log.ts";
+
+export interface OperatorAppOptions {
+  config: OperatorConfig;
+  log: Logger;
+  kc: KubeConfig;
+  registry: Registry;
+  redis: BusRedisConnections;
+  /** Acknowledgement poll interval of terminations. Default 1000 ms. */
+  terminationPollMs?: number;
+  /** Requeue interval while a policy's sidecar counts converge. Default 2000 ms. */
+  convergeRequeueMs?: number;
+  /** How often the live sidecar set is read for changes. Default 2000 ms. */
+  sidecarPollMs?: number;
+}
+
+export interface OperatorApp {
+  readonly manager: Manager;
+  readonly publisher: BusPublisher;
+  readonly bus: BusContext;
+  readiness(): Readiness;
+  run(signal: AbortSignal): Promise<RunOutcome>;
+}
+
+export function assembleOperator(o: OperatorAppOptions): OperatorApp {
+  const { config, log, kc, registry } = o;
+  const clients = makeClients(kc);
+  const resyncMs = config.resyncSeconds * 1000;
+  const manager = new Manager({
+    kc,
+    log,
+    registry,
+    resyncMs,
+    leaderElection: {
+      leaseName: config.leaseName,
+      leaseNamespace: config.leaseNamespace,
+      identity: config.identity,
+      leaseDurationMs: config.leaseDurationSeconds * 1000,
+      renewDeadlineMs: config.renewDeadlineSeconds * 1000,
+      retryPeriodMs: config.retryPeriodSeconds * 1000,
+    },
+  });
+  const namespace = config.watchNamespace;
+  const policies = manager.informer(customObjectSource(kc, { group: GROUP, version: VERSION, plural: ACCESS_POLICY.plural, namespace }));
+  const terminations = manager.informer(customObjectSource(kc, { group: GROUP, version: VERSION, plural: SESSION_TERMINATION.plural, namespace }));
+  const pods = manager.informer(podSource(kc, { namespace }));
+
+  const publisher = new BusPublisher({ redis: o.redis.commands, prefix: config.busPrefix });
+  const bus = new BusContext({ publisher, registry, heartbeatMaxAgeMs: config.heartbeatMaxAgeSeconds * 1000 });
+  const events = new EventRecorder({ kc, controller: `${GROUP}/operator`, instance: config.identity, log });
+  let floorRaised = false;
+  const ensureRevisionFloor = (): void => {
+    if (floorRaised) return;
+    floorRaised = true;
+    publisher.raiseRevisionFloor(maxBusRevision(policies, terminations));
+  };
+
+  const policyController = manager.controller({
+    name: "accesspolicy",
+    kind: ACCESS_POLICY.kind,
+    concurrency: 4,
+    reconciler: new AccessPolicyReconciler({
+      policies,
+      pods,
+      api: clients.customObjects,
+      bus,
+      events,
+      ensureRevisionFloor,
+      ...(o.convergeRequeueMs === undefined ? {} : { convergeRequeueMs: o.convergeRequeueMs }),
+    }),
+    triggers: [{ informer: policies }, { informer: pods, map: (podKey) => policyKeysInNamespace(policies, podKey) }],
+  });
+  manager.controller({
+    name: "sessiontermination",
+    kind: SESSION_TERMINATION.kind,
+    concurrency: 8,
+    reconciler: new SessionTerminationReconciler({
+      terminations,
+      policies,
+      api: clients.customObjects,
+      bus,
+      events,
+      ensureRevisionFloor,
+      terminationTimeoutMs: config.terminationTimeoutSeconds * 1000,
+      ...(o.terminationPollMs === undefined ? {} : { pollMs: o.terminationPollMs }),
+    }),
+    // A finished termination without a TTL has nothing left to do: resyncs of thousands of them stay out of the queue.
+    triggers: [{ informer: terminations, map: (key) => (needsReconcile(terminations.get(key) as unknown as SessionTermination | undefined) ? [key] : []) }],
+  });
+  const resync = manager.controller({
+    name: "bus-reassert",
+    kind: "PolicyBus",
+    concurrency: 1,
+    reconciler: new BusResyncReconciler({
+      policies,
+      terminations,
+      bus,
+      resyncMs,
+      pruneSidecarsOlderThanMs: config.heartbeatMaxAgeSeconds * 10_000,
+      onPoliciesRemoved: (keys) => {
+        for (const key of keys) policyController.enqueue(key);
+      },
+    }),
+    triggers: [],
+  });
+  resync.enqueue(BUS_RESYNC_KEY);
+  const sidecarWatch = manager.controller({
+    name: "sidecar-watch",
+    kind: "SidecarRegistry",
+    concurrency: 1,
+    reconciler: new SidecarWatchReconciler({
+      bus,
+      intervalMs: o.sidecarPollMs ?? 2000,
+      onNamespacesChanged: (namespaces) => {
+        for (const ns of namespaces) {
+          for (const key of policyKeysInNamespace(policies, `${ns}/-`)) policyController.enqueue(key);
+        }
+      },
+    }),
+    triggers: [],
+  });
+  sidecarWatch.enqueue(SIDECAR_WATCH_KEY);
+
+  return {
+    manager,
+    publisher,
+    bus,
+    readiness: () => manager.readiness(),
+    run: (signal) => manager.run(signal),
+  };
+}

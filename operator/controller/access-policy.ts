@@ -1,0 +1,201 @@
+/**
+ * The AccessPolicy reconciler: level-triggered and idempotent. It reads the current object from the informer
+ * cache (never the event), and drives the bus and the status towards it:
+ *
+ *   gone from the cache          → remove it from the bus (a no-op when already removed)
+ *   being deleted                → remove it from the bus FIRST, then release the finalizer; Redis down → the
+ *                                  finalizer stays, Ready=False/BusUnavailable, retry with backoff
+ *   no finalizer yet             → add it (before anything is published)
+ *   compile problems             → remove from the bus if it was there; Accepted=False (first problem's reason,
+ *                                  every problem listed), Ready=False/Rejected; Event Warning Rejected
+ *   compiled                     → upsertPolicy (unchanged hash → no new revision); Accepted=True, Ready=True/
+ *                                  Published at busRevision, Degraded for warnings or a selector matching no pod;
+ *                                  selected/enforcing sidecars from live heartbeats; requeue every
+ *                                  `convergeRequeueMs` while some selected sidecar has not applied busRevision.
+ * Status is patched only when it changed (kube/status.ts). Events: Published, Rejected, BusUnavailable.
+ */
+import type { CustomObjectsApi } from "@kubernetes/client-node";
+import { VIGIL_FINALIZER } from "../api/annotations.ts";
+import type { CompiledPolicy } from "../api/compiled-policy.ts";
+import { ACCESS_POLICY, GROUP, VERSION, type AccessPolicy } from "../api/v1alpha1/index.ts";
+import { describeError } from "../errors.ts";
+import type { KubeObject } from "../kube/cache.ts";
+import type { EventRecorder } from "../kube/events.ts";
+import { addFinalizer, hasFinalizer, removeFinalizer } from "../kube/finalizer.ts";
+import type { Informer } from "../kube/informer.ts";
+import { splitKey } from "../kube/keys.ts";
+import { updateStatus, type CustomObjectRef } from "../kube/status.ts";
+import { compileAccessPolicy } from "../policy/compile.ts";
+import { selectorMatches } from "../policy/label-match.ts";
+import { isBusError, type BusContext } from "./bus-context.ts";
+import { deletionBlockedStatus, desiredPolicyStatus, listFindings, type BusOutcome, type PolicyObservation } from "./policy-status.ts";
+import type { ReconcileContext, Reconciler, Result } from "./reconciler.ts";
+
+export interface AccessPolicyReconcilerOptions {
+  policies: Informer;
+  /** Pods of the watched namespaces, for the "selector matches no pod" warning; absent: not checked. */
+  pods?: Informer | undefined;
+  api: CustomObjectsApi;
+  bus: BusContext;
+  events: EventRecorder;
+  /** Raises the bus revision floor from statuses before the first publish (idempotent, cheap). */
+  ensureRevisionFloor: () => void;
+  /** Requeue while not every selected sidecar enforces the published revision. Default 2000 ms. */
+  convergeRequeueMs?: number;
+}
+
+export function policyRef(namespace: string, name: string): CustomObjectRef {
+  return { group: GROUP, version: VERSION, plural: ACCESS_POLICY.plural, namespace, name };
+}
+
+export function asKubeObject(obj: object): KubeObject {
+  return obj as unknown as KubeObject;
+}
+
+/** Keys of the cached policies in `namespace` (pods of that namespace changed). */
+export function policyKeysInNamespace(policies: Informer, podKey: string): string[] {
+  const prefix = `${splitKey(podKey).namespace}/`;
+  return policies.keys().filter((k) => k.startsWith(prefix));
+}
+
+export class AccessPolicyReconciler implements Reconciler {
+  readonly #o: AccessPolicyReconcilerOptions;
+
+  constructor(options: AccessPolicyReconcilerOptions) {
+    this.#o = options;
+  }
+
+  async reconcile(key: string, ctx: ReconcileContext): Promise<Result> {
+    this.#o.ensureRevisionFloor();
+    const { namespace, name } = splitKey(key);
+    const ref = policyRef(namespace, name);
+    const cached = this.#o.policies.get(key) as unknown as AccessPolicy | undefined;
+    const publisher = this.#o.bus.publisher;
+    if (cached === undefined) {
+      const removed = await this.#o.bus.publish("delete", () => publisher.deletePolicy(namespace, name));
+      if (removed.changed) ctx.log.info({ busRevision: removed.revision }, "policy gone: removed from the bus");
+      return {};
+    }
+    if (cached.metadata.deletionTimestamp !== undefined) return this.#finalize(cached, ref, ctx);
+    let policy = cached;
+    if (!hasFinalizer(asKubeObject(policy), VIGIL_FINALIZER)) {
+      const updated = await addFinalizer(this.#o.api, ref, VIGIL_FINALIZER, { initial: asKubeObject(policy) });
+      if (updated === undefined) return {};
+      policy = updated as unknown as AccessPolicy;
+      if (policy.metadata.deletionTimestamp !== undefined) return this.#finalize(policy, ref, ctx);
+    }
+    const compiled = compileAccessPolicy(policy);
+    if (!compiled.ok) return this.#reject(policy, ref, compiled.problems, compiled.warnings, ctx);
+    return this.#publish(policy, ref, compiled.policy, compiled.warnings, ctx);
+  }
+
+  async #finalize(policy: AccessPolicy, ref: CustomObjectRef, ctx: ReconcileContext): Promise<Result> {
+    if (!hasFinalizer(asKubeObject(policy), VIGIL_FINALIZER)) return {};
+    try {
+      const removed = await this.#o.bus.publish("delete", () => this.#o.bus.publisher.deletePolicy(ref.namespace, ref.name));
+      ctx.log.info({ busRevision: removed.revision, changed: removed.changed }, "deleting: policy removed from the bus");
+    } catch (err) {
+      if (!isBusError(err)) throw err;
+      const error = describeError(err);
+      const generation = policy.metadata.generation ?? 0;
+      await updateStatus(this.#o.api, ref, (cur) => deletionBlockedStatus(statusOf(cur), generation, error, new Date()), { initial: asKubeObject(policy) });
+      await this.#o.events.record(policy, "Warning", "BusUnavailable", `cannot remove the policy from the policy bus; the finalizer stays until it succeeds: ${error}`);
+      throw err;
+    }
+    await removeFinalizer(this.#o.api, ref, VIGIL_FINALIZER, { initial: asKubeObject(policy) });
+    return {};
+  }
+
+  async #reject(
+    policy: AccessPolicy,
+    ref: CustomObjectRef,
+    problems: PolicyObservation["problems"],
+    warnings: PolicyObservation["warnings"],
+    ctx: ReconcileContext,
+  ): Promise<Result> {
+    let bus: BusOutcome;
+    let busError: Error | undefined;
+    try {
+      const removed = await this.#o.bus.publish("delete", () => this.#o.bus.publisher.deletePolicy(ref.namespace, ref.name));
+      if (removed.changed) ctx.log.info({ busRevision: removed.revision }, "rejected policy removed from the bus");
+      bus = { ok: true, revision: removed.revision };
+    } catch (err) {
+      if (!isBusError(err)) throw err;
+      busError = err;
+      bus = { ok: false, error: describeError(err) };
+    }
+    const obs: PolicyObservation = { generation: policy.metadata.generation ?? 0, problems, warnings, bus };
+    await updateStatus(this.#o.api, ref, (cur) => desiredPolicyStatus(statusOf(cur), obs, new Date()), { initial: asKubeObject(policy) });
+    ctx.log.info({ problems: problems.map((p) => p.reason) }, "policy rejected");
+    await this.#o.events.record(policy, "Warning", "Rejected", listFindings(problems));
+    if (busError !== undefined) {
+      await this.#o.events.record(policy, "Warning", "BusUnavailable", `cannot remove the rejected policy from the policy bus: ${describeError(busError)}`);
+      throw busError;
+    }
+    return {};
+  }
+
+  async #publish(
+    policy: AccessPolicy,
+    ref: CustomObjectRef,
+    compiled: CompiledPolicy,
+    warnings: PolicyObservation["warnings"],
+    ctx: ReconcileContext,
+  ): Promise<Result> {
+    const generation = policy.metadata.generation ?? 0;
+    let revision: number;
+    try {
+      const published = await this.#o.bus.publish("upsert", () => this.#o.bus.publisher.upsertPolicy(compiled));
+      revision = published.revision;
+      if (published.changed) {
+        ctx.log.info({ busRevision: revision, generation }, "policy published");
+        await this.#o.events.record(policy, "Normal", "Published", `generation ${generation} published at bus revision ${revision}`);
+      }
+    } catch (err) {
+      if (!isBusError(err)) throw err;
+      const obs: PolicyObservation = { generation, problems: [], warnings, bus: { ok: false, error: describeError(err) } };
+      await updateStatus(this.#o.api, ref, (cur) => desiredPolicyStatus(statusOf(cur), obs, new Date()), { initial: asKubeObject(policy) });
+      await this.#o.events.record(policy, "Warning", "BusUnavailable", `cannot publish the policy to the policy bus: ${describeError(err)}`);
+      throw err;
+    }
+    const sidecars = await this.#sidecarCounts(compiled, revision, ctx);
+    const obs: PolicyObservation = {
+      generation,
+      problems: [],
+      warnings,
+      bus: { ok: true, revision },
+      sidecars,
+      matchesPods: this.#matchesPods(compiled),
+    };
+    await updateStatus(this.#o.api, ref, (cur) => desiredPolicyStatus(statusOf(cur), obs, new Date()), { initial: asKubeObject(policy) });
+    if (sidecars !== undefined && sidecars.enforcing < sidecars.selected) return { requeueAfterMs: this.#o.convergeRequeueMs ?? 2000 };
+    return {};
+  }
+
+  async #sidecarCounts(compiled: CompiledPolicy, revision: number, ctx: ReconcileContext): Promise<{ selected: number; enforcing: number } | undefined> {
+    try {
+      const live = await this.#o.bus.liveSidecars();
+      const selected = live.filter((h) => h.namespace === compiled.namespace && selectorMatches(compiled.selector, h.labels));
+      return { selected: selected.length, enforcing: selected.filter((h) => h.appliedRevision >= revision).length };
+    } catch (err) {
+      if (!isBusError(err)) throw err;
+      ctx.log.warn({ err: describeError(err) }, "cannot read sidecar heartbeats; counts left as they were");
+      return undefined;
+    }
+  }
+
+  #matchesPods(compiled: CompiledPolicy): boolean | undefined {
+    const pods = this.#o.pods;
+    if (pods === undefined) return undefined;
+    const prefix = `${compiled.namespace}/`;
+    return pods.keys().some((key) => {
+      if (!key.startsWith(prefix)) return false;
+      const labels = (pods.get(key)?.metadata as { labels?: Record<string, string> } | undefined)?.labels ?? {};
+      return selectorMatches(compiled.selector, labels);
+    });
+  }
+}
+
+function statusOf(obj: KubeObject): AccessPolicy["status"] {
+  return (obj as unknown as AccessPolicy).status;
+}

@@ -1,0 +1,256 @@
+/**
+ * The SessionTermination reconciler: level-triggered; everything derives from the object (spec, the plan
+ * annotation, status) and the bus, so a restart or a new leader picks up exactly where the last one stopped.
+ *
+ *   finished (Completed/Failed)  → only `ttlSecondsAfterFinished`: delete at completionTime + ttl (requeueAfter
+ *                                  until then); a finished termination's status never changes again
+ *   target unresolvable          → Failed / InvalidTarget (the CRD's CEL rules normally prevent this)
+ *   publish                      → publishTermination(record id `<ns>/<name>/<uid>`, issuedAt = creationTimestamp,
+ *                                  expiresAt = the plan's, else creationTimestamp + (revokeFor || the longest
+ *                                  absolute session timeout among the namespace's policies || 8h)): durable
+ *                                  revocation record, then the event; idempotent by id (a re-reconcile publishes
+ *                                  nothing new; a re-created termination with the same name has a new uid)
+ *   no plan annotation yet       → fix the plan right after the first publish: startedAt = now, that expiresAt,
+ *                                  expected sidecars = live heartbeats of the namespace now (termination-plan.ts)
+ *   progress                     → acks + live heartbeats → Propagating / Completed / Failed (after the timeout,
+ *                                  naming the silent sidecars); poll with requeueAfter, never block.
+ * Redis down → phase Pending, Ready=False/BusUnavailable, Event, retry with backoff. Deleting the resource never
+ * removes its revocation record: it stays until it expires.
+ */
+import type { CustomObjectsApi } from "@kubernetes/client-node";
+import { TERMINATION_PLAN_ANNOTATION } from "../api/annotations.ts";
+import { tryParseDuration } from "../api/duration.ts";
+import { GROUP, SESSION_TERMINATION, VERSION, type AccessPolicy, type SessionTermination } from "../api/v1alpha1/index.ts";
+import type { PublishResult, RevocationRecord } from "../bus/publisher.ts";
+import { TerminalError, describeError, isNotFound } from "../errors.ts";
+import type { KubeObject } from "../kube/cache.ts";
+import type { EventRecorder } from "../kube/events.ts";
+import { guardedPatch, resourceVersionTest, type JsonPatchOp } from "../kube/guarded-patch.ts";
+import type { Informer } from "../kube/informer.ts";
+import { splitKey } from "../kube/keys.ts";
+import { getCustomObject, updateStatus, type CustomObjectRef } from "../kube/status.ts";
+import { asKubeObject } from "./access-policy.ts";
+import { isBusError, type BusContext } from "./bus-context.ts";
+import type { ReconcileContext, Reconciler, Result } from "./reconciler.ts";
+import {
+  DEFAULT_ABSOLUTE_TIMEOUT_SECONDS,
+  decodePlan,
+  encodePlan,
+  makePlan,
+  parseTime,
+  revocationLifetimeMs,
+  terminationProgress,
+  terminationSelector,
+  type TerminationPlan,
+} from "./termination-plan.ts";
+import {
+  TERMINATION_REASONS,
+  desiredTerminationStatus,
+  invalidTargetStatus,
+  isFinished,
+  pendingStatus,
+} from "./termination-status.ts";
+
+export interface SessionTerminationReconcilerOptions {
+  terminations: Informer;
+  /** AccessPolicies (for the longest absolute session timeout of the namespace). */
+  policies: Informer;
+  api: CustomObjectsApi;
+  bus: BusContext;
+  events: EventRecorder;
+  ensureRevisionFloor: () => void;
+  terminationTimeoutMs: number;
+  /** Poll interval for acknowledgements. Default 1000 ms. */
+  pollMs?: number;
+}
+
+export function terminationRef(namespace: string, name: string): CustomObjectRef {
+  return { group: GROUP, version: VERSION, plural: SESSION_TERMINATION.plural, namespace, name };
+}
+
+export function terminationId(t: SessionTermination): string {
+  return `${t.metadata.namespace ?? ""}/${t.metadata.name ?? ""}/${t.metadata.uid ?? ""}`;
+}
+
+/**
+ * The revocation record of a termination, or undefined when its target does not resolve. `issuedAt` is the
+ * creationTimestamp (tokens issued before it are refused); `expiresAt` is the plan's once a plan exists, else
+ * creationTimestamp + `lifetimeMs` (no session that existed at creation outlives its absolute timeout from then).
+ */
+export function revocationOf(t: SessionTermination, lifetimeMs?: number): RevocationRecord | undefined {
+  const plan = decodePlan(t.metadata.annotations?.[TERMINATION_PLAN_ANNOTATION]);
+  const target = terminationSelector(t.spec.target);
+  const issuedAt = parseTime(t.metadata.creationTimestamp);
+  if (!target.ok || issuedAt === undefined) return undefined;
+  const expiresAt = plan?.expiresAt ?? (lifetimeMs === undefined ? undefined : issuedAt + lifetimeMs);
+  if (expiresAt === undefined) return undefined;
+  return {
+    v: 1,
+    id: terminationId(t),
+    namespace: t.metadata.namespace ?? "",
+    selector: target.selector,
+    reason: t.spec.reason,
+    issuedAt,
+    expiresAt,
+  };
+}
+
+/** Whether a change to this cached termination needs a reconcile (a finished one without TTL never does). */
+export function needsReconcile(t: SessionTermination | undefined): boolean {
+  return t === undefined || !isFinished(t.status) || t.spec.ttlSecondsAfterFinished !== undefined;
+}
+
+/** Absolute session timeouts (seconds) of the cached AccessPolicies of `namespace` (8h where unset). */
+export function absoluteTimeoutsIn(policies: Informer, namespace: string): number[] {
+  const prefix = `${namespace}/`;
+  return policies
+    .keys()
+    .filter((k) => k.startsWith(prefix))
+    .map((k) => {
+      const p = policies.get(k) as unknown as AccessPolicy | undefined;
+      const parsed = tryParseDuration(p?.spec.session?.absoluteTimeout ?? "8h");
+      return parsed.ok ? parsed.seconds : DEFAULT_ABSOLUTE_TIMEOUT_SECONDS;
+    });
+}
+
+function escapePointer(segment: string): string {
+  return segment.replaceAll("~", "~0").replaceAll("/", "~1");
+}
+
+function planPatch(obj: KubeObject, plan: TerminationPlan): JsonPatchOp[] | undefined {
+  const annotations = (obj.metadata as { annotations?: Record<string, string> } | undefined)?.annotations;
+  if (decodePlan(annotations?.[TERMINATION_PLAN_ANNOTATION]) !== undefined) return undefined;
+  const op: JsonPatchOp =
+    annotations === undefined
+      ? { op: "add", path: "/metadata/annotations", value: { [TERMINATION_PLAN_ANNOTATION]: encodePlan(plan) } }
+      : { op: "add", path: `/metadata/annotations/${escapePointer(TERMINATION_PLAN_ANNOTATION)}`, value: encodePlan(plan) };
+  return [resourceVersionTest(obj), op];
+}
+
+function statusOf(obj: KubeObject): SessionTermination["status"] {
+  return (obj as unknown as SessionTermination).status;
+}
+
+export class SessionTerminationReconciler implements Reconciler {
+  readonly #o: SessionTerminationReconcilerOptions;
+
+  constructor(options: SessionTerminationReconcilerOptions) {
+    this.#o = options;
+  }
+
+  async reconcile(key: string, ctx: ReconcileContext): Promise<Result> {
+    this.#o.ensureRevisionFloor();
+    const { namespace, name } = splitKey(key);
+    const ref = terminationRef(namespace, name);
+    const cached = this.#o.terminations.get(key) as unknown as SessionTermination | undefined;
+    if (cached === undefined || cached.metadata.deletionTimestamp !== undefined) return {};
+    if (isFinished(cached.status)) return this.#expire(cached, ref, ctx);
+    const generation = cached.metadata.generation ?? 0;
+    const target = terminationSelector(cached.spec.target);
+    if (!target.ok) {
+      await updateStatus(this.#o.api, ref, (cur) => invalidTargetStatus(statusOf(cur), generation, target.message, new Date()), { initial: asKubeObject(cached) });
+      await this.#o.events.record(cached, "Warning", TERMINATION_REASONS.InvalidTarget, target.message);
+      return {};
+    }
+    const lifetime = revocationLifetimeMs(cached.spec.revokeFor, absoluteTimeoutsIn(this.#o.policies, namespace));
+    const record = revocationOf(cached, lifetime);
+    if (record === undefined) throw new TerminalError("termination has no creationTimestamp");
+    let planned: [SessionTermination, TerminationPlan] | undefined;
+    let published: PublishResult;
+    try {
+      published = await this.#o.bus.publish("termination", () => this.#o.bus.publisher.publishTermination(record));
+      planned = await this.#plan(cached, ref, record.expiresAt);
+    } catch (err) {
+      if (!isBusError(err)) throw err;
+      const message = `the policy bus (Redis) is unavailable; retrying: ${describeError(err)}`;
+      await updateStatus(this.#o.api, ref, (cur) => pendingStatus(statusOf(cur), generation, TERMINATION_REASONS.BusUnavailable, message, new Date()), { initial: asKubeObject(cached) });
+      await this.#o.events.record(cached, "Warning", "BusUnavailable", message);
+      throw err;
+    }
+    if (planned === undefined) return {};
+    const [termination, plan] = planned;
+    if (published.changed) ctx.log.info({ busRevision: published.revision, expected: plan.expected.length }, "termination published");
+    return this.#progress(termination, ref, plan, published, ctx);
+  }
+
+  /**
+   * The object with its plan (written now, right after the first publish, if it had none), or undefined when the
+   * object is gone. The expected sidecars are the ones live now (read fresh, not from the short cache).
+   */
+  async #plan(t: SessionTermination, ref: CustomObjectRef, expiresAt: number): Promise<[SessionTermination, TerminationPlan] | undefined> {
+    const existing = decodePlan(t.metadata.annotations?.[TERMINATION_PLAN_ANNOTATION]);
+    if (existing !== undefined) return [t, existing];
+    const live = await this.#o.bus.liveSidecars({ fresh: true });
+    const plan = makePlan(this.#o.bus.now(), expiresAt, live.filter((h) => h.namespace === ref.namespace).map((h) => h.pod));
+    const result = await guardedPatch({
+      what: `plan of ${ref.namespace}/${ref.name}`,
+      read: () => getCustomObject(this.#o.api, ref),
+      initial: asKubeObject(t),
+      build: (cur) => planPatch(cur, plan),
+      apply: async (patch) => (await this.#o.api.patchNamespacedCustomObject({ ...ref, body: patch })) as KubeObject,
+    });
+    if (result.object === undefined) return undefined;
+    const written = result.object as unknown as SessionTermination;
+    const stored = decodePlan(written.metadata.annotations?.[TERMINATION_PLAN_ANNOTATION]);
+    return stored === undefined ? undefined : [written, stored];
+  }
+
+  async #progress(t: SessionTermination, ref: CustomObjectRef, plan: TerminationPlan, published: PublishResult, ctx: ReconcileContext): Promise<Result> {
+    const busRevision = published.revision;
+    const id = terminationId(t);
+    const [acks, live] = await Promise.all([this.#o.bus.publisher.readAcks(id), this.#o.bus.liveSidecars()]);
+    const progress = terminationProgress({
+      plan,
+      now: this.#o.bus.now(),
+      timeoutMs: this.#o.terminationTimeoutMs,
+      acks: acks.filter((a) => a.namespace === ref.namespace),
+      live: new Set(live.filter((h) => h.namespace === ref.namespace).map((h) => h.pod)),
+    });
+    const generation = t.metadata.generation ?? 0;
+    const transition = { finishedNow: false };
+    const result = await updateStatus(
+      this.#o.api,
+      ref,
+      (cur) => {
+        const before = statusOf(cur);
+        const next = desiredTerminationStatus(before, { namespace: ref.namespace, generation, busRevision, startedAt: plan.startedAt, progress }, new Date());
+        transition.finishedNow = !isFinished(before) && isFinished(next);
+        return next;
+      },
+      { initial: asKubeObject(t) },
+    );
+    if (result.object === undefined) return {};
+    const after = result.object as unknown as SessionTermination;
+    if (result.changed && transition.finishedNow) {
+      const status = after.status ?? {};
+      if (status.phase === "Completed") {
+        ctx.log.info({ sessions: status.sessionsTerminated, connections: status.connectionsClosed }, "termination completed");
+        await this.#o.events.record(after, "Normal", "Completed", `${status.sidecarsAcknowledged ?? 0} of ${status.sidecarsExpected ?? 0} sidecar(s) acknowledged: ${status.sessionsTerminated ?? 0} session(s) terminated, ${status.connectionsClosed ?? 0} connection(s) closed`);
+      } else {
+        ctx.log.warn({ unresponsive: status.unresponsiveSidecars }, "termination failed: sidecars did not acknowledge");
+        await this.#o.events.record(after, "Warning", "Failed", `sidecar(s) never acknowledged: ${(status.unresponsiveSidecars ?? []).join(", ")}`);
+      }
+    }
+    if (isFinished(after.status)) return this.#expire(after, ref, ctx);
+    if (published.changed) {
+      await this.#o.events.record(after, "Normal", "Published", `revocation and termination published at bus revision ${busRevision}; waiting for ${plan.expected.length} sidecar(s)`);
+    }
+    return { requeueAfterMs: Math.max(50, Math.min(this.#o.pollMs ?? 1000, progress.remainingMs)) };
+  }
+
+  /** `ttlSecondsAfterFinished`: delete once completionTime + ttl has passed, requeue until then. */
+  async #expire(t: SessionTermination, ref: CustomObjectRef, ctx: ReconcileContext): Promise<Result> {
+    const ttl = t.spec.ttlSecondsAfterFinished;
+    if (ttl === undefined) return {};
+    const finishedAt = parseTime(t.status?.completionTime) ?? this.#o.bus.now();
+    const wait = finishedAt + ttl * 1000 - this.#o.bus.now();
+    if (wait > 0) return { requeueAfterMs: wait };
+    try {
+      await this.#o.api.deleteNamespacedCustomObject({ ...ref, body: { preconditions: { uid: t.metadata.uid ?? "" } } });
+      ctx.log.info({ ttlSecondsAfterFinished: ttl }, "finished termination deleted after its TTL");
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    return {};
+  }
+}

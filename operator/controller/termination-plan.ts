@@ -1,0 +1,148 @@
+/**
+ * Pure core of the SessionTermination reconciler (no I/O; unit-tested with plain data).
+ *
+ * - `terminationSelector(target)`: the spec's one target → the bus's TerminationSelector.
+ * - `revocationLifetimeMs(revokeFor, absoluteTimeouts)`: `revokeFor` when set, else the longest absolute session
+ *   timeout among the namespace's AccessPolicies (default 8 h): no session it could cover outlives the record.
+ * - The publish plan (annotation TERMINATION_PLAN_ANNOTATION): when propagation started, when the revocation
+ *   expires and which sidecars (pod names in the termination's namespace, live at publish time) must answer. Fixed
+ *   once, right after the first publish, so a restarted operator finishes the same termination the same way.
+ * - `terminationProgress`: from the plan, the acks and the live sidecars → phase and counts. An expected sidecar
+ *   whose heartbeat stopped (pod gone) is not waited for; past the timeout the ones still silent are named.
+ * See docs/decisions/reconcile-0002-termination-plan.md.
+ */
+import type { Ack, TerminationSelector } from "../api/bus.ts";
+import { tryParseDuration } from "../api/duration.ts";
+import type { TerminationTarget } from "../api/v1alpha1/index.ts";
+
+export const DEFAULT_ABSOLUTE_TIMEOUT_SECONDS = 8 * 3600;
+/** At most this many sidecars are named in status.unresponsiveSidecars. */
+export const MAX_UNRESPONSIVE_LISTED = 64;
+/** At most this many pods are remembered in a plan (annotations are limited to 256 KiB in total). */
+export const MAX_EXPECTED_SIDECARS = 2000;
+
+export type SelectorResult = { ok: true; selector: TerminationSelector } | { ok: false; message: string };
+
+export function terminationSelector(target: TerminationTarget | undefined): SelectorResult {
+  if (target === undefined) return { ok: false, message: "spec.target is missing" };
+  const set: TerminationSelector[] = [];
+  if (target.sessionID !== undefined) set.push({ kind: "session", sessionId: target.sessionID });
+  if (target.subject !== undefined) {
+    set.push(target.issuer === undefined ? { kind: "subject", subject: target.subject } : { kind: "subject", subject: target.subject, issuer: target.issuer });
+  }
+  if (target.email !== undefined) set.push({ kind: "email", email: target.email.toLowerCase() });
+  if (target.group !== undefined) set.push({ kind: "group", group: target.group });
+  if (target.allSessions === true) set.push({ kind: "all" });
+  const [only] = set;
+  if (set.length !== 1 || only === undefined) {
+    return { ok: false, message: `spec.target must name exactly one of sessionID, subject, email, group, allSessions (found ${set.length})` };
+  }
+  if (target.issuer !== undefined && target.subject === undefined) return { ok: false, message: "spec.target.issuer is only allowed with subject" };
+  return { ok: true, selector: only };
+}
+
+export function revocationLifetimeMs(revokeFor: string | undefined, absoluteTimeoutsSeconds: readonly number[]): number {
+  if (revokeFor !== undefined) {
+    const parsed = tryParseDuration(revokeFor);
+    if (parsed.ok && parsed.seconds > 0) return Math.ceil(parsed.seconds * 1000);
+  }
+  const longest = absoluteTimeoutsSeconds.reduce((max, s) => (Number.isFinite(s) && s > max ? s : max), 0);
+  return (longest > 0 ? longest : DEFAULT_ABSOLUTE_TIMEOUT_SECONDS) * 1000;
+}
+
+export interface TerminationPlan {
+  v: 1;
+  /** Epoch ms: when propagation started (status.startTime; the timeout counts from here). */
+  startedAt: number;
+  /** Epoch ms: when the revocation record expires. */
+  expiresAt: number;
+  /** Pod names (in the termination's namespace) expected to acknowledge, sorted. */
+  expected: string[];
+}
+
+export function makePlan(now: number, expiresAt: number, livePods: readonly string[]): TerminationPlan {
+  const expected = [...new Set(livePods)].sort().slice(0, MAX_EXPECTED_SIDECARS);
+  return { v: 1, startedAt: now, expiresAt: Math.max(expiresAt, now), expected };
+}
+
+export function encodePlan(plan: TerminationPlan): string {
+  return JSON.stringify(plan);
+}
+
+/** The plan in an annotation, or undefined when absent or not a valid plan (then a new one is made). */
+export function decodePlan(raw: string | undefined): TerminationPlan | undefined {
+  if (raw === undefined || raw.length > 262_144) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null) return undefined;
+  const p = value as Record<string, unknown>;
+  const { startedAt, expiresAt, expected } = p;
+  if (p["v"] !== 1 || !isEpoch(startedAt) || !isEpoch(expiresAt) || expiresAt < startedAt) return undefined;
+  if (!Array.isArray(expected) || !expected.every((e): e is string => typeof e === "string" && e.length > 0 && e.length <= 253)) return undefined;
+  return { v: 1, startedAt, expiresAt, expected };
+}
+
+function isEpoch(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+export interface ProgressInput {
+  plan: TerminationPlan;
+  now: number;
+  timeoutMs: number;
+  /** Acks for this termination (any pod of the namespace). */
+  acks: readonly Ack[];
+  /** Pod names of the namespace's sidecars whose heartbeat is live now. */
+  live: ReadonlySet<string>;
+}
+
+export interface Progress {
+  phase: "Propagating" | "Completed" | "Failed";
+  sessionsTerminated: number;
+  connectionsClosed: number;
+  /** Expected sidecars that acknowledged. */
+  acknowledged: number;
+  expected: number;
+  /** Expected sidecars still live and silent (all of them; the status lists at most 64). */
+  waitingFor: string[];
+  /** Expected sidecars that went away (heartbeat stopped) without acknowledging. */
+  gone: string[];
+  /** Milliseconds until the timeout (0 once passed). */
+  remainingMs: number;
+}
+
+export function terminationProgress(input: ProgressInput): Progress {
+  const acked = new Set(input.acks.map((a) => a.pod));
+  let sessionsTerminated = 0;
+  let connectionsClosed = 0;
+  for (const a of input.acks) {
+    sessionsTerminated += a.sessionsTerminated;
+    connectionsClosed += a.connectionsClosed;
+  }
+  const silent = input.plan.expected.filter((pod) => !acked.has(pod));
+  const waitingFor = silent.filter((pod) => input.live.has(pod));
+  const gone = silent.filter((pod) => !input.live.has(pod));
+  const remainingMs = Math.max(0, input.plan.startedAt + input.timeoutMs - input.now);
+  const phase = waitingFor.length === 0 ? "Completed" : remainingMs === 0 ? "Failed" : "Propagating";
+  return {
+    phase,
+    sessionsTerminated,
+    connectionsClosed,
+    acknowledged: input.plan.expected.length - silent.length,
+    expected: input.plan.expected.length,
+    waitingFor,
+    gone,
+    remainingMs,
+  };
+}
+
+/** Epoch ms of an RFC 3339 time, or undefined. */
+export function parseTime(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = Date.parse(text);
+  return Number.isFinite(ms) ? ms : undefined;
+}

@@ -1,0 +1,110 @@
+/**
+ * The desired SessionTermination status, pure. A finished termination (Completed or Failed) never changes again:
+ * `desiredTerminationStatus` returns its status untouched, which is what makes "finishes exactly once" hold
+ * across restarts and leader changes (the status write is guarded by resourceVersion and recomputed from a fresh
+ * read on conflict).
+ *
+ *   Ready  False Pending                 not yet published (e.g. Redis unavailable: reason BusUnavailable)
+ *          False Propagating             published; waiting for acknowledgements
+ *          True  AllAcknowledged         every expected live sidecar acknowledged (phase Completed)
+ *          False AcknowledgementTimeout  some never answered within the timeout (phase Failed; they are listed)
+ *          False InvalidTarget           the target cannot be resolved (phase Failed)
+ */
+import { CONDITION_READY, formatConditionTime, setCondition } from "../api/conditions.ts";
+import type { SessionTerminationStatus } from "../api/v1alpha1/index.ts";
+import { MAX_UNRESPONSIVE_LISTED, type Progress } from "./termination-plan.ts";
+
+export const TERMINATION_REASONS = {
+  Pending: "Pending",
+  BusUnavailable: "BusUnavailable",
+  Propagating: "Propagating",
+  AllAcknowledged: "AllAcknowledged",
+  AcknowledgementTimeout: "AcknowledgementTimeout",
+  InvalidTarget: "InvalidTarget",
+} as const;
+
+export function isFinished(status: SessionTerminationStatus | undefined): boolean {
+  return status?.phase === "Completed" || status?.phase === "Failed";
+}
+
+export function pendingStatus(current: SessionTerminationStatus | undefined, generation: number, reason: string, message: string, now: Date): SessionTerminationStatus {
+  if (isFinished(current)) return current ?? {};
+  return {
+    ...current,
+    observedGeneration: generation,
+    phase: "Pending",
+    conditions: setCondition(current?.conditions, { type: CONDITION_READY, status: "False", reason, message, observedGeneration: generation }, now),
+  };
+}
+
+export function invalidTargetStatus(current: SessionTerminationStatus | undefined, generation: number, message: string, now: Date): SessionTerminationStatus {
+  if (isFinished(current)) return current ?? {};
+  return {
+    ...current,
+    observedGeneration: generation,
+    phase: "Failed",
+    completionTime: formatConditionTime(now),
+    conditions: setCondition(
+      current?.conditions,
+      { type: CONDITION_READY, status: "False", reason: TERMINATION_REASONS.InvalidTarget, message, observedGeneration: generation },
+      now,
+    ),
+  };
+}
+
+export interface PropagationFacts {
+  /** The termination's namespace (sidecars are named `namespace/pod`). */
+  namespace: string;
+  generation: number;
+  busRevision: number;
+  startedAt: number;
+  progress: Progress;
+}
+
+export function desiredTerminationStatus(current: SessionTerminationStatus | undefined, facts: PropagationFacts, now: Date): SessionTerminationStatus {
+  if (isFinished(current)) return current ?? {};
+  const { progress: p, generation } = facts;
+  const goneNote = p.gone.length === 0 ? "" : `; ${p.gone.length} expected sidecar(s) went away before answering and were not waited for`;
+  const next: SessionTerminationStatus = {
+    observedGeneration: generation,
+    phase: p.phase,
+    busRevision: facts.busRevision,
+    sessionsTerminated: p.sessionsTerminated,
+    connectionsClosed: p.connectionsClosed,
+    sidecarsAcknowledged: p.acknowledged,
+    sidecarsExpected: p.expected,
+    startTime: formatConditionTime(new Date(facts.startedAt)),
+  };
+  let condition: Parameters<typeof setCondition>[1];
+  if (p.phase === "Completed") {
+    next.completionTime = formatConditionTime(now);
+    condition = {
+      type: CONDITION_READY,
+      status: "True",
+      reason: TERMINATION_REASONS.AllAcknowledged,
+      message: `${p.acknowledged} of ${p.expected} sidecar(s) acknowledged: ${p.sessionsTerminated} session(s) terminated, ${p.connectionsClosed} connection(s) closed${goneNote}`,
+      observedGeneration: generation,
+    };
+  } else if (p.phase === "Failed") {
+    next.completionTime = formatConditionTime(now);
+    next.unresponsiveSidecars = p.waitingFor.slice(0, MAX_UNRESPONSIVE_LISTED).map((pod) => `${facts.namespace}/${pod}`);
+    const more = p.waitingFor.length > MAX_UNRESPONSIVE_LISTED ? ` (first ${MAX_UNRESPONSIVE_LISTED} listed)` : "";
+    condition = {
+      type: CONDITION_READY,
+      status: "False",
+      reason: TERMINATION_REASONS.AcknowledgementTimeout,
+      message: `${p.waitingFor.length} sidecar(s) never acknowledged within the timeout${more}: ${p.waitingFor.slice(0, 8).join(", ")}${p.waitingFor.length > 8 ? ", …" : ""}${goneNote}`,
+      observedGeneration: generation,
+    };
+  } else {
+    condition = {
+      type: CONDITION_READY,
+      status: "False",
+      reason: TERMINATION_REASONS.Propagating,
+      message: `published at bus revision ${facts.busRevision}; ${p.acknowledged} of ${p.expected} sidecar(s) acknowledged${goneNote}`,
+      observedGeneration: generation,
+    };
+  }
+  next.conditions = setCondition(current?.conditions, condition, now);
+  return next;
+}

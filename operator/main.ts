@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+/**
+ * vigil-operator: wiring only. config → logger → kube config → Redis → operator (app.ts) → admin server → run.
+ *
+ *   KUBECONFIG=… VIGIL_REDIS_URL=redis://… node operator/main.ts [--key=value …]
+ *
+ * Exit codes: 0 after a graceful stop (SIGTERM/SIGINT: controllers drain, the Lease is released), 1 when
+ * leadership was lost (the process must restart clean: it stopped acting before anyone else could start) or on an
+ * unexpected error, 2 for bad configuration (the message names the key).
+ */
+import { hostname } from "node:os";
+import { collectDefaultMetrics, Registry } from "prom-client";
+import { startAdminServer } from "./admin.ts";
+import { assembleOperator } from "./app.ts";
+import { createBusRedis } from "./bus/redis.ts";
+import { ConfigError, parseConfig, safeUrl, type OperatorConfig } from "./config.ts";
+import { describeError } from "./errors.ts";
+import { loadKubeConfig } from "./kube/clients.ts";
+import { createLogger } from "./log.ts";
+
+const SHUTDOWN_GRACE_MS = 20_000;
+
+function configure(): { config: OperatorConfig; kc: ReturnType<typeof loadKubeConfig> } | number {
+  try {
+    return { config: parseConfig({ argv: process.argv.slice(2), env: process.env, hostname: hostname() }), kc: loadKubeConfig(process.env) };
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`vigil-operator: bad configuration: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+async function main(): Promise<number> {
+  const configured = configure();
+  if (typeof configured === "number") return configured;
+  const { config, kc } = configured;
+  const log = createLogger({ level: config.logLevel });
+  log.info(
+    { identity: config.identity, redis: safeUrl(config.redisUrl), busPrefix: config.busPrefix, watchNamespace: config.watchNamespace || "(all)", resyncSeconds: config.resyncSeconds },
+    "vigil-operator starting",
+  );
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const redis = createBusRedis({ url: config.redisUrl, connectionName: `vigil-operator-${config.identity}`.slice(0, 100) });
+  const app = assembleOperator({ config, log, kc, registry, redis });
+  const admin = await startAdminServer({ port: config.adminPort, registry, readiness: () => app.readiness(), log });
+
+  // ── Admission webhook server (operator/webhook/, owned by the webhook work): start it HERE, before
+  //    `app.run`, and close it after `admin.close()` below. Not wired yet.
+
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stop.signal.aborted) return;
+    log.info({ signal }, "shutting down");
+    stop.abort();
+    setTimeout(() => {
+      log.error({ graceMs: SHUTDOWN_GRACE_MS }, "shutdown took too long; exiting");
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS).unref();
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+
+  const outcome = await app.run(stop.signal);
+  await admin.close();
+  await redis.close();
+  if (outcome === "lost") {
+    log.error("leadership lost: exiting so that a fresh process rejoins the election");
+    return 1;
+  }
+  log.info("stopped");
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+    if (code !== 0) process.exit(code);
+  },
+  (err: unknown) => {
+    process.stderr.write(`vigil-operator: fatal: ${describeError(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,281 @@
+/**
+ * Support for the vigil-operator integration tests: the real CRDs, the operator as a real process
+ * (`node operator/main.ts`, configured by environment), AccessPolicy / SessionTermination clients, and sidecar
+ * stand-ins speaking the real bus contract (operator/api/bus-client.ts): they tail the bus, heartbeat their applied
+ * revision and acknowledge every termination they see (unless told to stay silent).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import type { Redis } from "ioredis";
+import { vi } from "vitest";
+import { BusClient } from "../../../operator/api/bus-client.ts";
+import type { Revocation } from "../../../operator/api/bus.ts";
+import { ACCESS_POLICY, GROUP, SESSION_TERMINATION, VERSION } from "../../../operator/api/v1alpha1/index.ts";
+import type { AccessPolicy, AccessPolicySpec, SessionTermination, SessionTerminationSpec } from "../../../operator/api/v1alpha1/index.ts";
+import type { ClusterEnv } from "../../cluster/env.ts";
+import { freePort } from "../../cluster/ports.ts";
+import { kubectlOk } from "../support/kubectl.ts";
+import type { Connections } from "../bus/support.ts";
+
+const repo = join(import.meta.dirname, "../../..");
+const nodeBin = join(repo, "node_modules/.bin/node");
+
+export async function applyVigilCrds(env: ClusterEnv): Promise<void> {
+  await kubectlOk(env, ["apply", "--server-side", "--force-conflicts", "-f", join(repo, "crds")]);
+  await kubectlOk(env, ["wait", "--for=condition=Established", "--timeout=30s", "crd/accesspolicies.vigil.dev", "crd/sessionterminations.vigil.dev"]);
+}
+
+export interface OperatorSettings {
+  redisUrl: string;
+  prefix: string;
+  namespace: string;
+  identity: string;
+  resyncSeconds?: number;
+  terminationTimeoutSeconds?: number;
+  heartbeatMaxAgeSeconds?: number;
+}
+
+/** vigil-operator as a real process; its JSON log lines are kept for assertions. */
+export class OperatorProcess {
+  readonly lines: Record<string, unknown>[] = [];
+  readonly exited: Promise<number | null>;
+  readonly adminPort: number;
+  readonly #child: ChildProcess;
+
+  private constructor(child: ChildProcess, adminPort: number) {
+    this.#child = child;
+    this.adminPort = adminPort;
+    this.exited = new Promise((resolve) => child.once("exit", (code) => {
+      resolve(code);
+    }));
+    if (child.stdout !== null) {
+      createInterface({ input: child.stdout }).on("line", (line) => {
+        try {
+          this.lines.push(JSON.parse(line) as Record<string, unknown>);
+        } catch {
+          this.lines.push({ msg: line });
+        }
+      });
+    }
+  }
+
+  static async start(env: ClusterEnv, s: OperatorSettings): Promise<OperatorProcess> {
+    const adminPort = await freePort();
+    const child = spawn(nodeBin, [join(repo, "operator/main.ts")], {
+      cwd: repo,
+      stdio: ["ignore", "pipe", process.env["OPERATOR_STDERR"] === "1" ? "inherit" : "ignore"],
+      env: {
+        PATH: process.env["PATH"] ?? "",
+        KUBECONFIG: env.kubeconfig,
+        VIGIL_REDIS_URL: s.redisUrl,
+        VIGIL_BUS_PREFIX: s.prefix,
+        VIGIL_WATCH_NAMESPACE: s.namespace,
+        VIGIL_LEASE_NAMESPACE: s.namespace,
+        VIGIL_IDENTITY: s.identity,
+        VIGIL_ADMIN_PORT: String(adminPort),
+        VIGIL_RESYNC_SECONDS: String(s.resyncSeconds ?? 60),
+        VIGIL_TERMINATION_TIMEOUT_SECONDS: String(s.terminationTimeoutSeconds ?? 30),
+        VIGIL_HEARTBEAT_MAX_AGE_SECONDS: String(s.heartbeatMaxAgeSeconds ?? 3),
+        VIGIL_LEASE_DURATION_SECONDS: "3",
+        VIGIL_RENEW_DEADLINE_SECONDS: "2",
+        VIGIL_RETRY_PERIOD_SECONDS: "1",
+        LOG_LEVEL: "info",
+      },
+    });
+    return new OperatorProcess(child, adminPort);
+  }
+
+  get pid(): number {
+    return this.#child.pid ?? -1;
+  }
+
+  isLeading(): boolean {
+    return this.lines.some((l) => l["msg"] === "leading: starting controllers");
+  }
+
+  async waitUntilLeading(timeoutMs = 20_000): Promise<void> {
+    await vi.waitFor(() => {
+      if (!this.isLeading()) throw new Error("not leading yet");
+    }, { timeout: timeoutMs, interval: 100 });
+  }
+
+  async metrics(): Promise<string> {
+    return (await fetch(`http://127.0.0.1:${this.adminPort}/metrics`)).text();
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    if (this.#child.exitCode === null && this.#child.pid !== undefined) process.kill(this.#child.pid, signal);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
+    this.kill("SIGTERM");
+    const timer = setTimeout(() => {
+      this.kill("SIGKILL");
+    }, 10_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+export function vigilObjects(kc: KubeConfig) {
+  const api = kc.makeApiClient(CustomObjectsApi);
+  const policies = { group: GROUP, version: VERSION, plural: ACCESS_POLICY.plural };
+  const terminations = { group: GROUP, version: VERSION, plural: SESSION_TERMINATION.plural };
+  return {
+    api,
+    createPolicy: async (namespace: string, name: string, spec: AccessPolicySpec, labels: Record<string, string> = {}): Promise<AccessPolicy> =>
+      (await api.createNamespacedCustomObject({
+        ...policies,
+        namespace,
+        body: { apiVersion: `${GROUP}/${VERSION}`, kind: ACCESS_POLICY.kind, metadata: { name, namespace, labels }, spec },
+      })) as AccessPolicy,
+    getPolicy: async (namespace: string, name: string): Promise<AccessPolicy> =>
+      (await api.getNamespacedCustomObject({ ...policies, namespace, name })) as AccessPolicy,
+    patchPolicy: async (namespace: string, name: string, patch: { op: "add" | "replace" | "remove"; path: string; value?: unknown }[]): Promise<AccessPolicy> =>
+      (await api.patchNamespacedCustomObject({ ...policies, namespace, name, body: patch })) as AccessPolicy,
+    deletePolicy: async (namespace: string, name: string): Promise<void> => {
+      await api.deleteNamespacedCustomObject({ ...policies, namespace, name });
+    },
+    policyExists: async (namespace: string, name: string): Promise<boolean> => {
+      try {
+        await api.getNamespacedCustomObject({ ...policies, namespace, name });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    createTermination: async (namespace: string, name: string, spec: SessionTerminationSpec): Promise<SessionTermination> =>
+      (await api.createNamespacedCustomObject({
+        ...terminations,
+        namespace,
+        body: { apiVersion: `${GROUP}/${VERSION}`, kind: SESSION_TERMINATION.kind, metadata: { name, namespace }, spec },
+      })) as SessionTermination,
+    getTermination: async (namespace: string, name: string): Promise<SessionTermination | undefined> => {
+      try {
+        return (await api.getNamespacedCustomObject({ ...terminations, namespace, name })) as SessionTermination;
+      } catch {
+        return undefined;
+      }
+    },
+    deleteTermination: async (namespace: string, name: string): Promise<void> => {
+      await api.deleteNamespacedCustomObject({ ...terminations, namespace, name });
+    },
+  };
+}
+
+export const staffOnly: AccessPolicySpec = {
+  selector: { matchLabels: { app: "web" } },
+  rules: [{ name: "staff", action: "Allow", identities: [{ group: "staff" }] }],
+};
+
+export interface StandInOptions {
+  namespace: string;
+  pod: string;
+  labels?: Record<string, string>;
+  /** false: heartbeats but never acknowledges. Default true. */
+  acks?: boolean;
+  sessions?: number;
+  connections?: number;
+  heartbeatMs?: number;
+}
+
+/** A sidecar stand-in: tails the bus with the real BusClient, heartbeats, acknowledges terminations once each. */
+export class StandIn {
+  readonly client: BusClient;
+  readonly acked = new Set<string>();
+  readonly seen = new Set<string>();
+  appliedRevision = 0;
+  #abort = new AbortController();
+  #tail: Promise<void>;
+  #timer: ReturnType<typeof setInterval>;
+  #heartbeating = true;
+  #inFlight: Promise<void> = Promise.resolve();
+  readonly #o: StandInOptions;
+
+  constructor(connections: Connections, prefix: string, options: StandInOptions) {
+    this.#o = options;
+    const { commands, blocking } = connections.open(`stand-in-${options.pod}`);
+    this.client = new BusClient({ redis: commands, blocking, prefix, blockMs: 300, retryMinMs: 20, retryMaxMs: 200 });
+    this.#tail = this.client.tail(
+      {
+        onSnapshot: async (s) => {
+          this.appliedRevision = s.revision;
+          for (const r of s.revocations) await this.#terminate(r);
+        },
+        onEvent: async (e) => {
+          this.appliedRevision = e.revision;
+          if (e.type === "termination") await this.#terminate(e.revocation);
+        },
+      },
+      this.#abort.signal,
+    );
+    const beat = (): void => {
+      this.#inFlight = this.heartbeat().catch(() => undefined);
+    };
+    this.#timer = setInterval(beat, options.heartbeatMs ?? 300);
+    beat();
+  }
+
+  async heartbeat(): Promise<void> {
+    if (!this.#heartbeating) return;
+    await this.client.heartbeat({ v: 1, pod: this.#o.pod, namespace: this.#o.namespace, labels: this.#o.labels ?? { app: "web" }, appliedRevision: this.appliedRevision, at: Date.now() });
+  }
+
+  /** Acknowledge from now on (for a stand-in started silent). */
+  startAcking(): void {
+    this.#o.acks = true;
+    for (const id of this.seen) void this.#ack(id);
+  }
+
+  /** The pod goes away: no more heartbeats, no acks. */
+  stopHeartbeats(): void {
+    this.#heartbeating = false;
+  }
+
+  async #terminate(r: Revocation): Promise<void> {
+    if (r.namespace !== this.#o.namespace) return;
+    this.seen.add(r.id);
+    if (this.#o.acks !== false && this.#heartbeating) await this.#ack(r.id);
+  }
+
+  async #ack(id: string): Promise<void> {
+    if (this.acked.has(id)) return;
+    this.acked.add(id);
+    await this.client.ack({
+      v: 1,
+      terminationId: id,
+      pod: this.#o.pod,
+      namespace: this.#o.namespace,
+      sessionsTerminated: this.#o.sessions ?? 1,
+      connectionsClosed: this.#o.connections ?? 1,
+      at: Date.now(),
+    });
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#heartbeating = false;
+    this.#abort.abort();
+    await Promise.all([this.#tail, this.#inFlight]);
+  }
+}
+
+/** Stream entries (parsed) of the bus; garbage entries come back as undefined. */
+export async function busEvents(redis: Redis, prefix: string): Promise<Record<string, unknown>[]> {
+  const reply = (await redis.call("XRANGE", `${prefix}events`, "-", "+")) as [string, string[]][];
+  return reply.map(([, fields]) => {
+    try {
+      return JSON.parse(fields[1] ?? "null") as Record<string, unknown>;
+    } catch {
+      return { garbage: fields };
+    }
+  });
+}
+
+export async function busPolicies(redis: Redis, prefix: string): Promise<Map<string, Record<string, unknown>>> {
+  const all = await redis.hgetall(`${prefix}policies`);
+  return new Map(Object.entries(all).map(([k, v]) => [k, JSON.parse(v) as Record<string, unknown>]));
+}
