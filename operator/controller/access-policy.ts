@@ -26,7 +26,7 @@ import type { Informer } from "../kube/informer.ts";
 import { splitKey } from "../kube/keys.ts";
 import { updateStatus, type CustomObjectRef } from "../kube/status.ts";
 import { compileAccessPolicy } from "../policy/compile.ts";
-import { selectorMatches } from "../policy/label-match.ts";
+import { selects as selectorMatches } from "../api/label-selector.ts";
 import { isBusError, type BusContext } from "./bus-context.ts";
 import { deletionBlockedStatus, desiredPolicyStatus, listFindings, type BusOutcome, type PolicyObservation } from "./policy-status.ts";
 import type { ReconcileContext, Reconciler, Result } from "./reconciler.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { CompiledSelector } from "../../../../operator/api/compiled-policy.ts";
-import { selectorMatches } from "../../../../operator/policy/label-match.ts";
+import { selects as selectorMatches } from "../../../../operator/api/label-selector.ts";
 
 function selector(fields: Partial<CompiledSelector> = {}): CompiledSelector {
   return { matchLabels: {}, matchExpressions: [], ...fields };
