@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * vigil-operator: wiring only. config → logger → kube config → Redis → operator (app.ts) → admin server → run.
+ * vigil-operator: wiring only. config → logger → kube config → Redis → operator (app.ts) → admin server →
+ * injection webhook (when VIGIL_WEBHOOK_PORT is set) → run.
  *
  *   KUBECONFIG=… VIGIL_REDIS_URL=redis://… node operator/main.ts [--key=value …]
  *
@@ -16,6 +17,7 @@ import { createBusRedis } from "./bus/redis.ts";
 import { ConfigError, parseConfig, safeUrl, type OperatorConfig } from "./config.ts";
 import { describeError } from "./errors.ts";
 import { loadKubeConfig } from "./kube/clients.ts";
+import { runWebhook } from "./webhook/run.ts";
 import { createLogger } from "./log.ts";
 
 const SHUTDOWN_GRACE_MS = 20_000;
@@ -43,12 +45,35 @@ async function main(): Promise<number> {
   );
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const redis = createBusRedis({ url: config.redisUrl, connectionName: `vigil-operator-${config.identity}`.slice(0, 100) });
+  const redis = createBusRedis({
+    url: config.redisUrl,
+    connectionName: `vigil-operator-${config.identity}`.slice(0, 100),
+    ...(config.redisSentinelName === "" ? {} : { sentinel: { name: config.redisSentinelName, sentinels: config.redisSentinels } }),
+  });
   const app = assembleOperator({ config, log, kc, registry, redis });
   const admin = await startAdminServer({ port: config.adminPort, registry, readiness: () => app.readiness(), log });
 
-  // ── Admission webhook server (operator/webhook/, owned by the webhook work): start it HERE, before
-  //    `app.run`, and close it after `admin.close()` below. Not wired yet.
+  const webhook =
+    config.webhookPort === 0
+      ? undefined
+      : await runWebhook(
+          kc,
+          {
+            port: config.webhookPort,
+            host: config.webhookHost,
+            injectionConfigFile: config.injectionConfigFile,
+            certMode: config.webhookCertMode,
+            certDir: config.webhookCertDir,
+            tls: {
+              namespace: config.leaseNamespace,
+              secretName: config.webhookTlsSecret,
+              service: config.webhookServiceName,
+              configurationName: config.webhookConfigurationName,
+            },
+          },
+          log,
+          registry,
+        );
 
   const stop = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -65,6 +90,7 @@ async function main(): Promise<number> {
 
   const outcome = await app.run(stop.signal);
   await admin.close();
+  await webhook?.stop();
   await redis.close();
   if (outcome === "lost") {
     log.error("leadership lost: exiting so that a fresh process rejoins the election");

@@ -2,9 +2,9 @@
  * Runs the injection webhook inside vigil-operator: loads the injection configuration, obtains the serving
  * certificate, serves `/mutate-pods` on every replica, and keeps the certificate current.
  *
- * Certificates: mode `self` shares one Secret between replicas (tls-secret.ts) — the leader creates and renews it
- * and keeps the caBundle current (`maintain`, called at start of leadership and periodically), every replica
- * polls it and swaps its certificate without a restart; mode `file` reads `tls.crt`/`tls.key` from a directory
+ * Certificates: mode `self` shares one Secret between replicas (tls-secret.ts): every replica, at start and every
+ * `refreshMs`, makes sure it is current (creating or renewing it, keeping the caBundle current — safe concurrently,
+ * see tls-secret.ts), then serves what the Secret holds, swapping its certificate without a restart; mode `file` reads `tls.crt`/`tls.key` from a directory
  * (cert-manager writes them) and reloads them when they change.
  */
 import { readFile } from "node:fs/promises";
@@ -30,8 +30,6 @@ export interface WebhookSettings {
 
 export interface RunningWebhook {
   server: WebhookServer;
-  /** The leader's duty: create or renew the shared certificate and keep the caBundle current (mode `self`). */
-  maintain(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -49,18 +47,14 @@ export async function runWebhook(kc: KubeConfig, settings: WebhookSettings, log:
     if (report.secret !== "unchanged" || report.caBundleChanged) log.info({ event: "webhook.tls", ...report }, "webhook certificate maintained");
   };
 
-  // A replica that starts before any leader has created the certificate creates it itself (409 → someone else did).
-  let tls = await load().catch(() => undefined);
-  if (tls === undefined) {
-    await maintain();
-    tls = await load();
-  }
+  await maintain();
+  const tls = await load();
   if (tls === undefined) throw new Error(`no webhook certificate in ${settings.certMode === "file" ? settings.certDir : `Secret ${settings.tls.secretName}`}`);
 
   const server = await startWebhookServer({ config, namespaceLabels: namespaceLabelsFrom(core), tls, host: settings.host, port: settings.port, registry, log });
   let current = tls.cert;
   const refresh = setInterval(() => {
-    load().then(
+    maintain().then(load).then(
       (next) => {
         if (next !== undefined && next.cert !== current) {
           server.setCertificate(next);
@@ -68,14 +62,13 @@ export async function runWebhook(kc: KubeConfig, settings: WebhookSettings, log:
           log.info({ event: "webhook.tls_reloaded" }, "webhook serving certificate reloaded");
         }
       },
-      (err: unknown) => { log.warn({ event: "webhook.tls_read_failed", err: (err as Error).message }, "could not re-read the webhook certificate"); },
+      (err: unknown) => { log.warn({ event: "webhook.tls_failed", err: (err as Error).message }, "could not maintain or re-read the webhook certificate"); },
     );
   }, settings.refreshMs ?? 60_000);
   refresh.unref();
   log.info({ event: "webhook.started", port: server.port, certMode: settings.certMode }, "injection webhook serving");
   return {
     server,
-    maintain,
     async stop() {
       clearInterval(refresh);
       await server.close();

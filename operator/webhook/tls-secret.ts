@@ -5,8 +5,9 @@
  * - `ensureWebhookTls` (the leader, at start and periodically) makes the Secret hold a valid CA and a serving
  *   certificate for the webhook Service: creates it when missing or unreadable, renews the serving certificate when
  *   `needsRotation`, renews the CA when it would expire before a fresh leaf; then makes the MutatingWebhookConfiguration's
- *   `caBundle` trust the current CA (and the previous one while a renewed CA rolls out). Writes only on change;
- *   a concurrent writer (409) loses and the next round re-reads.
+ *   `caBundle` trust the current CA (and the previous one while a renewed CA rolls out). Writes only on change.
+ *   Safe on every replica at once: the Secret is written with optimistic concurrency, and a replica that loses
+ *   (409) patches nothing; the next round re-reads what the winner wrote.
  * - `readWebhookTls` (every replica) returns the serving key and certificate the Secret holds, or undefined.
  */
 import { AdmissionregistrationV1Api, CoreV1Api, type V1Secret } from "@kubernetes/client-node";
@@ -24,7 +25,7 @@ export interface WebhookTlsTarget {
 }
 
 export interface TlsReport {
-  secret: "unchanged" | "created" | "renewed-serving" | "renewed-ca";
+  secret: "unchanged" | "created" | "renewed-serving" | "renewed-ca" | "lost-race";
   caBundleChanged: boolean;
 }
 
@@ -39,13 +40,15 @@ const CA_MIN_DAYS = 120;
 export async function ensureWebhookTls(core: CoreV1Api, admission: AdmissionregistrationV1Api, target: WebhookTlsTarget, now = new Date()): Promise<TlsReport> {
   const existing = await readSecret(core, target);
   const plan = await planMaterial(decode(existing), existing !== undefined, target, now);
-  if (plan.secret !== "unchanged") await writeSecret(core, target, existing, plan.data);
+  if (plan.secret !== "unchanged" && !(await writeSecret(core, target, existing, plan.data))) {
+    return { secret: "lost-race", caBundleChanged: false }; // another replica wrote first; its CA is the one to trust
+  }
   const { changed } = await ensureCaBundle(admission, target.configurationName, plan.bundle);
   return { secret: plan.secret, caBundleChanged: changed };
 }
 
 interface Plan {
-  secret: TlsReport["secret"];
+  secret: Exclude<TlsReport["secret"], "lost-race">;
   data: Record<string, string>;
   /** PEM CA bundle: the current CA, plus the previous one while a renewed CA rolls out. */
   bundle: string;
@@ -60,7 +63,7 @@ async function planMaterial(data: Partial<Record<string, string>>, exists: boole
   let ca = pair(CA_CERT, CA_KEY);
   let serving = pair(TLS_CERT, TLS_KEY);
   let previousCa = data[PREVIOUS_CA];
-  let secret: TlsReport["secret"] = "unchanged";
+  let secret: Plan["secret"] = "unchanged";
   if (ca === undefined || needsRotation(ca.certPem, now, CA_MIN_DAYS)) {
     previousCa = ca?.certPem;
     ca = await generateCa({ now });
@@ -97,7 +100,8 @@ function decode(secret: V1Secret | undefined): Partial<Record<string, string>> {
   return out;
 }
 
-async function writeSecret(core: CoreV1Api, target: WebhookTlsTarget, existing: V1Secret | undefined, stringData: Record<string, string>): Promise<void> {
+/** False when another writer got there first (409 on create or on a stale resourceVersion). */
+async function writeSecret(core: CoreV1Api, target: WebhookTlsTarget, existing: V1Secret | undefined, stringData: Record<string, string>): Promise<boolean> {
   const metadata = { name: target.secretName, namespace: target.namespace, labels: { "app.kubernetes.io/managed-by": "vigil-operator" } };
   try {
     if (existing === undefined) {
@@ -110,7 +114,9 @@ async function writeSecret(core: CoreV1Api, target: WebhookTlsTarget, existing: 
         body: { metadata: resourceVersion === undefined ? metadata : { ...metadata, resourceVersion }, type: "kubernetes.io/tls", stringData },
       });
     }
+    return true;
   } catch (err) {
-    if (!isConflict(err)) throw err; // another replica wrote first: the next round re-reads
+    if (isConflict(err)) return false;
+    throw err;
   }
 }
