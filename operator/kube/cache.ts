@@ -22,6 +22,18 @@ export function resourceVersionOf(obj: HasMetadata): string | undefined {
   return obj.metadata?.resourceVersion;
 }
 
+/**
+ * What the cache keeps of an object: everything but `metadata.managedFields` (server-side-apply bookkeeping that
+ * no reconciler reads and that can be as large as the object itself). Returns a shallow copy when it strips.
+ */
+export function forCache<T extends HasMetadata>(obj: T): T {
+  const meta = obj.metadata as (HasMetadata["metadata"] & { managedFields?: unknown }) | undefined;
+  if (meta?.managedFields === undefined) return obj;
+  const metadata = { ...meta };
+  delete metadata.managedFields;
+  return { ...obj, metadata };
+}
+
 /** Index a LIST result by key (objects without a name are skipped). */
 export function indexByKey<T extends HasMetadata>(items: readonly T[]): ObjectCache<T> {
   const out: ObjectCache<T> = new Map();

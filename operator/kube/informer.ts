@@ -21,6 +21,7 @@ import type { Logger } from "../log.ts";
 import { backoffDelay, cryptoUnit, type BackoffPolicy } from "../controller/backoff.ts";
 import {
   applyWatchEvent,
+  forCache,
   classifyWatchEnd,
   diffCaches,
   indexByKey,
@@ -191,7 +192,7 @@ export class Informer {
     do {
       const page = await this.#opts.source.listPage(token, limit);
       if (this.#stopped) return;
-      items.push(...page.items);
+      for (const item of page.items) items.push(forCache(item));
       token = page.continueToken;
       resourceVersion = page.resourceVersion;
     } while (token !== undefined);
@@ -235,7 +236,7 @@ export class Informer {
         const rv = resourceVersionOf(obj);
         if (rv !== undefined && rv !== "") this.#resourceVersion = rv;
         if (type === "BOOKMARK") return;
-        const change = applyWatchEvent(this.#cache, type, obj);
+        const change = applyWatchEvent(this.#cache, type, forCache(obj));
         if (change !== undefined) this.#emit(change.key, change.type);
       };
       const query = { resourceVersion: this.#resourceVersion, allowWatchBookmarks: true, timeoutSeconds };

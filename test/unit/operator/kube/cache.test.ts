@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applyWatchEvent, classifyWatchEnd, diffCaches, indexByKey, type KubeObject } from "../../../../operator/kube/cache.ts";
+import { applyWatchEvent, classifyWatchEnd, diffCaches, forCache, indexByKey, type KubeObject } from "../../../../operator/kube/cache.ts";
 import { keyOf, objectKey, splitKey } from "../../../../operator/kube/keys.ts";
 
 const obj = (namespace: string, name: string, resourceVersion: string): KubeObject => ({ metadata: { namespace, name, resourceVersion } });
@@ -76,5 +76,22 @@ describe("classifyWatchEnd", () => {
     expect(classifyWatchEnd({ ...base, errorEventCode: 500 })).toMatchObject({ kind: "ended", healthy: false, clean: false, reason: "ERROR event with code 500" });
     expect(classifyWatchEnd({ ...base, error: Object.assign(new Error("x"), { statusCode: 503 }) })).toMatchObject({ clean: false, reason: "HTTP 503" });
     expect(classifyWatchEnd({ ...base, error: new Error("socket hang up"), sawEvents: true })).toMatchObject({ healthy: true, clean: false, reason: "socket hang up" });
+  });
+});
+
+describe("forCache", () => {
+  it("keeps everything a reconciler reads but drops server-side-apply bookkeeping, without touching the original", () => {
+    const obj = {
+      metadata: { name: "web", namespace: "shop", resourceVersion: "7", labels: { app: "web" }, managedFields: [{ manager: "kubectl", operation: "Apply" }] },
+      spec: { rules: [] },
+    };
+    const cached = forCache(obj);
+    expect(cached).toEqual({ metadata: { name: "web", namespace: "shop", resourceVersion: "7", labels: { app: "web" } }, spec: { rules: [] } });
+    expect(obj.metadata.managedFields).toHaveLength(1);
+  });
+
+  it("returns objects without managed fields as they are", () => {
+    const obj = { metadata: { name: "web" } };
+    expect(forCache(obj)).toBe(obj);
   });
 });
