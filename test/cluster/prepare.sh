@@ -8,7 +8,7 @@ root="$(cd "$here/../.." && pwd)"
 CACHE_ROOT="${VIGIL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vigil}"
 
 missing=()
-for cmd in redis-server:redis-server openssl:openssl unzip:unzip flock:util-linux; do
+for cmd in redis-server:redis-server openssl:openssl unzip:unzip flock:util-linux curl:curl; do
   command -v "${cmd%%:*}" >/dev/null 2>&1 || missing+=("${cmd##*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,0 +1,86 @@
+/**
+ * What the demo prints once everything is up (pure). Every command is on a line of its own, indented by
+ * two spaces, copy-paste ready after `source <env file>` (which exports KUBECONFIG, KUBECTL, KUBECACHEDIR,
+ * SIDECAR, TOKEN_ALICE, TOKEN_BOB). The integration test runs these very lines.
+ */
+
+/** The app's TCP echo port, named in demo/policy.yaml's CONNECT rule. */
+export const DEMO_TUNNEL_PORT = 2222;
+
+export interface BannerFacts {
+  envFile: string;
+  namespace: string;
+  sidecarPort: number;
+  appPort: number;
+  /** Paths as the user should type them (relative to the current directory when inside it). */
+  policyFile: string;
+  terminationFile: string;
+  wsClient: string;
+}
+
+export const READY_LINE = "Vigil demo is ready.";
+
+const bearer = (user: string): string => `-H "Authorization: Bearer $TOKEN_${user.toUpperCase()}"`;
+
+export interface DemoCommands {
+  source: string;
+  aliceHello: string;
+  bobHello: string;
+  stream: string;
+  websocket: string;
+  tunnel: string;
+  terminate: string;
+  watch: string;
+  editPolicy: string;
+}
+
+export function demoCommands(f: BannerFacts): DemoCommands {
+  return {
+    source: `source ${f.envFile}`,
+    aliceHello: `curl -i ${bearer("alice")} $SIDECAR/hello`,
+    bobHello: `curl -i ${bearer("bob")} $SIDECAR/hello`,
+    stream: `curl -N ${bearer("alice")} $SIDECAR/stream`,
+    websocket: `npx node ${f.wsClient} alice`,
+    tunnel: `curl -sSN -p -x $SIDECAR --proxy-header "Proxy-Authorization: Bearer $TOKEN_ALICE" telnet://127.0.0.1:${DEMO_TUNNEL_PORT}`,
+    terminate: `$KUBECTL create -n ${f.namespace} -f ${f.terminationFile}`,
+    watch: `$KUBECTL get sessionterminations -n ${f.namespace} -w`,
+    editPolicy: `$KUBECTL apply -n ${f.namespace} -f ${f.policyFile}`,
+  };
+}
+
+export function readyBanner(f: BannerFacts): string {
+  const c = demoCommands(f);
+  return [
+    "",
+    `${READY_LINE} Pod web-0 in namespace ${f.namespace}: sidecar on 127.0.0.1:${f.sidecarPort} → app on 127.0.0.1:${f.appPort}.`,
+    "In another terminal (run the commands from this directory):",
+    "",
+    `  ${c.source}`,
+    "",
+    "1. Ask as alice (group engineers: allowed; the app shows the identity headers Vigil set) and as bob",
+    "   (group contractors: 403):",
+    `  ${c.aliceHello}`,
+    `  ${c.bobHello}`,
+    "",
+    "2. Keep a connection open as alice, in a terminal of its own (any or all of these):",
+    `  ${c.stream}`,
+    `  ${c.websocket}`,
+    `  ${c.tunnel}`,
+    "   (the last one is a TCP tunnel through CONNECT: type a line and it comes back; once the tunnel is",
+    "   cut, curl notices at the next line you type)",
+    "",
+    "3. End alice's sessions (a SessionTermination's spec is immutable: create, don't apply):",
+    `  ${c.terminate}`,
+    "",
+    "4. Watch it reach Completed, with the sessions and connections it ended (Ctrl-C to stop watching):",
+    `  ${c.watch}`,
+    "   The connections from step 2 are reset at once.",
+    "",
+    "5. alice again: 401 SESSION_REVOKED (bob is still 403):",
+    `  ${c.aliceHello}`,
+    "",
+    `Change the policy and re-apply it any time: ${c.editPolicy}`,
+    "Ctrl-C here stops everything the demo started.",
+    "",
+  ].join("\n");
+}
