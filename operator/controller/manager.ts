@@ -23,18 +23,14 @@ import type { Registry } from "prom-client";
 import type { Readiness } from "../admin.ts";
 import type { Logger } from "../log.ts";
 import { Informer } from "../kube/informer.ts";
-import { LeaderElector } from "../kube/leader-election.ts";
+import { LeaderElector, type LeaderElectionOptions } from "../kube/leader-election.ts";
 import type { ResourceSource } from "../kube/sources.ts";
 import { Controller, type Reconciler } from "./reconciler.ts";
 
-export interface LeaderElectionSettings {
-  leaseName: string;
-  leaseNamespace: string;
-  identity: string;
-  leaseDurationMs: number;
-  renewDeadlineMs: number;
-  retryPeriodMs: number;
-}
+export type LeaderElectionSettings = Pick<
+  LeaderElectionOptions,
+  "leaseName" | "leaseNamespace" | "identity" | "leaseDurationMs" | "renewDeadlineMs" | "retryPeriodMs"
+>;
 
 export interface ManagerOptions {
   kc: KubeConfig;
