@@ -118,7 +118,12 @@ export async function startSidecar({ config, labels, issuers, keyRing, logger }:
   const abort = new AbortController();
   const tailing = bus.tail(
     {
-      onSnapshot: (snapshot) => onChange(view.applySnapshot(snapshot)),
+      // A snapshot (start, reconnect, gap) re-applies every revocation in force not yet acknowledged: one whose
+      // ack failed is retried here, and one whose event was missed is applied now.
+      onSnapshot: (snapshot) => {
+        const { policiesChanged } = view.applySnapshot(snapshot);
+        return onChange({ policiesChanged, newRevocations: view.revocationsInForce(now()).filter((r) => !acked.has(r.id)) });
+      },
       onEvent: (event) => onChange(view.applyEvent(event)),
       onIssue: (issue) => { logger.warn({ event: `bus.${issue.kind}` }, "policy bus issue"); },
     },
@@ -133,6 +138,7 @@ export async function startSidecar({ config, labels, issuers, keyRing, logger }:
   const sweep = setInterval(() => {
     const t = now();
     view.prune(t);
+    for (const id of acked) if (!view.hasRevocation(id)) acked.delete(id);
     const { idleTimeoutMs, absoluteTimeoutMs } = strictestTimeouts(view.selected, defaultTimeouts);
     const expired = connections.expire(t, () => ({ idleMs: idleTimeoutMs, absoluteMs: absoluteTimeoutMs }));
     if (expired.connections > 0) metrics.connectionsClosed.inc({ reason: "expired" }, expired.connections);

@@ -106,6 +106,10 @@ export class PolicyView {
     }
   }
 
+  hasRevocation(id: string): boolean {
+    return this.#revocations.has(id);
+  }
+
   /** Drops expired revocations (bounded memory). */
   prune(now: number): void {
     for (const [id, r] of this.#revocations) if (r.expiresAt <= now) this.#revocations.delete(id);
