@@ -1,0 +1,232 @@
+/**
+ * The end-to-end benchmark rig: the test control plane (real etcd + kube-apiserver + kube-controller-manager +
+ * redis-server from test/cluster/harness.ts), the real CRDs applied with kubectl, vigil-operator as a real process
+ * (`node operator/main.ts`, webhook off), N real `vigil-sidecar` processes of one workload (same namespace, same
+ * labels, same session key) in front of one upstream app and one TCP echo service, and an AccessPolicy applied with
+ * kubectl. Every process is registered with bench/support/children.ts and stopped by its PID.
+ */
+import { randomBytes } from "node:crypto";
+import { join, resolve } from "node:path";
+import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import type { AccessPolicy, SessionTermination } from "../../operator/api/v1alpha1/index.ts";
+import { startCluster, type Cluster } from "../../test/cluster/harness.ts";
+import { freePort } from "../../test/cluster/ports.ts";
+import { createIssuer, startUpstreamApp, type Issuer, type UpstreamApp } from "../../test/integration/sidecar/proxy-harness.ts";
+import { ensureNamespace, kubectl, kubectlOk, type KubectlResult } from "../../test/integration/support/kubectl.ts";
+import { startSidecarProcess } from "../../test/integration/support/sidecar-process.ts";
+import { startChild, stopChild, track, untrack, type Child } from "../support/children.ts";
+import { startEcho } from "../support/rig.ts";
+
+const repo = resolve(import.meta.dirname, "../..");
+export const NAMESPACE = "shop";
+export const LABELS = { app: "shop", tier: "web" };
+export const POLICY_NAME = "shop-e2e";
+const ISSUER_URL = "https://idp.vigil.test";
+const AUDIENCE = "vigil-sidecar";
+
+export interface E2eSidecar {
+  name: string;
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export interface Rig {
+  cluster: Cluster;
+  operator: Child;
+  sidecars: E2eSidecar[];
+  upstream: UpstreamApp;
+  echoPort: number;
+  issuer: Issuer;
+  objects: CustomObjectsApi;
+  kubectl(args: string[], input?: string): Promise<KubectlResult>;
+}
+
+let cluster: Cluster | undefined;
+let upstream: UpstreamApp | undefined;
+let operatorGone: string | undefined;
+
+/** Throws when the operator process has exited (its figures would be meaningless). */
+export function assertOperatorRunning(): void {
+  if (operatorGone !== undefined) throw new Error(operatorGone);
+}
+
+/** Brings everything up; `log` gets one line per step. */
+export async function startRig(sidecarCount: number, log: (line: string) => void): Promise<Rig> {
+  let t = performance.now();
+  const step = (what: string): void => {
+    log(`  ${what} (${((performance.now() - t) / 1000).toFixed(1)} s)`);
+    t = performance.now();
+  };
+  cluster = await startCluster();
+  const env = cluster.env;
+  step("control plane up: etcd, kube-apiserver, kube-controller-manager, redis-server");
+  const run = (args: string[], input?: string): Promise<KubectlResult> =>
+    kubectl(env, args, { namespace: NAMESPACE, ...(input === undefined ? {} : { input }) });
+
+  await kubectlOk(env, ["apply", "--server-side", "--force-conflicts", "-f", join(repo, "crds")]);
+  await kubectlOk(env, ["wait", "--for=condition=Established", "--timeout=30s", "crd/accesspolicies.vigil.dev", "crd/sessionterminations.vigil.dev"]);
+  await ensureNamespace(env, NAMESPACE);
+  step("CRDs applied with kubectl, namespace created");
+
+  const prefix = `vigil-e2e-${randomBytes(3).toString("hex")}:`;
+  const operator = startChild("vigil-operator", process.execPath, [join(repo, "operator/main.ts")], {
+    PATH: process.env["PATH"] ?? "",
+    KUBECONFIG: env.kubeconfig,
+    VIGIL_REDIS_URL: env.redisUrl,
+    VIGIL_BUS_PREFIX: prefix,
+    VIGIL_WATCH_NAMESPACE: NAMESPACE,
+    VIGIL_LEASE_NAMESPACE: NAMESPACE,
+    VIGIL_IDENTITY: "bench-e2e-operator",
+    VIGIL_ADMIN_PORT: String(await freePort()),
+    VIGIL_RESYNC_SECONDS: "5",
+    VIGIL_TERMINATION_TIMEOUT_SECONDS: "30",
+    VIGIL_HEARTBEAT_MAX_AGE_SECONDS: "3",
+    // The chart's defaults: a renew deadline of a few seconds is lost while 20 sidecars start on two cores, and
+    // an operator that loses its lease exits by design.
+    VIGIL_LEASE_DURATION_SECONDS: "15",
+    VIGIL_RENEW_DEADLINE_SECONDS: "10",
+    VIGIL_RETRY_PERIOD_SECONDS: "2",
+    VIGIL_LOG_LEVEL: "info",
+  });
+  await operator.nextLine((l) => l.includes("leading: starting controllers"), 60_000);
+  void operator.exited.then(() => {
+    operatorGone = `vigil-operator exited (${String(operator.proc.exitCode ?? operator.proc.signalCode)}); stderr:\n${operator.stderr().slice(-4_000)}`;
+  });
+  step("vigil-operator leading");
+
+  upstream = await startUpstreamApp();
+  const echo = await startEcho();
+  const issuer = await createIssuer();
+  const sessionKey = randomBytes(32);
+  const sidecars: E2eSidecar[] = [];
+  // Five at a time: each start compiles the sidecar's TypeScript; all at once would starve the two cores.
+  for (let i = 0; i < sidecarCount; i += 5) {
+    const batch = Array.from({ length: Math.min(5, sidecarCount - i) }, (_, j) => startOne(`shop-${String(i + j).padStart(2, "0")}`));
+    sidecars.push(...(await Promise.all(batch)));
+  }
+  step(`${sidecarCount} vigil-sidecar processes ready`);
+
+  async function startOne(name: string): Promise<E2eSidecar> {
+    const sidecar = await startSidecarProcess({
+      redisUrl: env.redisUrl,
+      busPrefix: prefix,
+      upstreamPort: upstream!.port,
+      namespace: NAMESPACE,
+      pod: name,
+      labels: LABELS,
+      issuer: { issuer: ISSUER_URL, audience: AUDIENCE, jwks: issuer.jwks },
+      sessionKey,
+      env: { VIGIL_LOG_LEVEL: "warn" },
+    });
+    const pid = sidecar.child.pid;
+    if (pid === undefined) throw new Error(`${name} did not start`);
+    track(name, pid);
+    try {
+      await sidecar.waitReady(60_000);
+    } catch (err) {
+      await stopChild(pid);
+      throw err;
+    }
+    return {
+      name,
+      port: sidecar.port,
+      pid,
+      async stop() {
+        await sidecar.stop();
+        untrack(pid);
+      },
+    };
+  }
+
+  const kc = new KubeConfig();
+  kc.loadFromFile(env.kubeconfig);
+  return { cluster, operator, sidecars, upstream, echoPort: echo.port, issuer, objects: kc.makeApiClient(CustomObjectsApi), kubectl: run };
+}
+
+/** Stops the upstream app and the control plane (the children are stopped by children.ts's stopAll). */
+export async function stopRig(): Promise<void> {
+  const u = upstream;
+  const c = cluster;
+  upstream = undefined;
+  cluster = undefined;
+  await u?.close().catch(() => undefined);
+  await c?.stop();
+}
+
+/** The benchmark policy: engineers may GET and tunnel to the echo port; with `ops`, group ops may tunnel too. */
+export function policyManifest(echoPort: number, ops: boolean): string {
+  const opsRule = ops
+    ? `
+    - name: ops-tunnel
+      action: Allow
+      identities:
+        - group: ops
+      requests:
+        - methods: [CONNECT]
+          ports: [${echoPort}]`
+    : "";
+  return `apiVersion: vigil.dev/v1alpha1
+kind: AccessPolicy
+metadata:
+  name: ${POLICY_NAME}
+  namespace: ${NAMESPACE}
+spec:
+  selector:
+    matchLabels:
+      app: ${LABELS.app}
+  failureMode: BestEffort
+  rules:
+    - name: engineers-read
+      action: Allow
+      identities:
+        - group: engineers
+      requests:
+        - methods: [GET]
+          paths: ["/*"]
+    - name: engineers-tunnel
+      action: Allow
+      identities:
+        - group: engineers
+      requests:
+        - methods: [CONNECT]
+          ports: [${echoPort}]${opsRule}
+`;
+}
+
+export function terminationManifest(name: string, subject: string): string {
+  return `apiVersion: vigil.dev/v1alpha1
+kind: SessionTermination
+metadata:
+  name: ${name}
+  namespace: ${NAMESPACE}
+spec:
+  target:
+    subject: ${subject}
+  reason: bench:e2e round
+`;
+}
+
+const GVK = { group: "vigil.dev", version: "v1alpha1", namespace: NAMESPACE };
+
+export async function getPolicy(rig: Rig): Promise<AccessPolicy> {
+  return (await rig.objects.getNamespacedCustomObject({ ...GVK, plural: "accesspolicies", name: POLICY_NAME })) as AccessPolicy;
+}
+
+export async function getTermination(rig: Rig, name: string): Promise<SessionTermination> {
+  return (await rig.objects.getNamespacedCustomObject({ ...GVK, plural: "sessionterminations", name })) as SessionTermination;
+}
+
+/** Ready=True for the current generation; with `enforcing`, also that many sidecars report having applied it. */
+export async function waitPolicyReady(rig: Rig, enforcing: number | undefined, timeoutMs: number): Promise<AccessPolicy> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    assertOperatorRunning();
+    const p = await getPolicy(rig);
+    const ready = p.status?.conditions?.find((c) => c.type === "Ready");
+    const current = p.status?.observedGeneration === p.metadata.generation && ready?.status === "True";
+    if (current && (enforcing === undefined || p.status?.enforcingSidecars === enforcing)) return p;
+    if (Date.now() > deadline) throw new Error(`AccessPolicy ${POLICY_NAME} not ready in ${timeoutMs} ms; status ${JSON.stringify(p.status ?? {})}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
