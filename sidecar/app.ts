@@ -130,11 +130,14 @@ export async function startSidecar({ config, labels, issuers, keyRing, logger }:
     abort.signal,
   );
 
-  const heartbeat = setInterval(() => {
+  // The first heartbeat goes out at once: a termination created right after start must count this sidecar.
+  const beat = (): void => {
     bus
       .heartbeat({ v: 1, pod: config.podName, namespace: config.podNamespace, labels, appliedRevision: view.revision, at: now() })
       .catch(() => undefined); // counted by the bus client; staleness shows in /readyz and metrics
-  }, config.heartbeatIntervalMs);
+  };
+  beat();
+  const heartbeat = setInterval(beat, config.heartbeatIntervalMs);
   const sweep = setInterval(() => {
     const t = now();
     view.prune(t);

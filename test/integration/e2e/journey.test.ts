@@ -124,30 +124,6 @@ async function tcpReachable(port: number): Promise<boolean> {
  */
 const CONFLICT_PATH_ONLY = ["ClusterRole: get vigil.dev/accesspolicies", "ClusterRole: get vigil.dev/sessionterminations"];
 
-/**
- * Granted by the chart, but no code path of vigil-operator ever makes such a request (status and finalizers are
- * written with JSON patches, pods and namespaces read through list/watch resp. get, Events only created, the
- * webhook configuration read and patched, the TLS Secret created and replaced). The chart is over-privileged by
- * these: remove them from templates/operator-rbac.yaml, then from this list (this test fails until both agree).
- */
-const OVER_PRIVILEGED = [
-  "ClusterRole: update vigil.dev/accesspolicies",
-  "ClusterRole: update vigil.dev/sessionterminations",
-  "ClusterRole: get vigil.dev/accesspolicies/status",
-  "ClusterRole: update vigil.dev/accesspolicies/status",
-  "ClusterRole: get vigil.dev/sessionterminations/status",
-  "ClusterRole: update vigil.dev/sessionterminations/status",
-  "ClusterRole: update vigil.dev/accesspolicies/finalizers",
-  "ClusterRole: update vigil.dev/sessionterminations/finalizers",
-  "ClusterRole: get core/pods",
-  "ClusterRole: list core/namespaces",
-  "ClusterRole: watch core/namespaces",
-  "ClusterRole: patch events.k8s.io/events",
-  "ClusterRole: list admissionregistration.k8s.io/mutatingwebhookconfigurations [<release>-sidecar-injector]",
-  "ClusterRole: watch admissionregistration.k8s.io/mutatingwebhookconfigurations [<release>-sidecar-injector]",
-  "ClusterRole: update admissionregistration.k8s.io/mutatingwebhookconfigurations [<release>-sidecar-injector]",
-  "Role <system>: patch core/secrets [<release>-webhook-tls]",
-];
 
 describe("end to end on the real control plane", () => {
   let env: ClusterEnv;
@@ -414,8 +390,8 @@ spec:
       ];
       expect(granted.length).toBeGreaterThan(10);
       const unused = unusedPermissions(calls, granted).map((p) => describePermission(p).replaceAll(SYSTEM, "<system>").replaceAll(RELEASE, "<release>"));
-      // Every permission was used, except those only a write conflict needs (used in some runs) and the chart's excess.
-      expect(unused.filter((u) => !CONFLICT_PATH_ONLY.includes(u)).sort()).toEqual([...OVER_PRIVILEGED].sort());
+      // Every permission was used, except those only a write conflict needs (used in some runs).
+      expect(unused.filter((u) => !CONFLICT_PATH_ONLY.includes(u))).toEqual([]);
     });
   });
 });
