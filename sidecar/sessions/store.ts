@@ -112,7 +112,7 @@ export class SessionStore {
     const created = await redis.set(this.#recordKey(id), this.#o.sealer.seal(id, fresh), "PX", timeouts.absoluteTimeoutMs, "NX");
     const record = created === "OK" ? fresh : await this.#read(id);
     if (!record) throw new SidecarError("SESSION_RECORD_INVALID", "the stored session record could not be read");
-    this.#remember(key, record);
+    this.#remember(key, record, false); // just written (or just read): nothing to write behind
     return record;
   }
 
@@ -127,10 +127,10 @@ export class SessionStore {
     }
   }
 
-  #remember(key: string, record: SessionRecord): void {
+  #remember(key: string, record: SessionRecord, dirty = true): void {
     this.#byKey.delete(key);
     this.#byKey.set(key, record);
-    this.#dirty.add(key);
+    if (dirty) this.#dirty.add(key);
     if (this.#byKey.size > this.#o.maxCachedSessions) {
       const oldest = this.#byKey.keys().next().value;
       if (oldest !== undefined && !this.#dirty.has(oldest)) this.#byKey.delete(oldest);
