@@ -10,6 +10,7 @@
 import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
 import { echo, openTunnel } from "../../test/integration/sidecar/proxy-harness.ts";
+import { watchClose } from "../support/close-watch.ts";
 import { assertOperatorRunning, getTermination, policyManifest, terminationManifest, waitPolicyReady, type Rig } from "./rig.ts";
 
 export interface TerminationRound {
@@ -43,45 +44,6 @@ export interface PolicyRound {
 }
 
 const CLOSE_TIMEOUT_MS = 10_000;
-
-interface Watch {
-  all: Promise<boolean>;
-  closed(): number;
-  resets(): number;
-  firstAt(): number;
-  lastAt(): number;
-}
-
-/** Watches sockets for close; `all` resolves true when every one closed, false after the timeout. */
-function watchClose(sockets: Socket[], timeoutMs: number): Watch {
-  let closed = 0;
-  let resets = 0;
-  let firstAt = Number.NaN;
-  let lastAt = Number.NaN;
-  let done: (ok: boolean) => void = () => undefined;
-  const all = new Promise<boolean>((r) => (done = r));
-  for (const socket of sockets) {
-    socket.on("error", (err: NodeJS.ErrnoException) => {
-      if (err.code === "ECONNRESET") resets++;
-    });
-    socket.once("close", () => {
-      const t = performance.now();
-      closed++;
-      if (closed === 1) firstAt = t;
-      if (closed === sockets.length) {
-        lastAt = t;
-        done(true);
-      }
-    });
-  }
-  return {
-    all: Promise.race([all, new Promise<boolean>((r) => setTimeout(() => { r(false); }, timeoutMs).unref())]),
-    closed: () => closed,
-    resets: () => resets,
-    firstAt: () => firstAt,
-    lastAt: () => lastAt,
-  };
-}
 
 /** Opens `total` tunnels with one token, round-robin over the sidecars, `parallel` at a time. */
 async function openSpread(rig: Rig, token: string, total: number, parallel: number): Promise<Socket[]> {

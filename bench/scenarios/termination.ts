@@ -5,9 +5,10 @@
  * publish call until the LAST client socket has closed (RST surfaces as ECONNRESET, then close).
  */
 import { randomBytes } from "node:crypto";
-import { once } from "node:events";
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import type { BusPublisher } from "../../operator/bus/publisher.ts";
+import { echo, openTunnel } from "../../test/integration/sidecar/proxy-harness.ts";
+import { watchClose } from "../support/close-watch.ts";
 import { num } from "../support/report.ts";
 import type { BenchIssuer } from "../support/tokens.ts";
 
@@ -62,41 +63,30 @@ async function oneRound(s: TerminationSettings, round: number): Promise<Terminat
   for (let i = 0; i < 50; i++) opening.push(worker());
   try {
     await Promise.all(opening);
-    for (const probe of [sockets[0]!, sockets.at(-1)!]) await echo(probe, "ping");
+    for (const probe of [sockets[0]!, sockets.at(-1)!]) if ((await echo(probe, "ping")) !== "ping") throw new Error("tunnel echo mismatch");
   } catch (err) {
     for (const socket of sockets) socket.destroy();
     throw err;
   }
 
-  let closed = 0;
-  let resets = 0;
-  let firstAt = Number.NaN;
-  let lastAt = Number.NaN;
   const closedBeforePublish = sockets.filter((x) => x.destroyed).length;
-  let allClosed: () => void = () => undefined;
-  const everyoneClosed = new Promise<void>((res) => (allClosed = res));
-  for (const socket of sockets) {
-    socket.on("error", (err: NodeJS.ErrnoException) => {
-      if (err.code === "ECONNRESET") resets++;
-    });
-    socket.once("close", () => {
-      const t = performance.now();
-      closed++;
-      if (closed === 1) firstAt = t;
-      if (closed === sockets.length) {
-        lastAt = t;
-        allClosed();
-      }
-    });
-  }
+  const watch = watchClose(sockets, 5_000);
   const now = Date.now();
   const id = `${s.namespace}/bench-term-${round}/${tag}`;
   const t0 = performance.now();
   await s.publisher.publishTermination({ v: 1, id, namespace: s.namespace, selector: { kind: "subject", subject }, reason: "benchmark", issuedAt: now, expiresAt: now + 3_600_000 });
-  const timedOut = await Promise.race([everyoneClosed.then(() => false), new Promise<boolean>((res) => setTimeout(() => { res(true); }, 5_000))]);
-  if (timedOut) for (const socket of sockets) socket.destroy();
+  const allClosed = await watch.all;
+  if (!allClosed) for (const socket of sockets) socket.destroy();
   const ackConnections = await readAck(s.publisher, id);
-  return { round, allClosedMs: timedOut ? Number.NaN : lastAt - t0, firstClosedMs: firstAt - t0, closed, resets, closedBeforePublish, ackConnections };
+  return {
+    round,
+    allClosedMs: allClosed ? watch.lastAt() - t0 : Number.NaN,
+    firstClosedMs: watch.firstAt() - t0,
+    closed: watch.closed(),
+    resets: watch.resets(),
+    closedBeforePublish,
+    ackConnections,
+  };
 }
 
 async function readAck(publisher: BusPublisher, id: string): Promise<number> {
@@ -107,24 +97,4 @@ async function readAck(publisher: BusPublisher, id: string): Promise<number> {
     await new Promise((r) => setTimeout(r, 50));
   }
   return Number.NaN;
-}
-
-async function openTunnel(port: number, target: number, token: string): Promise<Socket> {
-  const socket = connect(port, "127.0.0.1");
-  socket.on("error", () => undefined);
-  await once(socket, "connect");
-  socket.write(`CONNECT 127.0.0.1:${target} HTTP/1.1\r\nHost: 127.0.0.1:${target}\r\nProxy-Authorization: Bearer ${token}\r\n\r\n`);
-  const [first] = (await once(socket, "data")) as [Buffer];
-  const head = first.toString("latin1");
-  if (!head.startsWith("HTTP/1.1 200")) {
-    socket.destroy();
-    throw new Error(`tunnel refused: ${head.split("\r\n")[0] ?? ""}`);
-  }
-  return socket;
-}
-
-async function echo(socket: Socket, text: string): Promise<void> {
-  socket.write(text);
-  const [data] = (await once(socket, "data")) as [Buffer];
-  if (data.toString() !== text) throw new Error("tunnel echo mismatch");
 }
