@@ -16,7 +16,7 @@ import { execFileSync } from "node:child_process";
 import { availableParallelism, loadavg } from "node:os";
 import { policyRound, terminationRound, type PolicyRound, type TerminationRound } from "./e2e/rounds.ts";
 import { policyManifest, startRig, stopRig, terminationManifest, waitPolicyReady, NAMESPACE, type Rig } from "./e2e/rig.ts";
-import { killAllNow, stopAll } from "./support/children.ts";
+import { runBench, stopAll } from "./support/children.ts";
 import { raiseOpenFileLimit } from "./support/proc.ts";
 import { num, table, verdict, verdictLines, type Verdict } from "./support/report.ts";
 import { median, percentile } from "./support/stats.ts";
@@ -187,27 +187,4 @@ async function cleanUp(): Promise<void> {
   });
 }
 
-const watchdog = setTimeout(() => {
-  process.stderr.write(`benchmark exceeded its ${BUDGET_MS / 1000} s budget; stopping every process it started\n`);
-  void cleanUp().finally(() => process.exit(2));
-}, BUDGET_MS);
-process.once("exit", killAllNow);
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
-
-main().then(
-  async () => {
-    clearTimeout(watchdog);
-    await cleanUp();
-    process.exit(0);
-  },
-  async (err: unknown) => {
-    clearTimeout(watchdog);
-    process.stderr.write(`benchmark failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    await cleanUp();
-    process.exit(1);
-  },
-);
+runBench(main, BUDGET_MS, cleanUp);

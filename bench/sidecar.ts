@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { runOpenLoop, type OpenLoopRun } from "./scenarios/open-loop.ts";
 import { runTermination, type TerminationRound } from "./scenarios/termination.ts";
 import { runThroughput, type ThroughputRun } from "./scenarios/throughput.ts";
-import { killAllNow, stopAll, stopChild } from "./support/children.ts";
+import { runBench, stopAll, stopChild } from "./support/children.ts";
 import { pickGenerator } from "./support/closed-loop.ts";
 import { peakRssMb, raiseOpenFileLimit, rssMb } from "./support/proc.ts";
 import { num, table, verdict, verdictLines, type Verdict } from "./support/report.ts";
@@ -237,25 +237,4 @@ function report(generator: string, closed: Map<string, ThroughputRun[]>, open: M
   process.stdout.write(out.join("\n") + "\n");
 }
 
-const watchdog = setTimeout(() => {
-  process.stderr.write(`benchmark exceeded its ${BUDGET_MS / 60_000} min budget; stopping every process it started\n`);
-  void stopAll().finally(() => process.exit(2));
-}, BUDGET_MS);
-process.once("exit", killAllNow);
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    void stopAll().finally(() => process.exit(130));
-  });
-}
-
-main().then(
-  () => {
-    clearTimeout(watchdog);
-    process.exit(0);
-  },
-  (err: unknown) => {
-    clearTimeout(watchdog);
-    process.stderr.write(`benchmark failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    void stopAll().finally(() => process.exit(1));
-  },
-);
+runBench(main, BUDGET_MS);

@@ -129,3 +129,30 @@ function alive(pid: number): boolean {
     return false;
   }
 }
+
+/**
+ * Runs a benchmark: `cleanUp` (which must stop everything it started; `stopAll` at least) runs on success,
+ * failure, SIGINT/SIGTERM and after `budgetMs`; every tracked PID is killed on process exit as a last resort.
+ */
+export function runBench(main: () => Promise<void>, budgetMs: number, cleanUp: () => Promise<void> = stopAll): void {
+  const finish = (code: number): void => {
+    void cleanUp().finally(() => process.exit(code));
+  };
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`benchmark exceeded its ${budgetMs / 1000} s budget; stopping every process it started\n`);
+    finish(2);
+  }, budgetMs);
+  process.once("exit", killAllNow);
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => { finish(130); });
+  main().then(
+    () => {
+      clearTimeout(watchdog);
+      finish(0);
+    },
+    (err: unknown) => {
+      clearTimeout(watchdog);
+      process.stderr.write(`benchmark failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      finish(1);
+    },
+  );
+}
