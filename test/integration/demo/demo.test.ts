@@ -6,6 +6,8 @@
  * SESSION_REVOKED, and Ctrl-C leaves no process and no file behind.
  */
 import { existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { dirname } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { clusterEnv } from "../../cluster/env.ts";
 import { kubectl } from "../support/kubectl.ts";
@@ -87,5 +89,6 @@ describe("npm run demo", () => {
       expect(left.filter((p) => p.pid === pid || p.pgid === pid), `${processName} (${pid})`).toEqual([]);
     }
     expect(existsSync(demo.stateDir)).toBe(false);
+    await rm(dirname(demo.stateDir), { recursive: true, force: true }); // the test's own temp parent
   }, 120_000);
 });

@@ -69,6 +69,8 @@ export async function startSidecarProcess(opts: SidecarProcessOptions): Promise<
   child.stdout.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr.on("data", (d: Buffer) => (output += d.toString()));
   const exited = once(child, "exit");
+  // The sidecar reads its files at start; once it has exited they go, however it was stopped (tests, benches).
+  void exited.then(() => rm(dir, { recursive: true, force: true }));
   return {
     port,
     adminPort,
