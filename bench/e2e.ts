@@ -12,13 +12,12 @@
  * Every process started is stopped by its PID, also on failure or Ctrl-C; the whole run is bounded in time.
  * BENCH_QUICK=1: 3 rounds each (smoke run; figures not meaningful).
  */
-import { execFileSync } from "node:child_process";
-import { availableParallelism, loadavg } from "node:os";
+import { loadavg } from "node:os";
 import { policyRound, terminationRound, type PolicyRound, type TerminationRound } from "./e2e/rounds.ts";
 import { policyManifest, startRig, stopRig, terminationManifest, waitPolicyReady, NAMESPACE, type Rig } from "./e2e/rig.ts";
 import { runBench, stopAll } from "./support/children.ts";
 import { raiseOpenFileLimit } from "./support/proc.ts";
-import { num, table, verdict, verdictLines, type Verdict } from "./support/report.ts";
+import { machineLine, num, table, verdict, verdictLines, type Verdict } from "./support/report.ts";
 import { median, percentile } from "./support/stats.ts";
 
 const QUICK = process.env.BENCH_QUICK === "1";
@@ -97,17 +96,10 @@ async function warmUp(rig: Rig): Promise<number> {
 }
 
 function header(): void {
-  let nproc = String(availableParallelism());
-  try {
-    nproc = execFileSync("nproc", { encoding: "utf8" }).trim();
-  } catch {
-    // keep availableParallelism
-  }
-  const [l1 = 0, l5 = 0, l15 = 0] = loadavg();
   out(
     [
       "Vigil end-to-end benchmark (real kube-apiserver + etcd + Redis, vigil-operator, 20 vigil-sidecar processes)",
-      `date ${new Date().toISOString()}  node ${process.version}  nproc ${nproc}  load average ${num(l1, 2)} ${num(l5, 2)} ${num(l15, 2)}`,
+      machineLine(),
       "Everything (control plane, Redis, operator, sidecars, clients, kubectl) shares this machine's cores on loopback.",
       "Absolute numbers swing ±30 % between runs on these shared machines.",
     ].join("\n"),

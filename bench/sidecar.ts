@@ -11,10 +11,9 @@
  *   4. publish a termination → RST seen on all 1,000 live tunnels of one session, 20 rounds.
  * Every process started is stopped by its PID, also on failure; the whole run is bounded in time.
  */
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runOpenLoop, type OpenLoopRun } from "./scenarios/open-loop.ts";
 import { runTermination, type TerminationRound } from "./scenarios/termination.ts";
@@ -22,7 +21,7 @@ import { runThroughput, type ThroughputRun } from "./scenarios/throughput.ts";
 import { runBench, stopAll, stopChild } from "./support/children.ts";
 import { pickGenerator } from "./support/closed-loop.ts";
 import { peakRssMb, raiseOpenFileLimit, rssMb } from "./support/proc.ts";
-import { num, table, verdict, verdictLines, type Verdict } from "./support/report.ts";
+import { machineLine, num, table, verdict, verdictLines, type Verdict } from "./support/report.ts";
 import { publishPolicies, startBareProxy, startBenchSidecar, startEcho, startRedis, startUpstream, type BenchSidecar } from "./support/rig.ts";
 import { median, percentile } from "./support/stats.ts";
 import { createBenchIssuer, freshClaims, mintTokenFile } from "./support/tokens.ts";
@@ -115,17 +114,10 @@ async function main(): Promise<void> {
 }
 
 function header(): void {
-  let nproc = String(availableParallelism());
-  try {
-    nproc = execFileSync("nproc", { encoding: "utf8" }).trim();
-  } catch {
-    // keep availableParallelism
-  }
-  const [l1 = 0, l5 = 0, l15 = 0] = loadavg();
   process.stdout.write(
     [
       "Vigil sidecar benchmark",
-      `date ${new Date().toISOString()}  node ${process.version}  nproc ${nproc}  load average ${num(l1, 2)} ${num(l5, 2)} ${num(l15, 2)}`,
+      machineLine(),
       "All processes (generator, proxies, upstream, Redis) share this machine's cores on loopback. Absolute numbers",
       "swing ±30 % between runs on these shared machines: read the ratios and deltas to baselines measured in this run.",
       "",

@@ -119,8 +119,8 @@ export async function startRig(sidecarCount: number, log: (line: string) => void
       sessionKey,
       env: { VIGIL_LOG_LEVEL: "warn" },
     });
-    const pid = sidecar.child.pid;
-    if (pid === undefined) throw new Error(`${name} did not start`);
+    const pid = sidecar.pid;
+    if (pid < 0) throw new Error(`${name} did not start`);
     track(name, pid);
     try {
       await sidecar.waitReady(60_000);

@@ -1,3 +1,5 @@
+import { availableParallelism, loadavg } from "node:os";
+
 /** Plain-text tables and target verdicts for the benchmark's printout. */
 
 export function table(header: string[], rows: string[][]): string {
@@ -28,4 +30,10 @@ export function verdictLines(verdicts: Verdict[]): string {
   const w = Math.max(...verdicts.map((v) => v.label.length));
   const vw = Math.max(...verdicts.map((v) => v.value.length));
   return verdicts.map((v) => `  ${v.label.padEnd(w)}  ${v.value.padStart(vw)}   target ${v.target} : ${v.met ? "yes" : "no"}`).join("\n");
+}
+
+/** The run's context line: date, Node, usable cores and load average (the machines are shared and noisy). */
+export function machineLine(): string {
+  const [l1 = 0, l5 = 0, l15 = 0] = loadavg();
+  return `date ${new Date().toISOString()}  node ${process.version}  nproc ${availableParallelism()}  load average ${num(l1, 2)} ${num(l5, 2)} ${num(l15, 2)}`;
 }

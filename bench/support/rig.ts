@@ -80,8 +80,8 @@ export async function startBenchSidecar(opts: { name: string; redisUrl: string; 
     sessionKey: opts.sessionKey,
     env: { VIGIL_LOG_LEVEL: "warn" },
   });
-  const pid = sidecar.child.pid;
-  if (pid === undefined) throw new Error(`${opts.name} did not start`);
+  const pid = sidecar.pid;
+  if (pid < 0) throw new Error(`${opts.name} did not start`);
   track(opts.name, pid);
   try {
     await sidecar.waitReady(20_000);

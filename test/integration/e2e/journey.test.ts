@@ -32,7 +32,7 @@ import { AUDIENCE, createIssuer, echo, ISSUER, openTunnel, startEchoServer, star
 import { kubectl, kubectlJson, kubectlOk } from "../support/kubectl.ts";
 import { injectedSidecar, startInjectedSidecar, type LocalSidecar } from "./local-sidecar.ts";
 import { localOperatorConfig, type LocalOperatorConfig } from "./local-operator.ts";
-import { startLocalProcess, type LocalProcess } from "./local-process.ts";
+import { startLocalProcess, type LocalProcess } from "../support/local-process.ts";
 import { describePermission, expandRules, unusedPermissions } from "./rbac-usage.ts";
 
 const GOLDEN = join(import.meta.dirname, "../../golden/e2e/sidecar-container.yaml");

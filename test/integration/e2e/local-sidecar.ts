@@ -12,7 +12,7 @@ import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import type { ClusterEnv } from "../../cluster/env.ts";
 import { freePort } from "../../cluster/ports.ts";
 import { resolveContainerEnv } from "./env-resolve.ts";
-import { startLocalProcess, type LocalProcess } from "./local-process.ts";
+import { startLocalProcess, waitForReadyz, type LocalProcess } from "../support/local-process.ts";
 import { localPath, materialiseMounts } from "./volumes.ts";
 
 export const SIDECAR_CONTAINER = "vigil-sidecar";
@@ -64,15 +64,6 @@ export async function startInjectedSidecar(env: ClusterEnv, pod: V1Pod, upstream
     port,
     adminPort,
     env: sidecarEnv,
-    async waitReady(timeoutMs = 20_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        if (!proc.running()) throw new Error(`sidecar exited:\n${proc.output()}`);
-        const ok = await fetch(`http://127.0.0.1:${adminPort}/readyz`).then((r) => r.ok, () => false);
-        if (ok) return;
-        if (Date.now() > deadline) throw new Error(`sidecar not ready in ${timeoutMs} ms:\n${proc.output()}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    },
+    waitReady: (timeoutMs = 20_000) => waitForReadyz(proc, adminPort, "sidecar", timeoutMs),
   };
 }

@@ -1,16 +1,14 @@
 /**
- * Runs the real `vigil-sidecar` (node sidecar/main.ts) as a child process with the files the injection would
+ * Runs the real `vigil-sidecar` (node sidecar/main.ts) as a child process (local-process.ts) with the files the injection would
  * mount (pod labels, issuers, key ring) written to a temp dir. Stopped by its PID.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import { mkdtemp, rm, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type { JWK } from "jose";
 import { freePort } from "../../cluster/ports.ts";
+import { startLocalProcess, waitForReadyz } from "./local-process.ts";
 
-const MAIN = resolve(import.meta.dirname, "../../../sidecar/main.ts");
 
 export interface SidecarProcessOptions {
   redisUrl: string;
@@ -28,7 +26,7 @@ export interface SidecarProcessOptions {
 export interface SidecarProcess {
   port: number;
   adminPort: number;
-  child: ChildProcess;
+  pid: number;
   output(): string;
   waitReady(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -51,7 +49,6 @@ export async function startSidecarProcess(opts: SidecarProcessOptions): Promise<
   const dir = await mkdtemp(join(tmpdir(), "vigil-sidecar-"));
   const [port, adminPort] = [await freePort(), await freePort()];
   const env = {
-    ...process.env,
     ...(await sidecarFiles(dir, opts)),
     VIGIL_POD_NAME: opts.pod,
     VIGIL_POD_NAMESPACE: opts.namespace,
@@ -64,34 +61,17 @@ export async function startSidecarProcess(opts: SidecarProcessOptions): Promise<
     VIGIL_HEARTBEAT_INTERVAL_MS: "300",
     ...opts.env,
   };
-  const child = spawn(process.execPath, [MAIN], { env, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout.on("data", (d: Buffer) => (output += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-  const exited = once(child, "exit");
+  const proc = startLocalProcess("sidecar/main.ts", env);
   // The sidecar reads its files at start; once it has exited they go, however it was stopped (tests, benches).
-  void exited.then(() => rm(dir, { recursive: true, force: true }));
+  void proc.exited.then(() => rm(dir, { recursive: true, force: true }));
   return {
     port,
     adminPort,
-    child,
-    output: () => output,
-    async waitReady(timeoutMs = 15_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        if (child.exitCode !== null) throw new Error(`sidecar exited (${child.exitCode}):\n${output}`);
-        const ok = await fetch(`http://127.0.0.1:${adminPort}/readyz`).then((r) => r.ok, () => false);
-        if (ok) return;
-        if (Date.now() > deadline) throw new Error(`sidecar not ready in ${timeoutMs} ms:\n${output}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    },
+    pid: proc.pid,
+    output: () => proc.output(),
+    waitReady: (timeoutMs = 15_000) => waitForReadyz(proc, adminPort, "sidecar", timeoutMs),
     async stop() {
-      if (child.exitCode === null && child.pid !== undefined) {
-        process.kill(child.pid, "SIGTERM");
-        const timedOut = await Promise.race([exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => { r(true); }, 5000))]);
-        if (timedOut) process.kill(child.pid, "SIGKILL");
-      }
+      await proc.stop(5_000);
       await rm(dir, { recursive: true, force: true });
     },
   };

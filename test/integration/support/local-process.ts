@@ -7,10 +7,12 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { resolve } from "node:path";
 
-export const repoRoot = resolve(import.meta.dirname, "../../..");
+const repoRoot = resolve(import.meta.dirname, "../../..");
 
 export interface LocalProcess {
   readonly pid: number;
+  /** Resolves with the exit code once the process has exited, however it was stopped. */
+  readonly exited: Promise<number | null>;
   output(): string;
   running(): boolean;
   /** SIGTERM, SIGKILL after `graceMs`; resolves with the exit code (null when killed by a signal). */
@@ -33,6 +35,7 @@ export function startLocalProcess(script: string, env: Record<string, string>): 
   const running = (): boolean => child.exitCode === null && child.signalCode === null;
   return {
     pid: child.pid ?? -1,
+    exited,
     output: () => out,
     running,
     async stop(graceMs = 10_000) {
@@ -47,4 +50,16 @@ export function startLocalProcess(script: string, env: Record<string, string>): 
       return exited;
     },
   };
+}
+
+/** Polls a Vigil admin port's /readyz until it answers 200; fails with the process output when it exits or times out. */
+export async function waitForReadyz(proc: LocalProcess, adminPort: number, what: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!proc.running()) throw new Error(`${what} exited:\n${proc.output()}`);
+    const ok = await fetch(`http://127.0.0.1:${adminPort}/readyz`).then((r) => r.ok, () => false);
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`${what} not ready in ${timeoutMs} ms:\n${proc.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
