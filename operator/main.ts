@@ -13,7 +13,8 @@ import { hostname } from "node:os";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { startAdminServer } from "./admin.ts";
 import { assembleOperator } from "./app.ts";
-import { createBusRedis } from "./bus/redis.ts";
+import { createBusRedis } from "../lib/redis.ts";
+import { loadSigningKeys, type SigningKeyRing } from "./bus/signing-keys.ts";
 import { ConfigError, parseConfig, safeUrl, type OperatorConfig } from "./config.ts";
 import { describeError } from "./errors.ts";
 import { loadKubeConfig } from "./kube/clients.ts";
@@ -50,7 +51,27 @@ async function main(): Promise<number> {
     connectionName: `vigil-operator-${config.identity}`.slice(0, 100),
     ...(config.redisSentinelName === "" ? {} : { sentinel: { name: config.redisSentinelName, sentinels: config.redisSentinels } }),
   });
-  const app = assembleOperator({ config, log, kc, registry, redis });
+  let signingKeys: SigningKeyRing;
+  try {
+    signingKeys = await loadSigningKeys(config.busSigningKeysDir);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`vigil-operator: bad configuration: VIGIL_BUS_SIGNING_KEYS_DIR: ${err.message}\n`);
+    return 2;
+  }
+  // The Secret volume is updated in place on rotation: re-read it; a bad file keeps the previous ring.
+  const keysReload = setInterval(() => {
+    loadSigningKeys(config.busSigningKeysDir).then(
+      (ring) => {
+        signingKeys = ring;
+      },
+      (err: unknown) => {
+        log.warn({ err: describeError(err) }, "the bus signing keys could not be re-read; keeping the previous ring");
+      },
+    );
+  }, 30_000);
+  keysReload.unref();
+  const app = assembleOperator({ config, log, kc, registry, redis, signingKeys: () => signingKeys });
   const admin = await startAdminServer({ port: config.adminPort, registry, readiness: () => app.readiness(), log });
 
   const webhook =
@@ -89,6 +110,7 @@ async function main(): Promise<number> {
   process.on("SIGINT", onSignal);
 
   const outcome = await app.run(stop.signal);
+  clearInterval(keysReload);
   await admin.close();
   await webhook?.stop();
   await redis.close();

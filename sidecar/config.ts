@@ -4,7 +4,20 @@
  * The injection webhook sets these variables on the injected container (operator/webhook), so names here are a
  * contract with it. Files (issuers, key ring, pod labels) are read by mounted.ts.
  */
-import { busPrefix, integer, listOf, logLevel, matching, oneOf, parseSettings, redisUrl, type SettingSources, type Settings } from "../operator/api/settings.ts";
+import {
+  busPrefix,
+  hostPort,
+  integer,
+  listOf,
+  logLevel,
+  matching,
+  oneOf,
+  parseSettings,
+  redisUrl,
+  sentinelName,
+  type SettingSources,
+  type Settings,
+} from "../operator/api/settings.ts";
 import { ConfigError } from "./errors.ts";
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -32,10 +45,15 @@ export const SIDECAR_SETTINGS = {
   /** Session-encryption key ring, mounted from a Secret (one file per key id, plus `primary`). */
   keyRingDir: { parse: path },
   redisUrl: { parse: redisUrl },
+  /** Redis Sentinel master group name; with redisSentinels, the sidecar follows failovers (the URL's host is ignored). */
+  redisSentinelName: { parse: sentinelName, default: "" },
+  redisSentinels: { parse: listOf(hostPort), default: "" },
   busPrefix: { parse: busPrefix, default: "vigil:" },
+  /** Public keys the bus is verified with (ConfigMap `<release>-bus-verify`): `<kid>.crt` or `<kid>.pub` files. */
+  busKeysDir: { parse: path },
   /** What happens when no AccessPolicy selects this workload. */
   defaultAction: { parse: oneOf("Deny", "Allow"), default: "Deny" },
-  /** Strict policies refuse new requests once the bus view is older than this. */
+  /** Strict policies refuse new requests once the bus was last confirmed live (operator-signed) longer ago than this. */
   maxStalenessSeconds: { parse: integer(1, 3600), default: "30" },
   /** Peers whose X-Forwarded-For (and token header) are believed. */
   trustedProxies: { parse: listOf(cidr), default: "" },
@@ -60,6 +78,9 @@ export function parseSidecarConfig(sources: SettingSources): SidecarConfig {
   const config = parseSettings(SIDECAR_SETTINGS, sources, (key, problem) => {
     throw new ConfigError(key, problem);
   });
+  if ((config.redisSentinelName === "") !== (config.redisSentinels.length === 0)) {
+    throw new ConfigError("VIGIL_REDIS_SENTINELS", "must be set together with VIGIL_REDIS_SENTINEL_NAME");
+  }
   if (config.defaultIdleTimeoutSeconds > config.defaultAbsoluteTimeoutSeconds) {
     throw new ConfigError("VIGIL_DEFAULT_IDLE_TIMEOUT_SECONDS", "must not exceed VIGIL_DEFAULT_ABSOLUTE_TIMEOUT_SECONDS");
   }

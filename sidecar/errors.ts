@@ -31,8 +31,12 @@ export const ERROR_STATUS = {
   NO_POLICY: 403,
   DENIED_BY_RULE: 403,
   NO_MATCHING_RULE: 403,
-  // Availability
+  // Availability (retryable: these carry Retry-After)
   POLICY_STALE: 503,
+  /** Redis (the session store) is unreachable: nothing is decided, try again. */
+  SESSION_STORE_UNAVAILABLE: 503,
+  /** The policy bus could not be written (heartbeats, acknowledgements); never sent to clients. */
+  BUS_UNAVAILABLE: 503,
   BAD_REQUEST: 400,
   UPSTREAM_UNAVAILABLE: 502,
   UPSTREAM_TIMEOUT: 504,
@@ -49,6 +53,8 @@ export interface SidecarErrorOptions {
   policy?: string;
   /** Rule name behind an authorization refusal. */
   rule?: string;
+  /** For retryable refusals: seconds after which trying again can succeed (sent as Retry-After). */
+  retryAfterSeconds?: number;
 }
 
 export class SidecarError extends Error {
@@ -56,6 +62,7 @@ export class SidecarError extends Error {
   readonly status: number;
   readonly policy: string | undefined;
   readonly rule: string | undefined;
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(code: SidecarErrorCode, message: string, options: SidecarErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -64,6 +71,7 @@ export class SidecarError extends Error {
     this.status = ERROR_STATUS[code];
     this.policy = options.policy;
     this.rule = options.rule;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 

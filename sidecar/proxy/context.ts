@@ -2,8 +2,8 @@
  * What the proxy's handlers share: the injected dependencies, and admission (identity + policy)
  * common to HTTP requests, WebSocket upgrades and CONNECT tunnels.
  *
- * Contract: `admit(ctx, req, kind, facts)` authenticates (`deps.authenticate`, which throws a
- * SidecarError 401 on any identity problem) and authorizes (`deps.authorizeRequest`; a refusing
+ * Contract: `admit(ctx, req, kind, facts)` authenticates (`deps.gate.authenticate`, which throws a
+ * SidecarError 401 on any identity problem) and authorizes (`deps.gate.authorizeRequest`; a refusing
  * Decision becomes a 403 SidecarError carrying policy and rule). It resolves to everything the
  * flow needs to be forwarded and tracked, or throws; it never writes to the client.
  */
@@ -41,10 +41,15 @@ export interface SidecarTimeouts {
   checkIntervalMs?: number;
 }
 
-export interface SidecarServerDeps {
-  upstream: { host: string; port: number };
+/** The one interface through which the proxy reaches the admission gate (sidecar/gate.ts). */
+export interface AdmissionGate {
   authenticate(req: IncomingMessage, ctx: AuthContext): Promise<Authenticated>;
   authorizeRequest(principal: Principal, facts: RequestFacts): Decision;
+}
+
+export interface SidecarServerDeps {
+  upstream: { host: string; port: number };
+  gate: AdmissionGate;
   connections: ConnectionTable;
   logger: Logger;
   timeouts: SidecarTimeouts;
@@ -89,8 +94,8 @@ export function hostOf(header: string | undefined): string {
 }
 
 export async function admit(ctx: ProxyContext, req: IncomingMessage, kind: FlowKind, facts: RequestFacts): Promise<Admitted> {
-  const authenticated = await ctx.deps.authenticate(req, { kind, clientIp: facts.clientIp });
-  const decision = ctx.deps.authorizeRequest(authenticated.principal, facts);
+  const authenticated = await ctx.deps.gate.authenticate(req, { kind, clientIp: facts.clientIp });
+  const decision = ctx.deps.gate.authorizeRequest(authenticated.principal, facts);
   if (!decision.allowed) throw denialError(decision);
   return { ...authenticated, facts, clientIp: facts.clientIp };
 }

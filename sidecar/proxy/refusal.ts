@@ -16,17 +16,21 @@ import { errorBody, isSidecarError, type ErrorBody } from "../errors.ts";
 export interface Refusal {
   status: number;
   body: ErrorBody;
+  /** Sent as Retry-After (whole seconds). */
+  retryAfterSeconds?: number | undefined;
 }
 
 /** A refusal for any thrown value (unknown errors become 500 INTERNAL with a fixed sentence). */
 export function refusalOf(err: unknown, statusOverride?: number): Refusal {
-  return { status: statusOverride ?? (isSidecarError(err) ? err.status : 500), body: errorBody(err) };
+  const status = statusOverride ?? (isSidecarError(err) ? err.status : 500);
+  return { status, body: errorBody(err), retryAfterSeconds: isSidecarError(err) ? err.retryAfterSeconds : undefined };
 }
 
-function challengeHeaders(refusal: Refusal, proxy: boolean): [string, string][] {
-  if (refusal.status !== 401 && refusal.status !== 407) return [];
+function refusalHeaders(refusal: Refusal, proxy: boolean): [string, string][] {
+  const retry: [string, string][] = refusal.retryAfterSeconds === undefined ? [] : [["Retry-After", String(Math.max(1, Math.ceil(refusal.retryAfterSeconds)))]];
+  if (refusal.status !== 401 && refusal.status !== 407) return retry;
   const value = refusal.body.code === "TOKEN_MISSING" ? "Bearer" : 'Bearer error="invalid_token"';
-  return [[proxy ? "Proxy-Authenticate" : "WWW-Authenticate", value]];
+  return [[proxy ? "Proxy-Authenticate" : "WWW-Authenticate", value], ...retry];
 }
 
 export function refuseResponse(req: IncomingMessage, res: ServerResponse, refusal: Refusal): void {
@@ -39,7 +43,7 @@ export function refuseResponse(req: IncomingMessage, res: ServerResponse, refusa
     ["Content-Type", "application/json"],
     ["Content-Length", String(Buffer.byteLength(payload))],
     ["Cache-Control", "no-store"],
-    ...challengeHeaders(refusal, false),
+    ...refusalHeaders(refusal, false),
   ];
   if (!req.complete) headers.push(["Connection", "close"]);
   try {
@@ -64,7 +68,7 @@ export function refuseSocket(socket: Socket, refusal: Refusal, opts: { proxy?: b
     `Content-Length: ${Buffer.byteLength(payload)}`,
     "Cache-Control: no-store",
     "Connection: close",
-    ...challengeHeaders({ ...refusal, status }, opts.proxy === true).map(([k, v]) => `${k}: ${v}`),
+    ...refusalHeaders({ ...refusal, status }, opts.proxy === true).map(([k, v]) => `${k}: ${v}`),
   ];
   socket.on("error", () => undefined);
   socket.end(`${lines.join("\r\n")}\r\n\r\n${payload}`);

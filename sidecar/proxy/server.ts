@@ -26,7 +26,7 @@ import { refuseSocket, refusalOf } from "./refusal.ts";
 import { createConnectHandler } from "./tunnel.ts";
 import { createUpgradeHandler } from "./websocket.ts";
 
-export type { Authenticated, AuthContext, SidecarServerDeps, SidecarTimeouts } from "./context.ts";
+export type { AdmissionGate, Authenticated, AuthContext, SidecarServerDeps, SidecarTimeouts } from "./context.ts";
 
 export const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
 

@@ -278,7 +278,7 @@ describe("sidecar registry", () => {
 
   it("heartbeat and ack reject with a coded error when Redis is unreachable", async () => {
     const { BusClient } = await import("../../../operator/api/bus-client.ts");
-    const { createBusRedis } = await import("../../../operator/bus/redis.ts");
+    const { createBusRedis } = await import("../../../lib/redis.ts");
     const dead = createBusRedis({ url: "redis://127.0.0.1:1", maxRetriesPerRequest: 0 });
     try {
       const client = new BusClient({ redis: dead.commands, blocking: dead.blocking });

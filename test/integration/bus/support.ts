@@ -5,7 +5,7 @@ import { Redis } from "ioredis";
 import { BusClient, type BusSnapshot, type BusTailHandlers } from "../../../operator/api/bus-client.ts";
 import type { BusEvent } from "../../../operator/api/bus.ts";
 import { BusPublisher } from "../../../operator/bus/publisher.ts";
-import { createBusRedis, type BusRedisConnections } from "../../../operator/bus/redis.ts";
+import { createBusRedis, type BusRedisConnections } from "../../../lib/redis.ts";
 import { freePort } from "../../cluster/ports.ts";
 
 /** Helpers for the bus integration tests: unique key prefixes, tracked connections, polling. */
