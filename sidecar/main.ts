@@ -19,7 +19,7 @@ async function main(): Promise<void> {
       logger.warn({ event: "bus.keys_reload_failed", err }, "the bus verification keys could not be re-read; keeping the previous ones");
     }),
   ]);
-  const sidecar = await startSidecar({ config, labels, issuers, keyRing, busKeys: busKeys.current, logger });
+  const sidecar = await startSidecar({ config, labels, issuers, keyRing, busKeys: () => busKeys.current(), logger });
   const shutdown = (signal: string): void => {
     logger.info({ event: "stopping", signal }, "vigil-sidecar stopping");
     busKeys.stop();

@@ -157,7 +157,7 @@ export class BusPublisher {
     );
     this.raiseRevisionFloor(parseCounter(revisionReply) ?? 0);
     const epoch = verifyEpoch(epochReply, verifying);
-    if (!epoch.ok) return { adopted: false, damage: { reason: "not_built", message: epoch.error.message } };
+    if (!epoch.ok) return { adopted: false, damage: { reason: epoch.error.code === "BUS_NO_EPOCH" ? "not_built" : "damaged", message: epoch.error.message } };
     const namespaces = new Map<string, PublishedNamespace>();
     for (const namespace of await this.#scanNamespaces()) {
       const nsKeys = this.keys.namespace(namespace);
@@ -404,7 +404,7 @@ export class BusPublisher {
     if (this.#damage !== null) throw new OperatorError(BUS_DAMAGED, `the policy bus must be rebuilt: ${this.#damage.message}`);
     const key = this.#signing().primary;
     const revision = this.#floor + 1;
-    const entries = drafts.map((draft) => ({ v: 2, epoch: epoch.id, namespace, revision, ...draft }) as Entry);
+    const entries = drafts.map((draft) => ({ v: 2 as const, epoch: epoch.id, namespace, revision, ...draft }));
     const sealed = entries.map((entry) => ({ entry, field: entryField(entry), ...seal(entry, key) }));
     const preview = state.digest.preview([...sealed.map((s) => ({ field: s.field, hash: entryHash(s.text) })), ...dels.map((field) => ({ field, hash: null }))]);
     const head: HeadBody = { v: 2, type: "head", epoch: epoch.id, namespace, revision, digest: preview.digest, entries: preview.size };
@@ -588,4 +588,14 @@ function planSync(state: PublishedNamespace, want: WantedNamespace, now: number,
     }
   }
   return { puts, dels };
+}
+
+const NOTHING: DesiredBus = { policies: [], revocations: [], namespaces: [] };
+
+/** Adopts the bus in Redis, or rebuilds it holding `desired` (the bus controller does this with metrics and events). */
+export async function openBus(publisher: BusPublisher, desired: DesiredBus = NOTHING): Promise<"adopted" | "rebuilt"> {
+  const loaded = await publisher.load();
+  if (loaded.adopted) return "adopted";
+  await publisher.rebuild(desired, loaded.damage);
+  return "rebuilt";
 }

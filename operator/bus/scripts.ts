@@ -67,9 +67,11 @@ export type ApplyOutcome = { applied: true } | { applied: false; reason: "epoch"
 
 /** The reply of vigilApplyChange. */
 export function applyOutcome(reply: unknown): ApplyOutcome {
-  if (Array.isArray(reply) && reply[0] === 1) return { applied: true };
-  if (Array.isArray(reply) && reply[0] === 0 && (reply[1] === "epoch" || reply[1] === "revision")) {
-    return typeof reply[2] === "string" ? { applied: false, reason: reply[1], current: reply[2] } : { applied: false, reason: reply[1] };
+  const items: unknown[] = Array.isArray(reply) ? (reply as unknown[]) : [];
+  const [status, reason, current] = items;
+  if (status === 1) return { applied: true };
+  if (status === 0 && (reason === "epoch" || reason === "revision")) {
+    return typeof current === "string" ? { applied: false, reason, current } : { applied: false, reason };
   }
   throw new Error("bus script returned an unexpected reply");
 }

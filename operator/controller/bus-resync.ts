@@ -19,7 +19,7 @@
  * new revisions, and terminations re-plan what they wait for).
  */
 import type { CompiledPolicy } from "../api/compiled-policy.ts";
-import type { Revocation } from "../api/bus/messages.ts";
+import type { Heartbeat, Revocation } from "../api/bus/messages.ts";
 import type { AccessPolicy, SessionTermination } from "../api/v1alpha1/index.ts";
 import type { Damage } from "../bus/publisher.ts";
 import type { DesiredBus } from "../bus/published.ts";
@@ -96,22 +96,7 @@ export class BusResyncReconciler implements Reconciler {
     publisher.raiseRevisionFloor(maxBusRevision(this.#o.policies, this.#o.terminations));
     const live = await bus.liveSidecars();
     const resyncDue = this.#now() - this.#lastResync >= this.#o.resyncMs;
-    let damage: Damage | null;
-    const current = publisher.epoch;
-    if (current === null) {
-      const loaded = await bus.timed("load", () => publisher.load());
-      damage = loaded.adopted ? null : loaded.damage;
-      if (loaded.adopted) ctx.log.info({ namespaces: publisher.namespaces().length }, "adopted the policy bus found in Redis");
-    } else {
-      const epoch = current.id;
-      damage = await publisher.check();
-      const reported = live.find((h) => h.epoch === epoch && h.integrity !== "");
-      if (damage === null && reported !== undefined) {
-        publisher.reportDamage(`sidecar ${reported.namespace}/${reported.pod} refused the bus: ${reported.integrity}`);
-        damage = publisher.damage;
-      }
-      if (damage === null && resyncDue) damage = await bus.timed("verify", () => publisher.verifyContents());
-    }
+    const damage = await this.#damage(live, resyncDue, ctx);
     const namespaces = new Set(live.map((h) => h.namespace));
     if (damage !== null) {
       await this.#rebuild(damage, namespaces, ctx);
@@ -130,6 +115,27 @@ export class BusResyncReconciler implements Reconciler {
       if (pruned > 0) ctx.log.info({ pruned }, "stale sidecar heartbeats removed");
     }
     return { requeueAfterMs: this.#o.checkMs };
+  }
+
+  /** Adopts the bus at the first run; later, what (if anything) must be repaired. */
+  async #damage(live: readonly Heartbeat[], resyncDue: boolean, ctx: ReconcileContext): Promise<Damage | null> {
+    const { bus } = this.#o;
+    const publisher = bus.publisher;
+    const current = publisher.epoch;
+    if (current === null) {
+      const loaded = await bus.timed("load", () => publisher.load());
+      if (!loaded.adopted) return loaded.damage;
+      ctx.log.info({ namespaces: publisher.namespaces().length }, "adopted the policy bus found in Redis");
+      return null;
+    }
+    const damage = await publisher.check();
+    if (damage !== null) return damage;
+    const reported = live.find((h) => h.epoch === current.id && h.integrity !== "");
+    if (reported !== undefined) {
+      publisher.reportDamage(`sidecar ${reported.namespace}/${reported.pod} refused the bus: ${reported.integrity}`);
+      return publisher.damage;
+    }
+    return resyncDue ? bus.timed("verify", () => publisher.verifyContents()) : null;
   }
 
   async #rebuild(damage: Damage, sidecarNamespaces: Set<string>, ctx: ReconcileContext): Promise<void> {

@@ -125,8 +125,8 @@ function lateAcknowledgements(current: SessionTerminationStatus, facts: Propagat
     sidecarsExpected: Math.max(p.expected, current.sidecarsExpected ?? 0),
   };
   if (current.phase === "Failed" && p.phase !== "Completed") return { ...current, ...counts };
-  const { unresponsiveSidecars: _dropped, ...rest } = current;
-  void _dropped;
+  const rest = { ...current };
+  delete rest.unresponsiveSidecars;
   return {
     ...rest,
     ...counts,

@@ -11,7 +11,7 @@
  * Names of the ConfigMap and Secrets are as seen from the *pod's* namespace (volumes and secretKeyRef cannot cross
  * namespaces; see docs/decisions/webhook-0005-sidecar-config-in-pod-namespace.md).
  *
- * Document shape (every key but `image`, `issuersConfigMap`, `keyRingSecret` and one of `redis.url` /
+ * Document shape (every key but `image`, `issuersConfigMap`, `keyRingSecret`, `busKeysConfigMap` and one of `redis.url` /
  * `redis.secretName`+`redis.secretKey` is optional):
  *
  * ```yaml
@@ -25,7 +25,9 @@
  * issuersConfigMap: vigil-sidecar-issuers
  * issuersKey: issuers.yaml
  * keyRingSecret: vigil-session-keys
+ * busKeysConfigMap: vigil-bus-verify     # the bus verification keys (public)
  * redis: {secretName: vigil-redis, secretKey: url}   # or {url: redis://vigil-redis.vigil-system.svc:6379}
+ *                                        # plus, for Sentinel: sentinel: {name: mymaster, sentinels: [host:26379]}
  * busPrefix: "vigil:"
  * defaultAction: Deny                    # Deny | Allow
  * maxStalenessSeconds: 30
@@ -57,8 +59,15 @@ export interface InjectionConfig {
   readonly issuersConfigMap: string;
   readonly issuersKey: string;
   readonly keyRingSecret: string;
-  /** Exactly one of `url` and (`secretName` + `secretKey`). */
-  readonly redis: { readonly url?: string; readonly secretName?: string; readonly secretKey?: string };
+  /** ConfigMap with the bus verification keys (`<kid>.crt`), mounted read-only. */
+  readonly busKeysConfigMap: string;
+  /** Exactly one of `url` and (`secretName` + `secretKey`); `sentinel` makes sidecars follow Sentinel failovers. */
+  readonly redis: {
+    readonly url?: string;
+    readonly secretName?: string;
+    readonly secretKey?: string;
+    readonly sentinel?: { readonly name: string; readonly sentinels: readonly string[] };
+  };
   readonly busPrefix: string;
   readonly defaultAction: "Deny" | "Allow";
   readonly maxStalenessSeconds: number;
@@ -72,7 +81,7 @@ export interface InjectionConfig {
 
 const TOP_KEYS = [
   "image", "command", "args", "imagePullPolicy", "resources", "listenPort", "adminPort", "issuersConfigMap", "issuersKey", "keyRingSecret",
-  "redis", "busPrefix", "defaultAction", "maxStalenessSeconds", "trustedProxies", "tokenCookie", "tokenHeader",
+  "busKeysConfigMap", "redis", "busPrefix", "defaultAction", "maxStalenessSeconds", "trustedProxies", "tokenCookie", "tokenHeader",
   "timeouts", "logLevel", "systemNamespace",
 ] as const;
 
@@ -138,21 +147,35 @@ function resourceList(v: unknown, path: string): ResourceList {
   return Object.freeze(out);
 }
 
+function sentinelConfig(v: unknown): { sentinel?: { name: string; sentinels: string[] } } {
+  if (v === undefined) return {};
+  const o = object(v, "redis.sentinel", ["name", "sentinels"]);
+  const name = str(o, "name", "redis.sentinel.name", DNS_SUBDOMAIN, "a Sentinel master group name");
+  const list = o["sentinels"];
+  if (!Array.isArray(list) || list.length === 0 || list.length > 16) throw new ConfigError("redis.sentinel.sentinels", "must be a list of 1-16 host:port");
+  const sentinels = list.map((item: unknown, i) => {
+    if (typeof item !== "string" || !/^([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):\d{1,5}$/.test(item)) throw new ConfigError(`redis.sentinel.sentinels[${i}]`, "must be host:port");
+    return item;
+  });
+  return { sentinel: Object.freeze({ name, sentinels }) };
+}
+
 function redisConfig(v: unknown): InjectionConfig["redis"] {
-  const o = object(v, "redis", ["url", "secretName", "secretKey"]);
+  const o = object(v, "redis", ["url", "secretName", "secretKey", "sentinel"]);
   const hasUrl = o["url"] !== undefined;
   const hasSecret = o["secretName"] !== undefined || o["secretKey"] !== undefined;
   if (hasUrl === hasSecret) throw new ConfigError("redis", "set exactly one of redis.url and redis.secretName + redis.secretKey");
   if (hasUrl) {
     const url = str(o, "url", "redis.url", /^.+$/s, "a redis:// or rediss:// URL");
     checkWith(redisUrl, url, "redis.url");
-    return Object.freeze({ url });
+    return Object.freeze({ url, ...sentinelConfig(o["sentinel"]) });
   }
   if (o["secretName"] === undefined) throw new ConfigError("redis.secretName", "must be set together with redis.secretKey");
   if (o["secretKey"] === undefined) throw new ConfigError("redis.secretKey", "must be set together with redis.secretName");
   return Object.freeze({
     secretName: str(o, "secretName", "redis.secretName", DNS_SUBDOMAIN, "a Secret name"),
     secretKey: str(o, "secretKey", "redis.secretKey", CONFIG_KEY, "a Secret key"),
+    ...sentinelConfig(o["sentinel"]),
   });
 }
 
@@ -222,6 +245,7 @@ export function parseInjectionConfig(value: unknown): InjectionConfig {
     issuersConfigMap: str(o, "issuersConfigMap", "issuersConfigMap", DNS_SUBDOMAIN, "a ConfigMap name"),
     issuersKey: str(o, "issuersKey", "issuersKey", CONFIG_KEY, "a ConfigMap key", "issuers.yaml"),
     keyRingSecret: str(o, "keyRingSecret", "keyRingSecret", DNS_SUBDOMAIN, "a Secret name"),
+    busKeysConfigMap: str(o, "busKeysConfigMap", "busKeysConfigMap", DNS_SUBDOMAIN, "a ConfigMap name"),
     redis: redisConfig(o["redis"]),
     busPrefix: prefix,
     defaultAction: oneOf(o, "defaultAction", ["Deny", "Allow"], "Deny"),

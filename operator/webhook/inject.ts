@@ -8,7 +8,8 @@
  *   starts; it is stopped after the application containers), with its named ports (`vigil-proxy`, `vigil-admin`),
  *   readiness (`/readyz`) and liveness (`/healthz`) probes, the configured resources, a non-root, read-only,
  *   capability-free security context, and the VIGIL_* environment of sidecar/config.ts;
- * - volumes: the pod's labels (downward API), the issuers ConfigMap, the session key-ring Secret, an emptyDir for /tmp;
+ * - volumes: the pod's labels (downward API), the issuers ConfigMap, the session key-ring Secret, the bus
+ *   verification keys ConfigMap (public keys only), an emptyDir for /tmp;
  * - annotations `vigil.dev/injection-status: injected` and `vigil.dev/injected-revision: <config digest>`.
  * A pod that already has the sidecar is returned unchanged (idempotent). A pod whose upstream port cannot be
  * resolved throws an `OperatorError` (INJECTION_IMPOSSIBLE); callers ask `injectionDecision` first.
@@ -61,7 +62,11 @@ function sidecarEnv(cfg: InjectionConfig, upstreamPort: number): V1EnvVar[] {
     env("upstreamPort", upstreamPort),
     env("issuersFile", `${VOLUMES.issuers.mountPath}/${cfg.issuersKey}`),
     env("keyRingDir", VOLUMES.keyRing.mountPath),
+    env("busKeysDir", VOLUMES.busKeys.mountPath),
     redis,
+    ...(cfg.redis.sentinel === undefined
+      ? []
+      : [env("redisSentinelName", cfg.redis.sentinel.name), env("redisSentinels", cfg.redis.sentinel.sentinels.join(","))]),
     env("busPrefix", cfg.busPrefix),
     env("defaultAction", cfg.defaultAction),
     env("maxStalenessSeconds", cfg.maxStalenessSeconds),
@@ -118,6 +123,7 @@ export function sidecarContainer(cfg: InjectionConfig, upstreamPort: number): V1
       { name: VOLUMES.podInfo.name, mountPath: VOLUMES.podInfo.mountPath, readOnly: true },
       { name: VOLUMES.issuers.name, mountPath: VOLUMES.issuers.mountPath, readOnly: true },
       { name: VOLUMES.keyRing.name, mountPath: VOLUMES.keyRing.mountPath, readOnly: true },
+      { name: VOLUMES.busKeys.name, mountPath: VOLUMES.busKeys.mountPath, readOnly: true },
       { name: VOLUMES.tmp.name, mountPath: VOLUMES.tmp.mountPath },
     ],
     terminationMessagePolicy: "FallbackToLogsOnError",
@@ -129,6 +135,7 @@ export function sidecarVolumes(cfg: InjectionConfig): V1Volume[] {
     { name: VOLUMES.podInfo.name, downwardAPI: { items: [{ path: POD_LABELS_FILE, fieldRef: { fieldPath: "metadata.labels" } }] } },
     { name: VOLUMES.issuers.name, configMap: { name: cfg.issuersConfigMap } },
     { name: VOLUMES.keyRing.name, secret: { secretName: cfg.keyRingSecret } },
+    { name: VOLUMES.busKeys.name, configMap: { name: cfg.busKeysConfigMap } },
     { name: VOLUMES.tmp.name, emptyDir: { sizeLimit: "16Mi" } },
   ];
 }

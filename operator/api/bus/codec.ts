@@ -60,17 +60,17 @@ export function parseObject(raw: unknown): Decoded<Record<string, unknown>> {
     return failure("BUS_TOO_LARGE", `message exceeds ${MAX_BUS_MESSAGE_BYTES} bytes`);
   }
   let value: unknown;
-  let proto = false;
+  const seen = { proto: false };
   try {
     value = JSON.parse(text, (key, v: unknown) => {
-      if (key === "__proto__") proto = true;
+      if (key === "__proto__") seen.proto = true;
       return v;
     });
   } catch {
     // Deeply nested input can exhaust the stack inside JSON.parse: malformed too.
     return failure("BUS_MALFORMED_JSON", "message is not valid JSON");
   }
-  if (proto) return failure("BUS_INVALID_FIELD", "message contains a __proto__ key");
+  if (seen.proto) return failure("BUS_INVALID_FIELD", "message contains a __proto__ key");
   if (typeof value !== "object" || value === null || Array.isArray(value)) return failure("BUS_INVALID_FIELD", "message must be a JSON object");
   return { ok: true, value: value as Record<string, unknown> };
 }

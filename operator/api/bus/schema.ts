@@ -27,8 +27,8 @@ function isKnownTimeZone(zone: string): boolean {
   return known;
 }
 
-const text = (min: number, max: number) => z.string().min(min).max(max);
-const list = <T extends z.ZodType>(item: T, max = MAX_ITEMS) => z.array(item).max(max);
+const text = (min: number, max: number): z.ZodString => z.string().min(min).max(max);
+const list = <T extends z.ZodType>(item: T, max = MAX_ITEMS): z.ZodArray<T> => z.array(item).max(max);
 const count = z.int().min(0);
 export const epochMs = z.int().min(0).max(8_640_000_000_000_000);
 export const revisionNumber = z.int().min(0);
@@ -175,10 +175,9 @@ export const ackSchema = z.object({
 
 // The schemas produce exactly the contract's types (checked at compile time).
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const conforms: [
+export const SCHEMAS_CONFORM: [
   Same<z.infer<typeof bodySchema>, Body>,
   Same<z.infer<typeof envelopeSchema>, Envelope>,
   Same<z.infer<typeof heartbeatSchema>, Heartbeat>,
   Same<z.infer<typeof ackSchema>, Ack>,
 ] = [true, true, true, true];
-void conforms;

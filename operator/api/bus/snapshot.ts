@@ -3,7 +3,8 @@
  * MULTI). Used by the sidecar on every (re)load and by the operator when it adopts an existing bus at start.
  *
  * `verifyEpoch(rawEpochHash, keys)`: the `P epoch` hash must hold a valid signed epoch record whose id equals its
- * plain `id` field, else BUS_NO_EPOCH (bus not built, lost, or forged).
+ * plain `id` field: BUS_NO_EPOCH when there is none (bus not built yet, or lost), else the record's own problem
+ * (unsigned, mis-signed, malformed: a forgery) or BUS_INCONSISTENT.
  * `verifyNamespace(namespace, epoch, rawHead, rawEntries, keys)`: every entry must be signed, of this epoch and
  * namespace, stored under its own field, written at or before the head's revision; the head must be signed, of
  * this epoch and namespace, agree with its plain `revision` field, and its digest and count must equal the ones
@@ -37,8 +38,8 @@ export function verifyEpoch(raw: unknown, keys: VerifyingKeys): Decoded<EpochBod
   const signed = fields.get("signed");
   if (signed === undefined) return failure("BUS_NO_EPOCH", "the bus has no epoch record (not built yet, or lost)");
   const opened = openAs(signed, keys, "epoch");
-  if (!opened.ok) return failure("BUS_NO_EPOCH", `the epoch record is not valid: ${opened.error.code}: ${opened.error.message}`);
-  if (fields.get("id") !== opened.value.body.epoch) return failure("BUS_NO_EPOCH", "the epoch record disagrees with its id");
+  if (!opened.ok) return failure(opened.error.code, `the epoch record is not valid: ${opened.error.message}`);
+  if (fields.get("id") !== opened.value.body.epoch) return failure("BUS_INCONSISTENT", "the epoch record disagrees with its id");
   return { ok: true, value: opened.value.body };
 }
 

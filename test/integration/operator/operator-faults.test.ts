@@ -11,7 +11,7 @@ import { TERMINATION_PLAN_ANNOTATION } from "../../../operator/api/annotations.t
 import { clusterEnv } from "../../cluster/env.ts";
 import { Connections, PrivateRedis, uniquePrefix } from "../bus/support.ts";
 import { createNamespace, kubeConfig } from "./kube-support.ts";
-import { applyVigilCrds, busEvents, busPolicies, OperatorProcess, StandIn, staffOnly, vigilObjects } from "./operator-support.ts";
+import { applyVigilCrds, busEvents, busPolicies, busRevocations, OperatorProcess, StandIn, staffOnly, vigilObjects } from "./operator-support.ts";
 
 const env = clusterEnv();
 const kc = kubeConfig(env);
@@ -79,7 +79,7 @@ describe("vigil-operator under faults", () => {
     expect(done.status?.startTime).toBe(propagating.status?.startTime);
     expect(done.status?.busRevision).toBe(propagating.status?.busRevision);
     expect(done.metadata.annotations?.[TERMINATION_PLAN_ANNOTATION]).toBe(propagating.metadata.annotations?.[TERMINATION_PLAN_ANNOTATION]);
-    const published = (await busEvents(redis, prefix)).filter((e) => e["type"] === "termination" && (e["revocation"] as { id: string }).id === id);
+    const published = (await busEvents(redis, prefix, ns)).filter((e) => e?.changes.some((c) => c.op === "put" && c.entry.type === "revocation" && c.entry.revocation.id === id));
     expect(published).toHaveLength(1);
     await new Promise((r) => setTimeout(r, 1000));
     const reasons = (await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: ns })).items
@@ -96,17 +96,17 @@ describe("vigil-operator under faults", () => {
       if (p.status?.busRevision === undefined) throw new Error("not published");
       return p;
     }, { timeout: 15_000, interval: 100 });
-    const policiesBefore = await busPolicies(redis, prefix);
-    const revocationsBefore = await redis.hgetall(`${prefix}revocations`);
+    const policiesBefore = await busPolicies(redis, prefix, ns);
+    const revocationsBefore = await busRevocations(redis, prefix, ns);
     const revisionBefore = Number(await redis.get(`${prefix}revision`));
-    expect(Object.keys(revocationsBefore)).toHaveLength(1);
+    expect([...revocationsBefore.keys()]).toHaveLength(1);
 
     await redis.flushall();
     const flushedAt = Date.now();
     await vi.waitFor(async () => {
-      expect((await busPolicies(redis, prefix)).get(`${ns}/web`)?.["policy"]).toEqual(policiesBefore.get(`${ns}/web`)?.["policy"]);
-      const revocations = await redis.hgetall(`${prefix}revocations`);
-      expect(Object.keys(revocations)).toEqual(Object.keys(revocationsBefore));
+      expect((await busPolicies(redis, prefix, ns)).get("web")?.policy).toEqual(policiesBefore.get("web")?.policy);
+      const revocations = await busRevocations(redis, prefix, ns);
+      expect([...revocations.keys()]).toEqual([...revocationsBefore.keys()]);
     }, { timeout: RESYNC_SECONDS * 1000 + 3_000, interval: 100 });
     const repairedMs = Date.now() - flushedAt;
     expect(repairedMs).toBeLessThanOrEqual(RESYNC_SECONDS * 1000 + 3_000);
@@ -130,14 +130,14 @@ describe("vigil-operator under faults", () => {
 
     await objects.createPolicy(ns, "after-failover", staffOnly);
     await vi.waitFor(async () => {
-      expect((await busPolicies(redis, prefix)).has(`${ns}/after-failover`)).toBe(true);
+      expect((await busPolicies(redis, prefix, ns)).has("after-failover")).toBe(true);
     }, { timeout: 15_000, interval: 100 });
   });
 
   it("with Redis down a deleted policy keeps its finalizer and says why; once Redis is back it is removed from the bus and released", async () => {
     await objects.createPolicy(ns, "doomed", staffOnly);
     await vi.waitFor(async () => {
-      expect((await busPolicies(redis, prefix)).has(`${ns}/doomed`)).toBe(true);
+      expect((await busPolicies(redis, prefix, ns)).has("doomed")).toBe(true);
     }, { timeout: 15_000, interval: 100 });
     await privateRedis.stop();
     await objects.deletePolicy(ns, "doomed");
@@ -155,9 +155,9 @@ describe("vigil-operator under faults", () => {
     await vi.waitFor(async () => {
       expect(await objects.policyExists(ns, "doomed")).toBe(false);
     }, { timeout: 30_000, interval: 200 });
-    expect((await busPolicies(redis, prefix)).has(`${ns}/doomed`)).toBe(false);
+    expect((await busPolicies(redis, prefix, ns)).has("doomed")).toBe(false);
     await vi.waitFor(async () => {
-      expect((await busPolicies(redis, prefix)).has(`${ns}/after-failover`)).toBe(true);
+      expect((await busPolicies(redis, prefix, ns)).has("after-failover")).toBe(true);
     }, { timeout: RESYNC_SECONDS * 1000 + 5_000, interval: 100 });
   });
 });

@@ -226,6 +226,7 @@ export async function startSidecar(opts: {
     logger: pino({ level: process.env.VIGIL_TEST_LOG ?? "silent" }),
     timeouts: { headersMs: 5_000, requestMs: 30_000, keepAliveMs: 30_000, upstreamMs: 5_000, ...opts.timeouts },
     ...(opts.maxHeaderBytes === undefined ? {} : { maxHeaderBytes: opts.maxHeaderBytes }),
+    gate: {
     authenticate: async (req, ctx) => {
       const header = ctx.kind === "tunnel" ? req.headers["proxy-authorization"] : req.headers.authorization;
       if (header === undefined) throw new SidecarError("TOKEN_MISSING", "No bearer token was presented.");
@@ -241,6 +242,7 @@ export async function startSidecar(opts: {
       return { principal, sessionId };
     },
     authorizeRequest: decide,
+    },
   });
   const address = await server.listen(0, "127.0.0.1");
   return {

@@ -23,6 +23,9 @@ describe("parseConfig", () => {
     expect(config).toEqual({
       redisUrl: "redis://127.0.0.1:6379",
       busPrefix: "vigil:",
+      busSigningKeysDir: "/etc/vigil/bus-signing",
+      busCheckSeconds: 5,
+      revocationClockSkewSeconds: 5,
       adminPort: 8080,
       watchNamespace: "",
       resyncSeconds: 300,

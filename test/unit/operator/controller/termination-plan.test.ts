@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Ack } from "../../../../operator/api/bus.ts";
+import type { Ack } from "../../../../operator/api/bus/messages.ts";
 import {
   decodePlan,
   encodePlan,
@@ -15,7 +15,7 @@ const HOUR = 3_600_000;
 const start = Date.parse("2026-01-02T03:00:00Z");
 
 function ackFrom(pod: string, sessions = 1, connections = 2): Ack {
-  return { v: 1, terminationId: "team/cut/uid", pod, namespace: "team", sessionsTerminated: sessions, connectionsClosed: connections, at: start };
+  return { v: 2, terminationId: "team/cut/uid", pod, namespace: "team", sessionsTerminated: sessions, connectionsClosed: connections, at: start };
 }
 
 const plan = (expected: string[]): TerminationPlan => ({ v: 1, startedAt: start, expiresAt: start + 8 * HOUR, expected });

@@ -6,7 +6,7 @@ import {
   parseCounter,
   parseXinfoStream,
   parseXread,
-} from "../../../../operator/api/bus-replies.ts";
+} from "../../../../../operator/api/bus/replies.ts";
 
 const entries = [
   ["1-0", ["m", "a"]],
