@@ -118,6 +118,8 @@ export function assembleOperator(o: OperatorAppOptions): OperatorApp {
       ensureRevisionFloor,
       terminationTimeoutMs: config.terminationTimeoutSeconds * 1000,
       revocationClockSkewMs: config.revocationClockSkewSeconds * 1000,
+      // After a bus rebuild, live sidecars re-register within a few heartbeats.
+      registrationGraceMs: Math.min(10_000, config.heartbeatMaxAgeSeconds * 1000),
       ...(o.terminationPollMs === undefined ? {} : { pollMs: o.terminationPollMs }),
     }),
     // A finished termination without a TTL has nothing left to do: resyncs of thousands of them stay out of the queue.

@@ -28,7 +28,8 @@ import type { Informer } from "../kube/informer.ts";
 import { compileAccessPolicy } from "../policy/compile.ts";
 import type { BusContext } from "./bus-context.ts";
 import type { ReconcileContext, Reconciler, Result } from "./reconciler.ts";
-import { revocationOf } from "./session-termination.ts";
+import { absoluteTimeoutsIn, revocationOf } from "./session-termination.ts";
+import { revocationLifetimeMs } from "./termination-plan.ts";
 
 export const BUS_RESYNC_KEY = "vigil-operator/bus";
 
@@ -55,7 +56,11 @@ export function desiredBusState(policies: Informer, terminations: Informer, side
   }
   const revocations: Revocation[] = [];
   for (const obj of terminations.list()) {
-    const record = revocationOf(obj as unknown as SessionTermination, skewMs);
+    const t = obj as unknown as SessionTermination;
+    // The same lifetime the termination reconciler uses before it has a plan (a termination published without one
+    // yet must not look deleted).
+    const lifetime = revocationLifetimeMs(t.spec.revokeFor, absoluteTimeoutsIn(policies, t.metadata.namespace ?? ""));
+    const record = revocationOf(t, skewMs, lifetime);
     if (record !== undefined) revocations.push(record);
   }
   return { policies: compiled, revocations, namespaces: sidecarNamespaces };

@@ -87,7 +87,11 @@ export class BusSubscriber {
     return this.#refused;
   }
 
-  /** Code of the last refusal since the last accepted snapshot ("" when none). */
+  /**
+   * Code of the last SNAPSHOT refusal since the last accepted snapshot ("" when none): the bus the sidecar cannot
+   * load is damaged or forged, and the heartbeat carries this so the operator rebuilds it. Refused stream entries
+   * are only counted: they never change the view.
+   */
   get lastRefusal(): string {
     return this.#lastRefusal;
   }
@@ -186,8 +190,8 @@ export class BusSubscriber {
     const opened = openAs(entry.message, this.#o.keys(), "event");
     if (!opened.ok || opened.value.body.namespace !== this.#o.namespace) {
       position.streamId = entry.id;
-      if (opened.ok) this.#refuse(handlers, "BUS_INCONSISTENT", "an event of another namespace in this namespace's stream");
-      else this.#refuse(handlers, opened.error.code, opened.error.message);
+      if (opened.ok) this.#refuse(handlers, "BUS_INCONSISTENT", "an event of another namespace in this namespace's stream", false);
+      else this.#refuse(handlers, opened.error.code, opened.error.message, false);
       return true;
     }
     const event = opened.value.body;
@@ -195,7 +199,7 @@ export class BusSubscriber {
     if (event.prev !== position.revision) {
       if (event.revision <= position.revision) {
         position.streamId = entry.id;
-        this.#refuse(handlers, "BUS_REPLAYED", `event revision ${event.revision} is not after ${position.revision}`);
+        this.#refuse(handlers, "BUS_REPLAYED", `event revision ${event.revision} is not after ${position.revision}`, false);
         return true;
       }
       return this.#gap(handlers, `event follows revision ${event.prev}, applied ${position.revision}`);
@@ -249,9 +253,9 @@ export class BusSubscriber {
     return "retry";
   }
 
-  #refuse(handlers: SubscriberHandlers, code: BusErrorCode, message: string): "retry" {
+  #refuse(handlers: SubscriberHandlers, code: BusErrorCode, message: string, snapshot = true): "retry" {
     this.#refused++;
-    this.#lastRefusal = code;
+    if (snapshot) this.#lastRefusal = code;
     report(handlers, { kind: "refused", code, message });
     return "retry";
   }

@@ -144,6 +144,15 @@ export class PrivateRedis {
     process.kill(proc.pid, "SIGKILL");
     await exited;
   }
+
+  /** Freezes the server (SIGSTOP): connections stay open, nothing is answered. */
+  pause(): void {
+    if (this.#proc?.pid !== undefined) process.kill(this.#proc.pid, "SIGSTOP");
+  }
+
+  resume(): void {
+    if (this.#proc?.pid !== undefined) process.kill(this.#proc.pid, "SIGCONT");
+  }
 }
 
 function ping(port: number): Promise<void> {

@@ -44,6 +44,8 @@ export interface OperatorSettings {
   terminationTimeoutSeconds?: number;
   heartbeatMaxAgeSeconds?: number;
   busCheckSeconds?: number;
+  /** More VIGIL_* settings. */
+  env?: Record<string, string>;
 }
 
 /** vigil-operator as a real process; its JSON log lines are kept for assertions. */
@@ -94,6 +96,7 @@ export class OperatorProcess {
         VIGIL_BUS_SIGNING_KEYS_DIR: signingDir,
         VIGIL_BUS_CHECK_SECONDS: String(s.busCheckSeconds ?? 1),
         LOG_LEVEL: "info",
+        ...s.env,
       },
     });
     return new OperatorProcess(child, adminPort);
