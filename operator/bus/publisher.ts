@@ -338,7 +338,7 @@ export class BusPublisher {
   // ---- what sidecars write ----------------------------------------------------------------------------------
 
   async readAcks(terminationId: string): Promise<Ack[]> {
-    const reply = await this.#guard(() => this.#redis.call("HGETALL", this.keys.acks(terminationId)));
+    const reply = await this.#repairing(this.keys.acks(terminationId), () => this.#redis.call("HGETALL", this.keys.acks(terminationId)));
     const acks: Ack[] = [];
     for (const [field, raw] of pairsOf(reply)) {
       const decoded = decodeAck(raw);
@@ -363,7 +363,7 @@ export class BusPublisher {
   // ---- internals --------------------------------------------------------------------------------------------
 
   async #heartbeats(now: number, maxAgeMs: number): Promise<{ live: Heartbeat[]; stale: string[] }> {
-    const reply = await this.#guard(() => this.#redis.call("HGETALL", this.keys.sidecars));
+    const reply = await this.#repairing(this.keys.sidecars, () => this.#redis.call("HGETALL", this.keys.sidecars));
     const live: Heartbeat[] = [];
     const stale: string[] = [];
     for (const [field, raw] of pairsOf(reply)) {
@@ -511,6 +511,20 @@ export class BusPublisher {
   async #exclusiveAll<T>(fn: () => Promise<T>): Promise<T> {
     await Promise.all([...this.#locks.values()]);
     return fn();
+  }
+
+  /**
+   * A read of a key sidecars write (heartbeats, acks): if a rogue gave it the wrong type, delete it (sidecars write it
+   * again within a heartbeat) and read nothing, instead of failing every reconcile.
+   */
+  async #repairing(key: string, read: () => Promise<unknown>): Promise<unknown> {
+    try {
+      return await read();
+    } catch (error: unknown) {
+      if (!(error instanceof Error) || !error.message.includes("WRONGTYPE")) return this.#guard(() => Promise.reject(error));
+      await this.#guard(() => this.#redis.del(key));
+      return [];
+    }
   }
 
   async #guard<T>(operation: () => Promise<T>): Promise<T> {

@@ -99,7 +99,8 @@ export class BusResyncReconciler implements Reconciler {
     const { bus } = this.#o;
     const publisher = bus.publisher;
     publisher.raiseRevisionFloor(maxBusRevision(this.#o.policies, this.#o.terminations));
-    const live = await bus.liveSidecars();
+    // Heartbeats only inform (integrity reports, heads for new namespaces): a failure to read them never blocks a repair.
+    const live = await bus.liveSidecars().catch((): Heartbeat[] => []);
     const resyncDue = this.#now() - this.#lastResync >= this.#o.resyncMs;
     const damage = await this.#damage(live, resyncDue, ctx);
     const namespaces = new Set(live.map((h) => h.namespace));
