@@ -49,11 +49,11 @@ export function createTokenVerifier(issuers: IssuerConfig[], opts: TokenVerifier
   const resolved = resolveIssuers(issuers, opts.remoteJwks, opts.allowInsecureLoopbackJwks ?? true);
   const maxTokenBytes = opts.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES;
   const now = opts.now ?? Date.now;
-  const cache = createTokenCache(opts.cacheMaxEntries ?? 10_000);
+  const cache = createTokenCache(opts.cacheMaxEntries ?? 10_000, now);
 
   async function verify(token: string): Promise<Principal> {
     // Only tokens that passed the gate are ever cached, so a hit needs no parsing at all.
-    const cached = cache.get(token, now());
+    const cached = cache.get(token);
     if (cached !== undefined) return cached;
     const gated = gateToken(token, maxTokenBytes);
     const issuer = resolved.get(unverifiedIssuer(gated.payloadSegment));
@@ -75,7 +75,7 @@ export function createTokenVerifier(issuers: IssuerConfig[], opts: TokenVerifier
       throw mapVerifyError(err);
     }
     const principal = toPrincipal(payload, issuer, nowMs);
-    cache.set(token, principal, deadlineOf(principal, issuer), nowMs);
+    cache.set(token, principal, deadlineOf(principal, issuer));
     return principal;
   }
 

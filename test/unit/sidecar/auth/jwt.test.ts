@@ -175,6 +175,33 @@ describe("verified-token cache", () => {
     expect(v.cacheSize).toBe(2);
     expect(v.invalidateWhere((p) => p.sessionClaim.value === "1")).toBe(0);
   });
+
+  it("counts use, not insertion: a token used again outlives one cached after it", async () => {
+    const v = verifier({ cacheMaxEntries: 2 });
+    const [t1, t2, t3] = await Promise.all(["1", "2", "3"].map((sid) => signed(es, claims({ sid }))));
+    await v.verify(t1!);
+    await v.verify(t2!);
+    await v.verify(t1!); // hit: t1 is now the most recently used
+    await v.verify(t3!);
+    expect(v.invalidateWhere((p) => p.sessionClaim.value === "2")).toBe(0);
+    expect(v.invalidateWhere((p) => p.sessionClaim.value === "1")).toBe(1);
+  });
+
+  it("expires each entry at its own token's deadline", async () => {
+    const server = await startJwksServer(jwksOf(es));
+    let clock = Date.now();
+    const v = verifier({ now: () => clock, remoteJwks: { cacheMaxAgeMs: 0, cooldownMs: 0 } }, [issuerA({ jwks: undefined, jwksUri: server.url })]);
+    const nowS = Math.floor(clock / 1000);
+    const short = await signed(es, claims({ sid: "short", exp: nowS + 60 }));
+    const long = await signed(es, claims({ sid: "long", exp: nowS + 600 }));
+    await v.verify(short);
+    await v.verify(long);
+    await server.close(); // from here on only cache hits succeed
+    clock = (nowS + 60 + 31) * 1000; // past the short token's exp + tolerance, long before the other's
+    await expectRefused(v, short, "JWKS_UNAVAILABLE");
+    await expect(v.verify(long)).resolves.toMatchObject({ sessionClaim: { value: "long" } });
+    expect(v.cacheSize).toBe(1);
+  });
 });
 
 describe("remote JWKS", () => {
