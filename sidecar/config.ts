@@ -27,7 +27,7 @@ export const SIDECAR_SETTINGS = {
   adminPort: { parse: port, default: "15090" },
   /** The application's port on loopback. */
   upstreamPort: { parse: port },
-  /** YAML/JSON list of issuers (see sidecar/auth/issuer-config.ts), mounted from the chart's ConfigMap. */
+  /** YAML/JSON list of issuers (validated by sidecar/auth/issuer-schema.ts), mounted from the chart's ConfigMap. */
   issuersFile: { parse: path },
   /** Session-encryption key ring, mounted from a Secret (one file per key id, plus `primary`). */
   keyRingDir: { parse: path },

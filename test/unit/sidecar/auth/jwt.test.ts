@@ -386,8 +386,8 @@ describe("attack corpus", () => {
 describe("configuration", () => {
   const bad: [string, Overrides, string][] = [
     ["empty algorithm list", { algorithms: [] }, "issuers[0].algorithms"],
-    ["HS256", { algorithms: ["HS256" as never] }, "issuers[0].algorithms"],
-    ["none", { algorithms: ["none" as never] }, "issuers[0].algorithms"],
+    ["HS256", { algorithms: ["HS256" as never] }, "issuers[0].algorithms[0]"],
+    ["none after an allowed one", { algorithms: ["ES256", "none" as never] }, "issuers[0].algorithms[1]"],
     ["tolerance above 60 s", { clockToleranceSeconds: 61 }, "issuers[0].clockToleranceSeconds"],
     ["no audience", { audiences: [] }, "issuers[0].audiences"],
     ["both key sources", { jwksUri: "https://idp.test/jwks" }, "issuers[0].jwksUri"],
@@ -396,6 +396,11 @@ describe("configuration", () => {
     ["symmetric inline key", { jwks: { keys: [{ kty: "oct", k: "c2VjcmV0" }] } }, "issuers[0].jwks.keys[0].kty"],
     ["private inline key", { jwks: { keys: [{ kty: "EC", crv: "P-256", x: "x", y: "y", d: "d" }] } }, "issuers[0].jwks.keys[0]"],
     ["empty issuer", { issuer: "" }, "issuers[0].issuer"],
+    ["a misspelt key", { maxTokenAgeSecs: 60 } as Overrides, "issuers[0].maxTokenAgeSecs"],
+    ["a string tolerance", { clockToleranceSeconds: "30" as never }, "issuers[0].clockToleranceSeconds"],
+    ["a negative maximum age", { maxTokenAgeSeconds: -1 }, "issuers[0].maxTokenAgeSeconds"],
+    ["a JWKS URI with credentials", { jwks: undefined, jwksUri: "https://user:pw@idp.test/jwks" }, "issuers[0].jwksUri"],
+    ["an inline JWKS without keys", { jwks: { keys: [] } }, "issuers[0].jwks.keys"],
   ];
 
   it.each(bad)("refuses %s, naming the key", (_name, overrides, key) => {
@@ -414,5 +419,19 @@ describe("configuration", () => {
   it("refuses a duplicate issuer and an empty issuer list", () => {
     expect(() => createTokenVerifier([issuerA(), issuerA()])).toThrow(/issuers\[1\]\.issuer/);
     expect(() => createTokenVerifier([])).toThrow(ConfigError);
+  });
+
+  it("says what is wrong in words, not only where", () => {
+    expect(() => createTokenVerifier([issuerA({ algorithms: ["HS256" as never] })])).toThrow(
+      'invalid configuration at issuers[0].algorithms[0]: algorithm "HS256" is not allowed (allowed: ES256, ES384, RS256, PS256, EdDSA)',
+    );
+    expect(() => createTokenVerifier([issuerA({ maxTokenAgeSecs: 60 } as Overrides)])).toThrow(/unknown key \(allowed: issuer, audiences, /);
+    expect(() => createTokenVerifier(["https://idp.test"] as never)).toThrow("invalid configuration at issuers[0]: must be a mapping");
+  });
+
+  it("accepts plain-http loopback JWKS only when allowed", () => {
+    const loopback = [issuerA({ jwks: undefined, jwksUri: "http://127.0.0.1:1/jwks.json" })];
+    expect(() => createTokenVerifier(loopback)).not.toThrow();
+    expect(() => createTokenVerifier(loopback, { allowInsecureLoopbackJwks: false })).toThrow(/issuers\[0\]\.jwksUri: must use https/);
   });
 });
