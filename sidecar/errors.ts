@@ -20,6 +20,8 @@ export const ERROR_STATUS = {
   TOKEN_WRONG_ISSUER: 401,
   TOKEN_WRONG_AUDIENCE: 401,
   TOKEN_MISSING_CLAIM: 401,
+  /** `exp − iat` is longer than the issuer's maximum token lifetime. */
+  TOKEN_LIFETIME_TOO_LONG: 401,
   ISSUER_UNKNOWN: 401,
   JWKS_UNAVAILABLE: 401,
   SESSION_REVOKED: 401,

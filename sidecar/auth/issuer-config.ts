@@ -32,6 +32,7 @@ export interface ResolvedIssuer {
   emailClaim: string;
   clockToleranceSeconds: number;
   maxTokenAgeSeconds: number | undefined;
+  maxTokenLifetimeSeconds: number;
   keys: JWTVerifyGetKey;
 }
 
@@ -51,6 +52,7 @@ export function resolveIssuers(
       emailClaim: config.emailClaim,
       clockToleranceSeconds: config.clockToleranceSeconds,
       maxTokenAgeSeconds: config.maxTokenAgeSeconds,
+      maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds,
       keys: keyResolverFor(config, remote),
     });
   }

@@ -6,7 +6,8 @@
  * `issuers[1].jwks.keys[0].kty`). Refused: an empty list, unknown keys (a typo never silently falls back to a
  * default), no or unknown algorithms (HS*, `none`), a clock tolerance above 60 s, both or neither of `jwksUri` and
  * `jwks`, a remote JWKS that is not https (loopback http only when allowed) or carries credentials, an inline JWKS
- * with symmetric or private key material, a duplicate issuer.
+ * with symmetric or private key material, a duplicate issuer, a maximum token lifetime (`maxTokenLifetimeSeconds`,
+ * default 24 h) that is not a whole number of seconds from 1 s to 366 days.
  */
 import { z } from "zod";
 import { ConfigError } from "../errors.ts";
@@ -15,6 +16,8 @@ export const ALLOWED_ALGORITHMS = ["ES256", "ES384", "RS256", "PS256", "EdDSA"] 
 export type AllowedAlgorithm = (typeof ALLOWED_ALGORITHMS)[number];
 export const MAX_CLOCK_TOLERANCE_SECONDS = 60;
 export const DEFAULT_CLOCK_TOLERANCE_SECONDS = 30;
+export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 24 * 3600;
+export const MAX_TOKEN_LIFETIME_LIMIT_SECONDS = 366 * 24 * 3600;
 
 const PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "k", "oth"];
 const PUBLIC_KTYS = new Set(["EC", "RSA", "OKP"]);
@@ -85,6 +88,12 @@ const issuerShape = {
     .default(DEFAULT_CLOCK_TOLERANCE_SECONDS),
   /** Refuse tokens whose `iat` is older than this. */
   maxTokenAgeSeconds: z.number({ error: "must be a positive number" }).positive({ error: "must be a positive number" }).optional(),
+  /** Refuse tokens valid for longer than this (`exp − iat`). */
+  maxTokenLifetimeSeconds: z
+    .int({ error: `must be a whole number of seconds from 1 to ${MAX_TOKEN_LIFETIME_LIMIT_SECONDS}` })
+    .min(1, { error: `must be a whole number of seconds from 1 to ${MAX_TOKEN_LIFETIME_LIMIT_SECONDS}` })
+    .max(MAX_TOKEN_LIFETIME_LIMIT_SECONDS, { error: `must be a whole number of seconds from 1 to ${MAX_TOKEN_LIFETIME_LIMIT_SECONDS}` })
+    .default(DEFAULT_MAX_TOKEN_LIFETIME_SECONDS),
 };
 
 const issuerSchema = z.strictObject(issuerShape, { error: "must be a mapping" }).superRefine((config, ctx) => {

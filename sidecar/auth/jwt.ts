@@ -4,8 +4,9 @@
  * Contract (checklist B): the format/size gate runs first (no JOSE parsing of bad input); the
  * issuer is picked by the *unverified* `iss` and the token is then verified with that issuer's key
  * set only (`jose.jwtVerify` with the explicit algorithm list, issuer, audience, required `exp`,
- * `iat`, `sub`, bounded clock tolerance, no extra `crit` recognised). `iat` in the future beyond the
- * tolerance is refused; `sid` (else `jti`) is required and becomes the session claim.
+ * `iat`, `sub`, bounded clock tolerance, no extra `crit` recognised). Date claims must be finite, `iat` in the
+ * future beyond the tolerance is refused and `exp − iat` is bounded per issuer (token-dates.ts); `sid` (else
+ * `jti`) is required and becomes the session claim.
  * Verified tokens are cached by their full string until `exp` (or `iat + maxTokenAge`), bounded
  * in size; `invalidateWhere` drops cached entries covered by a revocation. Revocations themselves
  * must be keyed on `sessionKeyOf(principal)` (issuer + session claim), never on the token bytes,
@@ -19,6 +20,7 @@ import type { SidecarErrorCode } from "../errors.ts";
 import { resolveIssuers } from "./issuer-config.ts";
 import type { IssuerConfig, RemoteJwksOptions, ResolvedIssuer } from "./issuer-config.ts";
 import { createTokenCache } from "./token-cache.ts";
+import { tokenDates } from "./token-dates.ts";
 import { DEFAULT_MAX_TOKEN_BYTES, decodeJsonSegment, gateToken } from "./token-gate.ts";
 import type { Principal } from "./types.ts";
 
@@ -107,9 +109,8 @@ function unverifiedIssuer(payloadSegment: string): string {
 }
 
 function toPrincipal(payload: JWTPayload, issuer: ResolvedIssuer, nowMs: number): Principal {
-  const { exp, iat, sub } = payload;
-  if (typeof exp !== "number" || typeof iat !== "number") throw new SidecarError("TOKEN_INVALID", "The token's exp and iat must be numbers.");
-  if (iat > nowMs / 1000 + issuer.clockToleranceSeconds) throw new SidecarError("TOKEN_NOT_YET_VALID", "The token was issued in the future.");
+  const { issuedAt, expiresAt } = tokenDates(payload, issuer, nowMs);
+  const sub = payload.sub;
   if (typeof sub !== "string" || sub.length === 0) throw new SidecarError("TOKEN_INVALID", "The token's sub must be a non-empty string.");
   const principal: Principal = {
     issuer: issuer.issuer,
@@ -117,8 +118,8 @@ function toPrincipal(payload: JWTPayload, issuer: ResolvedIssuer, nowMs: number)
     groups: stringList(payload[issuer.groupsClaim]),
     claims: Object.freeze({ ...payload }),
     sessionClaim: sessionClaimOf(payload),
-    issuedAt: iat,
-    expiresAt: exp,
+    issuedAt,
+    expiresAt,
   };
   const email = payload[issuer.emailClaim];
   if (typeof email === "string" && email.length > 0) principal.email = email;

@@ -300,6 +300,32 @@ describe("attack corpus", () => {
     await expectRefused(v(), handSigned(es, { alg: "ES256", kid: es.kid }, { ...claims(), iat: String(nowSeconds()) }), "TOKEN_INVALID");
   });
 
+  /** A genuinely signed token whose payload JSON text has `claim` set to `literal` (e.g. 1e400, which no JSON.stringify writes). */
+  const withLiteral = (claim: string, literal: string, base: Record<string, unknown> = claims()): string => {
+    const json = JSON.stringify({ ...base, [claim]: 0 }).replace(`"${claim}":0`, `"${claim}":${literal}`);
+    return handSigned(es, { alg: "ES256", kid: es.kid, typ: "JWT" }, Buffer.from(json));
+  };
+
+  it("refuses exp, iat or nbf written as 1e400 (Infinity once parsed): such a token would never expire", async () => {
+    await expectRefused(v(), withLiteral("exp", "1e400"), "TOKEN_INVALID");
+    await expectRefused(v(), withLiteral("iat", "-1e400"), "TOKEN_INVALID");
+    await expectRefused(v(), withLiteral("nbf", "-1e400"), "TOKEN_INVALID");
+    await expectRefused(v(), withLiteral("nbf", "1e400"), "TOKEN_NOT_YET_VALID");
+    await expectRefused(v(), withLiteral("exp", "-1e400"), "TOKEN_EXPIRED");
+    // The same literal with an ordinary value is accepted: the refusal is about the value.
+    await expect(v().verify(withLiteral("exp", String(nowSeconds() + 60)))).resolves.toMatchObject({ subject: "alice" });
+  });
+
+  it("refuses a token valid for longer than the issuer's maximum lifetime: 24 h by default, or as configured", async () => {
+    const now = nowSeconds();
+    await expect(v().verify(await signed(es, claims({ iat: now, exp: now + 86_400 })))).resolves.toMatchObject({ subject: "alice" });
+    const err = await expectRefused(v(), await signed(es, claims({ iat: now, exp: now + 86_401 })), "TOKEN_LIFETIME_TOO_LONG");
+    expect(err.message).toContain("86400 s");
+    const hourly = verifier({}, [issuerA({ maxTokenLifetimeSeconds: 3_600 })]);
+    await expect(hourly.verify(await signed(es, claims({ iat: now, exp: now + 3_600 })))).resolves.toMatchObject({ subject: "alice" });
+    await expectRefused(hourly, await signed(es, claims({ iat: now, exp: now + 3_601 })), "TOKEN_LIFETIME_TOO_LONG");
+  });
+
   it("refuses expired tokens and tokens from the future beyond the tolerance", async () => {
     const now = nowSeconds();
     await expectRefused(v(), await signed(es, claims({ iat: now - 100, exp: now - 31 })), "TOKEN_EXPIRED");
@@ -401,6 +427,10 @@ describe("configuration", () => {
     ["a negative maximum age", { maxTokenAgeSeconds: -1 }, "issuers[0].maxTokenAgeSeconds"],
     ["a JWKS URI with credentials", { jwks: undefined, jwksUri: "https://user:pw@idp.test/jwks" }, "issuers[0].jwksUri"],
     ["an inline JWKS without keys", { jwks: { keys: [] } }, "issuers[0].jwks.keys"],
+    ["a zero maximum lifetime", { maxTokenLifetimeSeconds: 0 }, "issuers[0].maxTokenLifetimeSeconds"],
+    ["a fractional maximum lifetime", { maxTokenLifetimeSeconds: 1.5 }, "issuers[0].maxTokenLifetimeSeconds"],
+    ["a maximum lifetime above 366 days", { maxTokenLifetimeSeconds: 366 * 86_400 + 1 }, "issuers[0].maxTokenLifetimeSeconds"],
+    ["a string maximum lifetime", { maxTokenLifetimeSeconds: "86400" as never }, "issuers[0].maxTokenLifetimeSeconds"],
   ];
 
   it.each(bad)("refuses %s, naming the key", (_name, overrides, key) => {
