@@ -22,6 +22,8 @@ export const ERROR_STATUS = {
   TOKEN_MISSING_CLAIM: 401,
   /** `exp − iat` is longer than the issuer's maximum token lifetime. */
   TOKEN_LIFETIME_TOO_LONG: 401,
+  /** The token's `typ` is not an access-token type of its issuer (e.g. a logout or security event token). */
+  TOKEN_WRONG_TYPE: 401,
   ISSUER_UNKNOWN: 401,
   JWKS_UNAVAILABLE: 401,
   SESSION_REVOKED: 401,

@@ -11,6 +11,7 @@ import { createLocalJWKSet, createRemoteJWKSet, errors } from "jose";
 import type { JWTVerifyGetKey } from "jose";
 import { SidecarError } from "../errors.ts";
 import { parseIssuers, type AllowedAlgorithm, type ValidIssuerConfig } from "./issuer-schema.ts";
+import { normaliseType } from "./token-type.ts";
 
 export { ALLOWED_ALGORITHMS, MAX_CLOCK_TOLERANCE_SECONDS } from "./issuer-schema.ts";
 export type { AllowedAlgorithm, IssuerConfig } from "./issuer-schema.ts";
@@ -33,6 +34,9 @@ export interface ResolvedIssuer {
   clockToleranceSeconds: number;
   maxTokenAgeSeconds: number | undefined;
   maxTokenLifetimeSeconds: number;
+  /** Normalised `typ` values accepted (token-type.ts). */
+  allowedTypes: ReadonlySet<string>;
+  allowMissingType: boolean;
   keys: JWTVerifyGetKey;
 }
 
@@ -53,6 +57,8 @@ export function resolveIssuers(
       clockToleranceSeconds: config.clockToleranceSeconds,
       maxTokenAgeSeconds: config.maxTokenAgeSeconds,
       maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds,
+      allowedTypes: new Set(config.allowedTypes.map(normaliseType)),
+      allowMissingType: config.allowMissingType,
       keys: keyResolverFor(config, remote),
     });
   }

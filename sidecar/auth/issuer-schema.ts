@@ -7,10 +7,13 @@
  * default), no or unknown algorithms (HS*, `none`), a clock tolerance above 60 s, both or neither of `jwksUri` and
  * `jwks`, a remote JWKS that is not https (loopback http only when allowed) or carries credentials, an inline JWKS
  * with symmetric or private key material, a duplicate issuer, a maximum token lifetime (`maxTokenLifetimeSeconds`,
- * default 24 h) that is not a whole number of seconds from 1 s to 366 days.
+ * default 24 h) that is not a whole number of seconds from 1 s to 366 days, an allowed token type (`allowedTypes`,
+ * default `at+jwt` and `JWT`) that is not a media type or is never a credential (token-type.ts), and a
+ * configuration that could accept no token at all (no allowed type and `allowMissingType: false`).
  */
 import { z } from "zod";
 import { ConfigError } from "../errors.ts";
+import { DEFAULT_ALLOWED_TYPES, NEVER_CREDENTIALS, normaliseType } from "./token-type.ts";
 
 export const ALLOWED_ALGORITHMS = ["ES256", "ES384", "RS256", "PS256", "EdDSA"] as const;
 export type AllowedAlgorithm = (typeof ALLOWED_ALGORITHMS)[number];
@@ -23,6 +26,8 @@ const PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "k", "oth"];
 const PUBLIC_KTYS = new Set(["EC", "RSA", "OKP"]);
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "[::1]", "localhost"]);
 const HTTPS_ONLY = "must use https (plain http only for loopback)";
+/** `type/subtype` or a bare subtype (RFC 6838 restricted names). */
+const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}(\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126})?$/;
 
 const isLoopbackHttp = (url: URL): boolean => url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname);
 
@@ -88,6 +93,18 @@ const issuerShape = {
     .default(DEFAULT_CLOCK_TOLERANCE_SECONDS),
   /** Refuse tokens whose `iat` is older than this. */
   maxTokenAgeSeconds: z.number({ error: "must be a positive number" }).positive({ error: "must be a positive number" }).optional(),
+  /** `typ` values accepted (compared case-insensitively, `application/` prefix optional). */
+  allowedTypes: z
+    .array(
+      z
+        .string({ error: "must be a media type such as at+jwt" })
+        .regex(MEDIA_TYPE, { error: "must be a media type such as at+jwt" })
+        .refine((t) => !NEVER_CREDENTIALS.has(normaliseType(t)), { error: "is never accepted as a credential (logout, security event and introspection tokens)" }),
+      { error: "must be a list of media types" },
+    )
+    .default([...DEFAULT_ALLOWED_TYPES]),
+  /** Accept tokens without `typ`. */
+  allowMissingType: z.boolean({ error: "must be true or false" }).default(true),
   /** Refuse tokens valid for longer than this (`exp − iat`). */
   maxTokenLifetimeSeconds: z
     .int({ error: `must be a whole number of seconds from 1 to ${MAX_TOKEN_LIFETIME_LIMIT_SECONDS}` })
@@ -97,6 +114,9 @@ const issuerShape = {
 };
 
 const issuerSchema = z.strictObject(issuerShape, { error: "must be a mapping" }).superRefine((config, ctx) => {
+  if (config.allowedTypes.length === 0 && !config.allowMissingType) {
+    ctx.addIssue({ code: "custom", path: ["allowedTypes"], message: "must not be empty when allowMissingType is false (no token could be accepted)" });
+  }
   if ((config.jwksUri === undefined) === (config.jwks === undefined)) {
     ctx.addIssue({ code: "custom", path: ["jwksUri"], message: "exactly one of jwksUri and jwks is required" });
     return;

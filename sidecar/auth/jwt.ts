@@ -2,7 +2,8 @@
  * JWT verification: token string → verified `Principal`, or a coded `SidecarError` (401).
  *
  * Contract (checklist B): the format/size gate runs first (no JOSE parsing of bad input); the
- * issuer is picked by the *unverified* `iss` and the token is then verified with that issuer's key
+ * issuer is picked by the *unverified* `iss`, its `typ` must be one that issuer's access tokens may have
+ * (token-type.ts; logout and security event tokens never are), and the token is then verified with that issuer's key
  * set only (`jose.jwtVerify` with the explicit algorithm list, issuer, audience, required `exp`,
  * `iat`, `sub`, bounded clock tolerance, no extra `crit` recognised). Date claims must be finite, `iat` in the
  * future beyond the tolerance is refused and `exp − iat` is bounded per issuer (token-dates.ts); `sid` (else
@@ -21,6 +22,7 @@ import { resolveIssuers } from "./issuer-config.ts";
 import type { IssuerConfig, RemoteJwksOptions, ResolvedIssuer } from "./issuer-config.ts";
 import { createTokenCache } from "./token-cache.ts";
 import { tokenDates } from "./token-dates.ts";
+import { checkTokenType } from "./token-type.ts";
 import { DEFAULT_MAX_TOKEN_BYTES, decodeJsonSegment, gateToken } from "./token-gate.ts";
 import type { Principal } from "./types.ts";
 
@@ -60,6 +62,7 @@ export function createTokenVerifier(issuers: IssuerConfig[], opts: TokenVerifier
     const gated = gateToken(token, maxTokenBytes);
     const issuer = resolved.get(unverifiedIssuer(gated.payloadSegment));
     if (issuer === undefined) throw new SidecarError("ISSUER_UNKNOWN", "The token's issuer is not trusted by this workload.");
+    checkTokenType(gated.header.typ, issuer);
     const nowMs = now();
     let payload: JWTPayload;
     try {

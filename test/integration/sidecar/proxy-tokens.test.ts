@@ -72,6 +72,23 @@ describe("sidecar proxy: tokens that must never get in", () => {
     expect(tcp.accepted()).toBe(dialled);
   });
 
+  it.each(["logout+jwt", "secevent+jwt"])("refuses a %s token (signed by the trusted issuer, right audience) every way", async (typ) => {
+    const [seen, upgrades, dialled] = [app.seen.length, app.upgrades.length, tcp.accepted()];
+    const payload = JSON.stringify(issuer.claims({ sub: "alice", sid: `typ-${typ}`, events: { "http://schemas.openid.net/event/backchannel-logout": {} } }));
+    const { http, websocket, tunnel } = await everyWay(issuer.signedText(payload, { alg: "ES256", kid: "k1", typ }));
+    expect([http.status, websocket.status, tunnel.status]).toEqual([401, 401, 407]);
+    for (const answer of [http, websocket, tunnel]) expect(answer.body).toMatchObject({ code: "TOKEN_WRONG_TYPE" });
+    expect(app.seen.length).toBe(seen);
+    expect(app.upgrades.length).toBe(upgrades);
+    expect(tcp.accepted()).toBe(dialled);
+  });
+
+  it("admits an RFC 9068 access token (typ at+jwt)", async () => {
+    const payload = JSON.stringify(issuer.claims({ sub: "alice", sid: "at" }));
+    const { http, tunnel } = await everyWay(issuer.signedText(payload, { alg: "ES256", kid: "k1", typ: "at+jwt" }));
+    expect([http.status, tunnel.status]).toEqual([200, 200]);
+  });
+
   it("refuses a token valid for longer than 24 h (the default maximum lifetime) every way", async () => {
     const iat = Math.floor(Date.now() / 1000);
     const [seen, dialled] = [app.seen.length, tcp.accepted()];

@@ -326,6 +326,22 @@ describe("attack corpus", () => {
     await expectRefused(hourly, await signed(es, claims({ iat: now, exp: now + 3_601 })), "TOKEN_LIFETIME_TOO_LONG");
   });
 
+  it.each(["at+jwt", "application/AT+JWT", "JWT", undefined])("accepts typ %j by default", async (typ) => {
+    await expect(v().verify(await signed(es, claims(), { typ }))).resolves.toMatchObject({ subject: "alice" });
+  });
+
+  it.each(["logout+jwt", "secevent+jwt", "application/logout+jwt", "Secevent+JWT", "dpop+jwt"])("refuses a genuinely signed %s token as a credential", async (typ) => {
+    const err = await expectRefused(v(), await signed(es, claims(), { typ }), "TOKEN_WRONG_TYPE");
+    expect(err.message).not.toContain(typ);
+  });
+
+  it("applies an issuer's own allowed types: at+jwt only, typ required", async () => {
+    const strict = verifier({}, [issuerA({ allowedTypes: ["at+jwt"], allowMissingType: false })]);
+    await expect(strict.verify(await signed(es, claims(), { typ: "at+jwt" }))).resolves.toMatchObject({ subject: "alice" });
+    await expectRefused(strict, await signed(es, claims(), { typ: "JWT" }), "TOKEN_WRONG_TYPE");
+    await expectRefused(strict, await signed(es, claims(), { typ: undefined }), "TOKEN_WRONG_TYPE");
+  });
+
   it("refuses expired tokens and tokens from the future beyond the tolerance", async () => {
     const now = nowSeconds();
     await expectRefused(v(), await signed(es, claims({ iat: now - 100, exp: now - 31 })), "TOKEN_EXPIRED");
@@ -431,6 +447,11 @@ describe("configuration", () => {
     ["a fractional maximum lifetime", { maxTokenLifetimeSeconds: 1.5 }, "issuers[0].maxTokenLifetimeSeconds"],
     ["a maximum lifetime above 366 days", { maxTokenLifetimeSeconds: 366 * 86_400 + 1 }, "issuers[0].maxTokenLifetimeSeconds"],
     ["a string maximum lifetime", { maxTokenLifetimeSeconds: "86400" as never }, "issuers[0].maxTokenLifetimeSeconds"],
+    ["logout tokens as an allowed type", { allowedTypes: ["at+jwt", "Logout+JWT"] }, "issuers[0].allowedTypes[1]"],
+    ["security event tokens as an allowed type", { allowedTypes: ["application/secevent+jwt"] }, "issuers[0].allowedTypes[0]"],
+    ["a type that is not a media type", { allowedTypes: ["at jwt"] }, "issuers[0].allowedTypes[0]"],
+    ["no type and no untyped tokens", { allowedTypes: [], allowMissingType: false }, "issuers[0].allowedTypes"],
+    ["a string allowMissingType", { allowMissingType: "no" as never }, "issuers[0].allowMissingType"],
   ];
 
   it.each(bad)("refuses %s, naming the key", (_name, overrides, key) => {
