@@ -37,7 +37,12 @@ export const ERROR_STATUS = {
   NO_MATCHING_RULE: 403,
   // Availability
   POLICY_STALE: 503,
+  // Malformed or unacceptable requests
   BAD_REQUEST: 400,
+  /** The request head is larger than the sidecar accepts. */
+  HEADERS_TOO_LARGE: 431,
+  /** The request head (or the whole request) did not arrive in time. */
+  REQUEST_TIMEOUT: 408,
   UPSTREAM_UNAVAILABLE: 502,
   UPSTREAM_TIMEOUT: 504,
   // Never sent for client input: configuration problems stop the process at start.

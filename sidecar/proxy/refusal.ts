@@ -19,8 +19,8 @@ export interface Refusal {
 }
 
 /** A refusal for any thrown value (unknown errors become 500 INTERNAL with a fixed sentence). */
-export function refusalOf(err: unknown, statusOverride?: number): Refusal {
-  return { status: statusOverride ?? (isSidecarError(err) ? err.status : 500), body: errorBody(err) };
+export function refusalOf(err: unknown): Refusal {
+  return { status: isSidecarError(err) ? err.status : 500, body: errorBody(err) };
 }
 
 function challengeHeaders(refusal: Refusal, proxy: boolean): [string, string][] {

@@ -5,8 +5,8 @@
  * Contract: `createSidecarServer(deps)` builds (does not start) the server.
  *   - Strict HTTP parsing (`insecureHTTPParser: false`): ambiguous framing (CL+TE, duplicate or
  *     differing Content-Length, obfuscated Transfer-Encoding) → 400 JSON and the connection is
- *     closed; request heads over `maxHeaderBytes` → 431; a head not complete within
- *     `timeouts.headersMs` or a request within `timeouts.requestMs` → 408 and closed.
+ *     closed; request heads over `maxHeaderBytes` → 431 HEADERS_TOO_LARGE; a head not complete within
+ *     `timeouts.headersMs` or a request within `timeouts.requestMs` → 408 REQUEST_TIMEOUT and closed.
  *   - Every request, upgrade and tunnel is admitted (authenticate + authorize) before anything
  *     reaches the application; see http-flow.ts, websocket.ts, tunnel.ts.
  *   - Requests are forwarded the way http-proxy's `stream` pass did with `xfwd: false` and no
@@ -19,7 +19,7 @@
 import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { SidecarError } from "../errors.ts";
+import { SidecarError, type SidecarErrorCode } from "../errors.ts";
 import type { ProxyContext, SidecarServerDeps } from "./context.ts";
 import { createHttpHandler } from "./http-flow.ts";
 import { refuseSocket, refusalOf } from "./refusal.ts";
@@ -77,20 +77,22 @@ export function createSidecarServer(deps: SidecarServerDeps): SidecarServer {
   };
 }
 
-const PARSER_MESSAGES: Record<string, [number, string]> = {
-  HPE_HEADER_OVERFLOW: [431, "The request headers are too large."],
-  ERR_HTTP_REQUEST_TIMEOUT: [408, "The request was not received in time."],
+/** Parser failures with a code of their own; anything else the parser refuses is BAD_REQUEST. */
+const PARSER_REFUSALS: Readonly<Record<string, [SidecarErrorCode, string]>> = {
+  HPE_HEADER_OVERFLOW: ["HEADERS_TOO_LARGE", "The request headers are too large."],
+  ERR_HTTP_REQUEST_TIMEOUT: ["REQUEST_TIMEOUT", "The request was not received in time."],
 };
 
 /** The HTTP parser refused the bytes on this socket (or timed out): answer once, then close. */
 function onClientError(ctx: ProxyContext, err: NodeJS.ErrnoException, socket: Socket): void {
-  const code = err.code ?? "UNKNOWN";
+  const parserCode = err.code ?? "UNKNOWN";
   const inProgress = (socket as unknown as { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
-  if (code === "ECONNRESET" || code === "EPIPE" || !socket.writable || inProgress?.headersSent === true) {
+  if (parserCode === "ECONNRESET" || parserCode === "EPIPE" || !socket.writable || inProgress?.headersSent === true) {
     socket.destroy();
     return;
   }
-  const [status, message] = PARSER_MESSAGES[code] ?? [400, "The request is malformed."];
-  ctx.log.info({ event: "refused", kind: "http", code: "BAD_REQUEST", status, parserCode: code }, message);
-  refuseSocket(socket, refusalOf(new SidecarError("BAD_REQUEST", message), status));
+  const [code, message] = PARSER_REFUSALS[parserCode] ?? ["BAD_REQUEST", "The request is malformed."];
+  const refusal = new SidecarError(code, message, { cause: err });
+  ctx.log.info({ event: "refused", kind: "http", code, status: refusal.status, parserCode }, message);
+  refuseSocket(socket, refusalOf(refusal));
 }

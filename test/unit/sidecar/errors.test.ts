@@ -9,6 +9,8 @@ describe("error catalogue", () => {
     for (const code of ["NO_POLICY", "DENIED_BY_RULE", "NO_MATCHING_RULE"] as const) expect(ERROR_STATUS[code]).toBe(403);
     expect(ERROR_STATUS.POLICY_STALE).toBe(503);
     expect(ERROR_STATUS.BAD_REQUEST).toBe(400);
+    expect(ERROR_STATUS.HEADERS_TOO_LARGE).toBe(431);
+    expect(ERROR_STATUS.REQUEST_TIMEOUT).toBe(408);
     expect(ERROR_STATUS.UPSTREAM_UNAVAILABLE).toBe(502);
     expect(ERROR_STATUS.UPSTREAM_TIMEOUT).toBe(504);
   });
