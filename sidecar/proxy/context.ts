@@ -112,6 +112,11 @@ export function sessionLogId(sessionId: string): string {
   return createHash("sha256").update(sessionId).digest("base64url").slice(0, 16);
 }
 
+/** One log line for a request dropped because an earlier answer on its connection closed it (connection-turn.ts). */
+export function logDropped(ctx: ProxyContext, kind: FlowKind): void {
+  ctx.log.info({ event: "dropped", kind }, "request read after a closing answer on the same connection was not handled");
+}
+
 /** One log line for a refusal (never a token). */
 export function logRefusal(ctx: ProxyContext, kind: FlowKind, err: unknown, sessionId?: string): void {
   if (err instanceof SidecarError) {

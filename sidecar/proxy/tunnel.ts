@@ -15,7 +15,8 @@ import type { IncomingMessage } from "node:http";
 import { connect, type Socket } from "node:net";
 import type { RequestFacts } from "../auth/types.ts";
 import { SidecarError } from "../errors.ts";
-import { admit, bindingOf, clientIpOf, logRefusal, type ProxyContext } from "./context.ts";
+import { onRawTurn } from "./connection-turn.ts";
+import { admit, bindingOf, clientIpOf, logDropped, logRefusal, type ProxyContext } from "./context.ts";
 import { refuseSocket, refusalOf } from "./refusal.ts";
 
 export type ConnectHandler = (req: IncomingMessage, socket: Socket, head: Buffer) => void;
@@ -51,10 +52,13 @@ export function createConnectHandler(ctx: ProxyContext): ConnectHandler {
   const forbidden = new Set([ctx.deps.upstream.port, ...(ctx.deps.forbiddenTunnelPorts ?? [])]);
   return (req, socket, head) => {
     socket.on("error", () => undefined);
-    handleConnect(ctx, forbidden, req, socket, head).catch((err: unknown) => {
-      logRefusal(ctx, "tunnel", err);
-      refuseSocket(socket, refusalOf(err), { proxy: true });
-    });
+    const run = (): void => {
+      handleConnect(ctx, forbidden, req, socket, head).catch((err: unknown) => {
+        logRefusal(ctx, "tunnel", err);
+        refuseSocket(socket, refusalOf(err), { proxy: true });
+      });
+    };
+    if (onRawTurn(socket, run)) logDropped(ctx, "tunnel");
   };
 }
 
