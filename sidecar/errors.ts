@@ -43,6 +43,8 @@ export const ERROR_STATUS = {
   HEADERS_TOO_LARGE: 431,
   /** The request head (or the whole request) did not arrive in time. */
   REQUEST_TIMEOUT: 408,
+  /** Two credential headers, or different tokens in more than one place (header, cookie, ingress header). */
+  CREDENTIALS_AMBIGUOUS: 400,
   UPSTREAM_UNAVAILABLE: 502,
   UPSTREAM_TIMEOUT: 504,
   // Never sent for client input: configuration problems stop the process at start.

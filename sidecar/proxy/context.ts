@@ -12,6 +12,7 @@ import type { Agent, IncomingMessage } from "node:http";
 import type { Logger } from "pino";
 import type { Decision, Principal, RequestFacts } from "../auth/types.ts";
 import { denialError, SidecarError } from "../errors.ts";
+import type { CredentialForwarding } from "./forward-headers.ts";
 import type { ConnectionTable, FlowBinding } from "../sessions/connections.ts";
 
 export type FlowKind = "http" | "websocket" | "tunnel";
@@ -57,12 +58,19 @@ export interface SidecarServerDeps {
   maxHeaderBytes?: number;
   /** Ports CONNECT may never reach, besides the upstream HTTP port (e.g. the admin port). */
   forbiddenTunnelPorts?: readonly number[];
+  /**
+   * The token cookie and token header (the gate's credential sources) and whether the application receives the
+   * request's credentials. Default: none configured, nothing forwarded (`Authorization` is withheld).
+   */
+  credentials?: CredentialForwarding;
 }
 
 export interface ProxyContext {
   deps: SidecarServerDeps;
   agent: Agent;
   log: Logger;
+  /** `deps.credentials` with defaults, the header name lower-cased. */
+  credentials: CredentialForwarding;
 }
 
 export interface Admitted extends Authenticated {

@@ -75,6 +75,7 @@ async function handle(ctx: ProxyContext, req: IncomingMessage, res: ServerRespon
     sessionId: admitted.sessionId,
     clientIp,
     upgrade: false,
+    credentials: ctx.credentials,
   });
   req.headers = headers;
   req.url = target.url;

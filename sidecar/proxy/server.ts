@@ -8,7 +8,9 @@
  *     closed; request heads over `maxHeaderBytes` → 431 HEADERS_TOO_LARGE; a head not complete within
  *     `timeouts.headersMs` or a request within `timeouts.requestMs` → 408 REQUEST_TIMEOUT and closed.
  *   - Every request, upgrade and tunnel is admitted (authenticate + authorize) before anything
- *     reaches the application; see http-flow.ts, websocket.ts, tunnel.ts.
+ *     reaches the application, one at a time per connection and never after a closing refusal
+ *     (connection-turn.ts); see http-flow.ts, websocket.ts, tunnel.ts. Two credential headers are 400
+ *     CREDENTIALS_AMBIGUOUS; the application gets no credentials unless `deps.credentials.forward`.
  *   - Requests are forwarded the way http-proxy's `stream` pass did with `xfwd: false` and no
  *     redirect following (http-flow.ts), without its `deleteLength` pass, which would frame a
  *     chunked DELETE/OPTIONS body as `Content-Length: 0` (request smuggling towards the
@@ -21,12 +23,14 @@ import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { SidecarError, type SidecarErrorCode } from "../errors.ts";
 import type { ProxyContext, SidecarServerDeps } from "./context.ts";
+import { NO_CREDENTIAL_FORWARDING } from "./forward-headers.ts";
 import { createHttpHandler } from "./http-flow.ts";
 import { refuseSocket, refusalOf } from "./refusal.ts";
 import { createConnectHandler } from "./tunnel.ts";
 import { createUpgradeHandler } from "./websocket.ts";
 
 export type { Authenticated, AuthContext, SidecarServerDeps, SidecarTimeouts } from "./context.ts";
+export type { CredentialForwarding } from "./forward-headers.ts";
 
 export const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
 
@@ -39,7 +43,8 @@ export interface SidecarServer {
 export function createSidecarServer(deps: SidecarServerDeps): SidecarServer {
   const log = deps.logger.child({ component: "proxy" });
   const agent = new Agent({ keepAlive: true, scheduling: "lifo", timeout: deps.timeouts.keepAliveMs });
-  const ctx: ProxyContext = { deps, agent, log };
+  const credentials = deps.credentials === undefined ? NO_CREDENTIAL_FORWARDING : Object.freeze({ ...deps.credentials, header: deps.credentials.header.toLowerCase() });
+  const ctx: ProxyContext = { deps, agent, log, credentials };
 
   const server = createServer({
     insecureHTTPParser: false,

@@ -60,6 +60,7 @@ async function handleUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: So
     sessionId: admitted.sessionId,
     clientIp,
     upgrade: true,
+    credentials: ctx.credentials,
   });
   const { host, port } = ctx.deps.upstream;
   const upReq = request({ host, port, method: "GET", path: target.url, headers, agent: false });

@@ -1,8 +1,8 @@
 /**
  * Real-socket harness for the sidecar proxy: a small upstream application (HTTP routes, a slow
  * streaming download, a WebSocket echo), a TCP echo server for tunnels, an issuer with a real
- * ES256 key (inline JWKS, the real verifier), real authorization over CompiledPolicy objects, and
- * the sidecar in front. Plus raw-socket helpers.
+ * ES256 key (inline JWKS, the real verifier), the real credential extraction, real authorization over
+ * CompiledPolicy objects, and the sidecar in front. Plus raw-socket helpers.
  */
 import { KeyObject, sign as signBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
@@ -13,8 +13,8 @@ import { pino } from "pino";
 import { WebSocketServer } from "ws";
 import type { CompiledPolicy, CompiledRule } from "../../../operator/api/compiled-policy.ts";
 import { authorize } from "../../../sidecar/auth/authorize.ts";
+import { extractToken } from "../../../sidecar/auth/credentials.ts";
 import { createTokenVerifier, sessionKeyOf } from "../../../sidecar/auth/jwt.ts";
-import { SidecarError } from "../../../sidecar/errors.ts";
 import { createSidecarServer, type SidecarServer, type SidecarTimeouts } from "../../../sidecar/proxy/server.ts";
 import { ConnectionTable } from "../../../sidecar/sessions/connections.ts";
 import { newSessionId } from "../../../sidecar/sessions/session-id.ts";
@@ -216,8 +216,6 @@ export function rule(name: string, action: "Allow" | "Deny", opts: { groups?: st
   };
 }
 
-const BEARER = /^Bearer ([A-Za-z0-9._-]+)$/;
-
 export interface Sidecar {
   port: number;
   connections: ConnectionTable;
@@ -234,7 +232,12 @@ export async function startSidecar(opts: {
   policies: CompiledPolicy[];
   timeouts?: Partial<SidecarTimeouts>;
   maxHeaderBytes?: number;
+  /** Token cookie and token header (as the sidecar's settings name them) and whether the app receives credentials. */
+  credentials?: { cookie?: string; header?: string; forward?: boolean };
+  /** Whether the peer (127.0.0.1) is a trusted proxy, so the token header may carry the token. Default false. */
+  peerTrusted?: boolean;
 }): Promise<Sidecar> {
+  const sources = { cookie: opts.credentials?.cookie ?? "", header: (opts.credentials?.header ?? "").toLowerCase() };
   const verifier = createTokenVerifier([{ issuer: ISSUER, audiences: [AUDIENCE], algorithms: ["ES256"], jwks: opts.issuer.jwks }]);
   // Stand-in for the session registry: one session ID per (iss, sid).
   const sessions = new Map<string, string>();
@@ -248,12 +251,9 @@ export async function startSidecar(opts: {
     logger: pino({ level: process.env.VIGIL_TEST_LOG ?? "silent" }),
     timeouts: { headersMs: 5_000, requestMs: 30_000, keepAliveMs: 30_000, upstreamMs: 5_000, ...opts.timeouts },
     ...(opts.maxHeaderBytes === undefined ? {} : { maxHeaderBytes: opts.maxHeaderBytes }),
+    credentials: { ...sources, forward: opts.credentials?.forward ?? false },
     authenticate: async (req, ctx) => {
-      const header = ctx.kind === "tunnel" ? req.headers["proxy-authorization"] : req.headers.authorization;
-      if (header === undefined) throw new SidecarError("TOKEN_MISSING", "No bearer token was presented.");
-      const match = BEARER.exec(header);
-      if (match?.[1] === undefined) throw new SidecarError("TOKEN_MALFORMED", "The authorization header is not a bearer token.");
-      const principal = await verifier.verify(match[1]);
+      const principal = await verifier.verify(extractToken(req.headers, ctx.kind === "tunnel", sources, opts.peerTrusted ?? false));
       const key = sessionKeyOf(principal);
       let sessionId = sessions.get(key);
       if (sessionId === undefined) {
