@@ -63,7 +63,7 @@ async function handle(ctx: ProxyContext, req: IncomingMessage, res: ServerRespon
     refuseResponse(req, res, refusalOf(err));
     return;
   }
-  if (res.destroyed || req.socket.destroyed) return;
+  if (res.destroyed || connectionClosing(req.socket)) return; // the client left, or its connection was closed meanwhile
 
   const flight = ctx.deps.connections.beginRequest(req.socket, bindingOf(admitted, `${target.facts.method} ${target.facts.path}`));
   const framing = req.headers;

@@ -97,6 +97,15 @@ describe("sidecar proxy: pipelined requests", () => {
     expect(appSaw("/smuggled-after-401")).toBe(false);
   });
 
+  it("does not forward a request whose connection a parser refusal closed while it was being admitted", async () => {
+    // The valid request is admitted asynchronously; the malformed bytes behind it are refused (400, closed) first.
+    const exchange = await rawExchange(sidecar.port, get("/before-garbage") + "GET /x HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n");
+    expect(exchange.closed).toBe(true);
+    expect(statuses(exchange.text)).toEqual([400]);
+    expect(await barrier()).toBe(200);
+    expect(appSaw("/before-garbage")).toBe(false);
+  });
+
   it("opens no tunnel or WebSocket pipelined behind a refusal that closes the connection", async () => {
     const malformed = "GET /malformed HTTP/1.1\r\nHost: shop.test\r\nHost: evil.test\r\n\r\n";
     const connect = `CONNECT 127.0.0.1:${tcp.port} HTTP/1.1\r\nHost: 127.0.0.1:${tcp.port}\r\nProxy-Authorization: Bearer ${token}\r\n\r\n`;
