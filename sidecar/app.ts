@@ -121,6 +121,7 @@ export function buildSidecar({ config, labels, issuers, keyRing, busKeys, logger
   const proxy = createSidecarServer({
     upstream: { host: "127.0.0.1", port: config.upstreamPort },
     gate,
+    credentials: { cookie: config.tokenCookie, header: config.tokenHeader, forward: config.forwardCredentials },
     connections,
     logger,
     timeouts: {

@@ -25,6 +25,7 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const port = integer(1, 65535);
 const path = matching(/^\/\S*$/, "an absolute path");
 const optional = (p: (raw: string) => string) => (raw: string): string => (raw === "" ? "" : p(raw));
+const flag = (raw: string): boolean => oneOf("true", "false")(raw) === "true";
 const cidr = matching(/^[0-9a-fA-F:.]+\/\d{1,3}$/, "a list of CIDRs (e.g. 10.0.0.0/8)");
 
 export const SIDECAR_SETTINGS = {
@@ -40,7 +41,7 @@ export const SIDECAR_SETTINGS = {
   adminPort: { parse: port, default: "15090" },
   /** The application's port on loopback. */
   upstreamPort: { parse: port },
-  /** YAML/JSON list of issuers (see sidecar/auth/issuer-config.ts), mounted from the chart's ConfigMap. */
+  /** YAML/JSON list of issuers (validated by sidecar/auth/issuer-schema.ts), mounted from the chart's ConfigMap. */
   issuersFile: { parse: path },
   /** Session-encryption key ring, mounted from a Secret (one file per key id, plus `primary`). */
   keyRingDir: { parse: path },
@@ -61,6 +62,11 @@ export const SIDECAR_SETTINGS = {
   tokenCookie: { parse: optional(matching(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/, "a cookie name")), default: "" },
   /** Header set by a trusted ingress that may carry the token (empty: none). */
   tokenHeader: { parse: optional(matching(/^[A-Za-z0-9-]{1,64}$/, "a header name")), default: "" },
+  /**
+   * Pass the request's credentials (Authorization, the token header, the token cookie) on to the application.
+   * Default false: the application gets the verified identity headers, never the token.
+   */
+  forwardCredentials: { parse: flag, default: "false" },
   headersTimeoutMs: { parse: integer(100, 120_000), default: "10000" },
   requestTimeoutMs: { parse: integer(100, 3_600_000), default: "60000" },
   keepAliveTimeoutMs: { parse: integer(100, 600_000), default: "5000" },

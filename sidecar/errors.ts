@@ -20,6 +20,10 @@ export const ERROR_STATUS = {
   TOKEN_WRONG_ISSUER: 401,
   TOKEN_WRONG_AUDIENCE: 401,
   TOKEN_MISSING_CLAIM: 401,
+  /** `exp − iat` is longer than the issuer's maximum token lifetime. */
+  TOKEN_LIFETIME_TOO_LONG: 401,
+  /** The token's `typ` is not an access-token type of its issuer (e.g. a logout or security event token). */
+  TOKEN_WRONG_TYPE: 401,
   ISSUER_UNKNOWN: 401,
   JWKS_UNAVAILABLE: 401,
   SESSION_REVOKED: 401,
@@ -37,7 +41,14 @@ export const ERROR_STATUS = {
   SESSION_STORE_UNAVAILABLE: 503,
   /** The policy bus could not be written (heartbeats, acknowledgements); never sent to clients. */
   BUS_UNAVAILABLE: 503,
+  // Malformed or unacceptable requests
   BAD_REQUEST: 400,
+  /** The request head is larger than the sidecar accepts. */
+  HEADERS_TOO_LARGE: 431,
+  /** The request head (or the whole request) did not arrive in time. */
+  REQUEST_TIMEOUT: 408,
+  /** Two credential headers, or different tokens in more than one place (header, cookie, ingress header). */
+  CREDENTIALS_AMBIGUOUS: 400,
   UPSTREAM_UNAVAILABLE: 502,
   UPSTREAM_TIMEOUT: 504,
   // Never sent for client input: configuration problems stop the process at start.

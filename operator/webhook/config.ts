@@ -34,6 +34,7 @@
  * trustedProxies: [10.0.0.0/8]
  * tokenCookie: ""
  * tokenHeader: ""
+ * forwardCredentials: false             # true: the application also receives Authorization / token cookie / header
  * timeouts: {headersMs: 10000, requestMs: 60000, keepAliveMs: 5000, upstreamMs: 30000}
  * logLevel: info
  * systemNamespace: vigil-system          # Vigil's own namespace: never injected
@@ -74,6 +75,11 @@ export interface InjectionConfig {
   readonly trustedProxies: readonly string[];
   readonly tokenCookie: string;
   readonly tokenHeader: string;
+  /**
+   * Injected sidecars pass the request's credentials on to the application. Present only when true, so that a
+   * configuration without it has the same revision (and injects the same sidecar) as before the setting existed.
+   */
+  readonly forwardCredentials?: true;
   readonly timeouts: { readonly headersMs: number; readonly requestMs: number; readonly keepAliveMs: number; readonly upstreamMs: number };
   readonly logLevel: string;
   readonly systemNamespace: string;
@@ -82,7 +88,7 @@ export interface InjectionConfig {
 const TOP_KEYS = [
   "image", "command", "args", "imagePullPolicy", "resources", "listenPort", "adminPort", "issuersConfigMap", "issuersKey", "keyRingSecret",
   "busKeysConfigMap", "redis", "busPrefix", "defaultAction", "maxStalenessSeconds", "trustedProxies", "tokenCookie", "tokenHeader",
-  "timeouts", "logLevel", "systemNamespace",
+  "forwardCredentials", "timeouts", "logLevel", "systemNamespace",
 ] as const;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -135,6 +141,12 @@ function oneOf<T extends string>(o: Obj, key: string, values: readonly T[], dflt
   const v = o[key] ?? dflt;
   if (typeof v !== "string" || !(values as readonly string[]).includes(v)) throw new ConfigError(key, `must be one of ${values.join(", ")}`);
   return v as T;
+}
+
+function bool(o: Obj, key: string, dflt: boolean): boolean {
+  const v = o[key] ?? dflt;
+  if (typeof v !== "boolean") throw new ConfigError(key, "must be true or false");
+  return v;
 }
 
 function resourceList(v: unknown, path: string): ResourceList {
@@ -253,6 +265,7 @@ export function parseInjectionConfig(value: unknown): InjectionConfig {
     trustedProxies: trustedProxies(o["trustedProxies"]),
     tokenCookie: optionalStr(o, "tokenCookie", "tokenCookie", COOKIE, "a cookie name"),
     tokenHeader: optionalStr(o, "tokenHeader", "tokenHeader", HEADER, "a header name"),
+    ...(bool(o, "forwardCredentials", false) ? { forwardCredentials: true as const } : {}),
     timeouts: timeouts(o["timeouts"]),
     logLevel,
     systemNamespace: str(o, "systemNamespace", "systemNamespace", DNS_LABEL, "a namespace name", "vigil-system"),

@@ -73,6 +73,7 @@ function sidecarEnv(cfg: InjectionConfig, upstreamPort: number): V1EnvVar[] {
     env("trustedProxies", cfg.trustedProxies.join(",")),
     env("tokenCookie", cfg.tokenCookie),
     env("tokenHeader", cfg.tokenHeader),
+    env("forwardCredentials", cfg.forwardCredentials === true ? "true" : ""),
     env("headersTimeoutMs", cfg.timeouts.headersMs),
     env("requestTimeoutMs", cfg.timeouts.requestMs),
     env("keepAliveTimeoutMs", cfg.timeouts.keepAliveMs),

@@ -12,6 +12,7 @@ import type { Agent, IncomingMessage } from "node:http";
 import type { Logger } from "pino";
 import type { Decision, Principal, RequestFacts } from "../auth/types.ts";
 import { denialError, SidecarError } from "../errors.ts";
+import type { CredentialForwarding } from "./forward-headers.ts";
 import type { ConnectionTable, FlowBinding } from "../sessions/connections.ts";
 
 export type FlowKind = "http" | "websocket" | "tunnel";
@@ -62,12 +63,19 @@ export interface SidecarServerDeps {
   maxHeaderBytes?: number;
   /** Ports CONNECT may never reach, besides the upstream HTTP port (e.g. the admin port). */
   forbiddenTunnelPorts?: readonly number[];
+  /**
+   * The token cookie and token header (the gate's credential sources) and whether the application receives the
+   * request's credentials. Default: none configured, nothing forwarded (`Authorization` is withheld).
+   */
+  credentials?: CredentialForwarding;
 }
 
 export interface ProxyContext {
   deps: SidecarServerDeps;
   agent: Agent;
   log: Logger;
+  /** `deps.credentials` with defaults, the header name lower-cased. */
+  credentials: CredentialForwarding;
 }
 
 export interface Admitted extends Authenticated {
@@ -115,6 +123,11 @@ export function bindingOf(admitted: Admitted, target: string): FlowBinding {
 /** Session IDs are hashed in logs. */
 export function sessionLogId(sessionId: string): string {
   return createHash("sha256").update(sessionId).digest("base64url").slice(0, 16);
+}
+
+/** One log line for a request dropped because an earlier answer on its connection closed it (connection-turn.ts). */
+export function logDropped(ctx: ProxyContext, kind: FlowKind): void {
+  ctx.log.info({ event: "dropped", kind }, "request read after a closing answer on the same connection was not handled");
 }
 
 /** One log line for a refusal (never a token). */

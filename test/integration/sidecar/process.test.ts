@@ -93,6 +93,8 @@ describe("vigil-sidecar as a process on the real bus", () => {
     const seen = app.seen.at(-1)?.rawHeaders ?? [];
     expect(seen).toContain("alice");
     expect(seen.join("\n")).toMatch(/x-vigil-session\n?s_[A-Za-z0-9_-]{22}/i);
+    expect(seen.map((h) => h.toLowerCase())).not.toContain("authorization"); // the token stays with the sidecar
+    expect(seen.join("\n")).not.toContain(tokens.alice);
 
     const anonymous = await get(undefined);
     expect(anonymous.status).toBe(401);

@@ -39,6 +39,12 @@ describe("parseInjectionConfig", () => {
     });
   });
 
+  it("withholds credentials unless forwardCredentials is true", () => {
+    expect(parseInjectionConfig(minimal).forwardCredentials).toBeUndefined();
+    expect(parseInjectionConfig({ ...minimal, forwardCredentials: false }).forwardCredentials).toBeUndefined();
+    expect(parseInjectionConfig({ ...minimal, forwardCredentials: true }).forwardCredentials).toBe(true);
+  });
+
   it("returns a frozen object", () => {
     expect(Object.isFrozen(parseInjectionConfig(minimal))).toBe(true);
   });
@@ -68,6 +74,7 @@ describe("parseInjectionConfig", () => {
     ["args that are not strings", { ...minimal, args: ["sidecar", 1] }, "args[1]: must be a string"],
     ["a bus prefix with spaces", { ...minimal, busPrefix: "vigil prod:" }, "busPrefix: must be 1–64 printable characters"],
     ["a bad log level", { ...minimal, logLevel: "verbose" }, "logLevel: must be one of"],
+    ["forwardCredentials as a string", { ...minimal, forwardCredentials: "true" }, "forwardCredentials: must be true or false"],
   ])("refuses %s, naming the key", (_, doc, message) => {
     expect(problem(doc)).toContain(message);
   });
