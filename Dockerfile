@@ -12,6 +12,7 @@ COPY package.json package-lock.json ./
 # --ignore-scripts: the `node` devDependency would download a second Node; the image already has Node 24.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY lib ./lib
 COPY operator ./operator
 COPY sidecar ./sidecar
 RUN npm run build \

@@ -27,7 +27,7 @@ import { SIDECAR_WATCH_KEY, SidecarWatchReconciler } from "./controller/sidecar-
 import { makeClients } from "./kube/clients.ts";
 import { EventRecorder } from "./kube/events.ts";
 import { customObjectSource, podSource } from "./kube/sources.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../lib/log.ts";
 
 export interface OperatorAppOptions {
   config: OperatorConfig;

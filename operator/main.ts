@@ -11,6 +11,7 @@
  */
 import { hostname } from "node:os";
 import { collectDefaultMetrics, Registry } from "prom-client";
+import { createLogger } from "../lib/log.ts";
 import { startAdminServer } from "./admin.ts";
 import { assembleOperator } from "./app.ts";
 import { createBusRedis } from "./bus/redis.ts";
@@ -18,7 +19,6 @@ import { ConfigError, parseConfig, safeUrl, type OperatorConfig } from "./config
 import { describeError } from "./errors.ts";
 import { loadKubeConfig } from "./kube/clients.ts";
 import { runWebhook } from "./webhook/run.ts";
-import { createLogger } from "./log.ts";
 
 const SHUTDOWN_GRACE_MS = 20_000;
 
@@ -38,7 +38,7 @@ async function main(): Promise<number> {
   const configured = configure();
   if (typeof configured === "number") return configured;
   const { config, kc } = configured;
-  const log = createLogger({ level: config.logLevel });
+  const log = createLogger({ name: "vigil-operator", level: config.logLevel });
   log.info(
     { identity: config.identity, redis: safeUrl(config.redisUrl), busPrefix: config.busPrefix, watchNamespace: config.watchNamespace || "(all)", resyncSeconds: config.resyncSeconds },
     "vigil-operator starting",

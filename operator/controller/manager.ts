@@ -21,7 +21,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Registry } from "prom-client";
 import type { Readiness } from "../admin.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../../lib/log.ts";
 import { Informer } from "../kube/informer.ts";
 import { LeaderElector, type LeaderElectionOptions } from "../kube/leader-election.ts";
 import type { ResourceSource } from "../kube/sources.ts";

@@ -22,7 +22,8 @@
 import { randomUUID } from "node:crypto";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { describeError, isTerminalError } from "../errors.ts";
-import { withResource, type Logger } from "../log.ts";
+import type { Logger } from "../../lib/log.ts";
+import { withResource } from "../log.ts";
 import { splitKey } from "../kube/keys.ts";
 import { WorkQueue, type WorkQueueOptions } from "./workqueue.ts";
 

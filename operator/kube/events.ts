@@ -10,7 +10,7 @@
 import { randomBytes } from "node:crypto";
 import { EventsV1Api, V1MicroTime, type EventsV1Event, type KubeConfig, type V1ObjectReference } from "@kubernetes/client-node";
 import { describeError } from "../errors.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../../lib/log.ts";
 
 export type EventType = "Normal" | "Warning";
 

@@ -17,7 +17,7 @@
  */
 import { Watch, type KubeConfig } from "@kubernetes/client-node";
 import { describeError } from "../errors.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../../lib/log.ts";
 import { backoffDelay, cryptoUnit, type BackoffPolicy } from "../controller/backoff.ts";
 import {
   applyWatchEvent,

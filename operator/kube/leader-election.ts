@@ -18,7 +18,7 @@
  */
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease, type V1LeaseSpec } from "@kubernetes/client-node";
 import { describeError, isConflict, isNotFound } from "../errors.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../../lib/log.ts";
 import { cryptoUnit } from "../controller/backoff.ts";
 
 export interface LeaderElectionOptions {

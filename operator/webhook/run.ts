@@ -11,7 +11,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import type { Registry } from "prom-client";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../../lib/log.ts";
 import { loadInjectionConfig } from "./config.ts";
 import { namespaceLabelsFrom } from "./namespaces.ts";
 import { startWebhookServer, type TlsMaterial, type WebhookServer } from "./server.ts";

@@ -15,7 +15,7 @@ import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Counter, Histogram, type Registry } from "prom-client";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../../lib/log.ts";
 import { handleAdmission, type HandlerAnswer, type HandlerDeps, type Outcome } from "./handler.ts";
 import { HEALTHZ_PATH, MUTATE_PODS_PATH, READYZ_PATH } from "./paths.ts";
 

@@ -5,7 +5,7 @@
 import { request } from "node:https";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger } from "../../../operator/log.ts";
+import { createLogger } from "../../../lib/log.ts";
 import { generateWebhookCerts } from "../../../operator/webhook/certs.ts";
 import { startWebhookServer, type WebhookServer } from "../../../operator/webhook/server.ts";
 import { admissionReview, configWith, pod, responseOf, withPorts } from "../../unit/operator/webhook/support.ts";
@@ -45,7 +45,7 @@ describe("the webhook HTTPS server", () => {
   let ca: string;
   const registry = new Registry();
   const lines: Record<string, unknown>[] = [];
-  const log = createLogger({ level: "info", destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } });
+  const log = createLogger({ name: "vigil-operator", level: "info", destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } });
   const config = configWith({ redis: { url: "redis://:hunter2-secret@redis:6379" } });
   const labels: Record<string, Record<string, string>> = { "team-a": { "vigil.dev/injection": "enabled" } };
 
