@@ -15,8 +15,8 @@ import { createLogger } from "../lib/log.ts";
 import { startAdminServer } from "./admin.ts";
 import { assembleOperator } from "./app.ts";
 import { createBusRedis } from "./bus/redis.ts";
-import { ConfigError, parseConfig, safeUrl, type OperatorConfig } from "./config.ts";
-import { describeError } from "./errors.ts";
+import { parseConfig, safeUrl, type OperatorConfig } from "./config.ts";
+import { ConfigError, errorFields } from "./errors.ts";
 import { loadKubeConfig } from "./kube/clients.ts";
 import { runWebhook } from "./webhook/run.ts";
 
@@ -47,6 +47,7 @@ async function main(): Promise<number> {
   collectDefaultMetrics({ register: registry });
   const redis = createBusRedis({
     url: config.redisUrl,
+    log,
     connectionName: `vigil-operator-${config.identity}`.slice(0, 100),
     ...(config.redisSentinelName === "" ? {} : { sentinel: { name: config.redisSentinelName, sentinels: config.redisSentinels } }),
   });
@@ -106,7 +107,8 @@ main().then(
     if (code !== 0) process.exit(code);
   },
   (err: unknown) => {
-    process.stderr.write(`vigil-operator: fatal: ${describeError(err)}\n`);
+    const { code, err: message, cause, stack } = errorFields(err);
+    process.stderr.write(`vigil-operator: fatal: ${code === undefined ? "" : `${code}: `}${message}${cause === undefined ? "" : ` (cause: ${cause})`}\n${stack === undefined ? "" : `${stack}\n`}`);
     process.exit(1);
   },
 );

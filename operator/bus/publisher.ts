@@ -25,7 +25,6 @@ import { DELETE_POLICY, PUBLISH_TERMINATION, runScript, scriptResult, UPSERT_POL
  * Redis failures reject with OperatorError code BUS_UNAVAILABLE (cause attached).
  */
 
-export const BUS_UNAVAILABLE = "BUS_UNAVAILABLE";
 export const DEFAULT_STREAM_MAX_LENGTH = 10_000;
 
 export interface PublisherOptions {
@@ -266,7 +265,7 @@ export class BusPublisher {
     try {
       return await operation();
     } catch (error: unknown) {
-      throw new OperatorError(BUS_UNAVAILABLE, "the policy bus (Redis) did not accept the operation", { cause: error });
+      throw new OperatorError("BUS_UNAVAILABLE", "the policy bus (Redis) did not accept the operation", { cause: error });
     }
   }
 }

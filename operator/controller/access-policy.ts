@@ -18,7 +18,7 @@ import type { CustomObjectsApi } from "@kubernetes/client-node";
 import { VIGIL_FINALIZER } from "../api/annotations.ts";
 import type { CompiledPolicy } from "../api/compiled-policy.ts";
 import { ACCESS_POLICY, GROUP, VERSION, type AccessPolicy } from "../api/v1alpha1/index.ts";
-import { describeError } from "../errors.ts";
+import { describeError, errorFields } from "../errors.ts";
 import type { KubeObject } from "../kube/cache.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import { addFinalizer, hasFinalizer, removeFinalizer } from "../kube/finalizer.ts";
@@ -179,7 +179,7 @@ export class AccessPolicyReconciler implements Reconciler {
       return { selected: selected.length, enforcing: selected.filter((h) => h.appliedRevision >= revision).length };
     } catch (err) {
       if (!isBusError(err)) throw err;
-      ctx.log.warn({ err: describeError(err) }, "cannot read sidecar heartbeats; counts left as they were");
+      ctx.log.warn(errorFields(err), "cannot read sidecar heartbeats; counts left as they were");
       return undefined;
     }
   }

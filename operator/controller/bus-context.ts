@@ -15,8 +15,8 @@
  */
 import { Gauge, Histogram, type Registry } from "prom-client";
 import type { Heartbeat } from "../api/bus.ts";
-import { BUS_UNAVAILABLE, type BusPublisher } from "../bus/publisher.ts";
-import { OperatorError } from "../errors.ts";
+import type { BusPublisher } from "../bus/publisher.ts";
+import { isOperatorError, type OperatorError } from "../errors.ts";
 
 export interface BusMetrics {
   readonly publishSeconds: Histogram<"operation">;
@@ -70,7 +70,7 @@ export interface BusContextOptions {
 }
 
 export function isBusError(err: unknown): err is OperatorError {
-  return err instanceof OperatorError && err.code === BUS_UNAVAILABLE;
+  return isOperatorError(err, "BUS_UNAVAILABLE");
 }
 
 export class BusContext {

@@ -9,7 +9,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { EventsV1Api, V1MicroTime, type EventsV1Event, type KubeConfig, type V1ObjectReference } from "@kubernetes/client-node";
-import { describeError } from "../errors.ts";
+import { errorFields } from "../errors.ts";
 import type { Logger } from "../../lib/log.ts";
 
 export type EventType = "Normal" | "Warning";
@@ -80,7 +80,7 @@ export class EventRecorder {
       this.#remember(dedupeKey, now);
       return true;
     } catch (err) {
-      log.warn({ err: describeError(err), reason }, "recording Event failed");
+      log.warn({ ...errorFields(err), reason }, "recording Event failed");
       return false;
     }
   }

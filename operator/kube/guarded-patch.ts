@@ -7,7 +7,7 @@
  * rebuild the patch from the fresh copy and retry (at most `maxAttempts`); the same one means the patch itself is
  * invalid → throw. A 409 is stale by definition. A 404 (or the object vanishing on re-read) is "gone".
  */
-import { ErrorCode, OperatorError, httpStatusOf, isConflict, isNotFound } from "../errors.ts";
+import { OperatorError, httpStatusOf, isConflict, isNotFound } from "../errors.ts";
 import type { KubeObject } from "./cache.ts";
 
 export type JsonPatchOp =
@@ -35,7 +35,7 @@ export interface GuardedPatchResult {
 
 export function resourceVersionTest(obj: KubeObject): JsonPatchOp {
   const rv = obj.metadata?.resourceVersion;
-  if (rv === undefined || rv === "") throw new OperatorError(ErrorCode.Kube, "object has no resourceVersion");
+  if (rv === undefined || rv === "") throw new OperatorError("KUBE_API", "object has no resourceVersion");
   return { op: "test", path: "/metadata/resourceVersion", value: rv };
 }
 
@@ -58,13 +58,13 @@ export async function guardedPatch(o: GuardedPatchOptions): Promise<GuardedPatch
 /** After a failed write: the fresh copy to retry with (possibly undefined = gone), or throw. */
 async function freshCopyIfStale(o: GuardedPatchOptions, current: KubeObject, err: unknown, lastAttempt: number | undefined): Promise<KubeObject | undefined> {
   if (!isConflict(err) && httpStatusOf(err) !== 422) {
-    throw new OperatorError(ErrorCode.Kube, `writing ${o.what} failed`, { cause: err });
+    throw new OperatorError("KUBE_API", `writing ${o.what} failed`, { cause: err });
   }
   const fresh = await o.read();
   const stale = isConflict(err) || fresh?.metadata?.resourceVersion !== current.metadata?.resourceVersion;
-  if (!stale) throw new OperatorError(ErrorCode.Kube, `writing ${o.what} was rejected as invalid`, { cause: err });
+  if (!stale) throw new OperatorError("KUBE_API", `writing ${o.what} was rejected as invalid`, { cause: err });
   if (lastAttempt !== undefined) {
-    throw new OperatorError(ErrorCode.Conflict, `writing ${o.what} kept conflicting after ${lastAttempt} attempts`, { cause: err });
+    throw new OperatorError("KUBE_CONFLICT", `writing ${o.what} kept conflicting after ${lastAttempt} attempts`, { cause: err });
   }
   return fresh;
 }

@@ -16,7 +16,7 @@
  * The handler must be cheap and must not throw (a throw is logged): typically `controller.enqueue(key)`.
  */
 import { Watch, type KubeConfig } from "@kubernetes/client-node";
-import { describeError } from "../errors.ts";
+import { errorFields } from "../errors.ts";
 import type { Logger } from "../../lib/log.ts";
 import { backoffDelay, cryptoUnit, type BackoffPolicy } from "../controller/backoff.ts";
 import {
@@ -89,7 +89,7 @@ export class Informer {
   start(): void {
     if (this.#running !== undefined || this.#stopped) return;
     this.#running = this.#run().catch((err: unknown) => {
-      this.#log.error({ err: describeError(err) }, "informer loop crashed");
+      this.#log.error(errorFields(err), "informer loop crashed");
     });
     if (this.#opts.resyncMs > 0) {
       this.#resyncTimer = setInterval(() => {
@@ -158,7 +158,7 @@ export class Informer {
           failures = 0;
         } catch (err) {
           const delay = backoffDelay(this.#backoff, failures++, this.#random);
-          this.#log.warn({ err: describeError(err), retryInMs: delay }, "list failed; retrying");
+          this.#log.warn({ ...errorFields(err), retryInMs: delay }, "list failed; retrying");
           await this.#sleep(delay);
         }
         continue;
@@ -261,7 +261,7 @@ export class Informer {
     try {
       this.#opts.onKey(key, type);
     } catch (err) {
-      this.#log.error({ err: describeError(err), key }, "informer handler threw");
+      this.#log.error({ ...errorFields(err), key }, "informer handler threw");
     }
   }
 

@@ -8,15 +8,9 @@
  * `denied`, `patched` and `errored` make responses; `reviewResponse(uid, response)` wraps one for the wire.
  */
 import type { V1Pod } from "@kubernetes/client-node";
+import type { AdmissionErrorCode } from "../errors.ts";
 import type { PatchOp } from "./patch.ts";
 
-export const AdmissionErrorCode = {
-  BadJson: "ADMISSION_BAD_JSON",
-  BadReview: "ADMISSION_BAD_REVIEW",
-  BadRequest: "ADMISSION_BAD_REQUEST",
-  BadObject: "ADMISSION_BAD_OBJECT",
-} as const;
-export type AdmissionErrorCode = (typeof AdmissionErrorCode)[keyof typeof AdmissionErrorCode];
 
 export interface AdmissionError {
   code: AdmissionErrorCode;
@@ -82,33 +76,33 @@ export function decodeAdmissionReview(bytes: Buffer | string): Decoded<Admission
   try {
     doc = JSON.parse(typeof bytes === "string" ? bytes : bytes.toString("utf8"));
   } catch (cause) {
-    return fail(AdmissionErrorCode.BadJson, "the body is not JSON", cause);
+    return fail("ADMISSION_BAD_JSON", "the body is not JSON", cause);
   }
   if (!isRec(doc) || doc["kind"] !== "AdmissionReview" || doc["apiVersion"] !== API_VERSION) {
-    return fail(AdmissionErrorCode.BadReview, `expected an AdmissionReview of ${API_VERSION}`);
+    return fail("ADMISSION_BAD_REVIEW", `expected an AdmissionReview of ${API_VERSION}`);
   }
   return decodeRequest(doc["request"]);
 }
 
 function decodeRequest(r: unknown): Decoded<AdmissionRequest> {
-  if (!isRec(r)) return fail(AdmissionErrorCode.BadRequest, "the AdmissionReview has no request");
+  if (!isRec(r)) return fail("ADMISSION_BAD_REQUEST", "the AdmissionReview has no request");
   const uid = r["uid"];
-  if (typeof uid !== "string" || !UID.test(uid)) return fail(AdmissionErrorCode.BadRequest, "request.uid is missing or malformed");
+  if (typeof uid !== "string" || !UID.test(uid)) return fail("ADMISSION_BAD_REQUEST", "request.uid is missing or malformed");
   const kind = gvk(r["kind"]);
   const resource = gvr(r["resource"]);
-  if (kind === undefined || resource === undefined) return fail(AdmissionErrorCode.BadRequest, "request.kind and request.resource must name a group, version and kind/resource");
+  if (kind === undefined || resource === undefined) return fail("ADMISSION_BAD_REQUEST", "request.kind and request.resource must name a group, version and kind/resource");
   const operation = r["operation"];
-  if (typeof operation !== "string" || !OPERATIONS.includes(operation)) return fail(AdmissionErrorCode.BadRequest, "request.operation must be CREATE, UPDATE, DELETE or CONNECT");
+  if (typeof operation !== "string" || !OPERATIONS.includes(operation)) return fail("ADMISSION_BAD_REQUEST", "request.operation must be CREATE, UPDATE, DELETE or CONNECT");
   const rest = decodeRest(r);
   return rest.ok ? { ok: true, value: { uid, kind, resource, operation: operation as Operation, ...rest.value } } : rest;
 }
 
 function decodeRest(r: Rec): Decoded<Pick<AdmissionRequest, "subResource" | "name" | "namespace" | "dryRun" | "object">> {
   const [subResource, name, namespace] = [strField(r, "subResource"), strField(r, "name"), strField(r, "namespace")];
-  if (subResource === undefined || name === undefined || namespace === undefined) return fail(AdmissionErrorCode.BadRequest, "request.subResource, name and namespace must be strings");
+  if (subResource === undefined || name === undefined || namespace === undefined) return fail("ADMISSION_BAD_REQUEST", "request.subResource, name and namespace must be strings");
   const object = r["object"];
-  if (object !== undefined && object !== null && !isRec(object)) return fail(AdmissionErrorCode.BadRequest, "request.object must be an object");
-  if (r["dryRun"] !== undefined && typeof r["dryRun"] !== "boolean") return fail(AdmissionErrorCode.BadRequest, "request.dryRun must be a boolean");
+  if (object !== undefined && object !== null && !isRec(object)) return fail("ADMISSION_BAD_REQUEST", "request.object must be an object");
+  if (r["dryRun"] !== undefined && typeof r["dryRun"] !== "boolean") return fail("ADMISSION_BAD_REQUEST", "request.dryRun must be a boolean");
   return { ok: true, value: { subResource, name, namespace, dryRun: r["dryRun"] === true, object: isRec(object) ? object : undefined } };
 }
 
@@ -122,7 +116,7 @@ const isVolume = (v: unknown): boolean => isRec(v) && typeof v["name"] === "stri
 /** The request's object as a Pod, when it has the shape the injection code reads. */
 export function podOf(request: AdmissionRequest): Decoded<V1Pod> {
   const o = request.object;
-  const bad = (what: string): Decoded<V1Pod> => fail(AdmissionErrorCode.BadObject, `request.object is not a Pod: ${what}`);
+  const bad = (what: string): Decoded<V1Pod> => fail("ADMISSION_BAD_OBJECT", `request.object is not a Pod: ${what}`);
   if (o === undefined) return bad("it is missing");
   const meta = o["metadata"] ?? {};
   const spec = o["spec"];

@@ -40,7 +40,7 @@
 import { readFile } from "node:fs/promises";
 import { parse } from "yaml";
 import { busPrefix, LOG_LEVELS, redisUrl, SettingProblem } from "../api/settings.ts";
-import { ConfigError } from "../config.ts";
+import { ConfigError } from "../errors.ts";
 
 export type PullPolicy = "Always" | "IfNotPresent" | "Never";
 export type ResourceList = Readonly<Partial<Record<"cpu" | "memory" | "ephemeral-storage", string>>>;
