@@ -18,6 +18,7 @@
 import { Watch, type KubeConfig } from "@kubernetes/client-node";
 import { errorFields } from "../errors.ts";
 import type { Logger } from "../../lib/log.ts";
+import { sleep } from "../../lib/sleep.ts";
 import { backoffDelay, cryptoUnit, type BackoffPolicy } from "../controller/backoff.ts";
 import {
   applyWatchEvent,
@@ -73,8 +74,8 @@ export class Informer {
   #stopped = false;
   #running: Promise<void> | undefined;
   #watchAbort: AbortController | undefined;
-  #sleepTimer: ReturnType<typeof setTimeout> | undefined;
-  #wake: (() => void) | undefined;
+  /** Aborted by stop(): ends a backoff sleep at once. */
+  readonly #stopping = new AbortController();
   #resyncTimer: ReturnType<typeof setInterval> | undefined;
   readonly #stats: InformerStats = { lists: 0, relistsAfterGone: 0, watchesStarted: 0, watchFailures: 0 };
 
@@ -103,8 +104,7 @@ export class Informer {
     this.#stopped = true;
     if (this.#resyncTimer !== undefined) clearInterval(this.#resyncTimer);
     this.#watchAbort?.abort();
-    if (this.#sleepTimer !== undefined) clearTimeout(this.#sleepTimer);
-    this.#wake?.();
+    this.#stopping.abort();
     for (const w of this.#syncWaiters.splice(0)) w();
     await this.#running;
   }
@@ -266,14 +266,6 @@ export class Informer {
   }
 
   #sleep(ms: number): Promise<void> {
-    if (this.#stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.#wake = resolve;
-      this.#sleepTimer = setTimeout(() => {
-        this.#sleepTimer = undefined;
-        this.#wake = undefined;
-        resolve();
-      }, ms);
-    });
+    return sleep(ms, this.#stopping.signal);
   }
 }

@@ -19,6 +19,7 @@
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease, type V1LeaseSpec } from "@kubernetes/client-node";
 import { errorFields, isConflict, isNotFound } from "../errors.ts";
 import type { Logger } from "../../lib/log.ts";
+import { sleep } from "../../lib/sleep.ts";
 import { cryptoUnit } from "../controller/backoff.ts";
 
 export interface LeaderElectionOptions {
@@ -283,17 +284,4 @@ function leaseBody(name: string, namespace: string, resourceVersion: string | un
 function toMicroTime(value: unknown, fallbackMs: number): V1MicroTime {
   const ms = value instanceof Date ? value.getTime() : typeof value === "string" ? Date.parse(value) : Number.NaN;
   return new V1MicroTime(Number.isFinite(ms) ? ms : fallbackMs);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
