@@ -22,11 +22,11 @@ import { revocationOf } from "./session-termination.ts";
 export const BUS_RESYNC_KEY = "vigil-operator/bus-reassert";
 
 /** The largest status.busRevision among the cached objects. */
-export function maxBusRevision(...informers: Informer[]): number {
+export function maxBusRevision(...informers: Informer<AccessPolicy | SessionTermination>[]): number {
   let max = 0;
   for (const informer of informers) {
     for (const obj of informer.list()) {
-      const revision = (obj["status"] as { busRevision?: unknown } | undefined)?.busRevision;
+      const revision: unknown = obj.status?.busRevision;
       if (typeof revision === "number" && Number.isSafeInteger(revision) && revision > max) max = revision;
     }
   }
@@ -34,25 +34,28 @@ export function maxBusRevision(...informers: Informer[]): number {
 }
 
 /** What the bus must hold according to the cached resources. */
-export function desiredBusState(policies: Informer, terminations: Informer, now: number): { policies: CompiledPolicy[]; revocations: RevocationRecord[] } {
+export function desiredBusState(
+  policies: Informer<AccessPolicy>,
+  terminations: Informer<SessionTermination>,
+  now: number,
+): { policies: CompiledPolicy[]; revocations: RevocationRecord[] } {
   const compiled: CompiledPolicy[] = [];
-  for (const obj of policies.list()) {
-    const policy = obj as unknown as AccessPolicy;
+  for (const policy of policies.list()) {
     if (policy.metadata.deletionTimestamp !== undefined) continue;
     const result = compileAccessPolicy(policy);
     if (result.ok) compiled.push(result.policy);
   }
   const revocations: RevocationRecord[] = [];
-  for (const obj of terminations.list()) {
-    const record = revocationOf(obj as unknown as SessionTermination);
+  for (const termination of terminations.list()) {
+    const record = revocationOf(termination);
     if (record !== undefined && record.expiresAt > now) revocations.push(record);
   }
   return { policies: compiled, revocations };
 }
 
 export interface BusResyncOptions {
-  policies: Informer;
-  terminations: Informer;
+  policies: Informer<AccessPolicy>;
+  terminations: Informer<SessionTermination>;
   bus: BusContext;
   resyncMs: number;
   /** Keys (`ns/name`) of policies the reassert removed from the bus. */

@@ -14,6 +14,10 @@
  *
  * `hasSynced()` is true once the first LIST has been applied; `waitForSync()` resolves then. `stop()` ends it.
  * The handler must be cheap and must not throw (a throw is logged): typically `controller.enqueue(key)`.
+ *
+ * The cache is typed by its source (`Informer<AccessPolicy>`), so a reconciler reads its object as controller-runtime's
+ * `client.Get(ctx, key, &obj)` does: `policies.get(key)` is an `AccessPolicy | undefined`. `list(namespace?)` and
+ * `keys(namespace?)` read everything cached, or one namespace's objects.
  */
 import { Watch, type KubeConfig } from "@kubernetes/client-node";
 import { errorFields } from "../errors.ts";
@@ -32,6 +36,7 @@ import {
   type ObjectCache,
   type WatchEnd,
 } from "./cache.ts";
+import type { HasMetadata } from "./keys.ts";
 import type { ResourceSource } from "./sources.ts";
 
 export type InformerEventType = CacheChange["type"] | "resync";
@@ -40,9 +45,9 @@ export type KeyHandler = (key: string, type: InformerEventType) => void;
 
 export const DEFAULT_WATCH_BACKOFF: BackoffPolicy = { baseMs: 200, capMs: 30_000, jitter: 0.5 };
 
-export interface InformerOptions {
+export interface InformerOptions<T extends HasMetadata = KubeObject> {
   kc: KubeConfig;
-  source: ResourceSource;
+  source: ResourceSource<T>;
   onKey: KeyHandler;
   log: Logger;
   /** Re-emit every key this often; 0 disables. */
@@ -62,12 +67,12 @@ export interface InformerStats {
   watchFailures: number;
 }
 
-export class Informer {
-  readonly #opts: InformerOptions;
+export class Informer<T extends HasMetadata = KubeObject> {
+  readonly #opts: InformerOptions<T>;
   readonly #log: Logger;
   readonly #random: () => number;
   readonly #backoff: BackoffPolicy;
-  #cache: ObjectCache = new Map();
+  #cache: ObjectCache<T> = new Map();
   #resourceVersion = "";
   #synced = false;
   #syncWaiters: (() => void)[] = [];
@@ -79,7 +84,7 @@ export class Informer {
   #resyncTimer: ReturnType<typeof setInterval> | undefined;
   readonly #stats: InformerStats = { lists: 0, relistsAfterGone: 0, watchesStarted: 0, watchFailures: 0 };
 
-  constructor(options: InformerOptions) {
+  constructor(options: InformerOptions<T>) {
     this.#opts = options;
     this.#log = options.log.child({ informer: options.source.description });
     this.#random = options.random ?? cryptoUnit;
@@ -120,16 +125,22 @@ export class Informer {
   }
 
   /** The cached object for `key` (as last listed or watched). */
-  get(key: string): KubeObject | undefined {
+  get(key: string): T | undefined {
     return this.#cache.get(key);
   }
 
-  keys(): string[] {
-    return [...this.#cache.keys()];
+  /** Keys of every cached object, or of those in `namespace`. */
+  keys(namespace?: string): string[] {
+    const all = [...this.#cache.keys()];
+    if (namespace === undefined) return all;
+    const prefix = `${namespace}/`;
+    return all.filter((key) => key.startsWith(prefix));
   }
 
-  list(): KubeObject[] {
-    return [...this.#cache.values()];
+  /** Every cached object, or those in `namespace`. */
+  list(namespace?: string): T[] {
+    if (namespace === undefined) return [...this.#cache.values()];
+    return this.keys(namespace).flatMap((key) => this.#cache.get(key) ?? []);
   }
 
   /** The resourceVersion the next watch resumes from. */
@@ -186,7 +197,7 @@ export class Informer {
   /** LIST everything (paginated), swap the cache, emit the difference. */
   async #relist(): Promise<void> {
     const limit = this.#opts.pageSize ?? 500;
-    const items: KubeObject[] = [];
+    const items: T[] = [];
     let token: string | undefined;
     let resourceVersion: string;
     do {
@@ -236,7 +247,8 @@ export class Informer {
         const rv = resourceVersionOf(obj);
         if (rv !== undefined && rv !== "") this.#resourceVersion = rv;
         if (type === "BOOKMARK") return;
-        const change = applyWatchEvent(this.#cache, type, forCache(obj));
+        // The watch boundary: an event's object is what the source's LIST yields (see sources.ts).
+        const change = applyWatchEvent(this.#cache, type, forCache(obj as T));
         if (change !== undefined) this.#emit(change.key, change.type);
       };
       const query = { resourceVersion: this.#resourceVersion, allowWatchBookmarks: true, timeoutSeconds };

@@ -89,8 +89,8 @@ describe("finalizers", () => {
     const ns = await createNamespace(env);
     const stale = await w.create(ns, "f2");
     await addFinalizer(w.api, ref(ns, "f2"), "example.com/concurrent");
-    const result = await addFinalizer(w.api, ref(ns, "f2"), FIN, { initial: stale as never });
-    expect(result?.metadata?.["finalizers" as never]).toEqual(["example.com/concurrent", FIN]);
+    const result = await addFinalizer(w.api, ref(ns, "f2"), FIN, { initial: stale });
+    expect(result?.metadata.finalizers).toEqual(["example.com/concurrent", FIN]);
   });
 });
 
