@@ -57,6 +57,23 @@ describe("decodeAdmissionReview", () => {
     if (!r.ok) expect(r.error.code).toBe(code);
   });
 
+  it("names the bad field", () => {
+    expect(decodeAdmissionReview(JSON.stringify(review({ uid: "../../etc" })))).toMatchObject({ ok: false, error: { message: "request.uid: is missing or malformed" } });
+    expect(decodeAdmissionReview(JSON.stringify(review({ operation: "PATCH" })))).toMatchObject({ ok: false, error: { message: expect.stringContaining("request.operation: must be CREATE") as string } });
+    expect(decodeAdmissionReview("[]")).toMatchObject({ ok: false, error: { message: "expected an AdmissionReview of admission.k8s.io/v1" } });
+    const r = decodeAdmissionReview(JSON.stringify(review({ object: { spec: { containers: [{ image: "x" }] } } })));
+    if (r.ok) expect(podOf(r.value)).toMatchObject({ ok: false, error: { message: "request.object is not a Pod: spec.containers[0].name: must be a string" } });
+    expect(r.ok).toBe(true);
+  });
+
+  it("passes the pod object through untouched when it is valid", () => {
+    const r = decodeAdmissionReview(JSON.stringify(review()));
+    if (!r.ok) throw new Error("expected a valid review");
+    const p = podOf(r.value);
+    expect(p).toMatchObject({ ok: true });
+    if (p.ok) expect(p.value).toBe(r.value.object);
+  });
+
   it.each(BAD_PODS)("podOf refuses a pod with %s", (_, object) => {
     const r = decodeAdmissionReview(JSON.stringify(review({ object })));
     expect(r.ok).toBe(true);
