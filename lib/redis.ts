@@ -1,5 +1,8 @@
 import { randomInt } from "node:crypto";
 import { Redis, type RedisOptions } from "ioredis";
+import { errorFields } from "./errors.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { LogThrottle } from "./log-throttle.ts";
 
 /**
  * ioredis connections for the policy bus, from a URL (`redis://[user:pass@]host:port/db`,
@@ -12,6 +15,9 @@ import { Redis, type RedisOptions } from "ioredis";
  *   it), a client-side blocking timeout instead (guards against half-open sockets).
  * - `ready(timeoutMs)`: PING on the command connection, false on error or timeout (for /readyz).
  * - `close()`: drops the blocking connection, quits the command connection.
+ * - Connection `error` events (refused, reset, auth, failover) are logged to `log` with the reason, at most once per
+ *   reason and connection every 30 s (with how many repeats went unlogged), and "ready again" once it recovers;
+ *   never the URL (it may carry a password). Failed commands still reject to their callers.
  */
 
 export interface SentinelSettings {
@@ -30,6 +36,8 @@ export interface BusRedisConfig {
   commandTimeoutMs?: number;
   /** Default 3. */
   maxRetriesPerRequest?: number;
+  /** Where connection errors are logged (rate-limited); pass the program's logger. Default: a `vigil-bus` logger. */
+  log?: Logger;
 }
 
 export interface BusRedisConnections {
@@ -71,9 +79,9 @@ export function createBusRedis(config: BusRedisConfig): BusRedisConnections {
     blockingTimeout: 30_000,
     connectionName: `${config.connectionName ?? "vigil-bus"}-blocking`,
   });
-  // Errors are surfaced through rejected commands; keep ioredis from printing unhandled 'error' events.
-  commands.on("error", () => undefined);
-  blocking.on("error", () => undefined);
+  const log = config.log ?? createLogger({ name: "vigil-bus" });
+  logConnectionErrors(commands, "commands", log);
+  logConnectionErrors(blocking, "blocking", log);
   return {
     commands,
     blocking,
@@ -101,4 +109,20 @@ export function createBusRedis(config: BusRedisConfig): BusRedisConnections {
       commands.disconnect();
     },
   };
+}
+
+/** Log a connection's `error` events, rate-limited, and its recovery (see the file comment). */
+function logConnectionErrors(connection: Redis, role: "commands" | "blocking", log: Logger): void {
+  const throttle = new LogThrottle({ log, message: "policy bus (Redis) connection error" });
+  let failing = false;
+  connection.on("error", (err: unknown) => {
+    failing = true;
+    const { err: reason, code, cause } = errorFields(err);
+    throttle.report(`${code ?? ""} ${reason}`, { connection: role, err: reason, ...(code === undefined ? {} : { code }), ...(cause === undefined ? {} : { cause }) });
+  });
+  connection.on("ready", () => {
+    if (!failing) return;
+    failing = false;
+    log.info({ connection: role, unlogged: throttle.reset() }, "policy bus (Redis) connection ready again");
+  });
 }

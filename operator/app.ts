@@ -16,7 +16,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Registry } from "prom-client";
 import type { Readiness } from "./admin.ts";
-import { ACCESS_POLICY, GROUP, SESSION_TERMINATION, VERSION, type SessionTermination } from "./api/v1alpha1/index.ts";
+import { ACCESS_POLICY, GROUP, SESSION_TERMINATION, VERSION, type AccessPolicy, type SessionTermination } from "./api/v1alpha1/index.ts";
 import type { BusRedisConnections } from "../lib/redis.ts";
 import { BusPublisher } from "./bus/publisher.ts";
 import type { SigningKeyRing } from "./bus/signing-keys.ts";
@@ -31,7 +31,7 @@ import { SIDECAR_WATCH_KEY, SidecarWatchReconciler } from "./controller/sidecar-
 import { makeClients } from "./kube/clients.ts";
 import { EventRecorder } from "./kube/events.ts";
 import { customObjectSource, podSource } from "./kube/sources.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../lib/log.ts";
 
 export interface OperatorAppOptions {
   config: OperatorConfig;
@@ -76,8 +76,8 @@ export function assembleOperator(o: OperatorAppOptions): OperatorApp {
     },
   });
   const namespace = config.watchNamespace;
-  const policies = manager.informer(customObjectSource(kc, { group: GROUP, version: VERSION, plural: ACCESS_POLICY.plural, namespace }));
-  const terminations = manager.informer(customObjectSource(kc, { group: GROUP, version: VERSION, plural: SESSION_TERMINATION.plural, namespace }));
+  const policies = manager.informer(customObjectSource<AccessPolicy>(kc, { group: GROUP, version: VERSION, plural: ACCESS_POLICY.plural, namespace }));
+  const terminations = manager.informer(customObjectSource<SessionTermination>(kc, { group: GROUP, version: VERSION, plural: SESSION_TERMINATION.plural, namespace }));
   const pods = manager.informer(podSource(kc, { namespace }));
 
   const publisher = new BusPublisher({ redis: o.redis.commands, prefix: config.busPrefix, keys: o.signingKeys });
@@ -123,7 +123,7 @@ export function assembleOperator(o: OperatorAppOptions): OperatorApp {
       ...(o.terminationPollMs === undefined ? {} : { pollMs: o.terminationPollMs }),
     }),
     // A finished termination without a TTL has nothing left to do: resyncs of thousands of them stay out of the queue.
-    triggers: [{ informer: terminations, map: (key) => (needsReconcile(terminations.get(key) as unknown as SessionTermination | undefined) ? [key] : []) }],
+    triggers: [{ informer: terminations, map: (key) => (needsReconcile(terminations.get(key)) ? [key] : []) }],
   });
   const resync = manager.controller({
     name: "bus",

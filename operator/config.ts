@@ -23,19 +23,9 @@ import {
   type Settings,
   type SettingSources,
 } from "./api/settings.ts";
-import { ErrorCode, OperatorError } from "./errors.ts";
+import { ConfigError } from "./errors.ts";
 
 export { envName, flagName, safeUrl } from "./api/settings.ts";
-
-export class ConfigError extends OperatorError {
-  /** The flag or environment variable at fault. */
-  readonly key: string;
-  constructor(key: string, problem: string) {
-    super(ErrorCode.Config, `${key}: ${problem}`);
-    this.name = "ConfigError";
-    this.key = key;
-  }
-}
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;

@@ -11,15 +11,15 @@
  */
 import { hostname } from "node:os";
 import { collectDefaultMetrics, Registry } from "prom-client";
+import { createLogger } from "../lib/log.ts";
 import { startAdminServer } from "./admin.ts";
 import { assembleOperator } from "./app.ts";
 import { createBusRedis } from "../lib/redis.ts";
 import { loadSigningKeys, type SigningKeyRing } from "./bus/signing-keys.ts";
-import { ConfigError, parseConfig, safeUrl, type OperatorConfig } from "./config.ts";
-import { describeError } from "./errors.ts";
+import { parseConfig, safeUrl, type OperatorConfig } from "./config.ts";
+import { ConfigError, errorFields } from "./errors.ts";
 import { loadKubeConfig } from "./kube/clients.ts";
 import { runWebhook } from "./webhook/run.ts";
-import { createLogger } from "./log.ts";
 
 const SHUTDOWN_GRACE_MS = 20_000;
 
@@ -39,7 +39,7 @@ async function main(): Promise<number> {
   const configured = configure();
   if (typeof configured === "number") return configured;
   const { config, kc } = configured;
-  const log = createLogger({ level: config.logLevel });
+  const log = createLogger({ name: "vigil-operator", level: config.logLevel });
   log.info(
     { identity: config.identity, redis: safeUrl(config.redisUrl), busPrefix: config.busPrefix, watchNamespace: config.watchNamespace || "(all)", resyncSeconds: config.resyncSeconds },
     "vigil-operator starting",
@@ -48,6 +48,7 @@ async function main(): Promise<number> {
   collectDefaultMetrics({ register: registry });
   const redis = createBusRedis({
     url: config.redisUrl,
+    log,
     connectionName: `vigil-operator-${config.identity}`.slice(0, 100),
     ...(config.redisSentinelName === "" ? {} : { sentinel: { name: config.redisSentinelName, sentinels: config.redisSentinels } }),
   });
@@ -66,7 +67,7 @@ async function main(): Promise<number> {
         signingKeys = ring;
       },
       (err: unknown) => {
-        log.warn({ err: describeError(err) }, "the bus signing keys could not be re-read; keeping the previous ring");
+        log.warn(errorFields(err), "the bus signing keys could not be re-read; keeping the previous ring");
       },
     );
   }, 30_000);
@@ -128,7 +129,8 @@ main().then(
     if (code !== 0) process.exit(code);
   },
   (err: unknown) => {
-    process.stderr.write(`vigil-operator: fatal: ${describeError(err)}\n`);
+    const { code, err: message, cause, stack } = errorFields(err);
+    process.stderr.write(`vigil-operator: fatal: ${code === undefined ? "" : `${code}: `}${message}${cause === undefined ? "" : ` (cause: ${cause})`}\n${stack === undefined ? "" : `${stack}\n`}`);
     process.exit(1);
   },
 );

@@ -16,7 +16,7 @@ if (!Number.isFinite(minutes) || minutes <= 0) {
 }
 
 const cluster = await startCluster();
-let failed = false;
+let failed: boolean;
 try {
   await applyVigilCrds(cluster.env);
   const deadline = Date.now() + minutes * 60_000;

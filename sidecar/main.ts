@@ -1,16 +1,16 @@
 #!/usr/bin/env node
 /** vigil-sidecar: wiring only. Configuration errors stop the process at start with the key named. */
+import { createLogger } from "../lib/log.ts";
 import { parseSidecarConfig } from "./config.ts";
 import { startSidecar } from "./app.ts";
 import { isSidecarError } from "./errors.ts";
-import { createLogger } from "./log.ts";
 import { watchVerifyingKeys } from "./bus/verify-keys.ts";
 import { readIssuers, readLabels } from "./mounted.ts";
 import { loadKeyRingFromDir } from "./sessions/key-ring-dir.ts";
 
 async function main(): Promise<void> {
   const config = parseSidecarConfig({ argv: process.argv.slice(2), env: process.env });
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger({ name: "vigil-sidecar", level: config.logLevel });
   const [labels, issuers, keyRing, busKeys] = await Promise.all([
     readLabels(config.podLabelsFile),
     readIssuers(config.issuersFile),

@@ -521,7 +521,8 @@ export class BusPublisher {
     try {
       return await read();
     } catch (error: unknown) {
-      if (!(error instanceof Error) || !error.message.includes("WRONGTYPE")) return this.#guard(() => Promise.reject(error));
+      if (!(error instanceof Error)) throw new OperatorError("BUS_UNAVAILABLE", "the policy bus (Redis) did not accept the operation", { cause: error });
+      if (!error.message.includes("WRONGTYPE")) return this.#guard(() => Promise.reject(error));
       await this.#guard(() => this.#redis.del(key));
       return [];
     }

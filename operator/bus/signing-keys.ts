@@ -14,7 +14,7 @@ import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { SigningKey, VerifyingKeys } from "../api/bus/envelope.ts";
-import { ConfigError } from "../config.ts";
+import { ConfigError } from "../errors.ts";
 
 export const KEY_ID = /^[A-Za-z0-9_-]{1,64}$/u;
 const PRIMARY_FILE = "primary";

@@ -16,8 +16,8 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Heartbeat } from "../api/bus/messages.ts";
-import { BUS_DAMAGED, BUS_NOT_READY, BUS_UNAVAILABLE, type BusPublisher } from "../bus/publisher.ts";
-import { OperatorError } from "../errors.ts";
+import type { BusPublisher } from "../bus/publisher.ts";
+import { isOperatorError, type OperatorError } from "../errors.ts";
 
 export interface BusMetrics {
   readonly publishSeconds: Histogram<"operation">;
@@ -79,7 +79,7 @@ export interface BusContextOptions {
 }
 
 export function isBusError(err: unknown): err is OperatorError {
-  return err instanceof OperatorError && (err.code === BUS_UNAVAILABLE || err.code === BUS_NOT_READY || err.code === BUS_DAMAGED);
+  return isOperatorError(err, "BUS_UNAVAILABLE") || isOperatorError(err, "BUS_NOT_READY") || isOperatorError(err, "BUS_DAMAGED");
 }
 
 export class BusContext {

@@ -34,11 +34,11 @@ import { revocationLifetimeMs } from "./termination-plan.ts";
 export const BUS_RESYNC_KEY = "vigil-operator/bus";
 
 /** The largest status.busRevision among the cached objects. */
-export function maxBusRevision(...informers: Informer[]): number {
+export function maxBusRevision(...informers: Informer<AccessPolicy | SessionTermination>[]): number {
   let max = 0;
   for (const informer of informers) {
     for (const obj of informer.list()) {
-      const revision = (obj["status"] as { busRevision?: unknown } | undefined)?.busRevision;
+      const revision: unknown = obj.status?.busRevision;
       if (typeof revision === "number" && Number.isSafeInteger(revision) && revision > max) max = revision;
     }
   }
@@ -46,17 +46,20 @@ export function maxBusRevision(...informers: Informer[]): number {
 }
 
 /** What the bus must hold according to the cached resources (and the namespaces with live sidecars). */
-export function desiredBusState(policies: Informer, terminations: Informer, sidecarNamespaces: Iterable<string>, skewMs: number): DesiredBus {
+export function desiredBusState(
+  policies: Informer<AccessPolicy>,
+  terminations: Informer<SessionTermination>,
+  sidecarNamespaces: Iterable<string>,
+  skewMs: number,
+): DesiredBus {
   const compiled: CompiledPolicy[] = [];
-  for (const obj of policies.list()) {
-    const policy = obj as unknown as AccessPolicy;
+  for (const policy of policies.list()) {
     if (policy.metadata.deletionTimestamp !== undefined) continue;
     const result = compileAccessPolicy(policy);
     if (result.ok) compiled.push(result.policy);
   }
   const revocations: Revocation[] = [];
-  for (const obj of terminations.list()) {
-    const t = obj as unknown as SessionTermination;
+  for (const t of terminations.list()) {
     // The same lifetime the termination reconciler uses before it has a plan (a termination published without one
     // yet must not look deleted).
     const lifetime = revocationLifetimeMs(t.spec.revokeFor, absoluteTimeoutsIn(policies, t.metadata.namespace ?? ""));
@@ -67,8 +70,8 @@ export function desiredBusState(policies: Informer, terminations: Informer, side
 }
 
 export interface BusControllerOptions {
-  policies: Informer;
-  terminations: Informer;
+  policies: Informer<AccessPolicy>;
+  terminations: Informer<SessionTermination>;
   bus: BusContext;
   events: EventRecorder;
   /** The Lease of leader election: Events about the bus are recorded on it. */

@@ -28,13 +28,11 @@ import { GROUP, SESSION_TERMINATION, VERSION, type AccessPolicy, type SessionTer
 import type { Revocation } from "../api/bus/messages.ts";
 import type { PublishResult } from "../bus/publisher.ts";
 import { TerminalError, describeError, isNotFound } from "../errors.ts";
-import type { KubeObject } from "../kube/cache.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import { guardedPatch, resourceVersionTest, type JsonPatchOp } from "../kube/guarded-patch.ts";
 import type { Informer } from "../kube/informer.ts";
 import { splitKey } from "../kube/keys.ts";
 import { getCustomObject, updateStatus, type CustomObjectRef } from "../kube/status.ts";
-import { asKubeObject } from "./access-policy.ts";
 import { isBusError, type BusContext } from "./bus-context.ts";
 import type { ReconcileContext, Reconciler, Result } from "./reconciler.ts";
 import {
@@ -57,9 +55,9 @@ import {
 } from "./termination-status.ts";
 
 export interface SessionTerminationReconcilerOptions {
-  terminations: Informer;
+  terminations: Informer<SessionTermination>;
   /** AccessPolicies (for the longest absolute session timeout of the namespace). */
-  policies: Informer;
+  policies: Informer<AccessPolicy>;
   api: CustomObjectsApi;
   bus: BusContext;
   events: EventRecorder;
@@ -109,34 +107,25 @@ export function needsReconcile(t: SessionTermination | undefined): boolean {
 }
 
 /** Absolute session timeouts (seconds) of the cached AccessPolicies of `namespace` (8h where unset). */
-export function absoluteTimeoutsIn(policies: Informer, namespace: string): number[] {
-  const prefix = `${namespace}/`;
-  return policies
-    .keys()
-    .filter((k) => k.startsWith(prefix))
-    .map((k) => {
-      const p = policies.get(k) as unknown as AccessPolicy | undefined;
-      const parsed = tryParseDuration(p?.spec.session?.absoluteTimeout ?? "8h");
-      return parsed.ok ? parsed.seconds : DEFAULT_ABSOLUTE_TIMEOUT_SECONDS;
-    });
+export function absoluteTimeoutsIn(policies: Informer<AccessPolicy>, namespace: string): number[] {
+  return policies.list(namespace).map((p) => {
+    const parsed = tryParseDuration(p.spec.session?.absoluteTimeout ?? "8h");
+    return parsed.ok ? parsed.seconds : DEFAULT_ABSOLUTE_TIMEOUT_SECONDS;
+  });
 }
 
 function escapePointer(segment: string): string {
   return segment.replaceAll("~", "~0").replaceAll("/", "~1");
 }
 
-function planPatch(obj: KubeObject, plan: TerminationPlan): JsonPatchOp[] | undefined {
-  const annotations = (obj.metadata as { annotations?: Record<string, string> } | undefined)?.annotations;
+function planPatch(obj: SessionTermination, plan: TerminationPlan): JsonPatchOp[] | undefined {
+  const annotations = obj.metadata.annotations;
   if (decodePlan(annotations?.[TERMINATION_PLAN_ANNOTATION]) !== undefined) return undefined;
   const op: JsonPatchOp =
     annotations === undefined
       ? { op: "add", path: "/metadata/annotations", value: { [TERMINATION_PLAN_ANNOTATION]: encodePlan(plan) } }
       : { op: "add", path: `/metadata/annotations/${escapePointer(TERMINATION_PLAN_ANNOTATION)}`, value: encodePlan(plan) };
   return [resourceVersionTest(obj), op];
-}
-
-function statusOf(obj: KubeObject): SessionTermination["status"] {
-  return (obj as unknown as SessionTermination).status;
 }
 
 export class SessionTerminationReconciler implements Reconciler {
@@ -150,13 +139,13 @@ export class SessionTerminationReconciler implements Reconciler {
     this.#o.ensureRevisionFloor();
     const { namespace, name } = splitKey(key);
     const ref = terminationRef(namespace, name);
-    const cached = this.#o.terminations.get(key) as unknown as SessionTermination | undefined;
+    const cached = this.#o.terminations.get(key);
     if (cached === undefined || cached.metadata.deletionTimestamp !== undefined) return this.#lift(namespace, name, ctx);
     if (isFinished(cached.status)) return this.#finished(cached, ref, ctx);
     const generation = cached.metadata.generation ?? 0;
     const target = terminationSelector(cached.spec.target);
     if (!target.ok) {
-      await updateStatus(this.#o.api, ref, (cur) => invalidTargetStatus(statusOf(cur), generation, target.message, new Date()), { initial: asKubeObject(cached) });
+      await updateStatus(this.#o.api, ref, (cur) => invalidTargetStatus(cur.status, generation, target.message, new Date()), { initial: cached });
       await this.#o.events.record(cached, "Warning", TERMINATION_REASONS.InvalidTarget, target.message);
       return {};
     }
@@ -171,7 +160,7 @@ export class SessionTerminationReconciler implements Reconciler {
     } catch (err) {
       if (!isBusError(err)) throw err;
       const message = `the policy bus (Redis) is unavailable; retrying: ${describeError(err)}`;
-      await updateStatus(this.#o.api, ref, (cur) => pendingStatus(statusOf(cur), generation, TERMINATION_REASONS.BusUnavailable, message, new Date()), { initial: asKubeObject(cached) });
+      await updateStatus(this.#o.api, ref, (cur) => pendingStatus(cur.status, generation, TERMINATION_REASONS.BusUnavailable, message, new Date()), { initial: cached });
       await this.#o.events.record(cached, "Warning", "BusUnavailable", message);
       throw err;
     }
@@ -192,13 +181,13 @@ export class SessionTerminationReconciler implements Reconciler {
     const plan = makePlan(this.#o.bus.now(), expiresAt, live.filter((h) => h.namespace === ref.namespace).map((h) => h.pod));
     const result = await guardedPatch({
       what: `plan of ${ref.namespace}/${ref.name}`,
-      read: () => getCustomObject(this.#o.api, ref),
-      initial: asKubeObject(t),
+      read: () => getCustomObject<SessionTermination>(this.#o.api, ref),
+      initial: t,
       build: (cur) => planPatch(cur, plan),
-      apply: async (patch) => (await this.#o.api.patchNamespacedCustomObject({ ...ref, body: patch })) as KubeObject,
+      apply: async (patch) => (await this.#o.api.patchNamespacedCustomObject({ ...ref, body: patch })) as SessionTermination,
     });
     if (result.object === undefined) return undefined;
-    const written = result.object as unknown as SessionTermination;
+    const written = result.object;
     const stored = decodePlan(written.metadata.annotations?.[TERMINATION_PLAN_ANNOTATION]);
     return stored === undefined ? undefined : [written, stored];
   }
@@ -229,10 +218,9 @@ export class SessionTerminationReconciler implements Reconciler {
     if (plan === undefined) return this.#expire(t, ref, ctx);
     const progress = await this.#readProgress(t, ref, plan);
     const facts = { namespace: ref.namespace, generation: t.metadata.generation ?? 0, busRevision: t.status?.busRevision ?? 0, startedAt: plan.startedAt, progress };
-    const result = await updateStatus(this.#o.api, ref, (cur) => desiredTerminationStatus(statusOf(cur), facts, new Date()), { initial: asKubeObject(t) });
+    const result = await updateStatus(this.#o.api, ref, (cur) => desiredTerminationStatus(cur.status, facts, new Date()), { initial: t });
     if (result.changed) ctx.log.info({ acknowledged: progress.acknowledged, sessions: progress.sessionsTerminated, connections: progress.connectionsClosed }, "late acknowledgements counted");
-    const after = (result.object as unknown as SessionTermination | undefined) ?? t;
-    return this.#expire(after, ref, ctx);
+    return this.#expire(result.object ?? t, ref, ctx);
   }
 
   async #progress(t: SessionTermination, ref: CustomObjectRef, plan: TerminationPlan, published: PublishResult, ctx: ReconcileContext): Promise<Result> {
@@ -244,15 +232,15 @@ export class SessionTerminationReconciler implements Reconciler {
       this.#o.api,
       ref,
       (cur) => {
-        const before = statusOf(cur);
+        const before = cur.status;
         const next = desiredTerminationStatus(before, { namespace: ref.namespace, generation, busRevision, startedAt: plan.startedAt, progress }, new Date());
         transition.finishedNow = !isFinished(before) && isFinished(next);
         return next;
       },
-      { initial: asKubeObject(t) },
+      { initial: t },
     );
     if (result.object === undefined) return {};
-    const after = result.object as unknown as SessionTermination;
+    const after = result.object;
     if (result.changed && transition.finishedNow) {
       const status = after.status ?? {};
       if (status.phase === "Completed") {

@@ -15,6 +15,7 @@
  *   still silent are named.
  * See docs/decisions/reconcile-0002-termination-plan.md.
  */
+import { z } from "zod";
 import type { Ack, TerminationSelector } from "../api/bus/messages.ts";
 import { tryParseDuration } from "../api/duration.ts";
 import type { TerminationTarget } from "../api/v1alpha1/index.ts";
@@ -54,15 +55,22 @@ export function revocationLifetimeMs(revokeFor: string | undefined, absoluteTime
   return (longest > 0 ? longest : DEFAULT_ABSOLUTE_TIMEOUT_SECONDS) * 1000;
 }
 
-export interface TerminationPlan {
-  v: 1;
-  /** Epoch ms: when propagation started (status.startTime; the timeout counts from here). */
-  startedAt: number;
-  /** Epoch ms: when the revocation record expires. */
-  expiresAt: number;
-  /** Pod names (in the termination's namespace) expected to acknowledge, sorted. */
-  expected: string[];
-}
+const epochMs = z.int().min(0);
+
+/** The plan annotation's schema (an annotation anyone with write access to the object can edit: validated). */
+const TerminationPlanSchema = z
+  .object({
+    v: z.literal(1),
+    /** Epoch ms: when propagation started (status.startTime; the timeout counts from here). */
+    startedAt: epochMs,
+    /** Epoch ms: when the revocation record expires. */
+    expiresAt: epochMs,
+    /** Pod names (in the termination's namespace) expected to acknowledge, sorted. */
+    expected: z.array(z.string().min(1).max(253)),
+  })
+  .refine((plan) => plan.expiresAt >= plan.startedAt, { path: ["expiresAt"], error: "must not be before startedAt" });
+
+export type TerminationPlan = z.infer<typeof TerminationPlanSchema>;
 
 export function makePlan(now: number, expiresAt: number, livePods: readonly string[]): TerminationPlan {
   const expected = [...new Set(livePods)].sort().slice(0, MAX_EXPECTED_SIDECARS);
@@ -82,16 +90,8 @@ export function decodePlan(raw: string | undefined): TerminationPlan | undefined
   } catch {
     return undefined;
   }
-  if (typeof value !== "object" || value === null) return undefined;
-  const p = value as Record<string, unknown>;
-  const { startedAt, expiresAt, expected } = p;
-  if (p["v"] !== 1 || !isEpoch(startedAt) || !isEpoch(expiresAt) || expiresAt < startedAt) return undefined;
-  if (!Array.isArray(expected) || !expected.every((e): e is string => typeof e === "string" && e.length > 0 && e.length <= 253)) return undefined;
-  return { v: 1, startedAt, expiresAt, expected };
-}
-
-function isEpoch(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+  const parsed = TerminationPlanSchema.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
 }
 
 export interface ProgressInput {

@@ -26,7 +26,6 @@ import type { InjectionConfig } from "./config.ts";
 import { hasSidecar, resolveUpstreamPort, type InjectionDecision } from "./decision.ts";
 import { ADMIN_PORT_NAME, POD_LABELS_FILE, PROXY_PORT_NAME, SIDECAR_CONTAINER_NAME, SIDECAR_UID, VOLUMES } from "./sidecar-names.ts";
 
-export const INJECTION_IMPOSSIBLE = "INJECTION_IMPOSSIBLE";
 
 /** A sidecar setting (key of sidecar/config.ts SIDECAR_SETTINGS): a typo here does not compile. */
 type SidecarKey = keyof typeof SIDECAR_SETTINGS;
@@ -157,7 +156,7 @@ function withAnnotations(pod: V1Pod, extra: Record<string, string>): V1Pod {
 export function inject(pod: V1Pod, cfg: InjectionConfig): V1Pod {
   if (hasSidecar(pod)) return clone(pod);
   const upstream = resolveUpstreamPort(pod);
-  if (!("port" in upstream)) throw new OperatorError(INJECTION_IMPOSSIBLE, `cannot inject: ${upstream.problem.reason}`);
+  if (!("port" in upstream)) throw new OperatorError("INJECTION_IMPOSSIBLE", `cannot inject: ${upstream.problem.reason}`);
   const out = withAnnotations(pod, {
     [INJECTION_STATUS_ANNOTATION]: INJECTION_STATUS_INJECTED,
     [INJECTED_REVISION_ANNOTATION]: configRevision(cfg),

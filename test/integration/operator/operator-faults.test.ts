@@ -4,7 +4,7 @@
  * replicas → one leader, and failover within the lease when the leader is killed.
  * Uses a private redis-server (FLUSHALL must not touch other tests' keys).
  */
-import { EventsV1Api } from "@kubernetes/client-node";
+import { CoordinationV1Api, EventsV1Api } from "@kubernetes/client-node";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { TERMINATION_PLAN_ANNOTATION } from "../../../operator/api/annotations.ts";
@@ -46,6 +46,16 @@ async function operator(identity: string): Promise<OperatorProcess> {
   return op;
 }
 
+/** Resolves once the operators' Lease has been renewed `times` more times (its holder kept leading meanwhile). */
+async function leaseRenewed(times: number): Promise<void> {
+  const leases = kc.makeApiClient(CoordinationV1Api);
+  const versions = new Set<string>();
+  await vi.waitFor(async () => {
+    versions.add((await leases.readNamespacedLease({ name: "vigil-operator", namespace: ns })).metadata?.resourceVersion ?? "");
+    expect(versions.size).toBeGreaterThan(times);
+  }, { timeout: (times + 2) * 2_000, interval: 100 });
+}
+
 describe("vigil-operator under faults", () => {
   it("killed mid-termination, the next operator completes it exactly once", async () => {
     const first = await operator("op-a");
@@ -81,10 +91,14 @@ describe("vigil-operator under faults", () => {
     expect(done.metadata.annotations?.[TERMINATION_PLAN_ANNOTATION]).toBe(propagating.metadata.annotations?.[TERMINATION_PLAN_ANNOTATION]);
     const published = (await busEvents(redis, prefix, ns)).filter((e) => e?.changes.some((c) => c.op === "put" && c.entry.type === "revocation" && c.entry.revocation.id === id));
     expect(published).toHaveLength(1);
-    await new Promise((r) => setTimeout(r, 1000));
-    const reasons = (await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: ns })).items
-      .filter((e) => e.regarding?.name === "cut-mallory")
-      .map((e) => e.reason);
+    // The Completed Event follows the Completed status in the same (last) reconcile: wait for it, then count.
+    const reasons = await vi.waitFor(async () => {
+      const found = (await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: ns })).items
+        .filter((e) => e.regarding?.name === "cut-mallory")
+        .map((e) => e.reason);
+      expect(found).toContain("Completed");
+      return found;
+    }, { timeout: 10_000, interval: 100 });
     expect(reasons.filter((r) => r === "Completed")).toHaveLength(1);
     expect(reasons.filter((r) => r === "Published")).toHaveLength(1);
   });
@@ -118,7 +132,8 @@ describe("vigil-operator under faults", () => {
     const [, leader] = operators; // op-b: took over from the killed op-a above
     if (leader === undefined) throw new Error("no running leader");
     const standby = await operator("op-c");
-    await new Promise((r) => setTimeout(r, 2_500));
+    await standby.waitUntilReady();
+    await leaseRenewed(2); // the standby has been trying to acquire while the leader kept renewing
     expect(standby.isLeading()).toBe(false);
     expect(leader.isLeading()).toBe(true);
 

@@ -79,8 +79,9 @@ describe("AccessPolicy → bus", () => {
   it("a change outside the spec (a label) publishes no new revision", async () => {
     const before = await busEvents(redis, prefix, ns);
     const revision = await redis.get(`${prefix}revision`);
+    const reconciles = await operator.reconciles("accesspolicy");
     await objects.patchPolicy(ns, "web", [{ op: "add", path: "/metadata/labels", value: { team: "blue" } }]);
-    await new Promise((r) => setTimeout(r, 1500));
+    await operator.reconciledBeyond("accesspolicy", reconciles);
     expect(await busEvents(redis, prefix, ns)).toEqual(before);
     expect(await redis.get(`${prefix}revision`)).toBe(revision);
   });

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import type { Redis } from "ioredis";
-import { vi } from "vitest";
+import { expect, vi } from "vitest";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { open, openAs } from "../../../operator/api/bus/envelope.ts";
@@ -118,6 +118,32 @@ export class OperatorProcess {
 
   async metrics(): Promise<string> {
     return (await fetch(`http://127.0.0.1:${this.adminPort}/metrics`)).text();
+  }
+
+  /** Ready: every informer synced (a standby is ready too). */
+  async waitUntilReady(timeoutMs = 20_000): Promise<void> {
+    await vi.waitFor(async () => {
+      expect((await fetch(`http://127.0.0.1:${this.adminPort}/readyz`)).status).toBe(200);
+    }, { timeout: timeoutMs, interval: 100 });
+  }
+
+  /** Reconciles `controller` has finished so far, whatever their result (`vigil_operator_reconcile_total`). */
+  async reconciles(controller: string): Promise<number> {
+    let total = 0;
+    for (const line of (await this.metrics()).split("\n")) {
+      if (line.startsWith("vigil_operator_reconcile_total{") && line.includes(`controller="${controller}"`)) total += Number(line.slice(line.lastIndexOf(" ") + 1));
+    }
+    return total;
+  }
+
+  /**
+   * Resolves once `controller` has finished more than `count` reconciles: the change that woke it has been handled
+   * (the event to wait for before asserting that the change had no effect).
+   */
+  async reconciledBeyond(controller: string, count: number, timeoutMs = 15_000): Promise<void> {
+    await vi.waitFor(async () => {
+      expect(await this.reconciles(controller)).toBeGreaterThan(count);
+    }, { timeout: timeoutMs, interval: 50 });
   }
 
   kill(signal: NodeJS.Signals): void {

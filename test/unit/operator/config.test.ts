@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, envName, flagName, parseConfig, safeUrl } from "../../../operator/config.ts";
+import { envName, flagName, parseConfig, safeUrl } from "../../../operator/config.ts";
+import { ConfigError } from "../../../operator/errors.ts";
 
 const REQUIRED = { VIGIL_REDIS_URL: "redis://127.0.0.1:6379" };
 

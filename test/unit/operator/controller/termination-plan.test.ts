@@ -61,6 +61,18 @@ describe("termination plan", () => {
       expect(decodePlan(raw)).toBeUndefined();
     }
   });
+  it("refuses times that are not safe non-negative integers and pod names out of bounds, and drops unknown fields", () => {
+    for (const plan of [
+      { v: 1, startedAt: -1, expiresAt: 2, expected: [] },
+      { v: 1, startedAt: 1, expiresAt: 2 ** 60, expected: [] },
+      { v: 1, startedAt: 1.5, expiresAt: 2, expected: [] },
+      { v: 1, startedAt: 1, expiresAt: 2, expected: [""] },
+      { v: 1, startedAt: 1, expiresAt: 2, expected: ["p".repeat(254)] },
+    ]) {
+      expect(decodePlan(JSON.stringify(plan))).toBeUndefined();
+    }
+    expect(decodePlan(JSON.stringify({ v: 1, startedAt: 1, expiresAt: 2, expected: ["web-0"], extra: true }))).toEqual({ v: 1, startedAt: 1, expiresAt: 2, expected: ["web-0"] });
+  });
 });
 
 describe("termination progress", () => {

@@ -45,8 +45,16 @@ describe("parseInjectionConfig", () => {
     expect(parseInjectionConfig({ ...minimal, forwardCredentials: true }).forwardCredentials).toBe(true);
   });
 
-  it("returns a frozen object", () => {
-    expect(Object.isFrozen(parseInjectionConfig(minimal))).toBe(true);
+  it("returns a frozen object, all the way down", () => {
+    const cfg = parseInjectionConfig({ ...minimal, resources: { limits: { memory: "64Mi" } }, args: ["sidecar"] });
+    expect(Object.isFrozen(cfg)).toBe(true);
+    for (const inner of [cfg.resources, cfg.resources.limits, cfg.redis, cfg.timeouts, cfg.args]) expect(Object.isFrozen(inner)).toBe(true);
+  });
+
+  it("takes a scalar key without a value (YAML null) as its default, but not a mapping or a list", () => {
+    expect(parseInjectionConfig({ ...minimal, listenPort: null, logLevel: null })).toMatchObject({ listenPort: 15080, logLevel: "info" });
+    expect(problem({ ...minimal, timeouts: null })).toBe("timeouts: must be a mapping");
+    expect(problem({ ...minimal, args: null })).toBe("args: must be a list of at most 32 strings");
   });
 
   it.each<[string, unknown, string]>([
