@@ -122,6 +122,12 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_
 export class PrivateRedis {
   #proc: ChildProcess | undefined;
   port = 0;
+  readonly #args: readonly string[];
+
+  /** `args`: more redis-server arguments (e.g. `--replicaof 127.0.0.1 6379`). */
+  constructor(args: readonly string[] = []) {
+    this.#args = args;
+  }
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
@@ -131,7 +137,7 @@ export class PrivateRedis {
     if (this.port === 0) this.port = await freePort();
     this.#proc = spawn(
       "/usr/bin/redis-server",
-      ["--bind", "127.0.0.1", "--port", String(this.port), "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction"],
+      ["--bind", "127.0.0.1", "--port", String(this.port), "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction", ...this.#args],
       { stdio: "ignore" },
     );
     await eventually(() => ping(this.port), 10_000);
@@ -139,7 +145,7 @@ export class PrivateRedis {
 
   async stop(): Promise<void> {
     const proc = this.#proc;
-    if (proc?.pid === undefined || proc.exitCode !== null) return;
+    if (proc?.pid === undefined || proc.exitCode !== null || proc.signalCode !== null) return;
     const exited = new Promise((r) => proc.once("exit", r));
     process.kill(proc.pid, "SIGKILL");
     await exited;
