@@ -7,9 +7,10 @@
 #     (minbase, docs and locales left out as the official slim image does), node:24-bookworm-slim on top of it (the
 #     repository's Node 24 binary from the `node` npm package, npm from the npm registry) — the FROM of the project's
 #     Dockerfile — and the node's Redis, CoreDNS and pause images, exported as OCI archives. Prints the archive dir.
-#   build-images.sh app NAME DOCKERFILE CONTEXT ARCHIVE
+#   build-images.sh app NAME DOCKERFILE CONTEXT
 #     `buildah bud --pull=never --isolation chroot --layers` of DOCKERFILE as NAME (unchanged layers are reused), then
-#     `buildah push` of exactly the image built to the OCI archive ARCHIVE (for `ctr images import`).
+#     `buildah push` of exactly the image built to an OCI archive (for `ctr images import`), kept in the cache by
+#     image ID (an unchanged image is not exported again; the 8 most recently used are kept). Prints its path.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -41,8 +42,8 @@ export_archive() {
 cmd="${1:-}"
 case "$cmd" in
 app)
-  [ $# -eq 5 ] || { echo "usage: build-images.sh app NAME DOCKERFILE CONTEXT ARCHIVE" >&2; exit 2; }
-  name="$2"; file="$3"; ctx="$4"; archive="$5"
+  [ $# -eq 4 ] || { echo "usage: build-images.sh app NAME DOCKERFILE CONTEXT" >&2; exit 2; }
+  name="$2"; file="$3"; ctx="$4"
   # RUN steps (the build stage's `npm ci`) get the machine's npm cache, an npmrc that prefers it, and the machine's CA
   # bundle when it has one (a TLS-intercepting proxy's CA is trusted there). Mount points are left empty in the
   # layers of the stage that ran them; the project's final stage has no RUN step, so none of it reaches the image.
@@ -57,7 +58,12 @@ app)
   fi
   id="$(bud "$name" "$file" "$ctx" "${extra[@]}")"
   rm -f "$npmrc"
-  export_archive "$id" "$name" "$archive"
+  cached="$IMAGES/app-archives"
+  archive="$cached/$(printf '%s %s' "$id" "$name" | sha256sum | cut -c1-24).tar"
+  mkdir -p "$cached"
+  if [ -f "$archive" ]; then touch "$archive"; else export_archive "$id" "$name" "$archive"; fi
+  # shellcheck disable=SC2012
+  ls -t "$cached"/*.tar 2>/dev/null | tail -n +9 | while read -r old; do rm -f "$old"; done
   echo "$archive"
   ;;
 base)
@@ -115,5 +121,5 @@ base)
   echo "$archives"
   ;;
 *)
-  echo "usage: build-images.sh base | app NAME DOCKERFILE CONTEXT ARCHIVE" >&2; exit 2 ;;
+  echo "usage: build-images.sh base | app NAME DOCKERFILE CONTEXT" >&2; exit 2 ;;
 esac

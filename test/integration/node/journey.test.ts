@@ -17,7 +17,7 @@
  *
  * Skipped, with the reason, on machines that cannot run the node (not root, no runc/buildah/…: nodeSupport()).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -32,7 +32,7 @@ import { buildProjectImages, SAMPLE_APP_IMAGE, VIGIL_IMAGE } from "../../cluster
 import { importImage, nodeSupport, REDIS_IMAGE } from "../../cluster/node.ts";
 import { chartDir, helmOk } from "../chart/helm.ts";
 import { AUDIENCE, createIssuer, ISSUER, type Issuer } from "../sidecar/proxy-harness.ts";
-import { kubectl, kubectlJson, kubectlOk } from "../support/kubectl.ts";
+import { kubectlJson, kubectlOk } from "../support/kubectl.ts";
 
 const support = await nodeSupport();
 if (!support.ok) console.log(`[node journey] skipped: ${support.reason}`);
@@ -73,8 +73,19 @@ describe.skipIf(!support.ok)("the journey in real Pods on the test node", () => 
   const pods = async (namespace: string, selector: string): Promise<V1Pod[]> => (await kubectlJson<PodList>(env, ["get", "pods", "-l", selector], { namespace })).items;
   const shopPods = async (): Promise<V1Pod[]> => (await pods(APPS, "app=shop")).filter((p) => p.metadata?.deletionTimestamp === undefined);
   const ready = (p: V1Pod): boolean => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
-  const client = async (args: string[], bearer = "", timeoutMs = 30_000): Promise<string> =>
-    kubectlOk(env, ["exec", "client", "--", "env", `TOKEN=${bearer}`, "node", "/app/client.mjs", ...args], { namespace: CLIENTS, timeoutMs });
+  /** `kubectl exec` (the shared kubectl helper appends its flags, which would land after `--`). */
+  const kexec = (namespace: string, pod: string, container: string | undefined, cmd: string[], timeoutMs = 30_000): Promise<{ code: number; stdout: string; stderr: string }> =>
+    new Promise((resolveExec) => {
+      const args = ["exec", "-n", namespace, pod, ...(container === undefined ? [] : ["-c", container]), "--", ...cmd];
+      execFile(env.kubectl, args, { env: { ...process.env, KUBECONFIG: env.kubeconfig }, timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+        resolveExec({ code: err === null ? 0 : typeof err.code === "number" ? err.code : 1, stdout, stderr });
+      });
+    });
+  const client = async (args: string[], bearer = "", timeoutMs = 30_000): Promise<string> => {
+    const r = await kexec(CLIENTS, "client", undefined, ["env", `TOKEN=${bearer}`, "node", "/app/client.mjs", ...args], timeoutMs);
+    if (r.code !== 0) throw new Error(`client ${args.join(" ")} exited ${r.code}: ${r.stdout}${r.stderr}`);
+    return r.stdout;
+  };
   const get = async (url: string, bearer: string): Promise<{ status: number; body: string }> => JSON.parse(await client(["get", url], bearer)) as { status: number; body: string };
 
   /** A long-lived connection from the client Pod (kubectl exec, streamed): resolves on "open"; `closed` on "closed …". */
@@ -100,7 +111,7 @@ describe.skipIf(!support.ok)("the journey in real Pods on the test node", () => 
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "vigil-node-journey-"));
-    const images = await time("images (buildah, layers reused)", () => buildProjectImages(dir));
+    const images = await time("images (buildah, layers reused)", () => buildProjectImages());
     const started = await time("cluster with node", () => startCluster({ node: true }));
     cluster = started;
     env = started.env;
@@ -274,7 +285,7 @@ describe.skipIf(!support.ok)("the journey in real Pods on the test node", () => 
 
   it("the sidecar runs as a non-root user on a read-only root filesystem, and its log shows no write error", async () => {
     const pod = (await shopPods())[0]?.metadata?.name ?? "";
-    const execIn = (cmd: string[]): Promise<{ code: number; stdout: string; stderr: string }> => kubectl(env, ["exec", pod, "-c", SIDECAR, "--", ...cmd], { namespace: APPS });
+    const execIn = (cmd: string[]): Promise<{ code: number; stdout: string; stderr: string }> => kexec(APPS, pod, SIDECAR, cmd);
     expect((await execIn(["id", "-u"])).stdout.trim()).toBe("65532");
     const write = await execIn(["sh", "-c", "echo x > /app/probe"]);
     expect(write.code).not.toBe(0);
@@ -344,7 +355,7 @@ describe.skipIf(!support.ok)("the journey in real Pods on the test node", () => 
     const sidecarStatus = after.status?.initContainerStatuses?.find((c) => c.name === SIDECAR);
     const containerId = (sidecarStatus?.containerID ?? "").replace(/^containerd:\/\//, "");
     const memory = await sidecarMemory(node, after, containerId);
-    const hwm = await kubectl(env, ["exec", name, "-c", SIDECAR, "--", "sh", "-c", "grep -E 'VmHWM|VmRSS' /proc/1/status"], { namespace: APPS });
+    const hwm = await kexec(APPS, name, SIDECAR, ["sh", "-c", "grep -E 'VmHWM|VmRSS' /proc/1/status"]);
     const report = {
       load: JSON.parse(summary) as unknown,
       restarts: sidecarStatus?.restartCount ?? -1,
