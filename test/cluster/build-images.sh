@@ -19,6 +19,8 @@ source "$here/build-lib.sh"
 IMAGES="$CACHE_ROOT/images"
 DEBIAN_SUITE=bookworm
 NPM_SPEC="${VIGIL_IMAGE_NPM:-npm@11}"
+# Part of the base images' cache key with the Dockerfiles and versions: bump it when the base recipe below changes.
+BASE_RECIPE=1
 # The run root (locks, mount state) belongs on a tmpfs; one per storage root.
 RUNROOT="/run/vigil-buildah/$(printf '%s' "$IMAGES/storage" | sha256sum | cut -c1-12)"
 bah() { buildah --root "$IMAGES/storage" --runroot "$RUNROOT" --storage-driver overlay "$@"; }
@@ -64,6 +66,8 @@ app)
   if [ -f "$archive" ]; then touch "$archive"; else export_archive "$id" "$name" "$archive"; fi
   # shellcheck disable=SC2012
   ls -t "$cached"/*.tar 2>/dev/null | tail -n +9 | while read -r old; do rm -f "$old"; done
+  # Every change of the sources leaves layers behind; past 6 GB the unused ones go (the next build redoes npm ci).
+  if [ "$(du -sm "$IMAGES/storage" | cut -f1)" -gt 6144 ]; then bah rmi --prune >/dev/null 2>&1 || true; fi
   echo "$archive"
   ;;
 base)
@@ -72,7 +76,7 @@ base)
   node_version="$("$node_bin" --version)"
   from="$(sed -n 's/^FROM \([^ ]*\).*/\1/p' "$root/Dockerfile" | head -n 1)"
   node_dir="$(bash "$here/build-node.sh" | tail -n 1)"
-  key="$( { cat "$0" "$here"/images/*/Dockerfile; echo "$node_version $NPM_SPEC $from $DEBIAN_SUITE $node_dir"; } | sha256sum | cut -c1-16)"
+  key="$( { cat "$here"/images/{node-base,redis,coredns,pause}/Dockerfile; echo "$BASE_RECIPE $node_version $NPM_SPEC $from $DEBIAN_SUITE $node_dir"; } | sha256sum | cut -c1-16)"
   archives="$IMAGES/archives-$key"
   if [ -f "$archives/.complete" ]; then echo "$archives"; exit 0; fi
   for tool in buildah mmdebstrap; do command -v "$tool" >/dev/null || { echo "build-images: '$tool' is not installed (prepare.sh installs it)" >&2; exit 1; }; done
@@ -117,6 +121,8 @@ base)
   export_archive "$id" localhost/vigil-test/pause:1 "$archives/pause.tar"
   rm -rf "$work"
   touch "$archives/.complete"
+  # Base images of earlier versions of this script, unused for a day.
+  find "$IMAGES" -maxdepth 1 -name 'archives-*' ! -name "archives-$key" -mtime +1 -exec rm -rf {} + 2>/dev/null || true
   echo "build-images: done in $(( $(date +%s) - start ))s" >&2
   echo "$archives"
   ;;

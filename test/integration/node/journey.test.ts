@@ -89,7 +89,7 @@ describe.skipIf(!support.ok)("the journey in real Pods on the test node", () => 
   const get = async (url: string, bearer: string): Promise<{ status: number; body: string }> => JSON.parse(await client(["get", url], bearer)) as { status: number; body: string };
 
   /** A long-lived connection from the client Pod (kubectl exec, streamed): resolves on "open"; `closed` on "closed …". */
-  const hold = async (args: string[], bearer: string): Promise<{ closed: Promise<{ line: string; at: number }> }> => {
+  const hold = async (args: string[], bearer: string): Promise<{ closed: Promise<{ line: string; at: number }>; isClosed: () => boolean }> => {
     const child = spawn(env.kubectl, ["exec", "-n", CLIENTS, "client", "--", "env", `TOKEN=${bearer}`, "node", "/app/client.mjs", ...args], {
       env: { ...process.env, KUBECONFIG: env.kubeconfig },
       stdio: ["ignore", "pipe", "pipe"],
@@ -98,15 +98,19 @@ describe.skipIf(!support.ok)("the journey in real Pods on the test node", () => 
     const opened = Promise.withResolvers<undefined>();
     const closed = Promise.withResolvers<{ line: string; at: number }>();
     let stderr = "";
+    let ended = false;
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     createInterface({ input: child.stdout }).on("line", (line) => {
       if (line === "open") opened.resolve(undefined);
-      else if (line.startsWith("closed")) closed.resolve({ line, at: performance.now() });
+      else if (line.startsWith("closed")) {
+        ended = true;
+        closed.resolve({ line, at: performance.now() });
+      }
       else opened.reject(new Error(`${args[0] ?? ""}: ${line}`));
     });
     child.once("exit", (code) => { opened.reject(new Error(`${args[0] ?? ""} exited ${code}: ${stderr}`)); });
     await opened.promise;
-    return { closed: closed.promise };
+    return { closed: closed.promise, isClosed: () => ended };
   };
 
   beforeAll(async () => {
@@ -221,6 +225,9 @@ describe.skipIf(!support.ok)("the journey in real Pods on the test node", () => 
     const alice = await token("alice", ["engineers"]);
     const ws = await hold(["hold-ws", `${SERVICE_URL.replace("http:", "ws:")}/ws`], alice);
     const tunnel = await hold(["hold-tunnel", `shop.${APPS}.svc.cluster.local`, "80", String(TCP_ECHO_PORT)], alice);
+    // Both stay open while alice keeps working: another request of hers passes, and neither connection has ended.
+    expect((await get(`${SERVICE_URL}/orders`, alice)).status).toBe(200);
+    expect([ws.isClosed(), tunnel.isClosed()]).toEqual([false, false]);
     const invoked = performance.now();
     await kubectlOk(env, ["create", "-f", "-"], { namespace: APPS, input: terminationManifest("end-alice", "alice") });
     const created = performance.now();
@@ -367,7 +374,6 @@ describe.skipIf(!support.ok)("the journey in real Pods on the test node", () => 
       process: hwm.stdout.trim().replace(/\s+/g, " "),
     };
     console.log(`[node journey] saturation: ${JSON.stringify(report)}`);
-    await writeFile(join(process.cwd(), ".vigil", "node-saturation.json"), JSON.stringify(report, null, 2)).catch(() => undefined);
     expect(memory.limit).toBe(128 * 1024 * 1024);
     expect(report.restarts).toBe(0);
     expect(memory.oomKills).toBe(0);
