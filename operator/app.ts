@@ -20,6 +20,8 @@ import { ACCESS_POLICY, GROUP, SESSION_TERMINATION, VERSION, type AccessPolicy, 
 import type { BusRedisConnections } from "../lib/redis.ts";
 import { BusPublisher } from "./bus/publisher.ts";
 import type { SigningKeyRing } from "./bus/signing-keys.ts";
+import { sessionKeyLookup } from "./bus/session-lookup.ts";
+import type { KeyRing } from "../lib/sealing.ts";
 import { ACK_WATCH_KEY, AckWatchReconciler } from "./controller/ack-watch.ts";
 import type { OperatorConfig } from "./config.ts";
 import { AccessPolicyReconciler, policyKeysInNamespace } from "./controller/access-policy.ts";
@@ -41,6 +43,8 @@ export interface OperatorAppOptions {
   redis: BusRedisConnections;
   /** The current bus signing key ring (main.ts reloads it when the mounted Secret changes). */
   signingKeys: () => SigningKeyRing;
+  /** The session-encryption key ring (sealed session records). */
+  sessionKeys: KeyRing;
   /** Acknowledgement poll interval of terminations. Default 1000 ms. */
   terminationPollMs?: number;
   /** Requeue interval while a policy's sidecar counts converge. Default 2000 ms. */
@@ -118,6 +122,7 @@ export function assembleOperator(o: OperatorAppOptions): OperatorApp {
       ensureRevisionFloor,
       terminationTimeoutMs: config.terminationTimeoutSeconds * 1000,
       revocationClockSkewMs: config.revocationClockSkewSeconds * 1000,
+      sessionKeyOf: sessionKeyLookup(o.redis.commands, publisher.keys, o.sessionKeys),
       // After a bus rebuild, live sidecars re-register within a few heartbeats.
       registrationGraceMs: Math.min(10_000, config.heartbeatMaxAgeSeconds * 1000),
       ...(o.terminationPollMs === undefined ? {} : { pollMs: o.terminationPollMs }),

@@ -46,6 +46,8 @@ const SETTINGS = {
   busSigningKeysDir: { parse: absolutePath, default: "/etc/vigil/bus-signing" },
   /** How often the leader re-signs the epoch record (sidecars measure staleness from it) and checks the bus. */
   busCheckSeconds: { parse: integer(1, 60), default: "5" },
+  /** The session-encryption key ring (Secret `<release>-session-keys`): read sealed session records. */
+  sessionKeyRingDir: { parse: absolutePath, default: "/etc/vigil/session-keys" },
   /** Added to a termination's creation time: tokens issued up to then are refused (IdP vs API server clock skew). */
   revocationClockSkewSeconds: { parse: integer(0, 300), default: "5" },
   /** Admin HTTP server (/healthz, /readyz, /metrics). */

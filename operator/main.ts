@@ -16,6 +16,8 @@ import { startAdminServer } from "./admin.ts";
 import { assembleOperator } from "./app.ts";
 import { createBusRedis } from "../lib/redis.ts";
 import { loadSigningKeys, type SigningKeyRing } from "./bus/signing-keys.ts";
+import { loadKeyRingFromDir } from "../lib/key-ring-dir.ts";
+import { KeyRingError, type KeyRing } from "../lib/sealing.ts";
 import { parseConfig, safeUrl, type OperatorConfig } from "./config.ts";
 import { ConfigError, errorFields } from "./errors.ts";
 import { loadKubeConfig } from "./kube/clients.ts";
@@ -53,11 +55,19 @@ async function main(): Promise<number> {
     ...(config.redisSentinelName === "" ? {} : { sentinel: { name: config.redisSentinelName, sentinels: config.redisSentinels } }),
   });
   let signingKeys: SigningKeyRing;
+  let sessionKeys: KeyRing;
   try {
     signingKeys = await loadSigningKeys(config.busSigningKeysDir);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`vigil-operator: bad configuration: VIGIL_BUS_SIGNING_KEYS_DIR: ${err.message}\n`);
+    return 2;
+  }
+  try {
+    sessionKeys = await loadKeyRingFromDir(config.sessionKeyRingDir);
+  } catch (err) {
+    if (!(err instanceof KeyRingError)) throw err;
+    process.stderr.write(`vigil-operator: bad configuration: VIGIL_SESSION_KEY_RING_DIR: ${err.message}\n`);
     return 2;
   }
   // The Secret volume is updated in place on rotation: re-read it; a bad file keeps the previous ring.
@@ -72,7 +82,7 @@ async function main(): Promise<number> {
     );
   }, 30_000);
   keysReload.unref();
-  const app = assembleOperator({ config, log, kc, registry, redis, signingKeys: () => signingKeys });
+  const app = assembleOperator({ config, log, kc, registry, redis, signingKeys: () => signingKeys, sessionKeys });
   const admin = await startAdminServer({ port: config.adminPort, registry, readiness: () => app.readiness(), log });
 
   const webhook =

@@ -26,7 +26,7 @@ import { clientIp, trustedProxies } from "./proxy/client-ip.ts";
 import { inList } from "./proxy/ip.ts";
 import { createSidecarServer } from "./proxy/server.ts";
 import { ConnectionTable } from "./sessions/connections.ts";
-import type { KeyRing } from "./sessions/crypto.ts";
+import type { KeyRing } from "../lib/sealing.ts";
 import { newSessionId } from "./sessions/session-id.ts";
 import { SessionStore } from "./sessions/store.ts";
 

@@ -3,10 +3,10 @@
 import { createLogger } from "../lib/log.ts";
 import { parseSidecarConfig } from "./config.ts";
 import { startSidecar } from "./app.ts";
-import { isSidecarError } from "./errors.ts";
+import { ConfigError, isSidecarError } from "./errors.ts";
 import { watchVerifyingKeys } from "./bus/verify-keys.ts";
 import { readIssuers, readLabels } from "./mounted.ts";
-import { loadKeyRingFromDir } from "./sessions/key-ring-dir.ts";
+import { loadKeyRingFromDir } from "../lib/key-ring-dir.ts";
 
 async function main(): Promise<void> {
   const config = parseSidecarConfig({ argv: process.argv.slice(2), env: process.env });
@@ -14,7 +14,9 @@ async function main(): Promise<void> {
   const [labels, issuers, keyRing, busKeys] = await Promise.all([
     readLabels(config.podLabelsFile),
     readIssuers(config.issuersFile),
-    loadKeyRingFromDir(config.keyRingDir),
+    loadKeyRingFromDir(config.keyRingDir).catch((err: unknown) => {
+      throw new ConfigError("VIGIL_KEY_RING_DIR", err instanceof Error ? err.message : String(err), err);
+    }),
     watchVerifyingKeys(config.busKeysDir, 30_000, (err) => {
       logger.warn({ event: "bus.keys_reload_failed", err }, "the bus verification keys could not be re-read; keeping the previous ones");
     }),

@@ -25,7 +25,7 @@ import type { CustomObjectsApi } from "@kubernetes/client-node";
 import { TERMINATION_PLAN_ANNOTATION } from "../api/annotations.ts";
 import { tryParseDuration } from "../api/duration.ts";
 import { GROUP, SESSION_TERMINATION, VERSION, type AccessPolicy, type SessionTermination } from "../api/v1alpha1/index.ts";
-import type { Revocation } from "../api/bus/messages.ts";
+import type { Revocation, TerminationSelector } from "../api/bus/messages.ts";
 import type { PublishResult } from "../bus/publisher.ts";
 import { TerminalError, describeError, isNotFound } from "../errors.ts";
 import type { EventRecorder } from "../kube/events.ts";
@@ -67,6 +67,8 @@ export interface SessionTerminationReconcilerOptions {
   revocationClockSkewMs: number;
   /** After a bus rebuild, sidecars get this long to re-register before a termination may complete. Default 10 s. */
   registrationGraceMs?: number;
+  /** The session key of a session ID (from its sealed record in Redis), undefined when unknown. */
+  sessionKeyOf?: (sessionId: string) => Promise<string | undefined>;
   /** Poll interval for acknowledgements. Default 1000 ms. */
   pollMs?: number;
 }
@@ -82,19 +84,22 @@ export function terminationId(t: SessionTermination): string {
 /**
  * The revocation of a termination, or undefined when its target does not resolve. Tokens issued up to
  * creationTimestamp + `skewMs` are refused; `expiresAt` is the plan's once a plan exists, else creationTimestamp +
- * `lifetimeMs` (no session that existed at creation outlives its absolute timeout from then).
+ * `lifetimeMs` (no session that existed at creation outlives its absolute timeout from then). A session target
+ * carries its session key (the plan's, else `sessionKey`), so the login stays covered if Redis loses its index.
  */
-export function revocationOf(t: SessionTermination, skewMs: number, lifetimeMs?: number): Revocation | undefined {
+export function revocationOf(t: SessionTermination, skewMs: number, lifetimeMs?: number, sessionKey?: string): Revocation | undefined {
   const plan = decodePlan(t.metadata.annotations?.[TERMINATION_PLAN_ANNOTATION]);
   const target = terminationSelector(t.spec.target);
   const issuedAt = parseTime(t.metadata.creationTimestamp);
   if (!target.ok || issuedAt === undefined) return undefined;
   const expiresAt = plan?.expiresAt ?? (lifetimeMs === undefined ? undefined : issuedAt + lifetimeMs);
   if (expiresAt === undefined) return undefined;
+  const key = plan?.sessionKey ?? sessionKey;
+  const selector = target.selector.kind === "session" && key !== undefined ? { ...target.selector, sessionKey: key } : target.selector;
   return {
     id: terminationId(t),
     namespace: t.metadata.namespace ?? "",
-    selector: target.selector,
+    selector,
     reason: t.spec.reason,
     tokensIssuedBefore: issuedAt + skewMs,
     expiresAt,
@@ -150,13 +155,14 @@ export class SessionTerminationReconciler implements Reconciler {
       return {};
     }
     const lifetime = revocationLifetimeMs(cached.spec.revokeFor, absoluteTimeoutsIn(this.#o.policies, namespace));
-    const record = revocationOf(cached, this.#o.revocationClockSkewMs, lifetime);
+    const sessionKey = await this.#sessionKeyOf(cached, target.selector);
+    const record = revocationOf(cached, this.#o.revocationClockSkewMs, lifetime, sessionKey);
     if (record === undefined) throw new TerminalError("termination has no creationTimestamp");
     let planned: [SessionTermination, TerminationPlan] | undefined;
     let published: PublishResult;
     try {
       published = await this.#o.bus.publish("termination", () => this.#o.bus.publisher.publishRevocation(record));
-      planned = await this.#plan(cached, ref, record.expiresAt);
+      planned = await this.#plan(cached, ref, record.expiresAt, sessionKey);
     } catch (err) {
       if (!isBusError(err)) throw err;
       const message = `the policy bus (Redis) is unavailable; retrying: ${describeError(err)}`;
@@ -174,11 +180,11 @@ export class SessionTerminationReconciler implements Reconciler {
    * The object with its plan (written now, right after the first publish, if it had none), or undefined when the
    * object is gone. The expected sidecars are the ones live now (read fresh, not from the short cache).
    */
-  async #plan(t: SessionTermination, ref: CustomObjectRef, expiresAt: number): Promise<[SessionTermination, TerminationPlan] | undefined> {
+  async #plan(t: SessionTermination, ref: CustomObjectRef, expiresAt: number, sessionKey: string | undefined): Promise<[SessionTermination, TerminationPlan] | undefined> {
     const existing = decodePlan(t.metadata.annotations?.[TERMINATION_PLAN_ANNOTATION]);
     if (existing !== undefined) return [t, existing];
     const live = await this.#o.bus.liveSidecars({ fresh: true });
-    const plan = makePlan(this.#o.bus.now(), expiresAt, live.filter((h) => h.namespace === ref.namespace).map((h) => h.pod));
+    const plan = makePlan(this.#o.bus.now(), expiresAt, live.filter((h) => h.namespace === ref.namespace).map((h) => h.pod), sessionKey);
     const result = await guardedPatch({
       what: `plan of ${ref.namespace}/${ref.name}`,
       read: () => getCustomObject<SessionTermination>(this.#o.api, ref),
@@ -190,6 +196,13 @@ export class SessionTerminationReconciler implements Reconciler {
     const written = result.object;
     const stored = decodePlan(written.metadata.annotations?.[TERMINATION_PLAN_ANNOTATION]);
     return stored === undefined ? undefined : [written, stored];
+  }
+
+  /** Before the plan is fixed, a session target's key from its sealed record (the plan keeps it afterwards). */
+  async #sessionKeyOf(t: SessionTermination, selector: TerminationSelector): Promise<string | undefined> {
+    if (selector.kind !== "session" || this.#o.sessionKeyOf === undefined) return undefined;
+    if (decodePlan(t.metadata.annotations?.[TERMINATION_PLAN_ANNOTATION]) !== undefined) return undefined;
+    return this.#o.sessionKeyOf(selector.sessionId);
   }
 
   /** The termination is gone (or going): lift its revocation on the bus. */

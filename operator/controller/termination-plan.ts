@@ -67,14 +67,16 @@ const TerminationPlanSchema = z
     expiresAt: epochMs,
     /** Pod names (in the termination's namespace) expected to acknowledge, sorted. */
     expected: z.array(z.string().min(1).max(253)),
+    /** For a session target: the session's key (found in its sealed record), so the login stays revoked even if Redis loses the session index. */
+    sessionKey: z.string().min(1).max(128).optional(),
   })
   .refine((plan) => plan.expiresAt >= plan.startedAt, { path: ["expiresAt"], error: "must not be before startedAt" });
 
 export type TerminationPlan = z.infer<typeof TerminationPlanSchema>;
 
-export function makePlan(now: number, expiresAt: number, livePods: readonly string[]): TerminationPlan {
+export function makePlan(now: number, expiresAt: number, livePods: readonly string[], sessionKey?: string): TerminationPlan {
   const expected = [...new Set(livePods)].sort().slice(0, MAX_EXPECTED_SIDECARS);
-  return { v: 1, startedAt: now, expiresAt: Math.max(expiresAt, now), expected };
+  return { v: 1, startedAt: now, expiresAt: Math.max(expiresAt, now), expected, ...(sessionKey === undefined ? {} : { sessionKey }) };
 }
 
 export function encodePlan(plan: TerminationPlan): string {

@@ -72,11 +72,16 @@ export async function writePids(p: StatePaths, pids: readonly { name: string; pi
 }
 
 /** The files the sidecar reads at start (as the injection would mount them). Returns their VIGIL_* variables. */
-export async function writeSidecarFiles(p: StatePaths, labels: Record<string, string>, issuersFile: string): Promise<Record<string, string>> {
+/** The session-encryption key ring (what the chart's Secret holds): the sidecar seals with it, the operator reads. */
+export async function writeSessionKeys(p: StatePaths): Promise<string> {
   const keys = join(p.sidecar, "keys");
   await mkdir(keys, { recursive: true, mode: 0o700 });
   await writeFile(join(keys, "k1"), randomBytes(32), { mode: 0o600 });
   await writeFile(join(keys, "primary"), "k1");
+  return keys;
+}
+
+export async function writeSidecarFiles(p: StatePaths, labels: Record<string, string>, issuersFile: string, keys: string): Promise<Record<string, string>> {
   await writeFile(join(p.sidecar, "labels"), Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join("\n") + "\n");
   await writeFile(join(p.sidecar, "issuers.json"), issuersFile);
   return {

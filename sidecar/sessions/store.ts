@@ -20,6 +20,7 @@
 import type { Redis } from "ioredis";
 import { LRUCache } from "lru-cache";
 import { covers } from "../../operator/api/bus/coverage.ts";
+import { busKeys, type BusKeys } from "../../operator/api/bus/keys.ts";
 import type { Revocation } from "../../operator/api/bus/messages.ts";
 import type { Principal } from "../auth/types.ts";
 import { SidecarError } from "../errors.ts";
@@ -51,11 +52,13 @@ export class SessionStore {
   readonly #cache: LRUCache<string, SessionRecord>;
   /** session key → record still to be written (kept even if the cache evicts it). */
   readonly #dirty = new Map<string, SessionRecord>();
+  readonly #keys: BusKeys;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: SessionStoreOptions) {
     this.#o = { now: Date.now, flushIntervalMs: 1000, maxCachedSessions: 100_000, ...options };
     this.#cache = new LRUCache({ max: this.#o.maxCachedSessions });
+    this.#keys = busKeys(options.prefix);
   }
 
   start(): void {
@@ -116,7 +119,7 @@ export class SessionStore {
 
   async #load(key: string, principal: Principal, timeouts: Timeouts, seen: Sighting): Promise<SessionRecord> {
     const { redis } = this.#o;
-    const indexKey = `${this.#o.prefix}session-index:${key}`;
+    const indexKey = this.#keys.sessionIndex(key);
     const proposed = this.#o.newId();
     const won = await redis.set(indexKey, proposed, "PX", timeouts.absoluteTimeoutMs, "NX");
     const id = won === "OK" ? proposed : await redis.get(indexKey);
@@ -146,7 +149,7 @@ export class SessionStore {
   }
 
   #recordKey(id: string): string {
-    return `${this.#o.prefix}session:${id}`;
+    return this.#keys.sessionRecord(id);
   }
 
   /** Redis failures on the request path become a retryable 503; coded refusals pass through. */

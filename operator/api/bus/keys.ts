@@ -24,6 +24,10 @@ export interface BusKeys {
   namespacePattern: string;
   namespace(name: string): NamespaceKeys;
   acks(terminationId: string): string;
+  /** The sealed session record (sidecar/sessions/store.ts writes it; the operator reads it). */
+  sessionRecord(sessionId: string): string;
+  /** Session key (hash of issuer + session claim) → session ID. */
+  sessionIndex(sessionKey: string): string;
 }
 
 export class BusKeyError extends Error {
@@ -56,6 +60,8 @@ export function busKeys(prefix: string = DEFAULT_BUS_PREFIX): BusKeys {
       events: `${prefix}ns:${name}:events`,
     }),
     acks: (terminationId: string) => `${prefix}acks:${terminationId}`,
+    sessionRecord: (sessionId: string) => `${prefix}session:${sessionId}`,
+    sessionIndex: (sessionKey: string) => `${prefix}session-index:${sessionKey}`,
   });
 }
 

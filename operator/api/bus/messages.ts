@@ -15,6 +15,8 @@ import type { CompiledPolicy } from "../compiled-policy.ts";
  *   P sidecars             HASH   <ns>/<pod> → Heartbeat JSON          (written by sidecars, unsigned)
  *   P acks:<terminationId> HASH   <ns>/<pod> → Ack JSON                (written by sidecars, unsigned, TTL)
  *   P ack-events           STREAM field m → terminationId              (wakes the operator on late acks)
+ *   P session:<id>         STRING sealed session record (lib/sealing.ts; written by sidecars, read by the operator)
+ *   P session-index:<key>  STRING session ID of a session key
  *
  * Epoch: one random id per (re)build of the whole bus by the operator. A rebuild writes every namespace's
  * entries and heads and the epoch record in one MULTI, so readers see the old bus or the new one, never a

@@ -9,6 +9,8 @@
  *   mallory, trudy  revoked (trudy's termination has ttlSecondsAfterFinished: 1) — must never be admitted
  *   carol  revoked, then a NEW login after the termination: the new session must never be refused or reset
  *   eve    terminated while Redis is down: the status must count exactly her flows, from every live sidecar
+ *   oscar  terminated by session ID; after Redis comes back empty his token maps to a NEW session ID, and a sidecar
+ *          started afterwards (nothing cached) must still refuse it (the revocation carries the session key)
  *
  * Every answer is counted; any 5xx other than a 503 with Retry-After is a violation.
  */
@@ -76,6 +78,7 @@ interface Rig {
   app: UpstreamApp;
   tcp: EchoServer;
   objects: ReturnType<typeof vigilObjects>;
+  startSidecar(pod: string): Promise<SidecarProcess>;
 }
 
 type Log = (line: string) => void;
@@ -113,7 +116,9 @@ async function startRig(env: ClusterEnv): Promise<Rig> {
   const prefix = uniquePrefix();
   const [issuer, app, tcp] = await Promise.all([createIssuer(), startUpstreamApp(), startEchoServer()]);
   const objects = vigilObjects(kubeConfig(env));
+  const sessionKey = randomBytes(32);
   const operator = await OperatorProcess.start(env, {
+    sessionKey,
     redisUrl: redis.url,
     prefix,
     namespace: ns,
@@ -124,24 +129,21 @@ async function startRig(env: ClusterEnv): Promise<Rig> {
   });
   await operator.waitUntilLeading();
   await objects.createPolicy(ns, "web", policy(tcp.port));
-  const sessionKey = randomBytes(32);
-  const sidecars = await Promise.all(
-    ["web-0", "web-1"].map((pod) =>
-      startSidecarProcess({
-        redisUrl: redis.url,
-        busPrefix: prefix,
-        upstreamPort: app.port,
-        namespace: ns,
-        pod,
-        labels: { app: "web" },
-        issuer: { issuer: ISSUER, audience: AUDIENCE, jwks: issuer.jwks },
-        sessionKey,
-        env: { VIGIL_LOG_LEVEL: "warn", VIGIL_MAX_STALENESS_SECONDS: "30" },
-      }),
-    ),
-  );
+  const startOne = (pod: string): Promise<SidecarProcess> =>
+    startSidecarProcess({
+      redisUrl: redis.url,
+      busPrefix: prefix,
+      upstreamPort: app.port,
+      namespace: ns,
+      pod,
+      labels: { app: "web" },
+      issuer: { issuer: ISSUER, audience: AUDIENCE, jwks: issuer.jwks },
+      sessionKey,
+      env: { VIGIL_LOG_LEVEL: "warn", VIGIL_MAX_STALENESS_SECONDS: "30" },
+    });
+  const sidecars = await Promise.all(["web-0", "web-1"].map(startOne));
   await Promise.all(sidecars.map((s) => s.waitReady(30_000)));
-  return { env, ns, redis, raw, connections, prefix, operator, sidecars, issuer, app, tcp, objects };
+  return { env, ns, redis, raw, connections, prefix, operator, sidecars, issuer, app, tcp, objects, startSidecar: startOne };
 }
 
 async function stopRig(rig: Rig): Promise<void> {
@@ -166,7 +168,9 @@ async function round(rig: Rig, counts: FaultCounts, log: Log): Promise<void> {
     trudy: await token("trudy", ["staff"]),
     carolOld: await token("carol", ["staff"]),
     eve: await token("eve", ["staff"]),
+    oscar: await token("oscar", ["staff"]),
   };
+  const oscarSession = await sessionIdOf(rig, tokens.oscar);
   // Flows that must survive everything, and eve's that must end with her termination.
   const aliceFlows = await Promise.all(rig.sidecars.map((s) => openTunnel(s.port, rig.tcp.port, tokens.alice)));
   const eveFlows = await Promise.all(rig.sidecars.map((s) => openTunnel(s.port, rig.tcp.port, tokens.eve)));
@@ -179,7 +183,8 @@ async function round(rig: Rig, counts: FaultCounts, log: Log): Promise<void> {
   await terminate("cut-mallory", { subject: subject("mallory") });
   await terminate("cut-trudy", { subject: subject("trudy") }, { ttlSecondsAfterFinished: 1 });
   await terminate("cut-carol", { subject: subject("carol") });
-  await waitCompleted(rig, [`cut-mallory-${r}`, `cut-trudy-${r}`, `cut-carol-${r}`]);
+  await terminate("cut-oscar", { sessionID: oscarSession });
+  await waitCompleted(rig, [`cut-mallory-${r}`, `cut-trudy-${r}`, `cut-carol-${r}`, `cut-oscar-${r}`]);
   await new Promise((res) => setTimeout(res, 1_100)); // past the 1 s clock-skew allowance: a new login is now legitimate
   const carolNew = await token("carol", ["staff"]);
   const carolFlow = await openTunnel(rig.sidecars[0]!.port, rig.tcp.port, carolNew);
@@ -192,6 +197,7 @@ async function round(rig: Rig, counts: FaultCounts, log: Log): Promise<void> {
     { token: tokens.trudy, expect: "revoked" },
     { token: tokens.carolOld, expect: "revoked" },
     { token: carolNew, expect: "allowed" },
+    { token: tokens.oscar, expect: "revoked" },
   ]);
   try {
     log(`round ${r}: pause Redis 3 s`);
@@ -203,6 +209,14 @@ async function round(rig: Rig, counts: FaultCounts, log: Log): Promise<void> {
     log(`round ${r}: kill Redis, start an empty one`);
     await restartEmpty(rig);
     await settle(rig);
+    log(`round ${r}: a sidecar started after the loss (nothing cached) refuses the revoked session by its key`);
+    const late = await rig.startSidecar(`late-${r}`);
+    try {
+      await late.waitReady(30_000);
+      for (const t of [tokens.oscar, tokens.mallory]) await probe(late, { token: t, expect: "revoked" }, counts);
+    } finally {
+      await late.stop();
+    }
 
     log(`round ${r}: kill Redis while a termination is created`);
     await rig.redis.stop();
@@ -242,6 +256,17 @@ async function round(rig: Rig, counts: FaultCounts, log: Log): Promise<void> {
   }
   // alice's flows still carry data end to end.
   log(`round ${r}: done`);
+}
+
+/** The session ID the sidecar gave a token (what the app sees in X-Vigil-Session). */
+async function sessionIdOf(rig: Rig, token: string): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${rig.sidecars[0]!.port}/whoami`, { headers: { authorization: `Bearer ${token}` } });
+  await res.arrayBuffer();
+  const headers = rig.app.seen.at(-1)?.rawHeaders ?? [];
+  const i = headers.findIndex((h) => h.toLowerCase() === "x-vigil-session");
+  const id = headers[i + 1];
+  if (i < 0 || id === undefined) throw new Error(`no session ID seen (status ${res.status})`);
+  return id;
 }
 
 async function restartEmpty(rig: Rig): Promise<void> {

@@ -142,6 +142,8 @@ describe.skipIf(!support.ok)("the journey in real Pods on the test node", () => 
         issuers: [{ issuer: ISSUER, audiences: [AUDIENCE], algorithms: ["ES256"], jwks: issuer.jwks }],
         maxStalenessSeconds: MAX_STALENESS_SECONDS,
       },
+      // The leader re-signs the bus's epoch record every checkSeconds; sidecars count staleness from it.
+      bus: { checkSeconds: 1 },
       injection: { namespaces: [APPS] },
       networkPolicy: { enabled: true, namespaces: [APPS] },
       redis: { bundled: { image: { repository: REDIS_IMAGE.split(":")[0], tag: REDIS_IMAGE.split(":")[1], pullPolicy: "Never" } } },

@@ -11,7 +11,8 @@ import { createInterface } from "node:readline";
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import type { Redis } from "ioredis";
 import { expect, vi } from "vitest";
-import { mkdtempSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { open, openAs } from "../../../operator/api/bus/envelope.ts";
 import { busKeys } from "../../../operator/api/bus/keys.ts";
@@ -46,6 +47,8 @@ export interface OperatorSettings {
   busCheckSeconds?: number;
   /** More VIGIL_* settings. */
   env?: Record<string, string>;
+  /** The session-encryption key the sidecars use (the operator reads their sealed records); random by default. */
+  sessionKey?: Buffer;
 }
 
 /** vigil-operator as a real process; its JSON log lines are kept for assertions. */
@@ -74,7 +77,12 @@ export class OperatorProcess {
 
   static async start(env: ClusterEnv, s: OperatorSettings): Promise<OperatorProcess> {
     const adminPort = await freePort();
-    const signingDir = await writeSigningDir(join(mkdtempSync(join(tmpdir(), "vigil-operator-")), "bus-signing"));
+    const dir = mkdtempSync(join(tmpdir(), "vigil-operator-"));
+    const signingDir = await writeSigningDir(join(dir, "bus-signing"));
+    const sessionKeysDir = join(dir, "session-keys");
+    mkdirSync(sessionKeysDir);
+    writeFileSync(join(sessionKeysDir, "k1"), s.sessionKey ?? randomBytes(32));
+    writeFileSync(join(sessionKeysDir, "primary"), "k1");
     const child = spawn(nodeBin, [join(repo, "operator/main.ts")], {
       cwd: repo,
       stdio: ["ignore", "pipe", process.env["OPERATOR_STDERR"] === "1" ? "inherit" : "ignore"],
@@ -94,6 +102,7 @@ export class OperatorProcess {
         VIGIL_RENEW_DEADLINE_SECONDS: "2",
         VIGIL_RETRY_PERIOD_SECONDS: "1",
         VIGIL_BUS_SIGNING_KEYS_DIR: signingDir,
+        VIGIL_SESSION_KEY_RING_DIR: sessionKeysDir,
         VIGIL_BUS_CHECK_SECONDS: String(s.busCheckSeconds ?? 1),
         LOG_LEVEL: "info",
         ...s.env,

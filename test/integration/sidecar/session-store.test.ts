@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createKeyRing } from "../../../sidecar/sessions/crypto.ts";
+import { createKeyRing } from "../../../lib/sealing.ts";
 import { newSessionId } from "../../../sidecar/sessions/session-id.ts";
 import { SessionStore } from "../../../sidecar/sessions/store.ts";
 import { clusterEnv } from "../../cluster/env.ts";

@@ -5,13 +5,12 @@
  * 32 raw key bytes or their base64 / base64url text (surrounding whitespace ignored); plus a file
  * `primary` naming the primary key id. Entries starting with `.` (the Secret volume's `..data`
  * machinery) are ignored; symlinks are followed, so the atomically swapped Secret view is read.
- * Any problem is a `ConfigError` naming the file.
+ * Any problem is a `KeyRingError` naming the file.
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { ConfigError } from "../errors.ts";
-import { createKeyRing, KEY_ID } from "./crypto.ts";
-import type { KeyRing } from "./crypto.ts";
+import { createKeyRing, KEY_ID, KeyRingError } from "./sealing.ts";
+import type { KeyRing } from "./sealing.ts";
 
 const PRIMARY_FILE = "primary";
 const BASE64_TEXT = /^[A-Za-z0-9+/_-]+={0,2}$/;
@@ -21,7 +20,7 @@ export async function loadKeyRingFromDir(dir: string): Promise<KeyRing> {
   try {
     names = (await readdir(dir)).filter((n) => !n.startsWith(".")).sort();
   } catch (cause) {
-    throw new ConfigError(dir, "the key ring directory cannot be read", cause);
+    throw new KeyRingError(dir, "the key ring directory cannot be read", { cause });
   }
   let primary: string | undefined;
   const keys: { id: string; key: Buffer }[] = [];
@@ -33,10 +32,10 @@ export async function loadKeyRingFromDir(dir: string): Promise<KeyRing> {
       primary = content.toString("utf8").trim();
       continue;
     }
-    if (!KEY_ID.test(name)) throw new ConfigError(path, "key file names must match [a-z0-9-]{1,32}");
+    if (!KEY_ID.test(name)) throw new KeyRingError(path, "key file names must match [a-z0-9-]{1,32}");
     keys.push({ id: name, key: decodeKey(content, path) });
   }
-  if (primary === undefined) throw new ConfigError(join(dir, PRIMARY_FILE), "missing: it must name the primary key id");
+  if (primary === undefined) throw new KeyRingError(join(dir, PRIMARY_FILE), "missing: it must name the primary key id");
   return createKeyRing({ keys, primary });
 }
 
@@ -47,5 +46,5 @@ function decodeKey(content: Buffer, path: string): Buffer {
     const key = Buffer.from(text, text.includes("+") || text.includes("/") ? "base64" : "base64url");
     if (key.length === 32) return key;
   }
-  throw new ConfigError(path, "a key must be 32 raw bytes or their base64 encoding");
+  throw new KeyRingError(path, "a key must be 32 raw bytes or their base64 encoding");
 }

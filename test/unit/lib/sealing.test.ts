@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { ConfigError, SidecarError } from "../../../../sidecar/errors.ts";
-import { createKeyRing } from "../../../../sidecar/sessions/crypto.ts";
-import type { KeyRing } from "../../../../sidecar/sessions/crypto.ts";
+import { KeyRingError, SealError } from "../../../lib/sealing.ts";
+import { createKeyRing } from "../../../lib/sealing.ts";
+import type { KeyRing } from "../../../lib/sealing.ts";
 
 const K1 = randomBytes(32);
 const K2 = randomBytes(32);
@@ -11,11 +11,11 @@ const record = { sub: "alice", iss: "https://idp.test", start: 1_700_000_000_000
 const SID = "s_AAAAAAAAAAAAAAAAAAAAAA";
 const OTHER = "s_BBBBBBBBBBBBBBBBBBBBBA";
 
-function refusal(fn: () => unknown): SidecarError {
+function refusal(fn: () => unknown): SealError {
   try {
     fn();
   } catch (err) {
-    if (err instanceof SidecarError) return err;
+    if (err instanceof SealError) return err;
     throw err;
   }
   throw new Error("opened");
@@ -23,8 +23,7 @@ function refusal(fn: () => unknown): SidecarError {
 
 function expectInvalid(fn: () => unknown): void {
   const err = refusal(fn);
-  expect(err.code).toBe("SESSION_RECORD_INVALID");
-  expect(err.status).toBe(401);
+  expect(err.code).toBe("SEALED_RECORD_INVALID");
 }
 
 /** Replace one dot-separated part of a sealed record. */
@@ -144,7 +143,7 @@ describe("key ring validation", () => {
     } catch (err) {
       caught = err;
     }
-    expect(caught).toBeInstanceOf(ConfigError);
-    expect((caught as ConfigError).key).toBe(key);
+    expect(caught).toBeInstanceOf(KeyRingError);
+    expect((caught as KeyRingError).key).toBe(key);
   });
 });

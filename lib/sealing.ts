@@ -1,18 +1,40 @@
 /**
- * Sealed session records: AES-256-GCM under a key ring (checklist F).
+ * Sealed records (personal data at rest in Redis): AES-256-GCM under a key ring (checklist F), shared by the
+ * sidecar (session records) and the operator (which reads them).
  *
  * Format: `v1.<kid>.<iv>.<ciphertext>.<tag>` (base64url parts). Each seal uses a fresh random
  * 96-bit IV from the CSPRNG; the full 16-byte tag is required on open (`authTagLength: 16`); the
- * AAD `vigil/session/v1|<sessionId>|<kid>` binds the record to its session and key, so a record
- * copied under another session ID, or relabelled with another kid, does not open.
+ * AAD `vigil/<purpose>/v1|<subject>|<kid>` binds the record to what it is (`session` records to their session ID)
+ * and to its key, so a record copied under another ID or purpose, or relabelled with another kid, does not open.
  * `seal` always uses the primary key; `open` accepts any key still in the ring (rotation: add the
  * new key, make it primary, retire the old one once its records have expired).
- * Every failure of `open` is `SidecarError("SESSION_RECORD_INVALID")` (401: treated as no
- * session) with the reason in the message; nothing is thrown for bad input other than that.
- * Ring construction errors are `ConfigError`s naming the bad key.
+ * `ring.seal`/`ring.open` are the `session` purpose; `ring.for(purpose)` gives the same for another purpose.
+ * Every failure of `open` is a `SealError` (code SEALED_RECORD_INVALID) with the reason in the message; nothing is
+ * thrown for bad input other than that. Ring construction errors are `KeyRingError`s naming the bad key.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { ConfigError, SidecarError } from "../errors.ts";
+
+/** A record that does not open (tampered, another key, another subject or purpose, malformed). */
+export class SealError extends Error {
+  readonly code = "SEALED_RECORD_INVALID";
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "SealError";
+  }
+}
+
+/** A key ring that cannot be built; `key` names the bad part (`keys[0].id`, a file path, `primary`). */
+export class KeyRingError extends Error {
+  readonly code = "KEY_RING_INVALID";
+  readonly key: string;
+
+  constructor(key: string, problem: string, options?: { cause?: unknown }) {
+    super(`${key}: ${problem}`, options);
+    this.name = "KeyRingError";
+    this.key = key;
+  }
+}
 
 export const KEY_ID = /^[a-z0-9-]{1,32}$/;
 const IV_BYTES = 12;
@@ -27,37 +49,44 @@ export interface KeyRingInput {
   primary: string;
 }
 
-export interface KeyRing {
+export interface Sealer {
+  seal(subject: string, plaintext: object): string;
+  open(subject: string, sealed: string): Record<string, unknown>;
+}
+
+export interface KeyRing extends Sealer {
   readonly primary: string;
   readonly keyIds: readonly string[];
-  seal(sessionId: string, plaintext: object): string;
-  open(sessionId: string, sealed: string): Record<string, unknown>;
+  /** The sealer of another purpose (its AAD names it): `session` is the ring's own seal/open. */
+  for(purpose: string): Sealer;
 }
 
 export function createKeyRing(input: KeyRingInput): KeyRing {
   const keys = new Map<string, Buffer>();
   input.keys.forEach(({ id, key }, i) => {
-    if (typeof id !== "string" || !KEY_ID.test(id)) throw new ConfigError(`keys[${i}].id`, "must match [a-z0-9-]{1,32}");
-    if (keys.has(id)) throw new ConfigError(`keys[${i}].id`, `duplicate key id ${id}`);
-    if (!Buffer.isBuffer(key) || key.length !== KEY_BYTES) throw new ConfigError(`keys[${i}].key`, "must be exactly 32 bytes");
+    if (typeof id !== "string" || !KEY_ID.test(id)) throw new KeyRingError(`keys[${i}].id`, "must match [a-z0-9-]{1,32}");
+    if (keys.has(id)) throw new KeyRingError(`keys[${i}].id`, `duplicate key id ${id}`);
+    if (!Buffer.isBuffer(key) || key.length !== KEY_BYTES) throw new KeyRingError(`keys[${i}].key`, "must be exactly 32 bytes");
     keys.set(id, Buffer.from(key));
   });
-  if (keys.size === 0) throw new ConfigError("keys", "at least one key is required");
-  if (!keys.has(input.primary)) throw new ConfigError("primary", "must name a key in the ring");
+  if (keys.size === 0) throw new KeyRingError("keys", "at least one key is required");
+  if (!keys.has(input.primary)) throw new KeyRingError("primary", "must name a key in the ring");
   const primary = input.primary;
   const primaryKey = keys.get(primary) as Buffer;
+  const session = sealerFor("session", keys, primary, primaryKey);
+  return { primary, keyIds: [...keys.keys()], seal: session.seal, open: session.open, for: (purpose) => sealerFor(purpose, keys, primary, primaryKey) };
+}
 
+function sealerFor(purpose: string, keys: ReadonlyMap<string, Buffer>, primary: string, primaryKey: Buffer): Sealer {
   return {
-    primary,
-    keyIds: [...keys.keys()],
-    seal(sessionId, plaintext) {
+    seal(subject, plaintext) {
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv("aes-256-gcm", primaryKey, iv, { authTagLength: TAG_BYTES });
-      cipher.setAAD(aad(sessionId, primary));
+      cipher.setAAD(aad(purpose, subject, primary));
       const ct = Buffer.concat([cipher.update(JSON.stringify(plaintext), "utf8"), cipher.final()]);
       return ["v1", primary, iv.toString("base64url"), ct.toString("base64url"), cipher.getAuthTag().toString("base64url")].join(".");
     },
-    open(sessionId, sealed) {
+    open(subject, sealed) {
       if (typeof sealed !== "string" || sealed.length > MAX_SEALED_LENGTH) throw invalid("the record is not a string of acceptable size");
       const parts = sealed.split(".");
       if (parts.length !== 5 || parts[0] !== "v1") throw invalid("unknown record format");
@@ -71,7 +100,7 @@ export function createKeyRing(input: KeyRingInput): KeyRing {
       let text: string;
       try {
         const decipher = createDecipheriv("aes-256-gcm", key, iv, { authTagLength: TAG_BYTES });
-        decipher.setAAD(aad(sessionId, kid));
+        decipher.setAAD(aad(purpose, subject, kid));
         decipher.setAuthTag(tag);
         text = Buffer.concat([decipher.update(ct), decipher.final()]).toString("utf8");
       } catch (cause) {
@@ -82,8 +111,8 @@ export function createKeyRing(input: KeyRingInput): KeyRing {
   };
 }
 
-function aad(sessionId: string, kid: string): Buffer {
-  return Buffer.from(`vigil/session/v1|${sessionId}|${kid}`, "utf8");
+function aad(purpose: string, subject: string, kid: string): Buffer {
+  return Buffer.from(`vigil/${purpose}/v1|${subject}|${kid}`, "utf8");
 }
 
 function decodePart(text: string): Buffer | undefined {
@@ -102,6 +131,6 @@ function parseObject(text: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-function invalid(reason: string, cause?: unknown): SidecarError {
-  return new SidecarError("SESSION_RECORD_INVALID", `The session record is invalid: ${reason}.`, cause === undefined ? {} : { cause });
+function invalid(reason: string, cause?: unknown): SealError {
+  return new SealError(`The sealed record is invalid: ${reason}.`, cause === undefined ? {} : { cause });
 }

@@ -3,8 +3,8 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ConfigError } from "../../../../sidecar/errors.ts";
-import { loadKeyRingFromDir } from "../../../../sidecar/sessions/key-ring-dir.ts";
+import { KeyRingError } from "../../../lib/sealing.ts";
+import { loadKeyRingFromDir } from "../../../lib/key-ring-dir.ts";
 
 let dir: string;
 beforeEach(async () => {
@@ -50,11 +50,11 @@ describe("key ring from a mounted Secret", () => {
   ])("refuses %s, naming it", async (_name, files, named) => {
     for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
     const err = await loadKeyRingFromDir(dir).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).message).toContain(named);
+    expect(err).toBeInstanceOf(KeyRingError);
+    expect((err as KeyRingError).message).toContain(named);
   });
 
   it("refuses a directory that does not exist", async () => {
-    await expect(loadKeyRingFromDir(join(dir, "nope"))).rejects.toBeInstanceOf(ConfigError);
+    await expect(loadKeyRingFromDir(join(dir, "nope"))).rejects.toBeInstanceOf(KeyRingError);
   });
 });
