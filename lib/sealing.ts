@@ -50,8 +50,8 @@ export interface KeyRingInput {
 }
 
 export interface Sealer {
-  seal(this: void, subject: string, plaintext: object): string;
-  open(this: void, subject: string, sealed: string): Record<string, unknown>;
+  seal: (subject: string, plaintext: object) => string;
+  open: (subject: string, sealed: string) => Record<string, unknown>;
 }
 
 export interface KeyRing extends Sealer {
