@@ -1,5 +1,5 @@
 /**
- * Sealed records (personal data at rest in Redis): AES-256-GCM under a key ring (checklist F), shared by the
+ * Sealed records (personal data at rest in Redis): AES-256-GCM under a key ring (NIST SP 800-38D), shared by the
  * sidecar (session records) and the operator (which reads them).
  *
  * Format: `v1.<kid>.<iv>.<ciphertext>.<tag>` (base64url parts). Each seal uses a fresh random

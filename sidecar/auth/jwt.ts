@@ -1,7 +1,7 @@
 /**
  * JWT verification: token string → verified `Principal`, or a coded `SidecarError` (401).
  *
- * Contract (checklist B): the format/size gate runs first (no JOSE parsing of bad input); the
+ * Contract (RFC 8725, JWT best current practices): the format/size gate runs first (no JOSE parsing of bad input); the
  * issuer is picked by the *unverified* `iss`, its `typ` must be one that issuer's access tokens may have
  * (token-type.ts; logout and security event tokens never are), and the token is then verified with that issuer's key
  * set only (`jose.jwtVerify` with the explicit algorithm list, issuer, audience, required `exp`,

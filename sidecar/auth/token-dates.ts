@@ -1,5 +1,5 @@
 /**
- * The date claims of a verified payload (pure; RFC 7519 §2 NumericDate, checklist item 23).
+ * The date claims of a verified payload (pure; RFC 7519 §2 NumericDate).
  *
  * Contract: `tokenDates(payload, limits, nowMs)` returns `{ issuedAt, expiresAt }` (epoch seconds) or throws a
  * `SidecarError` (401):

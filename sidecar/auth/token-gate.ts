@@ -1,6 +1,6 @@
 /**
  * Format and size gate for compact JWS tokens, applied before any JOSE parsing (RFC 8725bis
- * "check JWT format type"; checklist item 27).
+ * "check JWT format type").
  *
  * Contract: `gateToken(token)` either returns the three base64url segments plus the decoded
  * protected header (a JSON object with a non-empty string `alg`), or throws a `SidecarError`:

@@ -1,6 +1,6 @@
 /**
  * Explicit typing: which `typ` header values an issuer's tokens may carry to be accepted as credentials (RFC 8725
- * §3.11, RFC 9068 §2.1, checklist item 24).
+ * §3.11, RFC 9068 §2.1).
  *
  * Contract: `normaliseType(typ)` folds case and drops an `application/` prefix (RFC 7515 §4.1.9: a `typ` without
  * `/` means `application/<typ>`, and media types compare case-insensitively), so `AT+JWT`,

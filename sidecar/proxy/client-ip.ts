@@ -1,5 +1,5 @@
 /**
- * The trusted client IP (checklist item 38).
+ * The trusted client IP (the rightmost untrusted X-Forwarded-For hop, as Envoy and nginx real_ip do).
  *
  * Contract: `clientIp(peer, xff, trusted)` returns the socket peer unless the peer is a trusted
  * proxy; then it walks `X-Forwarded-For` from right to left (several headers are read in order as

@@ -1,5 +1,5 @@
 /**
- * Client-supplied identity headers out, verified identity headers in (checklist item 37).
+ * Client-supplied identity headers out, verified identity headers in (in every spelling, `_` for `-` included: oauth2-proxy CVE-2025-64484).
  *
  * Contract: `sanitizeHeaders(rawHeaders)` takes Node's flat `req.rawHeaders` array
  * (`[name, value, name, value, …]`, duplicates and spelling preserved) and returns a new flat

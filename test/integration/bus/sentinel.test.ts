@@ -69,7 +69,7 @@ describe("Redis Sentinel failover under traffic", () => {
     }, 20_000);
 
     const counts = { requests: 0, revokedAdmitted: 0, serverErrors: 0, aliceOk: 0 };
-    let running = true;
+    const state = { running: true };
     const get = async (token: string): Promise<number> => {
       try {
         const res = await fetch(`http://127.0.0.1:${sidecar.port}/`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5_000) });
@@ -80,7 +80,7 @@ describe("Redis Sentinel failover under traffic", () => {
       }
     };
     const traffic = (async () => {
-      while (running) {
+      while (state.running) {
         const [a, m] = await Promise.all([get(alice), get(mallory)]);
         counts.requests += 2;
         if (a < 0 || m < 0) counts.serverErrors++;
@@ -100,7 +100,7 @@ describe("Redis Sentinel failover under traffic", () => {
       if (t?.status?.phase !== "Completed") throw new Error(`phase ${t?.status?.phase ?? "none"}`);
       return t;
     }, 30_000);
-    running = false;
+    state.running = false;
     await traffic;
 
     console.log(`[sentinel] ${JSON.stringify(counts)}`);
