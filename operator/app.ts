@@ -153,7 +153,13 @@ export function assembleOperator(o: OperatorAppOptions): OperatorApp {
   });
   resync.enqueue(BUS_RESYNC_KEY);
   // A reconnect may mean Redis restarted empty: check the bus at once instead of at the next tick.
+  let connectionLost = false;
+  o.redis.commands.on("close", () => {
+    connectionLost = true;
+  });
   o.redis.commands.on("ready", () => {
+    if (connectionLost) bus.noteReconnect();
+    connectionLost = false;
     resync.enqueue(BUS_RESYNC_KEY);
   });
   const ackWatch = manager.controller({

@@ -91,6 +91,7 @@ export class BusContext {
   #cached: { at: number; value: Promise<Heartbeat[]> } | undefined;
   readonly metrics: BusMetrics;
   readonly #gate = new SharedExclusiveGate();
+  #reconnectedAt = 0;
 
   constructor(options: BusContextOptions) {
     this.publisher = options.publisher;
@@ -104,6 +105,19 @@ export class BusContext {
 
   now(): number {
     return this.#now();
+  }
+
+  /** The operator's Redis connection came back: sidecars are reconnecting too, and re-registering. */
+  noteReconnect(): void {
+    this.#reconnectedAt = this.#now();
+  }
+
+  /**
+   * Before this (epoch ms) the set of live sidecars may be incomplete: within `graceMs` of a bus rebuild or of a
+   * Redis reconnection, sidecars are still coming back and re-registering.
+   */
+  registrySettledAt(graceMs: number): number {
+    return Math.max(this.publisher.epoch?.createdAt ?? 0, this.#reconnectedAt) + graceMs;
   }
 
   /** A timed bus write, under the shared side of the re-assertion gate. */

@@ -214,14 +214,13 @@ export class SessionTerminationReconciler implements Reconciler {
 
   async #readProgress(t: SessionTermination, ref: CustomObjectRef, plan: TerminationPlan): Promise<ReturnType<typeof terminationProgress>> {
     const [acks, live] = await Promise.all([this.#o.bus.publisher.readAcks(terminationId(t)), this.#o.bus.liveSidecars()]);
-    const epoch = this.#o.bus.publisher.epoch;
     return terminationProgress({
       plan,
       now: this.#o.bus.now(),
       timeoutMs: this.#o.terminationTimeoutMs,
       acks: acks.filter((a) => a.namespace === ref.namespace),
       live: new Set(live.filter((h) => h.namespace === ref.namespace).map((h) => h.pod)),
-      ...(epoch === null ? {} : { settledAt: epoch.createdAt + (this.#o.registrationGraceMs ?? 10_000) }),
+      settledAt: this.#o.bus.registrySettledAt(this.#o.registrationGraceMs ?? 10_000),
     });
   }
 

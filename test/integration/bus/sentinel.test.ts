@@ -95,9 +95,10 @@ describe("Redis Sentinel failover under traffic", () => {
     await redis.failover();
     await objects.createTermination(ns, "cut-alice", { target: { subject: "alice" }, reason: "after the failover" });
     await tunnelClosed; // the sidecar got it from the new primary
+    // Completed, and acknowledged by the sidecar (possibly late: it may re-register after the operator did).
     const done = await eventually(async () => {
       const t = await objects.getTermination(ns, "cut-alice");
-      if (t?.status?.phase !== "Completed") throw new Error(`phase ${t?.status?.phase ?? "none"}`);
+      if (t?.status?.phase !== "Completed" || t.status.sidecarsAcknowledged !== 1) throw new Error(`phase ${t?.status?.phase ?? "none"}, ${t?.status?.sidecarsAcknowledged ?? 0} acknowledged`);
       return t;
     }, 30_000);
     state.running = false;

@@ -27,6 +27,7 @@ describe("parseConfig", () => {
       busSigningKeysDir: "/etc/vigil/bus-signing",
       busCheckSeconds: 5,
       revocationClockSkewSeconds: 5,
+      sessionKeyRingDir: "/etc/vigil/session-keys",
       adminPort: 8080,
       watchNamespace: "",
       resyncSeconds: 300,
