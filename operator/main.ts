@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * vigil-operator: wiring only. config → logger → kube config → Redis → operator (app.ts) → admin server →
- * injection webhook (when VIGIL_WEBHOOK_PORT is set) → run.
+ * injection webhook (when VIGIL_WEBHOOK_PORT is set) → sessions API over the session index (when
+ * VIGIL_SESSIONS_API_PORT is set) → run.
  *
  *   KUBECONFIG=… VIGIL_REDIS_URL=redis://… node operator/main.ts [--key=value …]
  *
@@ -18,6 +19,8 @@ import { ConfigError, parseConfig, safeUrl, type OperatorConfig } from "./config
 import { describeError } from "./errors.ts";
 import { loadKubeConfig } from "./kube/clients.ts";
 import { runWebhook } from "./webhook/run.ts";
+import { SessionIndex } from "./sessions-api/index/session-index.ts";
+import { runSessionsApi } from "./sessions-api/run.ts";
 import { createLogger } from "./log.ts";
 
 const SHUTDOWN_GRACE_MS = 20_000;
@@ -75,6 +78,30 @@ async function main(): Promise<number> {
           registry,
         );
 
+  // Every replica keeps the whole index and serves the sessions API from it (fed from the sidecars' audit stream).
+  const sessions = new SessionIndex({ retentionMs: config.sessionsRetentionSeconds * 1000, idleAfterMs: config.sessionsIdleSeconds * 1000 });
+  const sessionsApi =
+    config.sessionsApiPort === 0
+      ? undefined
+      : await runSessionsApi(
+          kc,
+          {
+            port: config.sessionsApiPort,
+            host: config.sessionsApiHost,
+            certMode: config.webhookCertMode,
+            certDir: config.webhookCertDir,
+            tls: {
+              namespace: config.leaseNamespace,
+              secretName: config.webhookTlsSecret,
+              service: config.webhookServiceName,
+              configurationName: config.webhookConfigurationName,
+            },
+          },
+          sessions,
+          log,
+          registry,
+        );
+
   const stop = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stop.signal.aborted) return;
@@ -91,6 +118,7 @@ async function main(): Promise<number> {
   const outcome = await app.run(stop.signal);
   await admin.close();
   await webhook?.stop();
+  await sessionsApi?.stop();
   await redis.close();
   if (outcome === "lost") {
     log.error("leadership lost: exiting so that a fresh process rejoins the election");
