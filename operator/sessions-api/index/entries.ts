@@ -33,8 +33,9 @@ export interface EventEntry {
   pod: string | undefined;
 }
 
+/** A DELETE through the API: who, when, and the SessionTermination it created (none for an ended session). */
 export interface TerminationRequest {
-  sessionTermination: string;
+  sessionTermination: string | undefined;
   user: string;
   time: number;
 }
@@ -52,6 +53,8 @@ export interface PartEntry {
   events: EventEntry[];
   admittedBy: SessionAdmission[];
   termination: TerminationRequest | undefined;
+  /** Deleted through the API: not served (until the session shows activity after the delete). */
+  hidden: boolean;
   /** Resource version of this namespace's object (the last change that touched it). */
   rv: number;
   /** State and staleness as last published (a sweep publishes time-driven changes). */
@@ -87,6 +90,7 @@ export function newPart(namespace: string, time: number): PartEntry {
     events: [],
     admittedBy: [],
     termination: undefined,
+    hidden: false,
     rv: 0,
     state: "Active",
     stale: false,

@@ -57,9 +57,8 @@ export function renderSession(session: SessionEntry, part: PartEntry, opts: Rend
   if (session.userAgent !== undefined) out.userAgent = session.userAgent;
   if (session.endTime !== undefined) out.endTime = iso(session.endTime);
   if (session.endReason !== undefined) out.endReason = session.endDetail === undefined ? session.endReason : `${session.endReason}: ${session.endDetail}`;
-  if (part.termination !== undefined) {
-    out.terminationRequested = { sessionTermination: part.termination.sessionTermination, user: part.termination.user, time: iso(part.termination.time) };
-  }
+  const t = part.termination;
+  if (t?.sessionTermination !== undefined) out.terminationRequested = { sessionTermination: t.sessionTermination, user: t.user, time: iso(t.time) };
   return out;
 }
 

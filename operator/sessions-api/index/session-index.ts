@@ -11,7 +11,9 @@
  *   recordEvent(SessionEventSeen) keep the last `maxEventsPerPart` audit events per namespace
  *   endSession(SessionEnded)     the session ended everywhere (live flows are closed with it)
  *   markSidecarStale(PodRef) / markSidecarLive(PodRef)   the pod's sidecar stopped / resumed heartbeating
- *   requestTermination(ns, id, request)                  a DELETE through the API asked for its end
+ *   deleteObject(ns, id, request)                        a DELETE through the API: the namespace's object is
+ *                                                        no longer served (DELETED to watchers) — unless the
+ *                                                        session shows activity there after the delete
  *
  * Views: a session appears in every namespace it touched, with that namespace's part (`get(ns, id)`), listed in
  * (namespace, name) order (`namespaces()`, `idsIn(ns)`).
@@ -109,38 +111,11 @@ export class SessionIndex {
   upsertSession(record: SessionSeen): boolean {
     const rec = this.#accept("session", checkSessionSeen(record));
     if (rec === undefined) return false;
-    let session = this.#sessions.get(rec.sessionId);
-    const isNew = session === undefined;
-    if (session === undefined) {
-      session = {
-        id: rec.sessionId,
-        identity: this.#intern(rec.identity),
-        firstIP: rec.clientIP,
-        lastIP: rec.clientIP,
-        userAgent: rec.userAgent,
-        startTime: Math.min(rec.startTime ?? rec.time, rec.time),
-        lastActivity: rec.time,
-        endTime: undefined,
-        endReason: undefined,
-        endDetail: undefined,
-        parts: [],
-      };
-      this.#sessions.set(session.id, session);
-    }
-    const wideChanged = !isNew && this.#refreshSessionWide(session, rec);
-    const { namespace } = rec.workload;
-    let part = partIn(session, namespace);
-    const partIsNew = part === undefined;
-    const before = part === undefined ? undefined : fieldsOf(session, part);
-    if (part === undefined) part = this.#addPart(session, namespace, rec.time);
-    this.#touchWorkload(session, part, rec.workload, rec.time);
-    part.lastSeen = Math.max(part.lastSeen, rec.time);
-    part.requests += rec.requests ?? 0;
-    if (rec.admittedBy !== undefined && part.admittedBy.length < MAX_ADMISSIONS) {
-      const { policy, rule } = rec.admittedBy;
-      if (!part.admittedBy.some((a) => a.policy === policy && a.rule === rule)) part.admittedBy.push(rec.admittedBy);
-    }
-    this.#publish(session, part, partIsNew ? "ADDED" : "MODIFIED", before);
+    const known = this.#sessions.get(rec.sessionId);
+    const session = known ?? this.#createSession(rec);
+    const wideChanged = known !== undefined && this.#refreshSessionWide(session, rec);
+    const { part, type, before } = this.#seenIn(session, rec);
+    this.#publish(session, part, type, before);
     if (wideChanged) for (const other of session.parts) if (other !== part) this.#publish(session, other, "MODIFIED", fieldsOf(session, other));
     return true;
   }
@@ -233,15 +208,25 @@ export class SessionIndex {
     return this.#setStale(pod, false);
   }
 
-  /** Records that someone asked (DELETE) for the session's end in `namespace`. False when there is no such object. */
-  requestTermination(namespace: string, id: string, request: TerminationRequest): boolean {
-    const session = this.#sessions.get(id);
+  /**
+   * A DELETE through the API: the namespace's object stops being served (watchers get DELETED with its last
+   * state) and is returned; undefined when there is no such object. Its data is kept (with the request) until
+   * the session expires, and the object comes back if the session is seen active there after the delete.
+   */
+  deleteObject(namespace: string, id: string, request: TerminationRequest): VigilSession | undefined {
+    const session = this.#byNamespace.get(namespace)?.get(id);
     const part = session === undefined ? undefined : partIn(session, namespace);
-    if (session === undefined || part === undefined) return false;
-    const before = fieldsOf(session, part);
+    if (session === undefined || part === undefined) return undefined;
     part.termination = request;
-    this.#publish(session, part, "MODIFIED", before);
-    return true;
+    part.state = stateOf(session, part, this.#now(), this.#o.idleAfterMs);
+    part.hidden = true;
+    this.#unlist(session, namespace);
+    this.#rv += 1;
+    part.rv = this.#rv;
+    const object = this.#render(session, part);
+    const fields = fieldsOf(session, part);
+    this.#emit({ rv: this.#rv, type: "DELETED", object, fields, prev: fields });
+    return object;
   }
 
   /** Drops expired sessions and publishes time-driven state changes. Returns what it did. */
@@ -355,6 +340,44 @@ export class SessionIndex {
     return renderSession(session, part, { isStalePod: (ns, pod) => this.#stalePods.has(podKey(ns, pod)) });
   }
 
+  /** The part of the record's namespace, created or served again, with the activity applied. */
+  #seenIn(session: SessionEntry, rec: SessionSeen): { part: PartEntry; type: WatchEventType; before: SelectableFields | undefined } {
+    const existing = partIn(session, rec.workload.namespace);
+    const before = existing === undefined ? undefined : fieldsOf(session, existing);
+    const part = existing ?? this.#addPart(session, rec.workload.namespace, rec.time);
+    const reappears = part.hidden && rec.time > (part.termination?.time ?? 0);
+    if (reappears) this.#relist(session, part);
+    this.#touchWorkload(session, part, rec.workload, rec.time);
+    part.lastSeen = Math.max(part.lastSeen, rec.time);
+    part.requests += rec.requests ?? 0;
+    if (rec.admittedBy !== undefined) this.#admit(part, rec.admittedBy);
+    if (existing === undefined || reappears) return { part, type: "ADDED", before: undefined };
+    return { part, type: "MODIFIED", before };
+  }
+
+  #createSession(rec: SessionSeen): SessionEntry {
+    const session: SessionEntry = {
+      id: rec.sessionId,
+      identity: this.#intern(rec.identity),
+      firstIP: rec.clientIP,
+      lastIP: rec.clientIP,
+      userAgent: rec.userAgent,
+      startTime: Math.min(rec.startTime ?? rec.time, rec.time),
+      lastActivity: rec.time,
+      endTime: undefined,
+      endReason: undefined,
+      endDetail: undefined,
+      parts: [],
+    };
+    this.#sessions.set(session.id, session);
+    return session;
+  }
+
+  #admit(part: PartEntry, admitted: { policy: string; rule: string }): void {
+    if (part.admittedBy.length >= MAX_ADMISSIONS) return;
+    if (!part.admittedBy.some((a) => a.policy === admitted.policy && a.rule === admitted.rule)) part.admittedBy.push(admitted);
+  }
+
   /** Identical identities (one user's many sessions) share one object. */
   #intern(identity: SessionIdentity): SessionIdentity {
     const key = JSON.stringify(identity);
@@ -394,6 +417,12 @@ export class SessionIndex {
   #addPart(session: SessionEntry, namespace: string, time: number): PartEntry {
     const part = newPart(namespace, time);
     session.parts.push(part);
+    this.#list(session, namespace);
+    return part;
+  }
+
+  /** Serve (session, namespace) in listings. */
+  #list(session: SessionEntry, namespace: string): void {
     let map = this.#byNamespace.get(namespace);
     if (map === undefined) {
       map = new Map();
@@ -402,7 +431,22 @@ export class SessionIndex {
     }
     map.set(session.id, session);
     this.#sortedIds.delete(namespace);
-    return part;
+  }
+
+  #unlist(session: SessionEntry, namespace: string): void {
+    const map = this.#byNamespace.get(namespace);
+    if (map?.delete(session.id) !== true) return;
+    this.#sortedIds.delete(namespace);
+    if (map.size === 0) {
+      this.#byNamespace.delete(namespace);
+      this.#sortedNamespaces = undefined;
+    }
+  }
+
+  /** A deleted object seen active again: served again (its termination request stays visible). */
+  #relist(session: SessionEntry, part: PartEntry): void {
+    part.hidden = false;
+    this.#list(session, part.namespace);
   }
 
   #touchWorkload(session: SessionEntry, part: PartEntry, w: { pod: string; kind?: string; name?: string }, time: number): void {
@@ -468,6 +512,7 @@ export class SessionIndex {
   #publish(session: SessionEntry, part: PartEntry, type: WatchEventType, prev: SelectableFields | undefined, now = this.#now()): void {
     part.state = stateOf(session, part, now, this.#o.idleAfterMs);
     part.stale = this.#computeStale(session, part);
+    if (part.hidden) return; // deleted through the API: nothing to tell watchers
     this.#rv += 1;
     part.rv = this.#rv;
     this.#emit({ rv: this.#rv, type, object: this.#render(session, part), fields: fieldsOf(session, part), prev });
@@ -481,19 +526,14 @@ export class SessionIndex {
   #remove(session: SessionEntry): void {
     this.#sessions.delete(session.id);
     for (const part of session.parts) {
-      const map = this.#byNamespace.get(part.namespace);
-      map?.delete(session.id);
-      if (map !== undefined && map.size === 0) {
-        this.#byNamespace.delete(part.namespace);
-        this.#sortedNamespaces = undefined;
-      }
-      this.#sortedIds.delete(part.namespace);
+      this.#unlist(session, part.namespace);
       for (const w of part.workloads) {
         const key = podKey(part.namespace, w.pod);
         const set = this.#podSessions.get(key);
         set?.delete(session);
         if (set !== undefined && set.size === 0) this.#podSessions.delete(key);
       }
+      if (part.hidden) continue; // its DELETED was sent when it was deleted
       this.#rv += 1;
       part.rv = this.#rv;
       const fields = fieldsOf(session, part);
