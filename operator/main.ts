@@ -21,6 +21,7 @@ import { loadKubeConfig } from "./kube/clients.ts";
 import { runWebhook } from "./webhook/run.ts";
 import { SessionIndex } from "./sessions-api/index/session-index.ts";
 import { runSessionsApi } from "./sessions-api/run.ts";
+import { sessionIndexOptions, sessionsApiSettings } from "./sessions-api/settings.ts";
 import { createLogger } from "./log.ts";
 
 const SHUTDOWN_GRACE_MS = 20_000;
@@ -79,28 +80,8 @@ async function main(): Promise<number> {
         );
 
   // Every replica keeps the whole index and serves the sessions API from it (fed from the sidecars' audit stream).
-  const sessions = new SessionIndex({ retentionMs: config.sessionsRetentionSeconds * 1000, idleAfterMs: config.sessionsIdleSeconds * 1000 });
-  const sessionsApi =
-    config.sessionsApiPort === 0
-      ? undefined
-      : await runSessionsApi(
-          kc,
-          {
-            port: config.sessionsApiPort,
-            host: config.sessionsApiHost,
-            certMode: config.webhookCertMode,
-            certDir: config.webhookCertDir,
-            tls: {
-              namespace: config.leaseNamespace,
-              secretName: config.webhookTlsSecret,
-              service: config.webhookServiceName,
-              configurationName: config.webhookConfigurationName,
-            },
-          },
-          sessions,
-          log,
-          registry,
-        );
+  const sessions = new SessionIndex(sessionIndexOptions(config));
+  const sessionsApi = config.sessionsApiPort === 0 ? undefined : await runSessionsApi(kc, sessionsApiSettings(config), sessions, log, registry);
 
   const stop = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
