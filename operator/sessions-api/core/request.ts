@@ -140,7 +140,8 @@ function metaRequest(method: string, path: string): ApiRequest | undefined {
 export function parseRequest(method: string, rawUrl: string): ApiRequest {
   let url: URL;
   try {
-    url = new URL(rawUrl, "https://sessions.invalid");
+    // The request target is a path: never let `//host/…` be read as an authority.
+    url = new URL(`https://sessions.invalid${rawUrl.startsWith("/") ? rawUrl : `/${rawUrl}`}`);
   } catch {
     return { kind: "error", status: badRequest("malformed request URL") };
   }

@@ -202,12 +202,12 @@ describe("sessions.vigil.dev through the aggregation layer", () => {
       watcher.stdout.on("data", (d: Buffer) => (out += d.toString()));
       watcher.stderr.on("data", (d: Buffer) => (out += d.toString()));
       try {
-        await waitFor(() => expect(out).toContain(bob));
+        await waitFor(() => { expect(out).toContain(bob); });
         const dave = newSessionId();
         rig.index.upsertSession(seen(dave, SHOP, { identity: { issuer: "https://login.example.test/", subject: "dave", groups: [] }, clientIP: "198.51.100.44" }));
-        await waitFor(() => expect(out).toMatch(new RegExp(`${dave}\\s+dave\\s+web\\s+198\\.51\\.100\\.44\\s+Active`)));
+        await waitFor(() => { expect(out).toMatch(new RegExp(`${dave}\\s+dave\\s+web\\s+198\\.51\\.100\\.44\\s+Active`)); });
         rig.index.endSession({ sessionId: dave, time: Date.now(), reason: "Terminated" });
-        await waitFor(() => expect(out).toMatch(new RegExp(`${dave}\\s+dave\\s+web\\s+198\\.51\\.100\\.44\\s+Ended`)));
+        await waitFor(() => { expect(out).toMatch(new RegExp(`${dave}\\s+dave\\s+web\\s+198\\.51\\.100\\.44\\s+Ended`)); });
         expect(out.match(/^ID\s+USER/gm)).toHaveLength(1); // one header: watch events reuse the list's columns
       } finally {
         watcher.kill("SIGTERM");

@@ -90,7 +90,7 @@ describe("requests that bypass the aggregator", () => {
     const log = createLogger({ level: "silent" });
     const { ca, serving } = await generateWebhookCerts({ service: "sessions", namespace: NS, extraDnsNames: ["localhost"] });
     caPem = ca.certPem;
-    auth = watchAuthConfig(kc, log, (config) => server.setClientCa(config.caPem));
+    auth = watchAuthConfig(kc, log, (config) => { server.setClientCa(config.caPem); });
     await auth.synced;
     const customObjects = kc.makeApiClient(CustomObjectsApi);
     server = await startSessionsServer({
