@@ -12,7 +12,7 @@ export interface ListSource {
   namespaces(): readonly string[];
   idsIn(namespace: string): readonly string[];
   fields(namespace: string, id: string): SelectableFields | undefined;
-  get(namespace: string, id: string): VigilSession | undefined;
+  get(namespace: string, id: string, detail?: boolean): VigilSession | undefined;
   count(namespace: string): number;
 }
 
@@ -22,6 +22,8 @@ export interface PageRequest {
   selector: FieldSelector;
   limit: number;
   after?: { namespace: string; name: string } | undefined;
+  /** false: objects without their recent events (Tables). Default true. */
+  detail?: boolean;
 }
 
 export interface Page {
@@ -73,7 +75,7 @@ export function listPage(src: ListSource, req: PageRequest): Page {
         return { items, last, more: true, remaining: req.selector.length === 0 ? countFrom(src, namespaces, n, ids.length - i) : undefined };
       }
       const id = ids[i] ?? "";
-      const object = matches(src, req.selector, ns, id) ? src.get(ns, id) : undefined;
+      const object = matches(src, req.selector, ns, id) ? src.get(ns, id, req.detail ?? true) : undefined;
       if (object === undefined) continue;
       items.push(object);
       last = { namespace: ns, name: id };

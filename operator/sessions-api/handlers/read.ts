@@ -80,7 +80,8 @@ export function handleList(src: ReadSource, res: ServerResponse, rep: Shown, nam
     after = { namespace: decoded.position.namespace, name: decoded.position.name };
     rv = decoded.position.rv;
   }
-  const page = listPage(src, { namespace, selector: query.selector, limit: query.limit, after });
+  const detail = rep.kind !== "table" || query.includeObject === "Object";
+  const page = listPage(src, { namespace, selector: query.selector, limit: query.limit, after, detail });
   const meta: TableMeta = { resourceVersion: String(rv) };
   if (page.more && page.last !== undefined) {
     meta.continue = encodeContinue({ rv, namespace: page.last.namespace, name: page.last.name }, namespace, selectorText);

@@ -63,7 +63,7 @@ function openingEvents(src: WatchSource, scope: WatchScope, query: ListQuery): C
   const rv = query.resourceVersion;
   if (query.sendInitialEvents || rv === "" || rv === "0") {
     const page = listPage(src, { namespace: scope.namespace, selector: scope.selector, limit: 0 });
-    return page.items.filter((o) => scope.name === undefined || o.metadata.name === scope.name).map((object) => ({ type: "ADDED" as const, object, rv: Number(object.metadata.resourceVersion) }));
+    return page.items.filter((o) => scope.name === undefined || o.metadata.name === scope.name).map((object) => ({ type: "ADDED" as const, object: () => object, rv: Number(object.metadata.resourceVersion) }));
   }
   const since = src.eventsSince(Number(rv));
   if (since === "expired" || since === "unknown") {
@@ -98,7 +98,7 @@ export function handleWatch(src: WatchSource, res: ServerResponse, rep: Shown, s
   // Subscribe before reading the opening state: the index is synchronous, nothing can slip in between.
   const unsubscribe = src.subscribe((e) => {
     const shown = clientEvent(e, scope);
-    if (shown !== undefined) write(encode(shown.type, shown.object, shown.rv));
+    if (shown !== undefined) write(encode(shown.type, shown.object(), shown.rv));
   });
   const timers: NodeJS.Timeout[] = [];
   const finish = (): void => {
@@ -119,7 +119,7 @@ export function handleWatch(src: WatchSource, res: ServerResponse, rep: Shown, s
     finish();
     return;
   }
-  for (const e of opening) write(encode(e.type, e.object, e.rv));
+  for (const e of opening) write(encode(e.type, e.object(), e.rv));
   if (query.sendInitialEvents) write(encode("BOOKMARK", undefined, src.resourceVersion, { [INITIAL_EVENTS_END]: "true" }));
   if (query.allowWatchBookmarks) {
     const tick = (): void => {

@@ -42,6 +42,8 @@ export interface TerminationRequest {
 
 export interface PartEntry {
   readonly namespace: string;
+  /** The object's uid (derived from namespace and session id, so every replica agrees). */
+  readonly uid: string;
   firstSeen: number;
   lastSeen: number;
   requests: number;
@@ -76,9 +78,10 @@ export interface SessionEntry {
   parts: PartEntry[];
 }
 
-export function newPart(namespace: string, time: number): PartEntry {
+export function newPart(namespace: string, uid: string, time: number): PartEntry {
   return {
     namespace,
+    uid,
     firstSeen: time,
     lastSeen: time,
     requests: 0,
@@ -101,10 +104,18 @@ export function partIn(session: SessionEntry, namespace: string): PartEntry | un
   return session.parts.find((p) => p.namespace === namespace);
 }
 
-/** Pushes `event` keeping at most `max` (the oldest dropped). */
-export function pushBounded<T>(list: T[], item: T, max: number): void {
-  list.push(item);
-  if (list.length > max) list.splice(0, list.length - max);
+/**
+ * `list` with `item` at the end, as a new array of exactly that length: these lists stay short, and an array
+ * grown by push() reserves room for 17 entries (memory: 10,000 sessions hold five such lists each).
+ */
+export function appended<T>(list: readonly T[], item: T): T[] {
+  return [...list, item];
+}
+
+/** `list` with `item` appended, keeping at most `max` (the oldest dropped), as a new exact-length array. */
+export function pushBounded<T>(list: readonly T[], item: T, max: number): T[] {
+  const out = appended(list, item);
+  return out.length > max ? out.slice(out.length - max) : out;
 }
 
 /**

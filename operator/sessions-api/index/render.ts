@@ -18,6 +18,8 @@ export function uidFor(namespace: string, sessionId: string): string {
 export interface RenderOptions {
   /** The pods whose sidecars stopped heartbeating (`namespace/pod`). */
   isStalePod: (namespace: string, pod: string) => boolean;
+  /** false: leave out the recent events (what a Table row or metadata needs is cheaper to build). Default true. */
+  detail?: boolean;
 }
 
 export function renderSession(session: SessionEntry, part: PartEntry, opts: RenderOptions): VigilSession {
@@ -25,7 +27,7 @@ export function renderSession(session: SessionEntry, part: PartEntry, opts: Rend
   const out: VigilSession = {
     apiVersion: SESSIONS_API_VERSION,
     kind: "VigilSession",
-    metadata: { name: session.id, namespace: ns, uid: uidFor(ns, session.id), resourceVersion: String(part.rv), creationTimestamp: iso(part.firstSeen) },
+    metadata: { name: session.id, namespace: ns, uid: part.uid, resourceVersion: String(part.rv), creationTimestamp: iso(part.firstSeen) },
     identity: session.identity,
     state: part.state,
     stale: part.stale,
@@ -44,7 +46,7 @@ export function renderSession(session: SessionEntry, part: PartEntry, opts: Rend
     })),
     flows: part.flows.map((f) => ({ id: f.id, kind: f.kind, pod: f.pod, peer: f.peer, port: f.port, bytesIn: f.bytesIn, bytesOut: f.bytesOut, openedAt: iso(f.openedAt) })),
     closedFlows: { count: part.closedCount, bytesIn: part.closedBytesIn, bytesOut: part.closedBytesOut },
-    recentEvents: part.events.map((e) => ({
+    recentEvents: opts.detail === false ? [] : part.events.map((e) => ({
       time: iso(e.time),
       type: e.type,
       code: e.code,

@@ -20,7 +20,8 @@
  *
  * Resource versions: one counter for the whole index, starting at `rvBase` (default: the start time in µs, so a
  * restarted operator never reuses a version); every change of a namespace's object takes the next value. Changes
- * are published to subscribers and kept in a window of `eventLogSize` events that watches resume from.
+ * are published to subscribers and kept in a window of `eventLogSize` changes that watches resume from (objects
+ * are rendered only when someone watches: ingest without watchers allocates no API objects).
  *
  * Retention (`sweep(now)`): an ended session is dropped `retentionMs` after its end (default 24 h), a session
  * without activity for `retentionMs` too; states that change with time alone (Active → Idle after `idleAfterMs`
@@ -28,9 +29,10 @@
  */
 import type { FlowClosed, FlowSeen, PodRef, SessionEnded, SessionEventSeen, SessionSeen } from "../../api/sessions/records.ts";
 import type { SessionIdentity, VigilSession } from "../../api/sessions/v1alpha1.ts";
-import { newPart, partIn, pushBounded, stateOf, type PartEntry, type SessionEntry, type TerminationRequest } from "./entries.ts";
+import { appended, newPart, partIn, pushBounded, stateOf, type PartEntry, type SessionEntry, type TerminationRequest } from "./entries.ts";
 import { EventLog } from "./event-log.ts";
-import { fieldsOf, renderSession, type SelectableFields } from "./render.ts";
+import { StringPool } from "./string-pool.ts";
+import { fieldsOf, renderSession, uidFor, type SelectableFields } from "./render.ts";
 import { checkEventSeen, checkFlowClosed, checkFlowSeen, checkPodRef, checkSessionEnded, checkSessionSeen, type Checked } from "./validate.ts";
 
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";
@@ -38,11 +40,28 @@ export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";
 export interface IndexEvent {
   rv: number;
   type: WatchEventType;
-  /** The namespace's object after the change (for DELETED: its last state). */
-  object: VigilSession;
+  namespace: string;
+  name: string;
+  /**
+   * The namespace's object after the change (for DELETED: its last state). Rendered on first use and shared by
+   * every watcher: listeners call it while they are notified (the state of that change); replays get the current
+   * state (see eventsSince).
+   */
+  object: () => VigilSession;
   fields: SelectableFields;
   /** Fields before the change (undefined for ADDED). */
   prev: SelectableFields | undefined;
+}
+
+/** What the window keeps of a change: no object (rendered only for watchers), except the last state of a deleted one. */
+interface LogEntry {
+  rv: number;
+  type: WatchEventType;
+  namespace: string;
+  name: string;
+  fields: SelectableFields;
+  prev: SelectableFields | undefined;
+  deleted: VigilSession | undefined;
 }
 
 export interface SessionIndexOptions {
@@ -71,6 +90,22 @@ const MAX_ADMISSIONS = 16;
 
 const podKey = (namespace: string, pod: string): string => `${namespace}/${pod}`;
 
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function sameIdentity(a: SessionIdentity, b: SessionIdentity): boolean {
+  if (a.issuer !== b.issuer || a.subject !== b.subject || a.email !== b.email || !sameList(a.groups, b.groups)) return false;
+  const ca = Object.entries(a.claims ?? {});
+  const cb = b.claims ?? {};
+  return ca.length === Object.keys(cb).length && ca.every(([k, v]) => JSON.stringify(v) === JSON.stringify(cb[k]));
+}
+
+function memo<T>(fn: () => T): () => T {
+  let value: { v: T } | undefined;
+  return () => (value ??= { v: fn() }).v;
+}
+
 export class SessionIndex {
   readonly retentionMs: number;
   readonly idleAfterMs: number;
@@ -85,7 +120,8 @@ export class SessionIndex {
   readonly #podSessions = new Map<string, Set<SessionEntry>>();
   readonly #stalePods = new Set<string>();
   readonly #identities = new Map<string, SessionIdentity>();
-  readonly #log: EventLog<IndexEvent>;
+  readonly #strings = new StringPool();
+  readonly #log: EventLog<LogEntry>;
   readonly #listeners = new Set<(e: IndexEvent) => void>();
   readonly #rejected: Record<string, number> = {};
 
@@ -113,10 +149,11 @@ export class SessionIndex {
     if (rec === undefined) return false;
     const known = this.#sessions.get(rec.sessionId);
     const session = known ?? this.#createSession(rec);
+    const befores = new Map(session.parts.map((p) => [p, fieldsOf(session, p)] as const));
     const wideChanged = known !== undefined && this.#refreshSessionWide(session, rec);
-    const { part, type, before } = this.#seenIn(session, rec);
-    this.#publish(session, part, type, before);
-    if (wideChanged) for (const other of session.parts) if (other !== part) this.#publish(session, other, "MODIFIED", fieldsOf(session, other));
+    const { part, type } = this.#seenIn(session, rec);
+    this.#publish(session, part, type, type === "ADDED" ? undefined : befores.get(part));
+    if (wideChanged) for (const other of session.parts) if (other !== part) this.#publish(session, other, "MODIFIED", befores.get(other));
     return true;
   }
 
@@ -133,7 +170,7 @@ export class SessionIndex {
     } else {
       if (session.endTime !== undefined) return this.#reject("flow", "session already ended");
       if (part.flows.length >= this.#o.maxFlowsPerPart) return this.#reject("flow", "too many live flows");
-      part.flows.push({ id: rec.flowId, pod: rec.workload.pod, kind: rec.kind, peer: rec.peer, port: rec.port, bytesIn: rec.bytesIn, bytesOut: rec.bytesOut, openedAt: rec.openedAt });
+      part.flows = appended(part.flows, { id: rec.flowId, pod: this.#strings.intern(rec.workload.pod), kind: rec.kind, peer: rec.peer, port: rec.port, bytesIn: rec.bytesIn, bytesOut: rec.bytesOut, openedAt: rec.openedAt });
       part.lastSeen = Math.max(part.lastSeen, rec.openedAt);
     }
     this.#publish(session, part, isNew ? "ADDED" : "MODIFIED", before);
@@ -146,8 +183,7 @@ export class SessionIndex {
     const found = this.#partFor(rec.sessionId, rec.workload, rec.closedAt, "flowClosed");
     if (found === undefined) return false;
     const { session, part, before, isNew } = found;
-    const i = part.flows.findIndex((f) => f.id === rec.flowId && f.pod === rec.workload.pod);
-    if (i >= 0) part.flows.splice(i, 1);
+    part.flows = part.flows.filter((f) => f.id !== rec.flowId || f.pod !== rec.workload.pod);
     part.closedCount += 1;
     part.closedBytesIn += rec.bytesIn;
     part.closedBytesOut += rec.bytesOut;
@@ -159,11 +195,12 @@ export class SessionIndex {
   recordEvent(record: SessionEventSeen): boolean {
     const rec = this.#accept("event", checkEventSeen(record));
     if (rec === undefined) return false;
-    const entry = { time: rec.time, type: rec.type, code: rec.code, outcome: rec.outcome, reason: rec.reason, pod: rec.workload?.pod };
+    const s = this.#strings;
+    const entry = { time: rec.time, type: s.intern(rec.type), code: s.intern(rec.code), outcome: s.intern(rec.outcome), reason: s.intern(rec.reason), pod: s.intern(rec.workload?.pod) };
     if (rec.workload !== undefined) {
       const found = this.#partFor(rec.sessionId, rec.workload, rec.time, "event");
       if (found === undefined) return false;
-      pushBounded(found.part.events, entry, this.#o.maxEventsPerPart);
+      found.part.events = pushBounded(found.part.events, entry, this.#o.maxEventsPerPart);
       this.#publish(found.session, found.part, found.isNew ? "ADDED" : "MODIFIED", found.before);
       return true;
     }
@@ -171,7 +208,7 @@ export class SessionIndex {
     if (session === undefined) return this.#reject("event", "unknown session");
     for (const part of session.parts) {
       const before = fieldsOf(session, part);
-      pushBounded(part.events, entry, this.#o.maxEventsPerPart);
+      part.events = pushBounded(part.events, entry, this.#o.maxEventsPerPart);
       this.#publish(session, part, "MODIFIED", before);
     }
     return true;
@@ -185,7 +222,7 @@ export class SessionIndex {
     if (session.endTime !== undefined) return true; // already ended: the first end wins
     const befores = session.parts.map((p) => fieldsOf(session, p));
     session.endTime = rec.time;
-    session.endReason = rec.reason;
+    session.endReason = this.#strings.intern(rec.reason);
     session.endDetail = rec.detail;
     session.parts.forEach((part, i) => {
       for (const f of part.flows) {
@@ -225,7 +262,7 @@ export class SessionIndex {
     part.rv = this.#rv;
     const object = this.#render(session, part);
     const fields = fieldsOf(session, part);
-    this.#emit({ rv: this.#rv, type: "DELETED", object, fields, prev: fields });
+    this.#emit({ rv: this.#rv, type: "DELETED", namespace, name: id, fields, prev: fields, deleted: object });
     return object;
   }
 
@@ -262,10 +299,11 @@ export class SessionIndex {
     return this.#rvBase;
   }
 
-  get(namespace: string, id: string): VigilSession | undefined {
+  /** The namespace's object; `detail` false leaves out the recent events (enough for Tables). */
+  get(namespace: string, id: string, detail = true): VigilSession | undefined {
     const session = this.#byNamespace.get(namespace)?.get(id);
     const part = session === undefined ? undefined : partIn(session, namespace);
-    return session === undefined || part === undefined ? undefined : this.#render(session, part);
+    return session === undefined || part === undefined ? undefined : this.#render(session, part, detail);
   }
 
   /** Selectable fields of an object, without rendering it. */
@@ -308,10 +346,29 @@ export class SessionIndex {
     };
   }
 
-  /** Changes after `rv`; "expired" when some already left the window, "unknown" when `rv` is not this index's. */
+  /**
+   * What changed after `rv`, one event per object, in order: ADDED (with its current state) for an object created
+   * after `rv`, MODIFIED for one changed, DELETED (its last state) for one deleted — nothing for one created and
+   * deleted meanwhile; `prev` is its fields at `rv`. "expired" when changes after `rv` already left the window,
+   * "unknown" when `rv` is not this index's.
+   */
   eventsSince(rv: number): IndexEvent[] | "expired" | "unknown" {
     if (rv < this.#rvBase || rv > this.#rv) return "unknown";
-    return this.#log.since(rv);
+    const entries = this.#log.since(rv);
+    if (entries === "expired") return "expired";
+    const byKey = new Map<string, { first: LogEntry; last: LogEntry }>();
+    for (const e of entries) {
+      const key = `${e.namespace}/${e.name}`;
+      const known = byKey.get(key);
+      if (known === undefined) byKey.set(key, { first: e, last: e });
+      else byKey.set(key, { first: known.first, last: e });
+    }
+    const out: IndexEvent[] = [];
+    for (const { first, last } of [...byKey.values()].sort((a, b) => a.last.rv - b.last.rv)) {
+      const event = this.#coalesced(first, last);
+      if (event !== undefined) out.push(event);
+    }
+    return out;
   }
 
   stats(): IndexStats {
@@ -336,14 +393,29 @@ export class SessionIndex {
     return false;
   }
 
-  #render(session: SessionEntry, part: PartEntry): VigilSession {
-    return renderSession(session, part, { isStalePod: (ns, pod) => this.#stalePods.has(podKey(ns, pod)) });
+  #coalesced(first: LogEntry, last: LogEntry): IndexEvent | undefined {
+    const created = first.type === "ADDED";
+    if (last.type === "DELETED") {
+      const deleted = last.deleted;
+      if (created || deleted === undefined) return undefined;
+      return { rv: last.rv, type: "DELETED", namespace: last.namespace, name: last.name, object: () => deleted, fields: last.fields, prev: first.prev };
+    }
+    const session = this.#byNamespace.get(last.namespace)?.get(last.name);
+    const part = session === undefined ? undefined : partIn(session, last.namespace);
+    if (session === undefined || part === undefined) return undefined;
+    const object = memo(() => this.#render(session, part));
+    return { rv: part.rv, type: created ? "ADDED" : "MODIFIED", namespace: last.namespace, name: last.name, object, fields: fieldsOf(session, part), prev: created ? undefined : first.prev };
   }
 
+  #render(session: SessionEntry, part: PartEntry, detail = true): VigilSession {
+    return renderSession(session, part, { isStalePod: this.#isStale, detail });
+  }
+
+  readonly #isStale = (ns: string, pod: string): boolean => this.#stalePods.size > 0 && this.#stalePods.has(podKey(ns, pod));
+
   /** The part of the record's namespace, created or served again, with the activity applied. */
-  #seenIn(session: SessionEntry, rec: SessionSeen): { part: PartEntry; type: WatchEventType; before: SelectableFields | undefined } {
+  #seenIn(session: SessionEntry, rec: SessionSeen): { part: PartEntry; type: WatchEventType } {
     const existing = partIn(session, rec.workload.namespace);
-    const before = existing === undefined ? undefined : fieldsOf(session, existing);
     const part = existing ?? this.#addPart(session, rec.workload.namespace, rec.time);
     const reappears = part.hidden && rec.time > (part.termination?.time ?? 0);
     if (reappears) this.#relist(session, part);
@@ -351,8 +423,7 @@ export class SessionIndex {
     part.lastSeen = Math.max(part.lastSeen, rec.time);
     part.requests += rec.requests ?? 0;
     if (rec.admittedBy !== undefined) this.#admit(part, rec.admittedBy);
-    if (existing === undefined || reappears) return { part, type: "ADDED", before: undefined };
-    return { part, type: "MODIFIED", before };
+    return { part, type: existing === undefined || reappears ? "ADDED" : "MODIFIED" };
   }
 
   #createSession(rec: SessionSeen): SessionEntry {
@@ -361,7 +432,7 @@ export class SessionIndex {
       identity: this.#intern(rec.identity),
       firstIP: rec.clientIP,
       lastIP: rec.clientIP,
-      userAgent: rec.userAgent,
+      userAgent: this.#strings.intern(rec.userAgent),
       startTime: Math.min(rec.startTime ?? rec.time, rec.time),
       lastActivity: rec.time,
       endTime: undefined,
@@ -375,17 +446,21 @@ export class SessionIndex {
 
   #admit(part: PartEntry, admitted: { policy: string; rule: string }): void {
     if (part.admittedBy.length >= MAX_ADMISSIONS) return;
-    if (!part.admittedBy.some((a) => a.policy === admitted.policy && a.rule === admitted.rule)) part.admittedBy.push(admitted);
+    if (!part.admittedBy.some((a) => a.policy === admitted.policy && a.rule === admitted.rule)) {
+      part.admittedBy = appended(part.admittedBy, { policy: this.#strings.intern(admitted.policy), rule: this.#strings.intern(admitted.rule) });
+    }
   }
 
   /** Identical identities (one user's many sessions) share one object. */
-  #intern(identity: SessionIdentity): SessionIdentity {
+  #intern(identity: SessionIdentity, current?: SessionIdentity): SessionIdentity {
+    if (current !== undefined && sameIdentity(current, identity)) return current;
     const key = JSON.stringify(identity);
     const known = this.#identities.get(key);
     if (known !== undefined) return known;
     if (this.#identities.size >= 10_000) this.#identities.clear();
-    this.#identities.set(key, identity);
-    return identity;
+    const shared: SessionIdentity = { ...identity, issuer: this.#strings.intern(identity.issuer), groups: identity.groups.map((g) => this.#strings.intern(g)) };
+    this.#identities.set(key, shared);
+    return shared;
   }
 
   /** Session-wide facts from a newer observation; true when something every namespace shows changed. */
@@ -398,10 +473,10 @@ export class SessionIndex {
         changed = true;
       }
       if (rec.userAgent !== undefined && rec.userAgent !== session.userAgent) {
-        session.userAgent = rec.userAgent;
+        session.userAgent = this.#strings.intern(rec.userAgent);
         changed = true;
       }
-      const identity = this.#intern(rec.identity);
+      const identity = this.#intern(rec.identity, session.identity);
       if (identity !== session.identity) {
         session.identity = identity;
         changed = true;
@@ -415,8 +490,8 @@ export class SessionIndex {
   }
 
   #addPart(session: SessionEntry, namespace: string, time: number): PartEntry {
-    const part = newPart(namespace, time);
-    session.parts.push(part);
+    const part = newPart(this.#strings.intern(namespace), uidFor(namespace, session.id), time);
+    session.parts = appended(session.parts, part);
     this.#list(session, namespace);
     return part;
   }
@@ -458,7 +533,7 @@ export class SessionIndex {
       return;
     }
     if (part.workloads.length >= this.#o.maxWorkloadsPerPart) return;
-    part.workloads.push({ pod: w.pod, kind: w.kind, name: w.name, firstSeen: time, lastSeen: time });
+    part.workloads = appended(part.workloads, { pod: this.#strings.intern(w.pod), kind: this.#strings.intern(w.kind), name: this.#strings.intern(w.name), firstSeen: time, lastSeen: time });
     const key = podKey(part.namespace, w.pod);
     let set = this.#podSessions.get(key);
     if (set === undefined) {
@@ -515,11 +590,16 @@ export class SessionIndex {
     if (part.hidden) return; // deleted through the API: nothing to tell watchers
     this.#rv += 1;
     part.rv = this.#rv;
-    this.#emit({ rv: this.#rv, type, object: this.#render(session, part), fields: fieldsOf(session, part), prev });
+    this.#emit({ rv: this.#rv, type, namespace: part.namespace, name: session.id, fields: fieldsOf(session, part), prev, deleted: undefined }, () => this.#render(session, part));
   }
 
-  #emit(event: IndexEvent): void {
-    this.#log.append(event);
+  /** Logs the change; listeners get it with the object rendered at most once (now, while it is this state). */
+  #emit(entry: LogEntry, render?: () => VigilSession): void {
+    this.#log.append(entry);
+    if (this.#listeners.size === 0) return;
+    const { deleted } = entry;
+    const object = deleted !== undefined ? () => deleted : memo(render ?? (() => { throw new Error("no object to render"); }));
+    const event: IndexEvent = { rv: entry.rv, type: entry.type, namespace: entry.namespace, name: entry.name, object, fields: entry.fields, prev: entry.prev };
     for (const listener of this.#listeners) listener(event);
   }
 
@@ -537,7 +617,7 @@ export class SessionIndex {
       this.#rv += 1;
       part.rv = this.#rv;
       const fields = fieldsOf(session, part);
-      this.#emit({ rv: this.#rv, type: "DELETED", object: this.#render(session, part), fields, prev: fields });
+      this.#emit({ rv: this.#rv, type: "DELETED", namespace: part.namespace, name: session.id, fields, prev: fields, deleted: this.#render(session, part) });
     }
   }
 }

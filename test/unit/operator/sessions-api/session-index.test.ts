@@ -31,7 +31,7 @@ describe("SessionIndex", () => {
     index.upsertSession(seenAt(sid(1), "shop", T0));
     index.upsertSession(seenAt(sid(1), "web", T0 + 1, { workload: { namespace: "web", pod: "api-0" } }));
     index.upsertSession(seenAt(sid(1), "shop", T0 + 2, { clientIP: "198.51.100.1" }));
-    expect(events.map((e) => [e.type, e.object.metadata.namespace, e.rv])).toEqual([
+    expect(events.map((e) => [e.type, e.namespace, e.rv])).toEqual([
       ["ADDED", "shop", 1001],
       ["ADDED", "web", 1002],
       ["MODIFIED", "shop", 1003],
@@ -77,7 +77,7 @@ describe("SessionIndex", () => {
       expect(s?.endReason).toBe("Terminated: SessionTermination shop/x");
     }
     expect(index.get("shop", sid(1))?.closedFlows).toEqual({ count: 1, bytesIn: 5, bytesOut: 6 });
-    expect(events.map((e) => [e.type, e.object.metadata.namespace])).toEqual([["MODIFIED", "shop"], ["MODIFIED", "web"]]);
+    expect(events.map((e) => [e.type, e.namespace])).toEqual([["MODIFIED", "shop"], ["MODIFIED", "web"]]);
     expect(index.upsertFlow({ sessionId: sid(1), workload: { namespace: "shop", pod: "web-0" }, flowId: "2", kind: "http", peer: "p", port: 80, bytesIn: 0, bytesOut: 0, openedAt: T0 + 20 })).toBe(false);
   });
 
@@ -117,7 +117,7 @@ describe("SessionIndex", () => {
     expect(index.sweep().removed).toBe(1);
     expect(index.count("")).toBe(0);
     expect(index.namespaces()).toEqual([]);
-    expect(events.filter((e) => e.type === "DELETED").map((e) => e.object.metadata.name)).toEqual([sid(2), sid(1)]);
+    expect(events.filter((e) => e.type === "DELETED").map((e) => e.name)).toEqual([sid(2), sid(1)]);
   });
 
   it("marks parts stale while a reporting sidecar is silent, never an ended session", () => {
@@ -141,7 +141,7 @@ describe("SessionIndex", () => {
     events.length = 0;
     const deleted = index.deleteObject("shop", sid(1), { sessionTermination: "vs-delete-1", user: "jane", time: T0 + 10 });
     expect(deleted?.terminationRequested).toEqual({ sessionTermination: "vs-delete-1", user: "jane", time: new Date(T0 + 10).toISOString() });
-    expect(events.map((e) => [e.type, e.object.metadata.namespace])).toEqual([["DELETED", "shop"]]);
+    expect(events.map((e) => [e.type, e.namespace])).toEqual([["DELETED", "shop"]]);
     expect(index.get("shop", sid(1))).toBeUndefined();
     expect(index.idsIn("shop")).toEqual([]);
     expect(index.get("web", sid(1))).toBeDefined();
@@ -149,7 +149,7 @@ describe("SessionIndex", () => {
     index.upsertSession(seenAt(sid(1), "shop", T0 + 5));
     index.endSession({ sessionId: sid(1), time: T0 + 11, reason: "Terminated" });
     expect(index.get("shop", sid(1))).toBeUndefined();
-    expect(events.map((e) => [e.type, e.object.metadata.namespace])).toEqual([["DELETED", "shop"], ["MODIFIED", "web"]]);
+    expect(events.map((e) => [e.type, e.namespace])).toEqual([["DELETED", "shop"], ["MODIFIED", "web"]]);
     index.upsertSession(seenAt(sid(2), "shop", T0));
     index.deleteObject("shop", sid(2), { sessionTermination: "vs-delete-2", user: "jane", time: T0 + 10 });
     index.upsertSession(seenAt(sid(2), "shop", T0 + 60_000));
@@ -192,11 +192,32 @@ describe("SessionIndex", () => {
     expect(index.resourceVersion).toBe(1005);
     const since = index.eventsSince(1003);
     expect(Array.isArray(since) && since.map((e) => e.rv)).toEqual([1004, 1005]);
-    expect(index.eventsSince(1002)).toEqual(index.eventsSince(1002)); // 1003..1005 still in the window
+    const fromWindowStart = index.eventsSince(1002); // 1003..1005 still in the window
+    expect(Array.isArray(fromWindowStart) && fromWindowStart.map((e) => [e.type, e.rv])).toEqual([["ADDED", 1003], ["ADDED", 1004], ["ADDED", 1005]]);
     expect(index.eventsSince(1001)).toBe("expired");
     expect(index.eventsSince(999)).toBe("unknown");
     expect(index.eventsSince(2000)).toBe("unknown");
     expect(index.eventsSince(1005)).toEqual([]);
+  });
+
+  it("replays one event per object with its current state: created → ADDED, changed → MODIFIED, deleted → DELETED, both → nothing", () => {
+    const { index } = indexAt();
+    index.upsertSession(seenAt(sid(1), "shop", T0));
+    index.upsertSession(seenAt(sid(2), "shop", T0));
+    const rv = index.resourceVersion;
+    index.upsertSession(seenAt(sid(1), "shop", T0 + 1, { clientIP: "198.51.100.1" })); // changed
+    index.upsertSession(seenAt(sid(3), "shop", T0 + 1)); // created
+    index.upsertSession(seenAt(sid(3), "shop", T0 + 2, { clientIP: "198.51.100.3" })); // … and changed
+    index.upsertSession(seenAt(sid(4), "shop", T0 + 1)); // created …
+    index.deleteObject("shop", sid(4), { sessionTermination: undefined, user: "u", time: T0 + 2 }); // … and deleted
+    index.deleteObject("shop", sid(2), { sessionTermination: "t", user: "u", time: T0 + 2 }); // deleted
+    const replay = index.eventsSince(rv);
+    if (!Array.isArray(replay)) throw new Error(replay);
+    expect(replay.map((e) => [e.type, e.name])).toEqual([["MODIFIED", sid(1)], ["ADDED", sid(3)], ["DELETED", sid(2)]]);
+    expect(replay[1]?.object().lastIP).toBe("198.51.100.3");
+    expect(replay[1]?.object().metadata.resourceVersion).toBe(String(replay[1]?.rv));
+    expect(replay[0]?.prev?.clientIPs).toEqual(["203.0.113.7"]);
+    expect(replay[2]?.object().terminationRequested?.sessionTermination).toBe("t");
   });
 
   it("shares one identity object between one user's sessions", () => {
