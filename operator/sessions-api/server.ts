@@ -39,8 +39,8 @@ import { sendJson, sendStatus } from "./http/respond.ts";
 export type SessionsSource = ReadSource & WatchSource & DeleteTarget;
 
 export interface RequestRecord {
+  /** get, list, watch, delete, discovery, openapi, health, unauthenticated or invalid. */
   verb: string;
-  namespace: string;
   code: number;
   /** Time to the end of the response (watches: to the end of the stream). */
   seconds: number;
@@ -178,7 +178,7 @@ export async function startSessionsServer(o: SessionsServerOptions): Promise<Ses
     handle(req, res).then(
       (verb) => {
         const done = (): void => {
-          const r: RequestRecord = { verb, namespace: "", code: res.statusCode, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+          const r: RequestRecord = { verb, code: res.statusCode, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
           record?.(r);
           o.observe?.(r);
         };

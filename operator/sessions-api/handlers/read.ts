@@ -23,8 +23,13 @@ export interface ReadSource extends ListSource {
 
 type Shown = Exclude<Representation, { kind: "none" } | { kind: "discovery-v2" }>;
 
+export const partialMetadata = (s: VigilSession, version: string): Record<string, unknown> => ({ kind: "PartialObjectMetadata", apiVersion: `meta.k8s.io/${version}`, metadata: s.metadata });
+
 function render(res: ServerResponse, rep: Shown, items: VigilSession[], meta: TableMeta, single: boolean, query: ListQuery, now: number): void {
-  if (rep.kind === "table") {
+  if (rep.kind === "metadata") {
+    const body = single && items[0] !== undefined ? partialMetadata(items[0], rep.version) : { kind: "PartialObjectMetadataList", apiVersion: `meta.k8s.io/${rep.version}`, metadata: meta, items: items.map((s) => partialMetadata(s, rep.version)) };
+    sendJson(res, 200, body);
+  } else if (rep.kind === "table") {
     sendJson(res, 200, toTable(items, meta, { version: rep.version, include: query.includeObject, now }));
   } else if (single && items[0] !== undefined) {
     sendJson(res, 200, items[0]);
@@ -80,7 +85,7 @@ export function handleList(src: ReadSource, res: ServerResponse, rep: Shown, nam
     after = { namespace: decoded.position.namespace, name: decoded.position.name };
     rv = decoded.position.rv;
   }
-  const detail = rep.kind !== "table" || query.includeObject === "Object";
+  const detail = rep.kind === "json" || (rep.kind === "table" && query.includeObject === "Object");
   const page = listPage(src, { namespace, selector: query.selector, limit: query.limit, after, detail });
   const meta: TableMeta = { resourceVersion: String(rv) };
   if (page.more && page.last !== undefined) {

@@ -19,6 +19,7 @@ import { badRequest, expired, type Status } from "../core/status.ts";
 import { toTable, type TableVersion } from "../core/table.ts";
 import { clientEvent, type ClientEvent, type WatchScope } from "../core/watch-filter.ts";
 import { sendStatus } from "../http/respond.ts";
+import { partialMetadata } from "./read.ts";
 
 export interface WatchSource extends ListSource {
   readonly resourceVersion: number;
@@ -32,7 +33,7 @@ export interface WatchSettings {
   now: () => number;
 }
 
-type Shown = { kind: "json" } | { kind: "table"; version: TableVersion };
+type Shown = { kind: "json" } | { kind: "table" | "metadata"; version: TableVersion };
 
 export const INITIAL_EVENTS_END = "k8s.io/initial-events-end";
 
@@ -50,10 +51,20 @@ function encoder(rep: Shown, query: ListQuery, now: () => number): (type: string
   return (type, object, rv, annotations) => {
     if (object === undefined) {
       const metadata = { resourceVersion: String(rv), ...(annotations === undefined ? {} : { annotations }) };
-      const bookmark = rep.kind === "table" ? { kind: "Table", apiVersion: `meta.k8s.io/${rep.version}`, metadata, columnDefinitions: [], rows: [] } : { kind: VIGIL_SESSION.kind, apiVersion: SESSIONS_API_VERSION, metadata };
+      const bookmark =
+        rep.kind === "table"
+          ? { kind: "Table", apiVersion: `meta.k8s.io/${rep.version}`, metadata, columnDefinitions: [], rows: [] }
+          : rep.kind === "metadata"
+            ? { kind: "PartialObjectMetadata", apiVersion: `meta.k8s.io/${rep.version}`, metadata }
+            : { kind: VIGIL_SESSION.kind, apiVersion: SESSIONS_API_VERSION, metadata };
       return `${JSON.stringify({ type, object: bookmark })}\n`;
     }
-    const shown = rep.kind === "table" ? toTable([object], { resourceVersion: object.metadata.resourceVersion }, { version: rep.version, include: query.includeObject, now: now() }) : object;
+    const shown =
+      rep.kind === "table"
+        ? toTable([object], { resourceVersion: object.metadata.resourceVersion }, { version: rep.version, include: query.includeObject, now: now() })
+        : rep.kind === "metadata"
+          ? partialMetadata(object, rep.version)
+          : object;
     return `${JSON.stringify({ type, object: shown })}\n`;
   };
 }

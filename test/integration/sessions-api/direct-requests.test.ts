@@ -148,6 +148,13 @@ describe("requests that bypass the aggregator", () => {
       expect(answer.json().items).toHaveLength(1);
     });
 
+    it("serves metadata only to metadata clients (kube-controller-manager's garbage collector lists and watches every deletable resource)", async () => {
+      const accept = "application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
+      const answer = await call(list, frontProxy, { ...spoofed, Accept: accept });
+      expect(answer.json()).toMatchObject({ kind: "PartialObjectMetadataList", apiVersion: "meta.k8s.io/v1", items: [{ kind: "PartialObjectMetadata", metadata: { name: session, namespace: NS } }] });
+      expect(answer.body).not.toContain("identity");
+    });
+
     it("refuses a user RBAC does not allow with 403 naming user, verb and namespace; allows them once bound", async () => {
       const jane = { "X-Remote-User": JANE, "X-Remote-Group": "system:authenticated" };
       const refused = await call(list, frontProxy, jane);

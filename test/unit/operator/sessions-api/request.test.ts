@@ -63,9 +63,11 @@ describe("content negotiation", () => {
     ["application/vnd.kubernetes.protobuf", "none"],
     ["application/yaml", "none"],
     ["application/json;as=Table;v=v2;g=meta.k8s.io", "none"],
+    ["application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json", "metadata:v1"],
+    ["application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1beta1", "metadata:v1beta1"],
   ])("%s → %s", (accept, want) => {
     const r = negotiate(accept);
-    expect(r.kind === "table" ? `table:${r.version}` : r.kind).toBe(want);
+    expect(r.kind === "table" || r.kind === "metadata" ? `${r.kind}:${r.version}` : r.kind).toBe(want);
   });
 
   it("offers aggregated discovery only where asked to", () => {
