@@ -52,7 +52,7 @@ const api = await runSessionsApi(
   kc,
   { ...sessionsApiSettings(config), observe: (r) => { send({ type: "request", verb: r.verb, code: r.code, seconds: r.seconds }); } },
   index,
-  createLogger({ level: "warn" }),
+  createLogger({ level: process.env["BENCH_CHILD_LOG"] ?? "warn" }),
 );
 send({ type: "ready", port: api.server.port });
 

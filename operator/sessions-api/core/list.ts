@@ -84,6 +84,14 @@ export function listPage(src: ListSource, req: PageRequest): Page {
   return { items, last, more: false, remaining: undefined };
 }
 
+/** The (namespace, name) of every object a scope and selector match now, in list order (no object rendered). */
+export function matchingKeys(src: ListSource, namespace: string, selector: FieldSelector): { namespace: string; name: string }[] {
+  const { namespaces } = walk(src, { namespace, selector, limit: 0 });
+  const out: { namespace: string; name: string }[] = [];
+  for (const ns of namespaces) for (const id of src.idsIn(ns)) if (matches(src, selector, ns, id)) out.push({ namespace: ns, name: id });
+  return out;
+}
+
 /** Objects left: `inCurrent` in namespace `n`, plus every later namespace's. */
 function countFrom(src: ListSource, namespaces: readonly string[], n: number, inCurrent: number): number {
   let total = inCurrent;

@@ -180,6 +180,22 @@ rules: [{apiGroups: [sessions.vigil.dev], resources: [vigilsessions], verbs: [ge
     });
   });
 
+  describe("large watches", () => {
+    it("streams the whole initial state of a watch-list (3,000 sessions, far beyond the socket's buffer) and then the end marker", async () => {
+      const bulk = `bulk-${id}`;
+      for (let i = 0; i < 3000; i++) index.upsertSession(seen(newSessionId(), bulk));
+      const path = `/apis/sessions.vigil.dev/v1alpha1/namespaces/${bulk}/vigilsessions?watch=true&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=2`;
+      const accept = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
+      const answer = await call(path, frontProxy, { ...spoofed, Accept: accept });
+      const events = answer.body.trim().split("\n").map((l) => JSON.parse(l) as { type: string; object: { kind: string; metadata: { annotations?: Record<string, string> } } });
+      expect(events.filter((e) => e.type === "ADDED")).toHaveLength(3000);
+      expect(events[0]?.object.kind).toBe("PartialObjectMetadata");
+      expect(events[3000]).toMatchObject({ type: "BOOKMARK", object: { metadata: { annotations: { "k8s.io/initial-events-end": "true" } } } });
+      const plain = await call(`/apis/sessions.vigil.dev/v1alpha1/namespaces/${bulk}/vigilsessions?watch=true&timeoutSeconds=1`, frontProxy, spoofed);
+      expect(plain.body.trim().split("\n")).toHaveLength(3000);
+    });
+  });
+
   describe("bad input never stops the server", () => {
     const masters = spoofed;
     it.each([
