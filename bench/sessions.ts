@@ -220,10 +220,6 @@ async function main(): Promise<void> {
 }
 
 async function cleanUp(): Promise<void> {
-  if (process.env["BENCH_DEBUG_KCM"] === "1" && cluster !== undefined) {
-    const kcm = readFileSync(join(cluster.env.dir, "kube-controller-manager.log"), "utf8").split("\n").filter((l) => l.includes("vigilsession") || l.includes("sessions.vigil.dev")).slice(-25);
-    console.log(kcm.join("\n"));
-  }
   if (child?.pid !== undefined) await stopChild(child.pid);
   if (cluster !== undefined) {
     await kubectl(cluster.env, ["delete", "apiservice", "v1alpha1.sessions.vigil.dev", "--ignore-not-found"]).catch(() => undefined);

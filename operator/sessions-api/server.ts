@@ -169,7 +169,6 @@ export async function startSessionsServer(o: SessionsServerOptions): Promise<Ses
       sendStatus(res, call.status);
       return "invalid";
     }
-    if (call.verb === "watch") o.log.debug({ event: "sessions_api.watch", user: auth.user.name, url: req.url }, "watch");
     await serveResource(req, res, auth.user, call);
     return call.verb;
   };
