@@ -97,23 +97,3 @@ export function fieldsOf(session: SessionEntry, part: PartEntry): SelectableFiel
     clientIPs: session.firstIP === session.lastIP ? [session.firstIP] : [session.firstIP, session.lastIP],
   };
 }
-
-/** Fields of an object already rendered (for watch events built from objects). */
-export function fieldsOfObject(o: VigilSession): SelectableFields {
-  const workloads: string[] = [];
-  for (const w of o.workloads) {
-    workloads.push(w.pod);
-    if (w.name !== undefined && !workloads.includes(w.name)) workloads.push(w.name);
-  }
-  return {
-    name: o.metadata.name,
-    namespace: o.metadata.namespace,
-    subject: o.identity.subject,
-    email: o.identity.email ?? "",
-    groups: o.identity.groups,
-    workloads,
-    state: o.state,
-    stale: o.stale,
-    clientIPs: o.firstIP === o.lastIP ? [o.firstIP] : [o.firstIP, o.lastIP],
-  };
-}
