@@ -3,8 +3,9 @@
 #   docker build -t vigil:dev .
 #   docker run --rm vigil:dev                               # operator: node dist/operator/main.js
 #   docker run --rm vigil:dev node dist/sidecar/main.js     # sidecar
-# The chart runs them the same way (command: ["node", "/app/dist/<program>/main.js"]). No Docker engine exists
-# on the development machines, so this file is not built by `npm test`; keep it simple.
+# The chart runs them the same way (command: ["node", "/app/dist/<program>/main.js"]). On the development machines
+# (no Docker engine) `npm test` builds this same file with buildah, on a node:24-bookworm-slim assembled locally
+# (test/cluster/build-images.sh), and runs it in real Pods on the test node; keep it buildable by both.
 
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
@@ -12,6 +13,7 @@ COPY package.json package-lock.json ./
 # --ignore-scripts: the `node` devDependency would download a second Node; the image already has Node 24.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY lib ./lib
 COPY operator ./operator
 COPY sidecar ./sidecar
 RUN npm run build \

@@ -27,5 +27,13 @@ export default tseslint.config(
       complexity: "off",
     },
   },
-  { files: ["**/*.js"], ...tseslint.configs.disableTypeChecked },
+  { files: ["**/*.js", "**/*.mjs"], ...tseslint.configs.disableTypeChecked },
+  {
+    // Plain Node programs shipped in test images (test/cluster/images/*): no type information, Node's globals.
+    files: ["**/*.mjs"],
+    languageOptions: {
+      globals: { process: "readonly", Buffer: "readonly", console: "readonly", fetch: "readonly", AbortSignal: "readonly", URL: "readonly" },
+    },
+    rules: { "@typescript-eslint/explicit-function-return-type": "off" },
+  },
 );

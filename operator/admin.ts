@@ -8,8 +8,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
-import { describeError } from "./errors.ts";
-import type { Logger } from "./log.ts";
+import { describeError, errorFields } from "./errors.ts";
+import type { Logger } from "../lib/log.ts";
 
 export type Readiness = { ready: true } | { ready: false; reason: string };
 
@@ -66,7 +66,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: AdminServerO
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const server = createServer((req, res) => {
     handle(req, res, options).catch((err: unknown) => {
-      options.log.error({ err: describeError(err) }, "admin request failed");
+      options.log.error(errorFields(err), "admin request failed");
       if (!res.headersSent) send(res, 500, "internal error\n");
       else res.destroy();
     });

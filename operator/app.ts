@@ -6,17 +6,21 @@
  *   const outcome = await app.run(signal);   // "stopped" | "lost" (leadership lost: exit non-zero)
  *
  * Wires: informers (AccessPolicies, SessionTerminations, Pods of the watched namespace(s)) → controllers
- * `accesspolicy`, `sessiontermination`, `bus-reassert` (one synthetic key, re-asserting the whole bus at start and
- * every resync period) and `sidecar-watch` (one synthetic key, polling heartbeats) under one Manager with Lease
- * leader election. A pod change, or a change in the live sidecars of a namespace, wakes the policies of that
- * namespace (selector warning, sidecar counts); a policy the re-assertion removed is reconciled again.
+ * `accesspolicy`, `sessiontermination`, `bus` (one synthetic key: adopts or rebuilds the signed bus, checks it,
+ * re-signs its epoch, syncs it with the resources; woken at once when Redis reconnects), `ack-watch` (one synthetic
+ * key, following acknowledgements) and `sidecar-watch` (one synthetic key, polling heartbeats) under one Manager
+ * with Lease leader election. A pod change, or a change in the live sidecars of a namespace, wakes the policies of
+ * that namespace (selector warning, sidecar counts); after a bus rebuild every policy and termination is
+ * reconciled again.
  */
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Registry } from "prom-client";
 import type { Readiness } from "./admin.ts";
-import { ACCESS_POLICY, GROUP, SESSION_TERMINATION, VERSION, type SessionTermination } from "./api/v1alpha1/index.ts";
-import type { BusRedisConnections } from "./bus/redis.ts";
+import { ACCESS_POLICY, GROUP, SESSION_TERMINATION, VERSION, type AccessPolicy, type SessionTermination } from "./api/v1alpha1/index.ts";
+import type { BusRedisConnections } from "../lib/redis.ts";
 import { BusPublisher } from "./bus/publisher.ts";
+import type { SigningKeyRing } from "./bus/signing-keys.ts";
+import { ACK_WATCH_KEY, AckWatchReconciler } from "./controller/ack-watch.ts";
 import type { OperatorConfig } from "./config.ts";
 import { AccessPolicyReconciler, policyKeysInNamespace } from "./controller/access-policy.ts";
 import { BusContext } from "./controller/bus-context.ts";
@@ -27,7 +31,7 @@ import { SIDECAR_WATCH_KEY, SidecarWatchReconciler } from "./controller/sidecar-
 import { makeClients } from "./kube/clients.ts";
 import { EventRecorder } from "./kube/events.ts";
 import { customObjectSource, podSource } from "./kube/sources.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../lib/log.ts";
 
 export interface OperatorAppOptions {
   config: OperatorConfig;
@@ -35,6 +39,8 @@ export interface OperatorAppOptions {
   kc: KubeConfig;
   registry: Registry;
   redis: BusRedisConnections;
+  /** The current bus signing key ring (main.ts reloads it when the mounted Secret changes). */
+  signingKeys: () => SigningKeyRing;
   /** Acknowledgement poll interval of terminations. Default 1000 ms. */
   terminationPollMs?: number;
   /** Requeue interval while a policy's sidecar counts converge. Default 2000 ms. */
@@ -70,11 +76,11 @@ export function assembleOperator(o: OperatorAppOptions): OperatorApp {
     },
   });
   const namespace = config.watchNamespace;
-  const policies = manager.informer(customObjectSource(kc, { group: GROUP, version: VERSION, plural: ACCESS_POLICY.plural, namespace }));
-  const terminations = manager.informer(customObjectSource(kc, { group: GROUP, version: VERSION, plural: SESSION_TERMINATION.plural, namespace }));
+  const policies = manager.informer(customObjectSource<AccessPolicy>(kc, { group: GROUP, version: VERSION, plural: ACCESS_POLICY.plural, namespace }));
+  const terminations = manager.informer(customObjectSource<SessionTermination>(kc, { group: GROUP, version: VERSION, plural: SESSION_TERMINATION.plural, namespace }));
   const pods = manager.informer(podSource(kc, { namespace }));
 
-  const publisher = new BusPublisher({ redis: o.redis.commands, prefix: config.busPrefix });
+  const publisher = new BusPublisher({ redis: o.redis.commands, prefix: config.busPrefix, keys: o.signingKeys });
   const bus = new BusContext({ publisher, registry, heartbeatMaxAgeMs: config.heartbeatMaxAgeSeconds * 1000 });
   const events = new EventRecorder({ kc, controller: `${GROUP}/operator`, instance: config.identity, log });
   let floorRaised = false;
@@ -99,7 +105,7 @@ export function assembleOperator(o: OperatorAppOptions): OperatorApp {
     }),
     triggers: [{ informer: policies }, { informer: pods, map: (podKey) => policyKeysInNamespace(policies, podKey) }],
   });
-  manager.controller({
+  const terminationController = manager.controller({
     name: "sessiontermination",
     kind: SESSION_TERMINATION.kind,
     concurrency: 8,
@@ -111,28 +117,54 @@ export function assembleOperator(o: OperatorAppOptions): OperatorApp {
       events,
       ensureRevisionFloor,
       terminationTimeoutMs: config.terminationTimeoutSeconds * 1000,
+      revocationClockSkewMs: config.revocationClockSkewSeconds * 1000,
+      // After a bus rebuild, live sidecars re-register within a few heartbeats.
+      registrationGraceMs: Math.min(10_000, config.heartbeatMaxAgeSeconds * 1000),
       ...(o.terminationPollMs === undefined ? {} : { pollMs: o.terminationPollMs }),
     }),
     // A finished termination without a TTL has nothing left to do: resyncs of thousands of them stay out of the queue.
-    triggers: [{ informer: terminations, map: (key) => (needsReconcile(terminations.get(key) as unknown as SessionTermination | undefined) ? [key] : []) }],
+    triggers: [{ informer: terminations, map: (key) => (needsReconcile(terminations.get(key)) ? [key] : []) }],
   });
   const resync = manager.controller({
-    name: "bus-reassert",
+    name: "bus",
     kind: "PolicyBus",
     concurrency: 1,
     reconciler: new BusResyncReconciler({
       policies,
       terminations,
       bus,
+      events,
+      leaseTarget: { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: config.leaseName, namespace: config.leaseNamespace } },
+      checkMs: config.busCheckSeconds * 1000,
       resyncMs,
+      revocationClockSkewMs: config.revocationClockSkewSeconds * 1000,
       pruneSidecarsOlderThanMs: config.heartbeatMaxAgeSeconds * 10_000,
-      onPoliciesRemoved: (keys) => {
-        for (const key of keys) policyController.enqueue(key);
+      onRebuilt: () => {
+        for (const key of policies.keys()) policyController.enqueue(key);
+        for (const key of terminations.keys()) terminationController.enqueue(key);
       },
     }),
     triggers: [],
   });
   resync.enqueue(BUS_RESYNC_KEY);
+  // A reconnect may mean Redis restarted empty: check the bus at once instead of at the next tick.
+  o.redis.commands.on("ready", () => {
+    resync.enqueue(BUS_RESYNC_KEY);
+  });
+  const ackWatch = manager.controller({
+    name: "ack-watch",
+    kind: "Acknowledgements",
+    concurrency: 1,
+    reconciler: new AckWatchReconciler({
+      blocking: o.redis.blocking,
+      keys: publisher.keys,
+      onTermination: (key) => {
+        terminationController.enqueue(key);
+      },
+    }),
+    triggers: [],
+  });
+  ackWatch.enqueue(ACK_WATCH_KEY);
   const sidecarWatch = manager.controller({
     name: "sidecar-watch",
     kind: "SidecarRegistry",

@@ -10,6 +10,7 @@
  */
 import {
   busPrefix,
+  hostPort,
   integer,
   listOf,
   logLevel,
@@ -17,24 +18,14 @@ import {
   oneOf,
   parseSettings,
   redisUrl,
-  SettingProblem,
+  sentinelName,
   type Parse,
   type Settings,
   type SettingSources,
 } from "./api/settings.ts";
-import { ErrorCode, OperatorError } from "./errors.ts";
+import { ConfigError } from "./errors.ts";
 
 export { envName, flagName, safeUrl } from "./api/settings.ts";
-
-export class ConfigError extends OperatorError {
-  /** The flag or environment variable at fault. */
-  readonly key: string;
-  constructor(key: string, problem: string) {
-    super(ErrorCode.Config, `${key}: ${problem}`);
-    this.name = "ConfigError";
-    this.key = key;
-  }
-}
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
@@ -42,21 +33,21 @@ const label = matching(DNS_LABEL, "a namespace name (DNS-1123 label)");
 const subdomain = matching(DNS_SUBDOMAIN, "a DNS-1123 subdomain");
 const printable = (max: number): Parse<string> => matching(new RegExp(`^[\\x21-\\x7e]{1,${max}}$`), `1–${max} printable characters without spaces`);
 const absolutePath = matching(/^\/\S*$/, "an absolute path");
-const hostPort: Parse<{ host: string; port: number }> = (raw) => {
-  const m = /^([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(raw);
-  const port = Number(m?.[2]);
-  if (m?.[1] === undefined || port < 1 || port > 65535) throw new SettingProblem("must be a list of host:port");
-  return { host: m[1], port };
-};
 
 /** Every setting, its parser and default (no default = required; `identity` defaults to the host name). */
 const SETTINGS = {
   /** redis:// or rediss:// URL of the policy bus. */
   redisUrl: { parse: redisUrl },
   /** Redis Sentinel master group name; with redisSentinels, the URL's host is ignored. */
-  redisSentinelName: { parse: (raw: string) => (raw === "" ? raw : subdomain(raw)), default: "" },
+  redisSentinelName: { parse: sentinelName, default: "" },
   redisSentinels: { parse: listOf(hostPort), default: "" },
   busPrefix: { parse: busPrefix, default: "vigil:" },
+  /** The bus signing key ring (Secret `<release>-bus-signing`): `<kid>.key` Ed25519 PEM files and `primary`. */
+  busSigningKeysDir: { parse: absolutePath, default: "/etc/vigil/bus-signing" },
+  /** How often the leader re-signs the epoch record (sidecars measure staleness from it) and checks the bus. */
+  busCheckSeconds: { parse: integer(1, 60), default: "5" },
+  /** Added to a termination's creation time: tokens issued up to then are refused (IdP vs API server clock skew). */
+  revocationClockSkewSeconds: { parse: integer(0, 300), default: "5" },
   /** Admin HTTP server (/healthz, /readyz, /metrics). */
   adminPort: { parse: integer(1, 65535), default: "8080" },
   /** Namespace to watch; empty = all namespaces. */

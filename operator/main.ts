@@ -12,17 +12,18 @@
  */
 import { hostname } from "node:os";
 import { collectDefaultMetrics, Registry } from "prom-client";
+import { createLogger } from "../lib/log.ts";
 import { startAdminServer } from "./admin.ts";
 import { assembleOperator } from "./app.ts";
-import { createBusRedis } from "./bus/redis.ts";
-import { ConfigError, parseConfig, safeUrl, type OperatorConfig } from "./config.ts";
-import { describeError } from "./errors.ts";
+import { createBusRedis } from "../lib/redis.ts";
+import { loadSigningKeys, type SigningKeyRing } from "./bus/signing-keys.ts";
+import { parseConfig, safeUrl, type OperatorConfig } from "./config.ts";
+import { ConfigError, errorFields } from "./errors.ts";
 import { loadKubeConfig } from "./kube/clients.ts";
 import { runWebhook } from "./webhook/run.ts";
 import { SessionIndex } from "./sessions-api/index/session-index.ts";
 import { runSessionsApi } from "./sessions-api/run.ts";
 import { sessionIndexOptions, sessionsApiSettings } from "./sessions-api/settings.ts";
-import { createLogger } from "./log.ts";
 
 const SHUTDOWN_GRACE_MS = 20_000;
 
@@ -42,7 +43,7 @@ async function main(): Promise<number> {
   const configured = configure();
   if (typeof configured === "number") return configured;
   const { config, kc } = configured;
-  const log = createLogger({ level: config.logLevel });
+  const log = createLogger({ name: "vigil-operator", level: config.logLevel });
   log.info(
     { identity: config.identity, redis: safeUrl(config.redisUrl), busPrefix: config.busPrefix, watchNamespace: config.watchNamespace || "(all)", resyncSeconds: config.resyncSeconds },
     "vigil-operator starting",
@@ -51,10 +52,31 @@ async function main(): Promise<number> {
   collectDefaultMetrics({ register: registry });
   const redis = createBusRedis({
     url: config.redisUrl,
+    log,
     connectionName: `vigil-operator-${config.identity}`.slice(0, 100),
     ...(config.redisSentinelName === "" ? {} : { sentinel: { name: config.redisSentinelName, sentinels: config.redisSentinels } }),
   });
-  const app = assembleOperator({ config, log, kc, registry, redis });
+  let signingKeys: SigningKeyRing;
+  try {
+    signingKeys = await loadSigningKeys(config.busSigningKeysDir);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`vigil-operator: bad configuration: VIGIL_BUS_SIGNING_KEYS_DIR: ${err.message}\n`);
+    return 2;
+  }
+  // The Secret volume is updated in place on rotation: re-read it; a bad file keeps the previous ring.
+  const keysReload = setInterval(() => {
+    loadSigningKeys(config.busSigningKeysDir).then(
+      (ring) => {
+        signingKeys = ring;
+      },
+      (err: unknown) => {
+        log.warn(errorFields(err), "the bus signing keys could not be re-read; keeping the previous ring");
+      },
+    );
+  }, 30_000);
+  keysReload.unref();
+  const app = assembleOperator({ config, log, kc, registry, redis, signingKeys: () => signingKeys });
   const admin = await startAdminServer({ port: config.adminPort, registry, readiness: () => app.readiness(), log });
 
   const webhook =
@@ -97,6 +119,7 @@ async function main(): Promise<number> {
   process.on("SIGINT", onSignal);
 
   const outcome = await app.run(stop.signal);
+  clearInterval(keysReload);
   await admin.close();
   await webhook?.stop();
   await sessionsApi?.stop();
@@ -115,7 +138,8 @@ main().then(
     if (code !== 0) process.exit(code);
   },
   (err: unknown) => {
-    process.stderr.write(`vigil-operator: fatal: ${describeError(err)}\n`);
+    const { code, err: message, cause, stack } = errorFields(err);
+    process.stderr.write(`vigil-operator: fatal: ${code === undefined ? "" : `${code}: `}${message}${cause === undefined ? "" : ` (cause: ${cause})`}\n${stack === undefined ? "" : `${stack}\n`}`);
     process.exit(1);
   },
 );

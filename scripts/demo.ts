@@ -20,7 +20,7 @@ import { join, relative, resolve } from "node:path";
 import { startCluster, type Cluster } from "../test/cluster/harness.ts";
 import { freePort } from "../test/cluster/ports.ts";
 import { DEMO_TUNNEL_PORT, readyBanner, type BannerFacts } from "./demo/banner.ts";
-import { claimStateDir, removeStateFiles, statePaths, writeEnvFile, writePids, writeSidecarFiles, writeToken, type StatePaths } from "./demo/files.ts";
+import { claimStateDir, removeStateFiles, statePaths, writeEnvFile, writePids, writeBusKeys, writeSidecarFiles, writeToken, type StatePaths } from "./demo/files.ts";
 import { createDemoIssuer, DEMO_USERS } from "./demo/identity.ts";
 import { kubectl, kubectlOk, type KubectlTarget } from "./demo/kubectl.ts";
 import { killChild, logTail, startChild, stopChild, type Child } from "./demo/processes.ts";
@@ -93,7 +93,9 @@ class Demo {
     done(`namespaces ${s.namespace} (the workload) and ${s.operatorNamespace} (the operator)`);
     this.#check();
 
+    const busKeys = await writeBusKeys(this.#paths);
     const operator = this.#spawn("operator", [join(repo, "operator/main.ts")], {
+      ...busKeys.operator,
       KUBECONFIG: cluster.kubeconfig,
       VIGIL_REDIS_URL: cluster.redisUrl,
       VIGIL_BUS_PREFIX: s.busPrefix,
@@ -125,6 +127,7 @@ class Demo {
     const [sidecarPort, sidecarAdmin] = [await freePort(), await freePort()];
     const sidecar = this.#spawn("sidecar", [join(repo, "sidecar/main.ts")], {
       ...(await writeSidecarFiles(this.#paths, LABELS, issuer.issuersFile)),
+      ...busKeys.sidecar,
       VIGIL_POD_NAME: POD,
       VIGIL_POD_NAMESPACE: s.namespace,
       VIGIL_UPSTREAM_PORT: String(appPort),

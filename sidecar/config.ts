@@ -4,7 +4,20 @@
  * The injection webhook sets these variables on the injected container (operator/webhook), so names here are a
  * contract with it. Files (issuers, key ring, pod labels) are read by mounted.ts.
  */
-import { busPrefix, integer, listOf, logLevel, matching, oneOf, parseSettings, redisUrl, type SettingSources, type Settings } from "../operator/api/settings.ts";
+import {
+  busPrefix,
+  hostPort,
+  integer,
+  listOf,
+  logLevel,
+  matching,
+  oneOf,
+  parseSettings,
+  redisUrl,
+  sentinelName,
+  type SettingSources,
+  type Settings,
+} from "../operator/api/settings.ts";
 import { ConfigError } from "./errors.ts";
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -12,6 +25,7 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const port = integer(1, 65535);
 const path = matching(/^\/\S*$/, "an absolute path");
 const optional = (p: (raw: string) => string) => (raw: string): string => (raw === "" ? "" : p(raw));
+const flag = (raw: string): boolean => oneOf("true", "false")(raw) === "true";
 const cidr = matching(/^[0-9a-fA-F:.]+\/\d{1,3}$/, "a list of CIDRs (e.g. 10.0.0.0/8)");
 
 export const SIDECAR_SETTINGS = {
@@ -27,15 +41,20 @@ export const SIDECAR_SETTINGS = {
   adminPort: { parse: port, default: "15090" },
   /** The application's port on loopback. */
   upstreamPort: { parse: port },
-  /** YAML/JSON list of issuers (see sidecar/auth/issuer-config.ts), mounted from the chart's ConfigMap. */
+  /** YAML/JSON list of issuers (validated by sidecar/auth/issuer-schema.ts), mounted from the chart's ConfigMap. */
   issuersFile: { parse: path },
   /** Session-encryption key ring, mounted from a Secret (one file per key id, plus `primary`). */
   keyRingDir: { parse: path },
   redisUrl: { parse: redisUrl },
+  /** Redis Sentinel master group name; with redisSentinels, the sidecar follows failovers (the URL's host is ignored). */
+  redisSentinelName: { parse: sentinelName, default: "" },
+  redisSentinels: { parse: listOf(hostPort), default: "" },
   busPrefix: { parse: busPrefix, default: "vigil:" },
+  /** Public keys the bus is verified with (ConfigMap `<release>-bus-verify`): `<kid>.crt` or `<kid>.pub` files. */
+  busKeysDir: { parse: path },
   /** What happens when no AccessPolicy selects this workload. */
   defaultAction: { parse: oneOf("Deny", "Allow"), default: "Deny" },
-  /** Strict policies refuse new requests once the bus view is older than this. */
+  /** Strict policies refuse new requests once the bus was last confirmed live (operator-signed) longer ago than this. */
   maxStalenessSeconds: { parse: integer(1, 3600), default: "30" },
   /** Peers whose X-Forwarded-For (and token header) are believed. */
   trustedProxies: { parse: listOf(cidr), default: "" },
@@ -43,6 +62,11 @@ export const SIDECAR_SETTINGS = {
   tokenCookie: { parse: optional(matching(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/, "a cookie name")), default: "" },
   /** Header set by a trusted ingress that may carry the token (empty: none). */
   tokenHeader: { parse: optional(matching(/^[A-Za-z0-9-]{1,64}$/, "a header name")), default: "" },
+  /**
+   * Pass the request's credentials (Authorization, the token header, the token cookie) on to the application.
+   * Default false: the application gets the verified identity headers, never the token.
+   */
+  forwardCredentials: { parse: flag, default: "false" },
   headersTimeoutMs: { parse: integer(100, 120_000), default: "10000" },
   requestTimeoutMs: { parse: integer(100, 3_600_000), default: "60000" },
   keepAliveTimeoutMs: { parse: integer(100, 600_000), default: "5000" },
@@ -60,6 +84,9 @@ export function parseSidecarConfig(sources: SettingSources): SidecarConfig {
   const config = parseSettings(SIDECAR_SETTINGS, sources, (key, problem) => {
     throw new ConfigError(key, problem);
   });
+  if ((config.redisSentinelName === "") !== (config.redisSentinels.length === 0)) {
+    throw new ConfigError("VIGIL_REDIS_SENTINELS", "must be set together with VIGIL_REDIS_SENTINEL_NAME");
+  }
   if (config.defaultIdleTimeoutSeconds > config.defaultAbsoluteTimeoutSeconds) {
     throw new ConfigError("VIGIL_DEFAULT_IDLE_TIMEOUT_SECONDS", "must not exceed VIGIL_DEFAULT_ABSOLUTE_TIMEOUT_SECONDS");
   }

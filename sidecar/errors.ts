@@ -20,6 +20,10 @@ export const ERROR_STATUS = {
   TOKEN_WRONG_ISSUER: 401,
   TOKEN_WRONG_AUDIENCE: 401,
   TOKEN_MISSING_CLAIM: 401,
+  /** `exp − iat` is longer than the issuer's maximum token lifetime. */
+  TOKEN_LIFETIME_TOO_LONG: 401,
+  /** The token's `typ` is not an access-token type of its issuer (e.g. a logout or security event token). */
+  TOKEN_WRONG_TYPE: 401,
   ISSUER_UNKNOWN: 401,
   JWKS_UNAVAILABLE: 401,
   SESSION_REVOKED: 401,
@@ -31,9 +35,20 @@ export const ERROR_STATUS = {
   NO_POLICY: 403,
   DENIED_BY_RULE: 403,
   NO_MATCHING_RULE: 403,
-  // Availability
+  // Availability (retryable: these carry Retry-After)
   POLICY_STALE: 503,
+  /** Redis (the session store) is unreachable: nothing is decided, try again. */
+  SESSION_STORE_UNAVAILABLE: 503,
+  /** The policy bus could not be written (heartbeats, acknowledgements); never sent to clients. */
+  BUS_UNAVAILABLE: 503,
+  // Malformed or unacceptable requests
   BAD_REQUEST: 400,
+  /** The request head is larger than the sidecar accepts. */
+  HEADERS_TOO_LARGE: 431,
+  /** The request head (or the whole request) did not arrive in time. */
+  REQUEST_TIMEOUT: 408,
+  /** Two credential headers, or different tokens in more than one place (header, cookie, ingress header). */
+  CREDENTIALS_AMBIGUOUS: 400,
   UPSTREAM_UNAVAILABLE: 502,
   UPSTREAM_TIMEOUT: 504,
   // Never sent for client input: configuration problems stop the process at start.
@@ -49,6 +64,8 @@ export interface SidecarErrorOptions {
   policy?: string;
   /** Rule name behind an authorization refusal. */
   rule?: string;
+  /** For retryable refusals: seconds after which trying again can succeed (sent as Retry-After). */
+  retryAfterSeconds?: number;
 }
 
 export class SidecarError extends Error {
@@ -56,6 +73,7 @@ export class SidecarError extends Error {
   readonly status: number;
   readonly policy: string | undefined;
   readonly rule: string | undefined;
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(code: SidecarErrorCode, message: string, options: SidecarErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -64,6 +82,7 @@ export class SidecarError extends Error {
     this.status = ERROR_STATUS[code];
     this.policy = options.policy;
     this.rule = options.rule;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 

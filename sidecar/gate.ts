@@ -3,27 +3,29 @@
  * principal → session), may they still (revocations, session standing), and may they do this (policy, staleness).
  *
  * Contract:
- * - `authenticate` extracts and verifies the token, refuses identities covered by a revocation in force (durable
- *   records from the bus, so a sidecar that missed the event still refuses), then resolves the session (created on
- *   first sight, idle/absolute timeouts of the strictest selecting policy) and refuses a revoked session ID.
- * - `authorizeRequest` refuses with 503 POLICY_STALE before the first snapshot, and for Strict policies once the bus
- *   view is older than the staleness bound; otherwise it is the pure `authorize` over the selecting policies.
+ * - `authenticate` extracts and verifies the token, refuses identities covered by a revocation in force (the rule of
+ *   operator/api/bus/coverage.ts, over the revocations of the verified bus view, so a sidecar that missed the event
+ *   still refuses), then resolves the session (created on first sight, idle/absolute timeouts of the strictest
+ *   selecting policy) and refuses a revoked session. A revoked identity is told when a new login is accepted
+ *   (Retry-After while that moment is still ahead).
+ * - `authorizeRequest` refuses with 503 POLICY_STALE (Retry-After) before the first snapshot, and for Strict
+ *   policies once the bus was last confirmed live longer ago than the staleness bound; otherwise it is the pure
+ *   `authorize` over the selecting policies.
  * - `stillAllowed(flow)` re-evaluates a live long-lived flow after a policy change (staleness does not cut flows).
  */
-import type { IncomingMessage } from "node:http";
-import type { Revocation } from "../operator/api/bus.ts";
+import { covers } from "../operator/api/bus/coverage.ts";
+import type { Revocation } from "../operator/api/bus/messages.ts";
 import { authorize } from "./auth/authorize.ts";
 import { extractToken, type CredentialSources } from "./auth/credentials.ts";
 import type { TokenVerifier } from "./auth/jwt.ts";
-import type { Decision, Principal, RequestFacts } from "./auth/types.ts";
+import type { Principal } from "./auth/types.ts";
 import { SidecarError } from "./errors.ts";
 import type { PolicyView } from "./policy/view.ts";
-import type { Authenticated, AuthContext } from "./proxy/context.ts";
+import type { AdmissionGate } from "./proxy/context.ts";
 import type { LiveFlow } from "./sessions/connections.ts";
 import { strictestTimeouts, type Timeouts } from "./sessions/record.ts";
-import { matchesSelector } from "./sessions/selector-match.ts";
+import { coveredIdentity } from "./sessions/session-key.ts";
 import type { SessionStore } from "./sessions/store.ts";
-import { TERMINATION_CLOCK_TOLERANCE_MS } from "./sessions/terminator.ts";
 
 export interface GateDeps {
   verifier: TokenVerifier;
@@ -36,30 +38,22 @@ export interface GateDeps {
   defaultAction: "Allow" | "Deny";
   defaultTimeouts: Timeouts;
   maxStalenessMs: number;
-  /** Epoch ms of the last successful bus read, or null. */
-  lastContactAt: () => number | null;
+  /** Epoch ms the bus was last confirmed live (a verified epoch record), or null. */
+  lastConfirmedAt: () => number | null;
   now: () => number;
 }
 
-export interface Gate {
-  authenticate(req: IncomingMessage, ctx: AuthContext): Promise<Authenticated>;
-  authorizeRequest(principal: Principal, facts: RequestFacts): Decision;
+export interface Gate extends AdmissionGate {
   stillAllowed(flow: LiveFlow): boolean;
 }
 
 export function createGate(deps: GateDeps): Gate {
-  const revokedBy = (principal: Principal, sessionId: string): Revocation | undefined => {
-    const issuedAtMs = principal.issuedAt * 1000;
-    return deps.view.findRevocationInForce(
-      deps.now(),
-      (r) => issuedAtMs <= r.issuedAt + TERMINATION_CLOCK_TOLERANCE_MS && matchesSelector({ sessionId, principal }, r.selector),
-    );
-  };
   const refuseIfRevoked = (principal: Principal, sessionId: string): void => {
     if (!deps.view.hasRevocations) return;
-    if (revokedBy(principal, sessionId) !== undefined) {
-      throw new SidecarError("SESSION_REVOKED", "Access for this session was terminated; sign in again.");
-    }
+    const now = deps.now();
+    const who = coveredIdentity(principal, sessionId);
+    const revocation = deps.view.findRevocation(now, (r) => covers(r, who, principal.issuedAt * 1000, now));
+    if (revocation !== undefined) throw revokedError(revocation, now);
   };
 
   // Hot-path memos: `view.selected` is replaced (never mutated) when policies change, so the strictest
@@ -99,10 +93,10 @@ export function createGate(deps: GateDeps): Gate {
     },
 
     authorizeRequest(principal, facts) {
-      if (!deps.view.loaded) throw new SidecarError("POLICY_STALE", "The access policy is not loaded yet; try again shortly.");
-      const contact = deps.lastContactAt();
-      if (deps.view.strict && (contact === null || deps.now() - contact > deps.maxStalenessMs)) {
-        throw new SidecarError("POLICY_STALE", "The access policy could not be confirmed recently; try again shortly.");
+      if (!deps.view.loaded) throw new SidecarError("POLICY_STALE", "The access policy is not loaded yet; try again shortly.", { retryAfterSeconds: STALE_RETRY_AFTER_SECONDS });
+      const confirmed = deps.lastConfirmedAt();
+      if (deps.view.strict && (confirmed === null || deps.now() - confirmed > deps.maxStalenessMs)) {
+        throw new SidecarError("POLICY_STALE", "The access policy could not be confirmed recently; try again shortly.", { retryAfterSeconds: STALE_RETRY_AFTER_SECONDS });
       }
       return authorize(principal, facts, deps.view.selected, dateAt(deps.now()), authorizeOptions);
     },
@@ -111,4 +105,14 @@ export function createGate(deps: GateDeps): Gate {
       return authorize(flow.principal, flow.facts, deps.view.selected, dateAt(deps.now()), authorizeOptions).allowed;
     },
   };
+}
+
+const STALE_RETRY_AFTER_SECONDS = 5;
+
+/** SESSION_REVOKED, saying from when a new login is accepted (and Retry-After while that is still ahead). */
+function revokedError(revocation: Revocation, now: number): SidecarError {
+  const cutoff = revocation.tokensIssuedBefore;
+  const when = new Date(Math.ceil((cutoff + 1) / 1000) * 1000).toISOString();
+  const message = `Access for this session was terminated; sign in again (a login made after ${when} is accepted).`;
+  return new SidecarError("SESSION_REVOKED", message, cutoff >= now ? { retryAfterSeconds: (cutoff - now) / 1000 } : {});
 }

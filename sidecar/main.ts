@@ -1,23 +1,28 @@
 #!/usr/bin/env node
 /** vigil-sidecar: wiring only. Configuration errors stop the process at start with the key named. */
+import { createLogger } from "../lib/log.ts";
 import { parseSidecarConfig } from "./config.ts";
 import { startSidecar } from "./app.ts";
 import { isSidecarError } from "./errors.ts";
-import { createLogger } from "./log.ts";
+import { watchVerifyingKeys } from "./bus/verify-keys.ts";
 import { readIssuers, readLabels } from "./mounted.ts";
 import { loadKeyRingFromDir } from "./sessions/key-ring-dir.ts";
 
 async function main(): Promise<void> {
   const config = parseSidecarConfig({ argv: process.argv.slice(2), env: process.env });
-  const logger = createLogger(config.logLevel);
-  const [labels, issuers, keyRing] = await Promise.all([
+  const logger = createLogger({ name: "vigil-sidecar", level: config.logLevel });
+  const [labels, issuers, keyRing, busKeys] = await Promise.all([
     readLabels(config.podLabelsFile),
     readIssuers(config.issuersFile),
     loadKeyRingFromDir(config.keyRingDir),
+    watchVerifyingKeys(config.busKeysDir, 30_000, (err) => {
+      logger.warn({ event: "bus.keys_reload_failed", err }, "the bus verification keys could not be re-read; keeping the previous ones");
+    }),
   ]);
-  const sidecar = await startSidecar({ config, labels, issuers, keyRing, logger });
+  const sidecar = await startSidecar({ config, labels, issuers, keyRing, busKeys: () => busKeys.current(), logger });
   const shutdown = (signal: string): void => {
     logger.info({ event: "stopping", signal }, "vigil-sidecar stopping");
+    busKeys.stop();
     sidecar.stop().then(
       () => process.exit(0),
       () => process.exit(1),

@@ -1,7 +1,7 @@
 /**
  * Scenario 4 — termination → RST on every live connection of one session. Each round: a fresh user and session
  * (new `sub`, new `sid`), `connections` CONNECT tunnels through the sidecar to the echo service with that one
- * token, then `BusPublisher.publishTermination` for the subject; the figure is the time from just before the
+ * token, then `BusPublisher.publishRevocation` for the subject; the figure is the time from just before the
  * publish call until the LAST client socket has closed (RST surfaces as ECONNRESET, then close).
  */
 import { randomBytes } from "node:crypto";
@@ -74,7 +74,7 @@ async function oneRound(s: TerminationSettings, round: number): Promise<Terminat
   const now = Date.now();
   const id = `${s.namespace}/bench-term-${round}/${tag}`;
   const t0 = performance.now();
-  await s.publisher.publishTermination({ v: 1, id, namespace: s.namespace, selector: { kind: "subject", subject }, reason: "benchmark", issuedAt: now, expiresAt: now + 3_600_000 });
+  await s.publisher.publishRevocation({ id, namespace: s.namespace, selector: { kind: "subject", subject }, reason: "benchmark", tokensIssuedBefore: now, expiresAt: now + 3_600_000 });
   const allClosed = await watch.all;
   if (!allClosed) for (const socket of sockets) socket.destroy();
   const ackConnections = await readAck(s.publisher, id);

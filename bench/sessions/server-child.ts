@@ -9,7 +9,7 @@
 import { hostname } from "node:os";
 import { KubeConfig } from "@kubernetes/client-node";
 import { parseConfig } from "../../operator/config.ts";
-import { createLogger } from "../../operator/log.ts";
+import { createLogger } from "../../lib/log.ts";
 import { SessionIndex } from "../../operator/sessions-api/index/session-index.ts";
 import { runSessionsApi } from "../../operator/sessions-api/run.ts";
 import { sessionIndexOptions, sessionsApiSettings } from "../../operator/sessions-api/settings.ts";
@@ -52,7 +52,7 @@ const api = await runSessionsApi(
   kc,
   { ...sessionsApiSettings(config), observe: (r) => { send({ type: "request", verb: r.verb, code: r.code, seconds: r.seconds }); } },
   index,
-  createLogger({ level: process.env["BENCH_CHILD_LOG"] ?? "warn" }),
+  createLogger({ name: "vigil-operator", level: process.env["BENCH_CHILD_LOG"] ?? "warn" }),
 );
 send({ type: "ready", port: api.server.port });
 

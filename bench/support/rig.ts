@@ -6,7 +6,8 @@
 import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
 import { Redis } from "ioredis";
-import { BusPublisher } from "../../operator/bus/publisher.ts";
+import { BusPublisher, openBus } from "../../operator/bus/publisher.ts";
+import { keepEpochFresh, ringOf } from "../../test/builders/bus-keys.ts";
 import { freePort } from "../../test/cluster/ports.ts";
 import { startSidecarProcess, type SidecarProcess } from "../../test/integration/support/sidecar-process.ts";
 import { startChild, startServerChild, stopChild, track, untrack, type Child } from "./children.ts";
@@ -57,8 +58,10 @@ export interface Bus {
 export async function publishPolicies(redisUrl: string, tunnelPort: number): Promise<Bus> {
   const prefix = `bench:${randomBytes(4).toString("hex")}:`;
   const redis = new Redis(redisUrl);
-  const publisher = new BusPublisher({ redis, prefix });
+  const publisher = new BusPublisher({ redis, prefix, keys: () => ringOf() });
+  await openBus(publisher);
   for (const policy of benchPolicies(tunnelPort)) await publisher.upsertPolicy(policy);
+  keepEpochFresh(publisher);
   return { prefix, redis, publisher };
 }
 

@@ -112,6 +112,19 @@ export const redisUrl: Parse<string> = (raw) => {
   return raw;
 };
 
+/** `host:port` (IPv6 in brackets). */
+export const hostPort: Parse<{ host: string; port: number }> = (raw) => {
+  const m = /^([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(raw);
+  const port = Number(m?.[2]);
+  if (m?.[1] === undefined || port < 1 || port > 65535) throw new SettingProblem("must be a list of host:port");
+  return { host: m[1], port };
+};
+
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+/** Redis Sentinel master group name ("" = no Sentinel). */
+export const sentinelName: Parse<string> = (raw) => (raw === "" ? raw : matching(DNS_SUBDOMAIN, "a DNS-1123 subdomain")(raw));
+
 export const busPrefix = matching(/^[\x21-\x7e]{1,64}$/, "1–64 printable characters without spaces");
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export const logLevel = oneOf(...LOG_LEVELS);

@@ -1,88 +1,133 @@
+/**
+ * The OPERATOR side of the policy bus (wire format and key layout in operator/api/bus/messages.ts). The only
+ * writer of enforcement state: every entry, head, event and epoch record is signed with the primary key of the
+ * signing ring.
+ *
+ * Lifecycle (driven by the bus controller, operator/controller/bus-resync.ts, on the leader):
+ * - `load()` adopts the bus found in Redis when it is whole: a valid epoch record and, for every namespace,
+ *   a head whose digest matches its entries, all signed by a key of the ring. Otherwise nothing is adopted.
+ * - `rebuild(desired, reason)` writes a NEW epoch holding exactly the desired state (plus lifts still in force),
+ *   deleting every namespace key, in ONE MULTI: readers see the old bus or the new one, never a part.
+ * - `check()` (every few seconds and after a reconnect) compares the epoch id and every head revision with
+ *   memory, and the key types; `verifyContents()` (each resync) compares every entry's bytes. Any difference
+ *   is damage: the controller rebuilds. `refreshEpoch()` re-signs the epoch record (`signedAt`), which is how
+ *   sidecars know the bus is live.
+ * - `sync(desired)` publishes the difference between the resources and what was written (no Redis read).
+ *
+ * Changes (`upsertPolicy`, `deletePolicy`, `publishRevocation`, `liftRevocationsOf`, `ensureNamespace`, prunes)
+ * are serialised per namespace; each is one compare-and-set script (scripts.ts) that fails, instead of forking
+ * the namespace's chain, when Redis no longer holds what the operator wrote: the publisher then marks the bus
+ * damaged (BUS_DAMAGED) and the controller rebuilds it. Before the first load or rebuild, changes fail with
+ * BUS_NOT_READY; Redis failures with BUS_UNAVAILABLE (cause attached). Revisions never go back: the floor is the
+ * highest revision seen (raise it from resource status after a restart with `raiseRevisionFloor`).
+ */
+import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
-import type { Ack, Heartbeat, Revocation } from "../api/bus.ts";
-import { decodeAck, decodeHeartbeat } from "../api/bus-codec.ts";
-import { busKeys, DEFAULT_BUS_PREFIX, objectField, parseObjectField, type BusKeys } from "../api/bus-keys.ts";
-import { pairsOf } from "../api/bus-replies.ts";
-import { readBusState } from "../api/bus-snapshot.ts";
+import { decodeAck, decodeHeartbeat } from "../api/bus/codec.ts";
+import { entryHash, NamespaceDigest } from "../api/bus/digest.ts";
+import { seal } from "../api/bus/envelope.ts";
+import { busKeys, DEFAULT_BUS_PREFIX, namespaceOfKey, podField, type BusKeys } from "../api/bus/keys.ts";
+import {
+  entryField,
+  policyField,
+  revocationField,
+  type Ack,
+  type Change,
+  type Entry,
+  type EventBody,
+  type HeadBody,
+  type Heartbeat,
+  type Revocation,
+} from "../api/bus/messages.ts";
+import { execValues, pairsOf, parseCounter } from "../api/bus/replies.ts";
+import { verifyEpoch, verifyNamespace } from "../api/bus/snapshot.ts";
 import type { CompiledPolicy } from "../api/compiled-policy.ts";
 import { OperatorError } from "../errors.ts";
-import { canonicalJson } from "../policy/canonical-json.ts";
-import { DELETE_POLICY, PUBLISH_TERMINATION, runScript, scriptResult, UPSERT_POLICY, type BusScript } from "./scripts.ts";
-
-/**
- * The OPERATOR side of the policy bus (key layout and wire format in operator/api/bus.ts).
- *
- * - Every change is one atomic Lua script: bump the revision, write the hash, append one event to the
- *   capped stream (XADD MAXLEN ~ cap). `upsertPolicy` is a no-op when the stored hash is equal.
- * - `publishTermination` writes the durable revocation record before the event, inside the same
- *   script; publishing the same termination id again is a no-op.
- * - `reassert(policies, revocations)` makes Redis match the resources: adds missing and fixes
- *   differing/invalid policies and revocations, deletes policies that no longer exist, prunes expired
- *   revocations and garbage entries, repairs a garbage revision key. Unexpired revocations of deleted
- *   terminations are kept until they expire (a revocation is never lifted early by a deletion).
- * - Revisions never go back: the publisher keeps the highest revision it has seen as a floor (raise
- *   it from resource status with `raiseRevisionFloor` after a restart).
- * Redis failures reject with OperatorError code BUS_UNAVAILABLE (cause attached).
- */
+import { PublishedNamespace, revocationContent, summaryOf, type DesiredBus, type PublishedEpoch } from "./published.ts";
+import { applyOutcome, defineBusScripts } from "./scripts.ts";
+import type { SigningKeyRing } from "./signing-keys.ts";
 
 export const BUS_UNAVAILABLE = "BUS_UNAVAILABLE";
+export const BUS_NOT_READY = "BUS_NOT_READY";
+export const BUS_DAMAGED = "BUS_DAMAGED";
 export const DEFAULT_STREAM_MAX_LENGTH = 10_000;
+/** Changes per event when a resync or a rebuild publishes many at once (bounded message size). */
+const MAX_CHANGES_PER_EVENT = 64;
 
 export interface PublisherOptions {
   redis: Redis;
+  /** The current signing ring (read at every signature, so a reloaded ring takes effect at once). */
+  keys: () => SigningKeyRing;
   prefix?: string;
-  /** Approximate cap of P events (XADD MAXLEN ~). Default 10,000. */
+  /** Approximate cap of each namespace stream (XADD MAXLEN ~). Default 10,000. */
   maxStreamLength?: number;
   now?: () => number;
 }
 
 export interface PublishResult {
-  /** False when nothing was written (unchanged policy, unknown policy, termination already published). */
+  /** False when nothing was written (unchanged, unknown, already lifted). */
   changed: boolean;
-  /** Revision of the change, or of the stored record when unchanged (0 when there is none). */
+  /** Revision of the change, or of the stored entry when unchanged (0 when there is none). */
   revision: number;
 }
 
-/** A revocation as the operator builds it; the bus assigns `revision`. */
-export type RevocationRecord = Omit<Revocation, "revision">;
-
-export interface ReassertReport {
-  policiesAdded: string[];
-  policiesUpdated: string[];
-  policiesRemoved: string[];
-  revocationsAdded: string[];
-  revocationsUpdated: string[];
-  revocationsPruned: string[];
-  /** Entries that did not validate and were removed or overwritten. */
-  invalidRemoved: number;
-  revisionRepaired: boolean;
-  /** Bus revision after the reassert. */
-  revision: number;
+export interface SyncReport {
+  policiesPut: string[];
+  policiesDeleted: string[];
+  revocationsPut: string[];
+  revocationsLifted: string[];
+  pruned: number;
+  namespacesAdded: string[];
 }
+
+/** Why a rebuild is needed (the label of vigil_operator_bus_rebuilds_total). */
+export type RebuildReason = "not_built" | "lost" | "damaged" | "altered" | "sidecar_reported";
+
+export interface Damage {
+  reason: RebuildReason;
+  message: string;
+}
+
+type Draft = { type: "policy"; policy: CompiledPolicy } | { type: "revocation"; revocation: Revocation; liftedAt?: number | undefined };
 
 export class BusPublisher {
   readonly keys: BusKeys;
-  #redis: Redis;
-  #maxLength: string;
-  #now: () => number;
+  readonly #redis: Redis;
+  readonly #signing: () => SigningKeyRing;
+  readonly #maxLength: string;
+  readonly #now: () => number;
   #floor = 0;
+  #epoch: PublishedEpoch | null = null;
+  #namespaces = new Map<string, PublishedNamespace>();
+  readonly #locks = new Map<string, Promise<unknown>>();
+  #damage: Damage | null = null;
   #invalidMessages = 0;
 
   constructor(options: PublisherOptions) {
     this.keys = busKeys(options.prefix ?? DEFAULT_BUS_PREFIX);
-    this.#redis = options.redis;
+    this.#redis = defineBusScripts(options.redis);
+    this.#signing = options.keys;
     const cap = options.maxStreamLength ?? DEFAULT_STREAM_MAX_LENGTH;
     if (!Number.isSafeInteger(cap) || cap < 1) throw new OperatorError("CONFIG_INVALID", "maxStreamLength must be a positive integer");
     this.#maxLength = String(cap);
     this.#now = options.now ?? Date.now;
   }
 
-  /** Highest bus revision this publisher has written or seen. */
+  /** The epoch this publisher writes (null before the first load or rebuild). */
+  get epoch(): Readonly<PublishedEpoch> | null {
+    return this.#epoch;
+  }
+
+  /** Why the bus needs a rebuild (null while it is intact as far as this publisher knows). */
+  get damage(): Damage | null {
+    return this.#damage;
+  }
+
   get highestRevision(): number {
     return this.#floor;
   }
 
-  /** Heartbeats and acks read by this publisher that did not validate. */
+  /** Heartbeats and acks read by this publisher that did not validate (a rogue writer), skipped. */
   get invalidMessages(): number {
     return this.#invalidMessages;
   }
@@ -92,88 +137,220 @@ export class BusPublisher {
     if (Number.isSafeInteger(revision) && revision > this.#floor) this.#floor = revision;
   }
 
-  async upsertPolicy(policy: CompiledPolicy, force = false): Promise<PublishResult> {
-    const field = objectField(policy.namespace, policy.name);
-    return this.#run(UPSERT_POLICY, [this.keys.revision, this.keys.policies, this.keys.events], [
-      field,
-      policy.hash,
-      JSON.stringify(policy),
-      this.#maxLength,
-      String(this.#floor),
-      force ? "1" : "0",
-    ]);
+  /** Revision of a published policy's entry (0 when there is none). */
+  policyRevision(namespace: string, name: string): number {
+    return this.#namespaces.get(namespace)?.entries.get(policyField(name))?.revision ?? 0;
+  }
+
+  /** Namespaces with a head in this epoch. */
+  namespaces(): string[] {
+    return [...this.#namespaces.keys()];
+  }
+
+  // ---- lifecycle ------------------------------------------------------------------------------------------
+
+  /** Adopts the bus in Redis if it is whole and signed by this ring; returns why not otherwise. */
+  async load(): Promise<{ adopted: true } | { adopted: false; damage: Damage }> {
+    const verifying = this.#signing().verifying;
+    const [epochReply, revisionReply] = await this.#guard(async () =>
+      execValues(await this.#redis.multi().call("HGETALL", this.keys.epoch).call("GET", this.keys.revision).exec(), 2),
+    );
+    this.raiseRevisionFloor(parseCounter(revisionReply) ?? 0);
+    const epoch = verifyEpoch(epochReply, verifying);
+    if (!epoch.ok) return { adopted: false, damage: { reason: epoch.error.code === "BUS_NO_EPOCH" ? "not_built" : "damaged", message: epoch.error.message } };
+    const namespaces = new Map<string, PublishedNamespace>();
+    for (const namespace of await this.#scanNamespaces()) {
+      const nsKeys = this.keys.namespace(namespace);
+      const [head, entries] = await this.#guard(async () =>
+        execValues(await this.#redis.multi().call("HGETALL", nsKeys.head).call("HGETALL", nsKeys.entries).exec(), 2),
+      );
+      const verified = verifyNamespace(namespace, epoch.value, head, entries, verifying);
+      if (!verified.ok) return { adopted: false, damage: { reason: "damaged", message: `namespace ${namespace}: ${verified.error.code}: ${verified.error.message}` } };
+      if (verified.value.head === null) continue;
+      const state = new PublishedNamespace();
+      state.revision = verified.value.head.revision;
+      state.digest = verified.value.digest;
+      for (const entry of [...verified.value.policies, ...verified.value.revocations]) state.entries.set(entryField(entry), summaryOf(entry));
+      namespaces.set(namespace, state);
+      this.raiseRevisionFloor(state.revision);
+    }
+    this.#epoch = { id: epoch.value.epoch, createdAt: epoch.value.createdAt };
+    this.#namespaces = namespaces;
+    this.#damage = null;
+    return { adopted: true };
+  }
+
+  /**
+   * Writes a new epoch holding `desired` (unexpired revocations, and the lifts this publisher knows that are still
+   * in force, so a sidecar that missed a lift still gets it) for every namespace that has or needs a head.
+   */
+  async rebuild(desired: DesiredBus, why: Damage): Promise<{ epoch: string; revision: number }> {
+    return this.#exclusiveAll(async () => {
+      const now = this.#now();
+      const epoch: PublishedEpoch = { id: randomBytes(16).toString("base64url"), createdAt: now };
+      const revision = ++this.#floor;
+      const drafts = this.#rebuildDrafts(desired, now);
+      const key = this.#signing().primary;
+      const stale = await this.#scanKeys();
+      const multi = this.#redis.multi();
+      multi.del(this.keys.epoch, this.keys.revision, ...stale);
+      const namespaces = new Map<string, PublishedNamespace>();
+      for (const [namespace, list] of drafts) {
+        const nsKeys = this.keys.namespace(namespace);
+        const state = new PublishedNamespace();
+        const fields: string[] = [];
+        const hashes: [string, string][] = [];
+        for (const draft of list) {
+          const entry = { v: 2, epoch: epoch.id, namespace, revision, ...draft } as Entry;
+          const sealed = seal(entry, key);
+          fields.push(entryField(entry), sealed.envelope);
+          hashes.push([entryField(entry), entryHash(sealed.text)]);
+          state.entries.set(entryField(entry), summaryOf(entry));
+        }
+        state.digest = new NamespaceDigest(hashes);
+        state.revision = revision;
+        for (let i = 0; i < fields.length; i += 2048) multi.hset(nsKeys.entries, ...fields.slice(i, i + 2048));
+        const head: HeadBody = { v: 2, type: "head", epoch: epoch.id, namespace, revision, digest: state.digest.digest, entries: state.digest.size };
+        multi.hset(nsKeys.head, "revision", String(revision), "signed", seal(head, key).envelope);
+        const event: EventBody = { v: 2, type: "event", epoch: epoch.id, namespace, revision, prev: 0, changes: [] };
+        multi.xadd(nsKeys.events, "MAXLEN", "~", this.#maxLength, "*", "m", seal(event, key).envelope);
+        namespaces.set(namespace, state);
+      }
+      const epochRecord = seal({ v: 2, type: "epoch", epoch: epoch.id, createdAt: now, signedAt: now }, key).envelope;
+      multi.hset(this.keys.epoch, "id", epoch.id, "signed", epochRecord);
+      multi.set(this.keys.revision, String(revision));
+      const results = await this.#guard(() => multi.exec());
+      for (const [error] of results ?? [[new Error("rebuild transaction was aborted")]]) {
+        if (error !== null) throw new OperatorError(BUS_UNAVAILABLE, `the bus rebuild failed (${why.message})`, { cause: error });
+      }
+      this.#epoch = epoch;
+      this.#namespaces = namespaces;
+      this.#damage = null;
+      return { epoch: epoch.id, revision };
+    });
+  }
+
+  /** Cheap integrity check against memory: epoch id, key types, every head revision. Null when intact. */
+  async check(): Promise<Damage | null> {
+    if (this.#damage !== null) return this.#damage;
+    const epoch = this.#epoch;
+    if (epoch === null) return { reason: "not_built", message: "the bus was never loaded" };
+    const namespaces = [...this.#namespaces];
+    const pipeline = this.#redis.pipeline().hget(this.keys.epoch, "id").type(this.keys.sidecars).type(this.keys.ackEvents);
+    for (const [namespace] of namespaces) pipeline.hget(this.keys.namespace(namespace).head, "revision");
+    const results = (await this.#guard(() => pipeline.exec())) ?? [];
+    const [[epochError, epochId], [, sidecarsType], [, ackType]] = results as [[Error | null, unknown], [Error | null, unknown], [Error | null, unknown]];
+    await this.#repairSidecarKeys(sidecarsType, ackType);
+    if (epochError !== null) return this.#markDamaged("damaged", `the epoch key is unreadable: ${epochError.message}`);
+    if (epochId === null) return this.#markDamaged("lost", "the epoch record is gone (Redis lost its data?)");
+    if (epochId !== epoch.id) return this.#markDamaged("damaged", "the epoch record was replaced");
+    for (let i = 0; i < namespaces.length; i++) {
+      const [error, value] = results[i + 3] ?? [null, null];
+      const [namespace, state] = namespaces[i] ?? ["", new PublishedNamespace()];
+      if (error !== null) return this.#markDamaged("damaged", `the head of namespace ${namespace} is unreadable: ${error.message}`);
+      if (parseCounter(value) !== state.revision) return this.#markDamaged("damaged", `the head of namespace ${namespace} is not the one written`);
+    }
+    return null;
+  }
+
+  /** Deep check: every entry's bytes equal what was written. Null when intact. */
+  async verifyContents(): Promise<Damage | null> {
+    const check = await this.check();
+    if (check !== null) return check;
+    for (const [namespace, state] of [...this.#namespaces]) {
+      const reply = await this.#guard(() => this.#redis.call("HGETALL", this.keys.namespace(namespace).entries));
+      const seen = new Set<string>();
+      for (const [field, raw] of pairsOf(reply)) {
+        seen.add(field);
+        const text = typeof raw === "string" ? bodyTextOf(raw) : undefined;
+        if (text === undefined || state.digest.hashOf(field) !== entryHash(text)) return this.#markDamaged("altered", `entry ${field} of namespace ${namespace} was altered`);
+      }
+      if (seen.size !== state.entries.size) return this.#markDamaged("altered", `namespace ${namespace} lost or gained entries`);
+    }
+    return null;
+  }
+
+  /** Re-signs the epoch record with a fresh `signedAt` (sidecars measure staleness from it). */
+  async refreshEpoch(): Promise<void> {
+    const epoch = this.#epoch;
+    if (epoch === null) return;
+    const now = this.#now();
+    const record = seal({ v: 2, type: "epoch", epoch: epoch.id, createdAt: epoch.createdAt, signedAt: now }, this.#signing().primary).envelope;
+    const replaced = await this.#guard(() => this.#redis.vigilResignEpoch(this.keys.epoch, epoch.id, record));
+    if (replaced !== 1) this.#markDamaged("damaged", "the epoch record was replaced or lost");
+  }
+
+  // ---- changes --------------------------------------------------------------------------------------------
+
+  async upsertPolicy(policy: CompiledPolicy): Promise<PublishResult> {
+    return this.#change(policy.namespace, (state) => {
+      const current = state.entries.get(policyField(policy.name));
+      if (current?.content === policy.hash) return null;
+      return { puts: [{ type: "policy", policy }], dels: [] };
+    });
   }
 
   async deletePolicy(namespace: string, name: string): Promise<PublishResult> {
-    return this.#run(DELETE_POLICY, [this.keys.revision, this.keys.policies, this.keys.events], [
-      objectField(namespace, name),
-      JSON.stringify(namespace),
-      JSON.stringify(name),
-      this.#maxLength,
-      String(this.#floor),
-    ]);
+    return this.#change(namespace, (state) => (state.entries.has(policyField(name)) ? { puts: [], dels: [policyField(name)] } : null));
   }
 
-  async publishTermination(revocation: RevocationRecord, force = false): Promise<PublishResult> {
-    const record: RevocationRecord = {
-      v: 1,
-      id: revocation.id,
-      namespace: revocation.namespace,
-      selector: revocation.selector,
-      reason: revocation.reason,
-      issuedAt: revocation.issuedAt,
-      expiresAt: revocation.expiresAt,
-    };
-    return this.#run(PUBLISH_TERMINATION, [this.keys.revision, this.keys.revocations, this.keys.events], [
-      revocation.id,
-      JSON.stringify(record),
-      this.#maxLength,
-      String(this.#floor),
-      force ? "1" : "0",
-    ]);
+  /** Publishes a revocation (idempotent: the same content is not written twice). */
+  async publishRevocation(revocation: Revocation): Promise<PublishResult> {
+    return this.#change(revocation.namespace, (state) => {
+      const current = state.entries.get(revocationField(revocation.id));
+      if (current !== undefined && !current.lifted && current.content === revocationContent(revocation)) return null;
+      return { puts: [{ type: "revocation", revocation }], dels: [] };
+    });
   }
 
-  async reassert(policies: readonly CompiledPolicy[], revocations: readonly RevocationRecord[]): Promise<ReassertReport> {
-    const state = await this.#guard(() => readBusState(this.#redis, this.keys));
-    if (state.revision !== null) this.raiseRevisionFloor(state.revision);
-    const report: ReassertReport = {
-      policiesAdded: [],
-      policiesUpdated: [],
-      policiesRemoved: [],
-      revocationsAdded: [],
-      revocationsUpdated: [],
-      revocationsPruned: [],
-      invalidRemoved: 0,
-      revisionRepaired: false,
-      revision: 0,
-    };
-    // Revocations first: they are the security-critical part of the bus.
-    await this.#reassertRevocations(state.revocations, revocations, report);
-    await this.#reassertPolicies(state.policies, policies, report);
-    if (state.revision === null) {
-      await this.#guard(() => this.#redis.set(this.keys.revision, String(this.#floor)));
-      report.revisionRepaired = true;
+  /** Lifts every revocation of the SessionTermination `namespace/name` still in force (the resource was deleted). */
+  async liftRevocationsOf(namespace: string, name: string): Promise<PublishResult> {
+    const prefix = revocationField(`${namespace}/${name}/`);
+    return this.#change(namespace, (state) => {
+      const puts = [...state.entries]
+        .filter(([field, s]) => field.startsWith(prefix) && s.type === "revocation" && !s.lifted)
+        .map(([, s]): Draft => ({ type: "revocation", revocation: JSON.parse(s.content) as Revocation, liftedAt: this.#now() }));
+      return puts.length === 0 ? null : { puts, dels: [] };
+    });
+  }
+
+  /** Writes an empty head for a namespace that has none yet (its sidecars then load an authenticated empty view). */
+  async ensureNamespace(namespace: string): Promise<PublishResult> {
+    return this.#change(namespace, (state) => (state.revision === 0 ? { puts: [], dels: [] } : null));
+  }
+
+  /** Publishes the difference between `desired` and what was written; prunes revocations past their expiry. */
+  async sync(desired: DesiredBus): Promise<SyncReport> {
+    const report: SyncReport = { policiesPut: [], policiesDeleted: [], revocationsPut: [], revocationsLifted: [], pruned: 0, namespacesAdded: [] };
+    const now = this.#now();
+    const wanted = desiredByNamespace(desired, now);
+    const all = new Set([...wanted.keys(), ...this.#namespaces.keys()]);
+    for (const namespace of all) {
+      const want = wanted.get(namespace) ?? { policies: new Map(), revocations: new Map() };
+      await this.#changeChunks(namespace, (state) => planSync(state, want, now, report));
+      if (!this.#namespaces.has(namespace) || this.#namespaces.get(namespace)?.revision === 0) {
+        if ((await this.ensureNamespace(namespace)).changed) report.namespacesAdded.push(namespace);
+      }
     }
-    report.revision = this.#floor;
     return report;
   }
 
+  // ---- what sidecars write ----------------------------------------------------------------------------------
+
   async readAcks(terminationId: string): Promise<Ack[]> {
-    const reply = await this.#guard(() => this.#redis.call("HGETALL", this.keys.acks(terminationId)));
+    const reply = await this.#repairing(this.keys.acks(terminationId), () => this.#redis.call("HGETALL", this.keys.acks(terminationId)));
     const acks: Ack[] = [];
     for (const [field, raw] of pairsOf(reply)) {
       const decoded = decodeAck(raw);
-      if (decoded.ok && decoded.value.terminationId === terminationId && objectField(decoded.value.namespace, decoded.value.pod) === field) {
-        acks.push(decoded.value);
-      } else this.#invalidMessages++;
+      if (decoded.ok && decoded.value.terminationId === terminationId && podField(decoded.value.namespace, decoded.value.pod) === field) acks.push(decoded.value);
+      else this.#invalidMessages++;
     }
     return acks;
   }
 
   /** Sidecars whose last heartbeat is at most `maxAgeMs` old (and not further than that in the future). */
   async liveSidecars(now: number, maxAgeMs: number): Promise<Heartbeat[]> {
-    const { live } = await this.#heartbeats(now, maxAgeMs);
-    return live;
+    return (await this.#heartbeats(now, maxAgeMs)).live;
   }
 
   /** Removes heartbeats older than `maxAgeMs` (and invalid ones); returns how many were removed. */
@@ -183,13 +360,15 @@ export class BusPublisher {
     return this.#guard(() => this.#redis.hdel(this.keys.sidecars, ...stale));
   }
 
+  // ---- internals --------------------------------------------------------------------------------------------
+
   async #heartbeats(now: number, maxAgeMs: number): Promise<{ live: Heartbeat[]; stale: string[] }> {
-    const reply = await this.#guard(() => this.#redis.call("HGETALL", this.keys.sidecars));
+    const reply = await this.#repairing(this.keys.sidecars, () => this.#redis.call("HGETALL", this.keys.sidecars));
     const live: Heartbeat[] = [];
     const stale: string[] = [];
     for (const [field, raw] of pairsOf(reply)) {
       const decoded = decodeHeartbeat(raw);
-      if (!decoded.ok || objectField(decoded.value.namespace, decoded.value.pod) !== field) {
+      if (!decoded.ok || podField(decoded.value.namespace, decoded.value.pod) !== field) {
         this.#invalidMessages++;
         stale.push(field);
       } else if (Math.abs(now - decoded.value.at) <= maxAgeMs) live.push(decoded.value);
@@ -198,79 +377,240 @@ export class BusPublisher {
     return { live, stale };
   }
 
-  async #reassertRevocations(
-    stored: Awaited<ReturnType<typeof readBusState>>["revocations"],
-    desired: readonly RevocationRecord[],
-    report: ReassertReport,
-  ): Promise<void> {
-    const now = this.#now();
-    const wanted = new Map(desired.filter((r) => r.expiresAt > now).map((r) => [r.id, r]));
-    for (const [id, record] of wanted) {
-      const current = stored.get(id);
-      if (current?.ok === true && sameRevocation(current.value, record)) continue;
-      await this.publishTermination(record, true);
-      if (current === undefined) report.revocationsAdded.push(id);
-      else report.revocationsUpdated.push(id);
-      if (current?.ok === false) report.invalidRemoved++;
-    }
-    const prune: string[] = [];
-    for (const [id, current] of stored) {
-      if (wanted.has(id)) continue;
-      if (!current.ok) {
-        prune.push(id);
-        report.invalidRemoved++;
-      } else if (current.value.expiresAt <= now) {
-        prune.push(id);
-        report.revocationsPruned.push(id);
-      }
-    }
-    if (prune.length > 0) await this.#guard(() => this.#redis.hdel(this.keys.revocations, ...prune));
+  async #change(namespace: string, plan: (state: PublishedNamespace) => { puts: Draft[]; dels: string[] } | null): Promise<PublishResult> {
+    return this.#withNamespace(namespace, async () => {
+      const state = this.#namespaces.get(namespace) ?? new PublishedNamespace();
+      const changes = plan(state);
+      if (changes === null) return { changed: false, revision: state.revision };
+      const revision = await this.#apply(namespace, state, changes.puts, changes.dels);
+      return { changed: true, revision };
+    });
   }
 
-  async #reassertPolicies(
-    stored: Awaited<ReturnType<typeof readBusState>>["policies"],
-    desired: readonly CompiledPolicy[],
-    report: ReassertReport,
-  ): Promise<void> {
-    const wanted = new Map(desired.map((p) => [objectField(p.namespace, p.name), p]));
-    for (const [field, policy] of wanted) {
-      const current = stored.get(field);
-      if (current?.ok === true && current.value.policy.hash === policy.hash) continue;
-      await this.upsertPolicy(policy, current !== undefined);
-      if (current === undefined) report.policiesAdded.push(field);
-      else report.policiesUpdated.push(field);
-      if (current?.ok === false) report.invalidRemoved++;
-    }
-    const garbage: string[] = [];
-    for (const [field, current] of stored) {
-      if (wanted.has(field)) continue;
-      const parsed = parseObjectField(field);
-      if (current.ok && parsed !== null) {
-        await this.deletePolicy(parsed.namespace, parsed.name);
-        report.policiesRemoved.push(field);
-      } else {
-        garbage.push(field);
-        report.invalidRemoved++;
-      }
-    }
-    if (garbage.length > 0) await this.#guard(() => this.#redis.hdel(this.keys.policies, ...garbage));
+  /** Like #change, for a plan that may hold many changes: applied in events of at most MAX_CHANGES_PER_EVENT. */
+  async #changeChunks(namespace: string, plan: (state: PublishedNamespace) => { puts: Draft[]; dels: string[] }): Promise<void> {
+    await this.#withNamespace(namespace, async () => {
+      const state = this.#namespaces.get(namespace) ?? new PublishedNamespace();
+      const { puts, dels } = plan(state);
+      for (let i = 0; i < dels.length; i += MAX_CHANGES_PER_EVENT) await this.#apply(namespace, state, [], dels.slice(i, i + MAX_CHANGES_PER_EVENT));
+      for (let i = 0; i < puts.length; i += MAX_CHANGES_PER_EVENT) await this.#apply(namespace, state, puts.slice(i, i + MAX_CHANGES_PER_EVENT), []);
+    });
   }
 
-  async #run(busScript: BusScript, keys: string[], args: string[]): Promise<PublishResult> {
-    const result = await this.#guard(async () => scriptResult(await runScript(this.#redis, busScript, keys, args)));
-    this.raiseRevisionFloor(result.revision);
-    return result;
+  /** Signs and writes one change of `namespace` (compare-and-set on epoch and head revision); returns its revision. */
+  async #apply(namespace: string, state: PublishedNamespace, drafts: readonly Draft[], dels: readonly string[]): Promise<number> {
+    const epoch = this.#epoch;
+    if (epoch === null) throw new OperatorError(BUS_NOT_READY, "the policy bus is not loaded yet");
+    if (this.#damage !== null) throw new OperatorError(BUS_DAMAGED, `the policy bus must be rebuilt: ${this.#damage.message}`);
+    const key = this.#signing().primary;
+    const revision = this.#floor + 1;
+    const entries = drafts.map((draft) => ({ v: 2 as const, epoch: epoch.id, namespace, revision, ...draft }));
+    const sealed = entries.map((entry) => ({ entry, field: entryField(entry), ...seal(entry, key) }));
+    const preview = state.digest.preview([...sealed.map((s) => ({ field: s.field, hash: entryHash(s.text) })), ...dels.map((field) => ({ field, hash: null }))]);
+    const head: HeadBody = { v: 2, type: "head", epoch: epoch.id, namespace, revision, digest: preview.digest, entries: preview.size };
+    const changes: Change[] = [...entries.map((entry): Change => ({ op: "put", entry })), ...dels.map((field): Change => ({ op: "delete", field }))];
+    const event: EventBody = { v: 2, type: "event", epoch: epoch.id, namespace, revision, prev: state.revision, changes };
+    const nsKeys = this.keys.namespace(namespace);
+    const args = [epoch.id, String(state.revision), String(revision), seal(head, key).envelope, seal(event, key).envelope, this.#maxLength];
+    args.push(String(sealed.length), ...sealed.flatMap((s) => [s.field, s.envelope]), String(dels.length), ...dels);
+    this.#floor = revision;
+    const outcome = applyOutcome(
+      await this.#guard(() => this.#redis.vigilApplyChange(this.keys.epoch, this.keys.revision, nsKeys.head, nsKeys.entries, nsKeys.events, ...args)),
+    );
+    if (!outcome.applied) {
+      const reason = outcome.reason === "epoch" ? "the epoch record changed under the publisher" : `the head of namespace ${namespace} changed under the publisher`;
+      this.#markDamaged("damaged", reason);
+      throw new OperatorError(BUS_DAMAGED, `the policy bus must be rebuilt: ${reason}`);
+    }
+    preview.commit();
+    state.revision = revision;
+    for (const s of sealed) state.entries.set(s.field, summaryOf(s.entry));
+    for (const field of dels) state.entries.delete(field);
+    this.#namespaces.set(namespace, state);
+    return revision;
+  }
+
+  #rebuildDrafts(desired: DesiredBus, now: number): Map<string, Draft[]> {
+    const drafts = new Map<string, Draft[]>();
+    const add = (namespace: string, draft?: Draft): void => {
+      const list = drafts.get(namespace) ?? [];
+      if (draft !== undefined) list.push(draft);
+      drafts.set(namespace, list);
+    };
+    for (const namespace of [...desired.namespaces, ...this.#namespaces.keys()]) add(namespace);
+    for (const policy of desired.policies) add(policy.namespace, { type: "policy", policy });
+    const wanted = new Set<string>();
+    for (const revocation of desired.revocations) {
+      if (revocation.expiresAt <= now) continue;
+      wanted.add(revocation.id);
+      add(revocation.namespace, { type: "revocation", revocation });
+    }
+    // Lifts still in force, and revocations of deleted terminations, are carried over as lifts.
+    for (const [namespace, state] of this.#namespaces) {
+      for (const summary of state.entries.values()) {
+        if (summary.type !== "revocation" || (summary.expiresAt ?? 0) <= now) continue;
+        const revocation = JSON.parse(summary.content) as Revocation;
+        if (!wanted.has(revocation.id)) add(namespace, { type: "revocation", revocation, liftedAt: now });
+      }
+    }
+    return drafts;
+  }
+
+  async #repairSidecarKeys(sidecarsType: unknown, ackType: unknown): Promise<void> {
+    const wrong = [
+      [this.keys.sidecars, sidecarsType, "hash"],
+      [this.keys.ackEvents, ackType, "stream"],
+    ].filter(([, type, expected]) => type !== "none" && type !== expected).map(([key]) => String(key));
+    if (wrong.length > 0) await this.#guard(() => this.#redis.del(...wrong));
+  }
+
+  /** Records damage the controller must repair (a sidecar's report, a failed check); the first one is kept. */
+  #markDamaged(reason: RebuildReason, message: string): Damage {
+    this.#damage ??= { reason, message };
+    return this.#damage;
+  }
+
+  /** A sidecar reported an integrity failure of the current epoch: rebuild. */
+  reportDamage(message: string): void {
+    this.#markDamaged("sidecar_reported", message);
+  }
+
+  async #scanKeys(): Promise<string[]> {
+    const found: string[] = [];
+    let cursor = "0";
+    do {
+      const reply = await this.#guard(() => this.#redis.scan(cursor, "MATCH", this.keys.namespacePattern, "COUNT", 1000));
+      cursor = reply[0];
+      found.push(...reply[1]);
+    } while (cursor !== "0");
+    return found;
+  }
+
+  async #scanNamespaces(): Promise<string[]> {
+    const namespaces = new Set<string>();
+    for (const key of await this.#scanKeys()) {
+      const namespace = namespaceOfKey(this.keys, key);
+      if (namespace !== null) namespaces.add(namespace);
+    }
+    return [...namespaces];
+  }
+
+  async #withNamespace<T>(namespace: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.#locks.get(namespace) ?? Promise.resolve();
+    const run = previous.then(fn, fn);
+    const settled = run.catch(() => undefined);
+    this.#locks.set(namespace, settled);
+    try {
+      return await run;
+    } finally {
+      if (this.#locks.get(namespace) === settled) this.#locks.delete(namespace);
+    }
+  }
+
+  /** Runs `fn` with no namespace change in flight (a rebuild replaces every namespace). */
+  async #exclusiveAll<T>(fn: () => Promise<T>): Promise<T> {
+    await Promise.all([...this.#locks.values()]);
+    return fn();
+  }
+
+  /**
+   * A read of a key sidecars write (heartbeats, acks): if a rogue gave it the wrong type, delete it (sidecars write it
+   * again within a heartbeat) and read nothing, instead of failing every reconcile.
+   */
+  async #repairing(key: string, read: () => Promise<unknown>): Promise<unknown> {
+    try {
+      return await read();
+    } catch (error: unknown) {
+      if (!(error instanceof Error)) throw new OperatorError("BUS_UNAVAILABLE", "the policy bus (Redis) did not accept the operation", { cause: error });
+      if (!error.message.includes("WRONGTYPE")) return this.#guard(() => Promise.reject(error));
+      await this.#guard(() => this.#redis.del(key));
+      return [];
+    }
   }
 
   async #guard<T>(operation: () => Promise<T>): Promise<T> {
     try {
       return await operation();
     } catch (error: unknown) {
+      if (error instanceof OperatorError) throw error;
+      if (error instanceof Error && error.message.includes("WRONGTYPE")) this.#markDamaged("damaged", `a bus key holds the wrong type: ${error.message}`);
       throw new OperatorError(BUS_UNAVAILABLE, "the policy bus (Redis) did not accept the operation", { cause: error });
     }
   }
 }
 
-function sameRevocation(stored: Revocation, record: RevocationRecord): boolean {
-  return canonicalJson({ ...stored, revision: undefined }) === canonicalJson({ ...record, v: 1, revision: undefined });
+/** The signed body text inside an envelope, without verifying it (the caller compares it with what it wrote). */
+function bodyTextOf(envelope: string): string | undefined {
+  try {
+    const parsed = JSON.parse(envelope) as { body?: unknown };
+    return typeof parsed.body === "string" ? parsed.body : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+interface WantedNamespace {
+  policies: Map<string, CompiledPolicy>;
+  revocations: Map<string, Revocation>;
+}
+
+function desiredByNamespace(desired: DesiredBus, now: number): Map<string, WantedNamespace> {
+  const byNamespace = new Map<string, WantedNamespace>();
+  const of = (namespace: string): WantedNamespace => {
+    let wanted = byNamespace.get(namespace);
+    if (wanted === undefined) {
+      wanted = { policies: new Map(), revocations: new Map() };
+      byNamespace.set(namespace, wanted);
+    }
+    return wanted;
+  };
+  for (const namespace of desired.namespaces) of(namespace);
+  for (const policy of desired.policies) of(policy.namespace).policies.set(policyField(policy.name), policy);
+  for (const revocation of desired.revocations) {
+    if (revocation.expiresAt > now) of(revocation.namespace).revocations.set(revocationField(revocation.id), revocation);
+  }
+  return byNamespace;
+}
+
+function planSync(state: PublishedNamespace, want: WantedNamespace, now: number, report: SyncReport): { puts: Draft[]; dels: string[] } {
+  const puts: Draft[] = [];
+  const dels: string[] = [];
+  for (const [field, policy] of want.policies) {
+    if (state.entries.get(field)?.content !== policy.hash) {
+      puts.push({ type: "policy", policy });
+      report.policiesPut.push(`${policy.namespace}/${policy.name}`);
+    }
+  }
+  for (const [field, revocation] of want.revocations) {
+    const current = state.entries.get(field);
+    if (current === undefined || current.lifted || current.content !== revocationContent(revocation)) {
+      puts.push({ type: "revocation", revocation });
+      report.revocationsPut.push(revocation.id);
+    }
+  }
+  for (const [field, summary] of state.entries) {
+    if (summary.type === "policy") {
+      if (!want.policies.has(field)) {
+        dels.push(field);
+        report.policiesDeleted.push(field.slice(2));
+      }
+    } else if ((summary.expiresAt ?? 0) <= now) {
+      dels.push(field);
+      report.pruned++;
+    } else if (!summary.lifted && !want.revocations.has(field)) {
+      puts.push({ type: "revocation", revocation: JSON.parse(summary.content) as Revocation, liftedAt: now });
+      report.revocationsLifted.push(field.slice(2));
+    }
+  }
+  return { puts, dels };
+}
+
+const NOTHING: DesiredBus = { policies: [], revocations: [], namespaces: [] };
+
+/** Adopts the bus in Redis, or rebuilds it holding `desired` (the bus controller does this with metrics and events). */
+export async function openBus(publisher: BusPublisher, desired: DesiredBus = NOTHING): Promise<"adopted" | "rebuilt"> {
+  const loaded = await publisher.load();
+  if (loaded.adopted) return "adopted";
+  await publisher.rebuild(desired, loaded.damage);
+  return "rebuilt";
 }

@@ -14,12 +14,11 @@
  *                                  `convergeRequeueMs` while some selected sidecar has not applied busRevision.
  * Status is patched only when it changed (kube/status.ts). Events: Published, Rejected, BusUnavailable.
  */
-import type { CustomObjectsApi } from "@kubernetes/client-node";
+import type { CustomObjectsApi, V1Pod } from "@kubernetes/client-node";
 import { VIGIL_FINALIZER } from "../api/annotations.ts";
 import type { CompiledPolicy } from "../api/compiled-policy.ts";
 import { ACCESS_POLICY, GROUP, VERSION, type AccessPolicy } from "../api/v1alpha1/index.ts";
-import { describeError } from "../errors.ts";
-import type { KubeObject } from "../kube/cache.ts";
+import { describeError, errorFields } from "../errors.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import { addFinalizer, hasFinalizer, removeFinalizer } from "../kube/finalizer.ts";
 import type { Informer } from "../kube/informer.ts";
@@ -32,9 +31,9 @@ import { deletionBlockedStatus, desiredPolicyStatus, listFindings, type BusOutco
 import type { ReconcileContext, Reconciler, Result } from "./reconciler.ts";
 
 export interface AccessPolicyReconcilerOptions {
-  policies: Informer;
+  policies: Informer<AccessPolicy>;
   /** Pods of the watched namespaces, for the "selector matches no pod" warning; absent: not checked. */
-  pods?: Informer | undefined;
+  pods?: Informer<V1Pod> | undefined;
   api: CustomObjectsApi;
   bus: BusContext;
   events: EventRecorder;
@@ -48,14 +47,9 @@ export function policyRef(namespace: string, name: string): CustomObjectRef {
   return { group: GROUP, version: VERSION, plural: ACCESS_POLICY.plural, namespace, name };
 }
 
-export function asKubeObject(obj: object): KubeObject {
-  return obj as unknown as KubeObject;
-}
-
-/** Keys of the cached policies in `namespace` (pods of that namespace changed). */
-export function policyKeysInNamespace(policies: Informer, podKey: string): string[] {
-  const prefix = `${splitKey(podKey).namespace}/`;
-  return policies.keys().filter((k) => k.startsWith(prefix));
+/** Keys of the cached policies in the namespace of `podKey` (pods of that namespace changed). */
+export function policyKeysInNamespace(policies: Informer<AccessPolicy>, podKey: string): string[] {
+  return policies.keys(splitKey(podKey).namespace);
 }
 
 export class AccessPolicyReconciler implements Reconciler {
@@ -69,7 +63,7 @@ export class AccessPolicyReconciler implements Reconciler {
     this.#o.ensureRevisionFloor();
     const { namespace, name } = splitKey(key);
     const ref = policyRef(namespace, name);
-    const cached = this.#o.policies.get(key) as unknown as AccessPolicy | undefined;
+    const cached = this.#o.policies.get(key);
     const publisher = this.#o.bus.publisher;
     if (cached === undefined) {
       const removed = await this.#o.bus.publish("delete", () => publisher.deletePolicy(namespace, name));
@@ -78,10 +72,10 @@ export class AccessPolicyReconciler implements Reconciler {
     }
     if (cached.metadata.deletionTimestamp !== undefined) return this.#finalize(cached, ref, ctx);
     let policy = cached;
-    if (!hasFinalizer(asKubeObject(policy), VIGIL_FINALIZER)) {
-      const updated = await addFinalizer(this.#o.api, ref, VIGIL_FINALIZER, { initial: asKubeObject(policy) });
+    if (!hasFinalizer(policy, VIGIL_FINALIZER)) {
+      const updated = await addFinalizer(this.#o.api, ref, VIGIL_FINALIZER, { initial: policy });
       if (updated === undefined) return {};
-      policy = updated as unknown as AccessPolicy;
+      policy = updated;
       if (policy.metadata.deletionTimestamp !== undefined) return this.#finalize(policy, ref, ctx);
     }
     const compiled = compileAccessPolicy(policy);
@@ -90,7 +84,7 @@ export class AccessPolicyReconciler implements Reconciler {
   }
 
   async #finalize(policy: AccessPolicy, ref: CustomObjectRef, ctx: ReconcileContext): Promise<Result> {
-    if (!hasFinalizer(asKubeObject(policy), VIGIL_FINALIZER)) return {};
+    if (!hasFinalizer(policy, VIGIL_FINALIZER)) return {};
     try {
       const removed = await this.#o.bus.publish("delete", () => this.#o.bus.publisher.deletePolicy(ref.namespace, ref.name));
       ctx.log.info({ busRevision: removed.revision, changed: removed.changed }, "deleting: policy removed from the bus");
@@ -98,11 +92,11 @@ export class AccessPolicyReconciler implements Reconciler {
       if (!isBusError(err)) throw err;
       const error = describeError(err);
       const generation = policy.metadata.generation ?? 0;
-      await updateStatus(this.#o.api, ref, (cur) => deletionBlockedStatus(statusOf(cur), generation, error, new Date()), { initial: asKubeObject(policy) });
+      await updateStatus(this.#o.api, ref, (cur) => deletionBlockedStatus(cur.status, generation, error, new Date()), { initial: policy });
       await this.#o.events.record(policy, "Warning", "BusUnavailable", `cannot remove the policy from the policy bus; the finalizer stays until it succeeds: ${error}`);
       throw err;
     }
-    await removeFinalizer(this.#o.api, ref, VIGIL_FINALIZER, { initial: asKubeObject(policy) });
+    await removeFinalizer(this.#o.api, ref, VIGIL_FINALIZER, { initial: policy });
     return {};
   }
 
@@ -125,7 +119,7 @@ export class AccessPolicyReconciler implements Reconciler {
       bus = { ok: false, error: describeError(err) };
     }
     const obs: PolicyObservation = { generation: policy.metadata.generation ?? 0, problems, warnings, bus };
-    await updateStatus(this.#o.api, ref, (cur) => desiredPolicyStatus(statusOf(cur), obs, new Date()), { initial: asKubeObject(policy) });
+    await updateStatus(this.#o.api, ref, (cur) => desiredPolicyStatus(cur.status, obs, new Date()), { initial: policy });
     ctx.log.info({ problems: problems.map((p) => p.reason) }, "policy rejected");
     await this.#o.events.record(policy, "Warning", "Rejected", listFindings(problems));
     if (busError !== undefined) {
@@ -154,7 +148,7 @@ export class AccessPolicyReconciler implements Reconciler {
     } catch (err) {
       if (!isBusError(err)) throw err;
       const obs: PolicyObservation = { generation, problems: [], warnings, bus: { ok: false, error: describeError(err) } };
-      await updateStatus(this.#o.api, ref, (cur) => desiredPolicyStatus(statusOf(cur), obs, new Date()), { initial: asKubeObject(policy) });
+      await updateStatus(this.#o.api, ref, (cur) => desiredPolicyStatus(cur.status, obs, new Date()), { initial: policy });
       await this.#o.events.record(policy, "Warning", "BusUnavailable", `cannot publish the policy to the policy bus: ${describeError(err)}`);
       throw err;
     }
@@ -167,7 +161,7 @@ export class AccessPolicyReconciler implements Reconciler {
       sidecars,
       matchesPods: this.#matchesPods(compiled),
     };
-    await updateStatus(this.#o.api, ref, (cur) => desiredPolicyStatus(statusOf(cur), obs, new Date()), { initial: asKubeObject(policy) });
+    await updateStatus(this.#o.api, ref, (cur) => desiredPolicyStatus(cur.status, obs, new Date()), { initial: policy });
     if (sidecars !== undefined && sidecars.enforcing < sidecars.selected) return { requeueAfterMs: this.#o.convergeRequeueMs ?? 2000 };
     return {};
   }
@@ -179,7 +173,7 @@ export class AccessPolicyReconciler implements Reconciler {
       return { selected: selected.length, enforcing: selected.filter((h) => h.appliedRevision >= revision).length };
     } catch (err) {
       if (!isBusError(err)) throw err;
-      ctx.log.warn({ err: describeError(err) }, "cannot read sidecar heartbeats; counts left as they were");
+      ctx.log.warn(errorFields(err), "cannot read sidecar heartbeats; counts left as they were");
       return undefined;
     }
   }
@@ -187,15 +181,6 @@ export class AccessPolicyReconciler implements Reconciler {
   #matchesPods(compiled: CompiledPolicy): boolean | undefined {
     const pods = this.#o.pods;
     if (pods === undefined) return undefined;
-    const prefix = `${compiled.namespace}/`;
-    return pods.keys().some((key) => {
-      if (!key.startsWith(prefix)) return false;
-      const labels = (pods.get(key)?.metadata as { labels?: Record<string, string> } | undefined)?.labels ?? {};
-      return selectorMatches(compiled.selector, labels);
-    });
+    return pods.list(compiled.namespace).some((pod) => selectorMatches(compiled.selector, pod.metadata?.labels ?? {}));
   }
-}
-
-function statusOf(obj: KubeObject): AccessPolicy["status"] {
-  return (obj as unknown as AccessPolicy).status;
 }

@@ -9,20 +9,23 @@
  *   taken by the periodic re-assertion (`exclusive`). The re-assertion reads the informer caches inside the
  *   exclusive section, after every in-flight publish finished: caches never go backwards, so what it asserts is at
  *   least as new as anything a reconciler published (it can never put back an older generation).
- * - `isBusError(err)` tells a Redis failure apart from anything else (Kubernetes, bugs).
+ * - `isBusError(err)` tells a bus failure (Redis unreachable, bus not loaded yet, bus damaged and awaiting its
+ *   rebuild) apart from anything else (Kubernetes, bugs): reconcilers report it in status and retry.
  * - `vigil_operator_bus_invalid_messages`: heartbeats/acks that did not validate (a rogue writer), skipped.
  * Metrics are registered once per Registry.
  */
-import { Gauge, Histogram, type Registry } from "prom-client";
-import type { Heartbeat } from "../api/bus.ts";
-import { BUS_UNAVAILABLE, type BusPublisher } from "../bus/publisher.ts";
-import { OperatorError } from "../errors.ts";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { Heartbeat } from "../api/bus/messages.ts";
+import type { BusPublisher } from "../bus/publisher.ts";
+import { isOperatorError, type OperatorError } from "../errors.ts";
 
 export interface BusMetrics {
   readonly publishSeconds: Histogram<"operation">;
   readonly sidecarsKnown: Gauge;
   /** Heartbeats and acks that did not validate (skipped), as counted by the publisher set with `countInvalidFrom`. */
   readonly invalidMessages: Gauge;
+  /** Rebuilds of the bus (a new epoch), by reason. */
+  readonly rebuilds: Counter<"reason">;
   countInvalidFrom(source: () => number): void;
 }
 
@@ -53,6 +56,12 @@ export function busMetrics(registry: Registry): BusMetrics {
         this.set(invalidSource());
       },
     }),
+    rebuilds: new Counter({
+      name: "vigil_operator_bus_rebuilds_total",
+      help: "Times the whole policy bus was rebuilt from the resources as a new epoch, by reason (not_built, lost, damaged, altered, sidecar_reported).",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
     countInvalidFrom(source) {
       invalidSource = source;
     },
@@ -70,7 +79,7 @@ export interface BusContextOptions {
 }
 
 export function isBusError(err: unknown): err is OperatorError {
-  return err instanceof OperatorError && err.code === BUS_UNAVAILABLE;
+  return isOperatorError(err, "BUS_UNAVAILABLE") || isOperatorError(err, "BUS_NOT_READY") || isOperatorError(err, "BUS_DAMAGED");
 }
 
 export class BusContext {
@@ -80,12 +89,14 @@ export class BusContext {
   readonly #cacheMs: number;
   readonly #now: () => number;
   #cached: { at: number; value: Promise<Heartbeat[]> } | undefined;
+  readonly metrics: BusMetrics;
   readonly #gate = new SharedExclusiveGate();
 
   constructor(options: BusContextOptions) {
     this.publisher = options.publisher;
     this.heartbeatMaxAgeMs = options.heartbeatMaxAgeMs;
     this.#metrics = busMetrics(options.registry);
+    this.metrics = this.#metrics;
     this.#metrics.countInvalidFrom(() => options.publisher.invalidMessages);
     this.#cacheMs = options.sidecarCacheMs ?? 250;
     this.#now = options.now ?? Date.now;

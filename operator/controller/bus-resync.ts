@@ -1,104 +1,188 @@
 /**
- * Re-assertion of the whole bus from the resources (the resources are the source of truth; Redis is a projection).
+ * The bus controller: keeps Redis a faithful, signed projection of the resources (the resources are the source of
+ * truth). One synthetic key (`BUS_RESYNC_KEY`), so it runs only on the leader, after the caches synced, with the
+ * runner's backoff on failure; it requeues itself every `checkMs` and is also woken when Redis reconnects.
  *
- * Runs as a controller with ONE synthetic key (`BUS_RESYNC_KEY`) so it runs only on the leader, after the caches
- * synced, with the runner's backoff on failure: at start, then every `resyncMs` (requeueAfter). Each run:
- * raises the publisher's revision floor from the largest `status.busRevision` seen, then — inside the bus gate's
- * exclusive section, so no reconciler publish is in flight — reads the caches and calls `reassert(every valid
- * compiled policy not being deleted, every planned revocation not yet expired)`. A FLUSHALL'd Redis is thereby
- * repaired within one resync period with no human action. Policies it removed are handed back to the policy
- * controller (`onPoliciesRemoved`) so anything that raced the snapshot is republished at once.
- * `revisionFloorFrom` is also what reconcilers call (once) before their first publish.
+ * Each run, under the bus gate's EXCLUSIVE side for anything that rewrites (no reconciler publish in flight; the
+ * caches are read inside, so what it writes is at least as new as anything published):
+ *   1. raise the revision floor from the largest `status.busRevision` in the caches;
+ *   2. first run: adopt the bus in Redis if it is whole and signed by our keys, then publish the difference;
+ *      otherwise REBUILD it as a new epoch from the resources (policies and revocations together, one step);
+ *   3. later runs: `check()` (epoch, heads, key types), `verifyContents()` once per resync period, and integrity
+ *      failures sidecars report in their heartbeats: any damage → rebuild (metric vigil_operator_bus_rebuilds_total,
+ *      a Warning Event on the leader Lease, a log line with the reason);
+ *   4. once per resync period: `sync(desired)` — lifts revocations whose SessionTermination is gone, prunes expired
+ *      ones, removes policies without a resource (diff against memory only: no Redis read);
+ *   5. re-sign the epoch record (sidecars measure staleness from it) and give a head to every namespace that has
+ *      live sidecars but none yet; prune stale heartbeats.
+ * After an adoption or a rebuild `onRebuilt` re-enqueues every policy and termination (their statuses name the
+ * new revisions, and terminations re-plan what they wait for).
  */
-import type { AccessPolicy, SessionTermination } from "../api/v1alpha1/index.ts";
 import type { CompiledPolicy } from "../api/compiled-policy.ts";
-import type { RevocationRecord } from "../bus/publisher.ts";
+import type { Heartbeat, Revocation } from "../api/bus/messages.ts";
+import type { AccessPolicy, SessionTermination } from "../api/v1alpha1/index.ts";
+import type { Damage } from "../bus/publisher.ts";
+import type { DesiredBus } from "../bus/published.ts";
+import type { EventRecorder, EventTarget } from "../kube/events.ts";
 import type { Informer } from "../kube/informer.ts";
 import { compileAccessPolicy } from "../policy/compile.ts";
 import type { BusContext } from "./bus-context.ts";
 import type { ReconcileContext, Reconciler, Result } from "./reconciler.ts";
-import { revocationOf } from "./session-termination.ts";
+import { absoluteTimeoutsIn, revocationOf } from "./session-termination.ts";
+import { revocationLifetimeMs } from "./termination-plan.ts";
 
-export const BUS_RESYNC_KEY = "vigil-operator/bus-reassert";
+export const BUS_RESYNC_KEY = "vigil-operator/bus";
 
 /** The largest status.busRevision among the cached objects. */
-export function maxBusRevision(...informers: Informer[]): number {
+export function maxBusRevision(...informers: Informer<AccessPolicy | SessionTermination>[]): number {
   let max = 0;
   for (const informer of informers) {
     for (const obj of informer.list()) {
-      const revision = (obj["status"] as { busRevision?: unknown } | undefined)?.busRevision;
+      const revision: unknown = obj.status?.busRevision;
       if (typeof revision === "number" && Number.isSafeInteger(revision) && revision > max) max = revision;
     }
   }
   return max;
 }
 
-/** What the bus must hold according to the cached resources. */
-export function desiredBusState(policies: Informer, terminations: Informer, now: number): { policies: CompiledPolicy[]; revocations: RevocationRecord[] } {
+/** What the bus must hold according to the cached resources (and the namespaces with live sidecars). */
+export function desiredBusState(
+  policies: Informer<AccessPolicy>,
+  terminations: Informer<SessionTermination>,
+  sidecarNamespaces: Iterable<string>,
+  skewMs: number,
+): DesiredBus {
   const compiled: CompiledPolicy[] = [];
-  for (const obj of policies.list()) {
-    const policy = obj as unknown as AccessPolicy;
+  for (const policy of policies.list()) {
     if (policy.metadata.deletionTimestamp !== undefined) continue;
     const result = compileAccessPolicy(policy);
     if (result.ok) compiled.push(result.policy);
   }
-  const revocations: RevocationRecord[] = [];
-  for (const obj of terminations.list()) {
-    const record = revocationOf(obj as unknown as SessionTermination);
-    if (record !== undefined && record.expiresAt > now) revocations.push(record);
+  const revocations: Revocation[] = [];
+  for (const t of terminations.list()) {
+    // The same lifetime the termination reconciler uses before it has a plan (a termination published without one
+    // yet must not look deleted).
+    const lifetime = revocationLifetimeMs(t.spec.revokeFor, absoluteTimeoutsIn(policies, t.metadata.namespace ?? ""));
+    const record = revocationOf(t, skewMs, lifetime);
+    if (record !== undefined) revocations.push(record);
   }
-  return { policies: compiled, revocations };
+  return { policies: compiled, revocations, namespaces: sidecarNamespaces };
 }
 
-export interface BusResyncOptions {
-  policies: Informer;
-  terminations: Informer;
+export interface BusControllerOptions {
+  policies: Informer<AccessPolicy>;
+  terminations: Informer<SessionTermination>;
   bus: BusContext;
+  events: EventRecorder;
+  /** The Lease of leader election: Events about the bus are recorded on it. */
+  leaseTarget: EventTarget;
+  /** How often the bus is checked and the epoch re-signed. */
+  checkMs: number;
+  /** How often the contents are compared in full and the difference published. */
   resyncMs: number;
-  /** Keys (`ns/name`) of policies the reassert removed from the bus. */
-  onPoliciesRemoved?: (keys: readonly string[]) => void;
+  revocationClockSkewMs: number;
   /** Heartbeats older than this are removed from P sidecars. */
   pruneSidecarsOlderThanMs?: number;
+  /** After an adoption or a rebuild: reconcile every policy and termination again. */
+  onRebuilt?: () => void;
+  now?: () => number;
 }
 
 export class BusResyncReconciler implements Reconciler {
-  readonly #o: BusResyncOptions;
+  readonly #o: BusControllerOptions;
+  readonly #now: () => number;
+  #lastResync = Number.NEGATIVE_INFINITY;
 
-  constructor(options: BusResyncOptions) {
+  constructor(options: BusControllerOptions) {
     this.#o = options;
+    this.#now = options.now ?? Date.now;
   }
 
   async reconcile(_key: string, ctx: ReconcileContext): Promise<Result> {
     const { bus } = this.#o;
-    bus.publisher.raiseRevisionFloor(maxBusRevision(this.#o.policies, this.#o.terminations));
-    const started = Date.now();
-    const report = await bus.exclusive(() => {
-      const desired = desiredBusState(this.#o.policies, this.#o.terminations, bus.now());
-      return bus.timed("reassert", () => bus.publisher.reassert(desired.policies, desired.revocations));
-    });
-    const changes =
-      report.policiesAdded.length + report.policiesUpdated.length + report.policiesRemoved.length +
-      report.revocationsAdded.length + report.revocationsUpdated.length + report.revocationsPruned.length + report.invalidRemoved;
-    const summary = {
-      policiesAdded: report.policiesAdded.length,
-      policiesUpdated: report.policiesUpdated.length,
-      policiesRemoved: report.policiesRemoved.length,
-      revocationsAdded: report.revocationsAdded.length,
-      revocationsUpdated: report.revocationsUpdated.length,
-      revocationsPruned: report.revocationsPruned.length,
-      invalidRemoved: report.invalidRemoved,
-      revisionRepaired: report.revisionRepaired,
-      busRevision: report.revision,
-      ms: Date.now() - started,
-    };
-    if (changes > 0 || report.revisionRepaired) ctx.log.info(summary, "bus re-asserted from the resources: repaired");
-    else ctx.log.debug(summary, "bus re-asserted from the resources: nothing to repair");
-    if (report.policiesRemoved.length > 0) this.#o.onPoliciesRemoved?.(report.policiesRemoved);
+    const publisher = bus.publisher;
+    publisher.raiseRevisionFloor(maxBusRevision(this.#o.policies, this.#o.terminations));
+    // Heartbeats only inform (integrity reports, heads for new namespaces): a failure to read them never blocks a repair.
+    const live = await bus.liveSidecars().catch((): Heartbeat[] => []);
+    const resyncDue = this.#now() - this.#lastResync >= this.#o.resyncMs;
+    const damage = await this.#damage(live, resyncDue, ctx);
+    const namespaces = new Set(live.map((h) => h.namespace));
+    if (damage !== null) {
+      await this.#rebuild(damage, namespaces, ctx);
+    } else if (resyncDue || this.#lastResync === Number.NEGATIVE_INFINITY) {
+      await this.#sync(namespaces, ctx);
+    }
+    if (resyncDue || damage !== null) this.#lastResync = this.#now();
+    await bus.timed("refresh", () => publisher.refreshEpoch());
+    const known = new Set(publisher.namespaces());
+    for (const namespace of namespaces) {
+      if (!known.has(namespace)) await bus.publish("namespace", () => publisher.ensureNamespace(namespace));
+    }
     const pruneAge = this.#o.pruneSidecarsOlderThanMs;
-    if (pruneAge !== undefined) {
-      const pruned = await bus.timed("prune", () => bus.publisher.pruneSidecars(bus.now(), pruneAge));
+    if (pruneAge !== undefined && resyncDue) {
+      const pruned = await bus.timed("prune", () => publisher.pruneSidecars(bus.now(), pruneAge));
       if (pruned > 0) ctx.log.info({ pruned }, "stale sidecar heartbeats removed");
     }
-    return { requeueAfterMs: this.#o.resyncMs };
+    return { requeueAfterMs: this.#o.checkMs };
+  }
+
+  /** Adopts the bus at the first run; later, what (if anything) must be repaired. */
+  async #damage(live: readonly Heartbeat[], resyncDue: boolean, ctx: ReconcileContext): Promise<Damage | null> {
+    const { bus } = this.#o;
+    const publisher = bus.publisher;
+    const current = publisher.epoch;
+    if (current === null) {
+      const loaded = await bus.timed("load", () => publisher.load());
+      if (!loaded.adopted) return loaded.damage;
+      ctx.log.info({ namespaces: publisher.namespaces().length }, "adopted the policy bus found in Redis");
+      return null;
+    }
+    const damage = await publisher.check();
+    if (damage !== null) return damage;
+    const reported = live.find((h) => h.epoch === current.id && h.integrity !== "");
+    if (reported !== undefined) {
+      publisher.reportDamage(`sidecar ${reported.namespace}/${reported.pod} refused the bus: ${reported.integrity}`);
+      return publisher.damage;
+    }
+    return resyncDue ? bus.timed("verify", () => publisher.verifyContents()) : null;
+  }
+
+  async #rebuild(damage: Damage, sidecarNamespaces: Set<string>, ctx: ReconcileContext): Promise<void> {
+    const { bus } = this.#o;
+    const started = Date.now();
+    const result = await bus.exclusive(() => {
+      const desired = desiredBusState(this.#o.policies, this.#o.terminations, sidecarNamespaces, this.#o.revocationClockSkewMs);
+      return bus.timed("rebuild", () => bus.publisher.rebuild(desired, damage));
+    });
+    bus.metrics.rebuilds.inc({ reason: damage.reason });
+    const message = `policy bus rebuilt from the resources as a new epoch at revision ${result.revision} (${damage.reason}): ${damage.message}`;
+    if (damage.reason === "not_built") ctx.log.info({ busRevision: result.revision, ms: Date.now() - started }, message);
+    else {
+      ctx.log.warn({ reason: damage.reason, busRevision: result.revision, ms: Date.now() - started }, message);
+      await this.#o.events.record(this.#o.leaseTarget, "Warning", "BusRebuilt", message);
+    }
+    this.#o.onRebuilt?.();
+  }
+
+  async #sync(sidecarNamespaces: Set<string>, ctx: ReconcileContext): Promise<void> {
+    const { bus } = this.#o;
+    const report = await bus.exclusive(() => {
+      const desired = desiredBusState(this.#o.policies, this.#o.terminations, sidecarNamespaces, this.#o.revocationClockSkewMs);
+      return bus.timed("sync", () => bus.publisher.sync(desired));
+    });
+    const changes =
+      report.policiesPut.length + report.policiesDeleted.length + report.revocationsPut.length + report.revocationsLifted.length + report.pruned + report.namespacesAdded.length;
+    const summary = {
+      policiesPut: report.policiesPut.length,
+      policiesDeleted: report.policiesDeleted.length,
+      revocationsPut: report.revocationsPut.length,
+      revocationsLifted: report.revocationsLifted.length,
+      pruned: report.pruned,
+      namespacesAdded: report.namespacesAdded.length,
+      busRevision: bus.publisher.highestRevision,
+    };
+    if (changes > 0) ctx.log.info(summary, "bus brought in line with the resources");
+    else ctx.log.debug(summary, "bus in line with the resources");
+    if (this.#lastResync === Number.NEGATIVE_INFINITY) this.#o.onRebuilt?.();
   }
 }

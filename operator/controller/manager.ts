@@ -2,7 +2,7 @@
  * The Manager wires the runtime: shared informers, controllers fed by them, and leader election.
  *
  *   const m = new Manager({ kc, log, registry, resyncMs, leaderElection });
- *   const policies = m.informer(customObjectSource(kc, { group, version, plural: "accesspolicies", namespace }));
+ *   const policies = m.informer(customObjectSource<AccessPolicy>(kc, { group, version, plural: "accesspolicies", namespace }));
  *   const pods = m.informer(podSource(kc, { namespace }));
  *   m.controller({ name: "accesspolicy", kind: "AccessPolicy", reconciler: new MyReconciler(policies, …),
  *                  triggers: [{ informer: policies }, { informer: pods, map: (podKey) => policyKeysFor(podKey) }] });
@@ -21,9 +21,10 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Registry } from "prom-client";
 import type { Readiness } from "../admin.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../../lib/log.ts";
 import { Informer } from "../kube/informer.ts";
 import { LeaderElector, type LeaderElectionOptions } from "../kube/leader-election.ts";
+import type { HasMetadata } from "../kube/keys.ts";
 import type { ResourceSource } from "../kube/sources.ts";
 import { Controller, type Reconciler } from "./reconciler.ts";
 
@@ -41,7 +42,7 @@ export interface ManagerOptions {
 }
 
 export interface Trigger {
-  informer: Informer;
+  informer: Informer<HasMetadata>;
   /** Keys of the controller's objects to reconcile when `key` of this informer changes; default: `[key]`. */
   map?: (key: string) => readonly string[];
 }
@@ -58,8 +59,8 @@ export type RunOutcome = "stopped" | "lost";
 
 export class Manager {
   readonly #o: ManagerOptions;
-  readonly #informers: Informer[] = [];
-  readonly #handlers = new Map<Informer, ((key: string) => void)[]>();
+  readonly #informers: Informer<HasMetadata>[] = [];
+  readonly #handlers = new Map<Informer<HasMetadata>, ((key: string) => void)[]>();
   readonly #controllers: Controller[] = [];
   #leading = false;
 
@@ -67,10 +68,10 @@ export class Manager {
     this.#o = options;
   }
 
-  /** A shared informer for `source` (register before `run`). */
-  informer(source: ResourceSource): Informer {
+  /** A shared informer for `source`, typed by it (register before `run`). */
+  informer<T extends HasMetadata>(source: ResourceSource<T>): Informer<T> {
     const handlers: ((key: string) => void)[] = [];
-    const informer = new Informer({
+    const informer = new Informer<T>({
       kc: this.#o.kc,
       source,
       log: this.#o.log,

@@ -21,8 +21,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { describeError, isTerminalError } from "../errors.ts";
-import { withResource, type Logger } from "../log.ts";
+import { errorFields, isTerminalError } from "../errors.ts";
+import type { Logger } from "../../lib/log.ts";
+import { withResource } from "../log.ts";
 import { splitKey } from "../kube/keys.ts";
 import { WorkQueue, type WorkQueueOptions } from "./workqueue.ts";
 
@@ -177,8 +178,8 @@ export class Controller {
       else log.debug("reconciled");
     } catch (err) {
       outcome = settle(this.queue, key, { error: err });
-      if (outcome === "terminal_error") log.error({ err: describeError(err) }, "reconcile failed terminally; not retrying");
-      else log.warn({ err: describeError(err), retries: this.queue.numRequeues(key) }, "reconcile failed; will retry");
+      if (outcome === "terminal_error") log.error(errorFields(err), "reconcile failed terminally; not retrying");
+      else log.warn({ ...errorFields(err), retries: this.queue.numRequeues(key) }, "reconcile failed; will retry");
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     this.#metrics.reconcileDuration.observe({ controller: this.name }, seconds);

@@ -1,35 +1,38 @@
 /**
  * The SessionTermination reconciler: level-triggered; everything derives from the object (spec, the plan
  * annotation, status) and the bus, so a restart or a new leader picks up exactly where the last one stopped.
+ * The SessionTermination is the revocation's home of record: the bus can lose it, the controller puts it back.
  *
- *   finished (Completed/Failed)  → only `ttlSecondsAfterFinished`: delete at completionTime + ttl (requeueAfter
- *                                  until then); a finished termination's status never changes again
+ *   gone or being deleted        → LIFT its revocation (a signed lift on the bus: sidecars stop refusing the
+ *                                  identity). Deleting a SessionTermination is how a revocation is lifted early.
+ *   finished (Completed/Failed)  → late acknowledgements update the counts (Failed → Completed once every live
+ *                                  sidecar answered); `ttlSecondsAfterFinished` deletes it at completionTime + ttl,
+ *                                  but never before its revocation expires (TTL must not lift a revocation)
  *   target unresolvable          → Failed / InvalidTarget (the CRD's CEL rules normally prevent this)
- *   publish                      → publishTermination(record id `<ns>/<name>/<uid>`, issuedAt = creationTimestamp,
- *                                  expiresAt = the plan's, else creationTimestamp + (revokeFor || the longest
- *                                  absolute session timeout among the namespace's policies || 8h)): durable
- *                                  revocation record, then the event; idempotent by id (a re-reconcile publishes
- *                                  nothing new; a re-created termination with the same name has a new uid)
+ *   publish                      → publishRevocation(id `<ns>/<name>/<uid>`, tokensIssuedBefore = creationTimestamp
+ *                                  + the clock-skew allowance, expiresAt = the plan's, else creationTimestamp +
+ *                                  (revokeFor || the longest absolute session timeout among the namespace's
+ *                                  policies || 8h)): signed revocation entry and event; idempotent by content
  *   no plan annotation yet       → fix the plan right after the first publish: startedAt = now, that expiresAt,
  *                                  expected sidecars = live heartbeats of the namespace now (termination-plan.ts)
  *   progress                     → acks + live heartbeats → Propagating / Completed / Failed (after the timeout,
- *                                  naming the silent sidecars); poll with requeueAfter, never block.
- * Redis down → phase Pending, Ready=False/BusUnavailable, Event, retry with backoff. Deleting the resource never
- * removes its revocation record: it stays until it expires.
+ *                                  naming the silent sidecars); every sidecar live now must answer, and nothing
+ *                                  completes within `registrationGraceMs` of a bus rebuild; poll with requeueAfter,
+ *                                  never block (acknowledgements also wake it through the ack stream).
+ * Redis down → phase Pending, Ready=False/BusUnavailable, Event, retry with backoff.
  */
 import type { CustomObjectsApi } from "@kubernetes/client-node";
 import { TERMINATION_PLAN_ANNOTATION } from "../api/annotations.ts";
 import { tryParseDuration } from "../api/duration.ts";
 import { GROUP, SESSION_TERMINATION, VERSION, type AccessPolicy, type SessionTermination } from "../api/v1alpha1/index.ts";
-import type { PublishResult, RevocationRecord } from "../bus/publisher.ts";
+import type { Revocation } from "../api/bus/messages.ts";
+import type { PublishResult } from "../bus/publisher.ts";
 import { TerminalError, describeError, isNotFound } from "../errors.ts";
-import type { KubeObject } from "../kube/cache.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import { guardedPatch, resourceVersionTest, type JsonPatchOp } from "../kube/guarded-patch.ts";
 import type { Informer } from "../kube/informer.ts";
 import { splitKey } from "../kube/keys.ts";
 import { getCustomObject, updateStatus, type CustomObjectRef } from "../kube/status.ts";
-import { asKubeObject } from "./access-policy.ts";
 import { isBusError, type BusContext } from "./bus-context.ts";
 import type { ReconcileContext, Reconciler, Result } from "./reconciler.ts";
 import {
@@ -52,14 +55,18 @@ import {
 } from "./termination-status.ts";
 
 export interface SessionTerminationReconcilerOptions {
-  terminations: Informer;
+  terminations: Informer<SessionTermination>;
   /** AccessPolicies (for the longest absolute session timeout of the namespace). */
-  policies: Informer;
+  policies: Informer<AccessPolicy>;
   api: CustomObjectsApi;
   bus: BusContext;
   events: EventRecorder;
   ensureRevisionFloor: () => void;
   terminationTimeoutMs: number;
+  /** Added to the creation time: tokens issued up to then are refused. */
+  revocationClockSkewMs: number;
+  /** After a bus rebuild, sidecars get this long to re-register before a termination may complete. Default 10 s. */
+  registrationGraceMs?: number;
   /** Poll interval for acknowledgements. Default 1000 ms. */
   pollMs?: number;
 }
@@ -73,11 +80,11 @@ export function terminationId(t: SessionTermination): string {
 }
 
 /**
- * The revocation record of a termination, or undefined when its target does not resolve. `issuedAt` is the
- * creationTimestamp (tokens issued before it are refused); `expiresAt` is the plan's once a plan exists, else
- * creationTimestamp + `lifetimeMs` (no session that existed at creation outlives its absolute timeout from then).
+ * The revocation of a termination, or undefined when its target does not resolve. Tokens issued up to
+ * creationTimestamp + `skewMs` are refused; `expiresAt` is the plan's once a plan exists, else creationTimestamp +
+ * `lifetimeMs` (no session that existed at creation outlives its absolute timeout from then).
  */
-export function revocationOf(t: SessionTermination, lifetimeMs?: number): RevocationRecord | undefined {
+export function revocationOf(t: SessionTermination, skewMs: number, lifetimeMs?: number): Revocation | undefined {
   const plan = decodePlan(t.metadata.annotations?.[TERMINATION_PLAN_ANNOTATION]);
   const target = terminationSelector(t.spec.target);
   const issuedAt = parseTime(t.metadata.creationTimestamp);
@@ -85,12 +92,11 @@ export function revocationOf(t: SessionTermination, lifetimeMs?: number): Revoca
   const expiresAt = plan?.expiresAt ?? (lifetimeMs === undefined ? undefined : issuedAt + lifetimeMs);
   if (expiresAt === undefined) return undefined;
   return {
-    v: 1,
     id: terminationId(t),
     namespace: t.metadata.namespace ?? "",
     selector: target.selector,
     reason: t.spec.reason,
-    issuedAt,
+    tokensIssuedBefore: issuedAt + skewMs,
     expiresAt,
   };
 }
@@ -101,34 +107,25 @@ export function needsReconcile(t: SessionTermination | undefined): boolean {
 }
 
 /** Absolute session timeouts (seconds) of the cached AccessPolicies of `namespace` (8h where unset). */
-export function absoluteTimeoutsIn(policies: Informer, namespace: string): number[] {
-  const prefix = `${namespace}/`;
-  return policies
-    .keys()
-    .filter((k) => k.startsWith(prefix))
-    .map((k) => {
-      const p = policies.get(k) as unknown as AccessPolicy | undefined;
-      const parsed = tryParseDuration(p?.spec.session?.absoluteTimeout ?? "8h");
-      return parsed.ok ? parsed.seconds : DEFAULT_ABSOLUTE_TIMEOUT_SECONDS;
-    });
+export function absoluteTimeoutsIn(policies: Informer<AccessPolicy>, namespace: string): number[] {
+  return policies.list(namespace).map((p) => {
+    const parsed = tryParseDuration(p.spec.session?.absoluteTimeout ?? "8h");
+    return parsed.ok ? parsed.seconds : DEFAULT_ABSOLUTE_TIMEOUT_SECONDS;
+  });
 }
 
 function escapePointer(segment: string): string {
   return segment.replaceAll("~", "~0").replaceAll("/", "~1");
 }
 
-function planPatch(obj: KubeObject, plan: TerminationPlan): JsonPatchOp[] | undefined {
-  const annotations = (obj.metadata as { annotations?: Record<string, string> } | undefined)?.annotations;
+function planPatch(obj: SessionTermination, plan: TerminationPlan): JsonPatchOp[] | undefined {
+  const annotations = obj.metadata.annotations;
   if (decodePlan(annotations?.[TERMINATION_PLAN_ANNOTATION]) !== undefined) return undefined;
   const op: JsonPatchOp =
     annotations === undefined
       ? { op: "add", path: "/metadata/annotations", value: { [TERMINATION_PLAN_ANNOTATION]: encodePlan(plan) } }
       : { op: "add", path: `/metadata/annotations/${escapePointer(TERMINATION_PLAN_ANNOTATION)}`, value: encodePlan(plan) };
   return [resourceVersionTest(obj), op];
-}
-
-function statusOf(obj: KubeObject): SessionTermination["status"] {
-  return (obj as unknown as SessionTermination).status;
 }
 
 export class SessionTerminationReconciler implements Reconciler {
@@ -142,28 +139,28 @@ export class SessionTerminationReconciler implements Reconciler {
     this.#o.ensureRevisionFloor();
     const { namespace, name } = splitKey(key);
     const ref = terminationRef(namespace, name);
-    const cached = this.#o.terminations.get(key) as unknown as SessionTermination | undefined;
-    if (cached === undefined || cached.metadata.deletionTimestamp !== undefined) return {};
-    if (isFinished(cached.status)) return this.#expire(cached, ref, ctx);
+    const cached = this.#o.terminations.get(key);
+    if (cached === undefined || cached.metadata.deletionTimestamp !== undefined) return this.#lift(namespace, name, ctx);
+    if (isFinished(cached.status)) return this.#finished(cached, ref, ctx);
     const generation = cached.metadata.generation ?? 0;
     const target = terminationSelector(cached.spec.target);
     if (!target.ok) {
-      await updateStatus(this.#o.api, ref, (cur) => invalidTargetStatus(statusOf(cur), generation, target.message, new Date()), { initial: asKubeObject(cached) });
+      await updateStatus(this.#o.api, ref, (cur) => invalidTargetStatus(cur.status, generation, target.message, new Date()), { initial: cached });
       await this.#o.events.record(cached, "Warning", TERMINATION_REASONS.InvalidTarget, target.message);
       return {};
     }
     const lifetime = revocationLifetimeMs(cached.spec.revokeFor, absoluteTimeoutsIn(this.#o.policies, namespace));
-    const record = revocationOf(cached, lifetime);
+    const record = revocationOf(cached, this.#o.revocationClockSkewMs, lifetime);
     if (record === undefined) throw new TerminalError("termination has no creationTimestamp");
     let planned: [SessionTermination, TerminationPlan] | undefined;
     let published: PublishResult;
     try {
-      published = await this.#o.bus.publish("termination", () => this.#o.bus.publisher.publishTermination(record));
+      published = await this.#o.bus.publish("termination", () => this.#o.bus.publisher.publishRevocation(record));
       planned = await this.#plan(cached, ref, record.expiresAt);
     } catch (err) {
       if (!isBusError(err)) throw err;
       const message = `the policy bus (Redis) is unavailable; retrying: ${describeError(err)}`;
-      await updateStatus(this.#o.api, ref, (cur) => pendingStatus(statusOf(cur), generation, TERMINATION_REASONS.BusUnavailable, message, new Date()), { initial: asKubeObject(cached) });
+      await updateStatus(this.#o.api, ref, (cur) => pendingStatus(cur.status, generation, TERMINATION_REASONS.BusUnavailable, message, new Date()), { initial: cached });
       await this.#o.events.record(cached, "Warning", "BusUnavailable", message);
       throw err;
     }
@@ -184,43 +181,66 @@ export class SessionTerminationReconciler implements Reconciler {
     const plan = makePlan(this.#o.bus.now(), expiresAt, live.filter((h) => h.namespace === ref.namespace).map((h) => h.pod));
     const result = await guardedPatch({
       what: `plan of ${ref.namespace}/${ref.name}`,
-      read: () => getCustomObject(this.#o.api, ref),
-      initial: asKubeObject(t),
+      read: () => getCustomObject<SessionTermination>(this.#o.api, ref),
+      initial: t,
       build: (cur) => planPatch(cur, plan),
-      apply: async (patch) => (await this.#o.api.patchNamespacedCustomObject({ ...ref, body: patch })) as KubeObject,
+      apply: async (patch) => (await this.#o.api.patchNamespacedCustomObject({ ...ref, body: patch })) as SessionTermination,
     });
     if (result.object === undefined) return undefined;
-    const written = result.object as unknown as SessionTermination;
+    const written = result.object;
     const stored = decodePlan(written.metadata.annotations?.[TERMINATION_PLAN_ANNOTATION]);
     return stored === undefined ? undefined : [written, stored];
   }
 
-  async #progress(t: SessionTermination, ref: CustomObjectRef, plan: TerminationPlan, published: PublishResult, ctx: ReconcileContext): Promise<Result> {
-    const busRevision = published.revision;
-    const id = terminationId(t);
-    const [acks, live] = await Promise.all([this.#o.bus.publisher.readAcks(id), this.#o.bus.liveSidecars()]);
-    const progress = terminationProgress({
+  /** The termination is gone (or going): lift its revocation on the bus. */
+  async #lift(namespace: string, name: string, ctx: ReconcileContext): Promise<Result> {
+    const lifted = await this.#o.bus.publish("lift", () => this.#o.bus.publisher.liftRevocationsOf(namespace, name));
+    if (lifted.changed) ctx.log.info({ busRevision: lifted.revision }, "termination deleted: its revocation is lifted");
+    return {};
+  }
+
+  async #readProgress(t: SessionTermination, ref: CustomObjectRef, plan: TerminationPlan): Promise<ReturnType<typeof terminationProgress>> {
+    const [acks, live] = await Promise.all([this.#o.bus.publisher.readAcks(terminationId(t)), this.#o.bus.liveSidecars()]);
+    const epoch = this.#o.bus.publisher.epoch;
+    return terminationProgress({
       plan,
       now: this.#o.bus.now(),
       timeoutMs: this.#o.terminationTimeoutMs,
       acks: acks.filter((a) => a.namespace === ref.namespace),
       live: new Set(live.filter((h) => h.namespace === ref.namespace).map((h) => h.pod)),
+      ...(epoch === null ? {} : { settledAt: epoch.createdAt + (this.#o.registrationGraceMs ?? 10_000) }),
     });
+  }
+
+  /** Late acknowledgements of a finished termination, then its TTL. */
+  async #finished(t: SessionTermination, ref: CustomObjectRef, ctx: ReconcileContext): Promise<Result> {
+    const plan = decodePlan(t.metadata.annotations?.[TERMINATION_PLAN_ANNOTATION]);
+    if (plan === undefined) return this.#expire(t, ref, ctx);
+    const progress = await this.#readProgress(t, ref, plan);
+    const facts = { namespace: ref.namespace, generation: t.metadata.generation ?? 0, busRevision: t.status?.busRevision ?? 0, startedAt: plan.startedAt, progress };
+    const result = await updateStatus(this.#o.api, ref, (cur) => desiredTerminationStatus(cur.status, facts, new Date()), { initial: t });
+    if (result.changed) ctx.log.info({ acknowledged: progress.acknowledged, sessions: progress.sessionsTerminated, connections: progress.connectionsClosed }, "late acknowledgements counted");
+    return this.#expire(result.object ?? t, ref, ctx);
+  }
+
+  async #progress(t: SessionTermination, ref: CustomObjectRef, plan: TerminationPlan, published: PublishResult, ctx: ReconcileContext): Promise<Result> {
+    const busRevision = published.revision;
+    const progress = await this.#readProgress(t, ref, plan);
     const generation = t.metadata.generation ?? 0;
     const transition = { finishedNow: false };
     const result = await updateStatus(
       this.#o.api,
       ref,
       (cur) => {
-        const before = statusOf(cur);
+        const before = cur.status;
         const next = desiredTerminationStatus(before, { namespace: ref.namespace, generation, busRevision, startedAt: plan.startedAt, progress }, new Date());
         transition.finishedNow = !isFinished(before) && isFinished(next);
         return next;
       },
-      { initial: asKubeObject(t) },
+      { initial: t },
     );
     if (result.object === undefined) return {};
-    const after = result.object as unknown as SessionTermination;
+    const after = result.object;
     if (result.changed && transition.finishedNow) {
       const status = after.status ?? {};
       if (status.phase === "Completed") {
@@ -238,12 +258,16 @@ export class SessionTerminationReconciler implements Reconciler {
     return { requeueAfterMs: Math.max(50, Math.min(this.#o.pollMs ?? 1000, progress.remainingMs)) };
   }
 
-  /** `ttlSecondsAfterFinished`: delete once completionTime + ttl has passed, requeue until then. */
+  /**
+   * `ttlSecondsAfterFinished`: delete once completionTime + ttl has passed AND the revocation has expired (deleting
+   * lifts the revocation, and a TTL must never do that early); requeue until then.
+   */
   async #expire(t: SessionTermination, ref: CustomObjectRef, ctx: ReconcileContext): Promise<Result> {
     const ttl = t.spec.ttlSecondsAfterFinished;
     if (ttl === undefined) return {};
     const finishedAt = parseTime(t.status?.completionTime) ?? this.#o.bus.now();
-    const wait = finishedAt + ttl * 1000 - this.#o.bus.now();
+    const revocationEnds = decodePlan(t.metadata.annotations?.[TERMINATION_PLAN_ANNOTATION])?.expiresAt ?? 0;
+    const wait = Math.max(finishedAt + ttl * 1000, revocationEnds) - this.#o.bus.now();
     if (wait > 0) return { requeueAfterMs: wait };
     try {
       await this.#o.api.deleteNamespacedCustomObject({ ...ref, body: { preconditions: { uid: t.metadata.uid ?? "" } } });

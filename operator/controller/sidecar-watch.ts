@@ -7,7 +7,7 @@
  * `onNamespacesChanged`, which enqueues the policies of those namespaces so their sidecar counts converge.
  * A Redis failure is left to the runner's backoff.
  */
-import type { Heartbeat } from "../api/bus.ts";
+import type { Heartbeat } from "../api/bus/messages.ts";
 import type { BusContext } from "./bus-context.ts";
 import type { ReconcileContext, Reconciler, Result } from "./reconciler.ts";
 

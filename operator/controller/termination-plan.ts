@@ -7,11 +7,16 @@
  * - The publish plan (annotation TERMINATION_PLAN_ANNOTATION): when propagation started, when the revocation
  *   expires and which sidecars (pod names in the termination's namespace, live at publish time) must answer. Fixed
  *   once, right after the first publish, so a restarted operator finishes the same termination the same way.
- * - `terminationProgress`: from the plan, the acks and the live sidecars → phase and counts. An expected sidecar
- *   whose heartbeat stopped (pod gone) is not waited for; past the timeout the ones still silent are named.
+ * - `terminationProgress`: from the plan, the acks and the live sidecars → phase and counts. Every sidecar of the
+ *   namespace that is live now must acknowledge (the planned ones, and any that registered since: a sidecar
+ *   reconnecting after a Redis restart, a new pod), so `Completed` means every live sidecar applied it; and it is
+ *   never `Completed` before `settledAt` (the bus was rebuilt recently: sidecars may not have re-registered
+ *   yet). An expected sidecar whose heartbeat stopped (pod gone) is not waited for; past the timeout the ones
+ *   still silent are named.
  * See docs/decisions/reconcile-0002-termination-plan.md.
  */
-import type { Ack, TerminationSelector } from "../api/bus.ts";
+import { z } from "zod";
+import type { Ack, TerminationSelector } from "../api/bus/messages.ts";
 import { tryParseDuration } from "../api/duration.ts";
 import type { TerminationTarget } from "../api/v1alpha1/index.ts";
 
@@ -50,15 +55,22 @@ export function revocationLifetimeMs(revokeFor: string | undefined, absoluteTime
   return (longest > 0 ? longest : DEFAULT_ABSOLUTE_TIMEOUT_SECONDS) * 1000;
 }
 
-export interface TerminationPlan {
-  v: 1;
-  /** Epoch ms: when propagation started (status.startTime; the timeout counts from here). */
-  startedAt: number;
-  /** Epoch ms: when the revocation record expires. */
-  expiresAt: number;
-  /** Pod names (in the termination's namespace) expected to acknowledge, sorted. */
-  expected: string[];
-}
+const epochMs = z.int().min(0);
+
+/** The plan annotation's schema (an annotation anyone with write access to the object can edit: validated). */
+const TerminationPlanSchema = z
+  .object({
+    v: z.literal(1),
+    /** Epoch ms: when propagation started (status.startTime; the timeout counts from here). */
+    startedAt: epochMs,
+    /** Epoch ms: when the revocation record expires. */
+    expiresAt: epochMs,
+    /** Pod names (in the termination's namespace) expected to acknowledge, sorted. */
+    expected: z.array(z.string().min(1).max(253)),
+  })
+  .refine((plan) => plan.expiresAt >= plan.startedAt, { path: ["expiresAt"], error: "must not be before startedAt" });
+
+export type TerminationPlan = z.infer<typeof TerminationPlanSchema>;
 
 export function makePlan(now: number, expiresAt: number, livePods: readonly string[]): TerminationPlan {
   const expected = [...new Set(livePods)].sort().slice(0, MAX_EXPECTED_SIDECARS);
@@ -78,16 +90,8 @@ export function decodePlan(raw: string | undefined): TerminationPlan | undefined
   } catch {
     return undefined;
   }
-  if (typeof value !== "object" || value === null) return undefined;
-  const p = value as Record<string, unknown>;
-  const { startedAt, expiresAt, expected } = p;
-  if (p["v"] !== 1 || !isEpoch(startedAt) || !isEpoch(expiresAt) || expiresAt < startedAt) return undefined;
-  if (!Array.isArray(expected) || !expected.every((e): e is string => typeof e === "string" && e.length > 0 && e.length <= 253)) return undefined;
-  return { v: 1, startedAt, expiresAt, expected };
-}
-
-function isEpoch(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+  const parsed = TerminationPlanSchema.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
 }
 
 export interface ProgressInput {
@@ -98,6 +102,8 @@ export interface ProgressInput {
   acks: readonly Ack[];
   /** Pod names of the namespace's sidecars whose heartbeat is live now. */
   live: ReadonlySet<string>;
+  /** Epoch ms before which the set of live sidecars is not trusted to be complete (default: no such bound). */
+  settledAt?: number;
 }
 
 export interface Progress {
@@ -123,20 +129,22 @@ export function terminationProgress(input: ProgressInput): Progress {
     sessionsTerminated += a.sessionsTerminated;
     connectionsClosed += a.connectionsClosed;
   }
-  const silent = input.plan.expected.filter((pod) => !acked.has(pod));
+  const expected = [...new Set([...input.plan.expected, ...input.live])].sort();
+  const silent = expected.filter((pod) => !acked.has(pod));
   const waitingFor = silent.filter((pod) => input.live.has(pod));
   const gone = silent.filter((pod) => !input.live.has(pod));
   const remainingMs = Math.max(0, input.plan.startedAt + input.timeoutMs - input.now);
-  const phase = waitingFor.length === 0 ? "Completed" : remainingMs === 0 ? "Failed" : "Propagating";
+  const settled = input.settledAt === undefined || input.now >= input.settledAt;
+  const phase = waitingFor.length === 0 && settled ? "Completed" : remainingMs === 0 && waitingFor.length > 0 ? "Failed" : "Propagating";
   return {
     phase,
     sessionsTerminated,
     connectionsClosed,
-    acknowledged: input.plan.expected.length - silent.length,
-    expected: input.plan.expected.length,
+    acknowledged: expected.length - silent.length,
+    expected: expected.length,
     waitingFor,
     gone,
-    remainingMs,
+    remainingMs: settled ? remainingMs : Math.max(remainingMs, (input.settledAt ?? 0) - input.now),
   };
 }
 

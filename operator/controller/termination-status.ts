@@ -1,8 +1,9 @@
 /**
- * The desired SessionTermination status, pure. A finished termination (Completed or Failed) never changes again:
- * `desiredTerminationStatus` returns its status untouched, which is what makes "finishes exactly once" hold
- * across restarts and leader changes (the status write is guarded by resourceVersion and recomputed from a fresh
- * read on conflict).
+ * The desired SessionTermination status, pure. A termination finishes (Completed or Failed) exactly once; after
+ * that only LATE acknowledgements change it: the counts grow, and a Failed one becomes Completed once every live
+ * sidecar has answered (e.g. one that re-registered after a Redis restart). `desiredTerminationStatus` returns a
+ * finished status untouched otherwise, which is what makes "finishes exactly once" hold across restarts and
+ * leader changes (the status write is guarded by resourceVersion and recomputed from a fresh read on conflict).
  *
  *   Ready  False Pending                 not yet published (e.g. Redis unavailable: reason BusUnavailable)
  *          False Propagating             published; waiting for acknowledgements
@@ -62,7 +63,7 @@ export interface PropagationFacts {
 }
 
 export function desiredTerminationStatus(current: SessionTerminationStatus | undefined, facts: PropagationFacts, now: Date): SessionTerminationStatus {
-  if (isFinished(current)) return current ?? {};
+  if (isFinished(current)) return lateAcknowledgements(current ?? {}, facts, now);
   const { progress: p, generation } = facts;
   const goneNote = p.gone.length === 0 ? "" : `; ${p.gone.length} expected sidecar(s) went away before answering and were not waited for`;
   const next: SessionTerminationStatus = {
@@ -107,4 +108,40 @@ export function desiredTerminationStatus(current: SessionTerminationStatus | und
   }
   next.conditions = setCondition(current?.conditions, condition, now);
   return next;
+}
+
+/** A finished termination learns of acknowledgements that arrived after it finished. */
+function lateAcknowledgements(current: SessionTerminationStatus, facts: PropagationFacts, now: Date): SessionTerminationStatus {
+  const p = facts.progress;
+  const grew =
+    p.acknowledged > (current.sidecarsAcknowledged ?? 0) ||
+    p.sessionsTerminated > (current.sessionsTerminated ?? 0) ||
+    p.connectionsClosed > (current.connectionsClosed ?? 0);
+  if (!grew) return current;
+  const counts = {
+    sessionsTerminated: Math.max(p.sessionsTerminated, current.sessionsTerminated ?? 0),
+    connectionsClosed: Math.max(p.connectionsClosed, current.connectionsClosed ?? 0),
+    sidecarsAcknowledged: Math.max(p.acknowledged, current.sidecarsAcknowledged ?? 0),
+    sidecarsExpected: Math.max(p.expected, current.sidecarsExpected ?? 0),
+  };
+  if (current.phase === "Failed" && p.phase !== "Completed") return { ...current, ...counts };
+  const rest = { ...current };
+  delete rest.unresponsiveSidecars;
+  return {
+    ...rest,
+    ...counts,
+    phase: "Completed",
+    ...(current.phase === "Failed" ? { completionTime: formatConditionTime(now) } : {}),
+    conditions: setCondition(
+      current.conditions,
+      {
+        type: CONDITION_READY,
+        status: "True",
+        reason: TERMINATION_REASONS.AllAcknowledged,
+        message: `${counts.sidecarsAcknowledged} of ${counts.sidecarsExpected} sidecar(s) acknowledged: ${counts.sessionsTerminated} session(s) terminated, ${counts.connectionsClosed} connection(s) closed (including late acknowledgements)`,
+        observedGeneration: facts.generation,
+      },
+      now,
+    ),
+  };
 }

@@ -9,7 +9,7 @@ import {
   EventsV1Api,
   KubeConfig,
 } from "@kubernetes/client-node";
-import { ConfigError } from "../config.ts";
+import { ConfigError } from "../errors.ts";
 
 export function loadKubeConfig(env: Readonly<Record<string, string | undefined>> = process.env): KubeConfig {
   const kc = new KubeConfig();

@@ -5,12 +5,14 @@
  * Contract: `record` never throws and never rejects — a failed Event is logged and dropped (events are
  * best-effort; they must never fail a reconcile). `reason` is CamelCase (`/^[A-Z][A-Za-z0-9]{0,127}$/`); the
  * note is cut to 1 KiB. The same (object uid, type, reason, note) is not recorded twice within `dedupeMs`
- * (default 10 min), so periodic resyncs do not flood the object with identical Events.
+ * (default 10 min), so periodic resyncs do not flood the object with identical Events; the last 2048 recorded
+ * outcomes are remembered (an `lru-cache` with that TTL).
  */
 import { randomBytes } from "node:crypto";
 import { EventsV1Api, V1MicroTime, type EventsV1Event, type KubeConfig, type V1ObjectReference } from "@kubernetes/client-node";
-import { describeError } from "../errors.ts";
-import type { Logger } from "../log.ts";
+import { LRUCache } from "lru-cache";
+import { errorFields } from "../errors.ts";
+import type { Logger } from "../../lib/log.ts";
 
 export type EventType = "Normal" | "Warning";
 
@@ -55,11 +57,13 @@ export function truncateUtf8(text: string, maxBytes: number): string {
 export class EventRecorder {
   readonly #api: EventsV1Api;
   readonly #o: EventRecorderOptions;
-  readonly #recent = new Map<string, number>();
+  /** Outcomes recorded within the dedupe window. */
+  readonly #recent: LRUCache<string, true>;
 
   constructor(options: EventRecorderOptions) {
     this.#o = options;
     this.#api = options.kc.makeApiClient(EventsV1Api);
+    this.#recent = new LRUCache({ max: MAX_REMEMBERED, ttl: options.dedupeMs ?? 600_000 });
   }
 
   /** Record an Event on `target`. Resolves true if an Event was created; never rejects. */
@@ -72,15 +76,13 @@ export class EventRecorder {
     }
     const text = truncateUtf8(note, MAX_NOTE_BYTES);
     const dedupeKey = `${uid ?? `${namespace}/${name}`}|${type}|${reason}|${text}`;
-    const now = Date.now();
-    const last = this.#recent.get(dedupeKey);
-    if (last !== undefined && now - last < (this.#o.dedupeMs ?? 600_000)) return false;
+    if (this.#recent.has(dedupeKey)) return false;
     try {
-      await this.#api.createNamespacedEvent({ namespace, body: this.#event(target, type, reason, text, action, now) });
-      this.#remember(dedupeKey, now);
+      await this.#api.createNamespacedEvent({ namespace, body: this.#event(target, type, reason, text, action, Date.now()) });
+      this.#recent.set(dedupeKey, true);
       return true;
     } catch (err) {
-      log.warn({ err: describeError(err), reason }, "recording Event failed");
+      log.warn({ ...errorFields(err), reason }, "recording Event failed");
       return false;
     }
   }
@@ -103,14 +105,5 @@ export class EventRecorder {
       reportingInstance: this.#o.instance.slice(0, 128),
       regarding,
     };
-  }
-
-  #remember(key: string, at: number): void {
-    this.#recent.delete(key);
-    this.#recent.set(key, at);
-    if (this.#recent.size > MAX_REMEMBERED) {
-      const oldest = this.#recent.keys().next().value;
-      if (oldest !== undefined) this.#recent.delete(oldest);
-    }
   }
 }

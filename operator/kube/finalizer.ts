@@ -10,19 +10,20 @@
 import type { CustomObjectsApi } from "@kubernetes/client-node";
 import type { KubeObject } from "./cache.ts";
 import { guardedPatch, resourceVersionTest, type JsonPatchOp } from "./guarded-patch.ts";
+import type { HasMetadata } from "./keys.ts";
 import { getCustomObject, type CustomObjectRef } from "./status.ts";
 
-function finalizersOf(obj: KubeObject): string[] {
+function finalizersOf(obj: HasMetadata): string[] {
   const meta = obj.metadata as { finalizers?: unknown } | undefined;
   return Array.isArray(meta?.finalizers) ? meta.finalizers.filter((f): f is string => typeof f === "string") : [];
 }
 
-export function hasFinalizer(obj: KubeObject, finalizer: string): boolean {
+export function hasFinalizer(obj: HasMetadata, finalizer: string): boolean {
   return finalizersOf(obj).includes(finalizer);
 }
 
 /** Patch adding `finalizer`, or undefined if present. */
-export function finalizerAddPatch(obj: KubeObject, finalizer: string): JsonPatchOp[] | undefined {
+export function finalizerAddPatch(obj: HasMetadata, finalizer: string): JsonPatchOp[] | undefined {
   const meta = obj.metadata as { finalizers?: unknown } | undefined;
   if (hasFinalizer(obj, finalizer)) return undefined;
   if (!Array.isArray(meta?.finalizers)) {
@@ -32,7 +33,7 @@ export function finalizerAddPatch(obj: KubeObject, finalizer: string): JsonPatch
 }
 
 /** Patch removing `finalizer`, or undefined if absent. */
-export function finalizerRemovePatch(obj: KubeObject, finalizer: string): JsonPatchOp[] | undefined {
+export function finalizerRemovePatch(obj: HasMetadata, finalizer: string): JsonPatchOp[] | undefined {
   const meta = obj.metadata as { finalizers?: unknown } | undefined;
   const list: unknown[] = Array.isArray(meta?.finalizers) ? meta.finalizers : [];
   const index = list.indexOf(finalizer);
@@ -44,39 +45,39 @@ export function finalizerRemovePatch(obj: KubeObject, finalizer: string): JsonPa
   ];
 }
 
-async function patchFinalizers(
+async function patchFinalizers<T extends HasMetadata>(
   api: CustomObjectsApi,
   ref: CustomObjectRef,
-  build: (obj: KubeObject) => JsonPatchOp[] | undefined,
-  options: { initial?: KubeObject; maxAttempts?: number },
-): Promise<KubeObject | undefined> {
-  const result = await guardedPatch({
+  build: (obj: T) => JsonPatchOp[] | undefined,
+  options: { initial?: T; maxAttempts?: number },
+): Promise<T | undefined> {
+  const result = await guardedPatch<T>({
     what: `finalizers of ${ref.namespace}/${ref.name}`,
-    read: () => getCustomObject(api, ref),
+    read: () => getCustomObject<T>(api, ref),
     initial: options.initial,
     maxAttempts: options.maxAttempts,
     build,
-    apply: async (patch) => (await api.patchNamespacedCustomObject({ ...ref, body: patch })) as KubeObject,
+    apply: async (patch) => (await api.patchNamespacedCustomObject({ ...ref, body: patch })) as T,
   });
   return result.object;
 }
 
 /** Ensure `finalizer` is on the object; returns the object after the write (undefined if it is gone). */
-export function addFinalizer(
+export function addFinalizer<T extends HasMetadata = KubeObject>(
   api: CustomObjectsApi,
   ref: CustomObjectRef,
   finalizer: string,
-  options: { initial?: KubeObject; maxAttempts?: number } = {},
-): Promise<KubeObject | undefined> {
-  return patchFinalizers(api, ref, (obj) => finalizerAddPatch(obj, finalizer), options);
+  options: { initial?: T; maxAttempts?: number } = {},
+): Promise<T | undefined> {
+  return patchFinalizers<T>(api, ref, (obj) => finalizerAddPatch(obj, finalizer), options);
 }
 
 /** Ensure `finalizer` is not on the object; returns the object after the write (undefined if it is gone). */
-export function removeFinalizer(
+export function removeFinalizer<T extends HasMetadata = KubeObject>(
   api: CustomObjectsApi,
   ref: CustomObjectRef,
   finalizer: string,
-  options: { initial?: KubeObject; maxAttempts?: number } = {},
-): Promise<KubeObject | undefined> {
-  return patchFinalizers(api, ref, (obj) => finalizerRemovePatch(obj, finalizer), options);
+  options: { initial?: T; maxAttempts?: number } = {},
+): Promise<T | undefined> {
+  return patchFinalizers<T>(api, ref, (obj) => finalizerRemovePatch(obj, finalizer), options);
 }

@@ -7,39 +7,40 @@
  * rebuild the patch from the fresh copy and retry (at most `maxAttempts`); the same one means the patch itself is
  * invalid → throw. A 409 is stale by definition. A 404 (or the object vanishing on re-read) is "gone".
  */
-import { ErrorCode, OperatorError, httpStatusOf, isConflict, isNotFound } from "../errors.ts";
+import { OperatorError, httpStatusOf, isConflict, isNotFound } from "../errors.ts";
 import type { KubeObject } from "./cache.ts";
+import type { HasMetadata } from "./keys.ts";
 
 export type JsonPatchOp =
   | { op: "test" | "add" | "replace"; path: string; value: unknown }
   | { op: "remove"; path: string };
 
-export interface GuardedPatchOptions {
+export interface GuardedPatchOptions<T extends HasMetadata = KubeObject> {
   /** What is being written, for error messages (e.g. `status of team-a/web`). */
   what: string;
-  read: () => Promise<KubeObject | undefined>;
+  read: () => Promise<T | undefined>;
   /** The copy already in hand (skips the first read). */
-  initial?: KubeObject | undefined;
+  initial?: T | undefined;
   /** The patch for this copy, or undefined when it already is as wanted. */
-  build: (current: KubeObject) => JsonPatchOp[] | undefined;
-  apply: (patch: JsonPatchOp[]) => Promise<KubeObject>;
+  build: (current: T) => JsonPatchOp[] | undefined;
+  apply: (patch: JsonPatchOp[]) => Promise<T>;
   maxAttempts?: number | undefined;
 }
 
-export interface GuardedPatchResult {
+export interface GuardedPatchResult<T extends HasMetadata = KubeObject> {
   changed: boolean;
   /** After the write, or as read when unchanged; undefined when the object does not exist. */
-  object: KubeObject | undefined;
+  object: T | undefined;
   attempts: number;
 }
 
-export function resourceVersionTest(obj: KubeObject): JsonPatchOp {
+export function resourceVersionTest(obj: HasMetadata): JsonPatchOp {
   const rv = obj.metadata?.resourceVersion;
-  if (rv === undefined || rv === "") throw new OperatorError(ErrorCode.Kube, "object has no resourceVersion");
+  if (rv === undefined || rv === "") throw new OperatorError("KUBE_API", "object has no resourceVersion");
   return { op: "test", path: "/metadata/resourceVersion", value: rv };
 }
 
-export async function guardedPatch(o: GuardedPatchOptions): Promise<GuardedPatchResult> {
+export async function guardedPatch<T extends HasMetadata>(o: GuardedPatchOptions<T>): Promise<GuardedPatchResult<T>> {
   const maxAttempts = o.maxAttempts ?? 5;
   let current = o.initial ?? (await o.read());
   for (let attempt = 1; ; attempt++) {
@@ -56,15 +57,15 @@ export async function guardedPatch(o: GuardedPatchOptions): Promise<GuardedPatch
 }
 
 /** After a failed write: the fresh copy to retry with (possibly undefined = gone), or throw. */
-async function freshCopyIfStale(o: GuardedPatchOptions, current: KubeObject, err: unknown, lastAttempt: number | undefined): Promise<KubeObject | undefined> {
+async function freshCopyIfStale<T extends HasMetadata>(o: GuardedPatchOptions<T>, current: T, err: unknown, lastAttempt: number | undefined): Promise<T | undefined> {
   if (!isConflict(err) && httpStatusOf(err) !== 422) {
-    throw new OperatorError(ErrorCode.Kube, `writing ${o.what} failed`, { cause: err });
+    throw new OperatorError("KUBE_API", `writing ${o.what} failed`, { cause: err });
   }
   const fresh = await o.read();
   const stale = isConflict(err) || fresh?.metadata?.resourceVersion !== current.metadata?.resourceVersion;
-  if (!stale) throw new OperatorError(ErrorCode.Kube, `writing ${o.what} was rejected as invalid`, { cause: err });
+  if (!stale) throw new OperatorError("KUBE_API", `writing ${o.what} was rejected as invalid`, { cause: err });
   if (lastAttempt !== undefined) {
-    throw new OperatorError(ErrorCode.Conflict, `writing ${o.what} kept conflicting after ${lastAttempt} attempts`, { cause: err });
+    throw new OperatorError("KUBE_CONFLICT", `writing ${o.what} kept conflicting after ${lastAttempt} attempts`, { cause: err });
   }
   return fresh;
 }

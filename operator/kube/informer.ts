@@ -14,10 +14,15 @@
  *
  * `hasSynced()` is true once the first LIST has been applied; `waitForSync()` resolves then. `stop()` ends it.
  * The handler must be cheap and must not throw (a throw is logged): typically `controller.enqueue(key)`.
+ *
+ * The cache is typed by its source (`Informer<AccessPolicy>`), so a reconciler reads its object as controller-runtime's
+ * `client.Get(ctx, key, &obj)` does: `policies.get(key)` is an `AccessPolicy | undefined`. `list(namespace?)` and
+ * `keys(namespace?)` read everything cached, or one namespace's objects.
  */
 import { Watch, type KubeConfig } from "@kubernetes/client-node";
-import { describeError } from "../errors.ts";
-import type { Logger } from "../log.ts";
+import { errorFields } from "../errors.ts";
+import type { Logger } from "../../lib/log.ts";
+import { sleep } from "../../lib/sleep.ts";
 import { backoffDelay, cryptoUnit, type BackoffPolicy } from "../controller/backoff.ts";
 import {
   applyWatchEvent,
@@ -31,6 +36,7 @@ import {
   type ObjectCache,
   type WatchEnd,
 } from "./cache.ts";
+import type { HasMetadata } from "./keys.ts";
 import type { ResourceSource } from "./sources.ts";
 
 export type InformerEventType = CacheChange["type"] | "resync";
@@ -39,9 +45,9 @@ export type KeyHandler = (key: string, type: InformerEventType) => void;
 
 export const DEFAULT_WATCH_BACKOFF: BackoffPolicy = { baseMs: 200, capMs: 30_000, jitter: 0.5 };
 
-export interface InformerOptions {
+export interface InformerOptions<T extends HasMetadata = KubeObject> {
   kc: KubeConfig;
-  source: ResourceSource;
+  source: ResourceSource<T>;
   onKey: KeyHandler;
   log: Logger;
   /** Re-emit every key this often; 0 disables. */
@@ -61,24 +67,24 @@ export interface InformerStats {
   watchFailures: number;
 }
 
-export class Informer {
-  readonly #opts: InformerOptions;
+export class Informer<T extends HasMetadata = KubeObject> {
+  readonly #opts: InformerOptions<T>;
   readonly #log: Logger;
   readonly #random: () => number;
   readonly #backoff: BackoffPolicy;
-  #cache: ObjectCache = new Map();
+  #cache: ObjectCache<T> = new Map();
   #resourceVersion = "";
   #synced = false;
   #syncWaiters: (() => void)[] = [];
   #stopped = false;
   #running: Promise<void> | undefined;
   #watchAbort: AbortController | undefined;
-  #sleepTimer: ReturnType<typeof setTimeout> | undefined;
-  #wake: (() => void) | undefined;
+  /** Aborted by stop(): ends a backoff sleep at once. */
+  readonly #stopping = new AbortController();
   #resyncTimer: ReturnType<typeof setInterval> | undefined;
   readonly #stats: InformerStats = { lists: 0, relistsAfterGone: 0, watchesStarted: 0, watchFailures: 0 };
 
-  constructor(options: InformerOptions) {
+  constructor(options: InformerOptions<T>) {
     this.#opts = options;
     this.#log = options.log.child({ informer: options.source.description });
     this.#random = options.random ?? cryptoUnit;
@@ -89,7 +95,7 @@ export class Informer {
   start(): void {
     if (this.#running !== undefined || this.#stopped) return;
     this.#running = this.#run().catch((err: unknown) => {
-      this.#log.error({ err: describeError(err) }, "informer loop crashed");
+      this.#log.error(errorFields(err), "informer loop crashed");
     });
     if (this.#opts.resyncMs > 0) {
       this.#resyncTimer = setInterval(() => {
@@ -103,8 +109,7 @@ export class Informer {
     this.#stopped = true;
     if (this.#resyncTimer !== undefined) clearInterval(this.#resyncTimer);
     this.#watchAbort?.abort();
-    if (this.#sleepTimer !== undefined) clearTimeout(this.#sleepTimer);
-    this.#wake?.();
+    this.#stopping.abort();
     for (const w of this.#syncWaiters.splice(0)) w();
     await this.#running;
   }
@@ -120,16 +125,22 @@ export class Informer {
   }
 
   /** The cached object for `key` (as last listed or watched). */
-  get(key: string): KubeObject | undefined {
+  get(key: string): T | undefined {
     return this.#cache.get(key);
   }
 
-  keys(): string[] {
-    return [...this.#cache.keys()];
+  /** Keys of every cached object, or of those in `namespace`. */
+  keys(namespace?: string): string[] {
+    const all = [...this.#cache.keys()];
+    if (namespace === undefined) return all;
+    const prefix = `${namespace}/`;
+    return all.filter((key) => key.startsWith(prefix));
   }
 
-  list(): KubeObject[] {
-    return [...this.#cache.values()];
+  /** Every cached object, or those in `namespace`. */
+  list(namespace?: string): T[] {
+    if (namespace === undefined) return [...this.#cache.values()];
+    return this.keys(namespace).flatMap((key) => this.#cache.get(key) ?? []);
   }
 
   /** The resourceVersion the next watch resumes from. */
@@ -158,7 +169,7 @@ export class Informer {
           failures = 0;
         } catch (err) {
           const delay = backoffDelay(this.#backoff, failures++, this.#random);
-          this.#log.warn({ err: describeError(err), retryInMs: delay }, "list failed; retrying");
+          this.#log.warn({ ...errorFields(err), retryInMs: delay }, "list failed; retrying");
           await this.#sleep(delay);
         }
         continue;
@@ -186,7 +197,7 @@ export class Informer {
   /** LIST everything (paginated), swap the cache, emit the difference. */
   async #relist(): Promise<void> {
     const limit = this.#opts.pageSize ?? 500;
-    const items: KubeObject[] = [];
+    const items: T[] = [];
     let token: string | undefined;
     let resourceVersion: string;
     do {
@@ -236,7 +247,8 @@ export class Informer {
         const rv = resourceVersionOf(obj);
         if (rv !== undefined && rv !== "") this.#resourceVersion = rv;
         if (type === "BOOKMARK") return;
-        const change = applyWatchEvent(this.#cache, type, forCache(obj));
+        // The watch boundary: an event's object is what the source's LIST yields (see sources.ts).
+        const change = applyWatchEvent(this.#cache, type, forCache(obj as T));
         if (change !== undefined) this.#emit(change.key, change.type);
       };
       const query = { resourceVersion: this.#resourceVersion, allowWatchBookmarks: true, timeoutSeconds };
@@ -261,19 +273,11 @@ export class Informer {
     try {
       this.#opts.onKey(key, type);
     } catch (err) {
-      this.#log.error({ err: describeError(err), key }, "informer handler threw");
+      this.#log.error({ ...errorFields(err), key }, "informer handler threw");
     }
   }
 
   #sleep(ms: number): Promise<void> {
-    if (this.#stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.#wake = resolve;
-      this.#sleepTimer = setTimeout(() => {
-        this.#sleepTimer = undefined;
-        this.#wake = undefined;
-        resolve();
-      }, ms);
-    });
+    return sleep(ms, this.#stopping.signal);
   }
 }

@@ -17,8 +17,9 @@
  * After leadership ends, `run` resolves; a process that lost its lease should exit and start afresh.
  */
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease, type V1LeaseSpec } from "@kubernetes/client-node";
-import { describeError, isConflict, isNotFound } from "../errors.ts";
-import type { Logger } from "../log.ts";
+import { errorFields, isConflict, isNotFound } from "../errors.ts";
+import type { Logger } from "../../lib/log.ts";
+import { sleep } from "../../lib/sleep.ts";
 import { cryptoUnit } from "../controller/backoff.ts";
 
 export interface LeaderElectionOptions {
@@ -81,7 +82,7 @@ export class LeaderElector {
     try {
       this.#o.onStartedLeading(leadAbort.signal);
     } catch (err) {
-      this.#log.error({ err: describeError(err) }, "onStartedLeading threw");
+      this.#log.error(errorFields(err), "onStartedLeading threw");
     }
     const lost = await this.#renewLoop(signal);
     this.#leading = false;
@@ -153,7 +154,7 @@ export class LeaderElector {
       current = await this.#api.readNamespacedLease({ name, namespace });
     } catch (err) {
       if (isNotFound(err)) return this.#create(startedAt);
-      this.#log.warn({ err: describeError(err) }, "reading lease failed");
+      this.#log.warn(errorFields(err), "reading lease failed");
       return "failed";
     }
     this.#observe(current, startedAt);
@@ -169,7 +170,7 @@ export class LeaderElector {
       return "acquired";
     } catch (err) {
       if (isConflict(err)) this.#log.debug("lease changed under us (409)");
-      else this.#log.warn({ err: describeError(err) }, "updating lease failed");
+      else this.#log.warn(errorFields(err), "updating lease failed");
       return "failed";
     }
   }
@@ -187,7 +188,7 @@ export class LeaderElector {
       this.#lastSuccessStartedAt = startedAt;
       return "acquired";
     } catch (err) {
-      if (!isConflict(err)) this.#log.warn({ err: describeError(err) }, "creating lease failed");
+      if (!isConflict(err)) this.#log.warn(errorFields(err), "creating lease failed");
       return "failed";
     }
   }
@@ -209,10 +210,10 @@ export class LeaderElector {
   #stopped(): void {
     try {
       void Promise.resolve(this.#o.onStoppedLeading()).catch((err: unknown) => {
-        this.#log.error({ err: describeError(err) }, "onStoppedLeading failed");
+        this.#log.error(errorFields(err), "onStoppedLeading failed");
       });
     } catch (err) {
-      this.#log.error({ err: describeError(err) }, "onStoppedLeading threw");
+      this.#log.error(errorFields(err), "onStoppedLeading threw");
     }
   }
 
@@ -220,7 +221,7 @@ export class LeaderElector {
     try {
       await this.#o.onStoppedLeading();
     } catch (err) {
-      this.#log.error({ err: describeError(err) }, "onStoppedLeading failed");
+      this.#log.error(errorFields(err), "onStoppedLeading failed");
     }
   }
 
@@ -241,7 +242,7 @@ export class LeaderElector {
       await this.#api.replaceNamespacedLease({ name, namespace, body: leaseBody(name, namespace, current.metadata?.resourceVersion, record) });
       this.#log.info("released lease");
     } catch (err) {
-      this.#log.warn({ err: describeError(err) }, "releasing lease failed; standby takes over after the lease duration");
+      this.#log.warn(errorFields(err), "releasing lease failed; standby takes over after the lease duration");
     }
   }
 
@@ -283,17 +284,4 @@ function leaseBody(name: string, namespace: string, resourceVersion: string | un
 function toMicroTime(value: unknown, fallbackMs: number): V1MicroTime {
   const ms = value instanceof Date ? value.getTime() : typeof value === "string" ? Date.parse(value) : Number.NaN;
   return new V1MicroTime(Number.isFinite(ms) ? ms : fallbackMs);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

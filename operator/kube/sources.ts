@@ -1,23 +1,26 @@
 /**
- * What an informer lists and watches. A `ResourceSource` is a paginated LIST plus the watch path of the same
- * collection; build one with `customObjectSource` (AccessPolicy, SessionTermination, test CRDs) or `podSource`.
- * An empty namespace means all namespaces.
+ * What an informer lists and watches. A `ResourceSource<T>` is a paginated LIST plus the watch path of the same
+ * collection, typed by the objects it yields; build one with `customObjectSource<AccessPolicy>(…)` (AccessPolicy,
+ * SessionTermination, test CRDs) or `podSource` (V1Pod). An empty namespace means all namespaces.
+ * The type parameter is where the API server's JSON becomes a typed object: it is trusted as the CRD's schema (the
+ * API server validated it), as controller-runtime's decoder does.
  */
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import type { KubeObject } from "./cache.ts";
+import type { HasMetadata } from "./keys.ts";
 
-export interface ListPage {
-  items: KubeObject[];
+export interface ListPage<T extends HasMetadata = KubeObject> {
+  items: T[];
   resourceVersion: string;
   continueToken: string | undefined;
 }
 
-export interface ResourceSource {
+export interface ResourceSource<T extends HasMetadata = KubeObject> {
   /** For logs, e.g. `vigil.dev/v1alpha1/accesspolicies (all namespaces)`. */
   readonly description: string;
   /** Collection path for `Watch.watch`, e.g. `/apis/vigil.dev/v1alpha1/namespaces/ns/accesspolicies`. */
   readonly watchPath: string;
-  listPage(continueToken: string | undefined, limit: number): Promise<ListPage>;
+  listPage(continueToken: string | undefined, limit: number): Promise<ListPage<T>>;
 }
 
 interface ListBody {
@@ -25,8 +28,8 @@ interface ListBody {
   metadata?: { resourceVersion?: string; _continue?: string; continue?: string };
 }
 
-function toPage(body: ListBody): ListPage {
-  const items = Array.isArray(body.items) ? (body.items as KubeObject[]) : [];
+function toPage<T extends HasMetadata>(body: ListBody): ListPage<T> {
+  const items = Array.isArray(body.items) ? (body.items as T[]) : [];
   const token = body.metadata?._continue ?? body.metadata?.continue;
   return {
     items,
@@ -43,7 +46,7 @@ export interface CustomResourceRef {
   namespace?: string;
 }
 
-export function customObjectSource(kc: KubeConfig, ref: CustomResourceRef): ResourceSource {
+export function customObjectSource<T extends HasMetadata = KubeObject>(kc: KubeConfig, ref: CustomResourceRef): ResourceSource<T> {
   const api = kc.makeApiClient(CustomObjectsApi);
   const ns = ref.namespace ?? "";
   const base = `/apis/${ref.group}/${ref.version}`;
@@ -56,12 +59,12 @@ export function customObjectSource(kc: KubeConfig, ref: CustomResourceRef): Reso
       const body = (ns === ""
         ? await api.listClusterCustomObject({ ...common, ...paging })
         : await api.listNamespacedCustomObject({ ...common, ...paging, namespace: ns })) as ListBody;
-      return toPage(body);
+      return toPage<T>(body);
     },
   };
 }
 
-export function podSource(kc: KubeConfig, options: { namespace?: string; labelSelector?: string } = {}): ResourceSource {
+export function podSource(kc: KubeConfig, options: { namespace?: string; labelSelector?: string } = {}): ResourceSource<V1Pod> {
   const api = kc.makeApiClient(CoreV1Api);
   const ns = options.namespace ?? "";
   const selector = options.labelSelector === undefined ? {} : { labelSelector: options.labelSelector };
@@ -75,7 +78,7 @@ export function podSource(kc: KubeConfig, options: { namespace?: string; labelSe
         ns === ""
           ? await api.listPodForAllNamespaces({ ...selector, ...paging, limit })
           : await api.listNamespacedPod({ ...selector, ...paging, limit, namespace: ns });
-      return toPage({
+      return toPage<V1Pod>({
         items: list.items,
         metadata: { resourceVersion: list.metadata?.resourceVersion ?? "", _continue: list.metadata?._continue ?? "" },
       });

@@ -16,6 +16,7 @@ import type { CustomObjectsApi } from "@kubernetes/client-node";
 import { isNotFound } from "../errors.ts";
 import type { KubeObject } from "./cache.ts";
 import { guardedPatch, resourceVersionTest, type GuardedPatchResult, type JsonPatchOp } from "./guarded-patch.ts";
+import type { HasMetadata } from "./keys.ts";
 
 export type { JsonPatchOp } from "./guarded-patch.ts";
 
@@ -36,35 +37,39 @@ function normalise(value: unknown): unknown {
   return value === undefined ? undefined : (JSON.parse(JSON.stringify(value)) as unknown);
 }
 
+/** An object with a status subresource. */
+export type WithStatus = HasMetadata & { status?: unknown };
+
 /** The patch that sets `status` to `desired` on `obj`, or undefined when nothing would change. */
-export function statusPatch(obj: KubeObject, desired: unknown): JsonPatchOp[] | undefined {
-  if (jsonEqual(obj["status"] ?? {}, desired ?? {})) return undefined;
+export function statusPatch(obj: WithStatus, desired: unknown): JsonPatchOp[] | undefined {
+  if (jsonEqual(obj.status ?? {}, desired ?? {})) return undefined;
   return [resourceVersionTest(obj), { op: "add", path: "/status", value: normalise(desired ?? {}) }];
 }
 
-export async function getCustomObject(api: CustomObjectsApi, ref: CustomObjectRef): Promise<KubeObject | undefined> {
+/** The object at `ref`, typed as the caller's kind (controller-runtime's `client.Get`), or undefined when gone. */
+export async function getCustomObject<T extends HasMetadata = KubeObject>(api: CustomObjectsApi, ref: CustomObjectRef): Promise<T | undefined> {
   try {
-    return (await api.getNamespacedCustomObject(ref)) as KubeObject;
+    return (await api.getNamespacedCustomObject(ref)) as T;
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw err;
   }
 }
 
-export type StatusUpdateResult = GuardedPatchResult;
+export type StatusUpdateResult<T extends WithStatus = KubeObject> = GuardedPatchResult<T>;
 
-export function updateStatus(
+export function updateStatus<T extends WithStatus = KubeObject>(
   api: CustomObjectsApi,
   ref: CustomObjectRef,
-  compute: (current: KubeObject) => unknown,
-  options: { initial?: KubeObject; maxAttempts?: number } = {},
-): Promise<StatusUpdateResult> {
-  return guardedPatch({
+  compute: (current: T) => unknown,
+  options: { initial?: T; maxAttempts?: number } = {},
+): Promise<StatusUpdateResult<T>> {
+  return guardedPatch<T>({
     what: `status of ${ref.namespace}/${ref.name}`,
-    read: () => getCustomObject(api, ref),
+    read: () => getCustomObject<T>(api, ref),
     initial: options.initial,
     maxAttempts: options.maxAttempts,
     build: (current) => statusPatch(current, compute(current)),
-    apply: async (patch) => (await api.patchNamespacedCustomObjectStatus({ ...ref, body: patch })) as KubeObject,
+    apply: async (patch) => (await api.patchNamespacedCustomObjectStatus({ ...ref, body: patch })) as T,
   });
 }

@@ -15,7 +15,7 @@ import { AdmissionregistrationV1Api, ApiregistrationV1Api, CoreV1Api, CustomObje
 import type { Registry } from "prom-client";
 import { SESSIONS_API_SERVICE } from "../api/sessions/v1alpha1.ts";
 import { describeError } from "../errors.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../../lib/log.ts";
 import type { TlsMaterial } from "../webhook/server.ts";
 import { ensureWebhookTls, readWebhookCaBundle, readWebhookTls, type WebhookTlsTarget } from "../webhook/tls-secret.ts";
 import { ensureApiServiceCaBundle } from "./apiservice-ca.ts";

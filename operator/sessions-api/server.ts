@@ -19,7 +19,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { Counter, Histogram, type Registry } from "prom-client";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../../lib/log.ts";
 import { describeError } from "../errors.ts";
 import type { TlsMaterial } from "../webhook/server.ts";
 import { authenticate, type UserInfo } from "./authn/authenticate.ts";

@@ -2,21 +2,18 @@
  * AdmissionReview v1 in and out (controller-runtime `pkg/webhook/admission/response.go` style).
  *
  * Contract: `decodeAdmissionReview(bytes)` never throws: it returns `{ok: true, request}` for a well-formed
- * `admission.k8s.io/v1` AdmissionReview request, or `{ok: false, error}` with a stable `code` (ADMISSION_*), a
- * sentence and, when there was one, the `cause` — the server answers those with HTTP 400. `podOf(request)` checks the
- * shape of a Pod object well enough for the injection code to read it without surprises. The builders `allowed`,
- * `denied`, `patched` and `errored` make responses; `reviewResponse(uid, response)` wraps one for the wire.
+ * `admission.k8s.io/v1` AdmissionReview request, or `{ok: false, error}` with a stable `code` (ADMISSION_*, see
+ * operator/errors.ts), a sentence naming the bad field (`request.uid: is missing or malformed`) and, when there was
+ * one, the `cause` — the server answers those with HTTP 400. `podOf(request)` checks the shape of a Pod object well
+ * enough for the injection code to read it without surprises (`request.object is not a Pod: spec.containers[0].name:
+ * must be a string`). Both are zod schemas. The builders `allowed`, `denied`, `patched` and `errored` make
+ * responses; `reviewResponse(uid, response)` wraps one for the wire.
  */
 import type { V1Pod } from "@kubernetes/client-node";
+import { z } from "zod";
+import { firstProblem } from "../../lib/validation.ts";
+import type { AdmissionErrorCode } from "../errors.ts";
 import type { PatchOp } from "./patch.ts";
-
-export const AdmissionErrorCode = {
-  BadJson: "ADMISSION_BAD_JSON",
-  BadReview: "ADMISSION_BAD_REVIEW",
-  BadRequest: "ADMISSION_BAD_REQUEST",
-  BadObject: "ADMISSION_BAD_OBJECT",
-} as const;
-export type AdmissionErrorCode = (typeof AdmissionErrorCode)[keyof typeof AdmissionErrorCode];
 
 export interface AdmissionError {
   code: AdmissionErrorCode;
@@ -54,84 +51,94 @@ export interface AdmissionRequest {
 export type Decoded<T> = { ok: true; value: T } | { ok: false; error: AdmissionError };
 
 const API_VERSION = "admission.k8s.io/v1";
-const OPERATIONS: readonly string[] = ["CREATE", "UPDATE", "DELETE", "CONNECT"];
+const OPERATIONS = ["CREATE", "UPDATE", "DELETE", "CONNECT"] as const;
 const UID = /^[A-Za-z0-9-]{1,128}$/;
 
-type Rec = Record<string, unknown>;
-const isRec = (v: unknown): v is Rec => typeof v === "object" && v !== null && !Array.isArray(v);
+const aString = { error: "must be a string" };
+/** An optional string of the request: absent is "". */
+const optionalString = z.string(aString).default("");
+
+const RequestSchema = z.object(
+  {
+    uid: z.string({ error: "is missing or malformed" }).regex(UID, { error: "is missing or malformed" }),
+    kind: z.object({ group: optionalString, version: optionalString, kind: z.string(aString).min(1, { error: "must not be empty" }) }, { error: "must name a group, version and kind" }),
+    resource: z.object(
+      { group: optionalString, version: optionalString, resource: z.string(aString).min(1, { error: "must not be empty" }) },
+      { error: "must name a group, version and resource" },
+    ),
+    operation: z.enum(OPERATIONS, { error: `must be ${OPERATIONS.join(", ")}` }),
+    subResource: optionalString,
+    name: optionalString,
+    namespace: optionalString,
+    dryRun: z.boolean({ error: "must be a boolean" }).default(false),
+    object: z
+      .looseObject({}, { error: "must be an object" })
+      .nullish()
+      .transform((o) => o ?? undefined),
+  },
+  { error: "is missing or not an object" },
+);
+
+/** The review's envelope; its `request` is decoded by RequestSchema. */
+const ReviewSchema = z.object(
+  {
+    apiVersion: z.literal(API_VERSION, { error: `must be ${API_VERSION}` }),
+    kind: z.literal("AdmissionReview", { error: "must be AdmissionReview" }),
+    request: RequestSchema,
+  },
+  { error: `expected an AdmissionReview of ${API_VERSION}` },
+);
+
 const fail = <T>(code: AdmissionErrorCode, message: string, cause?: unknown): Decoded<T> => ({
   ok: false,
   error: cause === undefined ? { code, message } : { code, message, cause },
 });
-const strField = (o: Rec, k: string): string | undefined => (typeof o[k] === "string" ? o[k] : o[k] === undefined ? "" : undefined);
-
-function gvk(v: unknown): GroupVersionKind | undefined {
-  if (!isRec(v)) return undefined;
-  const [group, version, kind] = [strField(v, "group"), strField(v, "version"), strField(v, "kind")];
-  return group === undefined || version === undefined || kind === undefined || kind === "" ? undefined : { group, version, kind };
-}
-
-function gvr(v: unknown): GroupVersionResource | undefined {
-  if (!isRec(v)) return undefined;
-  const [group, version, resource] = [strField(v, "group"), strField(v, "version"), strField(v, "resource")];
-  return group === undefined || version === undefined || resource === undefined || resource === "" ? undefined : { group, version, resource };
-}
 
 export function decodeAdmissionReview(bytes: Buffer | string): Decoded<AdmissionRequest> {
   let doc: unknown;
   try {
     doc = JSON.parse(typeof bytes === "string" ? bytes : bytes.toString("utf8"));
   } catch (cause) {
-    return fail(AdmissionErrorCode.BadJson, "the body is not JSON", cause);
+    return fail("ADMISSION_BAD_JSON", "the body is not JSON", cause);
   }
-  if (!isRec(doc) || doc["kind"] !== "AdmissionReview" || doc["apiVersion"] !== API_VERSION) {
-    return fail(AdmissionErrorCode.BadReview, `expected an AdmissionReview of ${API_VERSION}`);
-  }
-  return decodeRequest(doc["request"]);
+  const parsed = ReviewSchema.safeParse(doc);
+  if (parsed.success) return { ok: true, value: parsed.data.request };
+  const { path, message } = firstProblem(parsed.error);
+  if (path === "") return fail("ADMISSION_BAD_REVIEW", message);
+  return fail(path.startsWith("request") ? "ADMISSION_BAD_REQUEST" : "ADMISSION_BAD_REVIEW", `${path}: ${message}`);
 }
 
-function decodeRequest(r: unknown): Decoded<AdmissionRequest> {
-  if (!isRec(r)) return fail(AdmissionErrorCode.BadRequest, "the AdmissionReview has no request");
-  const uid = r["uid"];
-  if (typeof uid !== "string" || !UID.test(uid)) return fail(AdmissionErrorCode.BadRequest, "request.uid is missing or malformed");
-  const kind = gvk(r["kind"]);
-  const resource = gvr(r["resource"]);
-  if (kind === undefined || resource === undefined) return fail(AdmissionErrorCode.BadRequest, "request.kind and request.resource must name a group, version and kind/resource");
-  const operation = r["operation"];
-  if (typeof operation !== "string" || !OPERATIONS.includes(operation)) return fail(AdmissionErrorCode.BadRequest, "request.operation must be CREATE, UPDATE, DELETE or CONNECT");
-  const rest = decodeRest(r);
-  return rest.ok ? { ok: true, value: { uid, kind, resource, operation: operation as Operation, ...rest.value } } : rest;
-}
-
-function decodeRest(r: Rec): Decoded<Pick<AdmissionRequest, "subResource" | "name" | "namespace" | "dryRun" | "object">> {
-  const [subResource, name, namespace] = [strField(r, "subResource"), strField(r, "name"), strField(r, "namespace")];
-  if (subResource === undefined || name === undefined || namespace === undefined) return fail(AdmissionErrorCode.BadRequest, "request.subResource, name and namespace must be strings");
-  const object = r["object"];
-  if (object !== undefined && object !== null && !isRec(object)) return fail(AdmissionErrorCode.BadRequest, "request.object must be an object");
-  if (r["dryRun"] !== undefined && typeof r["dryRun"] !== "boolean") return fail(AdmissionErrorCode.BadRequest, "request.dryRun must be a boolean");
-  return { ok: true, value: { subResource, name, namespace, dryRun: r["dryRun"] === true, object: isRec(object) ? object : undefined } };
-}
-
-const isStringMap = (v: unknown): boolean => v === undefined || (isRec(v) && Object.values(v).every((x) => typeof x === "string"));
-const isList = (v: unknown, item: (x: unknown) => boolean): boolean => v === undefined || (Array.isArray(v) && v.every(item));
-const isPort = (p: unknown): boolean =>
-  isRec(p) && Number.isInteger(p["containerPort"]) && ["string", "undefined"].includes(typeof p["name"]) && ["string", "undefined"].includes(typeof p["protocol"]);
-const isContainer = (c: unknown): boolean => isRec(c) && typeof c["name"] === "string" && isList(c["ports"], isPort);
-const isVolume = (v: unknown): boolean => isRec(v) && typeof v["name"] === "string";
+/** Only what the injection code reads is checked; everything else passes through untouched. */
+const stringMap = z.record(z.string(), z.string(aString), { error: "must be a mapping of strings" }).optional();
+const containerPort = z.looseObject(
+  { containerPort: z.int({ error: "must be an integer" }), name: z.string(aString).optional(), protocol: z.string(aString).optional() },
+  { error: "must be an object" },
+);
+const container = z.looseObject({ name: z.string(aString), ports: z.array(containerPort, { error: "must be a list" }).optional() }, { error: "must be an object" });
+const PodSchema = z.looseObject({
+  metadata: z
+    .looseObject({ labels: stringMap, annotations: stringMap }, { error: "must be an object" })
+    .nullish()
+    .transform((m) => m ?? undefined),
+  spec: z.looseObject(
+    {
+      containers: z.array(container, { error: "must be a list" }),
+      initContainers: z.array(container, { error: "must be a list" }).optional(),
+      volumes: z.array(z.looseObject({ name: z.string(aString) }, { error: "must be an object" }), { error: "must be a list" }).optional(),
+      hostNetwork: z.boolean({ error: "must be a boolean" }).optional(),
+    },
+    { error: "is missing or not an object" },
+  ),
+});
 
 /** The request's object as a Pod, when it has the shape the injection code reads. */
 export function podOf(request: AdmissionRequest): Decoded<V1Pod> {
-  const o = request.object;
-  const bad = (what: string): Decoded<V1Pod> => fail(AdmissionErrorCode.BadObject, `request.object is not a Pod: ${what}`);
-  if (o === undefined) return bad("it is missing");
-  const meta = o["metadata"] ?? {};
-  const spec = o["spec"];
-  if (!isRec(meta) || !isStringMap(meta["labels"]) || !isStringMap(meta["annotations"])) return bad("metadata, labels or annotations malformed");
-  if (!isRec(spec) || !Array.isArray(spec["containers"])) return bad("spec.containers missing");
-  if (!isList(spec["containers"], isContainer) || !isList(spec["initContainers"], isContainer)) return bad("a container is malformed");
-  if (!isList(spec["volumes"], isVolume)) return bad("spec.volumes malformed");
-  if (spec["hostNetwork"] !== undefined && typeof spec["hostNetwork"] !== "boolean") return bad("spec.hostNetwork must be a boolean");
-  return { ok: true, value: o };
+  if (request.object === undefined) return fail("ADMISSION_BAD_OBJECT", "request.object is not a Pod: it is missing");
+  const parsed = PodSchema.safeParse(request.object);
+  // Valid: the object itself (not zod's copy) is the pod, exactly as the API server will apply the patch to it.
+  if (parsed.success) return { ok: true, value: request.object };
+  const { path, message } = firstProblem(parsed.error);
+  return fail("ADMISSION_BAD_OBJECT", `request.object is not a Pod: ${path}: ${message}`);
 }
 
 /** What the webhook answers (metav1.Status-like `status` on refusals and errors). */

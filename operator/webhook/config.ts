@@ -2,16 +2,17 @@
  * The injection configuration: what the webhook puts into a pod. It is the chart's sidecar ConfigMap (a YAML or
  * JSON document mounted into the operator), loaded once at start.
  *
- * Contract: `parseInjectionConfig(value)` validates a decoded document and returns a frozen `InjectionConfig` with
- * defaults filled in, or throws a `ConfigError` whose key is the dotted path of the bad field (e.g.
- * `redis.secretKey: must be set together with redis.secretName`). Unknown keys are refused (a typo never silently
- * falls back to a default). `loadInjectionConfig(path)` reads and parses the file; a missing or unparseable file is
+ * Contract: `parseInjectionConfig(value)` validates a decoded document against a zod schema and returns a deeply
+ * frozen `InjectionConfig` with defaults filled in, or throws a `ConfigError` (CONFIG_INVALID) whose key is the
+ * dotted path of the first bad field (e.g. `redis.secretKey: must be set together with redis.secretName`). Unknown
+ * keys are refused (a typo never silently falls back to a default). A scalar key without a value (YAML null) takes
+ * its default; a mapping or a list must be one when present. `loadInjectionConfig(path)` reads and parses the file; a missing or unparseable file is
  * a `ConfigError` naming the path.
  *
  * Names of the ConfigMap and Secrets are as seen from the *pod's* namespace (volumes and secretKeyRef cannot cross
  * namespaces; see docs/decisions/webhook-0005-sidecar-config-in-pod-namespace.md).
  *
- * Document shape (every key but `image`, `issuersConfigMap`, `keyRingSecret` and one of `redis.url` /
+ * Document shape (every key but `image`, `issuersConfigMap`, `keyRingSecret`, `busKeysConfigMap` and one of `redis.url` /
  * `redis.secretName`+`redis.secretKey` is optional):
  *
  * ```yaml
@@ -25,13 +26,16 @@
  * issuersConfigMap: vigil-sidecar-issuers
  * issuersKey: issuers.yaml
  * keyRingSecret: vigil-session-keys
+ * busKeysConfigMap: vigil-bus-verify     # the bus verification keys (public)
  * redis: {secretName: vigil-redis, secretKey: url}   # or {url: redis://vigil-redis.vigil-system.svc:6379}
+ *                                        # plus, for Sentinel: sentinel: {name: mymaster, sentinels: [host:26379]}
  * busPrefix: "vigil:"
  * defaultAction: Deny                    # Deny | Allow
  * maxStalenessSeconds: 30
  * trustedProxies: [10.0.0.0/8]
  * tokenCookie: ""
  * tokenHeader: ""
+ * forwardCredentials: false             # true: the application also receives Authorization / token cookie / header
  * timeouts: {headersMs: 10000, requestMs: 60000, keepAliveMs: 5000, upstreamMs: 30000}
  * logLevel: info
  * systemNamespace: vigil-system          # Vigil's own namespace: never injected
@@ -39,8 +43,10 @@
  */
 import { readFile } from "node:fs/promises";
 import { parse } from "yaml";
+import { z } from "zod";
+import { firstProblem } from "../../lib/validation.ts";
 import { busPrefix, LOG_LEVELS, redisUrl, SettingProblem } from "../api/settings.ts";
-import { ConfigError } from "../config.ts";
+import { ConfigError } from "../errors.ts";
 
 export type PullPolicy = "Always" | "IfNotPresent" | "Never";
 export type ResourceList = Readonly<Partial<Record<"cpu" | "memory" | "ephemeral-storage", string>>>;
@@ -57,24 +63,27 @@ export interface InjectionConfig {
   readonly issuersConfigMap: string;
   readonly issuersKey: string;
   readonly keyRingSecret: string;
-  /** Exactly one of `url` and (`secretName` + `secretKey`). */
-  readonly redis: { readonly url?: string; readonly secretName?: string; readonly secretKey?: string };
+  /** ConfigMap with the bus verification keys (`<kid>.crt`), mounted read-only. */
+  readonly busKeysConfigMap: string;
+  /** Exactly one of `url` and (`secretName` + `secretKey`); `sentinel` makes sidecars follow Sentinel failovers. */
+  readonly redis: {
+    readonly url?: string | undefined;
+    readonly secretName?: string | undefined;
+    readonly secretKey?: string | undefined;
+    readonly sentinel?: { readonly name: string; readonly sentinels: readonly string[] } | undefined;
+  };
   readonly busPrefix: string;
   readonly defaultAction: "Deny" | "Allow";
   readonly maxStalenessSeconds: number;
   readonly trustedProxies: readonly string[];
   readonly tokenCookie: string;
   readonly tokenHeader: string;
+  /** Present (true) only when the application also receives the credential; absent keeps older configs' revision. */
+  readonly forwardCredentials?: true | undefined;
   readonly timeouts: { readonly headersMs: number; readonly requestMs: number; readonly keepAliveMs: number; readonly upstreamMs: number };
   readonly logLevel: string;
   readonly systemNamespace: string;
 }
-
-const TOP_KEYS = [
-  "image", "command", "args", "imagePullPolicy", "resources", "listenPort", "adminPort", "issuersConfigMap", "issuersKey", "keyRingSecret",
-  "redis", "busPrefix", "defaultAction", "maxStalenessSeconds", "trustedProxies", "tokenCookie", "tokenHeader",
-  "timeouts", "logLevel", "systemNamespace",
-] as const;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
@@ -85,154 +94,138 @@ const CIDR = /^[0-9a-fA-F:.]+\/\d{1,3}$/;
 const COOKIE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/;
 const HEADER = /^[A-Za-z0-9-]{1,64}$/;
 
-type Obj = Readonly<Record<string, unknown>>;
-
-function isObject(v: unknown): v is Obj {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
+/** The error of a mapping that refuses unknown keys (a typo never silently falls back to a default). */
+function mappingError(allowed: readonly string[]): { error: (iss: z.core.$ZodRawIssue) => string } {
+  return { error: (iss) => (iss.code === "unrecognized_keys" ? `unknown key (allowed: ${allowed.join(", ")})` : "must be a mapping") };
 }
 
-function object(v: unknown, key: string, allowed: readonly string[]): Obj {
-  if (v === undefined) return {};
-  if (!isObject(v)) throw new ConfigError(key, "must be a mapping");
-  for (const k of Object.keys(v)) {
-    if (!allowed.includes(k)) throw new ConfigError(key === "" ? k : `${key}.${k}`, `unknown key (allowed: ${allowed.join(", ")})`);
-  }
-  return v;
+function mapping<S extends z.core.$ZodLooseShape>(shape: S): z.ZodObject<S, z.core.$strict> {
+  return z.strictObject(shape, mappingError(Object.keys(shape)));
 }
 
-function str(o: Obj, key: string, path: string, re: RegExp, what: string, dflt?: string): string {
-  const v = o[key] ?? dflt;
-  if (v === undefined) throw new ConfigError(path, "is required");
-  if (typeof v !== "string") throw new ConfigError(path, `must be a string (${what})`);
-  if (!re.test(v)) throw new ConfigError(path, `must be ${what}`);
-  return v;
+/** A scalar: absent or null is the default (a YAML `key:` with no value is null). */
+function withDefault<T extends z.ZodType>(schema: T, value: z.output<T>): z.ZodType<z.output<T>> {
+  return z.preprocess((v) => v ?? undefined, schema.optional()).transform((v): z.output<T> => (v === undefined ? value : v));
 }
 
-function optionalStr(o: Obj, key: string, path: string, re: RegExp, what: string): string {
-  const v = o[key] ?? "";
-  if (v === "") return "";
-  return str(o, key, path, re, what);
+/** A mapping or a list: absent is empty (so the defaults inside apply); null is not a mapping or a list. */
+function orEmpty<T extends z.ZodType>(schema: T, empty: object): z.ZodType<z.output<T>> {
+  return z.preprocess((v) => (v === undefined ? empty : v), schema);
 }
 
-function int(o: Obj, key: string, path: string, min: number, max: number, dflt: number): number {
-  const v = o[key] ?? dflt;
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min || v > max) {
-    throw new ConfigError(path, `must be an integer from ${min} to ${max}`);
-  }
-  return v;
+function text(re: RegExp, what: string): z.ZodString {
+  return z.string({ error: (iss) => (iss.input === undefined || iss.input === null ? "is required" : `must be a string (${what})`) }).regex(re, { error: `must be ${what}` });
 }
 
-function oneOf<T extends string>(o: Obj, key: string, values: readonly T[], dflt: T): T {
-  const v = o[key] ?? dflt;
-  if (typeof v !== "string" || !(values as readonly string[]).includes(v)) throw new ConfigError(key, `must be one of ${values.join(", ")}`);
-  return v as T;
+/** "" (or absent) means unset; otherwise it must match. */
+function optionalText(re: RegExp, what: string): z.ZodType<string> {
+  return withDefault(z.union([z.literal(""), z.string().regex(re)], { error: `must be ${what}` }), "");
 }
 
-function resourceList(v: unknown, path: string): ResourceList {
-  const o = object(v, path, ["cpu", "memory", "ephemeral-storage"]);
-  const out: Record<string, string> = {};
-  for (const [k, q] of Object.entries(o)) {
-    if (typeof q !== "string" || !QUANTITY.test(q)) throw new ConfigError(`${path}.${k}`, "must be a Kubernetes quantity such as 50m or 64Mi");
-    out[k] = q;
-  }
-  return Object.freeze(out);
+function integer(min: number, max: number, dflt: number): z.ZodType<number> {
+  const error = `must be an integer from ${min} to ${max}`;
+  return withDefault(z.int({ error }).min(min, { error }).max(max, { error }), dflt);
 }
 
-function redisConfig(v: unknown): InjectionConfig["redis"] {
-  const o = object(v, "redis", ["url", "secretName", "secretKey"]);
-  const hasUrl = o["url"] !== undefined;
-  const hasSecret = o["secretName"] !== undefined || o["secretKey"] !== undefined;
-  if (hasUrl === hasSecret) throw new ConfigError("redis", "set exactly one of redis.url and redis.secretName + redis.secretKey");
-  if (hasUrl) {
-    const url = str(o, "url", "redis.url", /^.+$/s, "a redis:// or rediss:// URL");
-    checkWith(redisUrl, url, "redis.url");
-    return Object.freeze({ url });
-  }
-  if (o["secretName"] === undefined) throw new ConfigError("redis.secretName", "must be set together with redis.secretKey");
-  if (o["secretKey"] === undefined) throw new ConfigError("redis.secretKey", "must be set together with redis.secretName");
-  return Object.freeze({
-    secretName: str(o, "secretName", "redis.secretName", DNS_SUBDOMAIN, "a Secret name"),
-    secretKey: str(o, "secretKey", "redis.secretKey", CONFIG_KEY, "a Secret key"),
-  });
+function oneOf<const T extends readonly [string, ...string[]]>(values: T, dflt: T[number]): z.ZodType<T[number]> {
+  return withDefault(z.enum(values, { error: `must be one of ${values.join(", ")}` }), dflt);
 }
 
-function checkWith(parse: (raw: string) => unknown, raw: string, path: string): void {
-  try {
-    parse(raw);
-  } catch (err) {
-    if (err instanceof SettingProblem) throw new ConfigError(path, err.message);
-    throw err;
-  }
+/** A string that a shared setting parser (operator/api/settings.ts) accepts; its complaint is the message. */
+function setting(parse: (raw: string) => unknown): (value: string, ctx: z.RefinementCtx) => void {
+  return (value: string, ctx: z.RefinementCtx): void => {
+    try {
+      parse(value);
+    } catch (err) {
+      if (!(err instanceof SettingProblem)) throw err;
+      ctx.addIssue({ code: "custom", message: err.message });
+    }
+  };
 }
 
-function stringList(v: unknown, path: string): readonly string[] {
-  if (v === undefined) return Object.freeze([]);
-  if (!Array.isArray(v) || v.length > 32) throw new ConfigError(path, "must be a list of at most 32 strings");
-  return Object.freeze(
-    v.map((a: unknown, i) => {
-      if (typeof a !== "string" || a.length > 1024) throw new ConfigError(`${path}[${i}]`, "must be a string of at most 1024 characters");
-      return a;
+const quantity = z.string({ error: "must be a Kubernetes quantity such as 50m or 64Mi" }).regex(QUANTITY, { error: "must be a Kubernetes quantity such as 50m or 64Mi" });
+const RESOURCES = ["cpu", "memory", "ephemeral-storage"] as const;
+const resourceList = orEmpty(z.partialRecord(z.enum(RESOURCES), quantity, mappingError(RESOURCES)), {});
+
+const STRINGS = "must be a list of at most 32 strings";
+const stringList = orEmpty(
+  z.array(z.string({ error: "must be a string of at most 1024 characters" }).max(1024, { error: "must be a string of at most 1024 characters" }), { error: STRINGS }).max(32, { error: STRINGS }),
+  [],
+);
+
+const HOST_PORT = /^([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):\d{1,5}$/;
+const SENTINELS = "must be a list of 1-16 host:port";
+const sentinel = mapping({
+  name: text(DNS_SUBDOMAIN, "a Sentinel master group name"),
+  sentinels: z.array(z.string({ error: "must be host:port" }).regex(HOST_PORT, { error: "must be host:port" }), { error: SENTINELS }).min(1, { error: SENTINELS }).max(16, { error: SENTINELS }),
+});
+
+const redis = mapping({
+  url: text(/^.+$/s, "a redis:// or rediss:// URL").superRefine(setting(redisUrl)).optional(),
+  secretName: text(DNS_SUBDOMAIN, "a Secret name").optional(),
+  secretKey: text(CONFIG_KEY, "a Secret key").optional(),
+  sentinel: sentinel.optional(),
+}).superRefine((r, ctx) => {
+  const hasSecret = r.secretName !== undefined || r.secretKey !== undefined;
+  if ((r.url !== undefined) === hasSecret) ctx.addIssue({ code: "custom", message: "set exactly one of redis.url and redis.secretName + redis.secretKey" });
+  else if (r.secretName !== undefined && r.secretKey === undefined) ctx.addIssue({ code: "custom", path: ["secretKey"], message: "must be set together with redis.secretName" });
+  else if (r.secretKey !== undefined && r.secretName === undefined) ctx.addIssue({ code: "custom", path: ["secretName"], message: "must be set together with redis.secretKey" });
+});
+
+/** The document's schema: the shape in the file comment, with its defaults. */
+const InjectionConfigSchema = mapping({
+  image: text(IMAGE, "a container image reference"),
+  command: stringList,
+  args: stringList,
+  imagePullPolicy: oneOf(["Always", "IfNotPresent", "Never"], "IfNotPresent"),
+  resources: orEmpty(mapping({ requests: resourceList, limits: resourceList }), {}),
+  listenPort: integer(1, 65535, 15080),
+  adminPort: integer(1, 65535, 15090),
+  issuersConfigMap: text(DNS_SUBDOMAIN, "a ConfigMap name"),
+  issuersKey: withDefault(text(CONFIG_KEY, "a ConfigMap key"), "issuers.yaml"),
+  keyRingSecret: text(DNS_SUBDOMAIN, "a Secret name"),
+  busKeysConfigMap: text(DNS_SUBDOMAIN, "a ConfigMap name"),
+  redis: orEmpty(redis, {}),
+  busPrefix: withDefault(text(/^.*$/s, "a bus key prefix").superRefine(setting(busPrefix)), "vigil:"),
+  defaultAction: oneOf(["Deny", "Allow"], "Deny"),
+  maxStalenessSeconds: integer(1, 3600, 30),
+  trustedProxies: orEmpty(z.array(z.string({ error: "must be a CIDR such as 10.0.0.0/8" }).regex(CIDR, { error: "must be a CIDR such as 10.0.0.0/8" }), { error: "must be a list of CIDRs" }), []),
+  tokenCookie: optionalText(COOKIE, "a cookie name"),
+  tokenHeader: optionalText(HEADER, "a header name"),
+  forwardCredentials: withDefault(z.boolean({ error: "must be true or false" }), false).transform((v) => (v ? (true as const) : undefined)),
+  timeouts: orEmpty(
+    mapping({
+      headersMs: integer(100, 120_000, 10_000),
+      requestMs: integer(100, 3_600_000, 60_000),
+      keepAliveMs: integer(100, 600_000, 5_000),
+      upstreamMs: integer(100, 3_600_000, 30_000),
     }),
-  );
-}
+    {},
+  ),
+  logLevel: oneOf(LOG_LEVELS, "info"),
+  systemNamespace: withDefault(text(DNS_LABEL, "a namespace name"), "vigil-system"),
+}).superRefine((c, ctx) => {
+  if (c.listenPort === c.adminPort) ctx.addIssue({ code: "custom", path: ["adminPort"], message: "must differ from listenPort" });
+});
 
-function trustedProxies(v: unknown): readonly string[] {
-  if (v === undefined) return Object.freeze([]);
-  if (!Array.isArray(v)) throw new ConfigError("trustedProxies", "must be a list of CIDRs");
-  return Object.freeze(
-    v.map((c: unknown, i) => {
-      if (typeof c !== "string" || !CIDR.test(c)) throw new ConfigError(`trustedProxies[${i}]`, "must be a CIDR such as 10.0.0.0/8");
-      return c;
-    }),
-  );
-}
-
-function timeouts(v: unknown): InjectionConfig["timeouts"] {
-  const o = object(v, "timeouts", ["headersMs", "requestMs", "keepAliveMs", "upstreamMs"]);
-  return Object.freeze({
-    headersMs: int(o, "headersMs", "timeouts.headersMs", 100, 120_000, 10_000),
-    requestMs: int(o, "requestMs", "timeouts.requestMs", 100, 3_600_000, 60_000),
-    keepAliveMs: int(o, "keepAliveMs", "timeouts.keepAliveMs", 100, 600_000, 5_000),
-    upstreamMs: int(o, "upstreamMs", "timeouts.upstreamMs", 100, 3_600_000, 30_000),
-  });
-}
-
-function ports(o: Obj): { listenPort: number; adminPort: number } {
-  const listenPort = int(o, "listenPort", "listenPort", 1, 65535, 15080);
-  const adminPort = int(o, "adminPort", "adminPort", 1, 65535, 15090);
-  if (listenPort === adminPort) throw new ConfigError("adminPort", "must differ from listenPort");
-  return { listenPort, adminPort };
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null) {
+    for (const item of Object.values(value)) deepFreeze(item);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 /** Validate a decoded configuration document (see the file comment for its shape). */
 export function parseInjectionConfig(value: unknown): InjectionConfig {
   if (value === undefined || value === null) throw new ConfigError("injection config", "is empty");
-  const o = object(value, "", TOP_KEYS);
-  const res = object(o["resources"], "resources", ["requests", "limits"]);
-  const logLevel = oneOf(o, "logLevel", LOG_LEVELS, "info");
-  const prefix = str(o, "busPrefix", "busPrefix", /^.*$/s, "a bus key prefix", "vigil:");
-  checkWith(busPrefix, prefix, "busPrefix");
-  return Object.freeze({
-    image: str(o, "image", "image", IMAGE, "a container image reference"),
-    command: stringList(o["command"], "command"),
-    args: stringList(o["args"], "args"),
-    imagePullPolicy: oneOf<PullPolicy>(o, "imagePullPolicy", ["Always", "IfNotPresent", "Never"], "IfNotPresent"),
-    resources: Object.freeze({ requests: resourceList(res["requests"], "resources.requests"), limits: resourceList(res["limits"], "resources.limits") }),
-    ...ports(o),
-    issuersConfigMap: str(o, "issuersConfigMap", "issuersConfigMap", DNS_SUBDOMAIN, "a ConfigMap name"),
-    issuersKey: str(o, "issuersKey", "issuersKey", CONFIG_KEY, "a ConfigMap key", "issuers.yaml"),
-    keyRingSecret: str(o, "keyRingSecret", "keyRingSecret", DNS_SUBDOMAIN, "a Secret name"),
-    redis: redisConfig(o["redis"]),
-    busPrefix: prefix,
-    defaultAction: oneOf(o, "defaultAction", ["Deny", "Allow"], "Deny"),
-    maxStalenessSeconds: int(o, "maxStalenessSeconds", "maxStalenessSeconds", 1, 3600, 30),
-    trustedProxies: trustedProxies(o["trustedProxies"]),
-    tokenCookie: optionalStr(o, "tokenCookie", "tokenCookie", COOKIE, "a cookie name"),
-    tokenHeader: optionalStr(o, "tokenHeader", "tokenHeader", HEADER, "a header name"),
-    timeouts: timeouts(o["timeouts"]),
-    logLevel,
-    systemNamespace: str(o, "systemNamespace", "systemNamespace", DNS_LABEL, "a namespace name", "vigil-system"),
-  });
+  const parsed = InjectionConfigSchema.safeParse(value);
+  if (!parsed.success) {
+    const { path, message } = firstProblem(parsed.error);
+    throw new ConfigError(path === "" ? "injection config" : path, message);
+  }
+  const config: InjectionConfig = parsed.data;
+  return deepFreeze(config);
 }
 
 /** Read and validate the injection configuration file (YAML or JSON). */

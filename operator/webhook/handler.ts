@@ -4,16 +4,19 @@
  * Contract of `handleAdmission(body, deps)`: never throws. A malformed review → `{status: 400, body: {code,
  * message}}`. Anything that is not a Pod CREATE → allowed unchanged. Otherwise the namespace labels are read through
  * `deps.namespaceLabels` (a failure → a 500-coded refusal: with failurePolicy Fail the pod is not admitted
- * unprotected) and `injectionDecision` decides:
+ * unprotected; the exception is kept as the outcome's `cause` for the server to log) and `injectionDecision`
+ * decides:
  *   inject → the JSON patch from the pod to `inject(pod)`;
  *   skip   → the patch recording `vigil.dev/injection-status: skipped: <reasons>` (with a warning when the pod runs
  *            unprotected in an opted-in scope); pods of protected namespaces and pods that already have the sidecar
  *            are admitted untouched (no patch: injecting an injected pod is a no-op);
  *   refuse → denied, with a message that says why and how to fix it.
- * `outcome` says what happened, for the log and the metrics.
+ * An exception while deciding → a 500-coded refusal, the exception kept as the outcome's `cause`.
+ * `outcome` says what happened, for the log and the metrics; nothing is logged here.
  */
 import type { V1Pod } from "@kubernetes/client-node";
-import { allowed, decodeAdmissionReview, denied, errored, patched, podOf, reviewResponse, type AdmissionRequest, type AdmissionResponse } from "./admission.ts";
+import { ADMISSION_ERROR_STATUS } from "../errors.ts";
+import { allowed, decodeAdmissionReview, denied, errored, patched, podOf, reviewResponse, type AdmissionError, type AdmissionRequest, type AdmissionResponse } from "./admission.ts";
 import type { InjectionConfig } from "./config.ts";
 import { injectionDecision, type InjectionDecision, type Reason } from "./decision.ts";
 import { inject, recordSkip } from "./inject.ts";
@@ -30,6 +33,8 @@ export interface Outcome {
   /** The pod's name, or its generateName (pods of a ReplicaSet have no name yet at admission). */
   pod: string;
   dryRun: boolean;
+  /** For `result: "error"`: the exception behind it (logged by the server, never sent). */
+  cause?: unknown;
 }
 
 export interface HandlerDeps {
@@ -51,7 +56,7 @@ const isPodCreate = (r: AdmissionRequest): boolean =>
 
 export async function handleAdmission(body: Buffer | string, deps: HandlerDeps): Promise<HandlerAnswer> {
   const decoded = decodeAdmissionReview(body);
-  if (!decoded.ok) return { status: 400, body: { code: decoded.error.code, message: decoded.error.message } };
+  if (!decoded.ok) return refusal(decoded.error);
   const request = decoded.value;
   const answer = (response: AdmissionResponse, outcome?: Outcome): HandlerAnswer => ({
     status: 200,
@@ -60,7 +65,7 @@ export async function handleAdmission(body: Buffer | string, deps: HandlerDeps):
   });
   if (!isPodCreate(request)) return answer(allowed());
   const pod = podOf(request);
-  if (!pod.ok) return { status: 400, body: { code: pod.error.code, message: pod.error.message } };
+  if (!pod.ok) return refusal(pod.error);
   const base = {
     namespace: request.namespace,
     pod: pod.value.metadata?.name ?? pod.value.metadata?.generateName ?? request.name,
@@ -69,16 +74,21 @@ export async function handleAdmission(body: Buffer | string, deps: HandlerDeps):
   let labels: Readonly<Record<string, string>> | undefined;
   try {
     labels = await deps.namespaceLabels(request.namespace);
-  } catch {
+  } catch (cause) {
     const message = `vigil: cannot read the labels of namespace ${request.namespace} to decide on sidecar injection; retry`;
-    return answer(errored(500, message), { ...base, result: "error", reason: "namespace_lookup_failed", reasons: [] });
+    return answer(errored(500, message), { ...base, result: "error", reason: "namespace_lookup_failed", reasons: [], cause });
   }
   try {
     const decision = injectionDecision(pod.value, { name: request.namespace, labels }, deps.config);
     return answer(respond(pod.value, decision, deps.config), { ...base, ...outcomeOf(decision) });
-  } catch {
-    return answer(errored(500, "vigil: internal error while injecting the sidecar"), { ...base, result: "error", reason: "internal_error", reasons: [] });
+  } catch (cause) {
+    return answer(errored(500, "vigil: internal error while injecting the sidecar"), { ...base, result: "error", reason: "internal_error", reasons: [], cause });
   }
+}
+
+/** A malformed request: its HTTP status and `{code, message}` (the cause, which may quote the input, stays out). */
+function refusal(error: AdmissionError): HandlerAnswer {
+  return { status: ADMISSION_ERROR_STATUS[error.code], body: { code: error.code, message: error.message } };
 }
 
 function outcomeOf(decision: InjectionDecision): Pick<Outcome, "result" | "reason" | "reasons"> {

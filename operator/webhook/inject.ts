@@ -8,7 +8,8 @@
  *   starts; it is stopped after the application containers), with its named ports (`vigil-proxy`, `vigil-admin`),
  *   readiness (`/readyz`) and liveness (`/healthz`) probes, the configured resources, a non-root, read-only,
  *   capability-free security context, and the VIGIL_* environment of sidecar/config.ts;
- * - volumes: the pod's labels (downward API), the issuers ConfigMap, the session key-ring Secret, an emptyDir for /tmp;
+ * - volumes: the pod's labels (downward API), the issuers ConfigMap, the session key-ring Secret, the bus
+ *   verification keys ConfigMap (public keys only), an emptyDir for /tmp;
  * - annotations `vigil.dev/injection-status: injected` and `vigil.dev/injected-revision: <config digest>`.
  * A pod that already has the sidecar is returned unchanged (idempotent). A pod whose upstream port cannot be
  * resolved throws an `OperatorError` (INJECTION_IMPOSSIBLE); callers ask `injectionDecision` first.
@@ -25,7 +26,6 @@ import type { InjectionConfig } from "./config.ts";
 import { hasSidecar, resolveUpstreamPort, type InjectionDecision } from "./decision.ts";
 import { ADMIN_PORT_NAME, POD_LABELS_FILE, PROXY_PORT_NAME, SIDECAR_CONTAINER_NAME, SIDECAR_UID, VOLUMES } from "./sidecar-names.ts";
 
-export const INJECTION_IMPOSSIBLE = "INJECTION_IMPOSSIBLE";
 
 /** A sidecar setting (key of sidecar/config.ts SIDECAR_SETTINGS): a typo here does not compile. */
 type SidecarKey = keyof typeof SIDECAR_SETTINGS;
@@ -61,13 +61,18 @@ function sidecarEnv(cfg: InjectionConfig, upstreamPort: number): V1EnvVar[] {
     env("upstreamPort", upstreamPort),
     env("issuersFile", `${VOLUMES.issuers.mountPath}/${cfg.issuersKey}`),
     env("keyRingDir", VOLUMES.keyRing.mountPath),
+    env("busKeysDir", VOLUMES.busKeys.mountPath),
     redis,
+    ...(cfg.redis.sentinel === undefined
+      ? []
+      : [env("redisSentinelName", cfg.redis.sentinel.name), env("redisSentinels", cfg.redis.sentinel.sentinels.join(","))]),
     env("busPrefix", cfg.busPrefix),
     env("defaultAction", cfg.defaultAction),
     env("maxStalenessSeconds", cfg.maxStalenessSeconds),
     env("trustedProxies", cfg.trustedProxies.join(",")),
     env("tokenCookie", cfg.tokenCookie),
     env("tokenHeader", cfg.tokenHeader),
+    env("forwardCredentials", cfg.forwardCredentials === true ? "true" : ""),
     env("headersTimeoutMs", cfg.timeouts.headersMs),
     env("requestTimeoutMs", cfg.timeouts.requestMs),
     env("keepAliveTimeoutMs", cfg.timeouts.keepAliveMs),
@@ -118,6 +123,7 @@ export function sidecarContainer(cfg: InjectionConfig, upstreamPort: number): V1
       { name: VOLUMES.podInfo.name, mountPath: VOLUMES.podInfo.mountPath, readOnly: true },
       { name: VOLUMES.issuers.name, mountPath: VOLUMES.issuers.mountPath, readOnly: true },
       { name: VOLUMES.keyRing.name, mountPath: VOLUMES.keyRing.mountPath, readOnly: true },
+      { name: VOLUMES.busKeys.name, mountPath: VOLUMES.busKeys.mountPath, readOnly: true },
       { name: VOLUMES.tmp.name, mountPath: VOLUMES.tmp.mountPath },
     ],
     terminationMessagePolicy: "FallbackToLogsOnError",
@@ -129,6 +135,7 @@ export function sidecarVolumes(cfg: InjectionConfig): V1Volume[] {
     { name: VOLUMES.podInfo.name, downwardAPI: { items: [{ path: POD_LABELS_FILE, fieldRef: { fieldPath: "metadata.labels" } }] } },
     { name: VOLUMES.issuers.name, configMap: { name: cfg.issuersConfigMap } },
     { name: VOLUMES.keyRing.name, secret: { secretName: cfg.keyRingSecret } },
+    { name: VOLUMES.busKeys.name, configMap: { name: cfg.busKeysConfigMap } },
     { name: VOLUMES.tmp.name, emptyDir: { sizeLimit: "16Mi" } },
   ];
 }
@@ -149,7 +156,7 @@ function withAnnotations(pod: V1Pod, extra: Record<string, string>): V1Pod {
 export function inject(pod: V1Pod, cfg: InjectionConfig): V1Pod {
   if (hasSidecar(pod)) return clone(pod);
   const upstream = resolveUpstreamPort(pod);
-  if (!("port" in upstream)) throw new OperatorError(INJECTION_IMPOSSIBLE, `cannot inject: ${upstream.problem.reason}`);
+  if (!("port" in upstream)) throw new OperatorError("INJECTION_IMPOSSIBLE", `cannot inject: ${upstream.problem.reason}`);
   const out = withAnnotations(pod, {
     [INJECTION_STATUS_ANNOTATION]: INJECTION_STATUS_INJECTED,
     [INJECTED_REVISION_ANNOTATION]: configRevision(cfg),

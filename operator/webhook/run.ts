@@ -11,7 +11,8 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import type { Registry } from "prom-client";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../../lib/log.ts";
+import { OperatorError, errorFields } from "../errors.ts";
 import { loadInjectionConfig } from "./config.ts";
 import { namespaceLabelsFrom } from "./namespaces.ts";
 import { startWebhookServer, type TlsMaterial, type WebhookServer } from "./server.ts";
@@ -49,7 +50,7 @@ export async function runWebhook(kc: KubeConfig, settings: WebhookSettings, log:
 
   await maintain();
   const tls = await load();
-  if (tls === undefined) throw new Error(`no webhook certificate in ${settings.certMode === "file" ? settings.certDir : `Secret ${settings.tls.secretName}`}`);
+  if (tls === undefined) throw new OperatorError("WEBHOOK_TLS_UNAVAILABLE", `no webhook certificate in ${settings.certMode === "file" ? settings.certDir : `Secret ${settings.tls.secretName}`}`);
 
   const server = await startWebhookServer({ config, namespaceLabels: namespaceLabelsFrom(core), tls, host: settings.host, port: settings.port, registry, log });
   let current = tls.cert;
@@ -62,7 +63,9 @@ export async function runWebhook(kc: KubeConfig, settings: WebhookSettings, log:
           log.info({ event: "webhook.tls_reloaded" }, "webhook serving certificate reloaded");
         }
       },
-      (err: unknown) => { log.warn({ event: "webhook.tls_failed", err: (err as Error).message }, "could not maintain or re-read the webhook certificate"); },
+      (err: unknown) => {
+        log.warn({ event: "webhook.tls_failed", ...errorFields(err) }, "could not maintain or re-read the webhook certificate");
+      },
     );
   }, settings.refreshMs ?? 60_000);
   refresh.unref();

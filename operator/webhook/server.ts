@@ -5,17 +5,21 @@
  *                       malformed review; 413 over `maxBodyBytes`; 415 for a non-JSON content type;
  *   GET  /healthz     → 200 while the process serves;  GET /readyz → 200, 503 once closing;
  *   anything else     → 404, other methods → 405.
- * Every decision is logged (namespace, pod name or generateName, result, reasons; never the pod body or a secret)
- * and counted in `vigil_webhook_injections_total{result,reason}` with the handling time in
+ * This is the edge: every decision is logged here once (namespace, pod name or generateName, result, reasons and,
+ * for errors, the exception behind them; never the pod body or a secret) and counted in `vigil_webhook_injections_total{result,reason}` with the handling time in
  * `vigil_webhook_admission_duration_seconds` on the given registry. Slow clients are cut by `requestTimeoutMs`;
- * a handler that outlives `handlerTimeoutMs` answers a 500-coded refusal (never an unprotected allow).
+ * a handler that outlives `handlerTimeoutMs` answers a 500-coded refusal (never an unprotected allow). Refusal codes
+ * and their HTTP statuses are in operator/errors.ts (ADMISSION_ERROR_STATUS). The body is read with
+ * node:stream/consumers, cut off at `maxBodyBytes` (declared or streamed).
  * `setCertificate({key, cert})` swaps the TLS material for new connections (rotation without restart).
  */
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { buffer } from "node:stream/consumers";
 import { Counter, Histogram, type Registry } from "prom-client";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../../lib/log.ts";
+import { ADMISSION_ERROR_STATUS, errorFields, type AdmissionErrorCode } from "../errors.ts";
 import { handleAdmission, type HandlerAnswer, type HandlerDeps, type Outcome } from "./handler.ts";
 import { HEALTHZ_PATH, MUTATE_PODS_PATH, READYZ_PATH } from "./paths.ts";
 
@@ -81,30 +85,25 @@ function metricsOn(registry: Registry): Metrics {
 
 class BodyTooLarge extends Error {}
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers["content-length"] ?? "0");
-    if (declared > limit) {
-      reject(new BodyTooLarge());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners("data");
-        req.resume();
-        reject(new BodyTooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on("end", () => {
-      resolve(Buffer.concat(chunks));
-    });
-    req.on("error", reject);
-  });
+/** The request's chunks, failing once more than `limit` bytes arrived (the stream is left open for draining). */
+async function* limited(req: IncomingMessage, limit: number): AsyncGenerator<Buffer> {
+  let size = 0;
+  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
+    const bytes = chunk as Buffer;
+    size += bytes.length;
+    if (size > limit) throw new BodyTooLarge();
+    yield bytes;
+  }
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  if (Number(req.headers["content-length"] ?? "0") > limit) throw new BodyTooLarge();
+  try {
+    return await buffer(limited(req, limit));
+  } catch (err) {
+    if (err instanceof BodyTooLarge) req.resume();
+    throw err;
+  }
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
@@ -113,11 +112,15 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+function refuse(res: ServerResponse, code: AdmissionErrorCode, message: string): void {
+  send(res, ADMISSION_ERROR_STATUS[code], { code, message });
+}
+
 function withDeadline(work: Promise<HandlerAnswer>, ms: number): Promise<HandlerAnswer> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<HandlerAnswer>((resolve) => {
     timer = setTimeout(() => {
-      resolve({ status: 500, body: { code: "ADMISSION_TIMEOUT", message: `vigil: no injection decision within ${ms} ms` } });
+      resolve({ status: ADMISSION_ERROR_STATUS.ADMISSION_TIMEOUT, body: { code: "ADMISSION_TIMEOUT", message: `vigil: no injection decision within ${ms} ms` } });
     }, ms);
   });
   return Promise.race([work, late]).finally(() => {
@@ -135,21 +138,22 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
     if (outcome === undefined) return;
     metrics.injections.inc({ result: outcome.result, reason: outcome.reason });
     metrics.latency.observe({ result: outcome.result }, seconds);
-    const level = outcome.result === "error" ? "warn" : "info";
-    opts.log[level]({ namespace: outcome.namespace, pod: outcome.pod, result: outcome.result, reasons: outcome.reasons, dryRun: outcome.dryRun }, "pod admission decision");
+    const fields = { namespace: outcome.namespace, pod: outcome.pod, result: outcome.result, reasons: outcome.reasons, dryRun: outcome.dryRun };
+    if (outcome.result === "error") opts.log.warn({ ...fields, reason: outcome.reason, ...(outcome.cause === undefined ? {} : errorFields(outcome.cause)) }, "pod admission decision");
+    else opts.log.info(fields, "pod admission decision");
   };
 
   const mutate = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = process.hrtime.bigint();
     if (!/^application\/json\b/i.test(req.headers["content-type"] ?? "")) {
-      send(res, 415, { code: "ADMISSION_BAD_CONTENT_TYPE", message: "expected application/json" });
+      refuse(res, "ADMISSION_BAD_CONTENT_TYPE", "expected application/json");
       return;
     }
     let body: Buffer;
     try {
       body = await readBody(req, maxBody);
     } catch (err) {
-      if (err instanceof BodyTooLarge) send(res, 413, { code: "ADMISSION_TOO_LARGE", message: `the body exceeds ${maxBody} bytes` });
+      if (err instanceof BodyTooLarge) refuse(res, "ADMISSION_TOO_LARGE", `the body exceeds ${maxBody} bytes`);
       else res.destroy();
       return;
     }
@@ -165,8 +169,8 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
     if (path === MUTATE_PODS_PATH) {
       if (method !== "POST") send(res, 405, "method not allowed\n");
       else mutate(req, res).catch((err: unknown) => {
-        opts.log.error({ err: err instanceof Error ? err.message : String(err) }, "admission handling failed");
-        if (!res.headersSent) send(res, 500, { code: "ADMISSION_INTERNAL", message: "internal error" });
+        opts.log.error(errorFields(err), "admission handling failed");
+        if (!res.headersSent) refuse(res, "ADMISSION_INTERNAL", "internal error");
       });
     } else if (path === HEALTHZ_PATH || path === READYZ_PATH) {
       if (method !== "GET" && method !== "HEAD") send(res, 405, "method not allowed\n");

@@ -13,6 +13,7 @@ export const VOLUMES = {
   podInfo: { name: "vigil-podinfo", mountPath: "/etc/vigil/podinfo" },
   issuers: { name: "vigil-issuers", mountPath: "/etc/vigil/issuers" },
   keyRing: { name: "vigil-key-ring", mountPath: "/etc/vigil/key-ring" },
+  busKeys: { name: "vigil-bus-keys", mountPath: "/etc/vigil/bus-keys" },
   tmp: { name: "vigil-tmp", mountPath: "/tmp" },
 } as const;
 

@@ -5,18 +5,19 @@
  *   pids              `name pid` of every process the demo started (pid = its guard = its process group)
  *   env               `source` it: KUBECONFIG, KUBECTL, KUBECACHEDIR, SIDECAR, TOKEN_ALICE, TOKEN_BOB (mode 0600)
  *   alice.token, bob.token
- *   web-0/            the files the injection would mount into the sidecar: labels, issuers.json, keys/
+ *   web-0/            the files the injection would mount into the sidecar: labels, issuers.json, keys/, bus-keys/
+ *   bus-signing/      the operator's bus signing key (what the chart's Secret holds)
  *   logs/             one log per process
  *   kube-cache/       kubectl's discovery cache
  *
  * `removeStateFiles` deletes exactly these entries, then the directory if it is empty: never anything else, so a
  * mistaken VIGIL_DEMO_DIR cannot cost the user a file.
  */
-import { randomBytes } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
-const ENTRIES = ["demo.pid", "pids", "env", "alice.token", "bob.token", "web-0", "logs", "kube-cache"] as const;
+const ENTRIES = ["demo.pid", "pids", "env", "alice.token", "bob.token", "web-0", "bus-signing", "logs", "kube-cache"] as const;
 
 export interface StatePaths {
   dir: string;
@@ -83,6 +84,22 @@ export async function writeSidecarFiles(p: StatePaths, labels: Record<string, st
     VIGIL_ISSUERS_FILE: join(p.sidecar, "issuers.json"),
     VIGIL_KEY_RING_DIR: keys,
   };
+}
+
+/**
+ * The bus signing key pair, as the chart generates it: the private key for the operator (`<dir>/bus-signing`), the
+ * public key for the sidecar (`<dir>/bus-keys`). Returns the settings of each program.
+ */
+export async function writeBusKeys(p: StatePaths): Promise<{ operator: Record<string, string>; sidecar: Record<string, string> }> {
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+  const signing = join(p.dir, "bus-signing");
+  const verify = join(p.sidecar, "bus-keys");
+  await mkdir(signing, { recursive: true, mode: 0o700 });
+  await mkdir(verify, { recursive: true });
+  await writeFile(join(signing, "k1.key"), privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+  await writeFile(join(signing, "primary"), "k1");
+  await writeFile(join(verify, "k1.pub"), publicKey.export({ type: "spki", format: "pem" }));
+  return { operator: { VIGIL_BUS_SIGNING_KEYS_DIR: signing }, sidecar: { VIGIL_BUS_KEYS_DIR: verify } };
 }
 
 /** Single-quoted for sh. */

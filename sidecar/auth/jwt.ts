@@ -2,10 +2,12 @@
  * JWT verification: token string → verified `Principal`, or a coded `SidecarError` (401).
  *
  * Contract (checklist B): the format/size gate runs first (no JOSE parsing of bad input); the
- * issuer is picked by the *unverified* `iss` and the token is then verified with that issuer's key
+ * issuer is picked by the *unverified* `iss`, its `typ` must be one that issuer's access tokens may have
+ * (token-type.ts; logout and security event tokens never are), and the token is then verified with that issuer's key
  * set only (`jose.jwtVerify` with the explicit algorithm list, issuer, audience, required `exp`,
- * `iat`, `sub`, bounded clock tolerance, no extra `crit` recognised). `iat` in the future beyond the
- * tolerance is refused; `sid` (else `jti`) is required and becomes the session claim.
+ * `iat`, `sub`, bounded clock tolerance, no extra `crit` recognised). Date claims must be finite, `iat` in the
+ * future beyond the tolerance is refused and `exp − iat` is bounded per issuer (token-dates.ts); `sid` (else
+ * `jti`) is required and becomes the session claim.
  * Verified tokens are cached by their full string until `exp` (or `iat + maxTokenAge`), bounded
  * in size; `invalidateWhere` drops cached entries covered by a revocation. Revocations themselves
  * must be keyed on `sessionKeyOf(principal)` (issuer + session claim), never on the token bytes,
@@ -19,6 +21,8 @@ import type { SidecarErrorCode } from "../errors.ts";
 import { resolveIssuers } from "./issuer-config.ts";
 import type { IssuerConfig, RemoteJwksOptions, ResolvedIssuer } from "./issuer-config.ts";
 import { createTokenCache } from "./token-cache.ts";
+import { tokenDates } from "./token-dates.ts";
+import { checkTokenType } from "./token-type.ts";
 import { DEFAULT_MAX_TOKEN_BYTES, decodeJsonSegment, gateToken } from "./token-gate.ts";
 import type { Principal } from "./types.ts";
 
@@ -49,15 +53,16 @@ export function createTokenVerifier(issuers: IssuerConfig[], opts: TokenVerifier
   const resolved = resolveIssuers(issuers, opts.remoteJwks, opts.allowInsecureLoopbackJwks ?? true);
   const maxTokenBytes = opts.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES;
   const now = opts.now ?? Date.now;
-  const cache = createTokenCache(opts.cacheMaxEntries ?? 10_000);
+  const cache = createTokenCache(opts.cacheMaxEntries ?? 10_000, now);
 
   async function verify(token: string): Promise<Principal> {
     // Only tokens that passed the gate are ever cached, so a hit needs no parsing at all.
-    const cached = cache.get(token, now());
+    const cached = cache.get(token);
     if (cached !== undefined) return cached;
     const gated = gateToken(token, maxTokenBytes);
     const issuer = resolved.get(unverifiedIssuer(gated.payloadSegment));
     if (issuer === undefined) throw new SidecarError("ISSUER_UNKNOWN", "The token's issuer is not trusted by this workload.");
+    checkTokenType(gated.header.typ, issuer);
     const nowMs = now();
     let payload: JWTPayload;
     try {
@@ -75,7 +80,7 @@ export function createTokenVerifier(issuers: IssuerConfig[], opts: TokenVerifier
       throw mapVerifyError(err);
     }
     const principal = toPrincipal(payload, issuer, nowMs);
-    cache.set(token, principal, deadlineOf(principal, issuer), nowMs);
+    cache.set(token, principal, deadlineOf(principal, issuer));
     return principal;
   }
 
@@ -107,9 +112,8 @@ function unverifiedIssuer(payloadSegment: string): string {
 }
 
 function toPrincipal(payload: JWTPayload, issuer: ResolvedIssuer, nowMs: number): Principal {
-  const { exp, iat, sub } = payload;
-  if (typeof exp !== "number" || typeof iat !== "number") throw new SidecarError("TOKEN_INVALID", "The token's exp and iat must be numbers.");
-  if (iat > nowMs / 1000 + issuer.clockToleranceSeconds) throw new SidecarError("TOKEN_NOT_YET_VALID", "The token was issued in the future.");
+  const { issuedAt, expiresAt } = tokenDates(payload, issuer, nowMs);
+  const sub = payload.sub;
   if (typeof sub !== "string" || sub.length === 0) throw new SidecarError("TOKEN_INVALID", "The token's sub must be a non-empty string.");
   const principal: Principal = {
     issuer: issuer.issuer,
@@ -117,8 +121,8 @@ function toPrincipal(payload: JWTPayload, issuer: ResolvedIssuer, nowMs: number)
     groups: stringList(payload[issuer.groupsClaim]),
     claims: Object.freeze({ ...payload }),
     sessionClaim: sessionClaimOf(payload),
-    issuedAt: iat,
-    expiresAt: exp,
+    issuedAt,
+    expiresAt,
   };
   const email = payload[issuer.emailClaim];
   if (typeof email === "string" && email.length > 0) principal.email = email;

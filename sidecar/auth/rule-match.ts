@@ -12,6 +12,7 @@
  * and everything under `/a/`, never `/ab`. Hosts are exact or `*.x` (any subdomain of x, not x).
  */
 import type { BlockList } from "node:net";
+import { LRUCache } from "lru-cache";
 import type { CompiledIdentity, CompiledRequest, CompiledRule, CompiledSchedule, PathMatch } from "../../operator/api/compiled-policy.ts";
 import { cidrBlockList, inList, normaliseIp } from "../proxy/ip.ts";
 import type { Principal, RequestFacts } from "./types.ts";
@@ -93,18 +94,17 @@ export function sourceMatches(cidrs: readonly string[], clientIp: string, mode: 
   return indeterminate && mode === "Deny";
 }
 
-const MAX_CACHED_ZONES = 256;
-const zoneFormats = new Map<string, Intl.DateTimeFormat | null>();
+/** One formatter per time zone seen in policies; `false` remembers a zone Intl does not know. */
+const zoneFormats = new LRUCache<string, Intl.DateTimeFormat | false>({ max: 256 });
 
-function formatFor(timeZone: string): Intl.DateTimeFormat | null {
+function formatFor(timeZone: string): Intl.DateTimeFormat | false {
   let format = zoneFormats.get(timeZone);
   if (format !== undefined) return format;
   try {
     format = new Intl.DateTimeFormat("en-US", { timeZone, weekday: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
   } catch {
-    format = null;
+    format = false;
   }
-  if (zoneFormats.size >= MAX_CACHED_ZONES) zoneFormats.clear();
   zoneFormats.set(timeZone, format);
   return format;
 }
@@ -112,7 +112,7 @@ function formatFor(timeZone: string): Intl.DateTimeFormat | null {
 /** Weekday (`Mon`…) and minute of the day of `now` in `timeZone`; undefined for an unknown zone. */
 export function localTime(now: Date, timeZone: string): { day: string; minute: number } | undefined {
   const format = formatFor(timeZone);
-  if (format === null || Number.isNaN(now.getTime())) return undefined;
+  if (format === false || Number.isNaN(now.getTime())) return undefined;
   let day = "";
   let hour = 0;
   let minute = 0;

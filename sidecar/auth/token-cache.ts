@@ -1,58 +1,52 @@
 /**
  * Verified-token cache: full token string → Principal, so a repeated token skips signature
- * verification. Bounded in size (least recently used evicted first), each entry expires at its
- * own deadline (the token's `exp`, or earlier), and `invalidateWhere` drops entries that a
- * revocation covers. The cache never outlives a token: a hit after the deadline is a miss.
+ * verification (and parsing: only tokens that passed the format gate are ever stored).
+ *
+ * An `lru-cache` bounded by `maxEntries` (least recently used evicted first) in which every entry
+ * has its own `ttl`: it dies at its deadline (the token's `exp` plus tolerance, or earlier), so the
+ * cache never outlives a token — a hit after the deadline is a miss and drops the entry.
+ * `invalidateWhere` drops the entries a revocation covers. The TTL clock is the verifier's clock
+ * (wall-clock epoch ms, the clock `exp` is measured on), not lru-cache's default monotonic one: a
+ * wall-clock step must not let a cached token live past its `exp`. `maxEntries <= 0` disables caching.
  */
+import { LRUCache } from "lru-cache";
 import type { Principal } from "./types.ts";
 
-interface Entry {
-  principal: Principal;
-  /** Epoch ms after which the entry is dead. */
-  deadline: number;
-}
-
 export interface TokenCache {
-  get(token: string, nowMs: number): Principal | undefined;
-  set(token: string, principal: Principal, deadlineMs: number, nowMs: number): void;
+  get(token: string): Principal | undefined;
+  /** Store until `deadlineMs` (epoch ms on the cache's clock); a deadline already passed stores nothing. */
+  set(token: string, principal: Principal, deadlineMs: number): void;
   /** Drop every entry whose principal matches; returns how many were dropped. */
   invalidateWhere(pred: (principal: Principal) => boolean): number;
+  /** Entries held (expired ones not yet touched included). */
   readonly size: number;
 }
 
-export function createTokenCache(maxEntries: number): TokenCache {
-  const entries = new Map<string, Entry>();
+export function createTokenCache(maxEntries: number, now: () => number = Date.now): TokenCache {
+  if (maxEntries <= 0) return NO_CACHE;
+  // ttlResolution 0: read the clock on every check (one Date.now) instead of caching it behind a timer.
+  const entries = new LRUCache<string, Principal>({ max: maxEntries, ttlResolution: 0, perf: { now } });
   return {
-    get(token, nowMs) {
-      const entry = entries.get(token);
-      if (entry === undefined) return undefined;
-      entries.delete(token);
-      if (nowMs >= entry.deadline) return undefined;
-      entries.set(token, entry); // most recently used goes last
-      return entry.principal;
-    },
-    set(token, principal, deadlineMs, nowMs) {
-      if (maxEntries <= 0 || nowMs >= deadlineMs) return;
-      entries.delete(token);
-      while (entries.size >= maxEntries) {
-        const oldest = entries.keys().next();
-        if (oldest.done === true) break;
-        entries.delete(oldest.value);
-      }
-      entries.set(token, { principal, deadline: deadlineMs });
+    get: (token) => entries.get(token),
+    set(token, principal, deadlineMs) {
+      const ttl = Math.floor(deadlineMs - now());
+      if (ttl >= 1) entries.set(token, principal, { ttl });
     },
     invalidateWhere(pred) {
-      let dropped = 0;
-      for (const [token, entry] of entries) {
-        if (pred(entry.principal)) {
-          entries.delete(token);
-          dropped++;
-        }
-      }
-      return dropped;
+      const doomed: string[] = [];
+      for (const [token, principal] of entries.entries()) if (pred(principal)) doomed.push(token);
+      for (const token of doomed) entries.delete(token);
+      return doomed.length;
     },
     get size() {
       return entries.size;
     },
   };
 }
+
+const NO_CACHE: TokenCache = {
+  get: () => undefined,
+  set: () => undefined,
+  invalidateWhere: () => 0,
+  size: 0,
+};

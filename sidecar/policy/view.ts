@@ -1,13 +1,19 @@
 /**
- * The sidecar's local view of the policy bus (pure state, fed by operator/api/bus-client.ts).
+ * The sidecar's local view of its namespace on the policy bus (pure state, fed with VERIFIED snapshots and events
+ * by sidecar/bus/subscriber.ts).
  *
- * Contract: `applySnapshot` replaces everything; `applyEvent` applies one change in revision order. The view
- * answers, without I/O, which policies select this workload (recomputed only when policies change), which
- * revocations are in force, and whether the view is too stale for Strict policies. Revocations are kept by id,
- * so a termination seen twice (event, then snapshot after a gap) is applied once.
+ * Contract:
+ * - Policies: a snapshot replaces them all (it verified whole against a signed head, so absence there is
+ *   authentic); events put and delete them. The policies selecting this workload are recomputed only when the
+ *   policies change, and `selected` is then replaced (never mutated).
+ * - Revocations: kept by id. A revocation leaves the view ONLY by expiry (`prune`), by a lift (an entry with
+ *   `liftedAt`) or by an explicit delete event from the operator — never because a snapshot no longer has it
+ *   (Redis may have lost it; the operator puts it back from the SessionTermination). A termination seen twice
+ *   (event, then a snapshot after a gap or a rebuild) is reported new only once.
+ * - `epoch` / `revision`: what was applied (for heartbeats); `loaded` once a snapshot was applied.
  */
-import type { BusEvent, Revocation } from "../../operator/api/bus.ts";
-import type { BusSnapshot } from "../../operator/api/bus-client.ts";
+import type { NamespaceSnapshot } from "../../operator/api/bus/snapshot.ts";
+import type { Entry, EventBody, Revocation } from "../../operator/api/bus/messages.ts";
 import type { CompiledPolicy } from "../../operator/api/compiled-policy.ts";
 import { policiesFor } from "./selector.ts";
 
@@ -21,6 +27,8 @@ export interface ViewChange {
   policiesChanged: boolean;
   /** Revocations seen for the first time. */
   newRevocations: Revocation[];
+  /** The view moved to another epoch (the bus was rebuilt). */
+  newEpoch: boolean;
 }
 
 export class PolicyView {
@@ -29,6 +37,7 @@ export class PolicyView {
   readonly #revocations = new Map<string, Revocation>();
   #selected: CompiledPolicy[] = [];
   #strict = false;
+  #epoch = "";
   #revision = 0;
   #loaded = false;
 
@@ -41,12 +50,17 @@ export class PolicyView {
     return this.#loaded;
   }
 
-  /** Highest bus revision applied. */
+  /** Epoch of the applied state ("" before the first snapshot). */
+  get epoch(): string {
+    return this.#epoch;
+  }
+
+  /** Highest revision of this namespace applied. */
   get revision(): number {
     return this.#revision;
   }
 
-  /** Policies selecting this workload, deny-first order as compiled. Replaced, never mutated, when policies change. */
+  /** Policies selecting this workload, sorted by name. Replaced, never mutated, when policies change. */
   get selected(): readonly CompiledPolicy[] {
     return this.#selected;
   }
@@ -56,63 +70,73 @@ export class PolicyView {
     return this.#strict;
   }
 
-  /** True when any revocation is held (in force or not yet pruned); false lets the hot path skip revocation checks. */
+  /** True when any revocation is held; false lets the hot path skip revocation checks. */
   get hasRevocations(): boolean {
     return this.#revocations.size > 0;
   }
 
-  /** The first revocation in force (in `revocationsInForce` order) that `pred` accepts, without building the list. */
-  findRevocationInForce(now: number, pred: (r: Revocation) => boolean): Revocation | undefined {
-    if (this.#revocations.size === 0) return undefined;
-    for (const r of this.#revocations.values()) {
-      if (r.expiresAt > now && r.namespace === this.#workload.namespace && pred(r)) return r;
-    }
+  /** The first revocation in force that `pred` accepts, without building a list. */
+  findRevocation(now: number, pred: (r: Revocation) => boolean): Revocation | undefined {
+    for (const r of this.#revocations.values()) if (r.expiresAt > now && pred(r)) return r;
     return undefined;
   }
 
   revocationsInForce(now: number): Revocation[] {
-    return [...this.#revocations.values()].filter((r) => r.expiresAt > now && r.namespace === this.#workload.namespace);
-  }
-
-  applySnapshot(snapshot: BusSnapshot): ViewChange {
-    const before = this.#selected;
-    this.#policies.clear();
-    for (const stored of snapshot.policies) this.#policies.set(`${stored.policy.namespace}/${stored.policy.name}`, stored.policy);
-    const newRevocations = snapshot.revocations.filter((r) => !this.#revocations.has(r.id));
-    this.#revocations.clear();
-    for (const r of snapshot.revocations) this.#revocations.set(r.id, r);
-    this.#revision = snapshot.revision;
-    this.#loaded = true;
-    this.#reselect();
-    return { policiesChanged: !sameHashes(before, this.#selected), newRevocations };
-  }
-
-  applyEvent(event: BusEvent): ViewChange {
-    this.#revision = Math.max(this.#revision, event.revision);
-    switch (event.type) {
-      case "policy.upsert":
-      case "policy.delete": {
-        const before = this.#selected;
-        if (event.type === "policy.upsert") this.#policies.set(`${event.policy.namespace}/${event.policy.name}`, event.policy);
-        else this.#policies.delete(`${event.namespace}/${event.name}`);
-        this.#reselect();
-        return { policiesChanged: !sameHashes(before, this.#selected), newRevocations: [] };
-      }
-      case "termination": {
-        const known = this.#revocations.has(event.revocation.id);
-        this.#revocations.set(event.revocation.id, event.revocation);
-        return { policiesChanged: false, newRevocations: known ? [] : [event.revocation] };
-      }
-    }
+    return [...this.#revocations.values()].filter((r) => r.expiresAt > now);
   }
 
   hasRevocation(id: string): boolean {
     return this.#revocations.has(id);
   }
 
+  applySnapshot(snapshot: NamespaceSnapshot): ViewChange {
+    const before = this.#selected;
+    const newEpoch = snapshot.epoch.epoch !== this.#epoch;
+    this.#policies.clear();
+    for (const entry of snapshot.policies) this.#policies.set(entry.policy.name, entry.policy);
+    const newRevocations: Revocation[] = [];
+    for (const entry of snapshot.revocations) this.#putRevocation(entry, newRevocations);
+    this.#epoch = snapshot.epoch.epoch;
+    this.#revision = snapshot.head?.revision ?? this.#revision;
+    this.#loaded = true;
+    this.#reselect();
+    return { policiesChanged: !sameHashes(before, this.#selected), newRevocations, newEpoch };
+  }
+
+  applyEvent(event: EventBody): ViewChange {
+    const before = this.#selected;
+    let policies = false;
+    const newRevocations: Revocation[] = [];
+    for (const change of event.changes) {
+      if (change.op === "put") {
+        if (change.entry.type === "policy") {
+          this.#policies.set(change.entry.policy.name, change.entry.policy);
+          policies = true;
+        } else this.#putRevocation(change.entry, newRevocations);
+      } else if (change.field.startsWith("p:")) {
+        policies = this.#policies.delete(change.field.slice(2)) || policies;
+      } else if (change.field.startsWith("r:")) {
+        this.#revocations.delete(change.field.slice(2));
+      }
+    }
+    this.#revision = Math.max(this.#revision, event.revision);
+    if (policies) this.#reselect();
+    return { policiesChanged: policies && !sameHashes(before, this.#selected), newRevocations, newEpoch: false };
+  }
+
   /** Drops expired revocations (bounded memory). */
   prune(now: number): void {
     for (const [id, r] of this.#revocations) if (r.expiresAt <= now) this.#revocations.delete(id);
+  }
+
+  #putRevocation(entry: Extract<Entry, { type: "revocation" }>, fresh: Revocation[]): void {
+    const { revocation } = entry;
+    if (entry.liftedAt !== undefined) {
+      this.#revocations.delete(revocation.id);
+      return;
+    }
+    if (!this.#revocations.has(revocation.id)) fresh.push(revocation);
+    this.#revocations.set(revocation.id, revocation);
   }
 
   #reselect(): void {

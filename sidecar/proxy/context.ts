@@ -2,8 +2,8 @@
  * What the proxy's handlers share: the injected dependencies, and admission (identity + policy)
  * common to HTTP requests, WebSocket upgrades and CONNECT tunnels.
  *
- * Contract: `admit(ctx, req, kind, facts)` authenticates (`deps.authenticate`, which throws a
- * SidecarError 401 on any identity problem) and authorizes (`deps.authorizeRequest`; a refusing
+ * Contract: `admit(ctx, req, kind, facts)` authenticates (`deps.gate.authenticate`, which throws a
+ * SidecarError 401 on any identity problem) and authorizes (`deps.gate.authorizeRequest`; a refusing
  * Decision becomes a 403 SidecarError carrying policy and rule). It resolves to everything the
  * flow needs to be forwarded and tracked, or throws; it never writes to the client.
  */
@@ -12,6 +12,7 @@ import type { Agent, IncomingMessage } from "node:http";
 import type { Logger } from "pino";
 import type { Decision, Principal, RequestFacts } from "../auth/types.ts";
 import { denialError, SidecarError } from "../errors.ts";
+import type { CredentialForwarding } from "./forward-headers.ts";
 import type { ConnectionTable, FlowBinding } from "../sessions/connections.ts";
 
 export type FlowKind = "http" | "websocket" | "tunnel";
@@ -41,10 +42,15 @@ export interface SidecarTimeouts {
   checkIntervalMs?: number;
 }
 
-export interface SidecarServerDeps {
-  upstream: { host: string; port: number };
+/** The one interface through which the proxy reaches the admission gate (sidecar/gate.ts). */
+export interface AdmissionGate {
   authenticate(req: IncomingMessage, ctx: AuthContext): Promise<Authenticated>;
   authorizeRequest(principal: Principal, facts: RequestFacts): Decision;
+}
+
+export interface SidecarServerDeps {
+  upstream: { host: string; port: number };
+  gate: AdmissionGate;
   connections: ConnectionTable;
   logger: Logger;
   timeouts: SidecarTimeouts;
@@ -57,12 +63,19 @@ export interface SidecarServerDeps {
   maxHeaderBytes?: number;
   /** Ports CONNECT may never reach, besides the upstream HTTP port (e.g. the admin port). */
   forbiddenTunnelPorts?: readonly number[];
+  /**
+   * The token cookie and token header (the gate's credential sources) and whether the application receives the
+   * request's credentials. Default: none configured, nothing forwarded (`Authorization` is withheld).
+   */
+  credentials?: CredentialForwarding;
 }
 
 export interface ProxyContext {
   deps: SidecarServerDeps;
   agent: Agent;
   log: Logger;
+  /** `deps.credentials` with defaults, the header name lower-cased. */
+  credentials: CredentialForwarding;
 }
 
 export interface Admitted extends Authenticated {
@@ -89,8 +102,8 @@ export function hostOf(header: string | undefined): string {
 }
 
 export async function admit(ctx: ProxyContext, req: IncomingMessage, kind: FlowKind, facts: RequestFacts): Promise<Admitted> {
-  const authenticated = await ctx.deps.authenticate(req, { kind, clientIp: facts.clientIp });
-  const decision = ctx.deps.authorizeRequest(authenticated.principal, facts);
+  const authenticated = await ctx.deps.gate.authenticate(req, { kind, clientIp: facts.clientIp });
+  const decision = ctx.deps.gate.authorizeRequest(authenticated.principal, facts);
   if (!decision.allowed) throw denialError(decision);
   return { ...authenticated, facts, clientIp: facts.clientIp };
 }
@@ -110,6 +123,11 @@ export function bindingOf(admitted: Admitted, target: string): FlowBinding {
 /** Session IDs are hashed in logs. */
 export function sessionLogId(sessionId: string): string {
   return createHash("sha256").update(sessionId).digest("base64url").slice(0, 16);
+}
+
+/** One log line for a request dropped because an earlier answer on its connection closed it (connection-turn.ts). */
+export function logDropped(ctx: ProxyContext, kind: FlowKind): void {
+  ctx.log.info({ event: "dropped", kind }, "request read after a closing answer on the same connection was not handled");
 }
 
 /** One log line for a refusal (never a token). */

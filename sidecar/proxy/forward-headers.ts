@@ -6,7 +6,10 @@
  *      `X-Forwarded-For` / `Forwarded` (case and `_`/`-` variants): the client IP is ours to state;
  *   2. drops hop-by-hop fields (RFC 9110 §7.6.1, see hop-by-hop.ts; Upgrade kept for handshakes);
  *   3. sets the body framing explicitly (chunked stays chunked, Content-Length kept, else none);
- *   4. sets `X-Forwarded-For: <trusted client IP>` and the verified identity headers last, so
+ *   4. withholds the request's credentials unless `credentials.forward`: `Authorization`, the configured token
+ *      header (any spelling, always in spellings other than its own) and the configured token cookie (only that
+ *      cookie: the others stay in `Cookie`); `Proxy-Authorization` is hop-by-hop and never forwarded;
+ *   5. sets `X-Forwarded-For: <trusted client IP>` and the verified identity headers last, so
  *      nothing the client sent (not even `Connection: <our header>`) can remove or override them.
  * The result is a header object with lower-case names (duplicates as arrays) for `req.headers`,
  * which is the header object of the upstream request.
@@ -16,6 +19,18 @@ import type { Principal } from "../auth/types.ts";
 import { ALWAYS_HOP_BY_HOP, connectionTokens, framingHeaders } from "./hop-by-hop.ts";
 import { identityHeaders, isCanonicalIdentityName } from "./identity-headers.ts";
 
+/** What happens to the request's credentials on the way to the application (one object per server). */
+export interface CredentialForwarding {
+  /** Pass `Authorization`, the token header and the token cookie on unchanged. Default false: remove them. */
+  forward: boolean;
+  /** The token cookie's name ("" = none). */
+  cookie: string;
+  /** The token header's lower-case name ("" = none). */
+  header: string;
+}
+
+export const NO_CREDENTIAL_FORWARDING: CredentialForwarding = Object.freeze({ forward: false, cookie: "", header: "" });
+
 export interface ForwardInput {
   rawHeaders: readonly string[];
   /** Node's parsed view, for framing (`content-length`, `transfer-encoding`). */
@@ -24,6 +39,7 @@ export interface ForwardInput {
   sessionId: string;
   clientIp: string;
   upgrade: boolean;
+  credentials: CredentialForwarding;
 }
 
 const OURS = new Set(["x-forwarded-for", "forwarded"]);
@@ -39,6 +55,7 @@ const NONE: ReadonlySet<string> = new Set();
 export function upstreamHeaders(input: ForwardInput): IncomingHttpHeaders {
   const raw = input.rawHeaders;
   const listed = hasConnectionHeader(raw) ? connectionTokens(raw) : NONE;
+  const credentials = input.credentials;
   const out: Record<string, string | string[]> = {};
   let upgradeValue: string | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
@@ -46,7 +63,9 @@ export function upstreamHeaders(input: ForwardInput): IncomingHttpHeaders {
     const value = raw[i + 1] ?? "";
     // `upgrade` is not an identity name, so noting it before the identity check changes nothing.
     if (lower === "upgrade" && upgradeValue === undefined) upgradeValue = value;
-    if (forwarded(lower, listed)) add(out, lower, value);
+    if (!forwarded(lower, listed, credentials)) continue;
+    if (lower === "cookie") addCookie(out, value, credentials);
+    else add(out, lower, value);
   }
   if (input.upgrade && upgradeValue !== undefined) {
     add(out, "connection", "Upgrade");
@@ -60,12 +79,41 @@ export function upstreamHeaders(input: ForwardInput): IncomingHttpHeaders {
 }
 
 /** Whether a client header (lower-case name) reaches the application. */
-function forwarded(lower: string, listed: ReadonlySet<string>): boolean {
+function forwarded(lower: string, listed: ReadonlySet<string>, credentials: CredentialForwarding): boolean {
   const trimmed = lower.trim();
   if (isCanonicalIdentityName(trimmed.includes("_") ? trimmed.replaceAll("_", "-") : trimmed)) return false;
   if (ALWAYS_HOP_BY_HOP.has(lower) || listed.has(lower) || lower === "content-length") return false;
   const n = lower.includes("_") ? lower.replaceAll("_", "-") : lower;
-  return !OURS.has(n) && !n.startsWith("x-vigil-");
+  return !OURS.has(n) && !n.startsWith("x-vigil-") && !isWithheldCredential(lower, n, credentials);
+}
+
+/**
+ * `Authorization` and the token header, unless credentials are forwarded; the token header in any other spelling
+ * (`_` for `-`) always: only its exact name was checked for ambiguity, and an application that folds `_` into `-`
+ * would read another copy as the token.
+ */
+function isWithheldCredential(lower: string, folded: string, credentials: CredentialForwarding): boolean {
+  if (credentials.header !== "" && folded === credentials.header) return !credentials.forward || lower !== credentials.header;
+  return lower === "authorization" && !credentials.forward;
+}
+
+/** A `Cookie` header as the application gets it: without the token cookie unless credentials are forwarded. */
+function addCookie(out: Record<string, string | string[]>, value: string, credentials: CredentialForwarding): void {
+  const kept = credentials.forward || credentials.cookie === "" ? value : withoutCookie(value, credentials.cookie);
+  if (kept !== "") add(out, "cookie", kept); // a header that held only the token cookie is dropped
+}
+
+/** A `Cookie` header value without the cookies named `name` ("" if nothing else is left). */
+export function withoutCookie(header: string, name: string): string {
+  if (!header.includes(name)) return header;
+  let kept = "";
+  for (const part of header.split(";")) {
+    const pair = part.trim();
+    const eq = pair.indexOf("=");
+    if (pair === "" || (eq > 0 ? pair.slice(0, eq).trim() : pair) === name) continue;
+    kept = kept === "" ? pair : `${kept}; ${pair}`;
+  }
+  return kept;
 }
 
 function hasConnectionHeader(raw: readonly string[]): boolean {

@@ -1,6 +1,8 @@
 /**
  * Plain HTTP requests: the ordered request pipeline.
  *
+ *   0. turn       a request pipelined behind another waits until that one's response is done; after a
+ *                 response that closed the connection it is dropped unseen (connection-turn.ts)
  *   1. facts      method, normalised path, host, trusted client IP       (400 BAD_REQUEST)
  *   2. admit      authenticate + authorize                               (401 / 403 JSON)
  *   3. track      bind the keep-alive socket (and, once known, the pooled upstream socket)
@@ -26,7 +28,8 @@ import { request, type ClientRequest, type IncomingHttpHeaders, type IncomingMes
 import type { Socket } from "node:net";
 import { SidecarError } from "../errors.ts";
 import type { RequestHandle } from "../sessions/connections.ts";
-import { admit, bindingOf, clientIpOf, logRefusal, sessionLogId, type ProxyContext } from "./context.ts";
+import { connectionClosing, onHttpTurn } from "./connection-turn.ts";
+import { admit, bindingOf, clientIpOf, logDropped, logRefusal, sessionLogId, type ProxyContext } from "./context.ts";
 import { upstreamHeaders } from "./forward-headers.ts";
 import { stripResponseHopByHop } from "./hop-by-hop.ts";
 import { refuseResponse, refusalOf } from "./refusal.ts";
@@ -35,11 +38,16 @@ import { httpFacts } from "./request-facts.ts";
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse, expectContinue: boolean) => void;
 
 export function createHttpHandler(ctx: ProxyContext): HttpHandler {
-  return (req, res, expectContinue) => {
+  const run = (req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void => {
     handle(ctx, req, res, expectContinue).catch((err: unknown) => {
       logRefusal(ctx, "http", err);
       refuseResponse(req, res, refusalOf(err));
     });
+  };
+  return (req, res, expectContinue) => {
+    // In order, one at a time per connection, and nothing after a closing answer (connection-turn.ts).
+    if (res.socket !== null && !connectionClosing(req.socket)) run(req, res, expectContinue);
+    else if (onHttpTurn(req, res, () => { run(req, res, expectContinue); })) logDropped(ctx, "http");
   };
 }
 
@@ -55,7 +63,7 @@ async function handle(ctx: ProxyContext, req: IncomingMessage, res: ServerRespon
     refuseResponse(req, res, refusalOf(err));
     return;
   }
-  if (res.destroyed || req.socket.destroyed) return;
+  if (res.destroyed || connectionClosing(req.socket)) return; // the client left, or its connection was closed meanwhile
 
   const flight = ctx.deps.connections.beginRequest(req.socket, bindingOf(admitted, `${target.facts.method} ${target.facts.path}`));
   const framing = req.headers;
@@ -67,6 +75,7 @@ async function handle(ctx: ProxyContext, req: IncomingMessage, res: ServerRespon
     sessionId: admitted.sessionId,
     clientIp,
     upgrade: false,
+    credentials: ctx.credentials,
   });
   req.headers = headers;
   req.url = target.url;

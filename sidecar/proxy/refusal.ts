@@ -5,8 +5,8 @@
  * Contract: 401s carry `WWW-Authenticate: Bearer` (with `error="invalid_token"` when a token was
  * presented); CONNECT authentication failures are 407 with `Proxy-Authenticate: Bearer` (the
  * credential belongs in Proxy-Authorization). Raw-socket refusals always close the connection.
- * Refusing a request whose body was not read also closes the connection (no request smuggled
- * behind an unread body). Never throws.
+ * Refusing a request whose body was not read, or a malformed or ambiguous one (400), also closes the
+ * connection, and nothing read after it reaches the application (connection-turn.ts). Never throws.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { STATUS_CODES } from "node:http";
@@ -16,17 +16,21 @@ import { errorBody, isSidecarError, type ErrorBody } from "../errors.ts";
 export interface Refusal {
   status: number;
   body: ErrorBody;
+  /** Sent as Retry-After (whole seconds). */
+  retryAfterSeconds?: number | undefined;
 }
 
 /** A refusal for any thrown value (unknown errors become 500 INTERNAL with a fixed sentence). */
-export function refusalOf(err: unknown, statusOverride?: number): Refusal {
-  return { status: statusOverride ?? (isSidecarError(err) ? err.status : 500), body: errorBody(err) };
+export function refusalOf(err: unknown): Refusal {
+  const status = isSidecarError(err) ? err.status : 500;
+  return { status, body: errorBody(err), retryAfterSeconds: isSidecarError(err) ? err.retryAfterSeconds : undefined };
 }
 
-function challengeHeaders(refusal: Refusal, proxy: boolean): [string, string][] {
-  if (refusal.status !== 401 && refusal.status !== 407) return [];
+function refusalHeaders(refusal: Refusal, proxy: boolean): [string, string][] {
+  const retry: [string, string][] = refusal.retryAfterSeconds === undefined ? [] : [["Retry-After", String(Math.max(1, Math.ceil(refusal.retryAfterSeconds)))]];
+  if (refusal.status !== 401 && refusal.status !== 407) return retry;
   const value = refusal.body.code === "TOKEN_MISSING" ? "Bearer" : 'Bearer error="invalid_token"';
-  return [[proxy ? "Proxy-Authenticate" : "WWW-Authenticate", value]];
+  return [[proxy ? "Proxy-Authenticate" : "WWW-Authenticate", value], ...retry];
 }
 
 export function refuseResponse(req: IncomingMessage, res: ServerResponse, refusal: Refusal): void {
@@ -39,15 +43,24 @@ export function refuseResponse(req: IncomingMessage, res: ServerResponse, refusa
     ["Content-Type", "application/json"],
     ["Content-Length", String(Buffer.byteLength(payload))],
     ["Cache-Control", "no-store"],
-    ...challengeHeaders(refusal, false),
+    ...refusalHeaders(refusal, false),
   ];
-  if (!req.complete) headers.push(["Connection", "close"]);
+  if (closesConnection(req, refusal)) headers.push(["Connection", "close"]);
   try {
     res.writeHead(refusal.status, headers.flat());
     res.end(payload);
   } catch {
     res.destroy();
   }
+}
+
+/**
+ * A refusal closes the connection when the refused request's body was not read (what follows it on the wire is not
+ * known to be a request) and when the request was malformed or ambiguous (400): a client that sent it may frame
+ * what follows differently from us. Nothing read after a closing refusal is handled (connection-turn.ts).
+ */
+function closesConnection(req: IncomingMessage, refusal: Refusal): boolean {
+  return !req.complete || refusal.status === 400;
 }
 
 /** Refuse on a socket that left the HTTP parser (upgrade, CONNECT) or on a parser error. */
@@ -64,7 +77,7 @@ export function refuseSocket(socket: Socket, refusal: Refusal, opts: { proxy?: b
     `Content-Length: ${Buffer.byteLength(payload)}`,
     "Cache-Control: no-store",
     "Connection: close",
-    ...challengeHeaders({ ...refusal, status }, opts.proxy === true).map(([k, v]) => `${k}: ${v}`),
+    ...refusalHeaders({ ...refusal, status }, opts.proxy === true).map(([k, v]) => `${k}: ${v}`),
   ];
   socket.on("error", () => undefined);
   socket.end(`${lines.join("\r\n")}\r\n\r\n${payload}`);

@@ -5,10 +5,12 @@
  * Contract: `createSidecarServer(deps)` builds (does not start) the server.
  *   - Strict HTTP parsing (`insecureHTTPParser: false`): ambiguous framing (CL+TE, duplicate or
  *     differing Content-Length, obfuscated Transfer-Encoding) → 400 JSON and the connection is
- *     closed; request heads over `maxHeaderBytes` → 431; a head not complete within
- *     `timeouts.headersMs` or a request within `timeouts.requestMs` → 408 and closed.
+ *     closed; request heads over `maxHeaderBytes` → 431 HEADERS_TOO_LARGE; a head not complete within
+ *     `timeouts.headersMs` or a request within `timeouts.requestMs` → 408 REQUEST_TIMEOUT and closed.
  *   - Every request, upgrade and tunnel is admitted (authenticate + authorize) before anything
- *     reaches the application; see http-flow.ts, websocket.ts, tunnel.ts.
+ *     reaches the application, one at a time per connection and never after a closing refusal
+ *     (connection-turn.ts); see http-flow.ts, websocket.ts, tunnel.ts. Two credential headers are 400
+ *     CREDENTIALS_AMBIGUOUS; the application gets no credentials unless `deps.credentials.forward`.
  *   - Requests are forwarded the way http-proxy's `stream` pass did with `xfwd: false` and no
  *     redirect following (http-flow.ts), without its `deleteLength` pass, which would frame a
  *     chunked DELETE/OPTIONS body as `Content-Length: 0` (request smuggling towards the
@@ -19,14 +21,16 @@
 import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { SidecarError } from "../errors.ts";
+import { SidecarError, type SidecarErrorCode } from "../errors.ts";
 import type { ProxyContext, SidecarServerDeps } from "./context.ts";
+import { NO_CREDENTIAL_FORWARDING } from "./forward-headers.ts";
 import { createHttpHandler } from "./http-flow.ts";
 import { refuseSocket, refusalOf } from "./refusal.ts";
 import { createConnectHandler } from "./tunnel.ts";
 import { createUpgradeHandler } from "./websocket.ts";
 
-export type { Authenticated, AuthContext, SidecarServerDeps, SidecarTimeouts } from "./context.ts";
+export type { AdmissionGate, Authenticated, AuthContext, SidecarServerDeps, SidecarTimeouts } from "./context.ts";
+export type { CredentialForwarding } from "./forward-headers.ts";
 
 export const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
 
@@ -39,7 +43,8 @@ export interface SidecarServer {
 export function createSidecarServer(deps: SidecarServerDeps): SidecarServer {
   const log = deps.logger.child({ component: "proxy" });
   const agent = new Agent({ keepAlive: true, scheduling: "lifo", timeout: deps.timeouts.keepAliveMs });
-  const ctx: ProxyContext = { deps, agent, log };
+  const credentials = deps.credentials === undefined ? NO_CREDENTIAL_FORWARDING : Object.freeze({ ...deps.credentials, header: deps.credentials.header.toLowerCase() });
+  const ctx: ProxyContext = { deps, agent, log, credentials };
 
   const server = createServer({
     insecureHTTPParser: false,
@@ -77,20 +82,22 @@ export function createSidecarServer(deps: SidecarServerDeps): SidecarServer {
   };
 }
 
-const PARSER_MESSAGES: Record<string, [number, string]> = {
-  HPE_HEADER_OVERFLOW: [431, "The request headers are too large."],
-  ERR_HTTP_REQUEST_TIMEOUT: [408, "The request was not received in time."],
+/** Parser failures with a code of their own; anything else the parser refuses is BAD_REQUEST. */
+const PARSER_REFUSALS: Readonly<Record<string, [SidecarErrorCode, string]>> = {
+  HPE_HEADER_OVERFLOW: ["HEADERS_TOO_LARGE", "The request headers are too large."],
+  ERR_HTTP_REQUEST_TIMEOUT: ["REQUEST_TIMEOUT", "The request was not received in time."],
 };
 
 /** The HTTP parser refused the bytes on this socket (or timed out): answer once, then close. */
 function onClientError(ctx: ProxyContext, err: NodeJS.ErrnoException, socket: Socket): void {
-  const code = err.code ?? "UNKNOWN";
+  const parserCode = err.code ?? "UNKNOWN";
   const inProgress = (socket as unknown as { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
-  if (code === "ECONNRESET" || code === "EPIPE" || !socket.writable || inProgress?.headersSent === true) {
+  if (parserCode === "ECONNRESET" || parserCode === "EPIPE" || !socket.writable || inProgress?.headersSent === true) {
     socket.destroy();
     return;
   }
-  const [status, message] = PARSER_MESSAGES[code] ?? [400, "The request is malformed."];
-  ctx.log.info({ event: "refused", kind: "http", code: "BAD_REQUEST", status, parserCode: code }, message);
-  refuseSocket(socket, refusalOf(new SidecarError("BAD_REQUEST", message), status));
+  const [code, message] = PARSER_REFUSALS[parserCode] ?? ["BAD_REQUEST", "The request is malformed."];
+  const refusal = new SidecarError(code, message, { cause: err });
+  ctx.log.info({ event: "refused", kind: "http", code, status: refusal.status, parserCode }, message);
+  refuseSocket(socket, refusalOf(refusal));
 }

@@ -5,7 +5,7 @@
  * `[::1]`), a port in 1..65535 that is neither the application's HTTP port (which would bypass
  * header sanitising) nor a configured forbidden port; anything else is 400 and no socket is
  * opened. The token comes from `Proxy-Authorization` (the injected authenticate reads it for
- * kind "tunnel"); authentication failures are 407 with `Proxy-Authenticate: Bearer`, policy
+ * kind "tunnel"; two such headers are 400 CREDENTIALS_AMBIGUOUS); authentication failures are 407 with `Proxy-Authenticate: Bearer`, policy
  * refusals 403, with facts `{method: CONNECT, path: "", host, port}`. An admitted tunnel connects
  * to the upstream host (loopback) on that port, answers `200 Connection Established`, pipes both
  * ways and registers both sockets in the connection table. Connect failure → 502, connect timeout
@@ -13,9 +13,11 @@
  */
 import type { IncomingMessage } from "node:http";
 import { connect, type Socket } from "node:net";
+import { ambiguousCredentials, repeatedCredentialHeader } from "../auth/credentials.ts";
 import type { RequestFacts } from "../auth/types.ts";
 import { SidecarError } from "../errors.ts";
-import { admit, bindingOf, clientIpOf, logRefusal, type ProxyContext } from "./context.ts";
+import { onRawTurn } from "./connection-turn.ts";
+import { admit, bindingOf, clientIpOf, logDropped, logRefusal, type ProxyContext } from "./context.ts";
 import { refuseSocket, refusalOf } from "./refusal.ts";
 
 export type ConnectHandler = (req: IncomingMessage, socket: Socket, head: Buffer) => void;
@@ -51,10 +53,13 @@ export function createConnectHandler(ctx: ProxyContext): ConnectHandler {
   const forbidden = new Set([ctx.deps.upstream.port, ...(ctx.deps.forbiddenTunnelPorts ?? [])]);
   return (req, socket, head) => {
     socket.on("error", () => undefined);
-    handleConnect(ctx, forbidden, req, socket, head).catch((err: unknown) => {
-      logRefusal(ctx, "tunnel", err);
-      refuseSocket(socket, refusalOf(err), { proxy: true });
-    });
+    const run = (): void => {
+      handleConnect(ctx, forbidden, req, socket, head).catch((err: unknown) => {
+        logRefusal(ctx, "tunnel", err);
+        refuseSocket(socket, refusalOf(err), { proxy: true });
+      });
+    };
+    if (onRawTurn(socket, run)) logDropped(ctx, "tunnel");
   };
 }
 
@@ -63,6 +68,7 @@ async function handleConnect(ctx: ProxyContext, forbidden: ReadonlySet<number>, 
   let admitted;
   try {
     target = tunnelTarget(req.url ?? "", forbidden);
+    if (repeatedCredentialHeader(req.rawHeaders, true)) throw ambiguousCredentials();
     const facts: RequestFacts = { method: "CONNECT", path: "", host: target.host, port: target.port, clientIp: clientIpOf(ctx, req) };
     admitted = await admit(ctx, req, "tunnel", facts);
   } catch (err) {

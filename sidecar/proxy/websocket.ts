@@ -12,7 +12,8 @@
 import { request, type IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import { SidecarError } from "../errors.ts";
-import { admit, bindingOf, clientIpOf, logRefusal, type ProxyContext } from "./context.ts";
+import { onRawTurn } from "./connection-turn.ts";
+import { admit, bindingOf, clientIpOf, logDropped, logRefusal, type ProxyContext } from "./context.ts";
 import { upstreamHeaders } from "./forward-headers.ts";
 import { stripResponseHopByHop } from "./hop-by-hop.ts";
 import { refuseSocket, refusalOf } from "./refusal.ts";
@@ -23,10 +24,13 @@ export type UpgradeHandler = (req: IncomingMessage, socket: Socket, head: Buffer
 export function createUpgradeHandler(ctx: ProxyContext): UpgradeHandler {
   return (req, socket, head) => {
     socket.on("error", () => undefined);
-    handleUpgrade(ctx, req, socket, head).catch((err: unknown) => {
-      logRefusal(ctx, "websocket", err);
-      refuseSocket(socket, refusalOf(err));
-    });
+    const run = (): void => {
+      handleUpgrade(ctx, req, socket, head).catch((err: unknown) => {
+        logRefusal(ctx, "websocket", err);
+        refuseSocket(socket, refusalOf(err));
+      });
+    };
+    if (onRawTurn(socket, run)) logDropped(ctx, "websocket");
   };
 }
 
@@ -56,6 +60,7 @@ async function handleUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: So
     sessionId: admitted.sessionId,
     clientIp,
     upgrade: true,
+    credentials: ctx.credentials,
   });
   const { host, port } = ctx.deps.upstream;
   const upReq = request({ host, port, method: "GET", path: target.url, headers, agent: false });

@@ -17,9 +17,10 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
-import type { TerminationSelector } from "../../operator/api/bus.ts";
+import { covers } from "../../operator/api/bus/coverage.ts";
+import type { Revocation } from "../../operator/api/bus/messages.ts";
 import type { Principal, RequestFacts } from "../auth/types.ts";
-import { matchesSelector } from "./selector-match.ts";
+import { coveredIdentity } from "./session-key.ts";
 
 export type ConnectionKind = "http" | "websocket" | "tunnel";
 
@@ -78,11 +79,6 @@ export interface RequestHandle {
   attachUpstream(socket: Socket): void;
   /** The request finished (or failed); idempotent. */
   end(): void;
-}
-
-export interface TerminateOptions {
-  /** Only flows whose token was issued (`iat`, epoch ms) at or before this. */
-  issuedAtOrBefore?: number;
 }
 
 interface InFlight {
@@ -220,10 +216,9 @@ export class ConnectionTable {
     return entry.id;
   }
 
-  /** RST every flow the selector covers (both sides). */
-  terminate(selector: TerminationSelector, opts: TerminateOptions = {}): CloseCounts {
-    const covered = (b: FlowBinding): boolean =>
-      matchesSelector(b, selector) && (opts.issuedAtOrBefore === undefined || b.principal.issuedAt * 1000 <= opts.issuedAtOrBefore);
+  /** RST every flow the revocation covers at `now` (both sides; the rule is operator/api/bus/coverage.ts). */
+  terminate(revocation: Revocation, now: number): CloseCounts {
+    const covered = (b: FlowBinding): boolean => covers(revocation, coveredIdentity(b.principal, b.sessionId), b.principal.issuedAt * 1000, now);
     return this.#closeWhere((e) => this.#bindingsOf(e).filter(covered));
   }
 

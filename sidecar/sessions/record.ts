@@ -5,6 +5,7 @@
  * the latest client IP; `standing(record, now)` says whether it may still be used — absolute expiry and idle
  * expiry are computed from the timestamps inside the record, never from Redis TTLs alone.
  */
+import { z } from "zod";
 import type { Principal } from "../auth/types.ts";
 
 export type EndReason = "terminated" | "idle" | "absolute";
@@ -12,9 +13,11 @@ export type EndReason = "terminated" | "idle" | "absolute";
 export interface SessionRecord {
   v: 1;
   id: string;
+  /** Session key (hash of issuer + session claim; not personal data): ties the record to its login. */
+  key?: string | undefined;
   issuer: string;
   subject: string;
-  email?: string;
+  email?: string | undefined;
   groups: string[];
   firstIp: string;
   lastIp: string;
@@ -26,8 +29,8 @@ export interface SessionRecord {
   lastActivityAt: number;
   idleTimeoutMs: number;
   absoluteExpiresAt: number;
-  endedAt?: number;
-  endReason?: EndReason;
+  endedAt?: number | undefined;
+  endReason?: EndReason | undefined;
 }
 
 export interface Timeouts {
@@ -45,10 +48,11 @@ export interface Sighting {
 const MAX_WORKLOADS = 32;
 const MAX_USER_AGENT = 256;
 
-export function newRecord(id: string, principal: Principal, timeouts: Timeouts, seen: Sighting): SessionRecord {
+export function newRecord(id: string, key: string, principal: Principal, timeouts: Timeouts, seen: Sighting): SessionRecord {
   return {
     v: 1,
     id,
+    key,
     issuer: principal.issuer,
     subject: principal.subject,
     ...(principal.email === undefined ? {} : { email: principal.email }),
@@ -98,20 +102,29 @@ export function strictestTimeouts(policies: readonly { session: { idleTimeoutSec
   };
 }
 
-const STRING_FIELDS = ["id", "issuer", "subject", "firstIp", "lastIp", "userAgent"] as const;
-const NUMBER_FIELDS = ["startedAt", "lastActivityAt", "idleTimeoutMs", "absoluteExpiresAt"] as const;
-const isStringArray = (x: unknown): boolean => Array.isArray(x) && x.every((s) => typeof s === "string");
+const timestamp = z.number().refine(Number.isFinite, "must be a finite number");
+const recordSchema = z.object({
+  v: z.literal(1),
+  id: z.string(),
+  key: z.string().max(128).optional(),
+  issuer: z.string(),
+  subject: z.string(),
+  email: z.string().optional(),
+  groups: z.array(z.string()),
+  firstIp: z.string(),
+  lastIp: z.string(),
+  userAgent: z.string(),
+  workloads: z.array(z.string()),
+  startedAt: timestamp,
+  lastActivityAt: timestamp,
+  idleTimeoutMs: timestamp,
+  absoluteExpiresAt: timestamp,
+  endedAt: timestamp.optional(),
+  endReason: z.enum(["terminated", "idle", "absolute"]).optional(),
+});
 
-/** Validates a decrypted record's shape (it came from Redis: untrusted until checked). */
-export function isSessionRecord(x: unknown): x is SessionRecord {
-  if (typeof x !== "object" || x === null) return false;
-  const r = x as Record<string, unknown>;
-  return (
-    r.v === 1 &&
-    STRING_FIELDS.every((k) => typeof r[k] === "string") &&
-    NUMBER_FIELDS.every((k) => Number.isFinite(r[k])) &&
-    isStringArray(r.groups) &&
-    isStringArray(r.workloads) &&
-    (r.email === undefined || typeof r.email === "string")
-  );
+/** A decrypted record (it came from Redis: untrusted until checked), or undefined when it is not one. */
+export function parseSessionRecord(x: unknown): SessionRecord | undefined {
+  const parsed = recordSchema.safeParse(x);
+  return parsed.success ? parsed.data : undefined;
 }

@@ -7,16 +7,24 @@
  *   different sidecars converge on one ID, then the sealed record is written with `SET record NX`. After that the
  *   request path is served from the local cache and does not wait on Redis.
  * - Activity is written behind: dirty sessions are flushed at most once per `flushIntervalMs`, merged with what
- *   other sidecars wrote (latest activity wins, workloads are unioned, an end is final).
+ *   other sidecars wrote (latest activity wins, workloads are unioned, an end is final). A dirty session is never
+ *   dropped from memory before it is written.
  * - A locally idle session is re-read from Redis before it is refused (another sidecar may have seen activity).
+ * - `endCovered(revocation, now)` ends the cached sessions a revocation covers (the one rule of
+ *   operator/api/bus/coverage.ts: a session started after the termination is never ended by it).
  * - Redis TTLs are set to the absolute expiry; expiry is also enforced from the timestamps inside the record.
- * Redis keys: `<prefix>session-index:<sessionKeyOf(principal)>` (a hash: key names never reveal identities) → ID, `<prefix>session:<ID>` → sealed record.
+ * - Redis unreachable: SESSION_STORE_UNAVAILABLE (503, retryable), never a 500.
+ * Redis keys: `<prefix>session-index:<sessionKeyOf(principal)>` (a hash: key names never reveal identities) → ID,
+ * `<prefix>session:<ID>` → sealed record.
  */
 import type { Redis } from "ioredis";
-import { sessionKeyOf } from "../auth/jwt.ts";
+import { LRUCache } from "lru-cache";
+import { covers } from "../../operator/api/bus/coverage.ts";
+import type { Revocation } from "../../operator/api/bus/messages.ts";
 import type { Principal } from "../auth/types.ts";
 import { SidecarError } from "../errors.ts";
-import { end, isSessionRecord, newRecord, standing, touch, type EndReason, type SessionRecord, type Sighting, type Timeouts } from "./record.ts";
+import { end, newRecord, parseSessionRecord, standing, touch, type EndReason, type SessionRecord, type Sighting, type Timeouts } from "./record.ts";
+import { cachedSessionKeyOf } from "./session-key.ts";
 
 export interface SessionSealer {
   seal(sessionId: string, plaintext: object): string;
@@ -34,15 +42,20 @@ export interface SessionStoreOptions {
   onFlushError?: (err: unknown) => void;
 }
 
+/** Seconds a client is told to wait when the store is unreachable. */
+export const STORE_RETRY_AFTER_SECONDS = 2;
+
 export class SessionStore {
   readonly #o: Required<Omit<SessionStoreOptions, "onFlushError">> & Pick<SessionStoreOptions, "onFlushError">;
-  /** session key (iss|claim|value) → record */
-  readonly #byKey = new Map<string, SessionRecord>();
-  readonly #dirty = new Set<string>();
+  /** session key → record (clean or dirty). */
+  readonly #cache: LRUCache<string, SessionRecord>;
+  /** session key → record still to be written (kept even if the cache evicts it). */
+  readonly #dirty = new Map<string, SessionRecord>();
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: SessionStoreOptions) {
     this.#o = { now: Date.now, flushIntervalMs: 1000, maxCachedSessions: 100_000, ...options };
+    this.#cache = new LRUCache({ max: this.#o.maxCachedSessions });
   }
 
   start(): void {
@@ -61,10 +74,10 @@ export class SessionStore {
   /** The session for this principal, created on first sight; throws SESSION_* errors when it may not be used. */
   async resolve(principal: Principal, timeouts: Timeouts, seen: Sighting): Promise<SessionRecord> {
     const key = cachedSessionKeyOf(principal);
-    let record = this.#byKey.get(key) ?? (await this.#load(key, principal, timeouts, seen));
+    let record = this.#dirty.get(key) ?? this.#cache.get(key) ?? (await this.#guard(() => this.#load(key, principal, timeouts, seen)));
     let verdict = standing(record, seen.now);
     if (!verdict.ok && verdict.reason === "idle" && record.endReason === undefined) {
-      record = (await this.#read(record.id)) ?? record; // another sidecar may have seen activity since
+      record = (await this.#guard(() => this.#read(record.id))) ?? record; // another sidecar may have seen activity since
       verdict = standing(record, seen.now);
     }
     if (!verdict.ok) {
@@ -76,28 +89,28 @@ export class SessionStore {
     return touched;
   }
 
-  /** Marks every cached session the predicate selects as ended (persisted on the next flush); returns their IDs. */
-  endWhere(pred: (r: SessionRecord) => boolean, reason: EndReason): string[] {
+  /** Ends every cached session the revocation covers at `now` (persisted on the next flush); returns their IDs. */
+  endCovered(revocation: Revocation, now: number): string[] {
     const ended: string[] = [];
-    for (const [key, record] of this.#byKey) {
-      if (record.endedAt === undefined && pred(record)) {
-        this.#remember(key, end(record, reason, this.#o.now()));
-        ended.push(record.id);
-      }
-    }
+    const consider = (key: string, record: SessionRecord): void => {
+      if (record.endedAt !== undefined) return;
+      if (!covers(revocation, { sessionId: record.id, sessionKey: record.key ?? key, principal: record }, record.startedAt, now)) return;
+      this.#remember(key, end(record, "terminated", now));
+      ended.push(record.id);
+    };
+    for (const [key, record] of [...this.#dirty]) consider(key, record);
+    for (const [key, record] of [...this.#cache.entries()]) if (!this.#dirty.has(key)) consider(key, record);
     return ended;
   }
 
   async flush(): Promise<void> {
-    const keys = [...this.#dirty];
-    this.#dirty.clear();
-    for (const key of keys) {
-      const local = this.#byKey.get(key);
-      if (!local) continue;
+    const pending = [...this.#dirty];
+    for (const [key, local] of pending) {
       const stored = await this.#read(local.id);
       const merged = stored ? merge(stored, local) : local;
       const ttl = merged.absoluteExpiresAt - this.#o.now();
       if (ttl > 0) await this.#o.redis.set(this.#recordKey(merged.id), this.#o.sealer.seal(merged.id, merged), "PX", ttl);
+      if (this.#dirty.get(key) === local) this.#dirty.delete(key);
     }
   }
 
@@ -107,12 +120,12 @@ export class SessionStore {
     const proposed = this.#o.newId();
     const won = await redis.set(indexKey, proposed, "PX", timeouts.absoluteTimeoutMs, "NX");
     const id = won === "OK" ? proposed : await redis.get(indexKey);
-    if (id === null) throw new SidecarError("INTERNAL", "session index vanished while it was being read");
-    const fresh = newRecord(id, principal, timeouts, seen);
+    if (id === null) throw new SidecarError("SESSION_STORE_UNAVAILABLE", "The session store changed while it was read; try again.", { retryAfterSeconds: 1 });
+    const fresh = newRecord(id, key, principal, timeouts, seen);
     const created = await redis.set(this.#recordKey(id), this.#o.sealer.seal(id, fresh), "PX", timeouts.absoluteTimeoutMs, "NX");
     const record = created === "OK" ? fresh : await this.#read(id);
     if (!record) throw new SidecarError("SESSION_RECORD_INVALID", "the stored session record could not be read");
-    this.#remember(key, record, false); // just written (or just read): nothing to write behind
+    this.#cache.set(key, record); // just written (or just read): nothing to write behind
     return record;
   }
 
@@ -120,41 +133,34 @@ export class SessionStore {
     const sealed = await this.#o.redis.get(this.#recordKey(id));
     if (sealed === null) return undefined;
     try {
-      const value = this.#o.sealer.open(id, sealed);
-      return isSessionRecord(value) && value.id === id ? value : undefined;
+      const value = parseSessionRecord(this.#o.sealer.open(id, sealed));
+      return value?.id === id ? value : undefined;
     } catch {
       return undefined;
     }
   }
 
-  #remember(key: string, record: SessionRecord, dirty = true): void {
-    this.#byKey.delete(key);
-    this.#byKey.set(key, record);
-    if (dirty) this.#dirty.add(key);
-    if (this.#byKey.size > this.#o.maxCachedSessions) {
-      const oldest = this.#byKey.keys().next().value;
-      if (oldest !== undefined && !this.#dirty.has(oldest)) this.#byKey.delete(oldest);
-    }
+  #remember(key: string, record: SessionRecord): void {
+    this.#cache.set(key, record);
+    this.#dirty.set(key, record);
   }
 
   #recordKey(id: string): string {
     return `${this.#o.prefix}session:${id}`;
   }
-}
 
-/**
- * `sessionKeyOf` (a SHA-256) once per principal object: a warm token's principal is the same cached object on
- * every request, so the request path does no hashing.
- */
-const sessionKeys = new WeakMap<Principal, string>();
-
-function cachedSessionKeyOf(principal: Principal): string {
-  let key = sessionKeys.get(principal);
-  if (key === undefined) {
-    key = sessionKeyOf(principal);
-    sessionKeys.set(principal, key);
+  /** Redis failures on the request path become a retryable 503; coded refusals pass through. */
+  async #guard<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error: unknown) {
+      if (error instanceof SidecarError) throw error;
+      throw new SidecarError("SESSION_STORE_UNAVAILABLE", "The session store is unreachable; try again shortly.", {
+        cause: error,
+        retryAfterSeconds: STORE_RETRY_AFTER_SECONDS,
+      });
+    }
   }
-  return key;
 }
 
 function merge(stored: SessionRecord, local: SessionRecord): SessionRecord {

@@ -1,4 +1,4 @@
-import type { Ack, Heartbeat, Revocation, StoredPolicy } from "../../operator/api/bus.ts";
+import type { Ack, Heartbeat, Revocation } from "../../operator/api/bus/messages.ts";
 import type { CompiledPolicy } from "../../operator/api/compiled-policy.ts";
 import { compileAccessPolicy } from "../../operator/policy/compile.ts";
 import { accessPolicy, allow, deny, inNamespace, withRule, type PolicyOption } from "./access-policy.ts";
@@ -28,31 +28,25 @@ export function compiledIn(namespace: string, name: string, ...options: PolicyOp
   return compiledPolicy(name, inNamespace(namespace), ...options);
 }
 
-export function storedPolicy(revision = 1): StoredPolicy {
-  return { v: 1, revision, policy: compiledPolicy() };
-}
-
 export function revocation(fields: Partial<Revocation> = {}): Revocation {
   return {
-    v: 1,
     id: "default/cut-alice/uid-1",
     namespace: "default",
     selector: { kind: "email", email: "alice@example.com" },
     reason: "laptop stolen",
-    issuedAt: 1_700_000_000_000,
+    tokensIssuedBefore: 1_700_000_000_000,
     expiresAt: 1_700_028_800_000,
-    revision: 3,
     ...fields,
   };
 }
 
 export function heartbeat(fields: Partial<Heartbeat> = {}): Heartbeat {
-  return { v: 1, pod: "web-0", namespace: "default", labels: { app: "web" }, appliedRevision: 7, at: 1_700_000_000_000, ...fields };
+  return { v: 2, pod: "web-0", namespace: "default", labels: { app: "web" }, epoch: "", appliedRevision: 7, integrity: "", at: 1_700_000_000_000, ...fields };
 }
 
 export function ack(fields: Partial<Ack> = {}): Ack {
   return {
-    v: 1,
+    v: 2,
     terminationId: "default/cut-alice/uid-1",
     pod: "web-0",
     namespace: "default",

@@ -4,9 +4,9 @@
 # bin directory on its last line.
 set -euo pipefail
 
-K8S_VERSION="${VIGIL_K8S_VERSION:-1.36.3}"
+# shellcheck source=build-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/build-lib.sh"
 ETCD_VERSION="${VIGIL_ETCD_VERSION:-3.6.8}"
-CACHE_ROOT="${VIGIL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vigil}"
 OUT="$CACHE_ROOT/control-plane/k8s-$K8S_VERSION-etcd-$ETCD_VERSION"
 BIN="$OUT/bin"
 
@@ -16,37 +16,15 @@ if have_all; then echo "$BIN"; exit 0; fi
 command -v go >/dev/null || { echo "build-control-plane: 'go' is not on PATH (need Go >= 1.26)" >&2; exit 1; }
 
 mkdir -p "$OUT"
-exec 9>"$OUT/.lock"
-flock 9
+build_lock
 if have_all; then echo "$BIN"; exit 0; fi
 
 start=$(date +%s)
 work="$OUT/src"
-rm -rf "$work" && mkdir -p "$work/k8s" "$work/etcd" "$BIN"
+rm -rf "$work" && mkdir -p "$work/etcd" "$BIN"
 export GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
 
-# k8s.io/kubernetes points its staging modules at ./staging; replace them with their published tags.
-staging=(api apiextensions-apiserver apimachinery apiserver cli-runtime client-go cloud-provider
-  cluster-bootstrap code-generator component-base component-helpers controller-manager cri-api
-  cri-client cri-streaming csi-translation-lib dynamic-resource-allocation endpointslice externaljwt
-  kms kube-aggregator kube-controller-manager kube-proxy kube-scheduler kubectl kubelet metrics
-  mount-utils pod-security-admission streaming)
-{
-  echo "module vigil.dev/control-plane"
-  echo "go 1.26.0"
-  echo "require k8s.io/kubernetes v$K8S_VERSION"
-  for m in "${staging[@]}"; do echo "replace k8s.io/$m => k8s.io/$m v0.${K8S_VERSION#1.}"; done
-} > "$work/k8s/go.mod"
-cat > "$work/k8s/tools.go" <<'GO'
-//go:build tools
-
-package tools
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
-)
-GO
+k8s_module "$work/k8s" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
 # etcd's server module also uses local replaces, so it gets the same treatment.
 {
   echo "module vigil.dev/etcd"
@@ -63,7 +41,7 @@ import _ "go.etcd.io/etcd/server/v3"
 GO
 
 echo "build-control-plane: building Kubernetes v$K8S_VERSION and etcd v$ETCD_VERSION into $BIN (first run only; takes a while)" >&2
-ldflags="-s -w -X k8s.io/component-base/version.gitVersion=v$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$K8S_VERSION" | cut -d. -f2)"
+ldflags="$(k8s_ldflags)"
 (cd "$work/etcd" && { go mod tidy -e >/dev/null 2>&1 || true; } && go build -ldflags "-s -w" -o "$BIN/etcd" go.etcd.io/etcd/server/v3)
 (cd "$work/k8s" && { go mod tidy -e >/dev/null 2>&1 || true; } && go build -ldflags "$ldflags" -o "$BIN/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager)
 touch "$OUT/.complete"

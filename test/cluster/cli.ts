@@ -1,6 +1,9 @@
 /**
  * Manual control plane: `npm run cluster:up` starts it in the background and writes .vigil/cluster/env
  * (KUBECONFIG, REDIS_URL, KUBECTL, HELM, ...); `npm run cluster:down` stops it. `serve` is the background half.
+ * `npm run cluster:up -- --node` also starts the test node (kubelet, containerd, kube-proxy, kube-scheduler,
+ * CoreDNS), so Pods run; env then also has VIGIL_NODE_EXEC (a command prefix that runs inside the node's network
+ * namespace), CTR and CONTAINERD_ADDRESS (for `$CTR --address $CONTAINERD_ADDRESS -n k8s.io images import …`).
  */
 import { spawn } from "node:child_process";
 import { existsSync, openSync } from "node:fs";
@@ -13,6 +16,8 @@ const stateDir = join(repoRoot, ".vigil/cluster");
 const envFile = join(stateDir, "env");
 const pidFile = join(stateDir, "pid");
 
+const withNode = process.argv.includes("--node");
+
 async function up(): Promise<void> {
   if (await alive()) {
     console.log(`already running; see ${envFile}`);
@@ -21,7 +26,7 @@ async function up(): Promise<void> {
   await mkdir(stateDir, { recursive: true });
   await rm(envFile, { force: true });
   const out = openSync(join(stateDir, "serve.log"), "w");
-  const child = spawn(process.execPath, [import.meta.filename, "serve"], { detached: true, stdio: ["ignore", out, out] });
+  const child = spawn(process.execPath, [import.meta.filename, "serve", ...(withNode ? ["--node"] : [])], { detached: true, stdio: ["ignore", out, out] });
   child.unref();
   await writeFile(pidFile, `${child.pid ?? ""}\n`);
   const deadline = Date.now() + 30 * 60_000; // the first run builds the control plane
@@ -37,9 +42,10 @@ async function up(): Promise<void> {
 }
 
 async function serve(): Promise<void> {
-  const cluster = await startCluster();
+  const cluster = await startCluster({ node: withNode });
   const { env } = cluster;
-  const lines = {
+  const node = env.node;
+  const lines: Record<string, string> = {
     KUBECONFIG: env.kubeconfig,
     REDIS_URL: env.redisUrl,
     KUBE_APISERVER_URL: env.apiServerUrl,
@@ -47,6 +53,9 @@ async function serve(): Promise<void> {
     KUBECTL: env.kubectl,
     HELM: env.helm,
     VIGIL_CLUSTER_DIR: env.dir,
+    ...(node === undefined
+      ? {}
+      : { VIGIL_NODE_EXEC: `'${node.exec.join(" ")}'`, CTR: node.ctr, CONTAINERD_ADDRESS: node.containerdAddress }),
   };
   const stop = (): void => {
     void cluster.stop().finally(() => rm(envFile, { force: true })).finally(() => process.exit(0));

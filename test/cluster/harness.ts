@@ -32,9 +32,21 @@ export interface StartOptions {
   /** Parent of the scratch directory (default: the OS temp dir). */
   parentDir?: string;
   log?: (line: string) => void;
+  /**
+   * Also run a node (kubelet, containerd, kube-proxy, kube-scheduler, CoreDNS) so that Pods really run: the whole
+   * cluster then lives in a network namespace of its own and its ports are relayed to the host's loopback (node.ts).
+   */
+  node?: boolean;
 }
 
+/** Starts a server: `name` names its log file in the scratch directory. */
+export type Launch = (name: string, cmd: string, args: string[]) => Managed;
+
 export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
+  if (opts.node === true) {
+    const { startNodeCluster } = await import("./node.ts");
+    return startNodeCluster(opts);
+  }
   const tools = await ensureTools();
   const t0 = Date.now();
   const dir = await mkdtemp(join(opts.parentDir ?? tmpdir(), "vigil-cluster-"));
@@ -55,17 +67,23 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
     const etcdUrl = `http://127.0.0.1:${etcdPort}`;
     const apiServerUrl = `https://127.0.0.1:${apiPort}`;
 
-    const redis = startRedis(dir, tools, redisPort);
+    const launch: Launch = (name, cmd, args) => startProcess(dir, name, cmd, args);
+    const redis = startRedis(launch, dir, tools, redisPort);
     procs.push(redis);
-    const egress = await startEgressProxy(dir);
+    const egress = await startEgressProxy(launch, dir);
     procs.push(egress.proc);
-    const etcd = startEtcd(dir, tools, etcdPort, peerPort);
+    const etcd = startEtcd(launch, dir, tools, etcdPort, peerPort);
     procs.push(etcd);
     await waitFor("etcd", async () => (await fetch(`${etcdUrl}/health`)).ok, 30_000, etcd);
 
     await writeFile(join(dir, "audit-policy.yaml"), AUDIT_POLICY);
     await writeFile(join(dir, "egress-selector.yaml"), egressSelectorConfig(egress.socket));
-    const api = startApiServer(dir, tools, pki, etcdUrl, apiPort);
+    const api = startApiServer(launch, dir, tools, pki, etcdUrl, {
+      bindAddress: "127.0.0.1",
+      advertiseAddress: "127.0.0.1",
+      port: apiPort,
+      extraArgs: [`--egress-selector-config-file=${join(dir, "egress-selector.yaml")}`],
+    });
     procs.push(api);
     const caPem = await readFile(pki.caCert, "utf8");
     const admin = { certPem: await readFile(pki.adminCert, "utf8"), keyPem: await readFile(pki.adminKey, "utf8") };
@@ -78,7 +96,7 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
       certPem: await readFile(pki.controllerManagerCert, "utf8"),
       keyPem: await readFile(pki.controllerManagerKey, "utf8"),
     });
-    const kcm = startControllerManager(dir, tools, pki, kcmConfig, kcmPort);
+    const kcm = startControllerManager(launch, dir, tools, pki, kcmConfig, kcmPort);
     procs.push(kcm);
     await waitFor("redis-server", () => redisPing(redisPort), 15_000, redis);
     await waitFor("kube-controller-manager", () => httpsOk(`https://127.0.0.1:${kcmPort}/healthz`, null, null), 60_000, kcm);
@@ -106,7 +124,7 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
  * Metadata-level audit of requests made by service accounts (not the test's admin, not system components), so a
  * test can list exactly which verbs on which resources a component used (see audit.ts).
  */
-const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+export const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: [RequestReceived]
 rules:
@@ -132,26 +150,26 @@ egressSelections:
 `;
 }
 
-async function startEgressProxy(dir: string): Promise<{ proc: Managed; socket: string; routesDir: string }> {
+async function startEgressProxy(launch: Launch, dir: string): Promise<{ proc: Managed; socket: string; routesDir: string }> {
   const socket = join(dir, "egress.sock");
   const routesDir = join(dir, "egress-routes");
   await mkdir(routesDir, { recursive: true });
-  const proc = startProcess(dir, "egress-proxy", process.execPath, [join(import.meta.dirname, "egress-proxy.ts"), socket, routesDir]);
+  const proc = launch("egress-proxy", process.execPath, [join(import.meta.dirname, "egress-proxy.ts"), socket, routesDir]);
   await waitFor("egress proxy", () => Promise.resolve(existsSync(socket)), 15_000, proc);
   return { proc, socket, routesDir };
 }
 
-function startRedis(dir: string, tools: Tools, port: number): Managed {
-  return startProcess(dir, "redis", tools.redisServer, [
+export function startRedis(launch: Launch, dir: string, tools: Tools, port: number): Managed {
+  return launch("redis", tools.redisServer, [
     "--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no",
     "--dir", dir, "--maxmemory-policy", "noeviction", "--protected-mode", "yes", "--daemonize", "no",
   ]);
 }
 
-function startEtcd(dir: string, tools: Tools, port: number, peerPort: number): Managed {
+export function startEtcd(launch: Launch, dir: string, tools: Tools, port: number, peerPort: number): Managed {
   const client = `http://127.0.0.1:${port}`;
   const peer = `http://127.0.0.1:${peerPort}`;
-  return startProcess(dir, "etcd", tools.etcd, [
+  return launch("etcd", tools.etcd, [
     "--name", "vigil", "--data-dir", join(dir, "etcd"),
     "--listen-client-urls", client, "--advertise-client-urls", client,
     "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", `vigil=${peer}`,
@@ -159,16 +177,28 @@ function startEtcd(dir: string, tools: Tools, port: number, peerPort: number): M
   ]);
 }
 
-function startApiServer(dir: string, tools: Tools, pki: Pki, etcdUrl: string, port: number): Managed {
-  return startProcess(dir, "kube-apiserver", tools.kubeApiserver, [
+export interface ApiServerOptions {
+  bindAddress: string;
+  advertiseAddress: string;
+  port: number;
+  /** Replaces --authorization-mode=RBAC and adds flags (the node's Node authorizer, kubelet client certificate, …). */
+  authorizationMode?: string;
+  admissionPlugins?: string[];
+  extraArgs?: string[];
+}
+
+const ADMISSION_PLUGINS = ["NamespaceLifecycle", "ServiceAccount", "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook", "ValidatingAdmissionPolicy"];
+
+export function startApiServer(launch: Launch, dir: string, tools: Tools, pki: Pki, etcdUrl: string, opts: ApiServerOptions): Managed {
+  return launch("kube-apiserver", tools.kubeApiserver, [
     `--etcd-servers=${etcdUrl}`,
-    "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", `--secure-port=${port}`,
+    `--bind-address=${opts.bindAddress}`, `--advertise-address=${opts.advertiseAddress}`, `--secure-port=${opts.port}`,
     `--tls-cert-file=${pki.serverCert}`, `--tls-private-key-file=${pki.serverKey}`, `--client-ca-file=${pki.caCert}`,
-    "--authorization-mode=RBAC",
+    `--authorization-mode=${opts.authorizationMode ?? "RBAC"}`,
     "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
     `--service-account-key-file=${pki.serviceAccountPub}`, `--service-account-signing-key-file=${pki.serviceAccountKey}`,
     "--service-cluster-ip-range=10.96.0.0/16",
-    "--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy",
+    `--enable-admission-plugins=${[...ADMISSION_PLUGINS, ...(opts.admissionPlugins ?? [])].join(",")}`,
     "--cert-dir", join(dir, "apiserver-certs"),
     `--audit-policy-file=${join(dir, "audit-policy.yaml")}`, `--audit-log-path=${join(dir, "audit.log")}`,
     "--audit-log-format=json", "--audit-log-mode=batch", "--audit-log-batch-max-wait=1s",
@@ -177,23 +207,26 @@ function startApiServer(dir: string, tools: Tools, pki: Pki, etcdUrl: string, po
     "--requestheader-username-headers=X-Remote-User", "--requestheader-group-headers=X-Remote-Group",
     "--requestheader-extra-headers-prefix=X-Remote-Extra-",
     `--proxy-client-cert-file=${pki.frontProxy.clientCert}`, `--proxy-client-key-file=${pki.frontProxy.clientKey}`,
-    `--egress-selector-config-file=${join(dir, "egress-selector.yaml")}`,
     "--profiling=false", "--v=1",
+    ...(opts.extraArgs ?? []),
   ]);
 }
 
-function startControllerManager(dir: string, tools: Tools, pki: Pki, kubeconfig: string, port: number): Managed {
-  return startProcess(dir, "kube-controller-manager", tools.kubeControllerManager, [
+/** Controllers that need a node or a cloud are left out (with a node, nodelifecycle lifts the not-ready taint). */
+export const CONTROLLERS_WITHOUT_NODE = "*,-nodeipam,-nodelifecycle,-persistentvolume-binder,-attachdetach,-persistentvolume-expander,-ttl,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller";
+
+export function startControllerManager(launch: Launch, dir: string, tools: Tools, pki: Pki, kubeconfig: string, port: number, controllers = CONTROLLERS_WITHOUT_NODE): Managed {
+  return launch("kube-controller-manager", tools.kubeControllerManager, [
     `--kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`,
     "--bind-address=127.0.0.1", `--secure-port=${port}`, "--cert-dir", join(dir, "kcm-certs"),
     "--leader-elect=false", "--use-service-account-credentials=true",
     `--service-account-private-key-file=${pki.serviceAccountKey}`, `--root-ca-file=${pki.caCert}`,
-    "--controllers=*,-nodeipam,-nodelifecycle,-persistentvolume-binder,-attachdetach,-persistentvolume-expander,-ttl,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
+    `--controllers=${controllers}`,
     "--profiling=false", "--v=1",
   ]);
 }
 
-function httpsOk(url: string, caPem: string | null, client: { certPem: string; keyPem: string } | null): Promise<boolean> {
+export function httpsOk(url: string, caPem: string | null, client: { certPem: string; keyPem: string } | null): Promise<boolean> {
   return new Promise((resolveOk) => {
     const req = request(
       url,
@@ -213,7 +246,7 @@ function httpsOk(url: string, caPem: string | null, client: { certPem: string; k
   });
 }
 
-function redisPing(port: number): Promise<boolean> {
+export function redisPing(port: number): Promise<boolean> {
   return new Promise((resolvePing) => {
     const socket = createConnection({ host: "127.0.0.1", port }, () => socket.write("PING\r\n"));
     socket.setTimeout(1000, () => socket.destroy());

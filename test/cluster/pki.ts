@@ -34,11 +34,16 @@ export interface FrontProxyPki {
 /** The common name kube-apiserver's proxy client certificate has, and the only one extension servers accept. */
 export const FRONT_PROXY_CLIENT_NAME = "front-proxy-client";
 
+export interface PkiOptions {
+  /** Extra IP SANs of the API server's certificate (the node's address, the `kubernetes` Service's ClusterIP). */
+  apiServerIps?: string[];
+}
+
 /**
  * A throwaway CA, the API server's serving certificate, two client certificates, the SA signing key, and the
  * front proxy's own CA with kube-apiserver's proxy client certificate (plus one with a name that is not allowed).
  */
-export async function generatePki(dir: string, openssl = "openssl"): Promise<Pki> {
+export async function generatePki(dir: string, openssl = "openssl", opts: PkiOptions = {}): Promise<Pki> {
   const p = (name: string): string => join(dir, name);
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
   await run(openssl, ["req", "-x509", ...ec, "-keyout", p("ca.key"), "-out", p("ca.crt"), "-days", "30", "-subj", "/CN=vigil-test-ca"]);
@@ -55,7 +60,7 @@ export async function generatePki(dir: string, openssl = "openssl"): Promise<Pki
   await issue(
     "apiserver",
     "/CN=kube-apiserver",
-    "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n",
+    `subjectAltName=${["IP:127.0.0.1", ...(opts.apiServerIps ?? []).map((ip) => `IP:${ip}`), "DNS:localhost", "DNS:kubernetes", "DNS:kubernetes.default", "DNS:kubernetes.default.svc", "DNS:kubernetes.default.svc.cluster.local"].join(",")}\nextendedKeyUsage=serverAuth\n`,
   );
   await issue("admin", "/O=system:masters/CN=vigil-test-admin", "extendedKeyUsage=clientAuth\n");
   await issue("kcm", "/CN=system:kube-controller-manager", "extendedKeyUsage=clientAuth\n");
@@ -85,6 +90,18 @@ export async function generatePki(dir: string, openssl = "openssl"): Promise<Pki
       otherKey: p("front-proxy-other.key"),
     },
   };
+}
+
+/** A client certificate signed by the CA of `generatePki(dir)`: `<dir>/<name>.crt` and `<dir>/<name>.key`. */
+export async function issueClientCert(dir: string, name: string, subject: string, openssl = "openssl"): Promise<{ cert: string; key: string }> {
+  const p = (file: string): string => join(dir, file);
+  await writeFile(p(`${name}.ext`), "extendedKeyUsage=clientAuth\n");
+  await run(openssl, ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", p(`${name}.key`), "-out", p(`${name}.csr`), "-subj", subject]);
+  await run(openssl, [
+    "x509", "-req", "-in", p(`${name}.csr`), "-CA", p("ca.crt"), "-CAkey", p("ca.key"), "-CAcreateserial",
+    "-days", "30", "-extfile", p(`${name}.ext`), "-out", p(`${name}.crt`),
+  ]);
+  return { cert: p(`${name}.crt`), key: p(`${name}.key`) };
 }
 
 export async function pem(path: string): Promise<string> {

@@ -32,13 +32,15 @@ function clients(env: Pick<ClusterEnv, "kubeconfig">): { core: CoreV1Api; discov
 }
 
 export async function routeService(env: Pick<ClusterEnv, "kubeconfig" | "egressRoutesDir">, svc: ServiceRef, localPort: number): Promise<() => Promise<void>> {
+  const routesDir = env.egressRoutesDir;
+  if (routesDir === undefined) throw new Error("this cluster has no egress proxy (it runs a node): Services are reachable for real");
   const { core, discovery } = clients(env);
   const service = await core.readNamespacedService({ name: svc.name, namespace: svc.namespace });
   const servicePort = service.spec?.ports?.find((p) => p.port === svc.port);
   if (servicePort === undefined) throw new Error(`service ${svc.namespace}/${svc.name} has no port ${svc.port}`);
   const clusterIP = service.spec?.clusterIP;
   const authorities = [`${svc.name}.${svc.namespace}.svc:${svc.port}`, ...(clusterIP === undefined || clusterIP === "None" ? [] : [`${clusterIP}:${svc.port}`])];
-  for (const a of authorities) await writeFile(routeFile(env.egressRoutesDir, a), `${localPort}\n`);
+  for (const a of authorities) await writeFile(routeFile(routesDir, a), `${localPort}\n`);
 
   const sliceName = `${svc.name}-harness-${svc.port}`;
   await discovery.deleteNamespacedEndpointSlice({ name: sliceName, namespace: svc.namespace }).catch(() => undefined);
@@ -52,7 +54,7 @@ export async function routeService(env: Pick<ClusterEnv, "kubeconfig" | "egressR
     },
   });
   return async () => {
-    for (const a of authorities) await rm(routeFile(env.egressRoutesDir, a), { force: true });
+    for (const a of authorities) await rm(routeFile(routesDir, a), { force: true });
     await discovery.deleteNamespacedEndpointSlice({ name: sliceName, namespace: svc.namespace }).catch(() => undefined);
   };
 }

@@ -15,6 +15,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CLUSTER="${VIGIL_KIND_CLUSTER:-vigil-e2e}"
 IMAGE_REPO="vigil"
 IMAGE_TAG="e2e"
+APP_IMAGE="vigil-sample-app:e2e"
 RELEASE="vigil"
 VIGIL_NS="vigil-system"
 APP_NS="shop"
@@ -112,9 +113,12 @@ log "kind cluster ${CLUSTER}"
 kind create cluster --name "${CLUSTER}" --wait 120s
 kubectl config use-context "kind-${CLUSTER}" >/dev/null
 
-log "image ${IMAGE_REPO}:${IMAGE_TAG} (docker build, kind load)"
+log "images ${IMAGE_REPO}:${IMAGE_TAG} and ${APP_IMAGE} (docker build, kind load)"
 docker build -t "${IMAGE_REPO}:${IMAGE_TAG}" "${REPO}"
-kind load docker-image "${IMAGE_REPO}:${IMAGE_TAG}" --name "${CLUSTER}"
+# The sample app of the node journey (test/integration/node/journey.test.ts): HTTP + WebSocket echo on 8080, TCP echo
+# on 127.0.0.1:7000.
+docker build -t "${APP_IMAGE}" "${REPO}/test/cluster/images/sample-app"
+kind load docker-image "${IMAGE_REPO}:${IMAGE_TAG}" "${APP_IMAGE}" --name "${CLUSTER}"
 
 log "token issuer (inline JWKS) and the protected namespace ${APP_NS}"
 "${NODE}" "${REPO}/test/e2e/identity.ts" init "${WORK}"
@@ -139,8 +143,13 @@ webhook_ca() {
   [[ -n "${ca}" ]]
 }
 retry 60 webhook_ca || fail "the webhook's caBundle was never filled in"
+operators_ready="$(kubectl -n "${VIGIL_NS}" get deployment "${RELEASE}-operator" -o jsonpath='{.status.readyReplicas}')"
+[[ "${operators_ready}" == "2" ]] || fail "expected 2 operator replicas Ready, got ${operators_ready}"
+leader() { kubectl -n "${VIGIL_NS}" get lease "${RELEASE}-operator" -o jsonpath='{.spec.holderIdentity}'; }
+retry 30 test -n "$(leader)" || fail "no operator holds the lease"
+echo "    2 operator replicas Ready; leader $(leader)"
 
-log "sample app: HTTP + WebSocket echo (jmalloc/echo-server) and a TCP echo on ${TCP_ECHO_PORT} (alpine/socat)"
+log "sample app: HTTP + WebSocket echo on 8080 and a TCP echo on 127.0.0.1:${TCP_ECHO_PORT} (${APP_IMAGE})"
 kubectl apply -n "${APP_NS}" -f - <<YAML
 apiVersion: apps/v1
 kind: Deployment
@@ -158,12 +167,14 @@ spec:
     spec:
       containers:
         - name: app
-          image: jmalloc/echo-server:latest
+          image: ${APP_IMAGE}
+          imagePullPolicy: Never
           ports: [{name: http, containerPort: 8080}]
-        - name: tcp-echo
-          image: alpine/socat:latest
-          args: ["TCP-LISTEN:${TCP_ECHO_PORT},fork,reuseaddr", "PIPE"]
-          ports: [{name: tcp-echo, containerPort: ${TCP_ECHO_PORT}}]
+          securityContext:
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            runAsNonRoot: true
+            capabilities: {drop: [ALL]}
 ---
 apiVersion: v1
 kind: Service
@@ -179,6 +190,10 @@ YAML
 kubectl -n "${APP_NS}" rollout status deployment/shop --timeout=180s
 injected="$(kubectl -n "${APP_NS}" get pod -l app=shop -o jsonpath='{.items[0].metadata.annotations.vigil\.dev/injection-status}')"
 [[ "${injected}" == "injected" ]] || fail "the app's pod was not injected: ${injected}"
+ready_containers="$(kubectl -n "${APP_NS}" get pod -l app=shop --no-headers | awk '{print $2}')"
+[[ "${ready_containers}" == "2/2" ]] || fail "the app's pod is ${ready_containers}, not 2/2"
+# The app asks the sidecar's /readyz when it starts: the native sidecar was Ready before the app.
+kubectl -n "${APP_NS}" logs deploy/shop -c app | grep -q '"sidecarReadyAtStart":true' || fail "the app started before the sidecar was ready"
 endpoint_port="$(kubectl -n "${APP_NS}" get endpointslices -l kubernetes.io/service-name=shop -o jsonpath='{.items[0].ports[0].port}')"
 [[ "${endpoint_port}" == "${SIDECAR_PORT}" ]] || fail "Service shop points at port ${endpoint_port}, not the sidecar's ${SIDECAR_PORT}"
 echo "    pod injected; Service shop → sidecar port ${endpoint_port}"

@@ -74,6 +74,8 @@ app.kubernetes.io/part-of: vigil
 {{- define "vigil.injectionConfigName" -}}{{ include "vigil.child" (list . "injection") }}{{- end }}
 {{- define "vigil.issuersConfigName" -}}{{ include "vigil.child" (list . "issuers") }}{{- end }}
 {{- define "vigil.keyRingSecretName" -}}{{ include "vigil.child" (list . "session-keys") }}{{- end }}
+{{- define "vigil.busSigningSecretName" -}}{{ include "vigil.child" (list . "bus-signing") }}{{- end }}
+{{- define "vigil.busVerifyConfigName" -}}{{ include "vigil.child" (list . "bus-verify") }}{{- end }}
 {{- define "vigil.redisName" -}}{{ include "vigil.child" (list . "redis") }}{{- end }}
 {{- define "vigil.leaseName" -}}{{ include "vigil.child" (list . "operator") }}{{- end }}
 

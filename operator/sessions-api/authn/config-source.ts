@@ -5,7 +5,7 @@
  * A ConfigMap that disappears or turns unusable leaves the last good settings in place (logged).
  */
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
-import type { Logger } from "../../log.ts";
+import type { Logger } from "../../../lib/log.ts";
 import { Informer } from "../../kube/informer.ts";
 import type { ResourceSource } from "../../kube/sources.ts";
 import { AUTH_CONFIGMAP, parseAuthConfigMap, type FrontProxyConfig } from "./front-proxy-config.ts";

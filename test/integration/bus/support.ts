@@ -2,10 +2,11 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createConnection } from "node:net";
 import { Redis } from "ioredis";
-import { BusClient, type BusSnapshot, type BusTailHandlers } from "../../../operator/api/bus-client.ts";
-import type { BusEvent } from "../../../operator/api/bus.ts";
-import { BusPublisher } from "../../../operator/bus/publisher.ts";
-import { createBusRedis, type BusRedisConnections } from "../../../operator/bus/redis.ts";
+import { BusPublisher, openBus } from "../../../operator/bus/publisher.ts";
+import { BusSubscriber, type BusIssue } from "../../../sidecar/bus/subscriber.ts";
+import { PolicyView } from "../../../sidecar/policy/view.ts";
+import { ringOf, verifyingOf } from "../../builders/bus-keys.ts";
+import { createBusRedis, type BusRedisConnections } from "../../../lib/redis.ts";
 import { freePort } from "../../cluster/ports.ts";
 
 /** Helpers for the bus integration tests: unique key prefixes, tracked connections, polling. */
@@ -45,64 +46,62 @@ export class Connections {
   }
 }
 
-export function publisherOn(connections: Connections, prefix: string, maxStreamLength?: number): BusPublisher {
+/** A publisher signing with the shared test key, its bus already opened (adopted or rebuilt empty). */
+export async function publisherOn(connections: Connections, prefix: string, maxStreamLength?: number): Promise<BusPublisher> {
   const { commands } = connections.open("vigil-operator");
-  return new BusPublisher({ redis: commands, prefix, ...(maxStreamLength === undefined ? {} : { maxStreamLength }) });
+  const publisher = new BusPublisher({ redis: commands, prefix, keys: () => ringOf(), ...(maxStreamLength === undefined ? {} : { maxStreamLength }) });
+  await openBus(publisher);
+  return publisher;
 }
 
-export interface SidecarStandIn {
-  client: BusClient;
-  /** What the sidecar currently enforces: last snapshot plus every event since (`ns/name` → generation, revocation ids). */
-  view: { policies: Map<string, number>; revocations: Set<string> };
-  snapshots: BusSnapshot[];
-  events: BusEvent[];
-  controller: AbortController;
-  done: Promise<void>;
+export interface Follower {
+  subscriber: BusSubscriber;
+  view: PolicyView;
+  issues: BusIssue[];
+  snapshots: number;
+  /** Revocations the view reported new, in order (ids). */
+  revoked: string[];
+  confirmedAt: number | null;
   stop(): Promise<void>;
 }
 
-/** A sidecar stand-in: the real BusClient, recording what it is told. */
-export function sidecarClient(connections: Connections, prefix: string, blockMs = 300): BusClient {
+/** A sidecar's bus half, for real: the subscriber feeding a PolicyView, recording what it is told. */
+export function follow(connections: Connections, prefix: string, namespace: string, labels: Record<string, string> = { app: "web" }, keys = verifyingOf()): Follower {
   const { commands, blocking } = connections.open("vigil-sidecar");
-  return new BusClient({ redis: commands, blocking, prefix, blockMs, retryMinMs: 20, retryMaxMs: 200 });
-}
-
-export function startTail(client: BusClient, extra: Partial<BusTailHandlers> = {}): SidecarStandIn {
-  const snapshots: BusSnapshot[] = [];
-  const events: BusEvent[] = [];
+  const subscriber = new BusSubscriber({ redis: commands, blocking, prefix, namespace, keys: () => keys, blockMs: 300, retryMinMs: 20, retryMaxMs: 200 });
+  const view = new PolicyView({ namespace, labels });
   const controller = new AbortController();
-  const view = { policies: new Map<string, number>(), revocations: new Set<string>() };
-  const done = client.tail(
-    {
-      onSnapshot: async (s) => {
-        snapshots.push(s);
-        view.policies = new Map(s.policies.map((p) => [`${p.policy.namespace}/${p.policy.name}`, p.policy.generation]));
-        view.revocations = new Set(s.revocations.map((r) => r.id));
-        await extra.onSnapshot?.(s);
-      },
-      onEvent: async (e, id) => {
-        events.push(e);
-        if (e.type === "policy.upsert") view.policies.set(`${e.policy.namespace}/${e.policy.name}`, e.policy.generation);
-        if (e.type === "policy.delete") view.policies.delete(`${e.namespace}/${e.name}`);
-        if (e.type === "termination") view.revocations.add(e.revocation.id);
-        await extra.onEvent?.(e, id);
-      },
-      ...(extra.onIssue === undefined ? {} : { onIssue: extra.onIssue }),
-    },
-    controller.signal,
-  );
-  return {
-    client,
+  const follower: Follower = {
+    subscriber,
     view,
-    snapshots,
-    events,
-    controller,
-    done,
-    async stop() {
+    issues: [],
+    snapshots: 0,
+    revoked: [],
+    confirmedAt: null,
+    stop: async () => {
       controller.abort();
       await done;
     },
   };
+  const done = subscriber.run(
+    {
+      onSnapshot: (s) => {
+        follower.snapshots++;
+        follower.revoked.push(...view.applySnapshot(s).newRevocations.map((r) => r.id));
+      },
+      onEvent: (e) => {
+        follower.revoked.push(...view.applyEvent(e).newRevocations.map((r) => r.id));
+      },
+      onConfirmed: (at) => {
+        follower.confirmedAt = at;
+      },
+      onIssue: (issue) => {
+        follower.issues.push(issue);
+      },
+    },
+    controller.signal,
+  );
+  return follower;
 }
 
 export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_000): Promise<T> {
@@ -119,16 +118,16 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_
   throw lastError instanceof Error ? lastError : new Error("condition not met in time");
 }
 
-/** Entries of the events stream as parsed JSON, oldest first. */
-export async function streamMessages(redis: Redis, prefix: string): Promise<unknown[]> {
-  const reply = (await redis.call("XRANGE", `${prefix}events`, "-", "+")) as [string, string[]][];
-  return reply.map(([, fields]) => JSON.parse(fields[1] ?? "null") as unknown);
-}
-
 /** A private redis-server (for tests that flush or restart Redis), stopped by its PID. */
 export class PrivateRedis {
   #proc: ChildProcess | undefined;
   port = 0;
+  readonly #args: readonly string[];
+
+  /** `args`: more redis-server arguments (e.g. `--replicaof 127.0.0.1 6379`). */
+  constructor(args: readonly string[] = []) {
+    this.#args = args;
+  }
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
@@ -138,7 +137,7 @@ export class PrivateRedis {
     if (this.port === 0) this.port = await freePort();
     this.#proc = spawn(
       "/usr/bin/redis-server",
-      ["--bind", "127.0.0.1", "--port", String(this.port), "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction"],
+      ["--bind", "127.0.0.1", "--port", String(this.port), "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction", ...this.#args],
       { stdio: "ignore" },
     );
     await eventually(() => ping(this.port), 10_000);
@@ -146,10 +145,19 @@ export class PrivateRedis {
 
   async stop(): Promise<void> {
     const proc = this.#proc;
-    if (proc?.pid === undefined || proc.exitCode !== null) return;
+    if (proc?.pid === undefined || proc.exitCode !== null || proc.signalCode !== null) return;
     const exited = new Promise((r) => proc.once("exit", r));
     process.kill(proc.pid, "SIGKILL");
     await exited;
+  }
+
+  /** Freezes the server (SIGSTOP): connections stay open, nothing is answered. */
+  pause(): void {
+    if (this.#proc?.pid !== undefined) process.kill(this.#proc.pid, "SIGSTOP");
+  }
+
+  resume(): void {
+    if (this.#proc?.pid !== undefined) process.kill(this.#proc.pid, "SIGCONT");
   }
 }
 

@@ -64,7 +64,7 @@ export function objectsOf(manifest: string): K8sObject[] {
 }
 
 /** Secrets whose data the chart generates at random, by template. */
-const GENERATED_SOURCES = ["vigil/templates/session-keys-secret.yaml", "vigil/templates/redis-secret.yaml"];
+const GENERATED_SOURCES = ["vigil/templates/session-keys-secret.yaml", "vigil/templates/redis-secret.yaml", "vigil/templates/bus-signing.yaml"];
 
 /** Replaces the data values of generated Secrets with MASK, keeping every other byte of helm's output. */
 export function maskGeneratedSecrets(rendered: string): string {
@@ -73,8 +73,11 @@ export function maskGeneratedSecrets(rendered: string): string {
     .map((doc) => {
       if (!GENERATED_SOURCES.some((s) => doc.includes(`# Source: ${s}\n`))) return doc;
       const [head = "", data = ""] = doc.split(/^data:$/m);
-      // `primary` only names the key id (from values); every other value is random.
-      return `${head}data:${data.replace(/^( {2}(?!primary:)[A-Za-z0-9._-]+): ".*"$/gm, `$1: "${MASK}"`)}`;
+      // `primary` only names the key id (from values); every other value is random (PEM blocks included).
+      const masked = data
+        .replace(/^( {2}(?!primary:)[A-Za-z0-9._-]+): ".*"$/gm, `$1: "${MASK}"`)
+        .replace(/^ {4}-----BEGIN [A-Z ]+-----$[\s\S]*?^ {4}-----END [A-Z ]+-----$/gm, `    ${MASK}`);
+      return `${head}data:${masked}`;
     })
     .join("---");
 }

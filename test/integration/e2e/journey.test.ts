@@ -336,6 +336,7 @@ metadata:
 spec:
   target: {subject: alice}
   reason: e2e journey
+  revokeFor: 8s
   ttlSecondsAfterFinished: 6
 `;
       const invoked = performance.now();
@@ -370,7 +371,8 @@ spec:
 
   describe("least privilege (the API server's audit log)", () => {
     it("the operator's ServiceAccount was never refused, and used every permission the chart grants it", async () => {
-      // ttlSecondsAfterFinished: the operator deletes the finished termination (the `delete` it is granted).
+      // ttlSecondsAfterFinished: the operator deletes the finished termination once its revocation (revokeFor 8s)
+      // expired (the `delete` it is granted).
       await waitFor(async () => {
         const r = await kubectl(env, ["get", "sessiontermination", terminationName, "--ignore-not-found", "-o", "name"], { namespace: APPS });
         if (r.stdout.trim() !== "") throw new Error("termination not deleted yet");

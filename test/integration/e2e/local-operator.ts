@@ -2,17 +2,17 @@
  * vigil-operator as installed by the chart, run as a local process: the container env of the installed Deployment
  * (read from the API server and resolved as the kubelet would, pod name `vigil-operator-local`), authenticated with
  * a token of the chart's own ServiceAccount. Only what must differ on this machine is overridden: the admin,
- * webhook and sessions API ports (free local ports), their hosts (loopback), the injection config file (the chart's
- * ConfigMap written to a temp file instead of mounted) and KUBECONFIG.
+ * webhook and sessions API ports (free local ports), their hosts (loopback), the files the Deployment mounts (the
+ * injection ConfigMap, the bus signing Secret: materialised under a temp dir, and the settings naming them pointed
+ * there) and KUBECONFIG.
  */
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import type { V1Deployment } from "@kubernetes/client-node";
 import type { ClusterEnv } from "../../cluster/env.ts";
 import { freePort } from "../../cluster/ports.ts";
 import { serviceAccountKubeconfig } from "../../cluster/service-account.ts";
 import { kubectlJson } from "../support/kubectl.ts";
 import { resolveContainerEnv } from "./env-resolve.ts";
+import { localPath, materialiseMounts } from "./volumes.ts";
 
 export const LOCAL_OPERATOR_POD = "vigil-operator-local";
 
@@ -33,11 +33,11 @@ export async function localOperatorConfig(env: ClusterEnv, namespace: string, de
   const serviceAccount = spec.serviceAccountName ?? "default";
   const resolved = await resolveContainerEnv(env, container, { name: LOCAL_OPERATOR_POD, namespace });
 
-  // The injection config the Deployment mounts from a ConfigMap, as a local file.
-  const injectionVolume = spec.volumes?.find((v) => v.configMap !== undefined && container.volumeMounts?.some((m) => m.name === v.name && resolved["VIGIL_INJECTION_CONFIG_FILE"]?.startsWith(m.mountPath)));
-  const configMap = await kubectlJson<{ data: Record<string, string> }>(env, ["get", "configmap", injectionVolume?.configMap?.name ?? ""], { namespace });
-  const injectionFile = join(dir, "injection.json");
-  await writeFile(injectionFile, configMap.data["injection.json"] ?? "");
+  // What the Deployment mounts (ConfigMaps, Secrets), as local files; settings naming a mounted path follow them.
+  const mounted = await materialiseMounts(env, { metadata: { namespace }, spec }, container, dir);
+  const files = Object.fromEntries(
+    Object.entries(resolved).flatMap(([k, v]) => (mounted.some((m) => v.startsWith(m)) ? [[k, localPath(dir, v)]] : [])),
+  );
 
   const [webhookPort, adminPort] = [await freePort(), await freePort()];
   const sessionsApiPort = resolved["VIGIL_SESSIONS_API_PORT"] === undefined ? 0 : await freePort();
@@ -53,7 +53,7 @@ export async function localOperatorConfig(env: ClusterEnv, namespace: string, de
       VIGIL_WEBHOOK_PORT: String(webhookPort),
       VIGIL_WEBHOOK_HOST: "127.0.0.1",
       ...(sessionsApiPort === 0 ? {} : { VIGIL_SESSIONS_API_PORT: String(sessionsApiPort), VIGIL_SESSIONS_API_HOST: "127.0.0.1" }),
-      VIGIL_INJECTION_CONFIG_FILE: injectionFile,
+      ...files,
       KUBECONFIG: await serviceAccountKubeconfig(env, namespace, serviceAccount),
     },
   };

@@ -16,7 +16,7 @@ import { startLocalProcess, waitForReadyz, type LocalProcess } from "../support/
 import { localPath, materialiseMounts } from "./volumes.ts";
 
 export const SIDECAR_CONTAINER = "vigil-sidecar";
-const FILE_SETTINGS = ["VIGIL_POD_LABELS_FILE", "VIGIL_ISSUERS_FILE", "VIGIL_KEY_RING_DIR"] as const;
+const FILE_SETTINGS = ["VIGIL_POD_LABELS_FILE", "VIGIL_ISSUERS_FILE", "VIGIL_KEY_RING_DIR", "VIGIL_BUS_KEYS_DIR"] as const;
 
 export function injectedSidecar(pod: V1Pod): V1Container {
   const container = pod.spec?.initContainers?.find((c) => c.name === SIDECAR_CONTAINER);

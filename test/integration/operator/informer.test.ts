@@ -18,11 +18,12 @@ import {
   quietLog,
   uniqueName,
   widgets,
+  type Widget,
 } from "./kube-support.ts";
 
 const env = clusterEnv();
 const direct = widgets(kubeConfig(env));
-const running: Informer[] = [];
+const running: Informer<Widget>[] = [];
 let relay: TcpRelay;
 
 beforeAll(async () => {
@@ -39,13 +40,13 @@ afterAll(async () => {
   await relay.close();
 });
 
-/** An informer on one namespace that records every (key, event) it emits. */
+/** An informer on one namespace (empty: all namespaces) that records every (key, event) it emits. */
 function watchNamespace(namespace: string, opts: { viaRelay?: boolean; resyncMs?: number; watchTimeoutSeconds?: [number, number] } = {}) {
   const events: { key: string; type: InformerEventType }[] = [];
   const kc = opts.viaRelay === true ? kubeConfigVia(env, `https://127.0.0.1:${relay.port}`) : kubeConfig(env);
   const informer = new Informer({
     kc,
-    source: customObjectSource(kc, { ...WIDGETS, namespace }),
+    source: customObjectSource<Widget>(kc, { ...WIDGETS, namespace }),
     onKey: (key, type) => events.push({ key, type }),
     log: quietLog,
     resyncMs: opts.resyncMs ?? 0,
@@ -85,11 +86,23 @@ describe("Informer", () => {
     await vi.waitFor(() => { expect(saw(`${ns}/w1`, "add")).toBe(true); });
     await direct.update(ns, "w1", { size: 2 });
     await vi.waitFor(() => { expect(saw(`${ns}/w1`, "update")).toBe(true); });
-    expect((informer.get(`${ns}/w1`) as { spec: { size: number } }).spec.size).toBe(2);
+    expect(informer.get(`${ns}/w1`)?.spec?.["size"]).toBe(2);
     await direct.remove(ns, "w1");
     await vi.waitFor(() => { expect(saw(`${ns}/w1`, "delete")).toBe(true); });
     expect(informer.get(`${ns}/w1`)).toBeUndefined();
     expect(informer.keys().sort()).toEqual(await freshListKeys(ns));
+  });
+
+  it("reads its cache typed, whole or one namespace at a time", async () => {
+    const [a, b] = [await createNamespace(env), await createNamespace(env)];
+    await direct.create(a, "one", { size: 1 });
+    await direct.create(b, "two", { size: 2 });
+    const { informer } = watchNamespace("");
+    await informer.waitForSync();
+    expect(informer.keys(a)).toEqual([`${a}/one`]);
+    expect(informer.list(b).map((w) => [w.metadata.name, w.spec?.["size"]])).toEqual([["two", 2]]);
+    expect(informer.keys()).toEqual(expect.arrayContaining([`${a}/one`, `${b}/two`]));
+    expect(informer.list(uniqueName("nowhere"))).toEqual([]);
   });
 
   it("re-emits every key on resync", async () => {
@@ -108,7 +121,8 @@ describe("Informer", () => {
     const ns = await createNamespace(env);
     const { informer, saw } = watchNamespace(ns, { watchTimeoutSeconds: [1, 1] });
     await informer.waitForSync();
-    await new Promise((r) => setTimeout(r, 2_500));
+    // Two server-side timeouts (1 s each) have ended a watch and the informer resumed each time.
+    await vi.waitFor(() => { expect(informer.stats().watchesStarted).toBeGreaterThanOrEqual(3); }, { timeout: 10_000, interval: 50 });
     await direct.create(ns, "late");
     await vi.waitFor(() => { expect(saw(`${ns}/late`, "add")).toBe(true); });
     expect(informer.stats().watchesStarted).toBeGreaterThanOrEqual(2);
@@ -124,9 +138,11 @@ describe("Informer", () => {
     await vi.waitFor(() => { expect(saw(`${ns}/seen-live`, "add")).toBe(true); });
 
     relay.pause();
+    const refusedBefore = relay.refused;
     await direct.create(ns, "born-while-cut");
     await direct.remove(ns, "doomed");
-    await new Promise((r) => setTimeout(r, 300));
+    // The informer noticed the cut and tried to come back while the server was unreachable.
+    await vi.waitFor(() => { expect(relay.refused).toBeGreaterThan(refusedBefore); }, { timeout: 10_000, interval: 20 });
     relay.resume();
 
     await vi.waitFor(() => {

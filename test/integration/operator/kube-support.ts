@@ -8,11 +8,11 @@ import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node
 import { vi } from "vitest";
 import type { ClusterEnv } from "../../cluster/env.ts";
 import { kubectlOk } from "../support/kubectl.ts";
-import { createLogger } from "../../../operator/log.ts";
+import { createLogger } from "../../../lib/log.ts";
 
 export const WIDGETS = { group: "fixtures.vigil.dev", version: "v1", plural: "widgets" } as const;
 
-export const quietLog = createLogger({ level: process.env["LOG_LEVEL"] ?? "silent" });
+export const quietLog = createLogger({ name: "vigil-operator", level: process.env["LOG_LEVEL"] ?? "silent" });
 
 export function kubeConfig(env: ClusterEnv): KubeConfig {
   const kc = new KubeConfig();

@@ -70,6 +70,20 @@ function candidate(namespace: string, identity: string, opts: { releaseOnCancel?
   return c;
 }
 
+/**
+ * Resolves once `standby` has read the Lease held by `leader` in `reads` different versions: it kept trying
+ * while the leader kept renewing (the "nothing happened" window of these tests, waited for as events).
+ */
+async function standbySawRenewals(standby: Candidate, leader: Candidate, reads: number): Promise<void> {
+  const versions = new Set<string>();
+  await vi.waitFor(() => {
+    const lease = standby.elector.lastObservedLease();
+    const version = lease?.metadata?.resourceVersion;
+    if (lease?.spec?.holderIdentity === leader.identity && version !== undefined) versions.add(version);
+    expect(versions.size).toBeGreaterThanOrEqual(reads);
+  }, { timeout: (reads + 1) * 2.2 * RETRY_MS + 2_000, interval: 20 });
+}
+
 async function leaseHolder(namespace: string): Promise<string | undefined> {
   const api = kubeConfig(env).makeApiClient(CoordinationV1Api);
   return (await api.readNamespacedLease({ name: "vigil-operator", namespace })).spec?.holderIdentity;
@@ -81,8 +95,9 @@ describe("LeaderElector", () => {
     const a = candidate(ns, uniqueName("a"));
     const b = candidate(ns, uniqueName("b"));
     await vi.waitFor(() => { expect([a, b].filter((c) => c.startedAt !== undefined)).toHaveLength(1); });
-    // Several renew periods later it is still exactly one, the same one.
-    await new Promise((r) => setTimeout(r, 4 * RETRY_MS));
+    // Several renew periods later (the standby saw the leader renew three times) it is still exactly one, the same one.
+    const [first, second] = a.startedAt !== undefined ? [a, b] : [b, a];
+    await standbySawRenewals(second, first, 3);
     const leaders = [a, b].filter((c) => c.elector.isLeader());
     expect(leaders).toHaveLength(1);
     expect([a, b].filter((c) => c.startedAt !== undefined)).toHaveLength(1);
@@ -94,7 +109,7 @@ describe("LeaderElector", () => {
     const a = candidate(ns, uniqueName("a"));
     await vi.waitFor(() => { expect(a.elector.isLeader()).toBe(true); });
     const b = candidate(ns, uniqueName("b"));
-    await new Promise((r) => setTimeout(r, RETRY_MS * 2));
+    await standbySawRenewals(b, a, 2);
     expect(b.elector.isLeader()).toBe(false);
 
     const stoppingAt = Date.now();
@@ -113,7 +128,7 @@ describe("LeaderElector", () => {
     const a = candidate(ns, uniqueName("a"), { releaseOnCancel: false });
     await vi.waitFor(() => { expect(a.elector.isLeader()).toBe(true); });
     const b = candidate(ns, uniqueName("b"));
-    await new Promise((r) => setTimeout(r, RETRY_MS * 2));
+    await standbySawRenewals(b, a, 2);
 
     const crashedAt = Date.now();
     a.abort.abort();
@@ -132,7 +147,7 @@ describe("LeaderElector", () => {
     const a = candidate(ns, uniqueName("a"), { viaRelay: true });
     await vi.waitFor(() => { expect(a.elector.isLeader()).toBe(true); });
     const b = candidate(ns, uniqueName("b"));
-    await new Promise((r) => setTimeout(r, RETRY_MS * 2));
+    await standbySawRenewals(b, a, 2);
     expect(b.elector.isLeader()).toBe(false);
 
     relay.pause();

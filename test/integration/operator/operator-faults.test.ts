@@ -4,14 +4,14 @@
  * replicas → one leader, and failover within the lease when the leader is killed.
  * Uses a private redis-server (FLUSHALL must not touch other tests' keys).
  */
-import { EventsV1Api } from "@kubernetes/client-node";
+import { CoordinationV1Api, EventsV1Api } from "@kubernetes/client-node";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { TERMINATION_PLAN_ANNOTATION } from "../../../operator/api/annotations.ts";
 import { clusterEnv } from "../../cluster/env.ts";
 import { Connections, PrivateRedis, uniquePrefix } from "../bus/support.ts";
 import { createNamespace, kubeConfig } from "./kube-support.ts";
-import { applyVigilCrds, busEvents, busPolicies, OperatorProcess, StandIn, staffOnly, vigilObjects } from "./operator-support.ts";
+import { applyVigilCrds, busEvents, busPolicies, busRevocations, OperatorProcess, StandIn, staffOnly, vigilObjects } from "./operator-support.ts";
 
 const env = clusterEnv();
 const kc = kubeConfig(env);
@@ -44,6 +44,16 @@ async function operator(identity: string): Promise<OperatorProcess> {
   const op = await OperatorProcess.start(env, { redisUrl: privateRedis.url, prefix, namespace: ns, identity, resyncSeconds: RESYNC_SECONDS, heartbeatMaxAgeSeconds: 3 });
   operators.push(op);
   return op;
+}
+
+/** Resolves once the operators' Lease has been renewed `times` more times (its holder kept leading meanwhile). */
+async function leaseRenewed(times: number): Promise<void> {
+  const leases = kc.makeApiClient(CoordinationV1Api);
+  const versions = new Set<string>();
+  await vi.waitFor(async () => {
+    versions.add((await leases.readNamespacedLease({ name: "vigil-operator", namespace: ns })).metadata?.resourceVersion ?? "");
+    expect(versions.size).toBeGreaterThan(times);
+  }, { timeout: (times + 2) * 2_000, interval: 100 });
 }
 
 describe("vigil-operator under faults", () => {
@@ -79,12 +89,16 @@ describe("vigil-operator under faults", () => {
     expect(done.status?.startTime).toBe(propagating.status?.startTime);
     expect(done.status?.busRevision).toBe(propagating.status?.busRevision);
     expect(done.metadata.annotations?.[TERMINATION_PLAN_ANNOTATION]).toBe(propagating.metadata.annotations?.[TERMINATION_PLAN_ANNOTATION]);
-    const published = (await busEvents(redis, prefix)).filter((e) => e["type"] === "termination" && (e["revocation"] as { id: string }).id === id);
+    const published = (await busEvents(redis, prefix, ns)).filter((e) => e?.changes.some((c) => c.op === "put" && c.entry.type === "revocation" && c.entry.revocation.id === id));
     expect(published).toHaveLength(1);
-    await new Promise((r) => setTimeout(r, 1000));
-    const reasons = (await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: ns })).items
-      .filter((e) => e.regarding?.name === "cut-mallory")
-      .map((e) => e.reason);
+    // The Completed Event follows the Completed status in the same (last) reconcile: wait for it, then count.
+    const reasons = await vi.waitFor(async () => {
+      const found = (await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: ns })).items
+        .filter((e) => e.regarding?.name === "cut-mallory")
+        .map((e) => e.reason);
+      expect(found).toContain("Completed");
+      return found;
+    }, { timeout: 10_000, interval: 100 });
     expect(reasons.filter((r) => r === "Completed")).toHaveLength(1);
     expect(reasons.filter((r) => r === "Published")).toHaveLength(1);
   });
@@ -96,17 +110,17 @@ describe("vigil-operator under faults", () => {
       if (p.status?.busRevision === undefined) throw new Error("not published");
       return p;
     }, { timeout: 15_000, interval: 100 });
-    const policiesBefore = await busPolicies(redis, prefix);
-    const revocationsBefore = await redis.hgetall(`${prefix}revocations`);
+    const policiesBefore = await busPolicies(redis, prefix, ns);
+    const revocationsBefore = await busRevocations(redis, prefix, ns);
     const revisionBefore = Number(await redis.get(`${prefix}revision`));
-    expect(Object.keys(revocationsBefore)).toHaveLength(1);
+    expect([...revocationsBefore.keys()]).toHaveLength(1);
 
     await redis.flushall();
     const flushedAt = Date.now();
     await vi.waitFor(async () => {
-      expect((await busPolicies(redis, prefix)).get(`${ns}/web`)?.["policy"]).toEqual(policiesBefore.get(`${ns}/web`)?.["policy"]);
-      const revocations = await redis.hgetall(`${prefix}revocations`);
-      expect(Object.keys(revocations)).toEqual(Object.keys(revocationsBefore));
+      expect((await busPolicies(redis, prefix, ns)).get("web")?.policy).toEqual(policiesBefore.get("web")?.policy);
+      const revocations = await busRevocations(redis, prefix, ns);
+      expect([...revocations.keys()]).toEqual([...revocationsBefore.keys()]);
     }, { timeout: RESYNC_SECONDS * 1000 + 3_000, interval: 100 });
     const repairedMs = Date.now() - flushedAt;
     expect(repairedMs).toBeLessThanOrEqual(RESYNC_SECONDS * 1000 + 3_000);
@@ -118,7 +132,8 @@ describe("vigil-operator under faults", () => {
     const [, leader] = operators; // op-b: took over from the killed op-a above
     if (leader === undefined) throw new Error("no running leader");
     const standby = await operator("op-c");
-    await new Promise((r) => setTimeout(r, 2_500));
+    await standby.waitUntilReady();
+    await leaseRenewed(2); // the standby has been trying to acquire while the leader kept renewing
     expect(standby.isLeading()).toBe(false);
     expect(leader.isLeading()).toBe(true);
 
@@ -130,14 +145,14 @@ describe("vigil-operator under faults", () => {
 
     await objects.createPolicy(ns, "after-failover", staffOnly);
     await vi.waitFor(async () => {
-      expect((await busPolicies(redis, prefix)).has(`${ns}/after-failover`)).toBe(true);
+      expect((await busPolicies(redis, prefix, ns)).has("after-failover")).toBe(true);
     }, { timeout: 15_000, interval: 100 });
   });
 
   it("with Redis down a deleted policy keeps its finalizer and says why; once Redis is back it is removed from the bus and released", async () => {
     await objects.createPolicy(ns, "doomed", staffOnly);
     await vi.waitFor(async () => {
-      expect((await busPolicies(redis, prefix)).has(`${ns}/doomed`)).toBe(true);
+      expect((await busPolicies(redis, prefix, ns)).has("doomed")).toBe(true);
     }, { timeout: 15_000, interval: 100 });
     await privateRedis.stop();
     await objects.deletePolicy(ns, "doomed");
@@ -155,9 +170,9 @@ describe("vigil-operator under faults", () => {
     await vi.waitFor(async () => {
       expect(await objects.policyExists(ns, "doomed")).toBe(false);
     }, { timeout: 30_000, interval: 200 });
-    expect((await busPolicies(redis, prefix)).has(`${ns}/doomed`)).toBe(false);
+    expect((await busPolicies(redis, prefix, ns)).has("doomed")).toBe(false);
     await vi.waitFor(async () => {
-      expect((await busPolicies(redis, prefix)).has(`${ns}/after-failover`)).toBe(true);
+      expect((await busPolicies(redis, prefix, ns)).has("after-failover")).toBe(true);
     }, { timeout: RESYNC_SECONDS * 1000 + 5_000, interval: 100 });
   });
 });

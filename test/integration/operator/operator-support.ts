@@ -1,17 +1,25 @@
 /**
  * Support for the vigil-operator integration tests: the real CRDs, the operator as a real process
- * (`node operator/main.ts`, configured by environment), AccessPolicy / SessionTermination clients, and sidecar
- * stand-ins speaking the real bus contract (operator/api/bus-client.ts): they tail the bus, heartbeat their applied
- * revision and acknowledge every termination they see (unless told to stay silent).
+ * (`node operator/main.ts`, configured by environment, signing with the shared test key), AccessPolicy /
+ * SessionTermination clients, and sidecar stand-ins running the sidecar's real bus half (subscriber, view,
+ * reporter): they follow their namespace, heartbeat their applied epoch and revision and acknowledge every
+ * termination they see (unless told to stay silent).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import type { Redis } from "ioredis";
-import { vi } from "vitest";
-import { BusClient } from "../../../operator/api/bus-client.ts";
-import type { Revocation } from "../../../operator/api/bus.ts";
+import { expect, vi } from "vitest";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { open, openAs } from "../../../operator/api/bus/envelope.ts";
+import { busKeys } from "../../../operator/api/bus/keys.ts";
+import type { Entry, EventBody, PolicyEntry, Revocation, RevocationEntry } from "../../../operator/api/bus/messages.ts";
+import { BusReporter } from "../../../sidecar/bus/reporter.ts";
+import { BusSubscriber } from "../../../sidecar/bus/subscriber.ts";
+import { PolicyView } from "../../../sidecar/policy/view.ts";
+import { verifyingOf, writeSigningDir } from "../../builders/bus-keys.ts";
 import { ACCESS_POLICY, GROUP, SESSION_TERMINATION, VERSION } from "../../../operator/api/v1alpha1/index.ts";
 import type { AccessPolicy, AccessPolicySpec, SessionTermination, SessionTerminationSpec } from "../../../operator/api/v1alpha1/index.ts";
 import type { ClusterEnv } from "../../cluster/env.ts";
@@ -35,6 +43,9 @@ export interface OperatorSettings {
   resyncSeconds?: number;
   terminationTimeoutSeconds?: number;
   heartbeatMaxAgeSeconds?: number;
+  busCheckSeconds?: number;
+  /** More VIGIL_* settings. */
+  env?: Record<string, string>;
 }
 
 /** vigil-operator as a real process; its JSON log lines are kept for assertions. */
@@ -63,6 +74,7 @@ export class OperatorProcess {
 
   static async start(env: ClusterEnv, s: OperatorSettings): Promise<OperatorProcess> {
     const adminPort = await freePort();
+    const signingDir = await writeSigningDir(join(mkdtempSync(join(tmpdir(), "vigil-operator-")), "bus-signing"));
     const child = spawn(nodeBin, [join(repo, "operator/main.ts")], {
       cwd: repo,
       stdio: ["ignore", "pipe", process.env["OPERATOR_STDERR"] === "1" ? "inherit" : "ignore"],
@@ -81,7 +93,10 @@ export class OperatorProcess {
         VIGIL_LEASE_DURATION_SECONDS: "3",
         VIGIL_RENEW_DEADLINE_SECONDS: "2",
         VIGIL_RETRY_PERIOD_SECONDS: "1",
+        VIGIL_BUS_SIGNING_KEYS_DIR: signingDir,
+        VIGIL_BUS_CHECK_SECONDS: String(s.busCheckSeconds ?? 1),
         LOG_LEVEL: "info",
+        ...s.env,
       },
     });
     return new OperatorProcess(child, adminPort);
@@ -103,6 +118,32 @@ export class OperatorProcess {
 
   async metrics(): Promise<string> {
     return (await fetch(`http://127.0.0.1:${this.adminPort}/metrics`)).text();
+  }
+
+  /** Ready: every informer synced (a standby is ready too). */
+  async waitUntilReady(timeoutMs = 20_000): Promise<void> {
+    await vi.waitFor(async () => {
+      expect((await fetch(`http://127.0.0.1:${this.adminPort}/readyz`)).status).toBe(200);
+    }, { timeout: timeoutMs, interval: 100 });
+  }
+
+  /** Reconciles `controller` has finished so far, whatever their result (`vigil_operator_reconcile_total`). */
+  async reconciles(controller: string): Promise<number> {
+    let total = 0;
+    for (const line of (await this.metrics()).split("\n")) {
+      if (line.startsWith("vigil_operator_reconcile_total{") && line.includes(`controller="${controller}"`)) total += Number(line.slice(line.lastIndexOf(" ") + 1));
+    }
+    return total;
+  }
+
+  /**
+   * Resolves once `controller` has finished more than `count` reconciles: the change that woke it has been handled
+   * (the event to wait for before asserting that the change had no effect).
+   */
+  async reconciledBeyond(controller: string, count: number, timeoutMs = 15_000): Promise<void> {
+    await vi.waitFor(async () => {
+      expect(await this.reconciles(controller)).toBeGreaterThan(count);
+    }, { timeout: timeoutMs, interval: 50 });
   }
 
   kill(signal: NodeJS.Signals): void {
@@ -182,12 +223,13 @@ export interface StandInOptions {
   heartbeatMs?: number;
 }
 
-/** A sidecar stand-in: tails the bus with the real BusClient, heartbeats, acknowledges terminations once each. */
+/** A sidecar stand-in: the sidecar's real bus half (subscriber, view, reporter) without a proxy. */
 export class StandIn {
-  readonly client: BusClient;
+  readonly subscriber: BusSubscriber;
+  readonly view: PolicyView;
   readonly acked = new Set<string>();
   readonly seen = new Set<string>();
-  appliedRevision = 0;
+  #reporter: BusReporter;
   #abort = new AbortController();
   #tail: Promise<void>;
   #timer: ReturnType<typeof setInterval>;
@@ -198,16 +240,18 @@ export class StandIn {
   constructor(connections: Connections, prefix: string, options: StandInOptions) {
     this.#o = options;
     const { commands, blocking } = connections.open(`stand-in-${options.pod}`);
-    this.client = new BusClient({ redis: commands, blocking, prefix, blockMs: 300, retryMinMs: 20, retryMaxMs: 200 });
-    this.#tail = this.client.tail(
+    this.subscriber = new BusSubscriber({ redis: commands, blocking, prefix, namespace: options.namespace, keys: () => verifyingOf(), blockMs: 300, retryMinMs: 20, retryMaxMs: 200 });
+    this.#reporter = new BusReporter({ redis: commands, prefix });
+    this.view = new PolicyView({ namespace: options.namespace, labels: options.labels ?? { app: "web" } });
+    this.#tail = this.subscriber.run(
       {
         onSnapshot: async (s) => {
-          this.appliedRevision = s.revision;
-          for (const r of s.revocations) await this.#terminate(r);
+          const change = this.view.applySnapshot(s);
+          if (change.newEpoch) this.acked.clear(); // the bus was rebuilt: acknowledgements may be lost with it
+          for (const r of this.view.revocationsInForce(Date.now())) await this.#terminate(r);
         },
         onEvent: async (e) => {
-          this.appliedRevision = e.revision;
-          if (e.type === "termination") await this.#terminate(e.revocation);
+          for (const r of this.view.applyEvent(e).newRevocations) await this.#terminate(r);
         },
       },
       this.#abort.signal,
@@ -219,9 +263,22 @@ export class StandIn {
     beat();
   }
 
+  get appliedRevision(): number {
+    return this.view.revision;
+  }
+
   async heartbeat(): Promise<void> {
     if (!this.#heartbeating) return;
-    await this.client.heartbeat({ v: 1, pod: this.#o.pod, namespace: this.#o.namespace, labels: this.#o.labels ?? { app: "web" }, appliedRevision: this.appliedRevision, at: Date.now() });
+    await this.#reporter.heartbeat({
+      v: 2,
+      pod: this.#o.pod,
+      namespace: this.#o.namespace,
+      labels: this.#o.labels ?? { app: "web" },
+      epoch: this.view.epoch,
+      appliedRevision: this.view.revision,
+      integrity: this.subscriber.lastRefusal,
+      at: Date.now(),
+    });
   }
 
   /** Acknowledge from now on (for a stand-in started silent). */
@@ -236,7 +293,6 @@ export class StandIn {
   }
 
   async #terminate(r: Revocation): Promise<void> {
-    if (r.namespace !== this.#o.namespace) return;
     this.seen.add(r.id);
     if (this.#o.acks !== false && this.#heartbeating) await this.#ack(r.id);
   }
@@ -244,8 +300,8 @@ export class StandIn {
   async #ack(id: string): Promise<void> {
     if (this.acked.has(id)) return;
     this.acked.add(id);
-    await this.client.ack({
-      v: 1,
+    await this.#reporter.ack({
+      v: 2,
       terminationId: id,
       pod: this.#o.pod,
       namespace: this.#o.namespace,
@@ -263,19 +319,29 @@ export class StandIn {
   }
 }
 
-/** Stream entries (parsed) of the bus; garbage entries come back as undefined. */
-export async function busEvents(redis: Redis, prefix: string): Promise<Record<string, unknown>[]> {
-  const reply = (await redis.call("XRANGE", `${prefix}events`, "-", "+")) as [string, string[]][];
+/** The namespace's stream, each entry opened with the test key (unsigned or forged entries come back as undefined). */
+export async function busEvents(redis: Redis, prefix: string, namespace: string): Promise<(EventBody | undefined)[]> {
+  const reply = (await redis.call("XRANGE", busKeys(prefix).namespace(namespace).events, "-", "+")) as [string, string[]][];
   return reply.map(([, fields]) => {
-    try {
-      return JSON.parse(fields[1] ?? "null") as Record<string, unknown>;
-    } catch {
-      return { garbage: fields };
-    }
+    const opened = openAs(fields[1], verifyingOf(), "event");
+    return opened.ok ? opened.value.body : undefined;
   });
 }
 
-export async function busPolicies(redis: Redis, prefix: string): Promise<Map<string, Record<string, unknown>>> {
-  const all = await redis.hgetall(`${prefix}policies`);
-  return new Map(Object.entries(all).map(([k, v]) => [k, JSON.parse(v) as Record<string, unknown>]));
+async function entries(redis: Redis, prefix: string, namespace: string): Promise<Entry[]> {
+  const all = await redis.hgetall(busKeys(prefix).namespace(namespace).entries);
+  return Object.values(all).flatMap((raw) => {
+    const opened = open(raw, verifyingOf());
+    return opened.ok && (opened.value.body.type === "policy" || opened.value.body.type === "revocation") ? [opened.value.body] : [];
+  });
+}
+
+/** The namespace's signed policy entries, by policy name. */
+export async function busPolicies(redis: Redis, prefix: string, namespace: string): Promise<Map<string, PolicyEntry>> {
+  return new Map((await entries(redis, prefix, namespace)).flatMap((e) => (e.type === "policy" ? [[e.policy.name, e] as const] : [])));
+}
+
+/** The namespace's signed revocation entries (lifted ones included), by revocation id. */
+export async function busRevocations(redis: Redis, prefix: string, namespace: string): Promise<Map<string, RevocationEntry>> {
+  return new Map((await entries(redis, prefix, namespace)).flatMap((e) => (e.type === "revocation" ? [[e.revocation.id, e] as const] : [])));
 }

@@ -11,7 +11,8 @@ import type { SessionTermination } from "../../../operator/api/v1alpha1/index.ts
 import { clusterEnv } from "../../cluster/env.ts";
 import { Connections, uniquePrefix } from "../bus/support.ts";
 import { createNamespace, kubeConfig, uniqueName } from "./kube-support.ts";
-import { applyVigilCrds, busEvents, OperatorProcess, StandIn, vigilObjects } from "./operator-support.ts";
+import type { EventBody } from "../../../operator/api/bus/messages.ts";
+import { applyVigilCrds, busEvents, busRevocations, OperatorProcess, StandIn, vigilObjects } from "./operator-support.ts";
 
 const env = clusterEnv();
 const kc = kubeConfig(env);
@@ -62,8 +63,11 @@ async function waitForPhase(name: string, phases: string[], timeout = 20_000): P
   }, { timeout, interval: 100 });
 }
 
-async function terminationEvents(id: string): Promise<Record<string, unknown>[]> {
-  return (await busEvents(redis, prefix)).filter((e) => e["type"] === "termination" && (e["revocation"] as { id?: string } | undefined)?.id === id);
+/** Events that put the revocation `id` (its publication, and its lift). */
+async function terminationEvents(id: string): Promise<EventBody[]> {
+  return (await busEvents(redis, prefix, ns)).filter(
+    (e): e is EventBody => e?.changes.some((c) => c.op === "put" && c.entry.type === "revocation" && c.entry.revocation.id === id) === true,
+  );
 }
 
 async function eventReasons(name: string): Promise<string[]> {
@@ -84,11 +88,19 @@ describe("SessionTermination lifecycle", () => {
     expect(done.status?.completionTime).toBeDefined();
     expect(done.status?.conditions?.find((c) => c.type === "Ready")).toMatchObject({ status: "True", reason: "AllAcknowledged" });
 
-    const record = JSON.parse((await redis.hget(`${prefix}revocations`, id)) ?? "null") as Record<string, unknown>;
-    const issuedAt = Date.parse(created.metadata.creationTimestamp ?? "");
-    expect(record).toMatchObject({ v: 1, id, namespace: ns, selector: { kind: "email", email: "alice@example.com" }, reason: "laptop stolen", issuedAt, revision: done.status?.busRevision });
-    expect(record["expiresAt"]).toBe(issuedAt + 12 * 3_600_000);
-    expect(await terminationEvents(id)).toEqual([{ v: 1, type: "termination", revision: done.status?.busRevision, revocation: record }]);
+    const entry = (await busRevocations(redis, prefix, ns)).get(id);
+    const createdAt = Date.parse(created.metadata.creationTimestamp ?? "");
+    expect(entry).toMatchObject({ v: 2, namespace: ns, revision: done.status?.busRevision });
+    expect(entry?.liftedAt).toBeUndefined();
+    expect(entry?.revocation).toEqual({
+      id,
+      namespace: ns,
+      selector: { kind: "email", email: "alice@example.com" },
+      reason: "laptop stolen",
+      tokensIssuedBefore: createdAt + 5_000, // the default clock-skew allowance
+      expiresAt: createdAt + 12 * 3_600_000,
+    });
+    expect(await terminationEvents(id)).toMatchObject([{ type: "event", revision: done.status?.busRevision, changes: [{ op: "put", entry }] }]);
     await vi.waitFor(async () => {
       expect(await eventReasons("cut-alice")).toContain("Completed");
     }, { timeout: 5_000 });
@@ -124,37 +136,57 @@ describe("SessionTermination lifecycle", () => {
     expect(done.status?.conditions?.find((c) => c.type === "Ready")?.message).toContain("went away");
   });
 
-  it("ttlSecondsAfterFinished deletes the finished resource; its revocation record stays; the same name again is a new termination", async () => {
+  it("ttlSecondsAfterFinished never deletes a termination while its revocation is in force; the same name again is a new termination", async () => {
     sidecars({ pod: "web-0" });
     await allLive(1);
-    const first = await objects.createTermination(ns, "cut-dave", { target: { email: "dave@example.com" }, reason: "phished", ttlSecondsAfterFinished: 1 });
+    const first = await objects.createTermination(ns, "cut-dave", { target: { email: "dave@example.com" }, reason: "phished", revokeFor: "4s", ttlSecondsAfterFinished: 1 });
     const firstId = `${ns}/cut-dave/${first.metadata.uid ?? ""}`;
+    const done1 = await waitForPhase("cut-dave", ["Completed", "Failed"]);
+    const expiresAt = Date.parse(first.metadata.creationTimestamp ?? "") + 4_000;
     await vi.waitFor(async () => {
       expect(await objects.getTermination(ns, "cut-dave")).toBeUndefined();
-    }, { timeout: 15_000, interval: 200 });
-    expect(await redis.hexists(`${prefix}revocations`, firstId)).toBe(1);
+    }, { timeout: 20_000, interval: 100 });
+    expect(Date.now()).toBeGreaterThanOrEqual(expiresAt); // not at completionTime + 1 s: only once the revocation expired
+    expect(Date.parse(done1.status?.completionTime ?? "") + 1_000).toBeLessThan(expiresAt);
 
     const second = await objects.createTermination(ns, "cut-dave", { target: { email: "dave@example.com" }, reason: "phished again" });
     const secondId = `${ns}/cut-dave/${second.metadata.uid ?? ""}`;
     expect(secondId).not.toBe(firstId);
     const done = await waitForPhase("cut-dave", ["Completed", "Failed"]);
     expect(done.status?.phase).toBe("Completed");
-    expect(await terminationEvents(firstId)).toHaveLength(1);
     expect(await terminationEvents(secondId)).toHaveLength(1);
-    expect(await redis.hexists(`${prefix}revocations`, firstId)).toBe(1);
-    expect(await redis.hexists(`${prefix}revocations`, secondId)).toBe(1);
+    expect((await busRevocations(redis, prefix, ns)).get(secondId)?.liftedAt).toBeUndefined();
+  });
+
+  it("deleting a termination lifts its revocation with a signed lift; sidecars stop holding it", async () => {
+    const [sidecar] = sidecars({ pod: "web-0" });
+    await allLive(1);
+    const created = await objects.createTermination(ns, "cut-frank", { target: { email: "frank@example.com" }, reason: "mistake" });
+    const id = `${ns}/cut-frank/${created.metadata.uid ?? ""}`;
+    await waitForPhase("cut-frank", ["Completed"]);
+    expect(sidecar?.view.hasRevocation(id)).toBe(true);
+    await objects.deleteTermination(ns, "cut-frank");
+    await vi.waitFor(async () => {
+      expect((await busRevocations(redis, prefix, ns)).get(id)?.liftedAt).toBeGreaterThan(0);
+      expect(sidecar?.view.hasRevocation(id)).toBe(false);
+    }, { timeout: 10_000, interval: 100 });
   });
 
   it("re-reconciling a termination publishes nothing new", async () => {
-    const before = await busEvents(redis, prefix);
+    const before = await busEvents(redis, prefix, ns);
     await objects.createTermination(ns, "cut-erin", { target: { email: "erin@example.com" }, reason: "test" });
     const done = await waitForPhase("cut-erin", ["Completed", "Failed"]);
     await kc.makeApiClient((await import("@kubernetes/client-node")).CustomObjectsApi).patchNamespacedCustomObject({
       group: "vigil.dev", version: "v1alpha1", plural: "sessionterminations", namespace: ns, name: "cut-erin",
       body: [{ op: "add", path: "/metadata/labels", value: { touched: "yes" } }],
     });
-    await new Promise((r) => setTimeout(r, 1000));
-    const after = await busEvents(redis, prefix);
+    // A second termination created after the label change: once the operator has handled it, it has handled the
+    // label change too (one watch delivers both, in order).
+    await objects.createTermination(ns, "cut-sentinel", { target: { email: "sentinel@example.com" }, reason: "test" });
+    await waitForPhase("cut-sentinel", ["Completed", "Failed"]);
+    const after = (await busEvents(redis, prefix, ns)).filter(
+      (e) => e?.changes.some((c) => c.op === "put" && c.entry.type === "revocation" && c.entry.revocation.id.startsWith(`${ns}/cut-sentinel/`)) !== true,
+    );
     expect(after).toHaveLength(before.length + 1);
     expect((await objects.getTermination(ns, "cut-erin"))?.status).toEqual(done.status);
   });

@@ -2,7 +2,7 @@
  * Status, finalizer and Event helpers against the real API server.
  */
 import { EventsV1Api } from "@kubernetes/client-node";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { clusterEnv } from "../../cluster/env.ts";
 import { EventRecorder } from "../../../operator/kube/events.ts";
 import { addFinalizer, removeFinalizer } from "../../../operator/kube/finalizer.ts";
@@ -89,8 +89,8 @@ describe("finalizers", () => {
     const ns = await createNamespace(env);
     const stale = await w.create(ns, "f2");
     await addFinalizer(w.api, ref(ns, "f2"), "example.com/concurrent");
-    const result = await addFinalizer(w.api, ref(ns, "f2"), FIN, { initial: stale as never });
-    expect(result?.metadata?.["finalizers" as never]).toEqual(["example.com/concurrent", FIN]);
+    const result = await addFinalizer(w.api, ref(ns, "f2"), FIN, { initial: stale });
+    expect(result?.metadata.finalizers).toEqual(["example.com/concurrent", FIN]);
   });
 });
 
@@ -110,6 +110,20 @@ describe("EventRecorder", () => {
       reportingController: "vigil.dev/operator",
       regarding: { kind: "Widget", name: "e1", namespace: ns, uid: obj.metadata.uid },
     });
+  });
+
+  it("records the same outcome again once the dedupe window has passed, and a different outcome at once", async () => {
+    const ns = await createNamespace(env);
+    const obj = await w.create(ns, "e3");
+    const recorder = new EventRecorder({ kc, controller: "vigil.dev/operator", instance: "test-pod", log: quietLog, dedupeMs: 300 });
+    expect(await recorder.record(obj, "Warning", "BusUnavailable", "down")).toBe(true);
+    expect(await recorder.record(obj, "Warning", "BusUnavailable", "still down")).toBe(true);
+    expect(await recorder.record(obj, "Warning", "BusUnavailable", "down")).toBe(false);
+    await vi.waitFor(async () => {
+      expect(await recorder.record(obj, "Warning", "BusUnavailable", "down")).toBe(true);
+    }, { timeout: 5_000, interval: 50 });
+    const notes = (await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: ns })).items.map((e) => e.note).sort();
+    expect(notes).toEqual(["down", "down", "still down"]);
   });
 
   it("never throws: a bad reason or an unwritable namespace resolves false", async () => {

@@ -14,6 +14,8 @@ export interface TcpRelay {
   resume(): void;
   /** Connections accepted so far (while not paused). */
   readonly accepted: number;
+  /** Connections refused so far (while paused). */
+  readonly refused: number;
   close(): Promise<void>;
 }
 
@@ -21,8 +23,10 @@ export async function startRelay(targetHost: string, targetPort: number): Promis
   const open = new Set<Socket>();
   let paused = false;
   let accepted = 0;
+  let refused = 0;
   const server: Server = createServer((client) => {
     if (paused) {
+      refused++;
       client.destroy();
       return;
     }
@@ -50,6 +54,9 @@ export async function startRelay(targetHost: string, targetPort: number): Promis
     port: (server.address() as AddressInfo).port,
     get accepted() {
       return accepted;
+    },
+    get refused() {
+      return refused;
     },
     cut,
     pause() {

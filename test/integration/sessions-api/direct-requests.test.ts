@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { createLogger } from "../../../operator/log.ts";
+import { createLogger } from "../../../lib/log.ts";
 import { watchAuthConfig, type AuthConfigWatch } from "../../../operator/sessions-api/authn/config-source.ts";
 import { AccessReviewer, subjectAccessReview } from "../../../operator/sessions-api/authz/access-review.ts";
 import { SessionIndex } from "../../../operator/sessions-api/index/session-index.ts";
@@ -82,12 +82,14 @@ describe("requests that bypass the aggregator", () => {
   beforeAll(async () => {
     env = clusterEnv();
     await kubectlOk(env, ["create", "namespace", NS]);
-    frontProxy = { cert: read(env.frontProxy.clientCert), key: read(env.frontProxy.clientKey) };
-    otherName = { cert: read(env.frontProxy.otherCert), key: read(env.frontProxy.otherKey) };
+    const pki = env.frontProxy;
+    if (pki === undefined) throw new Error("the harness started no front proxy");
+    frontProxy = { cert: read(pki.clientCert), key: read(pki.clientKey) };
+    otherName = { cert: read(pki.otherCert), key: read(pki.otherKey) };
     clusterAdmin = { cert: read(join(env.dir, "admin.crt")), key: read(join(env.dir, "admin.key")) };
     const kc = new KubeConfig();
     kc.loadFromFile(env.kubeconfig);
-    const log = createLogger({ level: "silent" });
+    const log = createLogger({ name: "vigil-operator", level: "silent" });
     const { ca, serving } = await generateWebhookCerts({ service: "sessions", namespace: NS, extraDnsNames: ["localhost"] });
     caPem = ca.certPem;
     auth = watchAuthConfig(kc, log, (config) => { server.setClientCa(config.caPem); });

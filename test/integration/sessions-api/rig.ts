@@ -13,7 +13,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 import { vi } from "vitest";
 import { parseConfig } from "../../../operator/config.ts";
-import { createLogger } from "../../../operator/log.ts";
+import { createLogger } from "../../../lib/log.ts";
 import type { SessionSeen } from "../../../operator/api/sessions/records.ts";
 import { SessionIndex } from "../../../operator/sessions-api/index/session-index.ts";
 import { runSessionsApi, type RunningSessionsApi } from "../../../operator/sessions-api/run.ts";
@@ -65,7 +65,7 @@ export async function startSessionsRig(env: ClusterEnv, id: string): Promise<Ses
     kc.loadFromFile(operator.env["KUBECONFIG"] ?? "");
     const index = new SessionIndex(sessionIndexOptions(config));
     const requests: RequestRecord[] = [];
-    const log = createLogger({ level: process.env["VIGIL_TEST_LOG"] ?? "warn" });
+    const log = createLogger({ name: "vigil-operator", level: process.env["VIGIL_TEST_LOG"] ?? "warn" });
     const api = await runSessionsApi(kc, { ...sessionsApiSettings(config), observe: (r) => requests.push(r) }, index, log, new Registry());
     cleanups.push(() => api.stop());
 

@@ -11,7 +11,8 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import type { CompiledPolicy } from "../../../operator/api/compiled-policy.ts";
-import { BusPublisher } from "../../../operator/bus/publisher.ts";
+import { BusPublisher, openBus } from "../../../operator/bus/publisher.ts";
+import { keepEpochFresh, ringOf } from "../../builders/bus-keys.ts";
 import { compileAccessPolicy } from "../../../operator/policy/compile.ts";
 import { accessPolicy, allow, inNamespace, withFailureMode, withRule, withSelector } from "../../builders/access-policy.ts";
 import { clusterEnv } from "../../cluster/env.ts";
@@ -43,6 +44,7 @@ const closed = (socket: Socket | WebSocket) => new Promise<void>((r) => (socket 
 describe("vigil-sidecar as a process on the real bus", () => {
   let redis: Redis;
   let publisher: BusPublisher;
+  let stopRefresh: () => void = () => undefined;
   let issuer: Issuer;
   let app: UpstreamApp;
   let tcp: EchoServer;
@@ -66,7 +68,9 @@ describe("vigil-sidecar as a process on the real bus", () => {
 
   beforeAll(async () => {
     redis = new Redis(clusterEnv().redisUrl);
-    publisher = new BusPublisher({ redis, prefix });
+    publisher = new BusPublisher({ redis, prefix, keys: () => ringOf() });
+    await openBus(publisher);
+    stopRefresh = keepEpochFresh(publisher);
     [issuer, app, tcp] = await Promise.all([createIssuer(), startUpstreamApp(), startEchoServer()]);
     await publisher.upsertPolicy(shopPolicy(tcp.port, true));
     for (const [name, groups] of Object.entries({ alice: ["engineers"], bob: ["engineers"], carol: ["ops"], mallory: [] })) {
@@ -77,6 +81,7 @@ describe("vigil-sidecar as a process on the real bus", () => {
   });
 
   afterAll(async () => {
+    stopRefresh();
     await sidecar.stop();
     await Promise.all([app.close(), tcp.close()]);
     redis.disconnect();
@@ -88,6 +93,8 @@ describe("vigil-sidecar as a process on the real bus", () => {
     const seen = app.seen.at(-1)?.rawHeaders ?? [];
     expect(seen).toContain("alice");
     expect(seen.join("\n")).toMatch(/x-vigil-session\n?s_[A-Za-z0-9_-]{22}/i);
+    expect(seen.map((h) => h.toLowerCase())).not.toContain("authorization"); // the token stays with the sidecar
+    expect(seen.join("\n")).not.toContain(tokens.alice);
 
     const anonymous = await get(undefined);
     expect(anonymous.status).toBe(401);
@@ -106,10 +113,10 @@ describe("vigil-sidecar as a process on the real bus", () => {
     const bobTunnel = await openTunnel(sidecar.port, tcp.port, tokens.bob!);
     expect(await echo(aliceTunnel, "ping")).toBe("ping");
 
-    const cut = { v: 1 as const, id: "shop/cut-alice/uid-1", namespace: "shop", selector: { kind: "subject" as const, subject: "alice" }, reason: "laptop stolen", issuedAt: Date.now(), expiresAt: Date.now() + 3_600_000 };
+    const cut = { id: "shop/cut-alice/uid-1", namespace: "shop", selector: { kind: "subject" as const, subject: "alice" }, reason: "laptop stolen", tokensIssuedBefore: Date.now(), expiresAt: Date.now() + 3_600_000 };
     const wsClosed = closed(ws);
     const tunnelClosed = closed(aliceTunnel);
-    await publisher.publishTermination(cut);
+    await publisher.publishRevocation(cut);
     await Promise.all([wsClosed, tunnelClosed]);
 
     expect(await echo(bobTunnel, "still here")).toBe("still here");

@@ -1,9 +1,10 @@
 /**
  * Real-socket harness for the sidecar proxy: a small upstream application (HTTP routes, a slow
  * streaming download, a WebSocket echo), a TCP echo server for tunnels, an issuer with a real
- * ES256 key (inline JWKS, the real verifier), real authorization over CompiledPolicy objects, and
- * the sidecar in front. Plus raw-socket helpers.
+ * ES256 key (inline JWKS, the real verifier), the real credential extraction, real authorization over
+ * CompiledPolicy objects, and the sidecar in front. Plus raw-socket helpers.
  */
+import { KeyObject, sign as signBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { connect, createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
 import { once } from "node:events";
@@ -12,8 +13,8 @@ import { pino } from "pino";
 import { WebSocketServer } from "ws";
 import type { CompiledPolicy, CompiledRule } from "../../../operator/api/compiled-policy.ts";
 import { authorize } from "../../../sidecar/auth/authorize.ts";
+import { extractToken } from "../../../sidecar/auth/credentials.ts";
 import { createTokenVerifier, sessionKeyOf } from "../../../sidecar/auth/jwt.ts";
-import { SidecarError } from "../../../sidecar/errors.ts";
 import { createSidecarServer, type SidecarServer, type SidecarTimeouts } from "../../../sidecar/proxy/server.ts";
 import { ConnectionTable } from "../../../sidecar/sessions/connections.ts";
 import { newSessionId } from "../../../sidecar/sessions/session-id.ts";
@@ -103,13 +104,17 @@ export async function startUpstreamApp(): Promise<UpstreamApp> {
 export interface EchoServer {
   port: number;
   connections(): number;
+  /** Connections accepted since start (open or not). */
+  accepted(): number;
   close(): Promise<void>;
 }
 
 /** A TCP echo service (the "SSH/database" port reached through CONNECT). */
 export async function startEchoServer(): Promise<EchoServer> {
   const sockets = new Set<Socket>();
+  let accepted = 0;
   const server: TcpServer = createTcpServer((s) => {
+    accepted++;
     sockets.add(s);
     s.on("error", () => undefined);
     s.on("close", () => sockets.delete(s));
@@ -120,6 +125,7 @@ export async function startEchoServer(): Promise<EchoServer> {
   return {
     port: (server.address() as import("node:net").AddressInfo).port,
     connections: () => sockets.size,
+    accepted: () => accepted,
     close: async () => {
       for (const s of sockets) s.destroy();
       server.close();
@@ -132,6 +138,13 @@ export interface Issuer {
   token(claims: { sub: string; sid: string; email?: string; groups?: string[] }): Promise<string>;
   /** A token signed by a key the sidecar does not trust. */
   foreignToken(claims: { sub: string; sid: string }): Promise<string>;
+  /**
+   * A token genuinely signed by the trusted key over exactly this payload JSON text (so it can hold what
+   * JSON.stringify never writes, e.g. `"exp":1e400`) and this protected header (default ES256, kid k1, typ JWT).
+   */
+  signedText(payloadJson: string, header?: Record<string, unknown>): string;
+  /** Standard claims for `signedText` payloads: iss, aud, iat now, exp in 10 minutes. */
+  claims(extra: Record<string, unknown>): Record<string, unknown>;
   jwks: { keys: import("jose").JWK[] };
 }
 
@@ -147,9 +160,18 @@ export async function createIssuer(): Promise<Issuer> {
       .setIssuedAt()
       .setExpirationTime("10m")
       .sign(key);
+  const b64 = (data: string | Buffer): string => Buffer.from(data).toString("base64url");
   return {
     token: (claims) => sign(privateKey, claims),
     foreignToken: (claims) => sign(foreign.privateKey, claims),
+    signedText: (payloadJson, header = { alg: "ES256", kid: "k1", typ: "JWT" }) => {
+      const input = `${b64(JSON.stringify(header))}.${b64(payloadJson)}`;
+      return `${input}.${b64(signBytes("sha256", Buffer.from(input), { key: KeyObject.from(privateKey), dsaEncoding: "ieee-p1363" }))}`;
+    },
+    claims: (extra) => {
+      const iat = Math.floor(Date.now() / 1000);
+      return { iss: ISSUER, aud: AUDIENCE, iat, exp: iat + 600, ...extra };
+    },
     jwks: { keys: [jwk] },
   };
 }
@@ -194,8 +216,6 @@ export function rule(name: string, action: "Allow" | "Deny", opts: { groups?: st
   };
 }
 
-const BEARER = /^Bearer ([A-Za-z0-9._-]+)$/;
-
 export interface Sidecar {
   port: number;
   connections: ConnectionTable;
@@ -212,7 +232,12 @@ export async function startSidecar(opts: {
   policies: CompiledPolicy[];
   timeouts?: Partial<SidecarTimeouts>;
   maxHeaderBytes?: number;
+  /** Token cookie and token header (as the sidecar's settings name them) and whether the app receives credentials. */
+  credentials?: { cookie?: string; header?: string; forward?: boolean };
+  /** Whether the peer (127.0.0.1) is a trusted proxy, so the token header may carry the token. Default false. */
+  peerTrusted?: boolean;
 }): Promise<Sidecar> {
+  const sources = { cookie: opts.credentials?.cookie ?? "", header: (opts.credentials?.header ?? "").toLowerCase() };
   const verifier = createTokenVerifier([{ issuer: ISSUER, audiences: [AUDIENCE], algorithms: ["ES256"], jwks: opts.issuer.jwks }]);
   // Stand-in for the session registry: one session ID per (iss, sid).
   const sessions = new Map<string, string>();
@@ -226,12 +251,10 @@ export async function startSidecar(opts: {
     logger: pino({ level: process.env.VIGIL_TEST_LOG ?? "silent" }),
     timeouts: { headersMs: 5_000, requestMs: 30_000, keepAliveMs: 30_000, upstreamMs: 5_000, ...opts.timeouts },
     ...(opts.maxHeaderBytes === undefined ? {} : { maxHeaderBytes: opts.maxHeaderBytes }),
+    credentials: { ...sources, forward: opts.credentials?.forward ?? false },
+    gate: {
     authenticate: async (req, ctx) => {
-      const header = ctx.kind === "tunnel" ? req.headers["proxy-authorization"] : req.headers.authorization;
-      if (header === undefined) throw new SidecarError("TOKEN_MISSING", "No bearer token was presented.");
-      const match = BEARER.exec(header);
-      if (match?.[1] === undefined) throw new SidecarError("TOKEN_MALFORMED", "The authorization header is not a bearer token.");
-      const principal = await verifier.verify(match[1]);
+      const principal = await verifier.verify(extractToken(req.headers, ctx.kind === "tunnel", sources, opts.peerTrusted ?? false));
       const key = sessionKeyOf(principal);
       let sessionId = sessions.get(key);
       if (sessionId === undefined) {
@@ -241,6 +264,7 @@ export async function startSidecar(opts: {
       return { principal, sessionId };
     },
     authorizeRequest: decide,
+    },
   });
   const address = await server.listen(0, "127.0.0.1");
   return {
@@ -285,6 +309,33 @@ export function collect(socket: Socket, waitMs: number): Promise<RawExchange> {
     const timer = setTimeout(() => { done(false); }, waitMs);
     socket.once("close", () => { done(true); });
   });
+}
+
+/**
+ * Send raw bytes and resolve with the first answer once it is complete: its head, plus its body when it declares a
+ * Content-Length (an answer that keeps the connection open, like 101 or a CONNECT 200, resolves at its head).
+ */
+export async function firstAnswer(port: number, bytes: string): Promise<{ status: number; headers: string; body: unknown }> {
+  const socket = connect(port, "127.0.0.1");
+  socket.on("error", () => undefined);
+  await once(socket, "connect");
+  socket.write(bytes);
+  let text = "";
+  await new Promise<void>((resolve) => {
+    const complete = (): boolean => {
+      const end = text.indexOf("\r\n\r\n");
+      if (end === -1) return false;
+      const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end));
+      return length === null || Buffer.byteLength(text.slice(end + 4), "latin1") >= Number(length[1]);
+    };
+    socket.on("data", (c: Buffer) => {
+      text += c.toString("latin1");
+      if (complete()) resolve();
+    });
+    socket.once("close", () => { resolve(); });
+  });
+  socket.destroy();
+  return parseAnswer(text);
 }
 
 /** Status code and parsed JSON body of a raw HTTP answer. */

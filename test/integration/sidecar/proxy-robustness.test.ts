@@ -77,15 +77,17 @@ describe("sidecar proxy: hostile and broken clients, broken upstreams", () => {
     expect(app.seen[before]!.body).toBe(hidden);
   });
 
-  it("answers 431 to oversized request headers", async () => {
+  it("answers 431 HEADERS_TOO_LARGE to oversized request headers", async () => {
     const before = app.seen.length;
     const exchange = await rawExchange(sidecar.port, `GET /orders HTTP/1.1\r\n${head([`X-Big: ${"a".repeat(10 * 1024)}`])}`);
-    expect(parseAnswer(exchange.text).status).toBe(431);
+    const answer = parseAnswer(exchange.text);
+    expect(answer.status).toBe(431);
+    expect(answer.body).toEqual({ code: "HEADERS_TOO_LARGE", message: "The request headers are too large." });
     expect(exchange.closed).toBe(true);
     expect(app.seen.length).toBe(before);
   });
 
-  it("closes a connection whose headers trickle in slower than headersTimeout", async () => {
+  it("closes a connection whose headers trickle in slower than headersTimeout (408 REQUEST_TIMEOUT when it can still answer)", async () => {
     const socket = connect(sidecar.port, "127.0.0.1");
     socket.on("error", () => undefined);
     await once(socket, "connect");
@@ -95,7 +97,9 @@ describe("sidecar proxy: hostile and broken clients, broken upstreams", () => {
     socket.on("data", (c: Buffer) => chunks.push(c));
     const [hadError] = (await once(socket, "close")) as [boolean];
     clearInterval(drip);
-    expect(hadError || Buffer.concat(chunks).toString().startsWith("HTTP/1.1 408")).toBe(true);
+    const text = Buffer.concat(chunks).toString();
+    expect(hadError || text.startsWith("HTTP/1.1 408")).toBe(true);
+    if (text !== "") expect(parseAnswer(text).body).toMatchObject({ code: "REQUEST_TIMEOUT" });
   });
 
   it("survives a client that aborts mid-response, leaking no socket on either side", async () => {

@@ -1,11 +1,9 @@
 import { once } from "node:events";
 import { Agent, request, type IncomingMessage } from "node:http";
 import { connect, type Socket } from "node:net";
-import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import type { Revocation } from "../../../operator/api/bus.ts";
-import { createTerminator } from "../../../sidecar/sessions/terminator.ts";
+import type { Revocation } from "../../../operator/api/bus/messages.ts";
 import {
   createIssuer,
   echo,
@@ -68,8 +66,8 @@ function httpGet(port: number, path: string, token: string, agent: Agent): Promi
   });
 }
 
-function revocation(selector: Revocation["selector"], namespace = "shop"): Revocation {
-  return { v: 1, id: "shop/end-alice/uid-1", namespace, selector, reason: "offboarded", issuedAt: Date.now(), expiresAt: Date.now() + 3_600_000, revision: 7 };
+function revocation(selector: Revocation["selector"]): Revocation {
+  return { id: "shop/end-alice/uid-1", namespace: "shop", selector, reason: "offboarded", tokensIssuedBefore: Date.now(), expiresAt: Date.now() + 3_600_000 };
 }
 
 describe("sidecar proxy: live teardown", () => {
@@ -132,10 +130,9 @@ describe("sidecar proxy: live teardown", () => {
     expect(tcp.connections()).toBe(2);
     const streamsOpen = app.streamClosed.length;
 
-    const terminator = createTerminator({ connections: sidecar.connections, namespace: "shop", logger: pino({ level: "silent" }) });
     const aliceWsClosed = once(aliceWs, "close");
-    const counts = terminator.apply(revocation({ kind: "subject", subject: "alice", issuer: "https://idp.vigil.test" }));
-    expect(counts).toEqual({ applied: true, sessions: 1, connections: 4 });
+    const counts = sidecar.connections.terminate(revocation({ kind: "subject", subject: "alice", issuer: "https://idp.vigil.test" }), Date.now());
+    expect(counts).toEqual({ sessions: 1, connections: 4 });
 
     await Promise.all([idle.closed, downloadEnd.closed, aliceTunnelEnd.closed]);
     expect(idle.errorCode()).toBe("ECONNRESET");
@@ -155,15 +152,6 @@ describe("sidecar proxy: live teardown", () => {
 
     bobWs.terminate();
     bobTunnel.destroy();
-  });
-
-  it("a termination for another namespace touches nothing", async () => {
-    const alice = await issuer.token({ sub: "alice", sid: "a-1", groups: ["ops"] });
-    const tunnel = await openTunnel(sidecar.port, tcp.port, alice);
-    const terminator = createTerminator({ connections: sidecar.connections, namespace: "shop", logger: pino({ level: "silent" }) });
-    expect(terminator.apply(revocation({ kind: "all" }, "other-team"))).toEqual({ applied: false, sessions: 0, connections: 0 });
-    expect(await echo(tunnel, "ping")).toBe("ping");
-    tunnel.destroy();
   });
 
   it("a policy change that removes a group closes that group's tunnels; the others stay", async () => {

@@ -1,13 +1,14 @@
 /**
  * Bus staleness (issue item 7): with the bus unreachable, Strict policies refuse new requests with 503 once the
- * sidecar's view is older than its bound; BestEffort keeps enforcing the last view (and, with a known session,
+ * bus was last confirmed live (a freshly signed epoch record) longer ago than the bound; BestEffort keeps enforcing the last view (and, with a known session,
  * needs no Redis at all on the request path). When the bus comes back, Strict recovers by itself.
  */
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FailureMode } from "../../../operator/api/v1alpha1/index.ts";
-import { BusPublisher } from "../../../operator/bus/publisher.ts";
+import { BusPublisher, openBus } from "../../../operator/bus/publisher.ts";
+import { keepEpochFresh, ringOf } from "../../builders/bus-keys.ts";
 import { compileAccessPolicy } from "../../../operator/policy/compile.ts";
 import { accessPolicy, allow, inNamespace, withFailureMode, withRule, withSelector } from "../../builders/access-policy.ts";
 import { PrivateRedis, uniquePrefix } from "../bus/support.ts";
@@ -32,10 +33,15 @@ describe("a sidecar whose bus goes away", () => {
   let strict: SidecarProcess;
   let lenient: SidecarProcess;
   let token: string;
+  let stopRefresh: () => void = () => undefined;
+  /** What the operator does: (re)build the bus, publish, and keep re-signing the epoch (sidecars count staleness from it). */
   const publish = async () => {
-    const publisher = new BusPublisher({ redis, prefix });
+    stopRefresh();
+    const publisher = new BusPublisher({ redis, prefix, keys: () => ringOf() });
+    await openBus(publisher);
     await publisher.upsertPolicy(policyFor("strict-app", "Strict"));
     await publisher.upsertPolicy(policyFor("lenient-app", "BestEffort"));
+    stopRefresh = keepEpochFresh(publisher, 200);
   };
   const get = (s: SidecarProcess) => fetch(`http://127.0.0.1:${s.port}/`, { headers: { authorization: `Bearer ${token}` } });
 
@@ -63,6 +69,7 @@ describe("a sidecar whose bus goes away", () => {
   });
 
   afterAll(async () => {
+    stopRefresh();
     await Promise.all([strict.stop(), lenient.stop()]);
     redis.disconnect();
     await redisServer.stop();

@@ -6,6 +6,7 @@ import { mkdtemp, rm, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JWK } from "jose";
+import { writeVerifyDir } from "../../builders/bus-keys.ts";
 import { freePort } from "../../cluster/ports.ts";
 import { startLocalProcess, waitForReadyz } from "./local-process.ts";
 
@@ -42,7 +43,8 @@ export async function sidecarFiles(dir: string, opts: Pick<SidecarProcessOptions
     join(dir, "issuers.json"),
     JSON.stringify([{ issuer: opts.issuer.issuer, audiences: [opts.issuer.audience], algorithms: ["ES256"], jwks: opts.issuer.jwks }]),
   );
-  return { VIGIL_POD_LABELS_FILE: join(dir, "labels"), VIGIL_ISSUERS_FILE: join(dir, "issuers.json"), VIGIL_KEY_RING_DIR: keys };
+  const busKeys = await writeVerifyDir(join(dir, "bus-keys"));
+  return { VIGIL_POD_LABELS_FILE: join(dir, "labels"), VIGIL_ISSUERS_FILE: join(dir, "issuers.json"), VIGIL_KEY_RING_DIR: keys, VIGIL_BUS_KEYS_DIR: busKeys };
 }
 
 export async function startSidecarProcess(opts: SidecarProcessOptions): Promise<SidecarProcess> {

@@ -5,7 +5,7 @@
 import { request } from "node:https";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger } from "../../../operator/log.ts";
+import { createLogger } from "../../../lib/log.ts";
 import { generateWebhookCerts } from "../../../operator/webhook/certs.ts";
 import { startWebhookServer, type WebhookServer } from "../../../operator/webhook/server.ts";
 import { admissionReview, configWith, pod, responseOf, withPorts } from "../../unit/operator/webhook/support.ts";
@@ -15,7 +15,7 @@ interface Reply {
   body: string;
 }
 
-function call(server: WebhookServer, ca: string, opts: { method?: string; path?: string; body?: string | Buffer; contentType?: string } = {}): Promise<Reply> {
+function call(server: WebhookServer, ca: string, opts: { method?: string; path?: string; body?: string | Buffer; contentType?: string; chunks?: Buffer[] } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -36,6 +36,7 @@ function call(server: WebhookServer, ca: string, opts: { method?: string; path?:
       },
     );
     req.on("error", reject);
+    for (const chunk of opts.chunks ?? []) req.write(chunk);
     req.end(opts.body);
   });
 }
@@ -45,7 +46,7 @@ describe("the webhook HTTPS server", () => {
   let ca: string;
   const registry = new Registry();
   const lines: Record<string, unknown>[] = [];
-  const log = createLogger({ level: "info", destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } });
+  const log = createLogger({ name: "vigil-operator", level: "info", destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } });
   const config = configWith({ redis: { url: "redis://:hunter2-secret@redis:6379" } });
   const labels: Record<string, Record<string, string>> = { "team-a": { "vigil.dev/injection": "enabled" } };
 
@@ -56,7 +57,7 @@ describe("the webhook HTTPS server", () => {
       tls: { key: certs.serving.keyPem, cert: certs.serving.certPem },
       host: "127.0.0.1",
       config,
-      namespaceLabels: (name) => Promise.resolve(labels[name]),
+      namespaceLabels: (name) => (name === "unreadable" ? Promise.reject(new Error("namespaces \"unreadable\" is forbidden")) : Promise.resolve(labels[name])),
       registry,
       log,
       maxBodyBytes: 64 * 1024,
@@ -99,6 +100,22 @@ describe("the webhook HTTPS server", () => {
   it("refuses a body over the limit with 413, a non-JSON content type with 415", async () => {
     expect((await call(server, ca, { body: Buffer.alloc(100 * 1024, 0x20) })).status).toBe(413);
     expect((await call(server, ca, { body: "{}", contentType: "text/plain" })).status).toBe(415);
+  });
+
+  it("refuses a streamed body (no content-length) once it passes the limit, and keeps serving", async () => {
+    const reply = await call(server, ca, { chunks: Array.from({ length: 10 }, () => Buffer.alloc(10 * 1024, 0x20)) });
+    expect(reply.status).toBe(413);
+    expect(JSON.parse(reply.body)).toMatchObject({ code: "ADMISSION_TOO_LARGE" });
+    const ok = await call(server, ca, { chunks: [Buffer.from(JSON.stringify(admissionReview(pod(withPorts(8080)), { uid: "u-chunked" })))] });
+    expect(responseOf(JSON.parse(ok.body))).toMatchObject({ uid: "u-chunked", allowed: true });
+  });
+
+  it("logs the exception behind an error decision once, at the edge, with the decision", async () => {
+    const reply = await call(server, ca, { body: JSON.stringify(admissionReview(pod(withPorts(8080), (p) => void (p.metadata!.namespace = "unreadable")), { uid: "u-err", namespace: "unreadable" })) });
+    expect(responseOf(JSON.parse(reply.body))).toMatchObject({ uid: "u-err", allowed: false, status: { code: 500 } });
+    const about = lines.filter((l) => JSON.stringify(l).includes("unreadable"));
+    expect(about).toHaveLength(1);
+    expect(about[0]).toMatchObject({ level: "warn", msg: "pod admission decision", result: "error", reason: "namespace_lookup_failed", err: 'namespaces "unreadable" is forbidden' });
   });
 
   it("serves /healthz and /readyz, 404 elsewhere, 405 for wrong methods", async () => {

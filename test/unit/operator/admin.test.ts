@@ -1,7 +1,7 @@
 import { Registry, Counter } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { startAdminServer, type AdminServer, type Readiness } from "../../../operator/admin.ts";
-import { createLogger } from "../../../operator/log.ts";
+import { createLogger } from "../../../lib/log.ts";
 
 let server: AdminServer | undefined;
 afterEach(async () => {
@@ -12,7 +12,7 @@ afterEach(async () => {
 async function start(readiness: () => Readiness | Promise<Readiness>) {
   const registry = new Registry();
   new Counter({ name: "vigil_test_total", help: "t", registers: [registry] }).inc(3);
-  server = await startAdminServer({ port: 0, host: "127.0.0.1", registry, readiness, log: createLogger({ level: "silent" }) });
+  server = await startAdminServer({ port: 0, host: "127.0.0.1", registry, readiness, log: createLogger({ name: "vigil-operator", level: "silent" }) });
   return `http://127.0.0.1:${server.port}`;
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, envName, flagName, parseConfig, safeUrl } from "../../../operator/config.ts";
+import { envName, flagName, parseConfig, safeUrl } from "../../../operator/config.ts";
+import { ConfigError } from "../../../operator/errors.ts";
 
 const REQUIRED = { VIGIL_REDIS_URL: "redis://127.0.0.1:6379" };
 
@@ -23,6 +24,9 @@ describe("parseConfig", () => {
     expect(config).toEqual({
       redisUrl: "redis://127.0.0.1:6379",
       busPrefix: "vigil:",
+      busSigningKeysDir: "/etc/vigil/bus-signing",
+      busCheckSeconds: 5,
+      revocationClockSkewSeconds: 5,
       adminPort: 8080,
       watchNamespace: "",
       resyncSeconds: 300,

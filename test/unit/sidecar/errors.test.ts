@@ -3,10 +3,14 @@ import { ConfigError, denialError, ERROR_STATUS, errorBody, SidecarError } from 
 
 describe("error catalogue", () => {
   it("maps authentication to 401, authorization to 403, staleness to 503, upstream to 502/504", () => {
-    for (const code of ["TOKEN_MISSING", "TOKEN_EXPIRED", "JWKS_UNAVAILABLE", "SESSION_REVOKED", "SESSION_IDLE"] as const) expect(ERROR_STATUS[code]).toBe(401);
+    for (const code of ["TOKEN_MISSING", "TOKEN_EXPIRED", "TOKEN_LIFETIME_TOO_LONG", "JWKS_UNAVAILABLE", "SESSION_REVOKED", "SESSION_IDLE"] as const) {
+      expect(ERROR_STATUS[code]).toBe(401);
+    }
     for (const code of ["NO_POLICY", "DENIED_BY_RULE", "NO_MATCHING_RULE"] as const) expect(ERROR_STATUS[code]).toBe(403);
     expect(ERROR_STATUS.POLICY_STALE).toBe(503);
     expect(ERROR_STATUS.BAD_REQUEST).toBe(400);
+    expect(ERROR_STATUS.HEADERS_TOO_LARGE).toBe(431);
+    expect(ERROR_STATUS.REQUEST_TIMEOUT).toBe(408);
     expect(ERROR_STATUS.UPSTREAM_UNAVAILABLE).toBe(502);
     expect(ERROR_STATUS.UPSTREAM_TIMEOUT).toBe(504);
   });

@@ -3,7 +3,7 @@ import { Registry } from "prom-client";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Controller, type ReconcileContext, type Result } from "../../../../operator/controller/reconciler.ts";
 import { TerminalError } from "../../../../operator/errors.ts";
-import { createLogger } from "../../../../operator/log.ts";
+import { createLogger } from "../../../../lib/log.ts";
 
 type Step = Result | Error;
 
@@ -34,7 +34,7 @@ function setup(steps: Record<string, Step[]>) {
     name: "widget",
     kind: "Widget",
     reconciler,
-    log: createLogger({ level: "debug", destination }),
+    log: createLogger({ name: "vigil-operator", level: "debug", destination }),
     registry,
     concurrency: 1,
     queue: { random: () => 0 },
@@ -138,7 +138,7 @@ describe("Controller (reconcile runner)", () => {
 
   it("two controllers share one registry", () => {
     const { registry } = setup({});
-    expect(() => new Controller({ name: "other", kind: "Other", reconciler: scripted({}), log: createLogger({ level: "silent" }), registry })).not.toThrow();
+    expect(() => new Controller({ name: "other", kind: "Other", reconciler: scripted({}), log: createLogger({ name: "vigil-operator", level: "silent" }), registry })).not.toThrow();
   });
 
   it("stop without drain aborts running reconciles and starts nothing new", async () => {
@@ -150,7 +150,7 @@ describe("Controller (reconcile runner)", () => {
       name: "slow",
       kind: "Widget",
       registry: new Registry(),
-      log: createLogger({ level: "silent" }),
+      log: createLogger({ name: "vigil-operator", level: "silent" }),
       concurrency: 1,
       reconciler: {
         reconcile(key, ctx) {

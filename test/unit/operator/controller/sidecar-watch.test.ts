@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { Heartbeat } from "../../../../operator/api/bus.ts";
+import type { Heartbeat } from "../../../../operator/api/bus/messages.ts";
 import { changedNamespaces, fingerprintByNamespace } from "../../../../operator/controller/sidecar-watch.ts";
 
 function hb(namespace: string, pod: string, appliedRevision = 1, labels: Record<string, string> = { app: "web" }): Heartbeat {
-  return { v: 1, pod, namespace, labels, appliedRevision, at: 0 };
+  return { v: 2, pod, namespace, labels, epoch: "", appliedRevision, integrity: "", at: 0 };
 }
 
 describe("live sidecar changes → namespaces to reconcile", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Ack } from "../../../../operator/api/bus.ts";
+import type { Ack } from "../../../../operator/api/bus/messages.ts";
 import {
   decodePlan,
   encodePlan,
@@ -15,7 +15,7 @@ const HOUR = 3_600_000;
 const start = Date.parse("2026-01-02T03:00:00Z");
 
 function ackFrom(pod: string, sessions = 1, connections = 2): Ack {
-  return { v: 1, terminationId: "team/cut/uid", pod, namespace: "team", sessionsTerminated: sessions, connectionsClosed: connections, at: start };
+  return { v: 2, terminationId: "team/cut/uid", pod, namespace: "team", sessionsTerminated: sessions, connectionsClosed: connections, at: start };
 }
 
 const plan = (expected: string[]): TerminationPlan => ({ v: 1, startedAt: start, expiresAt: start + 8 * HOUR, expected });
@@ -60,6 +60,18 @@ describe("termination plan", () => {
     for (const raw of [undefined, "", "{", "null", "[]", '{"v":2,"startedAt":1,"expiresAt":2,"expected":[]}', '{"v":1,"startedAt":5,"expiresAt":2,"expected":[]}', '{"v":1,"startedAt":1,"expiresAt":2,"expected":[3]}']) {
       expect(decodePlan(raw)).toBeUndefined();
     }
+  });
+  it("refuses times that are not safe non-negative integers and pod names out of bounds, and drops unknown fields", () => {
+    for (const plan of [
+      { v: 1, startedAt: -1, expiresAt: 2, expected: [] },
+      { v: 1, startedAt: 1, expiresAt: 2 ** 60, expected: [] },
+      { v: 1, startedAt: 1.5, expiresAt: 2, expected: [] },
+      { v: 1, startedAt: 1, expiresAt: 2, expected: [""] },
+      { v: 1, startedAt: 1, expiresAt: 2, expected: ["p".repeat(254)] },
+    ]) {
+      expect(decodePlan(JSON.stringify(plan))).toBeUndefined();
+    }
+    expect(decodePlan(JSON.stringify({ v: 1, startedAt: 1, expiresAt: 2, expected: ["web-0"], extra: true }))).toEqual({ v: 1, startedAt: 1, expiresAt: 2, expected: ["web-0"] });
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AdmissionErrorCode, allowed, decodeAdmissionReview, denied, errored, patched, podOf, reviewResponse } from "../../../../operator/webhook/admission.ts";
+import { allowed, decodeAdmissionReview, denied, errored, patched, podOf, reviewResponse } from "../../../../operator/webhook/admission.ts";
 import { handleAdmission } from "../../../../operator/webhook/handler.ts";
 import { admissionReview, goldenConfig, patchOf, pod, responseOf, withPorts } from "./support.ts";
 
@@ -8,26 +8,26 @@ const deps = { config: goldenConfig(), namespaceLabels: () => Promise.resolve({ 
 
 /** Bodies that must be refused with a code, never crash anything. */
 const GARBAGE: [string, string | Buffer, string][] = [
-  ["empty body", "", AdmissionErrorCode.BadJson],
-  ["not JSON", "{not json", AdmissionErrorCode.BadJson],
-  ["binary", Buffer.from([0xff, 0xfe, 0x00, 0x01]), AdmissionErrorCode.BadJson],
-  ["JSON null", "null", AdmissionErrorCode.BadReview],
-  ["a number", "42", AdmissionErrorCode.BadReview],
-  ["an array", "[]", AdmissionErrorCode.BadReview],
-  ["wrong kind", JSON.stringify({ ...review(), kind: "Pod" }), AdmissionErrorCode.BadReview],
-  ["v1beta1 review", JSON.stringify({ ...review(), apiVersion: "admission.k8s.io/v1beta1" }), AdmissionErrorCode.BadReview],
-  ["no request", JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview" }), AdmissionErrorCode.BadRequest],
-  ["request is a string", JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: "x" }), AdmissionErrorCode.BadRequest],
-  ["missing uid", JSON.stringify(review({ uid: undefined })), AdmissionErrorCode.BadRequest],
-  ["uid with a slash", JSON.stringify(review({ uid: "../../etc" })), AdmissionErrorCode.BadRequest],
-  ["huge uid", JSON.stringify(review({ uid: "a".repeat(500) })), AdmissionErrorCode.BadRequest],
-  ["kind is a string", JSON.stringify(review({ kind: "Pod" })), AdmissionErrorCode.BadRequest],
-  ["resource missing", JSON.stringify(review({ resource: undefined })), AdmissionErrorCode.BadRequest],
-  ["unknown operation", JSON.stringify(review({ operation: "PATCH" })), AdmissionErrorCode.BadRequest],
-  ["namespace is a number", JSON.stringify(review({ namespace: 7 })), AdmissionErrorCode.BadRequest],
-  ["object is an array", JSON.stringify(review({ object: [] })), AdmissionErrorCode.BadRequest],
-  ["dryRun is a string", JSON.stringify(review({ dryRun: "true" })), AdmissionErrorCode.BadRequest],
-  ["__proto__ pollution attempt", '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"__proto__":{"uid":"x"}}}', AdmissionErrorCode.BadRequest],
+  ["empty body", "", "ADMISSION_BAD_JSON"],
+  ["not JSON", "{not json", "ADMISSION_BAD_JSON"],
+  ["binary", Buffer.from([0xff, 0xfe, 0x00, 0x01]), "ADMISSION_BAD_JSON"],
+  ["JSON null", "null", "ADMISSION_BAD_REVIEW"],
+  ["a number", "42", "ADMISSION_BAD_REVIEW"],
+  ["an array", "[]", "ADMISSION_BAD_REVIEW"],
+  ["wrong kind", JSON.stringify({ ...review(), kind: "Pod" }), "ADMISSION_BAD_REVIEW"],
+  ["v1beta1 review", JSON.stringify({ ...review(), apiVersion: "admission.k8s.io/v1beta1" }), "ADMISSION_BAD_REVIEW"],
+  ["no request", JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview" }), "ADMISSION_BAD_REQUEST"],
+  ["request is a string", JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: "x" }), "ADMISSION_BAD_REQUEST"],
+  ["missing uid", JSON.stringify(review({ uid: undefined })), "ADMISSION_BAD_REQUEST"],
+  ["uid with a slash", JSON.stringify(review({ uid: "../../etc" })), "ADMISSION_BAD_REQUEST"],
+  ["huge uid", JSON.stringify(review({ uid: "a".repeat(500) })), "ADMISSION_BAD_REQUEST"],
+  ["kind is a string", JSON.stringify(review({ kind: "Pod" })), "ADMISSION_BAD_REQUEST"],
+  ["resource missing", JSON.stringify(review({ resource: undefined })), "ADMISSION_BAD_REQUEST"],
+  ["unknown operation", JSON.stringify(review({ operation: "PATCH" })), "ADMISSION_BAD_REQUEST"],
+  ["namespace is a number", JSON.stringify(review({ namespace: 7 })), "ADMISSION_BAD_REQUEST"],
+  ["object is an array", JSON.stringify(review({ object: [] })), "ADMISSION_BAD_REQUEST"],
+  ["dryRun is a string", JSON.stringify(review({ dryRun: "true" })), "ADMISSION_BAD_REQUEST"],
+  ["__proto__ pollution attempt", '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"__proto__":{"uid":"x"}}}', "ADMISSION_BAD_REQUEST"],
 ];
 
 /** Pods whose shape the injection code could not read safely. */
@@ -57,10 +57,27 @@ describe("decodeAdmissionReview", () => {
     if (!r.ok) expect(r.error.code).toBe(code);
   });
 
+  it("names the bad field", () => {
+    expect(decodeAdmissionReview(JSON.stringify(review({ uid: "../../etc" })))).toMatchObject({ ok: false, error: { message: "request.uid: is missing or malformed" } });
+    expect(decodeAdmissionReview(JSON.stringify(review({ operation: "PATCH" })))).toMatchObject({ ok: false, error: { message: expect.stringContaining("request.operation: must be CREATE") as string } });
+    expect(decodeAdmissionReview("[]")).toMatchObject({ ok: false, error: { message: "expected an AdmissionReview of admission.k8s.io/v1" } });
+    const r = decodeAdmissionReview(JSON.stringify(review({ object: { spec: { containers: [{ image: "x" }] } } })));
+    if (r.ok) expect(podOf(r.value)).toMatchObject({ ok: false, error: { message: "request.object is not a Pod: spec.containers[0].name: must be a string" } });
+    expect(r.ok).toBe(true);
+  });
+
+  it("passes the pod object through untouched when it is valid", () => {
+    const r = decodeAdmissionReview(JSON.stringify(review()));
+    if (!r.ok) throw new Error("expected a valid review");
+    const p = podOf(r.value);
+    expect(p).toMatchObject({ ok: true });
+    if (p.ok) expect(p.value).toBe(r.value.object);
+  });
+
   it.each(BAD_PODS)("podOf refuses a pod with %s", (_, object) => {
     const r = decodeAdmissionReview(JSON.stringify(review({ object })));
     expect(r.ok).toBe(true);
-    if (r.ok) expect(podOf(r.value)).toMatchObject({ ok: false, error: { code: AdmissionErrorCode.BadObject } });
+    if (r.ok) expect(podOf(r.value)).toMatchObject({ ok: false, error: { code: "ADMISSION_BAD_OBJECT" } });
   });
 });
 
@@ -73,7 +90,7 @@ describe("handleAdmission with bad input", () => {
 
   it.each(BAD_PODS.slice(1))("answers 400 for a pod with %s", async (_, object) => {
     const answer = await handleAdmission(JSON.stringify(review({ object })), deps);
-    expect(answer).toMatchObject({ status: 400, body: { code: AdmissionErrorCode.BadObject } });
+    expect(answer).toMatchObject({ status: 400, body: { code: "ADMISSION_BAD_OBJECT" } });
   });
 
   it("allows anything that is not a Pod CREATE without looking at it", async () => {
@@ -86,11 +103,22 @@ describe("handleAdmission with bad input", () => {
   });
 
   it("refuses (retryably) rather than admitting unprotected when the namespace cannot be read", async () => {
-    const failing = { ...deps, namespaceLabels: () => Promise.reject(new Error("connection refused")) };
+    const refused = new Error("connection refused");
+    const failing = { ...deps, namespaceLabels: () => Promise.reject(refused) };
     const answer = await handleAdmission(JSON.stringify(review()), failing);
     expect(responseOf(answer.body)).toMatchObject({ allowed: false, status: { code: 500 } });
     expect(responseOf(answer.body).status?.message).toContain("cannot read the labels of namespace team-a");
     expect(answer.outcome).toMatchObject({ result: "error", reason: "namespace_lookup_failed" });
+    expect(answer.outcome?.cause).toBe(refused);
+  });
+
+  it("refuses with a 500-coded answer on an internal error and keeps the exception as the cause", async () => {
+    const broken = { ...deps, config: null as unknown as typeof deps.config };
+    const answer = await handleAdmission(JSON.stringify(review()), broken);
+    expect(responseOf(answer.body)).toMatchObject({ allowed: false, status: { code: 500, message: "vigil: internal error while injecting the sidecar" } });
+    expect(answer.outcome).toMatchObject({ result: "error", reason: "internal_error" });
+    expect(answer.outcome?.cause).toBeInstanceOf(TypeError);
+    expect(JSON.stringify(answer.body)).not.toContain("TypeError");
   });
 
   it("echoes the request uid and reports the outcome for logs and metrics", async () => {

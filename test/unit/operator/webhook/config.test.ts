@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadInjectionConfig, parseInjectionConfig } from "../../../../operator/webhook/config.ts";
 import { GOLDEN_DIR } from "./support.ts";
 
-const minimal = { image: "ghcr.io/vigil-dev/vigil:0.1.0", issuersConfigMap: "issuers", keyRingSecret: "keys", redis: { url: "redis://redis.vigil-system.svc:6379" } };
+const minimal = { image: "ghcr.io/vigil-dev/vigil:0.1.0", issuersConfigMap: "issuers", keyRingSecret: "keys", busKeysConfigMap: "bus-keys", redis: { url: "redis://redis.vigil-system.svc:6379" } };
 const dir = mkdtempSync(join(tmpdir(), "vigil-injection-config-"));
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
@@ -39,8 +39,22 @@ describe("parseInjectionConfig", () => {
     });
   });
 
-  it("returns a frozen object", () => {
-    expect(Object.isFrozen(parseInjectionConfig(minimal))).toBe(true);
+  it("withholds credentials unless forwardCredentials is true", () => {
+    expect(parseInjectionConfig(minimal).forwardCredentials).toBeUndefined();
+    expect(parseInjectionConfig({ ...minimal, forwardCredentials: false }).forwardCredentials).toBeUndefined();
+    expect(parseInjectionConfig({ ...minimal, forwardCredentials: true }).forwardCredentials).toBe(true);
+  });
+
+  it("returns a frozen object, all the way down", () => {
+    const cfg = parseInjectionConfig({ ...minimal, resources: { limits: { memory: "64Mi" } }, args: ["sidecar"] });
+    expect(Object.isFrozen(cfg)).toBe(true);
+    for (const inner of [cfg.resources, cfg.resources.limits, cfg.redis, cfg.timeouts, cfg.args]) expect(Object.isFrozen(inner)).toBe(true);
+  });
+
+  it("takes a scalar key without a value (YAML null) as its default, but not a mapping or a list", () => {
+    expect(parseInjectionConfig({ ...minimal, listenPort: null, logLevel: null })).toMatchObject({ listenPort: 15080, logLevel: "info" });
+    expect(problem({ ...minimal, timeouts: null })).toBe("timeouts: must be a mapping");
+    expect(problem({ ...minimal, args: null })).toBe("args: must be a list of at most 32 strings");
   });
 
   it.each<[string, unknown, string]>([
@@ -68,6 +82,7 @@ describe("parseInjectionConfig", () => {
     ["args that are not strings", { ...minimal, args: ["sidecar", 1] }, "args[1]: must be a string"],
     ["a bus prefix with spaces", { ...minimal, busPrefix: "vigil prod:" }, "busPrefix: must be 1–64 printable characters"],
     ["a bad log level", { ...minimal, logLevel: "verbose" }, "logLevel: must be one of"],
+    ["forwardCredentials as a string", { ...minimal, forwardCredentials: "true" }, "forwardCredentials: must be true or false"],
   ])("refuses %s, naming the key", (_, doc, message) => {
     expect(problem(doc)).toContain(message);
   });

@@ -19,8 +19,7 @@ import { describe, expect, it } from "vitest";
 import { handleAdmission } from "../../../../operator/webhook/handler.ts";
 import { inject } from "../../../../operator/webhook/inject.ts";
 import { jsonPatch } from "../../../../operator/webhook/patch.ts";
-import { applyJsonPatch } from "./apply-json-patch.ts";
-import { admissionReview, admitted, GOLDEN_DIR, goldenConfig, patchOf, responseOf } from "./support.ts";
+import { admissionReview, admitted, applyJsonPatch, GOLDEN_DIR, goldenConfig, patchOf, responseOf } from "./support.ts";
 
 const refresh = process.env["REFRESH_GOLDEN"] === "1" || process.env["REFRESH_GOLDEN"] === "true";
 const config = goldenConfig();

@@ -55,6 +55,7 @@ describe("the injected sidecar's environment", () => {
       trustedProxies: [],
       tokenCookie: "session",
       tokenHeader: "X-Auth-Request-Access-Token",
+      forwardCredentials: true,
       timeouts: { headersMs: 2000, requestMs: 3000, keepAliveMs: 4000, upstreamMs: 5000 },
       logLevel: "debug",
       busPrefix: "prod:",
@@ -70,6 +71,7 @@ describe("the injected sidecar's environment", () => {
       trustedProxies: [],
       tokenCookie: "session",
       tokenHeader: "X-Auth-Request-Access-Token",
+      forwardCredentials: true,
       headersTimeoutMs: 2000,
       requestTimeoutMs: 3000,
       keepAliveTimeoutMs: 4000,
@@ -81,6 +83,21 @@ describe("the injected sidecar's environment", () => {
       { name: "vigil-proxy", containerPort: 18080, protocol: "TCP" },
       { name: "vigil-admin", containerPort: 18090, protocol: "TCP" },
     ]);
+  });
+
+  it("withholds credentials from the application unless the configuration asks, adding nothing to the pod spec then", () => {
+    const plain = inject(pod(withPorts(8080)), goldenConfig());
+    const env = resolvedEnv(sidecarOf(plain), plain, { "vigil-redis": { url: "redis://r:6379" } });
+    expect(Object.keys(env)).not.toContain("VIGIL_FORWARD_CREDENTIALS");
+    expect(parseSidecarConfig({ argv: [], env }).forwardCredentials).toBe(false);
+    const asked = inject(pod(withPorts(8080)), configWith({ forwardCredentials: true }));
+    expect(sidecarOf(asked).env).toContainEqual({ name: "VIGIL_FORWARD_CREDENTIALS", value: "true" });
+  });
+
+  it("refuses a sidecar setting that is not true or false, naming it", () => {
+    const plain = inject(pod(withPorts(8080)), goldenConfig());
+    const env = { ...resolvedEnv(sidecarOf(plain), plain, { "vigil-redis": { url: "redis://r:6379" } }), VIGIL_FORWARD_CREDENTIALS: "yes" };
+    expect(() => parseSidecarConfig({ argv: [], env })).toThrow("invalid configuration at VIGIL_FORWARD_CREDENTIALS: must be one of true, false");
   });
 
   it("mounts every path it names", () => {
@@ -99,7 +116,11 @@ describe("the injected sidecar's environment", () => {
     const b = inject(pod(withPorts(9090)), goldenConfig()).metadata?.annotations?.["vigil.dev/injected-revision"];
     const c = inject(pod(withPorts(8080)), configWith({ image: "ghcr.io/vigil-dev/vigil:0.2.0" })).metadata?.annotations?.["vigil.dev/injected-revision"];
     expect(a).toMatch(/^[0-9a-f]{16}$/);
+    const d = inject(pod(withPorts(8080)), configWith({ forwardCredentials: false })).metadata?.annotations?.["vigil.dev/injected-revision"];
+    const e = inject(pod(withPorts(8080)), configWith({ forwardCredentials: true })).metadata?.annotations?.["vigil.dev/injected-revision"];
     expect(b).toBe(a);
     expect(c).not.toBe(a);
+    expect(d).toBe(a); // the default, spelled out, is the same configuration
+    expect(e).not.toBe(a);
   });
 });

@@ -6,10 +6,10 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { V1Pod } from "@kubernetes/client-node";
+import jsonPatchLib, { type Operation } from "fast-json-patch";
 import { parse } from "yaml";
 import { parseInjectionConfig, type InjectionConfig } from "../../../../operator/webhook/config.ts";
 import type { AdmissionResponse } from "../../../../operator/webhook/admission.ts";
-import { applyJsonPatch, type Op } from "./apply-json-patch.ts";
 
 export const GOLDEN_DIR = resolve(import.meta.dirname, "../../../golden/injection");
 
@@ -87,8 +87,16 @@ export function responseOf(body: unknown): AdmissionResponse & { uid: string } {
   return (body as { response: AdmissionResponse & { uid: string } }).response;
 }
 
-export function patchOf(response: AdmissionResponse): Op[] {
-  return response.patch === undefined ? [] : (JSON.parse(Buffer.from(response.patch, "base64").toString("utf8")) as Op[]);
+export function patchOf(response: AdmissionResponse): Operation[] {
+  return response.patch === undefined ? [] : (JSON.parse(Buffer.from(response.patch, "base64").toString("utf8")) as Operation[]);
+}
+
+/**
+ * `document` with `ops` applied by fast-json-patch, strictly (every op validated: a path that does not exist where
+ * RFC 6902 says it must throws), leaving `document` untouched.
+ */
+export function applyJsonPatch<T>(document: T, ops: readonly Operation[]): T {
+  return jsonPatchLib.applyPatch(structuredClone(document), structuredClone([...ops]), true, true).newDocument;
 }
 
 /** What the API server would store: the pod with the response's patch applied. */

@@ -193,6 +193,17 @@ describe("authorize: schedules", () => {
     expect(localTime(new Date("2026-11-23T00:00:00Z"), "UTC")).toEqual({ day: "Mon", minute: 0 });
   });
 
+  it("stays right for more time zones than it keeps formatters for", () => {
+    const at = new Date("2026-11-23T10:30:00Z");
+    const zones = Intl.supportedValuesOf("timeZone").slice(0, 300);
+    for (const zone of zones) localTime(at, zone);
+    expect(localTime(at, "Asia/Tokyo")).toEqual({ day: "Mon", minute: 19 * 60 + 30 });
+    expect(localTime(at, "Nowhere/Atlantis")).toBeUndefined();
+    for (const zone of zones) localTime(at, zone);
+    expect(localTime(at, "Nowhere/Atlantis")).toBeUndefined();
+    expect(localTime(at, "UTC")).toEqual({ day: "Mon", minute: 630 });
+  });
+
   it.each([
     ["inside the window in UTC", "UTC", "2026-11-23T10:30:00Z", true],
     ["after the window in Tokyo (19:30)", "Asia/Tokyo", "2026-11-23T10:30:00Z", false],

@@ -175,6 +175,33 @@ describe("verified-token cache", () => {
     expect(v.cacheSize).toBe(2);
     expect(v.invalidateWhere((p) => p.sessionClaim.value === "1")).toBe(0);
   });
+
+  it("counts use, not insertion: a token used again outlives one cached after it", async () => {
+    const v = verifier({ cacheMaxEntries: 2 });
+    const [t1, t2, t3] = await Promise.all(["1", "2", "3"].map((sid) => signed(es, claims({ sid }))));
+    await v.verify(t1!);
+    await v.verify(t2!);
+    await v.verify(t1!); // hit: t1 is now the most recently used
+    await v.verify(t3!);
+    expect(v.invalidateWhere((p) => p.sessionClaim.value === "2")).toBe(0);
+    expect(v.invalidateWhere((p) => p.sessionClaim.value === "1")).toBe(1);
+  });
+
+  it("expires each entry at its own token's deadline", async () => {
+    const server = await startJwksServer(jwksOf(es));
+    let clock = Date.now();
+    const v = verifier({ now: () => clock, remoteJwks: { cacheMaxAgeMs: 0, cooldownMs: 0 } }, [issuerA({ jwks: undefined, jwksUri: server.url })]);
+    const nowS = Math.floor(clock / 1000);
+    const short = await signed(es, claims({ sid: "short", exp: nowS + 60 }));
+    const long = await signed(es, claims({ sid: "long", exp: nowS + 600 }));
+    await v.verify(short);
+    await v.verify(long);
+    await server.close(); // from here on only cache hits succeed
+    clock = (nowS + 60 + 31) * 1000; // past the short token's exp + tolerance, long before the other's
+    await expectRefused(v, short, "JWKS_UNAVAILABLE");
+    await expect(v.verify(long)).resolves.toMatchObject({ sessionClaim: { value: "long" } });
+    expect(v.cacheSize).toBe(1);
+  });
 });
 
 describe("remote JWKS", () => {
@@ -273,6 +300,48 @@ describe("attack corpus", () => {
     await expectRefused(v(), handSigned(es, { alg: "ES256", kid: es.kid }, { ...claims(), iat: String(nowSeconds()) }), "TOKEN_INVALID");
   });
 
+  /** A genuinely signed token whose payload JSON text has `claim` set to `literal` (e.g. 1e400, which no JSON.stringify writes). */
+  const withLiteral = (claim: string, literal: string, base: Record<string, unknown> = claims()): string => {
+    const json = JSON.stringify({ ...base, [claim]: 0 }).replace(`"${claim}":0`, `"${claim}":${literal}`);
+    return handSigned(es, { alg: "ES256", kid: es.kid, typ: "JWT" }, Buffer.from(json));
+  };
+
+  it("refuses exp, iat or nbf written as 1e400 (Infinity once parsed): such a token would never expire", async () => {
+    await expectRefused(v(), withLiteral("exp", "1e400"), "TOKEN_INVALID");
+    await expectRefused(v(), withLiteral("iat", "-1e400"), "TOKEN_INVALID");
+    await expectRefused(v(), withLiteral("nbf", "-1e400"), "TOKEN_INVALID");
+    await expectRefused(v(), withLiteral("nbf", "1e400"), "TOKEN_NOT_YET_VALID");
+    await expectRefused(v(), withLiteral("exp", "-1e400"), "TOKEN_EXPIRED");
+    // The same literal with an ordinary value is accepted: the refusal is about the value.
+    await expect(v().verify(withLiteral("exp", String(nowSeconds() + 60)))).resolves.toMatchObject({ subject: "alice" });
+  });
+
+  it("refuses a token valid for longer than the issuer's maximum lifetime: 24 h by default, or as configured", async () => {
+    const now = nowSeconds();
+    await expect(v().verify(await signed(es, claims({ iat: now, exp: now + 86_400 })))).resolves.toMatchObject({ subject: "alice" });
+    const err = await expectRefused(v(), await signed(es, claims({ iat: now, exp: now + 86_401 })), "TOKEN_LIFETIME_TOO_LONG");
+    expect(err.message).toContain("86400 s");
+    const hourly = verifier({}, [issuerA({ maxTokenLifetimeSeconds: 3_600 })]);
+    await expect(hourly.verify(await signed(es, claims({ iat: now, exp: now + 3_600 })))).resolves.toMatchObject({ subject: "alice" });
+    await expectRefused(hourly, await signed(es, claims({ iat: now, exp: now + 3_601 })), "TOKEN_LIFETIME_TOO_LONG");
+  });
+
+  it.each(["at+jwt", "application/AT+JWT", "JWT", undefined])("accepts typ %j by default", async (typ) => {
+    await expect(v().verify(await signed(es, claims(), { typ }))).resolves.toMatchObject({ subject: "alice" });
+  });
+
+  it.each(["logout+jwt", "secevent+jwt", "application/logout+jwt", "Secevent+JWT", "dpop+jwt"])("refuses a genuinely signed %s token as a credential", async (typ) => {
+    const err = await expectRefused(v(), await signed(es, claims(), { typ }), "TOKEN_WRONG_TYPE");
+    expect(err.message).not.toContain(typ);
+  });
+
+  it("applies an issuer's own allowed types: at+jwt only, typ required", async () => {
+    const strict = verifier({}, [issuerA({ allowedTypes: ["at+jwt"], allowMissingType: false })]);
+    await expect(strict.verify(await signed(es, claims(), { typ: "at+jwt" }))).resolves.toMatchObject({ subject: "alice" });
+    await expectRefused(strict, await signed(es, claims(), { typ: "JWT" }), "TOKEN_WRONG_TYPE");
+    await expectRefused(strict, await signed(es, claims(), { typ: undefined }), "TOKEN_WRONG_TYPE");
+  });
+
   it("refuses expired tokens and tokens from the future beyond the tolerance", async () => {
     const now = nowSeconds();
     await expectRefused(v(), await signed(es, claims({ iat: now - 100, exp: now - 31 })), "TOKEN_EXPIRED");
@@ -359,8 +428,8 @@ describe("attack corpus", () => {
 describe("configuration", () => {
   const bad: [string, Overrides, string][] = [
     ["empty algorithm list", { algorithms: [] }, "issuers[0].algorithms"],
-    ["HS256", { algorithms: ["HS256" as never] }, "issuers[0].algorithms"],
-    ["none", { algorithms: ["none" as never] }, "issuers[0].algorithms"],
+    ["HS256", { algorithms: ["HS256" as never] }, "issuers[0].algorithms[0]"],
+    ["none after an allowed one", { algorithms: ["ES256", "none" as never] }, "issuers[0].algorithms[1]"],
     ["tolerance above 60 s", { clockToleranceSeconds: 61 }, "issuers[0].clockToleranceSeconds"],
     ["no audience", { audiences: [] }, "issuers[0].audiences"],
     ["both key sources", { jwksUri: "https://idp.test/jwks" }, "issuers[0].jwksUri"],
@@ -369,6 +438,20 @@ describe("configuration", () => {
     ["symmetric inline key", { jwks: { keys: [{ kty: "oct", k: "c2VjcmV0" }] } }, "issuers[0].jwks.keys[0].kty"],
     ["private inline key", { jwks: { keys: [{ kty: "EC", crv: "P-256", x: "x", y: "y", d: "d" }] } }, "issuers[0].jwks.keys[0]"],
     ["empty issuer", { issuer: "" }, "issuers[0].issuer"],
+    ["a misspelt key", { maxTokenAgeSecs: 60 } as Overrides, "issuers[0].maxTokenAgeSecs"],
+    ["a string tolerance", { clockToleranceSeconds: "30" as never }, "issuers[0].clockToleranceSeconds"],
+    ["a negative maximum age", { maxTokenAgeSeconds: -1 }, "issuers[0].maxTokenAgeSeconds"],
+    ["a JWKS URI with credentials", { jwks: undefined, jwksUri: "https://user:pw@idp.test/jwks" }, "issuers[0].jwksUri"],
+    ["an inline JWKS without keys", { jwks: { keys: [] } }, "issuers[0].jwks.keys"],
+    ["a zero maximum lifetime", { maxTokenLifetimeSeconds: 0 }, "issuers[0].maxTokenLifetimeSeconds"],
+    ["a fractional maximum lifetime", { maxTokenLifetimeSeconds: 1.5 }, "issuers[0].maxTokenLifetimeSeconds"],
+    ["a maximum lifetime above 366 days", { maxTokenLifetimeSeconds: 366 * 86_400 + 1 }, "issuers[0].maxTokenLifetimeSeconds"],
+    ["a string maximum lifetime", { maxTokenLifetimeSeconds: "86400" as never }, "issuers[0].maxTokenLifetimeSeconds"],
+    ["logout tokens as an allowed type", { allowedTypes: ["at+jwt", "Logout+JWT"] }, "issuers[0].allowedTypes[1]"],
+    ["security event tokens as an allowed type", { allowedTypes: ["application/secevent+jwt"] }, "issuers[0].allowedTypes[0]"],
+    ["a type that is not a media type", { allowedTypes: ["at jwt"] }, "issuers[0].allowedTypes[0]"],
+    ["no type and no untyped tokens", { allowedTypes: [], allowMissingType: false }, "issuers[0].allowedTypes"],
+    ["a string allowMissingType", { allowMissingType: "no" as never }, "issuers[0].allowMissingType"],
   ];
 
   it.each(bad)("refuses %s, naming the key", (_name, overrides, key) => {
@@ -387,5 +470,19 @@ describe("configuration", () => {
   it("refuses a duplicate issuer and an empty issuer list", () => {
     expect(() => createTokenVerifier([issuerA(), issuerA()])).toThrow(/issuers\[1\]\.issuer/);
     expect(() => createTokenVerifier([])).toThrow(ConfigError);
+  });
+
+  it("says what is wrong in words, not only where", () => {
+    expect(() => createTokenVerifier([issuerA({ algorithms: ["HS256" as never] })])).toThrow(
+      'invalid configuration at issuers[0].algorithms[0]: algorithm "HS256" is not allowed (allowed: ES256, ES384, RS256, PS256, EdDSA)',
+    );
+    expect(() => createTokenVerifier([issuerA({ maxTokenAgeSecs: 60 } as Overrides)])).toThrow(/unknown key \(allowed: issuer, audiences, /);
+    expect(() => createTokenVerifier(["https://idp.test"] as never)).toThrow("invalid configuration at issuers[0]: must be a mapping");
+  });
+
+  it("accepts plain-http loopback JWKS only when allowed", () => {
+    const loopback = [issuerA({ jwks: undefined, jwksUri: "http://127.0.0.1:1/jwks.json" })];
+    expect(() => createTokenVerifier(loopback)).not.toThrow();
+    expect(() => createTokenVerifier(loopback, { allowInsecureLoopbackJwks: false })).toThrow(/issuers\[0\]\.jwksUri: must use https/);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { upstreamHeaders, type ForwardInput } from "../../../../sidecar/proxy/forward-headers.ts";
+import { NO_CREDENTIAL_FORWARDING, upstreamHeaders, withoutCookie, type ForwardInput } from "../../../../sidecar/proxy/forward-headers.ts";
 import { principal } from "../../../builders/principal.ts";
 
 function forward(rawHeaders: string[], overrides: Partial<ForwardInput> = {}) {
@@ -10,6 +10,7 @@ function forward(rawHeaders: string[], overrides: Partial<ForwardInput> = {}) {
     sessionId: "s_AAAAAAAAAAAAAAAAAAAAAA",
     clientIp: "10.0.0.7",
     upgrade: false,
+    credentials: NO_CREDENTIAL_FORWARDING,
     ...overrides,
   });
 }
@@ -47,5 +48,60 @@ describe("headers sent to the application", () => {
     expect(out.accept).toEqual(["a", "b"]);
     expect(out["transfer-encoding"]).toBe("chunked");
     expect(out["content-length"]).toBeUndefined();
+  });
+});
+
+describe("credentials on the way to the application", () => {
+  const sources = { cookie: "vigil_token", header: "x-access-token" };
+  const request = [
+    "Host", "shop.test",
+    "Authorization", "Bearer eyJ.the.token",
+    "X-Access-Token", "eyJ.the.token",
+    "X_Access_Token", "eyJ.other.token",
+    "Cookie", "theme=dark; vigil_token=eyJ.the.token; lang=en",
+    "Accept", "application/json",
+  ];
+
+  it("withholds Authorization, the token header in every spelling and only the token cookie by default", () => {
+    const out = forward(request, { credentials: { ...sources, forward: false } });
+    expect(out.authorization).toBeUndefined();
+    expect(out["x-access-token"]).toBeUndefined();
+    expect(out.x_access_token).toBeUndefined();
+    expect(out.cookie).toBe("theme=dark; lang=en");
+    expect(out.accept).toBe("application/json");
+  });
+
+  it("withholds Authorization even when no cookie or header is configured", () => {
+    const out = forward(request);
+    expect(out.authorization).toBeUndefined();
+    expect(out.cookie).toBe("theme=dark; vigil_token=eyJ.the.token; lang=en");
+  });
+
+  it("drops a Cookie header when the token cookie was all it held, keeping the others", () => {
+    const out = forward(["Host", "shop.test", "Cookie", "vigil_token=eyJ.the.token"], { credentials: { ...sources, forward: false } });
+    expect(out.cookie).toBeUndefined();
+    const two = forward(["Host", "shop.test", "Cookie", "vigil_token=eyJ.the.token", "Cookie", "a=1"], { credentials: { ...sources, forward: false } });
+    expect(two.cookie).toBe("a=1");
+  });
+
+  it("passes the credentials on when the workload asks for them, never another spelling of the token header", () => {
+    const out = forward(request, { credentials: { ...sources, forward: true } });
+    expect(out.authorization).toBe("Bearer eyJ.the.token");
+    expect(out["x-access-token"]).toBe("eyJ.the.token");
+    expect(out.x_access_token).toBeUndefined();
+    expect(out.cookie).toBe("theme=dark; vigil_token=eyJ.the.token; lang=en");
+  });
+
+  it("never forwards Proxy-Authorization (hop-by-hop)", () => {
+    const out = forward(["Host", "shop.test", "Proxy-Authorization", "Bearer eyJ.the.token"], { credentials: { ...sources, forward: true } });
+    expect(out["proxy-authorization"]).toBeUndefined();
+  });
+
+  it("removes exactly the named cookie from a Cookie value", () => {
+    expect(withoutCookie("a=1; vigil_token=x; b=2", "vigil_token")).toBe("a=1; b=2");
+    expect(withoutCookie("vigil_token=x;vigil_token=y;a=1", "vigil_token")).toBe("a=1");
+    expect(withoutCookie("my_vigil_token=x; vigil_token_2=y", "vigil_token")).toBe("my_vigil_token=x; vigil_token_2=y");
+    expect(withoutCookie(" a=1 ;  b=2 ", "vigil_token")).toBe(" a=1 ;  b=2 ");
+    expect(withoutCookie("vigil_token=x", "vigil_token")).toBe("");
   });
 });

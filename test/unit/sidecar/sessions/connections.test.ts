@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Revocation, TerminationSelector } from "../../../../operator/api/bus/messages.ts";
 import type { Principal, RequestFacts } from "../../../../sidecar/auth/types.ts";
 import { ConnectionTable, type FlowBinding } from "../../../../sidecar/sessions/connections.ts";
 import { principal } from "../../../builders/principal.ts";
@@ -24,6 +25,11 @@ async function tunnel(table: ConnectionTable, b: FlowBinding) {
   return { user: client.far, app: upstream.far };
 }
 
+/** A revocation in force at time 0 covering tokens issued up to `tokensIssuedBefore` (ms). */
+function cut(selector: TerminationSelector, tokensIssuedBefore = Number.MAX_SAFE_INTEGER): Revocation {
+  return { id: "ns/t/u", namespace: "ns", selector, reason: "test", tokensIssuedBefore, expiresAt: Number.MAX_SAFE_INTEGER };
+}
+
 const alice = { subject: "alice", email: "Alice@Example.test", groups: ["ops"] };
 const bob = { subject: "bob", email: "bob@example.test", groups: ["dev"] };
 
@@ -34,7 +40,7 @@ describe("ConnectionTable", () => {
     const a2 = await tunnel(table, binding("s_a", alice));
     const b1 = await tunnel(table, binding("s_b", bob));
 
-    expect(table.terminate({ kind: "subject", subject: "alice" })).toEqual({ sessions: 1, connections: 2 });
+    expect(table.terminate(cut({ kind: "subject", subject: "alice" }), 0)).toEqual({ sessions: 1, connections: 2 });
     expect(await a1.user.ended).toBe("ECONNRESET");
     expect(await a1.app.ended).toBe("ECONNRESET");
     expect(await a2.user.ended).toBe("ECONNRESET");
@@ -54,7 +60,7 @@ describe("ConnectionTable", () => {
   ] as const)("selector %o closes %i connection(s)", async (selector, expected) => {
     const table = new ConnectionTable();
     const flows = [await tunnel(table, binding("s_a", alice)), await tunnel(table, binding("s_b", bob))];
-    expect(table.terminate(selector).connections).toBe(expected);
+    expect(table.terminate(cut(selector), 0).connections).toBe(expected);
     expect(table.size).toBe(2 - expected);
     table.closeAll();
     await Promise.all(flows.map((f) => f.user.ended));
@@ -64,7 +70,7 @@ describe("ConnectionTable", () => {
     const table = new ConnectionTable();
     const old = await tunnel(table, binding("s_old", { ...alice, issuedAt: 1_000 }));
     const fresh = await tunnel(table, binding("s_new", { ...alice, issuedAt: 5_000 }));
-    expect(table.terminate({ kind: "subject", subject: "alice" }, { issuedAtOrBefore: 2_000_000 })).toEqual({ sessions: 1, connections: 1 });
+    expect(table.terminate(cut({ kind: "subject", subject: "alice" }, 2_000_000), 0)).toEqual({ sessions: 1, connections: 1 });
     expect(await old.user.ended).toBe("ECONNRESET");
     expect(fresh.user.socket.destroyed).toBe(false);
     table.closeAll();
@@ -90,11 +96,11 @@ describe("ConnectionTable", () => {
     const bobRequest = table.beginRequest(bobClient.near, binding("s_b", bob));
     bobRequest.attachUpstream(pooled.near); // …and now serving bob
 
-    expect(table.terminate({ kind: "session", sessionId: "s_a" })).toEqual({ sessions: 1, connections: 1 });
+    expect(table.terminate(cut({ kind: "session", sessionId: "s_a" }), 0)).toEqual({ sessions: 1, connections: 1 });
     expect(await aliceClient.far.ended).toBe("ECONNRESET");
     expect(pooled.near.destroyed).toBe(false);
 
-    expect(table.terminate({ kind: "session", sessionId: "s_b" })).toEqual({ sessions: 1, connections: 1 });
+    expect(table.terminate(cut({ kind: "session", sessionId: "s_b" }), 0)).toEqual({ sessions: 1, connections: 1 });
     expect(await pooled.far.ended).toBe("ECONNRESET");
     expect(await bobClient.far.ended).toBe("ECONNRESET");
   });
@@ -105,8 +111,8 @@ describe("ConnectionTable", () => {
     table.beginRequest(client.near, binding("s_a", alice)).end();
     table.beginRequest(client.near, binding("s_b", bob)).end();
     expect(table.size).toBe(1);
-    expect(table.terminate({ kind: "session", sessionId: "s_a" }).connections).toBe(0);
-    expect(table.terminate({ kind: "session", sessionId: "s_b" }).connections).toBe(1);
+    expect(table.terminate(cut({ kind: "session", sessionId: "s_a" }), 0).connections).toBe(0);
+    expect(table.terminate(cut({ kind: "session", sessionId: "s_b" }), 0).connections).toBe(1);
     expect(await client.far.ended).toBe("ECONNRESET");
   });
 

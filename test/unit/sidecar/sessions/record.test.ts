@@ -8,7 +8,7 @@ const timeouts = { idleTimeoutMs: 15 * MIN, absoluteTimeoutMs: 8 * 60 * MIN };
 const seen = (now: number, clientIp = "10.0.0.7", workload = "shop/web-1") => ({ now, clientIp, userAgent: "curl/8", workload });
 
 describe("a session record", () => {
-  const fresh = newRecord("s_AAAAAAAAAAAAAAAAAAAAAA", principal(), timeouts, seen(t0));
+  const fresh = newRecord("s_AAAAAAAAAAAAAAAAAAAAAA", "key-alice", principal(), timeouts, seen(t0));
 
   it("starts with the identity, the first client IP and the workload", () => {
     expect(fresh).toMatchObject({ subject: "alice", email: "alice@example.test", firstIp: "10.0.0.7", lastIp: "10.0.0.7", workloads: ["shop/web-1"], startedAt: t0, absoluteExpiresAt: t0 + 8 * 60 * MIN });

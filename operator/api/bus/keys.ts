@@ -1,0 +1,74 @@
+/**
+ * Redis key names of the policy bus (layout documented in messages.ts), built from one prefix.
+ * For Redis Cluster, put a hash tag in the prefix (`{vigil}:`) so every bus key lives in one slot: the
+ * publisher's scripts and the readers' MULTI touch several keys at once.
+ */
+
+export const DEFAULT_BUS_PREFIX = "vigil:";
+/** The single field of every stream entry. */
+export const STREAM_MESSAGE_FIELD = "m";
+
+export interface NamespaceKeys {
+  head: string;
+  entries: string;
+  events: string;
+}
+
+export interface BusKeys {
+  prefix: string;
+  epoch: string;
+  revision: string;
+  sidecars: string;
+  ackEvents: string;
+  /** SCAN pattern matching every namespace key (for a rebuild). */
+  namespacePattern: string;
+  namespace(name: string): NamespaceKeys;
+  acks(terminationId: string): string;
+}
+
+export class BusKeyError extends Error {
+  readonly code = "BUS_INVALID_PREFIX";
+
+  constructor(message: string) {
+    super(message);
+    this.name = "BusKeyError";
+  }
+}
+
+const PREFIX = /^[\x21-\x7e]{1,128}$/u;
+const GLOB_SPECIAL = /[*?[\]\\]/gu;
+
+/** Throws BusKeyError (code BUS_INVALID_PREFIX) for an empty, over-long or non-printable prefix. */
+export function busKeys(prefix: string = DEFAULT_BUS_PREFIX): BusKeys {
+  if (!PREFIX.test(prefix)) {
+    throw new BusKeyError("bus key prefix must be 1-128 printable ASCII characters without spaces");
+  }
+  return Object.freeze({
+    prefix,
+    epoch: `${prefix}epoch`,
+    revision: `${prefix}revision`,
+    sidecars: `${prefix}sidecars`,
+    ackEvents: `${prefix}ack-events`,
+    namespacePattern: `${prefix.replace(GLOB_SPECIAL, (c) => `\\${c}`)}ns:*`,
+    namespace: (name: string) => ({
+      head: `${prefix}ns:${name}:head`,
+      entries: `${prefix}ns:${name}:entries`,
+      events: `${prefix}ns:${name}:events`,
+    }),
+    acks: (terminationId: string) => `${prefix}acks:${terminationId}`,
+  });
+}
+
+/** The namespace a key matched by `namespacePattern` belongs to, or null for anything else. */
+export function namespaceOfKey(keys: BusKeys, key: string): string | null {
+  const start = `${keys.prefix}ns:`;
+  if (!key.startsWith(start)) return null;
+  const rest = key.slice(start.length);
+  const m = /^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?):(head|entries|events)$/u.exec(rest);
+  return m?.[1] ?? null;
+}
+
+/** Field of a sidecar in `P sidecars` and of an ack in `P acks:<id>`. */
+export function podField(namespace: string, pod: string): string {
+  return `${namespace}/${pod}`;
+}

@@ -1,0 +1,133 @@
+/**
+ * The rules of enforcement: what a sidecar does when its view of the bus changes, and on its one-second sweep.
+ * No timers and no Redis of its own: the assembly (app.ts) calls it; acknowledgements go through `reporter`.
+ *
+ * - Policies changed → every long-lived flow (WebSocket, tunnel, in-flight request) is re-evaluated and the ones
+ *   the new policy denies are reset.
+ * - A revocation new to the view → at once, synchronously: RST every live flow it covers, end the cached sessions
+ *   it covers, drop cached token verifications it covers (one rule: operator/api/bus/coverage.ts); then persist
+ *   the ended sessions and acknowledge once with the counts.
+ * - The bus was rebuilt (new epoch; Redis may have lost the acknowledgements) → every revocation applied and still
+ *   in force is acknowledged again with the counts it had. A failed acknowledgement is retried on the next
+ *   snapshot or confirmation.
+ * - `sweep(now)` drops expired revocations, forgets the ones gone from the view, and closes sessions past their
+ *   idle or absolute timeout.
+ */
+import type { Logger } from "pino";
+import { covers } from "../operator/api/bus/coverage.ts";
+import type { Ack, Revocation } from "../operator/api/bus/messages.ts";
+import type { TokenVerifier } from "./auth/jwt.ts";
+import type { LiveFlow, ConnectionTable } from "./sessions/connections.ts";
+import type { SidecarMetrics } from "./metrics.ts";
+import type { PolicyView, ViewChange } from "./policy/view.ts";
+import { strictestTimeouts, type Timeouts } from "./sessions/record.ts";
+import { coveredIdentity } from "./sessions/session-key.ts";
+import type { SessionStore } from "./sessions/store.ts";
+
+export interface EnforcementDeps {
+  pod: string;
+  namespace: string;
+  view: PolicyView;
+  connections: ConnectionTable;
+  store: Pick<SessionStore, "endCovered" | "flush">;
+  verifier: Pick<TokenVerifier, "invalidateWhere">;
+  reporter: { ack(ack: Ack): Promise<void> };
+  stillAllowed: (flow: LiveFlow) => boolean;
+  metrics: Pick<SidecarMetrics, "terminationsApplied" | "connectionsClosed">;
+  logger: Logger;
+  defaultTimeouts: Timeouts;
+  now: () => number;
+}
+
+interface Applied {
+  sessions: number;
+  connections: number;
+  acked: boolean;
+}
+
+export class Enforcement {
+  readonly #d: EnforcementDeps;
+  readonly #applied = new Map<string, Applied>();
+
+  constructor(deps: EnforcementDeps) {
+    this.#d = deps;
+  }
+
+  /** Revocations applied (by id) with their counts; for tests and diagnostics. */
+  applied(id: string): Readonly<Applied> | undefined {
+    return this.#applied.get(id);
+  }
+
+  async onViewChange(change: ViewChange): Promise<void> {
+    if (change.policiesChanged) this.#reevaluate();
+    if (change.newEpoch) for (const applied of this.#applied.values()) applied.acked = false;
+    const now = this.#d.now();
+    for (const revocation of change.newRevocations) this.#apply(revocation, now);
+    await this.#acknowledge();
+  }
+
+  /** The bus was confirmed live: a good moment to retry acknowledgements that failed. */
+  async onConfirmed(): Promise<void> {
+    await this.#acknowledge();
+  }
+
+  sweep(now: number): void {
+    const { view, connections, metrics } = this.#d;
+    view.prune(now);
+    for (const id of this.#applied.keys()) if (!view.hasRevocation(id)) this.#applied.delete(id);
+    const { idleTimeoutMs, absoluteTimeoutMs } = strictestTimeouts(view.selected, this.#d.defaultTimeouts);
+    const expired = connections.expire(now, () => ({ idleMs: idleTimeoutMs, absoluteMs: absoluteTimeoutMs }));
+    if (expired.connections > 0) metrics.connectionsClosed.inc({ reason: "expired" }, expired.connections);
+  }
+
+  #reevaluate(): void {
+    const closed = this.#d.connections.reevaluate(this.#d.stillAllowed);
+    if (closed.connections === 0) return;
+    this.#d.metrics.connectionsClosed.inc({ reason: "policy" }, closed.connections);
+    this.#d.logger.info(
+      { event: "policy.flows_closed", connections: closed.connections, sessions: closed.sessions, revision: this.#d.view.revision },
+      "closed flows the new policy denies",
+    );
+  }
+
+  #apply(revocation: Revocation, now: number): void {
+    if (this.#applied.has(revocation.id) || revocation.expiresAt <= now) return;
+    const { connections, store, verifier, metrics, logger } = this.#d;
+    const closed = connections.terminate(revocation, now);
+    const ended = store.endCovered(revocation, now);
+    verifier.invalidateWhere((p) => covers(revocation, coveredIdentity(p, ""), p.issuedAt * 1000, now));
+    const applied: Applied = { sessions: Math.max(closed.sessions, ended.length), connections: closed.connections, acked: false };
+    this.#applied.set(revocation.id, applied);
+    metrics.terminationsApplied.inc();
+    metrics.connectionsClosed.inc({ reason: "terminated" }, closed.connections);
+    logger.info(
+      { event: "termination.applied", termination: revocation.id, selector: revocation.selector.kind, sessions: applied.sessions, connections: applied.connections },
+      "termination applied to live connections",
+    );
+  }
+
+  async #acknowledge(): Promise<void> {
+    const pending = [...this.#applied].filter(([, a]) => !a.acked);
+    if (pending.length === 0) return;
+    await this.#d.store.flush().catch((err: unknown) => {
+      this.#d.logger.warn({ event: "session.flush_failed", err }, "ended sessions could not be persisted yet; will retry");
+    });
+    for (const [id, applied] of pending) {
+      try {
+        await this.#d.reporter.ack({
+          v: 2,
+          terminationId: id,
+          pod: this.#d.pod,
+          namespace: this.#d.namespace,
+          sessionsTerminated: applied.sessions,
+          connectionsClosed: applied.connections,
+          at: this.#d.now(),
+        });
+        applied.acked = true;
+      } catch (err: unknown) {
+        this.#d.logger.warn({ event: "termination.ack_failed", termination: id, err }, "acknowledgement failed; will retry");
+        return;
+      }
+    }
+  }
+}
