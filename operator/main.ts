@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * vigil-operator: wiring only. config → logger → kube config → Redis → operator (app.ts) → admin server →
- * injection webhook (when VIGIL_WEBHOOK_PORT is set) → run.
+ * injection webhook (when VIGIL_WEBHOOK_PORT is set) → sessions API over the session index (when
+ * VIGIL_SESSIONS_API_PORT is set) → run.
  *
  *   KUBECONFIG=… VIGIL_REDIS_URL=redis://… node operator/main.ts [--key=value …]
  *
@@ -22,6 +23,9 @@ import { parseConfig, safeUrl, type OperatorConfig } from "./config.ts";
 import { ConfigError, errorFields } from "./errors.ts";
 import { loadKubeConfig } from "./kube/clients.ts";
 import { runWebhook } from "./webhook/run.ts";
+import { SessionIndex } from "./sessions-api/index/session-index.ts";
+import { runSessionsApi } from "./sessions-api/run.ts";
+import { sessionIndexOptions, sessionsApiSettings } from "./sessions-api/settings.ts";
 
 const SHUTDOWN_GRACE_MS = 20_000;
 
@@ -107,6 +111,10 @@ async function main(): Promise<number> {
           registry,
         );
 
+  // Every replica keeps the whole index and serves the sessions API from it (fed from the sidecars' audit stream).
+  const sessions = new SessionIndex(sessionIndexOptions(config));
+  const sessionsApi = config.sessionsApiPort === 0 ? undefined : await runSessionsApi(kc, sessionsApiSettings(config), sessions, log, registry);
+
   const stop = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stop.signal.aborted) return;
@@ -124,6 +132,7 @@ async function main(): Promise<number> {
   clearInterval(keysReload);
   await admin.close();
   await webhook?.stop();
+  await sessionsApi?.stop();
   await redis.close();
   if (outcome === "lost") {
     log.error("leadership lost: exiting so that a fresh process rejoins the election");

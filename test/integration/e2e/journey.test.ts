@@ -384,7 +384,7 @@ spec:
       expect(calls.length).toBeGreaterThan(0);
       expect(calls.filter((c) => c.code === 403)).toEqual([]);
 
-      const clusterRole = await kubectlJson<V1ClusterRole>(env, ["get", "clusterrole", named("ClusterRole").metadata.name]);
+      const clusterRole = await kubectlJson<V1ClusterRole>(env, ["get", "clusterrole", named("ClusterRole", "-operator").metadata.name]);
       const role = await kubectlJson<V1Role>(env, ["get", "role", named("Role").metadata.name], { namespace: SYSTEM });
       const granted = [
         ...expandRules("ClusterRole", clusterRole.rules ?? []).map((p) => ({ p })),
