@@ -209,7 +209,7 @@ describe("key rotation with overlap", () => {
     // 1. Every sidecar receives k2 (the chart copies the new certificate into each protected namespace).
     const both = follow(connections, prefix, NS, { app: "web" }, verifyingOf([k1, k2]));
     followers.push(both);
-    await eventually(() => expect(both.view.loaded).toBe(true));
+    await eventually(() => { expect(both.view.loaded).toBe(true); });
     // 2. k2 becomes the primary: the next check asks for a rebuild, which re-signs everything with k2.
     ring = ringOf([k1, k2], "k2");
     const damage = await publisher.check();
@@ -217,11 +217,11 @@ describe("key rotation with overlap", () => {
     await publisher.rebuild({ policies: [web()], revocations: [], namespaces: [] }, damage ?? { reason: "key_rotated", message: "" });
     expect(await publisher.check()).toBeNull();
     await publisher.upsertPolicy(api);
-    await eventually(() => expect(both.view.revision).toBe(publisher.highestRevision));
+    await eventually(() => { expect(both.view.revision).toBe(publisher.highestRevision); });
     // 3. k1 is retired: a sidecar that only knows k2 loads the whole bus.
     const onlyNew = follow(connections, prefix, NS, { app: "web" }, verifyingOf([k2]));
     followers.push(onlyNew);
-    await eventually(() => expect(onlyNew.view.selected.map((p) => p.name)).toEqual(["web"]));
+    await eventually(() => { expect(onlyNew.view.selected.map((p) => p.name)).toEqual(["web"]); });
     expect(refusals(both)).toEqual([]);
     expect(refusals(onlyNew)).toEqual([]);
   });
