@@ -17,6 +17,7 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import { AUDIT_ENTRY_REFUSALS } from "../api/audit/catalogue.ts";
 import { AUDIT_PURPOSE } from "../api/audit/stream.ts";
 import type { Heartbeat } from "../api/bus/messages.ts";
+import { parseXreadEntries } from "../api/bus/replies.ts";
 import { LogThrottle } from "../../lib/log-throttle.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { KeyRing } from "../../lib/sealing.ts";
@@ -46,8 +47,6 @@ export interface AuditIngestStats {
   events: number;
   lastId: string;
 }
-
-type XReadReply = [string, [string, string[]][]][] | null;
 
 export class AuditIngest {
   readonly #o: AuditIngestOptions;
@@ -126,13 +125,11 @@ export class AuditIngest {
     let failures = 0;
     while (!this.#stopped) {
       try {
-        const reply = (await redis.call("XREAD", "COUNT", String(this.#o.batch ?? 1000), "BLOCK", String(this.#o.blockMs ?? 5000), "STREAMS", streamKey, this.#stats.lastId)) as XReadReply;
+        const reply = await redis.call("XREAD", "COUNT", String(this.#o.batch ?? 1000), "BLOCK", String(this.#o.blockMs ?? 5000), "STREAMS", streamKey, this.#stats.lastId);
         failures = 0;
-        for (const [, entries] of reply ?? []) {
-          for (const [id, fields] of entries) {
-            this.#stats.lastId = id;
-            this.ingest(fields);
-          }
+        for (const { id, fields } of parseXreadEntries(reply, streamKey)) {
+          this.#stats.lastId = id;
+          this.ingest(fields);
         }
       } catch (err) {
         if (this.stopped) return;
