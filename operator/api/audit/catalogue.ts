@@ -42,7 +42,8 @@ export const AUDIT_CATALOGUE = {
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type AuditEventType = keyof typeof AUDIT_CATALOGUE;
-export type OperatorEventType = { [K in AuditEventType]: (typeof AUDIT_CATALOGUE)[K]["source"] extends "operator" ? K : never }[AuditEventType];
+/** Operator events that are also Kubernetes Events (they name a `k8sReason`). */
+export type OperatorEventType = { [K in AuditEventType]: (typeof AUDIT_CATALOGUE)[K] extends { k8sReason: string } ? K : never }[AuditEventType];
 
 export function codeOf(type: AuditEventType): string {
   return AUDIT_CATALOGUE[type].code;

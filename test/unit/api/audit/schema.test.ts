@@ -118,3 +118,12 @@ describe("audit stream entries", () => {
     }
   });
 });
+
+describe("operator events", () => {
+  it("name a valid Kubernetes Event reason, Normal for info codes and Warning otherwise, as the operator records them", async () => {
+    const { isEventReason } = await import("../../../../operator/kube/events.ts");
+    const kube = Object.entries(AUDIT_CATALOGUE).filter(([, e]) => "k8sReason" in e);
+    expect(kube.map(([t]) => t).sort()).toEqual(["bus.rebuilt", "bus.unavailable", "policy.published", "policy.rejected", "termination.completed", "termination.failed", "termination.invalid_target", "termination.published"]);
+    for (const [, e] of kube) expect(isEventReason((e as { k8sReason: string }).k8sReason)).toBe(true);
+  });
+});
