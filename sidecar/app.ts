@@ -112,7 +112,7 @@ export function buildSidecar({ config, labels, issuers, keyRing, busKeys, logger
     audit: () => auditReporter.stats(),
   });
   const gate = instrumentGate(
-    audit.gate(createGate({
+    createGate({
       verifier,
       view,
       store,
@@ -124,8 +124,9 @@ export function buildSidecar({ config, labels, issuers, keyRing, busKeys, logger
       maxStalenessMs: config.maxStalenessSeconds * 1000,
       lastConfirmedAt: () => confirmedAt,
       now,
-    })),
+    }),
     metrics,
+    audit.gateObserver,
   );
   const enforcement = new Enforcement({
     pod: config.podName,

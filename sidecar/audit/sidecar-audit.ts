@@ -5,7 +5,7 @@
  * - `sessionEvents` for the session store: `session.start` (first seen on this workload), `session.end` (idle,
  *   absolute, terminated by which SessionTermination);
  * - `flows` for the connection table: `flow.open` / `flow.progress` / `flow.close`;
- * - `gate(gate)` wraps the admission gate (like gate-metrics.ts): an admitted request is one `note` in the activity
+ * - `gateObserver` for the gate's instrumentation (gate-metrics.ts): an admitted request is one `note` in the activity
  *   tracker (activity.ts: no allocation in the steady state), a refusal of a known session becomes
  *   `session.refused`, a refusal before any session (no or bad credential, revoked token) `access.refused`, both
  *   folded per (session or client, code, policy, rule) over `activityIntervalMs` (refusals.ts);
@@ -17,7 +17,7 @@ import type { AuditFlowKind } from "../../operator/api/audit/catalogue.ts";
 import type { AuditWorkload, Refusal } from "../../operator/api/audit/events.ts";
 import type { Principal } from "../auth/types.ts";
 import { isSidecarError } from "../errors.ts";
-import type { Gate } from "../gate.ts";
+import type { GateObserver } from "../gate-metrics.ts";
 import type { FlowBinding, FlowObserver } from "../sessions/connections.ts";
 import type { SessionRecord } from "../sessions/record.ts";
 import type { SessionEvents } from "../sessions/store.ts";
@@ -84,32 +84,17 @@ export class SidecarAudit {
     this.#o.sink.emit(build.terminationApplied(this.#o.workload, termination, sessions, connections, this.#now()));
   }
 
-  /** The gate with activity and refusals reported (see the file comment). */
-  gate(gate: Gate): Gate {
-    return {
-      authenticate: async (req, ctx) => {
-        try {
-          return await gate.authenticate(req, ctx);
-        } catch (err) {
-          if (isSidecarError(err)) this.#refused(undefined, ctx.clientIp, ctx.kind, { code: err.code, status: err.status });
-          throw err;
-        }
-      },
-      authorizeRequest: (principal, facts) => {
-        let decision;
-        try {
-          decision = gate.authorizeRequest(principal, facts);
-        } catch (err) {
-          if (isSidecarError(err)) this.#refused(principal, facts.clientIp, kindOf(facts.method), { code: err.code, status: err.status });
-          throw err;
-        }
-        if (decision.allowed) this.#activity.note(principal, facts.clientIp, decision.policy, decision.rule, this.#now());
-        else this.#refused(principal, facts.clientIp, kindOf(facts.method), { code: decision.code, status: 403, ...(decision.policy === undefined ? {} : { policy: decision.policy }), ...(decision.rule === undefined ? {} : { rule: decision.rule }) });
-        return decision;
-      },
-      stillAllowed: (flow) => gate.stillAllowed(flow),
-    };
-  }
+  /** The gate's observer (gate-metrics.ts): activity and refusals (see the file comment). */
+  readonly gateObserver: GateObserver = {
+    decided: (principal, facts, decision) => {
+      if (decision.allowed) this.#activity.note(principal, facts.clientIp, decision.policy, decision.rule, this.#now());
+      else this.#refused(principal, facts.clientIp, kindOf(facts.method), { code: decision.code, status: 403, ...(decision.policy === undefined ? {} : { policy: decision.policy }), ...(decision.rule === undefined ? {} : { rule: decision.rule }) });
+    },
+    refused: (principal, clientIp, kind, err) => {
+      if (!isSidecarError(err)) return;
+      this.#refused(principal, clientIp, kind, { code: err.code, status: err.status });
+    },
+  };
 
   /** The sweep: due activity reports, folded refusals. */
   tick(now = this.#now()): void {

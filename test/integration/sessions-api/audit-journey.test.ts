@@ -333,7 +333,7 @@ describe("sessions from the sidecars' audit events, through kubectl", () => {
     const ids = [...(await sessions(SHOP)), ...(await sessions(WEB))].map((v) => v.metadata.name);
     expect(ids.length).toBeGreaterThan(0);
     for (const personal of ["alice", "example.test", "127.0.0.1", "engineers", ...ids]) expect(raw, personal).not.toContain(personal);
-    const [, fields] = entries[0] ?? ["", []];
+    const [, fields] = entries.find(([, e]) => e[1] === `${SHOP}/web-0`) ?? ["", []];
     const f = new Map<string, string>();
     for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i] ?? "", fields[i + 1] ?? "");
     const [o, inc, s, d] = ["o", "i", "s", "d"].map((k) => f.get(k) ?? "") as [string, string, string, string];
