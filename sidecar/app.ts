@@ -75,7 +75,8 @@ export function buildSidecar({ config, labels, issuers, keyRing, busKeys, logger
     sealer: keyRing.for(AUDIT_PURPOSE),
     correlate: correlator(keyRing),
     workload,
-    logger,
+    // Audit lines are the log pipeline's copy of the trail: written at info whatever the program's level (but "silent").
+    logger: logger.level === "silent" ? logger : logger.child({}, { level: "info" }),
     queueSize: config.auditQueueSize,
     flushMs: config.auditFlushMs,
     streamMaxLength: config.auditStreamMaxLength,
