@@ -446,13 +446,13 @@ export class ConnectionTable {
   #kill(e: Entry, reason: CloseReason): void {
     e.closeReason = reason;
     this.#entries.delete(e.client);
-    // Reported now (before a session end that follows), with the counters as they are when the flow is reset.
-    this.#reportClosed(e, reason);
     if (e.upstream !== null) resetSocket(e.upstream);
     for (const r of e.requests) {
       if (r.upstream !== null && this.#owners.get(r.upstream) === r) resetSocket(r.upstream);
     }
     resetSocket(e.client);
+    // Reported now (before a session end that follows), once the flow is reset: the counters are final.
+    this.#reportClosed(e, reason);
   }
 
   #flow(e: Entry, binding: FlowBinding): LiveFlow {
