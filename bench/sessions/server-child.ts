@@ -81,6 +81,9 @@ async function ingestStream(expected: number, pods: { namespace: string; pod: st
   });
   ingest.start();
   while ((ingest.stats().events) < expected) await new Promise((r) => setTimeout(r, 20));
+  const refused = Object.entries(ingest.stats().refused);
+  const rejected = Object.entries(index.stats().rejected);
+  if (process.env["BENCH_DEBUG"] === "1" || refused.length > 0 || rejected.length > 0) process.stderr.write(`audit ingest: refused entries ${JSON.stringify(refused)}, events the index rejected ${JSON.stringify(rejected)}; ${JSON.stringify(ingest.stats())} ${JSON.stringify(index.stats())}\n`);
 }
 
 process.on("message", (m: ToChild) => {

@@ -116,7 +116,8 @@ export class AuditIngest {
     this.#liveness.reported(namespace, pod);
     for (const e of opened.events) {
       this.#stats.events += 1;
-      this.#metrics?.events.inc({ result: applyAuditEvent(this.#o.index, e) });
+      const result = applyAuditEvent(this.#o.index, e); // not inside `?.(…)`: it must run without metrics too
+      this.#metrics?.events.inc({ result });
     }
   }
 
