@@ -32,6 +32,7 @@ export interface DemoCommands {
   terminate: string;
   watch: string;
   editPolicy: string;
+  console: string;
 }
 
 export function demoCommands(f: BannerFacts): DemoCommands {
@@ -45,6 +46,7 @@ export function demoCommands(f: BannerFacts): DemoCommands {
     terminate: `$KUBECTL create -n ${f.namespace} -f ${f.terminationFile}`,
     watch: `$KUBECTL get sessionterminations -n ${f.namespace} -w`,
     editPolicy: `$KUBECTL apply -n ${f.namespace} -f ${f.policyFile}`,
+    console: `bin/kubectl-vigil console -n ${f.namespace}`,
   };
 }
 
@@ -80,6 +82,9 @@ export function readyBanner(f: BannerFacts): string {
     `  ${c.aliceHello}`,
     "",
     `Change the policy and re-apply it any time: ${c.editPolicy}`,
+    "The console (kubectl vigil console, with your kubeconfig; bin/ on PATH makes it `kubectl vigil`): terminations",
+    "with their progress, policies in words, the audit trail, and live sessions where the operator serves the sessions API:",
+    `  ${c.console}`,
     "Ctrl-C here stops everything the demo started.",
     "",
   ].join("\n");
