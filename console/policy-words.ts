@@ -3,8 +3,12 @@ import type { CompiledSelector } from "../operator/api/compiled-policy.ts";
 import type { AccessRule, IdentityMatch, RequestMatch } from "../operator/api/v1alpha1/access-policy.ts";
 import type { LabelSelector } from "../operator/api/v1alpha1/meta.ts";
 
-const list = (items: readonly string[], joiner = "or"): string =>
-  items.length <= 1 ? (items[0] ?? "") : `${items.slice(0, -1).join(", ")} ${joiner} ${items[items.length - 1] ?? ""}`;
+/** `a, b or c`; with `;` as separator (clauses that contain commas): `a; b; or c`. */
+function list(items: readonly string[], joiner: "or" | ";" = "or"): string {
+  if (items.length <= 1) return items[0] ?? "";
+  const last = items[items.length - 1] ?? "";
+  return joiner === ";" ? `${items.slice(0, -1).join("; ")}; or ${last}` : `${items.slice(0, -1).join(", ")} or ${last}`;
+}
 
 function identity(m: IdentityMatch): string {
   if (m.subject !== undefined) return `subject ${m.subject}`;
@@ -26,7 +30,7 @@ function request(r: RequestMatch): string {
 
 export function ruleInWords(rule: AccessRule): string {
   const who = rule.identities === undefined ? "any authenticated user" : list(rule.identities.map(identity));
-  const what = rule.requests === undefined ? "anything" : list(rule.requests.map(request), "; or");
+  const what = rule.requests === undefined ? "anything" : list(rule.requests.map(request), ";");
   const from = rule.sourceCIDRs === undefined ? "" : ` from ${list(rule.sourceCIDRs)}`;
   const when =
     rule.schedule === undefined

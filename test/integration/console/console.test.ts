@@ -47,7 +47,11 @@ function raw(port: number, path: string, opts: { method?: string; headers?: Reco
 
 describe("the console in a real browser", () => {
   let env: ClusterEnv;
-  let j: LiveJourney;
+  let journey: LiveJourney | undefined;
+  const jj = (): LiveJourney => {
+    if (journey === undefined) throw new Error("no journey");
+    return journey;
+  };
   let consoleProc: ReturnType<typeof start> | undefined;
   let url: string;
   let port: number;
@@ -62,8 +66,8 @@ describe("the console in a real browser", () => {
   beforeAll(async () => {
     env = clusterEnv();
     mkdirSync(ARTIFACTS, { recursive: true });
-    j = await startLiveJourney(env, id);
-    const proc = start(env.kubeconfig, ["console", "-n", j.namespace, "--no-browser", "--port", "0"]);
+    journey = await startLiveJourney(env, id);
+    const proc = start(env.kubeconfig, ["console", "-n", jj().namespace, "--no-browser", "--port", "0"]);
     consoleProc = proc;
     url = await waitFor(() => {
       const m = /(http:\/\/127\.0\.0\.1:(\d+)\/\?token=[\w-]+)/.exec(proc.output());
@@ -86,7 +90,7 @@ describe("the console in a real browser", () => {
       await once(consoleProc.child, "exit").catch(() => undefined);
     }
     if (profile !== undefined) await rm(profile, { recursive: true, force: true });
-    await j?.stop();
+    await journey?.stop();
   }, 120_000);
 
   describe("defences", () => {
@@ -117,7 +121,7 @@ describe("the console in a real browser", () => {
     });
 
     it("refuses a cross-origin POST and a POST without the CSRF token", async () => {
-      const target = `/sessions/${j.namespace}/s_AAAAAAAAAAAAAAAAAAAAAA/terminate`;
+      const target = `/sessions/${jj().namespace}/s_AAAAAAAAAAAAAAAAAAAAAA/terminate`;
       const form = { "content-type": "application/x-www-form-urlencoded" };
       const cross = await raw(port, target, { method: "POST", headers: { ...form, host: `127.0.0.1:${port}`, cookie, origin: "http://evil.example" }, body: "reason=x" });
       expect(cross.status).toBe(403);
@@ -140,15 +144,15 @@ describe("the console in a real browser", () => {
       const active = async () => Number(await page.locator('[data-counter="active"]').textContent());
       expect(await active()).toBe(1);
 
-      expect((await j.get(j.users.alice, "/orders")).status).toBe(200);
-      alice = j.sessionOf(j.users.alice) ?? "";
+      expect((await jj().get(jj().users.alice, "/orders")).status).toBe(200);
+      alice = jj().sessionOf(jj().users.alice) ?? "";
       const row = page.locator(`tr[data-session="${alice}"]`);
       await row.waitFor({ timeout: 10_000 });
       expect(await row.locator("td").nth(2).textContent()).toBe("alice@example.test");
       expect(await row.locator("[data-flows]").textContent()).toBe("0");
       await expect.poll(active).toBe(2);
 
-      ws = await j.websocket(j.users.alice);
+      ws = await jj().websocket(jj().users.alice);
       await expect.poll(() => row.locator("[data-flows]").textContent(), { timeout: 10_000 }).toBe("1");
       expect(await page.locator('[data-counter="flows"]').textContent()).toBe("1");
       await page.screenshot({ path: join(ARTIFACTS, "sessions.png") });
@@ -156,7 +160,7 @@ describe("the console in a real browser", () => {
 
     it("opens alice's session: identity, client, the live flow whose bytes move, the audit timeline", async () => {
       await page.locator(`tr[data-session="${alice}"] a`).click();
-      await page.waitForURL(`**/sessions/${j.namespace}/${alice}`);
+      await page.waitForURL(`**/sessions/${jj().namespace}/${alice}`);
       expect(await page.locator("h1").textContent()).toBe("alice@example.test");
       const identity = await page.locator(".identity").textContent();
       expect(identity).toContain("engineers");
@@ -180,16 +184,17 @@ describe("the console in a real browser", () => {
       await page.locator('input[name="reason"]').fill("browser test: suspicious activity");
       await page.locator('input[name="revokeFor"]').fill("1m");
       await page.locator('button[type="submit"]').click();
-      await page.waitForURL(`**/terminations/${j.namespace}/vigil-console-*`);
+      await page.waitForURL(`**/terminations/${jj().namespace}/vigil-console-*`);
       await page.locator('[data-phase="Completed"]').waitFor({ timeout: 30_000 });
       expect(await page.locator('[data-count="sessions"]').textContent()).toBe("1");
-      expect(await page.locator('[data-count="connections"]').textContent()).toBe("1");
+      // The WebSocket, and alice's keep-alive HTTP connection when the client still holds it open.
+      expect(Number(await page.locator('[data-count="connections"]').textContent())).toBeGreaterThanOrEqual(1);
       expect(await page.locator('[data-count="acked"]').textContent()).toBe("1 / 1");
       expect(await page.locator("main").textContent()).toContain("browser test: suspicious activity");
       await closed;
-      expect((await j.get(j.users.alice, "/orders")).status).toBe(401);
+      expect((await jj().get(jj().users.alice, "/orders")).status).toBe(401);
 
-      await page.goto(`http://127.0.0.1:${port}/sessions/${j.namespace}/${alice}`);
+      await page.goto(`http://127.0.0.1:${port}/sessions/${jj().namespace}/${alice}`);
       await page.locator('#detail [data-state="Ended"]').waitFor({ timeout: 10_000 });
       expect(await page.locator("#detail").textContent()).toContain("Terminated");
       expect(await page.locator("details.terminate").count()).toBe(0);
@@ -203,9 +208,9 @@ describe("the console in a real browser", () => {
       expect(policy).toContain("Allow members of engineers: GET on any path");
       expect(policy).toContain("Accepted=True");
       expect(policy).toMatch(/Enforcing sidecars: 1 of 1/);
-      expect(policy).toContain(j.pod);
+      expect(policy).toContain(jj().pod);
       await page.goto(`http://127.0.0.1:${port}/audit?session=${alice}`);
-      const codes = await page.locator("tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-code")));
+      const codes = await Promise.all((await page.locator("tbody tr").all()).map((r) => r.getAttribute("data-code")));
       expect(codes).toEqual(expect.arrayContaining(["VC001I", "VC002I", "VF001I"]));
       const csv = await raw(port, `/audit/export.csv?session=${alice}`, { headers: { host: `127.0.0.1:${port}`, cookie } });
       expect(csv.headers["content-type"]).toContain("text/csv");

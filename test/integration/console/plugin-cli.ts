@@ -29,8 +29,8 @@ export function run(file: string, args: readonly string[], kubeconfig: string, t
 export function start(kubeconfig: string, args: readonly string[]): { child: ChildProcess; output(): string } {
   const child = spawn(PLUGIN, args, { env: childEnv(kubeconfig), stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
-  child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (out += d.toString()));
   return { child, output: () => out };
 }
 
@@ -41,7 +41,7 @@ export function parseCsv(text: string): string[][] {
   let cell = "";
   let quoted = false;
   for (let i = 0; i < text.length; i++) {
-    const c = text[i];
+    const c = text.charAt(i);
     if (quoted) {
       if (c === '"' && text[i + 1] === '"') {
         cell += '"';
