@@ -9,7 +9,8 @@
  * What the sidecars will report themselves once the audit stream is connected (issue 10, the ingest work) is
  * reported here by `SessionReporter`: the application behind the sidecar sees each admitted request and WebSocket
  * with the verified identity headers the sidecar injects (X-Vigil-Session is the real session id), and feeds the
- * SessionIndex with the same records (SessionSeen, FlowSeen with real byte counts, FlowClosed, SessionEnded). When
+ * SessionIndex with the same records (SessionSeen, FlowSeen with real byte counts, FlowClosed, SessionEnded), with
+ * the types and codes of docs/audit-events.md (flow.open VF001I, flow.close VF003I). When
  * a flow is reset it asks the sidecar whether the user's token is now refused (401 SESSION_REVOKED) and reports the
  * session's end. Switching to the real ingest: drop the reporter, run the operator with its sessions API (the rig's
  * routeService to its port) and use a plain application — the tests read only through the API.
@@ -95,7 +96,7 @@ async function startReportingApp(index: SessionIndex, namespace: string, pod: ()
     const subject = header(req, "x-vigil-subject");
     const flow = { sessionId, workload: { namespace, pod: pod() }, flowId: String(++flowIds), kind: "websocket" as const, peer: `127.0.0.1:${req.socket.remotePort ?? 0}`, port: (server.address() as AddressInfo).port, bytesIn: 0, bytesOut: 0, openedAt: Date.now() };
     index.upsertFlow(flow);
-    index.recordEvent({ sessionId, workload: flow.workload, time: Date.now(), type: "flow.opened", code: "VF001I", outcome: "success", reason: "websocket" });
+    index.recordEvent({ sessionId, workload: flow.workload, time: Date.now(), type: "flow.open", code: "VF001I", outcome: "success", reason: "websocket" });
     ws.on("message", (data: Buffer) => {
       flow.bytesIn += data.length;
       ws.send(data);
@@ -105,7 +106,7 @@ async function startReportingApp(index: SessionIndex, namespace: string, pod: ()
     ws.on("error", () => undefined);
     ws.on("close", () => {
       index.closeFlow({ sessionId, workload: flow.workload, flowId: flow.flowId, bytesIn: flow.bytesIn, bytesOut: flow.bytesOut, closedAt: Date.now(), reason: "reset" });
-      index.recordEvent({ sessionId, workload: flow.workload, time: Date.now(), type: "flow.closed", code: "VF002I", outcome: "success", reason: "connection reset" });
+      index.recordEvent({ sessionId, workload: flow.workload, time: Date.now(), type: "flow.close", code: "VF003I", outcome: "success", reason: "connection reset" });
       void probe(subject).then((status) => {
         if (status === 401) index.endSession({ sessionId, time: Date.now(), reason: "Terminated", detail: "SESSION_REVOKED" });
       });

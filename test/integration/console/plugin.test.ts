@@ -137,7 +137,7 @@ describe("kubectl vigil", () => {
       expect(r.stdout).toContain(`Session:       ${alice}`);
       expect(r.stdout).toContain("User:          alice@example.test");
       expect(r.stdout).toMatch(/websocket\s+web-\S+\s+127\.0\.0\.1:\d+/);
-      expect(r.stdout).toMatch(/VF001I\s+flow\.opened/);
+      expect(r.stdout).toMatch(/VF001I\s+flow\.open/);
       const json = JSON.parse((await v("sessions", "get", alice, "-n", ns, "-o", "json")).stdout) as VigilSession;
       expect(json.metadata.name).toBe(alice);
       // The view is in the audit trail with the viewer's identity (the admin kubeconfig's user).
@@ -236,7 +236,7 @@ describe("kubectl vigil", () => {
       expect(header).toEqual(["time", "code", "type", "outcome", "user", "actor", "namespace", "session", "pod", "reason", "source"]);
       const ofAlice = rows.filter((row) => row[7] === alice);
       const codes = ofAlice.map((row) => row[1]);
-      expect(codes).toEqual(expect.arrayContaining(["VF001I", "VF002I", "VC001I", "VC002I"]));
+      expect(codes).toEqual(expect.arrayContaining(["VF001I", "VF003I", "VC001I", "VC002I"]));
       expect(ofAlice.find((row) => row[1] === "VC002I")?.[9]).toContain("plugin test");
       for (const row of rows) expect(row).toHaveLength(header?.length ?? 0);
       const bob = JSON.parse((await v("audit", "-n", ns, "--user", "bob@example.test", "-o", "json")).stdout) as AuditEvent[];
