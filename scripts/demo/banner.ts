@@ -34,6 +34,7 @@ export interface DemoCommands {
   sessions: string;
   sessionsWide: string;
   editPolicy: string;
+  console: string;
 }
 
 export function demoCommands(f: BannerFacts): DemoCommands {
@@ -49,6 +50,7 @@ export function demoCommands(f: BannerFacts): DemoCommands {
     sessions: `$KUBECTL get vigilsessions -n ${f.namespace}`,
     sessionsWide: `$KUBECTL get vigilsessions -n ${f.namespace} -o wide`,
     editPolicy: `$KUBECTL apply -n ${f.namespace} -f ${f.policyFile}`,
+    console: `bin/kubectl-vigil console -n ${f.namespace}`,
   };
 }
 
@@ -91,6 +93,9 @@ export function readyBanner(f: BannerFacts): string {
     `  ${c.sessionsWide}`,
     "",
     `Change the policy and re-apply it any time: ${c.editPolicy}`,
+    "The console (kubectl vigil console, with your kubeconfig; bin/ on PATH makes it `kubectl vigil`): terminations",
+    "with their progress, policies in words, the audit trail, and live sessions where the operator serves the sessions API:",
+    `  ${c.console}`,
     "Ctrl-C here stops everything the demo started.",
     "",
   ].join("\n");

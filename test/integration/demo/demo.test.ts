@@ -31,6 +31,7 @@ describe("npm run demo", () => {
     demo = await startDemo(env);
     const banner = (await demo.process.waitFor(READY, 60_000))[0];
     const commands = printedCommands(banner);
+    expect(commands.some((l) => /^bin\/kubectl-vigil console -n \S+$/.test(l))).toBe(true);
     const source = pick(commands, "source", (l) => l.startsWith("source "));
     const aliceHello = pick(commands, "alice's request", (l) => l.includes("$TOKEN_ALICE") && l.endsWith("/hello"));
     const bobHello = pick(commands, "bob's request", (l) => l.includes("$TOKEN_BOB") && l.endsWith("/hello"));
