@@ -27,6 +27,12 @@ import { applyAuditEvent } from "./apply.ts";
 import { ReporterLiveness } from "./liveness.ts";
 import { openAuditEntry, SequenceMemory } from "./open-entry.ts";
 
+/**
+ * Entries per XREAD. An entry holds up to MAX_BATCH_EVENTS (256) events, so one read holds up to 12,800 events in
+ * memory at once: the operator's transient memory stays bounded under its container limit whatever the backlog.
+ */
+const READ_BATCH_ENTRIES = 50;
+
 export interface AuditIngestOptions {
   /** A connection for this reader alone (XREAD BLOCK). */
   redis: Redis;
@@ -126,7 +132,7 @@ export class AuditIngest {
     let failures = 0;
     while (!this.#stopped) {
       try {
-        const reply = await redis.call("XREAD", "COUNT", String(this.#o.batch ?? 1000), "BLOCK", String(this.#o.blockMs ?? 5000), "STREAMS", streamKey, this.#stats.lastId);
+        const reply = await redis.call("XREAD", "COUNT", String(this.#o.batch ?? READ_BATCH_ENTRIES), "BLOCK", String(this.#o.blockMs ?? 5000), "STREAMS", streamKey, this.#stats.lastId);
         failures = 0;
         for (const { id, fields } of parseXreadEntries(reply, streamKey)) {
           this.#stats.lastId = id;
