@@ -1,7 +1,7 @@
 /**
  * Sessions fed by the sidecars' audit events, end to end with real parts: the chart installed; vigil-operator run as
  * a local process from the installed Deployment's environment (controllers, webhook, sessions API and audit ingest)
- * with the chart's ServiceAccount; the aggregation layer routed to its sessions API; two injected sidecars (pods
+ * with the chart's ServiceAccount; the aggregation layer routed to its sessions API (live-operator.ts); two injected sidecars (pods
  * web-0 in one namespace, api-0 in another) run as local processes with the configuration the injection produced,
  * in front of a local application. Then, through kubectl and the API server only:
  *   - the journey (alice: download, WebSocket, tunnel, and a request in the second namespace; bob: a WebSocket and a
@@ -16,11 +16,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { get, type IncomingMessage } from "node:http";
-import { connect, type Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import type { Socket } from "node:net";
 import type { V1Pod } from "@kubernetes/client-node";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -29,14 +26,11 @@ import type { VigilSession } from "../../../operator/api/sessions/v1alpha1.ts";
 import { auditSubject } from "../../../operator/api/audit/stream.ts";
 import { createKeyRing } from "../../../lib/sealing.ts";
 import { clusterEnv, type ClusterEnv } from "../../cluster/env.ts";
-import { routeService } from "../../cluster/service-route.ts";
-import { chartDir, helm, helmOk, objectsOf, type K8sObject } from "../chart/helm.ts";
 import { AUDIENCE, createIssuer, echo, ISSUER, openTunnel, startEchoServer, startUpstreamApp, type EchoServer, type Issuer, type UpstreamApp } from "../sidecar/proxy-harness.ts";
 import { kubectl, kubectlJson, kubectlOk } from "../support/kubectl.ts";
-import { startLocalProcess, type LocalProcess } from "../support/local-process.ts";
 import { startInjectedSidecar, type LocalSidecar } from "../e2e/local-sidecar.ts";
-import { localOperatorConfig, type LocalOperatorConfig } from "../e2e/local-operator.ts";
-import { tableRows, waitForAvailable } from "./rig.ts";
+import { startLiveOperator, type LiveOperator } from "./live-operator.ts";
+import { tableRows } from "./rig.ts";
 
 const id = randomBytes(3).toString("hex");
 const RELEASE = `vigil-audit-${id}`;
@@ -137,31 +131,15 @@ async function wsEcho(ws: WebSocket, text: string): Promise<string> {
   return reply.toString();
 }
 
-async function tcpReachable(port: number): Promise<boolean> {
-  const socket = connect(port, "127.0.0.1");
-  try {
-    await once(socket, "connect");
-    return true;
-  } catch {
-    return false;
-  } finally {
-    socket.destroy();
-  }
-}
-
 describe("sessions from the sidecars' audit events, through kubectl", () => {
   let env: ClusterEnv;
-  let dir: string;
   let issuer: Issuer;
   let app: UpstreamApp;
   let echoServer: EchoServer;
-  let opConfig: LocalOperatorConfig;
-  let operator: LocalProcess | undefined;
+  let operator: LiveOperator | undefined;
   let shop: LocalSidecar | undefined;
   let web: LocalSidecar | undefined;
   let redis: Redis;
-  let unroute: (() => Promise<void>) | undefined;
-  let installed = false;
   const tokens: Record<string, string> = {};
   const live: { aliceWs?: WebSocket; bobWs?: WebSocket; tunnel?: Socket; stream?: Awaited<ReturnType<typeof download>> } = {};
 
@@ -173,60 +151,29 @@ describe("sessions from the sidecars' audit events, through kubectl", () => {
     return found;
   };
   const metric = async (name: string, labels: string): Promise<number> => {
-    const text = await (await fetch(`http://127.0.0.1:${opConfig.adminPort}/metrics`)).text();
+    const text = await (await fetch(`http://127.0.0.1:${operator?.config.adminPort ?? 0}/metrics`)).text();
     const line = text.split("\n").find((l) => l.startsWith(`${name}{${labels}}`));
     return line === undefined ? 0 : Number(line.split(" ").at(-1));
   };
 
   beforeAll(async () => {
     env = clusterEnv();
-    dir = await mkdtemp(join(tmpdir(), "vigil-audit-"));
     redis = new Redis(env.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
     [issuer, app, echoServer] = await Promise.all([createIssuer(), startUpstreamApp(), startEchoServer()]);
     for (const ns of [SHOP, WEB]) {
       await kubectlOk(env, ["create", "namespace", ns]);
       await kubectlOk(env, ["label", "namespace", ns, "vigil.dev/injection=enabled"]);
     }
-    const values = {
-      bus: { prefix: PREFIX },
-      redis: { mode: "external", external: { url: env.redisUrl } },
-      injection: { namespaces: [SHOP, WEB] },
-      operator: { heartbeatMaxAgeSeconds: 5 },
-      sidecar: { issuers: [{ issuer: ISSUER, audiences: [AUDIENCE], algorithms: ["ES256"], jwks: issuer.jwks }] },
-    };
-    await writeFile(join(dir, "values.json"), JSON.stringify(values));
-    await helmOk(env, ["install", RELEASE, chartDir, "-n", SYSTEM, "--create-namespace", "--take-ownership", "-f", join(dir, "values.json"), "--timeout", "60s"], 90_000);
-    installed = true;
-    const manifest = objectsOf(await helmOk(env, ["get", "manifest", RELEASE, "-n", SYSTEM]));
-    const named = (kind: string, suffix = ""): K8sObject => {
-      const found = manifest.find((o) => o.kind === kind && o.metadata.name.endsWith(suffix));
-      if (found === undefined) throw new Error(`the chart rendered no ${kind}`);
-      return found;
-    };
-
-    opConfig = await localOperatorConfig(env, SYSTEM, named("Deployment", "-operator").metadata.name, dir);
-    expect(opConfig.sessionsApiPort).toBeGreaterThan(0);
-    operator = startLocalProcess("operator/main.ts", opConfig.env);
-    const proc = operator;
-    await waitFor(async () => {
-      if (!proc.running()) throw new Error(`operator exited:\n${proc.output()}`);
-      const ready = await fetch(`http://127.0.0.1:${opConfig.adminPort}/readyz`).then((r) => r.ok, () => false);
-      if (!ready || !(await tcpReachable(opConfig.webhookPort)) || !(await tcpReachable(opConfig.sessionsApiPort))) throw new Error("operator not ready");
-    }, 60_000);
-
-    // The injection webhook and the sessions API: both reach this process.
-    const webhookName = named("MutatingWebhookConfiguration").metadata.name;
-    const caBundle = await waitFor(async () => {
-      const mwc = await kubectlJson<{ webhooks: { clientConfig: { caBundle?: string } }[] }>(env, ["get", "mutatingwebhookconfiguration", webhookName]);
-      const bundle = mwc.webhooks[0]?.clientConfig.caBundle ?? "";
-      if (bundle === "") throw new Error("caBundle not set yet");
-      return bundle;
+    operator = await startLiveOperator(env, {
+      release: RELEASE,
+      system: SYSTEM,
+      values: {
+        bus: { prefix: PREFIX },
+        injection: { namespaces: [SHOP, WEB] },
+        operator: { heartbeatMaxAgeSeconds: 5 },
+        sidecar: { issuers: [{ issuer: ISSUER, audiences: [AUDIENCE], algorithms: ["ES256"], jwks: issuer.jwks }] },
+      },
     });
-    const url = `https://127.0.0.1:${opConfig.webhookPort}/mutate-pods`;
-    const patch = [0, 1].map((i) => ({ op: "replace", path: `/webhooks/${i}/clientConfig`, value: { url, caBundle } }));
-    await kubectlOk(env, ["patch", "mutatingwebhookconfiguration", webhookName, "--type=json", "-p", JSON.stringify(patch)]);
-    unroute = await routeService(env, { namespace: SYSTEM, name: opConfig.env["VIGIL_WEBHOOK_SERVICE_NAME"] ?? "", port: 8443 }, opConfig.sessionsApiPort);
-    await waitForAvailable(env);
 
     // Two protected pods (no kubelet: their sidecars run here with the injected configuration).
     for (const ns of [SHOP, WEB]) await waitFor(() => kubectlOk(env, ["get", "serviceaccount", "default"], { namespace: ns }));
@@ -256,12 +203,9 @@ describe("sessions from the sidecars' audit events, through kubectl", () => {
     await web?.stop();
     for (const ns of [SHOP, WEB]) await kubectl(env, ["delete", "accesspolicies.vigil.dev", "--all", "--timeout=15s"], { namespace: ns });
     await operator?.stop();
-    await unroute?.();
     await Promise.all([app.close(), echoServer.close()]);
     redis.disconnect();
-    if (installed) await helm(env, ["uninstall", RELEASE, "-n", SYSTEM, "--timeout", "60s"]);
-    for (const ns of [SHOP, WEB, SYSTEM]) await kubectl(env, ["delete", "namespace", ns, "--wait=false"]);
-    await rm(dir, { recursive: true, force: true });
+    for (const ns of [SHOP, WEB]) await kubectl(env, ["delete", "namespace", ns, "--wait=false"]);
   }, 120_000);
 
   it("shows the journey in kubectl get vigilsessions: two users, a download, a WebSocket, a tunnel, with kinds, ports and bytes; the refusal among the events", async () => {
@@ -356,8 +300,8 @@ describe("sessions from the sidecars' audit events, through kubectl", () => {
       expect(await metric("vigil_operator_audit_entries_refused_total", 'code="AUDIT_ENTRY_REPLAYED"')).toBe(before.replayed + 1);
       expect(await metric("vigil_operator_audit_entries_refused_total", 'code="AUDIT_ENTRY_MALFORMED"')).toBe(before.malformed + 1);
     });
-    expect(operator?.running()).toBe(true);
-    expect(operator?.output()).toContain('"code":"VO030W"');
+    expect(operator?.process.running()).toBe(true);
+    expect(operator?.process.output()).toContain('"code":"VO030W"');
 
     // …and the operator goes on ingesting: a new session appears.
     expect(await request(shop?.port ?? 0, "/hello", tokens["carol"] ?? "")).toBe(200);

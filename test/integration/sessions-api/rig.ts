@@ -39,8 +39,7 @@ export interface SessionsRig {
   stop(): Promise<void>;
 }
 
-/** `values` are merged (top level) over the rig's own: e.g. `injection` and `sidecar` for a journey with a sidecar. */
-export async function startSessionsRig(env: ClusterEnv, id: string, values: Record<string, unknown> = {}): Promise<SessionsRig> {
+export async function startSessionsRig(env: ClusterEnv, id: string): Promise<SessionsRig> {
   const release = `vigil-sessions-${id}`;
   const system = `vigil-sessions-system-${id}`;
   const dir = await mkdtemp(join(tmpdir(), "vigil-sessions-"));
@@ -49,8 +48,8 @@ export async function startSessionsRig(env: ClusterEnv, id: string, values: Reco
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
   };
   try {
-    const merged = { redis: { mode: "external", external: { url: env.redisUrl } }, bus: { prefix: `${release}:` }, ...values };
-    await writeFile(join(dir, "values.json"), JSON.stringify(merged));
+    const values = { redis: { mode: "external", external: { url: env.redisUrl } }, bus: { prefix: `${release}:` } };
+    await writeFile(join(dir, "values.json"), JSON.stringify(values));
     cleanups.push(async () => {
       await helm(env, ["uninstall", release, "-n", system, "--timeout", "60s"]);
       await kubectl(env, ["delete", "namespace", system, "--wait=false"]);
