@@ -29,13 +29,21 @@ ${timeline.length === 0
       )}</tbody></table></figure>`}`;
 }
 
-export function sessionPage(s: VigilSession, otherNamespaces: readonly string[], timeline: readonly AuditEvent[], csrf: string, now: number, warning: string | undefined): Html {
+/** What the session page shows: the session, where else it is listed, its timeline, and the form's CSRF token. */
+export interface SessionPageView {
+  session: VigilSession;
+  /** Other namespaces that list the same session. */
+  otherNamespaces: readonly string[];
+  timeline: readonly AuditEvent[];
+  csrf: string;
+  now: number;
+  warning: string | undefined;
+}
+
+function identityTable(s: VigilSession, otherNamespaces: readonly string[], now: number): Html {
   const id = s.identity;
   const claims = Object.entries(id.claims ?? {});
-  const base = sessionHref(s.metadata.namespace, s.metadata.name);
-  return html`<hgroup><h1>${id.email ?? id.subject}</h1><p>Session <code>${s.metadata.name}</code> in namespace ${s.metadata.namespace}</p></hgroup>
-${warning === undefined ? "" : html`<p class="notice" role="alert">${warning}</p>`}
-<section class="identity"><table>
+  return html`<section class="identity"><table>
 <tr><th>Subject</th><td>${id.subject}</td></tr>
 <tr><th>Issuer</th><td>${id.issuer}</td></tr>
 <tr><th>Email</th><td>${id.email ?? "—"}</td></tr>
@@ -47,10 +55,11 @@ ${claims.map(([k, v]) => html`<tr><th>Claim ${k}</th><td>${Array.isArray(v) ? v.
 <tr><th>Started</th><td>${s.startTime} (${ago(s.startTime, now)} ago)</td></tr>
 <tr><th>Workloads</th><td>${s.workloads.map((w) => `${w.name ?? w.pod} (pod ${w.pod}${w.stale === true ? ", stale" : ""})`).join(", ") || "—"}</td></tr>
 ${otherNamespaces.length === 0 ? "" : html`<tr><th>Also in</th><td>${otherNamespaces.map((n) => html`<a href="${sessionHref(n, s.metadata.name)}">${n}</a> `)}</td></tr>`}
-</table></section>
-${s.state === "Ended"
-    ? ""
-    : html`<details class="terminate">
+</table></section>`;
+}
+
+function terminateForm(base: string, csrf: string): Html {
+  return html`<details class="terminate">
 <summary role="button" class="secondary">Terminate…</summary>
 <form method="post" action="${base}/terminate">
 <input type="hidden" name="csrf" value="${csrf}">
@@ -58,10 +67,19 @@ ${s.state === "Ended"
 <label>Keep the user's current tokens refused for (optional) <input name="revokeFor" maxlength="16" placeholder="e.g. 1h" pattern="([0-9]+h)?([0-9]+m)?([0-9]+s)?"></label>
 <button type="submit">Terminate session</button>
 </form>
-</details>`}
+</details>`;
+}
+
+export function sessionPage(v: SessionPageView): Html {
+  const s = v.session;
+  const base = sessionHref(s.metadata.namespace, s.metadata.name);
+  return html`<hgroup><h1>${s.identity.email ?? s.identity.subject}</h1><p>Session <code>${s.metadata.name}</code> in namespace ${s.metadata.namespace}</p></hgroup>
+${v.warning === undefined ? "" : html`<p class="notice" role="alert">${v.warning}</p>`}
+${identityTable(s, v.otherNamespaces, v.now)}
+${s.state === "Ended" ? "" : terminateForm(base, v.csrf)}
 <div hx-ext="sse" sse-connect="${base}/stream">
 <section id="detail" sse-swap="detail">
-${sessionDetail(s, timeline, now)}
+${sessionDetail(s, v.timeline, v.now)}
 </section>
 </div>`;
 }

@@ -81,12 +81,20 @@ export function sessionActivity(workload: AuditWorkload, sessionId: string, who:
   };
 }
 
-export function sessionRefused(workload: AuditWorkload, sessionId: string, who: Who, clientIP: string, flowKind: AuditFlowKind, refusal: Refusal, count: number, now: number): SessionRefusedEvent {
-  return { v: 1, event: "session.refused", code: "VS003W", time: now, outcome: "failure", workload, sessionId, cid: "", identity: identityOf(who), clientIP, flowKind, refusal, count };
+/** A refusal as reported: from where, on which kind of flow, why, and how many times (folded). */
+export interface RefusedFacts {
+  clientIP: string;
+  flowKind: AuditFlowKind;
+  refusal: Refusal;
+  count: number;
 }
 
-export function accessRefused(workload: AuditWorkload, clientIP: string, flowKind: AuditFlowKind, refusal: Refusal, count: number, now: number): AccessRefusedEvent {
-  return { v: 1, event: "access.refused", code: "VA001W", time: now, outcome: "failure", workload, clientIP, flowKind, refusal, count };
+export function sessionRefused(workload: AuditWorkload, sessionId: string, who: Who, r: RefusedFacts, now: number): SessionRefusedEvent {
+  return { v: 1, event: "session.refused", code: "VS003W", time: now, outcome: "failure", workload, sessionId, cid: "", identity: identityOf(who), clientIP: r.clientIP, flowKind: r.flowKind, refusal: r.refusal, count: r.count };
+}
+
+export function accessRefused(workload: AuditWorkload, r: RefusedFacts, now: number): AccessRefusedEvent {
+  return { v: 1, event: "access.refused", code: "VA001W", time: now, outcome: "failure", workload, clientIP: r.clientIP, flowKind: r.flowKind, refusal: r.refusal, count: r.count };
 }
 
 export function flowOpen(workload: AuditWorkload, sessionId: string, flow: FlowFacts, now: number): FlowOpenEvent {

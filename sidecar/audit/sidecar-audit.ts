@@ -116,10 +116,11 @@ export class SidecarAudit {
 
   #emitRefusal(note: RefusalNote, count: number, now: number): void {
     const { workload, sink } = this.#o;
+    const refused = { clientIP: note.clientIP, flowKind: note.flowKind, refusal: note.refusal, count };
     if (note.sessionId !== undefined && note.principal !== undefined) {
-      sink.emit(build.sessionRefused(workload, note.sessionId, note.principal, note.clientIP, note.flowKind, note.refusal, count, now));
+      sink.emit(build.sessionRefused(workload, note.sessionId, note.principal, refused, now));
     } else {
-      sink.emit(build.accessRefused(workload, note.clientIP, note.flowKind, note.refusal, count, now));
+      sink.emit(build.accessRefused(workload, refused, now));
     }
   }
 }

@@ -24,12 +24,12 @@ function everyEvent(): AuditEvent[] {
   const events: AuditEvent[] = [
     build.sessionStart(W, record, "203.0.113.7", T),
     build.sessionActivity(W, SID, who, { requests: 3, clientIP: "2001:db8::1", policy: "shop/web", rule: "staff", lastAt: T + 1 }),
-    build.sessionRefused(W, SID, who, "203.0.113.7", "http", refusal, 2, T + 2),
+    build.sessionRefused(W, SID, who, { clientIP: "203.0.113.7", flowKind: "http", refusal, count: 2 }, T + 2),
     build.sessionEnd(W, SID, "Terminated", T + 3, "SessionTermination shop/end-alice"),
     build.flowOpen(W, SID, flow, T),
     build.flowProgress(W, SID, { ...flow, bytesIn: 100 }, T + 5),
     build.flowClose(W, SID, { ...flow, bytesIn: 200 }, "Terminated", T + 6),
-    build.accessRefused(W, "198.51.100.1", "tunnel", { code: "TOKEN_INVALID", status: 401 }, 5, T),
+    build.accessRefused(W, { clientIP: "198.51.100.1", flowKind: "tunnel", refusal: { code: "TOKEN_INVALID", status: 401 }, count: 5 }, T),
     build.terminationApplied(W, "shop/end-alice", 1, 3, T),
     { v: 1, event: "audit.dropped", code: "VS005W", time: T, outcome: "failure", workload: W, dropped: 7 },
   ];

@@ -85,8 +85,8 @@ describe("applying audit events to the sessions index", () => {
       build.flowOpen(W, SID, tunnel, T + 2),
       build.flowProgress(W, SID, { ...flow, bytesIn: 100, bytesOut: 2000 }, T + 4),
       build.flowClose(W, SID, { ...tunnel, bytesIn: 30, bytesOut: 40 }, "Closed", T + 5),
-      build.sessionRefused(W, SID, who, "203.0.113.8", "http", { code: "DENIED_BY_RULE", status: 403, policy: "shop/web", rule: "no-admin" }, 3, T + 6),
-      build.accessRefused(W, "198.51.100.1", "http", { code: "TOKEN_INVALID", status: 401 }, 1, T + 6),
+      build.sessionRefused(W, SID, who, { clientIP: "203.0.113.8", flowKind: "http", refusal: { code: "DENIED_BY_RULE", status: 403, policy: "shop/web", rule: "no-admin" }, count: 3 }, T + 6),
+      build.accessRefused(W, { clientIP: "198.51.100.1", flowKind: "http", refusal: { code: "TOKEN_INVALID", status: 401 }, count: 1 }, T + 6),
     ];
     expect(events.map((e) => applyAuditEvent(index, e))).toEqual(["applied", "applied", "applied", "applied", "applied", "applied", "applied", "ignored"]);
     const live = index.get("shop", SID);
