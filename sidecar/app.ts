@@ -68,7 +68,7 @@ export function buildSidecar({ config, labels, issuers, keyRing, busKeys, logger
     connectionName: `vigil-sidecar-${config.podName}`,
     ...(config.redisSentinelName === "" ? {} : { sentinel: { name: config.redisSentinelName, sentinels: config.redisSentinels } }),
   });
-  const workload = { namespace: config.podNamespace, pod: config.podName };
+  const workload = { namespace: config.podNamespace, pod: config.podName, ...(config.workloadKind === "" || config.workloadName === "" ? {} : { kind: config.workloadKind, name: config.workloadName }) };
   const auditReporter = new AuditReporter({
     redis: redis.commands,
     streamKey: busKeyNames(config.busPrefix).audit,

@@ -32,6 +32,9 @@ export const SIDECAR_SETTINGS = {
   /** The workload this sidecar protects (downward API). */
   podName: { parse: matching(DNS_SUBDOMAIN, "a pod name") },
   podNamespace: { parse: matching(DNS_LABEL, "a namespace name") },
+  /** The pod's owning workload (set by the injection from its controller reference), reported with its sessions. */
+  workloadKind: { parse: optional(matching(/^[A-Z][A-Za-z0-9]{0,62}$/, "a Kubernetes kind")), default: "" },
+  workloadName: { parse: optional(matching(DNS_SUBDOMAIN, "a workload name")), default: "" },
   /** Downward API file with the pod's labels (`key="value"` lines). */
   podLabelsFile: { parse: path },
   /** Port the sidecar listens on (the Service targets it). */

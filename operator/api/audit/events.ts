@@ -21,6 +21,9 @@ export interface AuditIdentity {
 export interface AuditWorkload {
   namespace: string;
   pod: string;
+  /** The pod's owning workload (`Deployment`/`web`) when the injection knew it. */
+  kind?: string | undefined;
+  name?: string | undefined;
 }
 
 interface Base {

@@ -23,6 +23,8 @@ const flowKind = z.enum(AUDIT_FLOW_KINDS);
 const workload = z.object({
   namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/u, "must be a namespace name"),
   pod: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/u, "must be a pod name"),
+  kind: z.string().regex(/^[A-Z][A-Za-z0-9]{0,62}$/u, "must be a Kubernetes kind").optional(),
+  name: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/u, "must be a workload name").optional(),
 });
 
 const identity = z.object({

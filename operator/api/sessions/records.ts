@@ -19,9 +19,9 @@ export interface WorkloadRef {
   namespace: string;
   pod: string;
   /** e.g. `Deployment`. */
-  kind?: string;
+  kind?: string | undefined;
   /** e.g. `web`. */
-  name?: string;
+  name?: string | undefined;
 }
 
 export type PodRef = Pick<WorkloadRef, "namespace" | "pod">;

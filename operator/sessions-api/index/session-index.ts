@@ -27,7 +27,7 @@
  * without activity for `retentionMs` too; states that change with time alone (Active → Idle after `idleAfterMs`
  * without flows or activity) are published by the sweep. See docs/decisions/sessions-api-0005-retention.md.
  */
-import type { FlowClosed, FlowSeen, PodRef, SessionEnded, SessionEventSeen, SessionSeen } from "../../api/sessions/records.ts";
+import type { FlowClosed, FlowSeen, PodRef, SessionEnded, SessionEventSeen, SessionSeen, WorkloadRef } from "../../api/sessions/records.ts";
 import type { SessionIdentity, VigilSession } from "../../api/sessions/v1alpha1.ts";
 import { appended, newPart, partIn, pushBounded, stateOf, type PartEntry, type SessionEntry, type TerminationRequest } from "./entries.ts";
 import { EventLog } from "./event-log.ts";
@@ -526,7 +526,7 @@ export class SessionIndex {
     this.#list(session, part.namespace);
   }
 
-  #touchWorkload(session: SessionEntry, part: PartEntry, w: { pod: string; kind?: string; name?: string }, time: number): void {
+  #touchWorkload(session: SessionEntry, part: PartEntry, w: Omit<WorkloadRef, "namespace">, time: number): void {
     const known = part.workloads.find((x) => x.pod === w.pod);
     if (known !== undefined) {
       known.lastSeen = Math.max(known.lastSeen, time);

@@ -96,8 +96,8 @@ describe("kubectl vigil", () => {
       expect(r.code).toBe(0);
       const rows = tableRows(r.stdout);
       expect(Object.keys(rows[0] ?? {})).toEqual(["ID", "USER", "WORKLOADS", "CLIENT", "STATE", "FLOWS", "AGE", "LAST ACTIVE"]);
-      // The sidecar reports its pod (namespace/pod); the owning Deployment's name is not in the audit events.
-      expect(rows.find((x) => x["ID"] === alice)).toMatchObject({ USER: "alice@example.test", WORKLOADS: jj().pod, CLIENT: "127.0.0.1", STATE: "Active", FLOWS: "1" });
+      // The injection told the sidecar its pod's owning Deployment (from the ReplicaSet and its pod-template-hash).
+      expect(rows.find((x) => x["ID"] === alice)).toMatchObject({ USER: "alice@example.test", WORKLOADS: "web", CLIENT: "127.0.0.1", STATE: "Active", FLOWS: "1" });
       expect(rows.map((x) => x["USER"]).sort()).toEqual(["alice@example.test", "bob@example.test"]);
       // The same through kubectl, which finds the plugin on PATH.
       const viaKubectl = await run(env.kubectl, ["vigil", "sessions", "-n", ns], kc);
@@ -129,6 +129,7 @@ describe("kubectl vigil", () => {
       expect(await ids("--user", "bob")).toBe(1);
       expect(await ids("--group", "oncall")).toBe(1);
       expect(await ids("--group", "engineers")).toBe(2);
+      expect(await ids("--workload", "web")).toBe(2);
       expect(await ids("--workload", jj().pod)).toBe(2);
       expect(await ids("--workload", "api")).toBe(0);
       expect(await ids("--state", "active")).toBe(2);
