@@ -222,6 +222,11 @@ export class ConnectionTable {
     return this.#closeWhere((e) => this.#bindingsOf(e).filter(covered));
   }
 
+  /** RST every flow of these sessions (both sides): a session protection ended them. */
+  terminateSessions(sessionIds: ReadonlySet<string>): CloseCounts {
+    return this.#closeWhere((e) => this.#bindingsOf(e).filter((b) => sessionIds.has(b.sessionId)));
+  }
+
   /**
    * Re-check long-lived flows (WebSockets, tunnels, in-flight HTTP requests) against the current
    * policy; RST the ones `stillAllowed` refuses. Idle keep-alive sockets are left alone: their next
