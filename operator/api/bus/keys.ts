@@ -36,6 +36,8 @@ export interface BusKeys {
   endRequests: string;
   /** A signal's `jti` seen (replay refusal; operator/signals). */
   signalJti(issuerAndJti: string): string;
+  /** An SSF stream this receiver created at a transmitter (its stream_id and poll URL; operator/signals/ssf). */
+  ssfStream(name: string): string;
 }
 
 export class BusKeyError extends Error {
@@ -74,6 +76,7 @@ export function busKeys(prefix: string = DEFAULT_BUS_PREFIX): BusKeys {
     concurrentSessions: (namespace: string, policy: string, identityKey: string) => `${prefix}concurrent:${namespace}:${policy}:${identityKey}`,
     endRequests: `${prefix}end-requests`,
     signalJti: (issuerAndJti: string) => `${prefix}signal-jti:${issuerAndJti}`,
+    ssfStream: (name: string) => `${prefix}ssf-stream:${name}`,
   });
 }
 
