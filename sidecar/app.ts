@@ -110,10 +110,10 @@ export function buildSidecar({ config, labels, issuers, keyRing, busKeys, logger
     limiter: new ConcurrencyLimiter(redis.commands, keys, store),
     endRequester: new EndRequester(redis.commands, keys),
     events: fanOut(logProtectionEvents(logger), countFindings(metrics), ...(protectionEvents === undefined ? [] : [protectionEvents])),
-    endLocally: ({ key, ids }, code, at) => {
+    endLocally: ({ key, ids, spare }, code, at) => {
       if (key !== undefined) store.endWithCode(key, code, at);
       store.endIdsWithCode(ids, code, at);
-      const closed = connections.terminateSessions(ids);
+      const closed = connections.terminateSessions(ids, spare);
       if (closed.connections > 0) metrics.connectionsClosed.inc({ reason: "protection" }, closed.connections);
     },
     ...deviceHeaders,

@@ -15,6 +15,7 @@
  * not findings: the check is skipped (logged, retried on the session's next request).
  */
 import type { IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
 import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
 import type { CompiledPolicy } from "../../operator/api/compiled-policy.ts";
@@ -42,7 +43,7 @@ export interface GuardDeps {
   endRequester: EndRequester;
   events: ProtectionEvents;
   /** End this sidecar's copy of sessions (store) and reset their flows (connection table). */
-  endLocally: (sessions: { key?: string; ids: ReadonlySet<string> }, code: EnforceableCode, now: number) => void;
+  endLocally: (sessions: { key?: string; ids: ReadonlySet<string>; spare?: Socket }, code: EnforceableCode, now: number) => void;
   /** Trusted-ingress headers carrying the client certificate (hash) and JA4, lower-case ("" = none). */
   certHeader: string;
   ja4Header: string;
@@ -186,7 +187,7 @@ export class ProtectionGuard {
     this.#report(input, active, code, evidence, state);
     if (active.mode !== "Enforce") return;
     const now = this.#d.now();
-    this.#endEverywhere(new Set([input.session.id]), cachedSessionKeyOf(input.principal), code, now);
+    this.#endEverywhere(new Set([input.session.id]), cachedSessionKeyOf(input.principal), code, now, input.req.socket);
     this.#states.delete(input.session.id);
     throw new SidecarError(code, REFUSALS[code]);
   }
@@ -212,8 +213,9 @@ export class ProtectionGuard {
     this.#d.events.finding(finding);
   }
 
-  #endEverywhere(ids: Set<string>, key: string | undefined, code: EnforceableCode, now: number): void {
-    this.#d.endLocally(key === undefined ? { ids } : { key, ids }, code, now);
+  /** `spare`: the socket carrying the refusal (it must still get its answer; its next request is refused anyway). */
+  #endEverywhere(ids: Set<string>, key: string | undefined, code: EnforceableCode, now: number, spare?: Socket): void {
+    this.#d.endLocally({ ids, ...(key === undefined ? {} : { key }), ...(spare === undefined ? {} : { spare }) }, code, now);
     for (const sessionId of ids) {
       this.#d.endRequester.request({ v: 1, sessionId, code, namespace: this.#d.namespace, pod: this.#d.pod, time: now }).catch((err: unknown) => {
         this.#d.log.warn({ event: "protect.end_request_failed", code, err: err instanceof Error ? err.message : String(err) }, "could not ask the operator to end the session everywhere");

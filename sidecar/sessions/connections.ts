@@ -222,9 +222,12 @@ export class ConnectionTable {
     return this.#closeWhere((e) => this.#bindingsOf(e).filter(covered));
   }
 
-  /** RST every flow of these sessions (both sides): a session protection ended them. */
-  terminateSessions(sessionIds: ReadonlySet<string>): CloseCounts {
-    return this.#closeWhere((e) => this.#bindingsOf(e).filter((b) => sessionIds.has(b.sessionId)));
+  /**
+   * RST every flow of these sessions (both sides): a session protection ended them. `spare` (the keep-alive socket
+   * whose request is being refused) is left to carry its refusal; its next request is refused with the session.
+   */
+  terminateSessions(sessionIds: ReadonlySet<string>, spare?: Socket): CloseCounts {
+    return this.#closeWhere((e) => (e.client === spare ? [] : this.#bindingsOf(e).filter((b) => sessionIds.has(b.sessionId))));
   }
 
   /**
