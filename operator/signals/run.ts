@@ -149,7 +149,7 @@ export async function startSignals(settings: SignalsSettings, prepared: Prepared
 export interface SignalsHandle {
   controllers: PreparedSignals["controllers"];
   /** Signals reach SessionTerminations through the assembled operator. */
-  connect(app: { signalTerminations: { end: SignalSink["end"] }; bus: { liveSidecars(): Promise<{ namespace: string }[]> } }): void;
+  connect(app: { signalTerminations: { end: SignalSink["end"] }; bus: { liveSidecars(): Promise<{ namespace: string }[]>; publisher: { namespaces(): string[] } } }): void;
   start(): Promise<void>;
   close(): Promise<void>;
 }
@@ -169,7 +169,9 @@ export async function signalsHandle(config: OperatorConfig, redis: Redis, log: L
     connect(app) {
       connected = {
         end: (s) => app.signalTerminations.end(s),
-        namespaces: async () => [...new Set((await app.bus.liveSidecars()).map((h) => h.namespace))].sort(),
+        // Namespaces with a live sidecar, and every namespace the bus knows in this epoch: a sidecar whose heartbeat
+        // is late (a busy node, a restart) still holds sessions the signal must end once it is back.
+        namespaces: async () => [...new Set([...(await app.bus.liveSidecars()).map((h) => h.namespace), ...app.bus.publisher.namespaces()])].sort(),
       };
     },
     async start() {

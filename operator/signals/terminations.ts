@@ -3,7 +3,7 @@
  * trail and `kubectl` work exactly as for a manual termination.
  *
  * `SignalTerminations.end(signal)` creates one SessionTermination per namespace the signal must reach — the
- * namespaces with live sidecars (a subject's or IdP session's sessions may be on any of them), or for a Vigil
+ * namespaces with live sidecars or a head on the bus (a subject's or IdP session's sessions may be on any of them), or for a Vigil
  * session the namespaces its sealed record says it touched (plus the reporting one) — labelled with the source
  * (SIGNAL_SOURCE_LABEL) and signal (SIGNAL_LABEL), its reason naming the signal, `cutoffTime` = the moment the
  * identity provider (or the finding) reports, so a login made after the event is never ended by it, and a TTL.
