@@ -10,6 +10,11 @@
  *     through kube-apiserver answering 200, p99 (target ≤ 1 s);
  *   - the sessions API process's RSS growth for the 10,000 sessions (target ≤ 64 MB; heap growth alongside).
  * Prints each figure with its target and yes/no. BENCH_SESSIONS, BENCH_SAMPLES and BENCH_LISTINGS override sizes.
+ *
+ * Where sessions come from (BENCH_SESSIONS_SOURCE): `stream` (default) — 50 sidecars' audit reporters
+ * (bench/sessions/reporters.ts: the sidecar's reporting code, sealed batches on the capped stream) and the operator's
+ * audit ingest reading them into the index, so a new session's latency counts from the moment its sidecar reported
+ * it (flush interval included); `direct` — the index fed in-process, as before the audit stream existed.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -28,10 +33,14 @@ import { machineLine, num, table, verdict, verdictLines } from "./support/report
 import { percentile } from "./support/stats.ts";
 import type { FromChild, ToChild } from "./sessions/server-child.ts";
 import type { WorkloadShape } from "./sessions/workload.ts";
+import { Redis } from "ioredis";
+import { loadKeyRingFromDir } from "../lib/key-ring-dir.ts";
+import { startReporters, type Reporters } from "./sessions/reporters.ts";
 
 const SHAPE: WorkloadShape = { count: Number(process.env["BENCH_SESSIONS"] ?? 10_000), namespaces: 10, pods: 50 };
 const SAMPLES = Number(process.env["BENCH_SAMPLES"] ?? 100);
 const LISTINGS = Number(process.env["BENCH_LISTINGS"] ?? 10);
+const SOURCE = process.env["BENCH_SESSIONS_SOURCE"] === "direct" ? "direct" : "stream";
 const GV = "/apis/sessions.vigil.dev/v1alpha1";
 const TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
 const started = Date.now();
@@ -83,6 +92,16 @@ function apiClient(url: string, dir: string): ApiClient {
   };
 }
 
+/** Milliseconds from `t0` until a GET of `path` answers 200 (polled every 10 ms; Infinity after 5 s). */
+async function firstOk(api: ApiClient, path: string, t0: number): Promise<number> {
+  while (performance.now() - t0 < 5000) {
+    const r = await api.get(path);
+    if (r.status === 200) return performance.now() - t0;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return Number.POSITIVE_INFINITY;
+}
+
 async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check().catch(() => false))) {
@@ -103,7 +122,7 @@ function nextMessage<T extends FromChild["type"]>(proc: ChildProcess, type: T): 
 }
 
 async function main(): Promise<void> {
-  console.log(`bench:sessions — ${num(SHAPE.count)} sessions, ${SHAPE.pods} pods in ${SHAPE.namespaces} namespaces\n${machineLine()}`);
+  console.log(`bench:sessions — ${num(SHAPE.count)} sessions, ${SHAPE.pods} pods in ${SHAPE.namespaces} namespaces, fed ${SOURCE === "stream" ? "from the sidecars' audit stream" : "directly"}\n${machineLine()}`);
   cluster = await startCluster();
   const env = cluster.env;
   log(`control plane ready in ${(cluster.startupMs / 1000).toFixed(1)} s`);
@@ -141,8 +160,23 @@ async function main(): Promise<void> {
   }, 60_000);
   log("APIService available; seeding");
 
+  let reporters: Reporters | undefined;
+  let redis: Redis | undefined;
   const seeding = nextMessage(proc, "seeded");
-  proc.send({ type: "seed", shape: SHAPE } satisfies ToChild);
+  if (SOURCE === "stream") {
+    redis = new Redis(env.redisUrl);
+    const ring = await loadKeyRingFromDir(operator.env["VIGIL_SESSION_KEY_RING_DIR"] ?? "");
+    reporters = startReporters(redis, `${operator.env["VIGIL_BUS_PREFIX"] ?? "vigil:"}audit`, ring, SHAPE);
+    const t0 = performance.now();
+    let events = 0;
+    const now = Date.now();
+    for (let i = 0; i < SHAPE.count; i++) events += reporters.report(i, now).events;
+    await reporters.flush();
+    log(`${SHAPE.pods} sidecars' reporters wrote ${num(events)} audit events in ${((performance.now() - t0) / 1000).toFixed(2)} s; ingesting`);
+    proc.send({ type: "seed", shape: SHAPE, source: "stream", expectEvents: events, pods: reporters.pods() } satisfies ToChild);
+  } else {
+    proc.send({ type: "seed", shape: SHAPE, source: "direct" } satisfies ToChild);
+  }
   const seeded = await seeding;
   log(`seeded ${num(seeded.objects)} objects in ${seeded.seconds.toFixed(2)} s`);
 
@@ -185,18 +219,26 @@ async function main(): Promise<void> {
   const watchLatency: number[] = [];
   const getLatency: number[] = [];
   for (let i = 0; i < SAMPLES; i++) {
-    const added = nextMessage(proc, "added");
     const t0 = performance.now();
-    proc.send({ type: "add", i: SHAPE.count + i, shape: SHAPE } satisfies ToChild);
-    const { sessionId, namespace } = await added;
+    let sessionId: string;
+    let namespace: string;
+    if (reporters !== undefined) {
+      // The sidecar reports the session (its first request); it is visible once the operator ingested it.
+      ({ sessionId, namespace } = reporters.report(SHAPE.count + i, Date.now()));
+    } else {
+      const added = nextMessage(proc, "added");
+      proc.send({ type: "add", i: SHAPE.count + i, shape: SHAPE } satisfies ToChild);
+      ({ sessionId, namespace } = await added);
+    }
     const event = new Promise<number>((resolve) => waiting.set(sessionId, resolve));
-    const r = await api.get(`${GV}/namespaces/${namespace}/vigilsessions/${sessionId}`);
-    getLatency.push(r.status === 200 ? performance.now() - t0 : Number.POSITIVE_INFINITY);
+    getLatency.push(await firstOk(api, `${GV}/namespaces/${namespace}/vigilsessions/${sessionId}`, t0));
     const timeout = new Promise<number>((resolve) => setTimeout(() => { resolve(Number.POSITIVE_INFINITY); }, 5000));
     watchLatency.push((await Promise.race([event, timeout])) - t0);
     waiting.delete(sessionId);
   }
   stop();
+  await reporters?.stop();
+  redis?.disconnect();
   log("new-session latencies timed");
 
   const growth = seeded.rssAfterMb - seeded.rssBeforeMb;

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * vigil-operator: wiring only. config → logger → kube config → Redis → operator (app.ts) → admin server →
- * injection webhook (when VIGIL_WEBHOOK_PORT is set) → sessions API over the session index (when
- * VIGIL_SESSIONS_API_PORT is set) → run.
+ * injection webhook (when VIGIL_WEBHOOK_PORT is set) → sessions API over the session index, fed by the audit
+ * ingest from the sidecars' audit stream (when VIGIL_SESSIONS_API_PORT is set) → run.
  *
  *   KUBECONFIG=… VIGIL_REDIS_URL=redis://… node operator/main.ts [--key=value …]
  *
@@ -12,10 +12,10 @@
  */
 import { hostname } from "node:os";
 import { collectDefaultMetrics, Registry } from "prom-client";
-import { createLogger } from "../lib/log.ts";
+import { createLogger, type Logger } from "../lib/log.ts";
 import { startAdminServer } from "./admin.ts";
-import { assembleOperator } from "./app.ts";
-import { createBusRedis } from "../lib/redis.ts";
+import { assembleOperator, type OperatorApp } from "./app.ts";
+import { createBusRedis, type BusRedisConnections } from "../lib/redis.ts";
 import { loadSigningKeys, type SigningKeyRing } from "./bus/signing-keys.ts";
 import { loadKeyRingFromDir } from "../lib/key-ring-dir.ts";
 import { KeyRingError, type KeyRing } from "../lib/sealing.ts";
@@ -25,9 +25,9 @@ import { loadKubeConfig } from "./kube/clients.ts";
 import { runWebhook } from "./webhook/run.ts";
 import { signalsHandle, type SignalsHandle } from "./signals/run.ts";
 import type { Redis } from "ioredis";
-import type { Logger } from "../lib/log.ts";
 import { SessionIndex } from "./sessions-api/index/session-index.ts";
 import { runSessionsApi } from "./sessions-api/run.ts";
+import { AuditIngest } from "./audit/ingest.ts";
 import { sessionIndexOptions, sessionsApiSettings } from "./sessions-api/settings.ts";
 
 const SHUTDOWN_GRACE_MS = 20_000;
@@ -119,7 +119,7 @@ async function main(): Promise<number> {
 
   // Every replica keeps the whole index and serves the sessions API from it (fed from the sidecars' audit stream).
   const sessions = new SessionIndex(sessionIndexOptions(config));
-  const sessionsApi = config.sessionsApiPort === 0 ? undefined : await runSessionsApi(kc, sessionsApiSettings(config), sessions, log, registry);
+  const sessionsApi = await startSessionsApi(config, kc, redis, app, sessionKeys, sessions, log, registry);
   await signals.start();
 
   const stop = new AbortController();
@@ -139,7 +139,7 @@ async function main(): Promise<number> {
   clearInterval(keysReload);
   await admin.close();
   await webhook?.stop();
-  await sessionsApi?.stop();
+  await sessionsApi.stop();
   await signals.close();
   await redis.close();
   if (outcome === "lost") {
@@ -160,6 +160,34 @@ async function prepareSignalReceivers(config: OperatorConfig, redis: Redis, log:
     process.stderr.write(`vigil-operator: bad configuration: ${err.message}\n`);
     return 2;
   }
+}
+
+/** The sessions API and the audit ingest feeding its index (nothing when VIGIL_SESSIONS_API_PORT is 0). */
+async function startSessionsApi(config: OperatorConfig, kc: ReturnType<typeof loadKubeConfig>, redis: BusRedisConnections, app: OperatorApp, keyRing: KeyRing, index: SessionIndex, log: Logger, registry: Registry): Promise<{ stop(): Promise<void> }> {
+  if (config.sessionsApiPort === 0) return { stop: () => Promise.resolve() };
+  const api = await runSessionsApi(kc, sessionsApiSettings(config), index, log, registry);
+  const ingest = startAuditIngest(config, redis, app, keyRing, index, log, registry);
+  return {
+    async stop() {
+      await ingest.stop();
+      await api.stop();
+    },
+  };
+}
+
+/** Every replica reads the sidecars' audit stream into its own index; XREAD BLOCK holds its connection: one of its own. */
+function startAuditIngest(config: OperatorConfig, redis: BusRedisConnections, app: OperatorApp, keyRing: KeyRing, index: SessionIndex, log: Logger, registry: Registry): AuditIngest {
+  const ingest = new AuditIngest({
+    redis: redis.blocking.duplicate({ connectionName: `vigil-operator-${config.identity}-audit`.slice(0, 100) }),
+    streamKey: app.publisher.keys.audit,
+    keyRing,
+    index,
+    liveSidecars: () => app.bus.liveSidecars(),
+    log,
+    registry,
+  });
+  ingest.start();
+  return ingest;
 }
 
 main().then(

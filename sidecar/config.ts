@@ -83,6 +83,13 @@ export const SIDECAR_SETTINGS = {
   clientCertHeader: { parse: optional(matching(/^[A-Za-z0-9-]{1,64}$/, "a header name")), default: "" },
   /** Header a trusted ingress sets to the client's JA4 TLS fingerprint, for device binding; "" = none. */
   ja4Header: { parse: optional(matching(/^[A-Za-z0-9-]{1,64}$/, "a header name")), default: "" },
+  /** Audit reporting (sidecar/audit/): flush interval of the queue to the stream, queue bound, stream cap. */
+  auditFlushMs: { parse: integer(10, 10_000), default: "250" },
+  auditQueueSize: { parse: integer(100, 1_000_000), default: "10000" },
+  auditStreamMaxLength: { parse: integer(1_000, 10_000_000), default: "100000" },
+  /** Throttle of `session.activity` reports (and refusal folding), and of `flow.progress` byte counters. */
+  auditActivityMs: { parse: integer(100, 600_000), default: "10000" },
+  auditFlowProgressMs: { parse: integer(100, 600_000), default: "5000" },
   logLevel: { parse: logLevel, default: "info" },
 } as const;
 

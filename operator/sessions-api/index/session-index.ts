@@ -184,6 +184,8 @@ export class SessionIndex {
     const found = this.#partFor(rec.sessionId, rec.workload, rec.closedAt, "flowClosed");
     if (found === undefined) return false;
     const { session, part, before, isNew } = found;
+    const live = part.flows.some((f) => f.id === rec.flowId && f.pod === rec.workload.pod);
+    if (!live && session.endTime !== undefined) return true; // endSession already counted it among the closed flows
     part.flows = part.flows.filter((f) => f.id !== rec.flowId || f.pod !== rec.workload.pod);
     part.closedCount += 1;
     part.closedBytesIn += rec.bytesIn;

@@ -52,7 +52,8 @@ const delivered: { token: string; status: number }[] = [];
 const backChannelErrors: string[] = [];
 
 /** The provider's outgoing requests (its back-channel calls) to the operator's HTTPS endpoint, trusting its certificate. */
-function fetchTrustingVigil(url: URL | string, init: RequestInit): Promise<Response> {
+function fetchTrustingVigil(input: URL | string | Request, init: RequestInit = {}): Promise<Response> {
+  const url = input instanceof Request ? input.url : input;
   const body = init.body instanceof URLSearchParams ? init.body.toString() : typeof init.body === "string" ? init.body : "";
   const token = new URLSearchParams(body).get("logout_token") ?? "";
   return new Promise((resolve, reject) => {

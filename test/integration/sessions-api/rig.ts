@@ -39,7 +39,8 @@ export interface SessionsRig {
   stop(): Promise<void>;
 }
 
-export async function startSessionsRig(env: ClusterEnv, id: string): Promise<SessionsRig> {
+/** `values` are merged (top level) over the rig's own: e.g. `injection` and `sidecar` for a journey with a sidecar. */
+export async function startSessionsRig(env: ClusterEnv, id: string, values: Record<string, unknown> = {}): Promise<SessionsRig> {
   const release = `vigil-sessions-${id}`;
   const system = `vigil-sessions-system-${id}`;
   const dir = await mkdtemp(join(tmpdir(), "vigil-sessions-"));
@@ -48,8 +49,8 @@ export async function startSessionsRig(env: ClusterEnv, id: string): Promise<Ses
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
   };
   try {
-    const values = { redis: { mode: "external", external: { url: env.redisUrl } }, bus: { prefix: `${release}:` } };
-    await writeFile(join(dir, "values.json"), JSON.stringify(values));
+    const merged = { redis: { mode: "external", external: { url: env.redisUrl } }, bus: { prefix: `${release}:` }, ...values };
+    await writeFile(join(dir, "values.json"), JSON.stringify(merged));
     cleanups.push(async () => {
       await helm(env, ["uninstall", release, "-n", system, "--timeout", "60s"]);
       await kubectl(env, ["delete", "namespace", system, "--wait=false"]);
