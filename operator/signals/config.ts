@@ -1,7 +1,7 @@
 /**
- * The identity-provider signal receivers' configuration: a YAML/JSON file (the chart renders it from the
- * `signals` values into a ConfigMap; secrets are files mounted from Secrets), validated with zod at start — a bad
- * entry stops the operator naming the key. See docs/decisions/signals-0001-where-signals-are-received.md.
+ * The identity-provider signal receivers' configuration: a YAML/JSON file (VIGIL_SIGNALS_CONFIG_FILE, mounted from
+ * a ConfigMap; secrets are files mounted from Secrets — the chart does not render it yet), validated with zod at
+ * start — a bad entry stops the operator naming the key. See docs/decisions/signals-0001-where-signals-are-received.md.
  *
  * Every URL is https, except loopback http (a development and test convenience that never leaves the host).
  * Algorithms are an explicit list (no `none`, no HMAC: the receiver only ever holds public keys).
