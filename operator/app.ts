@@ -14,7 +14,7 @@
  * reconciled again.
  */
 import type { KubeConfig } from "@kubernetes/client-node";
-import type { Registry } from "prom-client";
+import { Counter, type Registry } from "prom-client";
 import type { Readiness } from "./admin.ts";
 import { ACCESS_POLICY, GROUP, SESSION_TERMINATION, VERSION, type AccessPolicy, type SessionTermination } from "./api/v1alpha1/index.ts";
 import type { BusRedisConnections } from "../lib/redis.ts";
@@ -34,6 +34,10 @@ import { makeClients } from "./kube/clients.ts";
 import { EventRecorder } from "./kube/events.ts";
 import { customObjectSource, podSource } from "./kube/sources.ts";
 import type { Logger } from "../lib/log.ts";
+import { END_REQUESTS_KEY, EndRequestWatch } from "./signals/end-requests.ts";
+import { sessionNamespacesLookup } from "./signals/session-namespaces.ts";
+import { SignalTerminations } from "./signals/terminations.ts";
+import type { Reconciler } from "./controller/reconciler.ts";
 
 export interface OperatorAppOptions {
   config: OperatorConfig;
@@ -51,10 +55,14 @@ export interface OperatorAppOptions {
   convergeRequeueMs?: number;
   /** How often the live sidecar set is read for changes. Default 2000 ms. */
   sidecarPollMs?: number;
+  /** More leader-only controllers with one synthetic key each (the SSF stream keepers). */
+  extraControllers?: { name: string; key: string; reconciler: Reconciler }[];
 }
 
 export interface OperatorApp {
   readonly manager: Manager;
+  /** Creates SessionTerminations for identity-provider signals and session protections (any replica may use it). */
+  readonly signalTerminations: SignalTerminations;
   readonly publisher: BusPublisher;
   readonly bus: BusContext;
   readiness(): Readiness;
@@ -193,11 +201,54 @@ export function assembleOperator(o: OperatorAppOptions): OperatorApp {
   });
   sidecarWatch.enqueue(SIDECAR_WATCH_KEY);
 
+  const signalCounter = new Counter({
+    name: "vigil_operator_signal_terminations_total",
+    help: "SessionTerminations asked for by identity-provider signals and session protections, by source and outcome (created, existing, failed).",
+    labelNames: ["source", "outcome"],
+    registers: [registry],
+  });
+  const endRequestCounter = new Counter({
+    name: "vigil_operator_end_requests_total",
+    help: "Sidecars' requests to end a session everywhere, by outcome (accepted, invalid, throttled).",
+    labelNames: ["outcome"],
+    registers: [registry],
+  });
+  const signalTerminations = new SignalTerminations(clients.customObjects, log, (source, outcome) => {
+    signalCounter.inc({ source, outcome });
+  });
+  const endRequestsBlocking = o.redis.blocking.duplicate();
+  const endRequests = manager.controller({
+    name: "end-requests",
+    kind: "EndRequests",
+    concurrency: 1,
+    reconciler: new EndRequestWatch({
+      blocking: endRequestsBlocking,
+      keys: publisher.keys,
+      terminations: signalTerminations,
+      sessionNamespaces: sessionNamespacesLookup(o.redis.commands, publisher.keys, o.sessionKeys),
+      count: (outcome) => {
+        endRequestCounter.inc({ outcome });
+      },
+    }),
+    triggers: [],
+  });
+  endRequests.enqueue(END_REQUESTS_KEY);
+  for (const extra of o.extraControllers ?? []) {
+    manager.controller({ name: extra.name, kind: "SignalStream", concurrency: 1, reconciler: extra.reconciler, triggers: [] }).enqueue(extra.key);
+  }
+
   return {
     manager,
     publisher,
     bus,
+    signalTerminations,
     readiness: () => manager.readiness(),
-    run: (signal) => manager.run(signal),
+    run: async (signal) => {
+      try {
+        return await manager.run(signal);
+      } finally {
+        endRequestsBlocking.disconnect();
+      }
+    },
   };
 }

@@ -23,6 +23,8 @@ import { parseConfig, safeUrl, type OperatorConfig } from "./config.ts";
 import { ConfigError, errorFields } from "./errors.ts";
 import { loadKubeConfig } from "./kube/clients.ts";
 import { runWebhook } from "./webhook/run.ts";
+import { signalsHandle, type SignalsHandle } from "./signals/run.ts";
+import type { Redis } from "ioredis";
 import { SessionIndex } from "./sessions-api/index/session-index.ts";
 import { runSessionsApi } from "./sessions-api/run.ts";
 import { AuditIngest } from "./audit/ingest.ts";
@@ -87,7 +89,10 @@ async function main(): Promise<number> {
     );
   }, 30_000);
   keysReload.unref();
-  const app = assembleOperator({ config, log, kc, registry, redis, signingKeys: () => signingKeys, sessionKeys });
+  const signals = await prepareSignalReceivers(config, redis.commands, log, registry);
+  if (typeof signals === "number") return signals;
+  const app = assembleOperator({ config, log, kc, registry, redis, signingKeys: () => signingKeys, sessionKeys, extraControllers: signals.controllers });
+  signals.connect(app);
   const admin = await startAdminServer({ port: config.adminPort, registry, readiness: () => app.readiness(), log });
 
   const webhook =
@@ -114,8 +119,8 @@ async function main(): Promise<number> {
 
   // Every replica keeps the whole index and serves the sessions API from it (fed from the sidecars' audit stream).
   const sessions = new SessionIndex(sessionIndexOptions(config));
-  const sessionsApi = config.sessionsApiPort === 0 ? undefined : await runSessionsApi(kc, sessionsApiSettings(config), sessions, log, registry);
-  const auditIngest = sessionsApi === undefined ? undefined : startAuditIngest(config, redis, app, sessionKeys, sessions, log, registry);
+  const sessionsApi = await startSessionsApi(config, kc, redis, app, sessionKeys, sessions, log, registry);
+  await signals.start();
 
   const stop = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -134,8 +139,8 @@ async function main(): Promise<number> {
   clearInterval(keysReload);
   await admin.close();
   await webhook?.stop();
-  await auditIngest?.stop();
-  await sessionsApi?.stop();
+  await sessionsApi.stop();
+  await signals.close();
   await redis.close();
   if (outcome === "lost") {
     log.error("leadership lost: exiting so that a fresh process rejoins the election");
@@ -143,6 +148,31 @@ async function main(): Promise<number> {
   }
   log.info("stopped");
   return 0;
+}
+
+
+/** The signal receivers prepared before the operator (their stream keepers are its controllers), or exit code 2. */
+async function prepareSignalReceivers(config: OperatorConfig, redis: Redis, log: Logger, registry: Registry): Promise<SignalsHandle | 2> {
+  try {
+    return await signalsHandle(config, redis, log, registry);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`vigil-operator: bad configuration: ${err.message}\n`);
+    return 2;
+  }
+}
+
+/** The sessions API and the audit ingest feeding its index (nothing when VIGIL_SESSIONS_API_PORT is 0). */
+async function startSessionsApi(config: OperatorConfig, kc: ReturnType<typeof loadKubeConfig>, redis: BusRedisConnections, app: OperatorApp, keyRing: KeyRing, index: SessionIndex, log: Logger, registry: Registry): Promise<{ stop(): Promise<void> }> {
+  if (config.sessionsApiPort === 0) return { stop: () => Promise.resolve() };
+  const api = await runSessionsApi(kc, sessionsApiSettings(config), index, log, registry);
+  const ingest = startAuditIngest(config, redis, app, keyRing, index, log, registry);
+  return {
+    async stop() {
+      await ingest.stop();
+      await api.stop();
+    },
+  };
 }
 
 /** Every replica reads the sidecars' audit stream into its own index; XREAD BLOCK holds its connection: one of its own. */

@@ -36,6 +36,12 @@ import { correlator } from "../lib/correlation.ts";
 import { AUDIT_PURPOSE } from "../operator/api/audit/stream.ts";
 import { busKeys as busKeyNames } from "../operator/api/bus/keys.ts";
 import { SessionStore } from "./sessions/store.ts";
+import { ConcurrencyLimiter } from "./protect/concurrency.ts";
+import { EndRequester } from "./protect/end-requests.ts";
+import { fanOut, logProtectionEvents, type ProtectionEvents } from "./protect/events.ts";
+import { NO_GEO, type Geo } from "./protect/geo.ts";
+import { ProtectionGuard } from "./protect/guard.ts";
+import { LocationHistory } from "./protect/locations.ts";
 
 export interface SidecarInputs {
   config: SidecarConfig;
@@ -45,6 +51,12 @@ export interface SidecarInputs {
   /** The bus verification keys (reloaded by the caller when the mounted ConfigMap changes). */
   busKeys: () => VerifyingKeys;
   logger: Logger;
+  /** Geolocation databases (main.ts opens the configured files); default none. */
+  geo?: Geo;
+  /** Where protection findings and locations go besides the log and metrics (the audit reporter). */
+  protectionEvents?: ProtectionEvents;
+  /** Clock of the session protections (impossible travel): tests move it; default Date.now. */
+  protectionClock?: () => number;
 }
 
 export interface Sidecar {
@@ -61,7 +73,7 @@ export interface RunningSidecar {
   stop(): Promise<void>;
 }
 
-export function buildSidecar({ config, labels, issuers, keyRing, busKeys, logger }: SidecarInputs): Sidecar {
+export function buildSidecar({ config, labels, issuers, keyRing, busKeys, logger, geo = NO_GEO, protectionEvents, protectionClock }: SidecarInputs): Sidecar {
   const now = Date.now;
   const redis: BusRedisConnections = createBusRedis({
     url: config.redisUrl,
@@ -112,13 +124,37 @@ export function buildSidecar({ config, labels, issuers, keyRing, busKeys, logger
     invalidBusMessages: () => subscriber.refused,
     audit: () => auditReporter.stats(),
   });
+  const keys = busKeyNames(config.busPrefix);
+  const isTrustedPeer = lastValueMemo((peer) => inList(trusted, peer));
+  const deviceHeaders = { certHeader: config.clientCertHeader.toLowerCase(), ja4Header: config.ja4Header.toLowerCase() };
+  const protections = new ProtectionGuard({
+    namespace: config.podNamespace,
+    pod: config.podName,
+    geo,
+    locations: new LocationHistory(redis.commands, keys, keyRing.for("locations")),
+    limiter: new ConcurrencyLimiter(redis.commands, keys, store),
+    endRequester: new EndRequester(redis.commands, keys),
+    events: fanOut(logProtectionEvents(logger), countFindings(metrics), ...(protectionEvents === undefined ? [] : [protectionEvents])),
+    endLocally: ({ key, ids, spare }, code, at) => {
+      if (key !== undefined) store.endWithCode(key, code, at);
+      store.endIdsWithCode(ids, code, at);
+      const closed = connections.terminateSessions(ids, spare);
+      if (closed.connections > 0) metrics.connectionsClosed.inc({ reason: "protection" }, closed.connections);
+    },
+    ...deviceHeaders,
+    isTrustedPeer,
+    now: protectionClock ?? now,
+    log: logger,
+  });
   const gate = instrumentGate(
     createGate({
       verifier,
       view,
       store,
       credentials: { cookie: config.tokenCookie, header: config.tokenHeader.toLowerCase() },
-      isTrustedPeer: lastValueMemo((peer) => inList(trusted, peer)),
+      isTrustedPeer,
+      protections,
+      deviceHeaders,
       workload: `${config.podNamespace}/${config.podName}`,
       defaultAction: config.defaultAction,
       defaultTimeouts,
@@ -226,6 +262,7 @@ export function buildSidecar({ config, labels, issuers, keyRing, busKeys, logger
           await new Promise((r) => admin.close(r));
           await following;
           await store.stop().catch(() => undefined);
+          geo.close();
           await auditReporter.stop();
           await redis.close();
         },
@@ -250,6 +287,15 @@ function describeIssue(issue: BusIssue): string {
     case "handler-error":
       return issue.error instanceof Error ? issue.error.message : String(issue.error);
   }
+}
+
+function countFindings(metrics: ReturnType<typeof createMetrics>): ProtectionEvents {
+  return {
+    finding: (f) => {
+      metrics.protectionFindings.inc({ code: f.code, mode: f.mode });
+    },
+    located: () => undefined,
+  };
 }
 
 /** A pure string function with a one-entry memo (the last argument and its answer). */

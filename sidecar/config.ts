@@ -78,6 +78,14 @@ export const SIDECAR_SETTINGS = {
   /** Session timeouts used when no policy selects the workload. */
   defaultIdleTimeoutSeconds: { parse: integer(1, 86_400), default: "1800" },
   defaultAbsoluteTimeoutSeconds: { parse: integer(1, 86_400), default: "28800" },
+  /** MaxMind-format City database (GeoLite2/GeoIP2 City, DB-IP Lite) for locations and impossible travel; "" = none. Re-read when the file changes. */
+  geoipCityDatabase: { parse: optional(path), default: "" },
+  /** MaxMind-format ASN database (GeoLite2 ASN) for network binding by autonomous system; "" = none. */
+  geoipAsnDatabase: { parse: optional(path), default: "" },
+  /** Header a trusted ingress sets to the client certificate (or its SHA-256 hex), for device binding; "" = none. */
+  clientCertHeader: { parse: optional(matching(/^[A-Za-z0-9-]{1,64}$/, "a header name")), default: "" },
+  /** Header a trusted ingress sets to the client's JA4 TLS fingerprint, for device binding; "" = none. */
+  ja4Header: { parse: optional(matching(/^[A-Za-z0-9-]{1,64}$/, "a header name")), default: "" },
   /** Audit reporting (sidecar/audit/): flush interval of the queue to the stream, queue bound, stream cap. */
   auditFlushMs: { parse: integer(10, 10_000), default: "250" },
   auditQueueSize: { parse: integer(100, 1_000_000), default: "10000" },

@@ -16,6 +16,7 @@ export interface SidecarMetrics {
   decisionSeconds: Histogram;
   terminationsApplied: Counter;
   connectionsClosed: Counter<"reason">;
+  protectionFindings: Counter<"code" | "mode">;
 }
 
 /** A counter whose value is read from a running total at scrape time. */
@@ -58,5 +59,6 @@ export function createMetrics(sources: MetricSources): SidecarMetrics {
     }),
     terminationsApplied: new Counter({ name: "vigil_sidecar_terminations_applied_total", help: "Terminations applied to live connections.", registers: [registry] }),
     connectionsClosed: new Counter({ name: "vigil_sidecar_connections_closed_total", help: "Live connections closed by Vigil, by reason.", labelNames: ["reason"], registers: [registry] }),
+    protectionFindings: new Counter({ name: "vigil_sidecar_protection_findings_total", help: "Session-protection findings by code and mode (Audit recorded, Enforce refused).", labelNames: ["code", "mode"], registers: [registry] }),
   };
 }

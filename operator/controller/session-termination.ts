@@ -82,20 +82,22 @@ export function terminationId(t: SessionTermination): string {
 }
 
 /**
- * The revocation of a termination, or undefined when its target does not resolve. Tokens issued up to
- * creationTimestamp + `skewMs` are refused; `expiresAt` is the plan's once a plan exists, else creationTimestamp +
+ * The revocation of a termination, or undefined when its target does not resolve. Tokens issued (and sessions
+ * started) up to min(creationTimestamp, spec.cutoffTime) + `skewMs` are refused; `expiresAt` is the plan's once a plan exists, else creationTimestamp +
  * `lifetimeMs` (no session that existed at creation outlives its absolute timeout from then). A session target
  * carries its session key (the plan's, else `sessionKey`), so the login stays covered if Redis loses its index.
  */
 export function revocationOf(t: SessionTermination, skewMs: number, lifetimeMs?: number, sessionKey?: string): Revocation | undefined {
   const plan = decodePlan(t.metadata.annotations?.[TERMINATION_PLAN_ANNOTATION]);
   const target = terminationSelector(t.spec.target);
-  const issuedAt = parseTime(t.metadata.creationTimestamp);
-  if (!target.ok || issuedAt === undefined) return undefined;
-  const expiresAt = plan?.expiresAt ?? (lifetimeMs === undefined ? undefined : issuedAt + lifetimeMs);
+  const created = parseTime(t.metadata.creationTimestamp);
+  const cutoff = parseTime(t.spec.cutoffTime);
+  if (!target.ok || created === undefined) return undefined;
+  const issuedAt = Math.min(created, cutoff ?? created);
+  const expiresAt = plan?.expiresAt ?? (lifetimeMs === undefined ? undefined : created + lifetimeMs);
   if (expiresAt === undefined) return undefined;
   const key = plan?.sessionKey ?? sessionKey;
-  const selector = target.selector.kind === "session" && key !== undefined ? { ...target.selector, sessionKey: key } : target.selector;
+  const selector = target.selector.kind === "session" && key !== undefined && target.selector.sessionKey === undefined ? { ...target.selector, sessionKey: key } : target.selector;
   return {
     id: terminationId(t),
     namespace: t.metadata.namespace ?? "",

@@ -25,6 +25,8 @@ export const PROBLEM_REASONS = {
   InvalidTimeWindow: "InvalidTimeWindow",
   ScheduleNeverMatches: "ScheduleNeverMatches",
   RuleNeverMatches: "RuleNeverMatches",
+  /** A session protection (spec.session networkBinding, deviceBinding, impossibleTravel, concurrentSessions) is invalid. */
+  InvalidProtection: "InvalidProtection",
 } as const;
 
 /** Warnings: the policy is published, but probably not what the author meant. */

@@ -33,7 +33,13 @@ export function identityOf(who: Who): AuditIdentity {
   return { issuer: who.issuer, subject: who.subject, ...(who.email === undefined ? {} : { email: who.email }), groups: [...who.groups] };
 }
 
-export const END_REASON_OF_RECORD: Record<RecordEndReason, EndReason> = { idle: "IdleTimeout", absolute: "AbsoluteTimeout", terminated: "Terminated" };
+export const END_REASON_OF_RECORD: Record<RecordEndReason, EndReason> = { idle: "IdleTimeout", absolute: "AbsoluteTimeout", terminated: "Terminated", protection: "BindingViolation" };
+
+/** A session protection's end (its stable code on the record): binding violations, or anomalies (travel, session limit). */
+export function endReasonOf(record: { endReason?: RecordEndReason | undefined; endCode?: string | undefined }): EndReason {
+  if (record.endReason === "protection" && (record.endCode === "SESSION_IMPOSSIBLE_TRAVEL" || record.endCode === "SESSION_LIMIT_EXCEEDED")) return "Anomaly";
+  return END_REASON_OF_RECORD[record.endReason ?? "terminated"];
+}
 
 export function sessionStart(workload: AuditWorkload, record: SessionRecord, clientIP: string, now: number): SessionStartEvent {
   return {

@@ -63,7 +63,7 @@ export class SidecarAudit {
       this.#o.sink.emit(build.sessionStart(this.#o.workload, record, clientIp, this.#now()));
     },
     ended: (record, detail) => {
-      const reason = build.END_REASON_OF_RECORD[record.endReason ?? "terminated"];
+      const reason = build.endReasonOf(record);
       this.#o.sink.emit(build.sessionEnd(this.#o.workload, record.id, reason, record.endedAt ?? this.#now(), detail));
     },
   };

@@ -267,6 +267,14 @@ export class ConnectionTable {
   }
 
   /**
+   * RST every flow of these sessions (both sides): a session protection ended them. `spare` (the keep-alive socket
+   * whose request is being refused) is left to carry its refusal; its next request is refused with the session.
+   */
+  terminateSessions(sessionIds: ReadonlySet<string>, spare?: Socket): CloseCounts {
+    return this.#closeWhere((e) => (e.client === spare ? [] : this.#bindingsOf(e).filter((b) => sessionIds.has(b.sessionId))), "Terminated");
+  }
+
+  /**
    * Re-check long-lived flows (WebSockets, tunnels, in-flight HTTP requests) against the current
    * policy; RST the ones `stillAllowed` refuses. Idle keep-alive sockets are left alone: their next
    * request is authorized anyway.

@@ -68,6 +68,23 @@ const compiledRule = z.object({
     .nullable(),
 });
 
+const protectionMode = z.enum(["Off", "Audit", "Enforce"]);
+/** Session protections; a policy published without them (an older operator) has every protection Off. */
+const compiledProtections = z.object({
+  network: z.object({
+    mode: protectionMode,
+    granularity: z.enum(["Prefix", "ASN"]),
+    ipv4PrefixLength: z.int().min(8).max(32),
+    ipv6PrefixLength: z.int().min(16).max(128),
+  }),
+  device: z.object({
+    mode: protectionMode,
+    components: list(z.enum(["AcceptLanguage", "Browser", "ClientCertificate", "JA4", "OperatingSystem", "Platform"]), 6),
+  }),
+  travel: z.object({ mode: protectionMode, maxSpeedKmh: z.int().min(100).max(20_000), minDistanceKm: z.int().min(1).max(20_000) }),
+  concurrent: z.object({ mode: protectionMode, maxSessions: z.int().min(0).max(1000), onExceed: z.enum(["RefuseNew", "EndOldest"]) }),
+});
+
 export const compiledPolicySchema: z.ZodType<CompiledPolicy> = z.object({
   v: z.literal(1),
   namespace: namespaceName,
@@ -82,7 +99,7 @@ export const compiledPolicySchema: z.ZodType<CompiledPolicy> = z.object({
     ),
   }),
   rules: list(compiledRule, 256),
-  session: z.object({ idleTimeoutSeconds: z.int().min(1), absoluteTimeoutSeconds: z.int().min(1) }),
+  session: z.object({ idleTimeoutSeconds: z.int().min(1), absoluteTimeoutSeconds: z.int().min(1), protections: compiledProtections.optional() }),
   failureMode: z.enum(["Strict", "BestEffort"]),
 });
 

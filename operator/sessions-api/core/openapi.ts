@@ -37,6 +37,12 @@ const schemas: Record<string, Schema> = {
         firstIP: str("Client IP at the session's start."),
         lastIP: str("Client IP of the latest activity."),
         userAgent: str("The client's user agent."),
+        location: obj("Where the last client address is, from the sidecars' geolocation databases (absent parts unknown).", {
+          country: str("ISO 3166-1 alpha-2 country code."),
+          city: str("City name (English)."),
+          asn: int("Autonomous system number."),
+          asOrganization: str("Autonomous system organisation."),
+        }),
         startTime: time("When the session started."),
         lastActivityTime: time("Latest activity in this namespace."),
         endTime: time("When the session ended."),
@@ -46,6 +52,18 @@ const schemas: Record<string, Schema> = {
         flows: list("Long-lived flows open right now in this namespace.", ref(`${PREFIX}.SessionFlow`)),
         closedFlows: obj("Flows already closed in this namespace.", { count: int("How many."), bytesIn: int("Bytes received from clients."), bytesOut: int("Bytes sent to clients.") }),
         recentEvents: list("The session's most recent audit events in this namespace, oldest first.", ref(`${PREFIX}.SessionEvent`)),
+        findings: list(
+          "Session-protection findings on this namespace's workloads, oldest first: SESSION_NETWORK_CHANGED, SESSION_DEVICE_CHANGED, SESSION_IMPOSSIBLE_TRAVEL, SESSION_NEW_COUNTRY, SESSION_LIMIT_EXCEEDED.",
+          obj("One finding with its evidence.", {
+            time: time("When it was found."),
+            code: str("Stable code."),
+            mode: str("Audit (recorded, the request went through) or Enforce (refused, the session ended).", { enum: ["Audit", "Enforce"] }),
+            outcome: str("recorded or refused.", { enum: ["recorded", "refused"] }),
+            pod: str("The pod whose sidecar found it."),
+            policy: str("The AccessPolicy (namespace/name) that asked for the mode."),
+            evidence: { type: "object", description: "What was found: kind network (bound, observed), device (changed components), travel (from, to, distances in km, elapsed seconds, speed), newCountry, or limit.", "x-kubernetes-preserve-unknown-fields": true },
+          }),
+        ),
         admittedBy: list("Policies and rules that admitted the session here.", obj("An AccessPolicy rule.", { policy: str("AccessPolicy name."), rule: str("Rule name.") })),
         terminationRequested: obj("Set once the VigilSession was deleted: the SessionTermination that carries it out and who asked.", {
           sessionTermination: str("Name of the SessionTermination in this namespace."),

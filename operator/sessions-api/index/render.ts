@@ -55,8 +55,18 @@ export function renderSession(session: SessionEntry, part: PartEntry, opts: Rend
       ...(e.pod === undefined ? {} : { pod: e.pod }),
     })),
     admittedBy: part.admittedBy,
+    findings: opts.detail === false ? [] : part.findings.map((f) => ({
+      time: iso(f.time),
+      code: f.code,
+      mode: f.mode,
+      outcome: f.outcome,
+      pod: f.pod,
+      ...(f.policy === undefined ? {} : { policy: f.policy }),
+      evidence: f.evidence,
+    })),
   };
   if (session.userAgent !== undefined) out.userAgent = session.userAgent;
+  if (session.location !== undefined) out.location = session.location;
   if (session.endTime !== undefined) out.endTime = iso(session.endTime);
   if (session.endReason !== undefined) out.endReason = session.endDetail === undefined ? session.endReason : `${session.endReason}: ${session.endDetail}`;
   const t = part.termination;

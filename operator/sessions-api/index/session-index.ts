@@ -27,13 +27,14 @@
  * without activity for `retentionMs` too; states that change with time alone (Active → Idle after `idleAfterMs`
  * without flows or activity) are published by the sweep. See docs/decisions/sessions-api-0005-retention.md.
  */
-import type { FlowClosed, FlowSeen, PodRef, SessionEnded, SessionEventSeen, SessionSeen, WorkloadRef } from "../../api/sessions/records.ts";
+import type { FlowClosed, FlowSeen, PodRef, SessionEnded, SessionEventSeen, SessionLocated, SessionSeen, WorkloadRef } from "../../api/sessions/records.ts";
+import type { SessionFinding } from "../../api/protections/findings.ts";
 import type { SessionIdentity, VigilSession } from "../../api/sessions/v1alpha1.ts";
 import { appended, newPart, partIn, pushBounded, stateOf, type PartEntry, type SessionEntry, type TerminationRequest } from "./entries.ts";
 import { EventLog } from "./event-log.ts";
 import { StringPool } from "./string-pool.ts";
 import { fieldsOf, renderSession, uidFor, type SelectableFields } from "./render.ts";
-import { checkEventSeen, checkFlowClosed, checkFlowSeen, checkPodRef, checkSessionEnded, checkSessionSeen, type Checked } from "./validate.ts";
+import { checkEventSeen, checkFinding, checkFlowClosed, checkFlowSeen, checkLocated, checkPodRef, checkSessionEnded, checkSessionSeen, type Checked } from "./validate.ts";
 
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";
 
@@ -213,6 +214,32 @@ export class SessionIndex {
       part.events = pushBounded(part.events, entry, this.#o.maxEventsPerPart);
       this.#publish(session, part, "MODIFIED", before);
     }
+    return true;
+  }
+
+  /** A session-protection finding, shown on the session in the finding's namespace (the part must exist). */
+  recordFinding(record: SessionFinding): boolean {
+    const rec = this.#accept("finding", checkFinding(record));
+    if (rec === undefined) return false;
+    const found = this.#partFor(rec.sessionId, { namespace: rec.namespace, pod: rec.pod }, rec.time, "finding");
+    if (found === undefined) return false;
+    found.part.findings = pushBounded(found.part.findings, rec, this.#o.maxEventsPerPart);
+    this.#publish(found.session, found.part, found.isNew ? "ADDED" : "MODIFIED", found.before);
+    return true;
+  }
+
+  /** Where the session's client is now (session-wide: every namespace's object shows it). */
+  locate(record: SessionLocated): boolean {
+    const rec = this.#accept("location", checkLocated(record));
+    if (rec === undefined) return false;
+    const session = this.#sessions.get(rec.sessionId);
+    if (session === undefined) return this.#reject("location", "unknown session");
+    if (JSON.stringify(session.location) === JSON.stringify(rec.location)) return true;
+    const befores = session.parts.map((p) => fieldsOf(session, p));
+    session.location = rec.location;
+    session.parts.forEach((part, i) => {
+      this.#publish(session, part, "MODIFIED", befores[i]);
+    });
     return true;
   }
 
@@ -435,6 +462,7 @@ export class SessionIndex {
       firstIP: rec.clientIP,
       lastIP: rec.clientIP,
       userAgent: this.#strings.intern(rec.userAgent),
+      location: undefined,
       startTime: Math.min(rec.startTime ?? rec.time, rec.time),
       lastActivity: rec.time,
       endTime: undefined,

@@ -18,6 +18,7 @@ const session = (i: number, over: Partial<VigilSession> = {}): VigilSession => (
   lastActivityTime: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
   requests: 1,
   workloads: [{ name: "web", pod: "web-0", firstSeen: "", lastSeen: "" }],
+  findings: [],
   flows: [],
   closedFlows: { count: 0, bytesIn: 0, bytesOut: 0 },
   recentEvents: [],

@@ -54,6 +54,10 @@ describe("parseConfig", () => {
       sessionsApiHost: "0.0.0.0",
       sessionsRetentionSeconds: 86400,
       sessionsIdleSeconds: 120,
+      signalsPort: 0,
+      signalsHost: "0.0.0.0",
+      signalsCertDir: "/etc/vigil/signals-tls",
+      signalsConfigFile: "/etc/vigil/signals/signals.yaml",
     });
   });
 

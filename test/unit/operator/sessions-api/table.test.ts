@@ -27,6 +27,7 @@ const session = (over: Partial<VigilSession> = {}): VigilSession => ({
   flows: [{ id: "1", kind: "websocket", pod: "web-0", peer: "203.0.113.8:1", port: 80, bytesIn: 1, bytesOut: 2, openedAt: ago(10) }],
   closedFlows: { count: 0, bytesIn: 0, bytesOut: 0 },
   recentEvents: [],
+  findings: [],
   admittedBy: [],
   ...over,
 });
