@@ -29,6 +29,19 @@ export interface LiveSessions {
   liveSessions(ids: readonly string[], now: number): Promise<Map<string, number>>;
 }
 
+/** One new session's admission under a policy's concurrent-session limit. */
+export interface AdmitRequest {
+  limit: LimitCheck;
+  /** The user (issuer and subject) the limit counts sessions of. */
+  identity: string;
+  session: { id: string; startedAt: number };
+  now: number;
+  /** How long the set of a user's sessions is kept without a new one (the absolute session timeout). */
+  ttlMs: number;
+  /** Enforce: the sessions to end leave the set now (Audit only reports them). */
+  enforce: boolean;
+}
+
 export class ConcurrencyLimiter {
   readonly #redis: Redis;
   readonly #keys: BusKeys;
@@ -40,7 +53,7 @@ export class ConcurrencyLimiter {
     this.#sessions = sessions;
   }
 
-  async admit(limit: LimitCheck, identity: string, session: { id: string; startedAt: number }, now: number, ttlMs: number, enforce: boolean): Promise<Admission> {
+  async admit({ limit, identity, session, now, ttlMs, enforce }: AdmitRequest): Promise<Admission> {
     const key = this.#keys.concurrentSessions(limit.namespace, limit.policyName, identity);
     const replies = await this.#redis.multi().zadd(key, "NX", String(session.startedAt), session.id).pexpire(key, String(ttlMs)).zrange(key, "0", "-1").exec();
     const members = (replies?.[2]?.[1] as string[] | undefined) ?? [];

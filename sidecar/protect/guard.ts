@@ -163,7 +163,7 @@ export class ProtectionGuard {
     const now = this.#d.now();
     let admission;
     try {
-      admission = await this.#d.limiter.admit(limit, identityKey(principal.issuer, principal.subject), session, now, input.timeouts.absoluteTimeoutMs, limit.mode === "Enforce");
+      admission = await this.#d.limiter.admit({ limit, identity: identityKey(principal.issuer, principal.subject), session, now, ttlMs: input.timeouts.absoluteTimeoutMs, enforce: limit.mode === "Enforce" });
     } catch (err) {
       this.#d.log.warn({ event: "protect.limits_unavailable", err: err instanceof Error ? err.message : String(err) }, "session limit could not be checked; will retry");
       return;

@@ -7,7 +7,10 @@ import { goldenConfig, pod, withPorts } from "./support.ts";
 
 const owned = (owner: Partial<V1OwnerReference>, labels: Record<string, string> = {}): V1Pod => {
   const p = pod(withPorts(8080));
-  p.metadata = { ...p.metadata, labels: { ...p.metadata?.labels, ...labels }, ownerReferences: [{ apiVersion: "apps/v1", uid: "u", kind: "ReplicaSet", name: "x", controller: true, ...owner }] };
+  const metadata = p.metadata ?? {};
+  metadata.labels = { ...metadata.labels, ...labels };
+  metadata.ownerReferences = [Object.assign({ apiVersion: "apps/v1", uid: "u", kind: "ReplicaSet", name: "x", controller: true }, owner)];
+  p.metadata = metadata;
   return p;
 };
 
