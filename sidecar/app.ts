@@ -20,6 +20,7 @@ import type { SidecarConfig } from "./config.ts";
 import { Enforcement } from "./enforcement.ts";
 import { instrumentGate } from "./gate-metrics.ts";
 import { createGate } from "./gate.ts";
+import { cachedLogins } from "./memory-budget.ts";
 import { createMetrics } from "./metrics.ts";
 import { PolicyView } from "./policy/view.ts";
 import { clientIp, trustedProxies } from "./proxy/client-ip.ts";
@@ -65,8 +66,10 @@ export function buildSidecar({ config, labels, issuers, keyRing, busKeys, logger
   const reporter = new BusReporter({ redis: redis.commands, prefix: config.busPrefix });
   const view = new PolicyView({ namespace: config.podNamespace, labels });
   const connections = new ConnectionTable();
-  const verifier = createTokenVerifier(issuers);
+  const logins = cachedLogins();
+  const verifier = createTokenVerifier(issuers, { cacheMaxEntries: logins });
   const store = new SessionStore({
+    maxCachedSessions: logins,
     redis: redis.commands,
     prefix: config.busPrefix,
     sealer: keyRing,
