@@ -9,10 +9,12 @@
  * `seal` always uses the primary key; `open` accepts any key still in the ring (rotation: add the
  * new key, make it primary, retire the old one once its records have expired).
  * `ring.seal`/`ring.open` are the `session` purpose; `ring.for(purpose)` gives the same for another purpose.
+ * `ring.derive(purpose)` is a 32-byte key derived from the primary key with HKDF-SHA256 (info `vigil/<purpose>/v1`),
+ * for keyed hashes that must agree across processes holding the same ring (lib/correlation.ts).
  * Every failure of `open` is a `SealError` (code SEALED_RECORD_INVALID) with the reason in the message; nothing is
  * thrown for bad input other than that. Ring construction errors are `KeyRingError`s naming the bad key.
  */
-import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from "node:crypto";
+import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, randomBytes, type KeyObject } from "node:crypto";
 
 /** A record that does not open (tampered, another key, another subject or purpose, malformed). */
 export class SealError extends Error {
@@ -59,6 +61,8 @@ export interface KeyRing extends Sealer {
   readonly keyIds: readonly string[];
   /** The sealer of another purpose (its AAD names it): `session` is the ring's own seal/open. */
   for(purpose: string): Sealer;
+  /** A key for `purpose` derived from the primary key (HKDF-SHA256); changes when the primary changes. */
+  derive(purpose: string): Buffer;
 }
 
 export function createKeyRing(input: KeyRingInput): KeyRing {
@@ -75,7 +79,14 @@ export function createKeyRing(input: KeyRingInput): KeyRing {
   const primary = input.primary;
   const primaryKey = keys.get(primary) as KeyObject;
   const session = sealerFor("session", keys, primary, primaryKey);
-  return { primary, keyIds: [...keys.keys()], seal: session.seal, open: session.open, for: (purpose) => sealerFor(purpose, keys, primary, primaryKey) };
+  return {
+    primary,
+    keyIds: [...keys.keys()],
+    seal: session.seal,
+    open: session.open,
+    for: (purpose) => sealerFor(purpose, keys, primary, primaryKey),
+    derive: (purpose) => Buffer.from(hkdfSync("sha256", primaryKey, Buffer.alloc(0), `vigil/${purpose}/v1`, KEY_BYTES)),
+  };
 }
 
 function sealerFor(purpose: string, keys: ReadonlyMap<string, KeyObject>, primary: string, primaryKey: KeyObject): Sealer {

@@ -84,6 +84,13 @@ const SETTINGS = {
   webhookCertDir: { parse: absolutePath, default: "/etc/vigil/webhook-tls" },
   /** The injection configuration (the chart's ConfigMap), read when the webhook is served. */
   injectionConfigFile: { parse: absolutePath, default: "/etc/vigil/injection/injection.json" },
+  /** HTTPS port of the sessions API (aggregated API sessions.vigil.dev, the webhook's certificate); 0 = not served. */
+  sessionsApiPort: { parse: integer(0, 65535), default: "0" },
+  sessionsApiHost: { parse: matching(/^[0-9a-fA-F:.]+$/, "an IP address"), default: "0.0.0.0" },
+  /** How long an ended session stays listed (and a session without activity is kept). */
+  sessionsRetentionSeconds: { parse: integer(60, 2_592_000), default: "86400" },
+  /** A session without open flows or activity for this long shows Idle. */
+  sessionsIdleSeconds: { parse: integer(5, 86_400), default: "120" },
 } as const;
 
 export type OperatorConfig = Settings<typeof SETTINGS>;

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * vigil-operator: wiring only. config → logger → kube config → Redis → operator (app.ts) → admin server →
- * injection webhook (when VIGIL_WEBHOOK_PORT is set) → run.
+ * injection webhook (when VIGIL_WEBHOOK_PORT is set) → sessions API over the session index, fed by the audit
+ * ingest from the sidecars' audit stream (when VIGIL_SESSIONS_API_PORT is set) → run.
  *
  *   KUBECONFIG=… VIGIL_REDIS_URL=redis://… node operator/main.ts [--key=value …]
  *
@@ -11,10 +12,10 @@
  */
 import { hostname } from "node:os";
 import { collectDefaultMetrics, Registry } from "prom-client";
-import { createLogger } from "../lib/log.ts";
+import { createLogger, type Logger } from "../lib/log.ts";
 import { startAdminServer } from "./admin.ts";
-import { assembleOperator } from "./app.ts";
-import { createBusRedis } from "../lib/redis.ts";
+import { assembleOperator, type OperatorApp } from "./app.ts";
+import { createBusRedis, type BusRedisConnections } from "../lib/redis.ts";
 import { loadSigningKeys, type SigningKeyRing } from "./bus/signing-keys.ts";
 import { loadKeyRingFromDir } from "../lib/key-ring-dir.ts";
 import { KeyRingError, type KeyRing } from "../lib/sealing.ts";
@@ -22,6 +23,10 @@ import { parseConfig, safeUrl, type OperatorConfig } from "./config.ts";
 import { ConfigError, errorFields } from "./errors.ts";
 import { loadKubeConfig } from "./kube/clients.ts";
 import { runWebhook } from "./webhook/run.ts";
+import { SessionIndex } from "./sessions-api/index/session-index.ts";
+import { runSessionsApi } from "./sessions-api/run.ts";
+import { AuditIngest } from "./audit/ingest.ts";
+import { sessionIndexOptions, sessionsApiSettings } from "./sessions-api/settings.ts";
 
 const SHUTDOWN_GRACE_MS = 20_000;
 
@@ -107,6 +112,11 @@ async function main(): Promise<number> {
           registry,
         );
 
+  // Every replica keeps the whole index and serves the sessions API from it (fed from the sidecars' audit stream).
+  const sessions = new SessionIndex(sessionIndexOptions(config));
+  const sessionsApi = config.sessionsApiPort === 0 ? undefined : await runSessionsApi(kc, sessionsApiSettings(config), sessions, log, registry);
+  const auditIngest = sessionsApi === undefined ? undefined : startAuditIngest(config, redis, app, sessionKeys, sessions, log, registry);
+
   const stop = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stop.signal.aborted) return;
@@ -124,6 +134,8 @@ async function main(): Promise<number> {
   clearInterval(keysReload);
   await admin.close();
   await webhook?.stop();
+  await auditIngest?.stop();
+  await sessionsApi?.stop();
   await redis.close();
   if (outcome === "lost") {
     log.error("leadership lost: exiting so that a fresh process rejoins the election");
@@ -131,6 +143,21 @@ async function main(): Promise<number> {
   }
   log.info("stopped");
   return 0;
+}
+
+/** Every replica reads the sidecars' audit stream into its own index; XREAD BLOCK holds its connection: one of its own. */
+function startAuditIngest(config: OperatorConfig, redis: BusRedisConnections, app: OperatorApp, keyRing: KeyRing, index: SessionIndex, log: Logger, registry: Registry): AuditIngest {
+  const ingest = new AuditIngest({
+    redis: redis.blocking.duplicate({ connectionName: `vigil-operator-${config.identity}-audit`.slice(0, 100) }),
+    streamKey: app.publisher.keys.audit,
+    keyRing,
+    index,
+    liveSidecars: () => app.bus.liveSidecars(),
+    log,
+    registry,
+  });
+  ingest.start();
+  return ingest;
 }
 
 main().then(

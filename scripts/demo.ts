@@ -6,7 +6,9 @@
  * installs the CRDs, creates the workload namespace (`shop`) and the operator's (`vigil-system`), starts the
  * operator, a sample app with a sidecar in front of it (pod `web-0`, labels `app: web`), mints tokens for alice
  * (engineers) and bob (contractors) into `.vigil/demo/`, applies demo/policy.yaml, waits until the policy is
- * Accepted and published and the sidecar enforces it, and prints copy-paste commands (scripts/demo/banner.ts).
+ * Accepted and published and the sidecar enforces it, registers the sessions API (a Service and the APIService, the
+ * aggregation layer routed to the local operator: scripts/demo/sessions-api.ts) so that `kubectl get vigilsessions`
+ * works, and prints copy-paste commands (scripts/demo/banner.ts).
  *
  * Ctrl-C (SIGINT, SIGTERM, SIGHUP) stops everything it started, by PID and in order (sidecar, app, operator,
  * control plane), removes its files and exits 0; a second Ctrl-C forces (SIGKILL to the demo's own process
@@ -18,6 +20,8 @@ import { randomBytes } from "node:crypto";
 import { get } from "node:http";
 import { join, relative, resolve } from "node:path";
 import { startCluster, type Cluster } from "../test/cluster/harness.ts";
+import { routeService } from "../test/cluster/service-route.ts";
+import { API_SERVICE_NAME, apiServiceAvailable, SESSIONS_API_PORT, SESSIONS_API_SERVICE, sessionsApiManifest } from "./demo/sessions-api.ts";
 import { freePort } from "../test/cluster/ports.ts";
 import { DEMO_TUNNEL_PORT, readyBanner, type BannerFacts } from "./demo/banner.ts";
 import { claimStateDir, removeStateFiles, statePaths, writeEnvFile, writePids, writeBusKeys, writeSessionKeys, writeSidecarFiles, writeToken, type StatePaths } from "./demo/files.ts";
@@ -66,6 +70,8 @@ class Demo {
   readonly #children: Child[] = [];
   #cluster: Promise<Cluster | undefined> = Promise.resolve(undefined);
   #stopping = false;
+  #kube: KubectlTarget | undefined;
+  #unroute: (() => Promise<void>) | undefined;
   /** Called when a process dies on its own (after start). */
   onCrash: (message: string) => void = () => undefined;
 
@@ -84,6 +90,7 @@ class Demo {
     await claimStateDir(this.#paths);
     const cluster = await this.#controlPlane();
     const kube: KubectlTarget = { kubectl: cluster.kubectl, kubeconfig: cluster.kubeconfig, cacheDir: this.#paths.kubeCache };
+    this.#kube = kube;
 
     await kubectlOk(kube, ["apply", "--server-side", "--force-conflicts", "-f", join(repo, "crds")]);
     await kubectlOk(kube, ["wait", "--for=condition=Established", "--timeout=60s", "crd/accesspolicies.vigil.dev", "crd/sessionterminations.vigil.dev"]);
@@ -92,9 +99,11 @@ class Demo {
     await kubectlOk(kube, ["apply", "--server-side", "-f", "-"], namespaces.join("---\n"));
     done(`namespaces ${s.namespace} (the workload) and ${s.operatorNamespace} (the operator)`);
     this.#check();
+    await kubectlOk(kube, ["apply", "--server-side", "--force-conflicts", "-f", "-"], sessionsApiManifest(s.operatorNamespace));
 
     const busKeys = await writeBusKeys(this.#paths);
     const sessionKeys = await writeSessionKeys(this.#paths);
+    const sessionsApiPort = await freePort();
     const operator = this.#spawn("operator", [join(repo, "operator/main.ts")], {
       ...busKeys.operator,
       VIGIL_SESSION_KEY_RING_DIR: sessionKeys,
@@ -108,9 +117,16 @@ class Demo {
       VIGIL_RESYNC_SECONDS: "30",
       VIGIL_TERMINATION_TIMEOUT_SECONDS: "15",
       VIGIL_HEARTBEAT_MAX_AGE_SECONDS: "10",
+      // The sessions API (its serving certificate is kept in a Secret of the operator's namespace; no webhook here).
+      VIGIL_SESSIONS_API_PORT: String(sessionsApiPort),
+      VIGIL_SESSIONS_API_HOST: "127.0.0.1",
+      VIGIL_WEBHOOK_SERVICE_NAME: SESSIONS_API_SERVICE,
+      VIGIL_WEBHOOK_TLS_SECRET: "vigil-demo-sessions-tls",
+      VIGIL_WEBHOOK_CONFIGURATION_NAME: "vigil-demo-no-injection-webhook",
       LOG_LEVEL: "info",
     });
     done(`operator started (pid ${operator.pid})`);
+    await this.#routeSessionsApi(kube, cluster, operator, sessionsApiPort);
 
     const issuer = await createDemoIssuer();
     const tokens: Record<string, string> = {};
@@ -181,6 +197,21 @@ class Demo {
     say(readyBanner(facts).replace(/^\n/, `\nStarted in ${((Date.now() - t0) / 1000).toFixed(1)} s. `));
   }
 
+  /** The aggregation layer → the operator's sessions API (as the sessions API tests route it), then Available. */
+  async #routeSessionsApi(kube: KubectlTarget, cluster: ExternalCluster, operator: Child, port: number): Promise<void> {
+    if (cluster.egressRoutesDir === undefined) {
+      say("  (no egress routes directory for this control plane: kubectl get vigilsessions will not reach the operator)");
+      return;
+    }
+    const routes = { kubeconfig: cluster.kubeconfig, egressRoutesDir: cluster.egressRoutesDir };
+    this.#unroute = await routeService(routes, { namespace: this.#s.operatorNamespace, name: SESSIONS_API_SERVICE, port: SESSIONS_API_PORT }, port);
+    await this.#waitFor("the sessions API (APIService Available)", operator, async () => {
+      const r = await kubectl(kube, ["get", "apiservice", API_SERVICE_NAME, "-o", "json"]);
+      return r.code === 0 && apiServiceAvailable(r.stdout);
+    }, 60_000);
+    done("sessions API: kubectl get vigilsessions is served by the operator through the aggregation layer");
+  }
+
   async #controlPlane(): Promise<ExternalCluster> {
     if (this.#s.external !== undefined) {
       done(`using the control plane of ${this.#s.external.kubeconfig} and Redis at ${this.#s.external.redisUrl}`);
@@ -193,7 +224,7 @@ class Demo {
     const c = await starting;
     done(`control plane and Redis ready in ${(c.startupMs / 1000).toFixed(1)} s`);
     this.#check();
-    return { kubeconfig: c.env.kubeconfig, redisUrl: c.env.redisUrl, kubectl: c.env.kubectl };
+    return { kubeconfig: c.env.kubeconfig, redisUrl: c.env.redisUrl, kubectl: c.env.kubectl, ...(c.env.egressRoutesDir === undefined ? {} : { egressRoutesDir: c.env.egressRoutesDir }) };
   }
 
   /** The Pod object of web-0 (no kubelet here: it stays Pending; its sidecar and app run as local processes). */
@@ -245,10 +276,17 @@ class Demo {
   /** Graceful: our processes in reverse start order, then the control plane, then the files. */
   async stop(): Promise<void> {
     this.#stopping = true;
+    await this.#unregisterSessionsApi();
     for (const c of [...this.#children].reverse()) await stopChild(c, STOP_GRACE_MS);
     const cluster = await this.#cluster;
     await cluster?.stop();
     await removeStateFiles(this.#paths);
+  }
+
+  /** The APIService is cluster-wide: the demo removes what it registered (the Service goes with the namespace). */
+  async #unregisterSessionsApi(): Promise<void> {
+    await this.#unroute?.().catch(() => undefined);
+    if (this.#kube !== undefined) await kubectl(this.#kube, ["delete", "apiservice", API_SERVICE_NAME, "--ignore-not-found", "--wait=false"]).catch(() => undefined);
   }
 
   /** Forced: SIGKILL to our process groups; the control plane's guards stop its servers once we exit. */

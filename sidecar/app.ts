@@ -29,6 +29,13 @@ import { createSidecarServer } from "./proxy/server.ts";
 import { ConnectionTable } from "./sessions/connections.ts";
 import type { KeyRing } from "../lib/sealing.ts";
 import { newSessionId } from "./sessions/session-id.ts";
+import type { SessionRecord } from "./sessions/record.ts";
+import type { Principal } from "./auth/types.ts";
+import { AuditReporter } from "./audit/reporter.ts";
+import { SidecarAudit } from "./audit/sidecar-audit.ts";
+import { correlator } from "../lib/correlation.ts";
+import { AUDIT_PURPOSE } from "../operator/api/audit/stream.ts";
+import { busKeys as busKeyNames } from "../operator/api/bus/keys.ts";
 import { SessionStore } from "./sessions/store.ts";
 
 export interface SidecarInputs {
@@ -62,14 +69,31 @@ export function buildSidecar({ config, labels, issuers, keyRing, busKeys, logger
     connectionName: `vigil-sidecar-${config.podName}`,
     ...(config.redisSentinelName === "" ? {} : { sentinel: { name: config.redisSentinelName, sentinels: config.redisSentinels } }),
   });
+  const workload = { namespace: config.podNamespace, pod: config.podName };
+  const auditReporter = new AuditReporter({
+    redis: redis.commands,
+    streamKey: busKeyNames(config.busPrefix).audit,
+    sealer: keyRing.for(AUDIT_PURPOSE),
+    correlate: correlator(keyRing),
+    workload,
+    // Audit lines are the log pipeline's copy of the trail: written at info whatever the program's level (but "silent").
+    logger: logger.level === "silent" ? logger : logger.child({}, { level: "info" }),
+    queueSize: config.auditQueueSize,
+    flushMs: config.auditFlushMs,
+    streamMaxLength: config.auditStreamMaxLength,
+  });
   const subscriber = new BusSubscriber({ redis: redis.commands, blocking: redis.blocking, prefix: config.busPrefix, namespace: config.podNamespace, keys: busKeys });
   const reporter = new BusReporter({ redis: redis.commands, prefix: config.busPrefix });
   const view = new PolicyView({ namespace: config.podNamespace, labels });
-  const connections = new ConnectionTable();
+  // The audit needs the store (session of a principal) and the store the audit (lifecycle events): one late binding.
+  const sessionOf: { fn: (p: Principal) => SessionRecord | undefined } = { fn: () => undefined };
+  const audit = new SidecarAudit({ sink: auditReporter, workload, sessionOf: (p) => sessionOf.fn(p), activityIntervalMs: config.auditActivityMs });
+  const connections = new ConnectionTable({ observer: audit.flows, appPort: config.upstreamPort, progressEveryMs: config.auditFlowProgressMs });
   const logins = cachedLogins();
   const verifier = createTokenVerifier(issuers, { cacheMaxEntries: logins });
   const store = new SessionStore({
     maxCachedSessions: logins,
+    events: audit.sessionEvents,
     redis: redis.commands,
     prefix: config.busPrefix,
     sealer: keyRing,
@@ -78,6 +102,7 @@ export function buildSidecar({ config, labels, issuers, keyRing, busKeys, logger
       logger.warn({ event: "session.flush_failed", err }, "session write-behind failed; will retry");
     },
   });
+  sessionOf.fn = (p) => store.sessionOf(p);
   const trusted = trustedProxies(config.trustedProxies);
   const defaultTimeouts = { idleTimeoutMs: config.defaultIdleTimeoutSeconds * 1000, absoluteTimeoutMs: config.defaultAbsoluteTimeoutSeconds * 1000 };
   let confirmedAt: number | null = null;
@@ -88,6 +113,7 @@ export function buildSidecar({ config, labels, issuers, keyRing, busKeys, logger
     busStalenessSeconds: () => (confirmedAt === null ? -1 : (now() - confirmedAt) / 1000),
     appliedRevision: () => view.revision,
     invalidBusMessages: () => subscriber.refused,
+    audit: () => auditReporter.stats(),
   });
   const gate = instrumentGate(
     createGate({
@@ -104,6 +130,7 @@ export function buildSidecar({ config, labels, issuers, keyRing, busKeys, logger
       now,
     }),
     metrics,
+    audit.gateObserver,
   );
   const enforcement = new Enforcement({
     pod: config.podName,
@@ -118,6 +145,7 @@ export function buildSidecar({ config, labels, issuers, keyRing, busKeys, logger
     logger,
     defaultTimeouts,
     now,
+    audit,
   });
   // Without X-Forwarded-For the answer depends on the peer alone: keep the last one (keep-alive clients repeat it).
   const peerOnlyClientIp = lastValueMemo((peer) => clientIp(peer, undefined, trusted));
@@ -189,6 +217,7 @@ export function buildSidecar({ config, labels, issuers, keyRing, busKeys, logger
         });
       });
       store.start();
+      auditReporter.start();
       logger.info({ event: "started", proxyPort: proxyAddress.port, adminPort: adminAddress.port, upstreamPort: config.upstreamPort }, "vigil-sidecar started");
       return {
         proxyAddress,
@@ -200,6 +229,7 @@ export function buildSidecar({ config, labels, issuers, keyRing, busKeys, logger
           await new Promise((r) => admin.close(r));
           await following;
           await store.stop().catch(() => undefined);
+          await auditReporter.stop();
           await redis.close();
         },
       };

@@ -75,6 +75,13 @@ export const SIDECAR_SETTINGS = {
   /** Session timeouts used when no policy selects the workload. */
   defaultIdleTimeoutSeconds: { parse: integer(1, 86_400), default: "1800" },
   defaultAbsoluteTimeoutSeconds: { parse: integer(1, 86_400), default: "28800" },
+  /** Audit reporting (sidecar/audit/): flush interval of the queue to the stream, queue bound, stream cap. */
+  auditFlushMs: { parse: integer(10, 10_000), default: "250" },
+  auditQueueSize: { parse: integer(100, 1_000_000), default: "10000" },
+  auditStreamMaxLength: { parse: integer(1_000, 10_000_000), default: "100000" },
+  /** Throttle of `session.activity` reports (and refusal folding), and of `flow.progress` byte counters. */
+  auditActivityMs: { parse: integer(100, 600_000), default: "10000" },
+  auditFlowProgressMs: { parse: integer(100, 600_000), default: "5000" },
   logLevel: { parse: logLevel, default: "info" },
 } as const;
 

@@ -10,11 +10,16 @@
  * - The bus was rebuilt (new epoch; Redis may have lost the acknowledgements) → every revocation applied and still
  *   in force is acknowledged again with the counts it had. A failed acknowledgement is retried on the next
  *   snapshot or confirmation.
- * - `sweep(now)` drops expired revocations, forgets the ones gone from the view, and closes sessions past their
- *   idle or absolute timeout.
+ * - `sweep(now)` drops expired revocations, forgets the ones gone from the view, closes sessions past their
+ *   idle or absolute timeout (flows reset with that reason), ends cached sessions past it that have no live flow
+ *   (the store re-reads idle ones first), reports long-lived flows and their byte counters, and lets the audit
+ *   report due activity.
+ * - Every applied termination is also an audit event (`termination.applied`); the sessions it ended and the flows
+ *   it reset are reported by the store and the connection table themselves.
  */
 import type { Logger } from "pino";
 import { covers } from "../operator/api/bus/coverage.ts";
+import { terminationOfRevocation } from "../operator/api/audit/events.ts";
 import type { Ack, Revocation } from "../operator/api/bus/messages.ts";
 import type { TokenVerifier } from "./auth/jwt.ts";
 import type { LiveFlow, ConnectionTable } from "./sessions/connections.ts";
@@ -29,7 +34,9 @@ export interface EnforcementDeps {
   namespace: string;
   view: PolicyView;
   connections: ConnectionTable;
-  store: Pick<SessionStore, "endCovered" | "flush">;
+  store: Pick<SessionStore, "endCovered" | "flush"> & Partial<Pick<SessionStore, "expire">>;
+  /** The audit (sidecar/audit/sidecar-audit.ts); absent in tests that do not look at it. */
+  audit?: { terminationApplied(termination: string, sessions: number, connections: number): void; tick(now: number): void };
   verifier: Pick<TokenVerifier, "invalidateWhere">;
   reporter: { ack(ack: Ack): Promise<void> };
   stillAllowed: (flow: LiveFlow) => boolean;
@@ -48,6 +55,7 @@ interface Applied {
 export class Enforcement {
   readonly #d: EnforcementDeps;
   readonly #applied = new Map<string, Applied>();
+  #expiring = false;
 
   constructor(deps: EnforcementDeps) {
     this.#d = deps;
@@ -78,6 +86,22 @@ export class Enforcement {
     const { idleTimeoutMs, absoluteTimeoutMs } = strictestTimeouts(view.selected, this.#d.defaultTimeouts);
     const expired = connections.expire(now, () => ({ idleMs: idleTimeoutMs, absoluteMs: absoluteTimeoutMs }));
     if (expired.connections > 0) metrics.connectionsClosed.inc({ reason: "expired" }, expired.connections);
+    connections.report(now);
+    this.#d.audit?.tick(now);
+    this.#expireSessions(now);
+  }
+
+  /** One pass at a time over the store's cached sessions (it may read Redis). */
+  #expireSessions(now: number): void {
+    const { store, connections } = this.#d;
+    if (store.expire === undefined || this.#expiring) return;
+    this.#expiring = true;
+    store
+      .expire(now, connections.liveSessionIds())
+      .catch(() => 0)
+      .finally(() => {
+        this.#expiring = false;
+      });
   }
 
   #reevaluate(): void {
@@ -99,6 +123,7 @@ export class Enforcement {
     const applied: Applied = { sessions: Math.max(closed.sessions, ended.length), connections: closed.connections, acked: false };
     this.#applied.set(revocation.id, applied);
     metrics.terminationsApplied.inc();
+    this.#d.audit?.terminationApplied(terminationOfRevocation(revocation.id), applied.sessions, applied.connections);
     metrics.connectionsClosed.inc({ reason: "terminated" }, closed.connections);
     logger.info(
       { event: "termination.applied", termination: revocation.id, selector: revocation.selector.kind, sessions: applied.sessions, connections: applied.connections },

@@ -7,6 +7,7 @@ export interface MetricSources {
   busStalenessSeconds: () => number;
   appliedRevision: () => number;
   invalidBusMessages: () => number;
+  audit: () => { emitted: number; dropped: number; written: number; flushFailures: number; queued: number };
 }
 
 export interface SidecarMetrics {
@@ -15,6 +16,19 @@ export interface SidecarMetrics {
   decisionSeconds: Histogram;
   terminationsApplied: Counter;
   connectionsClosed: Counter<"reason">;
+}
+
+/** A counter whose value is read from a running total at scrape time. */
+function counterOf(registry: Registry, name: string, help: string, read: () => number): void {
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
 }
 
 export function createMetrics(sources: MetricSources): SidecarMetrics {
@@ -28,6 +42,11 @@ export function createMetrics(sources: MetricSources): SidecarMetrics {
   gauge("vigil_sidecar_bus_staleness_seconds", "Seconds since the last successful read of the policy bus.", sources.busStalenessSeconds);
   gauge("vigil_sidecar_applied_revision", "Highest policy-bus revision applied.", sources.appliedRevision);
   gauge("vigil_sidecar_bus_invalid_messages", "Bus entries skipped because they did not validate.", sources.invalidBusMessages);
+  counterOf(registry, "vigil_sidecar_audit_events_total", "Audit events reported (queued for the log and the audit stream).", () => sources.audit().emitted);
+  counterOf(registry, "vigil_sidecar_audit_events_dropped_total", "Audit events dropped because the bounded audit queue was full.", () => sources.audit().dropped);
+  counterOf(registry, "vigil_sidecar_audit_entries_written_total", "Sealed entries written to the audit stream.", () => sources.audit().written);
+  counterOf(registry, "vigil_sidecar_audit_flush_failures_total", "Failed writes to the audit stream (retried).", () => sources.audit().flushFailures);
+  gauge("vigil_sidecar_audit_queue_depth", "Audit events waiting for the next flush.", () => sources.audit().queued);
   return {
     registry,
     decisions: new Counter({ name: "vigil_sidecar_decisions_total", help: "Admission decisions by result and code.", labelNames: ["result", "code"], registers: [registry] }),

@@ -48,3 +48,9 @@ export const TERMINATION_PLAN_ANNOTATION = `${PREFIX}/termination-plan`;
 
 /** Well-known label the API server sets on every namespace (its name); used by webhook namespace selectors. */
 export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
+
+/**
+ * SessionTermination annotation written by the sessions API when it creates one for `kubectl delete vigilsession`:
+ * the user (as the aggregator authenticated them) who asked.
+ */
+export const REQUESTED_BY_ANNOTATION = `${PREFIX}/requested-by`;

@@ -81,7 +81,7 @@ export interface SyncReport {
 }
 
 /** Why a rebuild is needed (the label of vigil_operator_bus_rebuilds_total). */
-export type RebuildReason = "not_built" | "lost" | "damaged" | "altered" | "sidecar_reported";
+export type RebuildReason = "not_built" | "lost" | "damaged" | "altered" | "sidecar_reported" | "key_rotated";
 
 export interface Damage {
   reason: RebuildReason;
@@ -101,6 +101,8 @@ export class BusPublisher {
   #namespaces = new Map<string, PublishedNamespace>();
   readonly #locks = new Map<string, Promise<unknown>>();
   #damage: Damage | null = null;
+  /** The one key id that signed the whole bus, or null when several did (then the next check re-signs it all). */
+  #signedBy: string | null = null;
   #invalidMessages = 0;
 
   constructor(options: PublisherOptions) {
@@ -159,6 +161,7 @@ export class BusPublisher {
     const epoch = verifyEpoch(epochReply, verifying);
     if (!epoch.ok) return { adopted: false, damage: { reason: epoch.error.code === "BUS_NO_EPOCH" ? "not_built" : "damaged", message: epoch.error.message } };
     const namespaces = new Map<string, PublishedNamespace>();
+    const signers = new Set([kidOf(epochReply)]);
     for (const namespace of await this.#scanNamespaces()) {
       const nsKeys = this.keys.namespace(namespace);
       const [head, entries] = await this.#guard(async () =>
@@ -167,6 +170,7 @@ export class BusPublisher {
       const verified = verifyNamespace(namespace, epoch.value, head, entries, verifying);
       if (!verified.ok) return { adopted: false, damage: { reason: "damaged", message: `namespace ${namespace}: ${verified.error.code}: ${verified.error.message}` } };
       if (verified.value.head === null) continue;
+      for (const kid of verified.value.signers) signers.add(kid);
       const state = new PublishedNamespace();
       state.revision = verified.value.head.revision;
       state.digest = verified.value.digest;
@@ -177,6 +181,7 @@ export class BusPublisher {
     this.#epoch = { id: epoch.value.epoch, createdAt: epoch.value.createdAt };
     this.#namespaces = namespaces;
     this.#damage = null;
+    this.#signedBy = signers.size === 1 ? ([...signers][0] ?? null) : null;
     return { adopted: true };
   }
 
@@ -226,6 +231,7 @@ export class BusPublisher {
       this.#epoch = epoch;
       this.#namespaces = namespaces;
       this.#damage = null;
+      this.#signedBy = key.kid;
       return { epoch: epoch.id, revision };
     });
   }
@@ -235,6 +241,11 @@ export class BusPublisher {
     if (this.#damage !== null) return this.#damage;
     const epoch = this.#epoch;
     if (epoch === null) return { reason: "not_built", message: "the bus was never loaded" };
+    const primary = this.#signing().primary.kid;
+    if (this.#signedBy !== primary) {
+      // A new primary key (rotation): re-sign the whole bus with it, so the old key can be retired.
+      return this.#markDamaged("key_rotated", `the signing key is now ${primary}; the bus is re-signed with it`);
+    }
     const namespaces = [...this.#namespaces];
     const pipeline = this.#redis.pipeline().hget(this.keys.epoch, "id").type(this.keys.sidecars).type(this.keys.ackEvents);
     for (const [namespace] of namespaces) pipeline.hget(this.keys.namespace(namespace).head, "revision");
@@ -536,6 +547,17 @@ export class BusPublisher {
       if (error instanceof Error && error.message.includes("WRONGTYPE")) this.#markDamaged("damaged", `a bus key holds the wrong type: ${error.message}`);
       throw new OperatorError(BUS_UNAVAILABLE, "the policy bus (Redis) did not accept the operation", { cause: error });
     }
+  }
+}
+
+/** The key id of the epoch record's envelope (already verified by the caller). */
+function kidOf(epochHash: unknown): string {
+  const signed = new Map(pairsOf(epochHash)).get("signed");
+  try {
+    const parsed = typeof signed === "string" ? (JSON.parse(signed) as { kid?: unknown }) : {};
+    return typeof parsed.kid === "string" ? parsed.kid : "";
+  } catch {
+    return "";
   }
 }
 

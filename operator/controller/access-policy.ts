@@ -93,7 +93,7 @@ export class AccessPolicyReconciler implements Reconciler {
       const error = describeError(err);
       const generation = policy.metadata.generation ?? 0;
       await updateStatus(this.#o.api, ref, (cur) => deletionBlockedStatus(cur.status, generation, error, new Date()), { initial: policy });
-      await this.#o.events.record(policy, "Warning", "BusUnavailable", `cannot remove the policy from the policy bus; the finalizer stays until it succeeds: ${error}`);
+      await this.#o.events.audit(policy, "bus.unavailable", `cannot remove the policy from the policy bus; the finalizer stays until it succeeds: ${error}`);
       throw err;
     }
     await removeFinalizer(this.#o.api, ref, VIGIL_FINALIZER, { initial: policy });
@@ -121,9 +121,9 @@ export class AccessPolicyReconciler implements Reconciler {
     const obs: PolicyObservation = { generation: policy.metadata.generation ?? 0, problems, warnings, bus };
     await updateStatus(this.#o.api, ref, (cur) => desiredPolicyStatus(cur.status, obs, new Date()), { initial: policy });
     ctx.log.info({ problems: problems.map((p) => p.reason) }, "policy rejected");
-    await this.#o.events.record(policy, "Warning", "Rejected", listFindings(problems));
+    await this.#o.events.audit(policy, "policy.rejected", listFindings(problems));
     if (busError !== undefined) {
-      await this.#o.events.record(policy, "Warning", "BusUnavailable", `cannot remove the rejected policy from the policy bus: ${describeError(busError)}`);
+      await this.#o.events.audit(policy, "bus.unavailable", `cannot remove the rejected policy from the policy bus: ${describeError(busError)}`);
       throw busError;
     }
     return {};
@@ -143,13 +143,13 @@ export class AccessPolicyReconciler implements Reconciler {
       revision = published.revision;
       if (published.changed) {
         ctx.log.info({ busRevision: revision, generation }, "policy published");
-        await this.#o.events.record(policy, "Normal", "Published", `generation ${generation} published at bus revision ${revision}`);
+        await this.#o.events.audit(policy, "policy.published", `generation ${generation} published at bus revision ${revision}`);
       }
     } catch (err) {
       if (!isBusError(err)) throw err;
       const obs: PolicyObservation = { generation, problems: [], warnings, bus: { ok: false, error: describeError(err) } };
       await updateStatus(this.#o.api, ref, (cur) => desiredPolicyStatus(cur.status, obs, new Date()), { initial: policy });
-      await this.#o.events.record(policy, "Warning", "BusUnavailable", `cannot publish the policy to the policy bus: ${describeError(err)}`);
+      await this.#o.events.audit(policy, "bus.unavailable", `cannot publish the policy to the policy bus: ${describeError(err)}`);
       throw err;
     }
     const sidecars = await this.#sidecarCounts(compiled, revision, ctx);

@@ -58,7 +58,7 @@ export function busMetrics(registry: Registry): BusMetrics {
     }),
     rebuilds: new Counter({
       name: "vigil_operator_bus_rebuilds_total",
-      help: "Times the whole policy bus was rebuilt from the resources as a new epoch, by reason (not_built, lost, damaged, altered, sidecar_reported).",
+      help: "Times the whole policy bus was rebuilt from the resources as a new epoch, by reason (not_built, lost, damaged, altered, sidecar_reported, key_rotated).",
       labelNames: ["reason"],
       registers: [registry],
     }),

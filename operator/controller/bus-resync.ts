@@ -159,7 +159,7 @@ export class BusResyncReconciler implements Reconciler {
     if (damage.reason === "not_built") ctx.log.info({ busRevision: result.revision, ms: Date.now() - started }, message);
     else {
       ctx.log.warn({ reason: damage.reason, busRevision: result.revision, ms: Date.now() - started }, message);
-      await this.#o.events.record(this.#o.leaseTarget, "Warning", "BusRebuilt", message);
+      await this.#o.events.audit(this.#o.leaseTarget, "bus.rebuilt", message);
     }
     this.#o.onRebuilt?.();
   }

@@ -151,7 +151,7 @@ export class SessionTerminationReconciler implements Reconciler {
     const target = terminationSelector(cached.spec.target);
     if (!target.ok) {
       await updateStatus(this.#o.api, ref, (cur) => invalidTargetStatus(cur.status, generation, target.message, new Date()), { initial: cached });
-      await this.#o.events.record(cached, "Warning", TERMINATION_REASONS.InvalidTarget, target.message);
+      await this.#o.events.audit(cached, "termination.invalid_target", target.message);
       return {};
     }
     const lifetime = revocationLifetimeMs(cached.spec.revokeFor, absoluteTimeoutsIn(this.#o.policies, namespace));
@@ -167,7 +167,7 @@ export class SessionTerminationReconciler implements Reconciler {
       if (!isBusError(err)) throw err;
       const message = `the policy bus (Redis) is unavailable; retrying: ${describeError(err)}`;
       await updateStatus(this.#o.api, ref, (cur) => pendingStatus(cur.status, generation, TERMINATION_REASONS.BusUnavailable, message, new Date()), { initial: cached });
-      await this.#o.events.record(cached, "Warning", "BusUnavailable", message);
+      await this.#o.events.audit(cached, "bus.unavailable", message);
       throw err;
     }
     if (planned === undefined) return {};
@@ -257,15 +257,15 @@ export class SessionTerminationReconciler implements Reconciler {
       const status = after.status ?? {};
       if (status.phase === "Completed") {
         ctx.log.info({ sessions: status.sessionsTerminated, connections: status.connectionsClosed }, "termination completed");
-        await this.#o.events.record(after, "Normal", "Completed", `${status.sidecarsAcknowledged ?? 0} of ${status.sidecarsExpected ?? 0} sidecar(s) acknowledged: ${status.sessionsTerminated ?? 0} session(s) terminated, ${status.connectionsClosed ?? 0} connection(s) closed`);
+        await this.#o.events.audit(after, "termination.completed", `${status.sidecarsAcknowledged ?? 0} of ${status.sidecarsExpected ?? 0} sidecar(s) acknowledged: ${status.sessionsTerminated ?? 0} session(s) terminated, ${status.connectionsClosed ?? 0} connection(s) closed`);
       } else {
         ctx.log.warn({ unresponsive: status.unresponsiveSidecars }, "termination failed: sidecars did not acknowledge");
-        await this.#o.events.record(after, "Warning", "Failed", `sidecar(s) never acknowledged: ${(status.unresponsiveSidecars ?? []).join(", ")}`);
+        await this.#o.events.audit(after, "termination.failed", `sidecar(s) never acknowledged: ${(status.unresponsiveSidecars ?? []).join(", ")}`);
       }
     }
     if (isFinished(after.status)) return this.#expire(after, ref, ctx);
     if (published.changed) {
-      await this.#o.events.record(after, "Normal", "Published", `revocation and termination published at bus revision ${busRevision}; waiting for ${plan.expected.length} sidecar(s)`);
+      await this.#o.events.audit(after, "termination.published", `revocation and termination published at bus revision ${busRevision}; waiting for ${plan.expected.length} sidecar(s)`);
     }
     return { requeueAfterMs: Math.max(50, Math.min(this.#o.pollMs ?? 1000, progress.remainingMs)) };
   }

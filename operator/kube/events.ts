@@ -7,10 +7,16 @@
  * note is cut to 1 KiB. The same (object uid, type, reason, note) is not recorded twice within `dedupeMs`
  * (default 10 min), so periodic resyncs do not flood the object with identical Events; the last 2048 recorded
  * outcomes are remembered (an `lru-cache` with that TTL).
+ *
+ * `audit(target, type, note)` records an operator audit event of the catalogue (operator/api/audit/catalogue.ts):
+ * the Event's reason is the catalogue's `k8sReason`, its type Normal for an `…I` code and Warning otherwise, its note
+ * starts with the code; and the same event goes to the log as an audit line (`event`, `code`, the resource), once
+ * per deduplicated outcome — so the Event, the log and docs/audit-events.md use the same words.
  */
 import { randomBytes } from "node:crypto";
 import { EventsV1Api, V1MicroTime, type EventsV1Event, type KubeConfig, type V1ObjectReference } from "@kubernetes/client-node";
 import { LRUCache } from "lru-cache";
+import { AUDIT_CATALOGUE, type OperatorEventType } from "../api/audit/catalogue.ts";
 import { errorFields } from "../errors.ts";
 import type { Logger } from "../../lib/log.ts";
 
@@ -68,14 +74,14 @@ export class EventRecorder {
 
   /** Record an Event on `target`. Resolves true if an Event was created; never rejects. */
   async record(target: EventTarget, type: EventType, reason: string, note: string, action = reason): Promise<boolean> {
-    const { namespace = "", name = "", uid } = target.metadata ?? {};
+    const { namespace = "", name = "" } = target.metadata ?? {};
     const log = this.#o.log.child({ resource_kind: target.kind ?? "", resource_namespace: namespace, resource_name: name });
     if (!isEventReason(reason) || name === "" || namespace === "") {
       log.error({ reason }, "refusing to record an Event: bad reason or target");
       return false;
     }
     const text = truncateUtf8(note, MAX_NOTE_BYTES);
-    const dedupeKey = `${uid ?? `${namespace}/${name}`}|${type}|${reason}|${text}`;
+    const dedupeKey = this.#dedupeKey(target, type, reason, text);
     if (this.#recent.has(dedupeKey)) return false;
     try {
       await this.#api.createNamespacedEvent({ namespace, body: this.#event(target, type, reason, text, action, Date.now()) });
@@ -85,6 +91,25 @@ export class EventRecorder {
       log.warn({ ...errorFields(err), reason }, "recording Event failed");
       return false;
     }
+  }
+
+  /** An operator audit event as a Kubernetes Event and an audit log line (see the file comment). Never rejects. */
+  async audit(target: EventTarget, event: OperatorEventType, note: string): Promise<boolean> {
+    const entry = AUDIT_CATALOGUE[event];
+    const type: EventType = entry.code.endsWith("I") ? "Normal" : "Warning";
+    const text = `${entry.code} ${note}`;
+    if (!this.#recent.has(this.#dedupeKey(target, type, entry.k8sReason, truncateUtf8(text, MAX_NOTE_BYTES)))) {
+      const meta = target.metadata ?? {};
+      const fields = { event, code: entry.code, outcome: type === "Normal" ? "success" : "failure", resource_kind: target.kind ?? "", resource_namespace: meta.namespace ?? "", resource_name: meta.name ?? "" };
+      if (type === "Normal") this.#o.log.info(fields, note);
+      else this.#o.log.warn(fields, note);
+    }
+    return this.record(target, type, entry.k8sReason, text);
+  }
+
+  #dedupeKey(target: EventTarget, type: EventType, reason: string, text: string): string {
+    const { namespace = "", name = "", uid } = target.metadata ?? {};
+    return `${uid ?? `${namespace}/${name}`}|${type}|${reason}|${text}`;
   }
 
   #event(target: EventTarget, type: EventType, reason: string, note: string, action: string, now: number): EventsV1Event {

@@ -85,6 +85,15 @@ export async function readWebhookTls(core: CoreV1Api, target: Pick<WebhookTlsTar
   return cert === undefined || key === undefined ? undefined : { cert, key };
 }
 
+/** The CA bundle clients must trust (the current CA, plus the previous one while a renewed CA rolls out), or undefined. */
+export async function readWebhookCaBundle(core: CoreV1Api, target: Pick<WebhookTlsTarget, "namespace" | "secretName">): Promise<string | undefined> {
+  const data = decode(await readSecret(core, target));
+  const ca = data[CA_CERT];
+  if (ca === undefined) return undefined;
+  const previous = data[PREVIOUS_CA];
+  return previous === undefined ? ca : `${ca.trimEnd()}\n${previous}`;
+}
+
 async function readSecret(core: CoreV1Api, target: Pick<WebhookTlsTarget, "namespace" | "secretName">): Promise<V1Secret | undefined> {
   try {
     return await core.readNamespacedSecret({ name: target.secretName, namespace: target.namespace });

@@ -31,7 +31,10 @@ export interface DemoCommands {
   tunnel: string;
   terminate: string;
   watch: string;
+  sessions: string;
+  sessionsWide: string;
   editPolicy: string;
+  console: string;
 }
 
 export function demoCommands(f: BannerFacts): DemoCommands {
@@ -44,7 +47,10 @@ export function demoCommands(f: BannerFacts): DemoCommands {
     tunnel: `curl -sSN -p -x $SIDECAR --proxy-header "Proxy-Authorization: Bearer $TOKEN_ALICE" telnet://127.0.0.1:${DEMO_TUNNEL_PORT}`,
     terminate: `$KUBECTL create -n ${f.namespace} -f ${f.terminationFile}`,
     watch: `$KUBECTL get sessionterminations -n ${f.namespace} -w`,
+    sessions: `$KUBECTL get vigilsessions -n ${f.namespace}`,
+    sessionsWide: `$KUBECTL get vigilsessions -n ${f.namespace} -o wide`,
     editPolicy: `$KUBECTL apply -n ${f.namespace} -f ${f.policyFile}`,
+    console: `bin/kubectl-vigil console -n ${f.namespace}`,
   };
 }
 
@@ -69,17 +75,27 @@ export function readyBanner(f: BannerFacts): string {
     "   (the last one is a TCP tunnel through CONNECT: type a line and it comes back; once the tunnel is",
     "   cut, curl notices at the next line you type)",
     "",
-    "3. End alice's sessions (a SessionTermination's spec is immutable: create, don't apply):",
+    "3. See who is connected: the sessions (who, from where, which flows, since when), served by the operator",
+    "   through the Kubernetes API (-o wide adds groups, user agent, first IP and end reason; -o yaml the flows",
+    "   with their bytes and the recent audit events):",
+    `  ${c.sessions}`,
+    `  ${c.sessionsWide}`,
+    "",
+    "4. End alice's sessions (a SessionTermination's spec is immutable: create, don't apply):",
     `  ${c.terminate}`,
     "",
-    "4. Watch it reach Completed, with the sessions and connections it ended (Ctrl-C to stop watching):",
+    "5. Watch it reach Completed, with the sessions and connections it ended (Ctrl-C to stop watching):",
     `  ${c.watch}`,
     "   The connections from step 2 are reset at once.",
     "",
-    "5. alice again: 401 SESSION_REVOKED (bob is still 403):",
+    "6. alice again: 401 SESSION_REVOKED (bob is still 403); her session now shows Ended with its end reason:",
     `  ${c.aliceHello}`,
+    `  ${c.sessionsWide}`,
     "",
     `Change the policy and re-apply it any time: ${c.editPolicy}`,
+    "The console (kubectl vigil console, with your kubeconfig; bin/ on PATH makes it `kubectl vigil`): terminations",
+    "with their progress, policies in words, the audit trail, and live sessions where the operator serves the sessions API:",
+    `  ${c.console}`,
     "Ctrl-C here stops everything the demo started.",
     "",
   ].join("\n");

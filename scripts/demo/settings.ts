@@ -3,6 +3,8 @@
  *
  *   VIGIL_DEMO_KUBECONFIG, VIGIL_DEMO_REDIS_URL, VIGIL_DEMO_KUBECTL
  *       use an already running control plane and Redis instead of starting one (all three, or none);
+ *   VIGIL_DEMO_EGRESS_ROUTES_DIR   with those: the routes directory of that control plane's egress proxy (the
+ *       harness's), through which its aggregation layer reaches the demo's sessions API;
  *   VIGIL_DEMO_NAMESPACE           the workload namespace (default `shop`);
  *   VIGIL_DEMO_OPERATOR_NAMESPACE  where the operator keeps its Lease (default `vigil-system`);
  *   VIGIL_DEMO_BUS_PREFIX          the policy bus key prefix (default `vigil:`);
@@ -16,6 +18,8 @@ export interface ExternalCluster {
   kubeconfig: string;
   redisUrl: string;
   kubectl: string;
+  /** The control plane's egress routes (test/cluster/service-route.ts); absent: no sessions API route. */
+  egressRoutesDir?: string;
 }
 
 export interface DemoSettings {
@@ -57,7 +61,13 @@ function external(env: Readonly<Record<string, string | undefined>>): ExternalCl
   if (keys.every((k) => (env[k] ?? "") === "")) return undefined;
   const redisUrl = env["VIGIL_DEMO_REDIS_URL"] ?? "";
   if (!/^rediss?:\/\/[^\s]+$/.test(redisUrl)) throw new DemoSettingError("VIGIL_DEMO_REDIS_URL", "must be a redis:// or rediss:// URL");
-  return { kubeconfig: absolutePath(env, "VIGIL_DEMO_KUBECONFIG"), redisUrl, kubectl: absolutePath(env, "VIGIL_DEMO_KUBECTL") };
+  const routes = env["VIGIL_DEMO_EGRESS_ROUTES_DIR"] ?? "";
+  return {
+    kubeconfig: absolutePath(env, "VIGIL_DEMO_KUBECONFIG"),
+    redisUrl,
+    kubectl: absolutePath(env, "VIGIL_DEMO_KUBECTL"),
+    ...(routes === "" ? {} : { egressRoutesDir: resolve(routes) }),
+  };
 }
 
 export function demoSettings(env: Readonly<Record<string, string | undefined>>, repo: string): DemoSettings {

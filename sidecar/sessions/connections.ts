@@ -14,10 +14,18 @@
  * - A pooled upstream socket is reset only while it serves a request of a matching flow (an
  *   ownership check), never after it went back to the keep-alive pool for someone else.
  * - Nothing here throws for socket state: sockets already gone are skipped.
+ * - Flows are reported to an optional `observer` (the audit, sidecar/audit/): WebSockets and tunnels when they
+ *   open; keep-alive HTTP sockets once they lived `longLivedAfterMs` (at the next `report(now)`, the sweep), as
+ *   kind `stream` when a request on them has been in flight that long; byte counters (the client socket's
+ *   `bytesRead`/`bytesWritten`, read at the sweep and at close, never per chunk) at most every `progressEveryMs`;
+ *   and the close, with the reason (Vigil's reset: `Terminated`, `PolicyChanged`, `IdleTimeout`,
+ *   `AbsoluteTimeout`, `Shutdown`; else `Closed` or `Error`). Nothing is reported on the request path.
  */
 import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
 import { covers } from "../../operator/api/bus/coverage.ts";
+import type { AuditFlowKind, CloseReason } from "../../operator/api/audit/catalogue.ts";
+import type { FlowFacts } from "../../operator/api/audit/events.ts";
 import type { Revocation } from "../../operator/api/bus/messages.ts";
 import type { Principal, RequestFacts } from "../auth/types.ts";
 import { coveredIdentity } from "./session-key.ts";
@@ -84,6 +92,14 @@ export interface RequestHandle {
 interface InFlight {
   binding: FlowBinding;
   upstream: Socket | null;
+  startedAt: number;
+}
+
+/** Where flows are reported (sidecar/audit/flows.ts): called from the sweep and from socket close listeners. */
+export interface FlowObserver {
+  opened(binding: FlowBinding, flow: FlowFacts, now: number): void;
+  progressed(binding: FlowBinding, flow: FlowFacts, now: number): void;
+  closed(binding: FlowBinding, flow: FlowFacts, reason: CloseReason, now: number): void;
 }
 
 interface Entry {
@@ -95,6 +111,14 @@ interface Entry {
   openedAt: number;
   lastActivityAt: number;
   requests: Set<InFlight>;
+  /** The binding this flow was reported for (null: not reported, or its close was reported). */
+  reported: FlowBinding | null;
+  reportedKind: AuditFlowKind;
+  /** Set when Vigil closes the flow. */
+  closeReason: CloseReason | null;
+  progressAt: number;
+  progressIn: number;
+  progressOut: number;
 }
 
 export interface ConnectionTableOptions {
@@ -102,6 +126,14 @@ export interface ConnectionTableOptions {
   now?: () => number;
   /** After a linked socket closes cleanly, the other side gets this long to flush before it is destroyed. */
   linkedCloseGraceMs?: number;
+  /** Where flows are reported (see the file comment). */
+  observer?: FlowObserver;
+  /** The application's port (the target port of HTTP and WebSocket flows). */
+  appPort?: number;
+  /** A keep-alive HTTP socket (or a request on it) becomes a reported flow once it lived this long. Default 1000 ms. */
+  longLivedAfterMs?: number;
+  /** Byte counters of a reported flow are reported at most this often. Default 5000 ms. */
+  progressEveryMs?: number;
 }
 
 /** Reset a socket (RST) and destroy it; falls back to a plain destroy when no TCP handle is left. */
@@ -124,6 +156,7 @@ const ignoreError = (): void => undefined;
 class Flight implements InFlight, RequestHandle {
   readonly binding: FlowBinding;
   upstream: Socket | null = null;
+  readonly startedAt: number;
   readonly #entry: Entry;
   readonly #owners: WeakMap<Socket, InFlight>;
   readonly #now: () => number;
@@ -134,6 +167,7 @@ class Flight implements InFlight, RequestHandle {
     this.#entry = entry;
     this.#owners = owners;
     this.#now = now;
+    this.startedAt = entry.lastActivityAt;
   }
 
   attachUpstream(socket: Socket): void {
@@ -161,10 +195,18 @@ export class ConnectionTable {
   readonly #resetting = new WeakSet<Socket>();
   readonly #now: () => number;
   readonly #graceMs: number;
+  readonly #observer: FlowObserver | undefined;
+  readonly #appPort: number;
+  readonly #longLivedMs: number;
+  readonly #progressMs: number;
 
   constructor(opts: ConnectionTableOptions = {}) {
     this.#now = opts.now ?? Date.now;
     this.#graceMs = opts.linkedCloseGraceMs ?? 5_000;
+    this.#observer = opts.observer;
+    this.#appPort = opts.appPort ?? 0;
+    this.#longLivedMs = opts.longLivedAfterMs ?? 1_000;
+    this.#progressMs = opts.progressEveryMs ?? 5_000;
   }
 
   /** Live client sockets. */
@@ -206,7 +248,9 @@ export class ConnectionTable {
 
   /** Track a WebSocket or CONNECT tunnel: both sockets are linked and belong to `binding`'s session. */
   openFlow(kind: "websocket" | "tunnel", client: Socket, upstream: Socket, binding: FlowBinding): string {
-    const entry = this.#add(kind, client, upstream, binding, this.#now());
+    const now = this.#now();
+    const entry = this.#add(kind, client, upstream, binding, now);
+    if (this.#observer !== undefined) this.#open(entry, binding, kind, now);
     const touch = (): void => {
       entry.lastActivityAt = this.#now();
     };
@@ -221,7 +265,7 @@ export class ConnectionTable {
   /** RST every flow the revocation covers at `now` (both sides; the rule is operator/api/bus/coverage.ts). */
   terminate(revocation: Revocation, now: number): CloseCounts {
     const covered = (b: FlowBinding): boolean => covers(revocation, coveredIdentity(b.principal, b.sessionId), b.principal.issuedAt * 1000, now);
-    return this.#closeWhere((e) => this.#bindingsOf(e).filter(covered));
+    return this.#closeWhere((e) => this.#bindingsOf(e).filter(covered), "Terminated");
   }
 
   /**
@@ -233,7 +277,7 @@ export class ConnectionTable {
     return this.#closeWhere((e) => {
       const live = e.kind === "http" ? [...e.requests].map((r) => r.binding) : [e.current];
       return live.filter((b) => !stillAllowed(this.#flow(e, b)));
-    });
+    }, "PolicyChanged");
   }
 
   /**
@@ -258,7 +302,10 @@ export class ConnectionTable {
       const reason = expiryReason(entries, now, limits);
       if (reason === undefined) continue;
       expired.push({ sessionId, reason });
-      doomed.push(...entries);
+      for (const e of entries) {
+        e.closeReason = reason === "idle" ? "IdleTimeout" : "AbsoluteTimeout";
+        doomed.push(e);
+      }
     }
     this.#killAll(doomed);
     return { sessions: expired.length, connections: doomed.length, expired };
@@ -266,7 +313,41 @@ export class ConnectionTable {
 
   /** RST everything (shutdown). */
   closeAll(): CloseCounts {
-    return this.#closeWhere((e) => this.#bindingsOf(e));
+    return this.#closeWhere((e) => this.#bindingsOf(e), "Shutdown");
+  }
+
+  /** Session ids with at least one live client socket. */
+  liveSessionIds(): Set<string> {
+    const ids = new Set<string>();
+    for (const e of this.#entries.values()) ids.add(e.current.sessionId);
+    return ids;
+  }
+
+  /**
+   * The sweep's reporting pass (see the file comment): keep-alive HTTP sockets that became long-lived are reported
+   * opened, flows rebound to another session are closed and reopened, byte counters that moved are reported.
+   */
+  report(now: number): void {
+    if (this.#observer === undefined) return;
+    for (const e of this.#entries.values()) {
+      const reported = e.reported;
+      if (reported === null) {
+        if (e.kind === "http" && now - e.openedAt >= this.#longLivedMs) this.#open(e, e.current, this.#httpKind(e, now), now);
+        continue;
+      }
+      if (reported.sessionId !== e.current.sessionId) {
+        this.#observer.closed(reported, this.#facts(e, reported), "Rebound", now);
+        this.#open(e, e.current, this.#httpKind(e, now), now);
+        continue;
+      }
+      if (now - e.progressAt < this.#progressMs) continue;
+      const { bytesRead, bytesWritten } = e.client;
+      if (bytesRead === e.progressIn && bytesWritten === e.progressOut) continue;
+      e.progressAt = now;
+      e.progressIn = bytesRead;
+      e.progressOut = bytesWritten;
+      this.#observer.progressed(reported, this.#facts(e, reported), now);
+    }
   }
 
   #add(kind: ConnectionKind, client: Socket, upstream: Socket | null, binding: FlowBinding, now: number): Entry {
@@ -281,13 +362,58 @@ export class ConnectionTable {
       openedAt: now,
       lastActivityAt: now,
       requests: new Set(),
+      reported: null,
+      reportedKind: kind === "http" ? "http" : kind,
+      closeReason: null,
+      progressAt: now,
+      progressIn: 0,
+      progressOut: 0,
     };
+    if (previous?.reported != null) this.#reportClosed(previous, "Rebound");
     this.#entries.set(client, entry);
     client.on("error", ignoreError);
-    client.once("close", () => {
+    client.once("close", (hadError: boolean) => {
       if (this.#entries.get(client) === entry) this.#entries.delete(client);
+      if (entry.reported !== null) this.#reportClosed(entry, entry.closeReason ?? (hadError ? "Error" : "Closed"));
     });
     return entry;
+  }
+
+  #open(e: Entry, binding: FlowBinding, kind: AuditFlowKind, now: number): void {
+    e.reported = binding;
+    e.reportedKind = kind;
+    e.progressAt = now;
+    e.progressIn = e.client.bytesRead;
+    e.progressOut = e.client.bytesWritten;
+    this.#observer?.opened(binding, this.#facts(e, binding), now);
+  }
+
+  #reportClosed(e: Entry, reason: CloseReason): void {
+    const binding = e.reported;
+    if (binding === null) return;
+    e.reported = null;
+    this.#observer?.closed(binding, this.#facts(e, binding), reason, this.#now());
+  }
+
+  /** `stream` when a request on the socket has been in flight for the long-lived threshold, else `http`. */
+  #httpKind(e: Entry, now: number): AuditFlowKind {
+    if (e.kind !== "http") return e.kind;
+    for (const r of e.requests) if (now - r.startedAt >= this.#longLivedMs) return "stream";
+    return "http";
+  }
+
+  #facts(e: Entry, binding: FlowBinding): FlowFacts {
+    const { client } = e;
+    const peer = client.remoteAddress === binding.clientIp && client.remotePort !== undefined ? joinHostPort(binding.clientIp, client.remotePort) : binding.clientIp;
+    return {
+      id: e.id,
+      kind: e.reportedKind,
+      peer: peer === "" ? "unknown" : peer,
+      port: e.kind === "tunnel" ? (binding.facts.port ?? 0) : this.#appPort,
+      openedAt: e.openedAt,
+      bytesIn: client.bytesRead,
+      bytesOut: client.bytesWritten,
+    };
   }
 
   /** When `a` closes: after an error destroy `b` at once, else end it and destroy it after a grace period. */
@@ -308,7 +434,7 @@ export class ConnectionTable {
   }
 
   /** RST every flow `matching` returns bindings for (see #killAll). */
-  #closeWhere(matching: (e: Entry) => FlowBinding[]): CloseCounts {
+  #closeWhere(matching: (e: Entry) => FlowBinding[], reason: CloseReason): CloseCounts {
     const sessions = new Set<string>();
     const victims: Entry[] = [];
     for (const e of this.#entries.values()) {
@@ -317,16 +443,18 @@ export class ConnectionTable {
       for (const b of hits) sessions.add(b.sessionId);
       victims.push(e);
     }
+    for (const e of victims) e.closeReason = reason;
     this.#killAll(victims);
     return { sessions: sessions.size, connections: victims.length };
   }
 
   /**
-   * RST these flows. The users' side goes first: every client socket (and the pooled upstream socket of
-   * an in-flight request, which the request's teardown would otherwise close cleanly) is reset in one pass, and
+   * RST these flows, each with its `closeReason`. The users' side goes first: every client socket (and the pooled
+   * upstream socket of an in-flight request, which the request's teardown would otherwise close cleanly) is reset in
+   * one pass; then each reset flow's close is reported (before a session end that follows; the counters are final);
    * the application sides of tunnels and WebSockets right after, in a `setImmediate`: with 1,000 flows of one
-   * session that halves the time until the last user sees the reset (docs/decisions/perf-0002). Until then those
-   * sockets are marked, so the link between the two sides does not close them cleanly instead.
+   * session that halves the time until the last user sees the reset. Until then those sockets are marked, so the
+   * link between the two sides does not close them cleanly instead.
    */
   #killAll(victims: readonly Entry[]): void {
     const upstreams: Socket[] = [];
@@ -334,6 +462,7 @@ export class ConnectionTable {
       const upstream = this.#kill(e);
       if (upstream !== null) upstreams.push(upstream);
     }
+    for (const e of victims) this.#reportClosed(e, e.closeReason ?? "Closed");
     if (upstreams.length > 0) {
       setImmediate(() => {
         for (const socket of upstreams) {
@@ -391,4 +520,8 @@ function expiryReason(entries: Entry[], now: number, limits: SessionLimits): "id
   if (now - started >= limits.absoluteMs) return "absolute";
   if (now - active >= limits.idleMs) return "idle";
   return undefined;
+}
+
+function joinHostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }

@@ -14,6 +14,10 @@
  *   operator/api/bus/coverage.ts: a session started after the termination is never ended by it).
  * - Redis TTLs are set to the absolute expiry; expiry is also enforced from the timestamps inside the record.
  * - Redis unreachable: SESSION_STORE_UNAVAILABLE (503, retryable), never a 500.
+ * - Lifecycle is told to `events` (the audit, sidecar/audit/): `started` when a session is first loaded on this
+ *   sidecar (first seen on this workload), `ended` once when it ends here (a refused idle or expired session, a
+ *   revocation, or `expire(now, live)` — the sweep's pass over cached sessions past their idle or absolute
+ *   timeout without a live flow; an idle one is re-read from Redis first, another sidecar may have seen it active).
  * Redis keys: `<prefix>session-index:<sessionKeyOf(principal)>` (a hash: key names never reveal identities) → ID,
  * `<prefix>session:<ID>` → sealed record.
  */
@@ -21,6 +25,7 @@ import type { Redis } from "ioredis";
 import { LRUCache } from "lru-cache";
 import { covers } from "../../operator/api/bus/coverage.ts";
 import { busKeys, type BusKeys } from "../../operator/api/bus/keys.ts";
+import { terminationOfRevocation } from "../../operator/api/audit/events.ts";
 import type { Revocation } from "../../operator/api/bus/messages.ts";
 import type { Principal } from "../auth/types.ts";
 import { SidecarError } from "../errors.ts";
@@ -32,6 +37,11 @@ export interface SessionSealer {
   open(sessionId: string, sealed: string): unknown;
 }
 
+export interface SessionEvents {
+  started(record: SessionRecord, clientIp: string): void;
+  ended(record: SessionRecord, detail?: string): void;
+}
+
 export interface SessionStoreOptions {
   redis: Redis;
   prefix: string;
@@ -41,13 +51,14 @@ export interface SessionStoreOptions {
   flushIntervalMs?: number;
   maxCachedSessions?: number;
   onFlushError?: (err: unknown) => void;
+  events?: SessionEvents;
 }
 
 /** Seconds a client is told to wait when the store is unreachable. */
 export const STORE_RETRY_AFTER_SECONDS = 2;
 
 export class SessionStore {
-  readonly #o: Required<Omit<SessionStoreOptions, "onFlushError">> & Pick<SessionStoreOptions, "onFlushError">;
+  readonly #o: Required<Omit<SessionStoreOptions, "onFlushError" | "events">> & Pick<SessionStoreOptions, "onFlushError" | "events">;
   /** session key → record (clean or dirty). */
   readonly #cache: LRUCache<string, SessionRecord>;
   /** session key → record still to be written (kept even if the cache evicts it). */
@@ -84,7 +95,9 @@ export class SessionStore {
       verdict = standing(record, seen.now);
     }
     if (!verdict.ok) {
-      this.#remember(key, end(record, verdict.reason, seen.now));
+      const ended = end(record, verdict.reason, seen.now);
+      this.#remember(key, ended);
+      if (ended !== record) this.#o.events?.ended(ended);
       throw refusal(verdict.reason);
     }
     const touched = touch(record, seen);
@@ -98,11 +111,57 @@ export class SessionStore {
     const consider = (key: string, record: SessionRecord): void => {
       if (record.endedAt !== undefined) return;
       if (!covers(revocation, { sessionId: record.id, sessionKey: record.key ?? key, principal: record }, record.startedAt, now)) return;
-      this.#remember(key, end(record, "terminated", now));
+      const closed = end(record, "terminated", now);
+      this.#remember(key, closed);
+      this.#o.events?.ended(closed, `SessionTermination ${terminationOfRevocation(revocation.id)}`);
       ended.push(record.id);
     };
     for (const [key, record] of [...this.#dirty]) consider(key, record);
     for (const [key, record] of [...this.#cache.entries()]) if (!this.#dirty.has(key)) consider(key, record);
+    return ended;
+  }
+
+  /** The cached session of a principal (no Redis, no LRU bump), for the audit's activity reports. */
+  sessionOf(principal: Principal): SessionRecord | undefined {
+    const key = cachedSessionKeyOf(principal);
+    return this.#dirty.get(key) ?? this.#cache.peek(key);
+  }
+
+  /**
+   * Ends cached sessions past their idle or absolute timeout that have no live flow (`live` = ids with one); an idle
+   * one is re-read from Redis first (at most `maxReads` per call). Returns how many ended. Redis failures skip the
+   * session until the next call; never throws.
+   */
+  async expire(now: number, live: ReadonlySet<string>, maxReads = 64): Promise<number> {
+    let reads = 0;
+    let ended = 0;
+    for (const [key, cached] of [...this.#cache.entries()]) {
+      const record = this.#dirty.get(key) ?? cached;
+      if (record.endedAt !== undefined || live.has(record.id)) continue;
+      let verdict = standing(record, now);
+      if (verdict.ok) continue;
+      let current = record;
+      if (verdict.reason === "idle") {
+        if (reads >= maxReads) continue;
+        reads += 1;
+        const stored = await this.#read(record.id).catch(() => null);
+        if (stored === null) continue;
+        if (stored !== undefined) current = merge(stored, this.#dirty.get(key) ?? record);
+        if (current.endedAt !== undefined) {
+          this.#cache.set(key, current); // ended elsewhere (and reported there)
+          continue;
+        }
+        verdict = standing(current, now);
+        if (verdict.ok) {
+          this.#cache.set(key, current);
+          continue;
+        }
+      }
+      const closed = end(current, verdict.reason, now);
+      this.#remember(key, closed);
+      this.#o.events?.ended(closed);
+      ended += 1;
+    }
     return ended;
   }
 
@@ -129,6 +188,7 @@ export class SessionStore {
     const record = created === "OK" ? fresh : await this.#read(id);
     if (!record) throw new SidecarError("SESSION_RECORD_INVALID", "the stored session record could not be read");
     this.#cache.set(key, record); // just written (or just read): nothing to write behind
+    if (record.endedAt === undefined) this.#o.events?.started(record, seen.clientIp);
     return record;
   }
 

@@ -11,6 +11,8 @@ export interface AuditedCall {
   namespace: string;
   name: string;
   code: number;
+  /** A 403 from authorization (RBAC), not from admission: the NamespaceLifecycle plugin also answers 403 to a write into a namespace being deleted. */
+  unauthorized: boolean;
 }
 
 /** Requests made by service accounts, as the API server's audit log recorded them (batched: ~1 s behind). */
@@ -24,7 +26,7 @@ export async function auditedCalls(env: ClusterEnv, user?: string): Promise<Audi
       verb: string;
       user: { username: string };
       objectRef?: { apiGroup?: string; resource?: string; subresource?: string; namespace?: string; name?: string };
-      responseStatus?: { code?: number };
+      responseStatus?: { code?: number; message?: string };
     };
     if (e.stage !== "ResponseComplete" && e.stage !== "ResponseStarted") continue;
     if (user !== undefined && e.user.username !== user) continue;
@@ -37,6 +39,7 @@ export async function auditedCalls(env: ClusterEnv, user?: string): Promise<Audi
       namespace: e.objectRef?.namespace ?? "",
       name: e.objectRef?.name ?? "",
       code: e.responseStatus?.code ?? 0,
+      unauthorized: e.responseStatus?.code === 403 && !(e.responseStatus.message ?? "").includes("because it is being terminated"),
     });
   }
   return calls;

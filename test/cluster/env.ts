@@ -1,4 +1,5 @@
 import { inject } from "vitest";
+import type { FrontProxyPki } from "./pki.ts";
 
 /** What the harness hands to integration tests (see global-setup.ts). */
 export interface ClusterEnv {
@@ -12,6 +13,14 @@ export interface ClusterEnv {
   redisUrl: string;
   kubectl: string;
   helm: string;
+  /**
+   * Routes of the API server's `cluster` egress proxy (egress-proxy.ts): register a Service with
+   * `routeService()` (service-route.ts) to have the API server reach it on a local port. Absent with a node, whose
+   * Pods and Services are reachable for real.
+   */
+  egressRoutesDir?: string;
+  /** The aggregation layer's front-proxy PKI (paths), for tests of extension API servers. */
+  frontProxy?: FrontProxyPki;
   /** Present when the cluster runs a node (`startCluster({ node: true })`): Pods really run. */
   node?: NodeEnv;
 }

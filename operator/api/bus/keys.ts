@@ -20,6 +20,8 @@ export interface BusKeys {
   revision: string;
   sidecars: string;
   ackEvents: string;
+  /** The capped, sealed audit stream (operator/api/audit/stream.ts): sidecars write, every operator replica reads. */
+  audit: string;
   /** SCAN pattern matching every namespace key (for a rebuild). */
   namespacePattern: string;
   namespace(name: string): NamespaceKeys;
@@ -53,6 +55,7 @@ export function busKeys(prefix: string = DEFAULT_BUS_PREFIX): BusKeys {
     revision: `${prefix}revision`,
     sidecars: `${prefix}sidecars`,
     ackEvents: `${prefix}ack-events`,
+    audit: `${prefix}audit`,
     namespacePattern: `${prefix.replace(GLOB_SPECIAL, (c) => `\\${c}`)}ns:*`,
     namespace: (name: string) => ({
       head: `${prefix}ns:${name}:head`,

@@ -69,6 +69,34 @@ export function parseXread(reply: unknown, key: string, field: string): StreamEn
   return parseRange(pairsOf(nested ? flat : items).find(([k]) => k === key)?.[1], field);
 }
 
+/** An entry with all its fields (flat `[k, v, …]`, string values only; anything else is dropped). */
+export interface RawStreamEntry {
+  id: string;
+  fields: string[];
+}
+
+/** Entries of an XREAD reply for `key` with all their fields, in any of the shapes parseXread accepts. */
+export function parseXreadEntries(reply: unknown, key: string): RawStreamEntry[] {
+  let entries: unknown;
+  if (!Array.isArray(reply)) entries = pairsOf(reply).find(([k]) => k === key)?.[1];
+  else {
+    const items = reply as unknown[];
+    const nested = items.length > 0 && items.every((item) => Array.isArray(item));
+    const flat: unknown[] = [];
+    if (nested) for (const item of items as unknown[][]) flat.push(item[0], item[1]);
+    entries = pairsOf(nested ? flat : items).find(([k]) => k === key)?.[1];
+  }
+  if (!Array.isArray(entries)) return [];
+  const out: RawStreamEntry[] = [];
+  for (const raw of entries as unknown[]) {
+    if (!Array.isArray(raw) || !isStreamId(raw[0])) continue;
+    const fields: string[] = [];
+    for (const [k, v] of pairsOf(raw[1])) if (typeof v === "string") fields.push(k, v);
+    out.push({ id: raw[0], fields });
+  }
+  return out;
+}
+
 export interface StreamInfo {
   lastGeneratedId: string | null;
   maxDeletedEntryId: string | null;

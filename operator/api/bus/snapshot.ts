@@ -27,6 +27,8 @@ export interface NamespaceSnapshot {
   revocations: RevocationEntry[];
   /** The verified entries' hashes (the operator seeds its published state from them). */
   digest: NamespaceDigest;
+  /** Key ids that signed the head and the entries. */
+  signers: ReadonlySet<string>;
 }
 
 function fieldsOf(raw: unknown): Map<string, unknown> {
@@ -43,11 +45,12 @@ export function verifyEpoch(raw: unknown, keys: VerifyingKeys): Decoded<EpochBod
   return { ok: true, value: opened.value.body };
 }
 
-function verifyHead(namespace: string, epoch: EpochBody, raw: unknown, keys: VerifyingKeys): Decoded<HeadBody | null> {
+function verifyHead(namespace: string, epoch: EpochBody, raw: unknown, keys: VerifyingKeys, signers: Set<string>): Decoded<HeadBody | null> {
   const fields = fieldsOf(raw);
   if (fields.size === 0) return { ok: true, value: null };
   const opened = openAs(fields.get("signed"), keys, "head");
   if (!opened.ok) return opened;
+  signers.add(opened.value.kid);
   const head = opened.value.body;
   if (head.epoch !== epoch.epoch) return failure("BUS_INCONSISTENT", "the namespace head belongs to another epoch");
   if (head.namespace !== namespace) return failure("BUS_INCONSISTENT", "the namespace head belongs to another namespace");
@@ -62,7 +65,8 @@ export function verifyNamespace(
   rawEntries: unknown,
   keys: VerifyingKeys,
 ): Decoded<NamespaceSnapshot> {
-  const head = verifyHead(namespace, epoch, rawHead, keys);
+  const signers = new Set<string>();
+  const head = verifyHead(namespace, epoch, rawHead, keys, signers);
   if (!head.ok) return head;
   const policies: PolicyEntry[] = [];
   const revocations: RevocationEntry[] = [];
@@ -78,11 +82,12 @@ export function verifyNamespace(
     if (head.value === null || entry.revision > head.value.revision) return failure("BUS_INCONSISTENT", `entry ${field} is newer than the head`);
     if (entry.type === "policy") policies.push(entry);
     else revocations.push(entry);
+    signers.add(opened.value.kid);
     hashes.push([field, entryHash(opened.value.text)]);
   }
   const digest = new NamespaceDigest(hashes);
   if (head.value !== null && (digest.digest !== head.value.digest || digest.size !== head.value.entries)) {
     return failure("BUS_DIGEST_MISMATCH", "the entries do not match the signed namespace head");
   }
-  return { ok: true, value: { epoch, namespace, head: head.value, policies, revocations, digest } };
+  return { ok: true, value: { epoch, namespace, head: head.value, policies, revocations, digest, signers } };
 }

@@ -12,7 +12,7 @@ import { BusPublisher, openBus } from "../../../operator/bus/publisher.ts";
 import { BusReporter } from "../../../sidecar/bus/reporter.ts";
 import { withSelector } from "../../builders/access-policy.ts";
 import { ack, compiledIn, heartbeat, revocation } from "../../builders/bus.ts";
-import { newBusKey, ringOf } from "../../builders/bus-keys.ts";
+import { newBusKey, ringOf, verifyingOf } from "../../builders/bus-keys.ts";
 import { clusterEnv } from "../../cluster/env.ts";
 import { Connections, eventually, follow, publisherOn, uniquePrefix, type Follower } from "./support.ts";
 
@@ -194,6 +194,36 @@ describe("the signed policy bus", () => {
     for (const [k, dump] of dumps) await rogue.restore(k, 0, dump, "REPLACE");
     await eventually(() => { expect(refusals(f)).toContain("BUS_REPLAYED"); });
     expect(f.view.selected).toEqual([]); // the replayed bus granted web: not applied
+  });
+});
+
+describe("key rotation with overlap", () => {
+  it("sidecars that trust both keys never stop; a new primary re-signs the whole bus, after which the old key can go", async () => {
+    const prefix = uniquePrefix();
+    const k1 = newBusKey("k1");
+    const k2 = newBusKey("k2");
+    let ring = ringOf([k1]);
+    const publisher = new BusPublisher({ redis: connections.open("op-rotate").commands, prefix, keys: () => ring });
+    await openBus(publisher);
+    await publisher.upsertPolicy(web());
+    // 1. Every sidecar receives k2 (the chart copies the new certificate into each protected namespace).
+    const both = follow(connections, prefix, NS, { app: "web" }, verifyingOf([k1, k2]));
+    followers.push(both);
+    await eventually(() => { expect(both.view.loaded).toBe(true); });
+    // 2. k2 becomes the primary: the next check asks for a rebuild, which re-signs everything with k2.
+    ring = ringOf([k1, k2], "k2");
+    const damage = await publisher.check();
+    expect(damage).toMatchObject({ reason: "key_rotated" });
+    await publisher.rebuild({ policies: [web()], revocations: [], namespaces: [] }, damage ?? { reason: "key_rotated", message: "" });
+    expect(await publisher.check()).toBeNull();
+    await publisher.upsertPolicy(api);
+    await eventually(() => { expect(both.view.revision).toBe(publisher.highestRevision); });
+    // 3. k1 is retired: a sidecar that only knows k2 loads the whole bus.
+    const onlyNew = follow(connections, prefix, NS, { app: "web" }, verifyingOf([k2]));
+    followers.push(onlyNew);
+    await eventually(() => { expect(onlyNew.view.selected.map((p) => p.name)).toEqual(["web"]); });
+    expect(refusals(both)).toEqual([]);
+    expect(refusals(onlyNew)).toEqual([]);
   });
 });
 

@@ -135,7 +135,7 @@ describe("the vigil chart", () => {
 
     it("give the operator least-privilege RBAC: nothing wildcard, Secrets and its webhook only by name", async () => {
       const objects = objectsOf((await template(env, valuesOf("default"))).stdout);
-      const clusterRules = one(objects, "ClusterRole").rules as Rule[];
+      const clusterRules = one(objects, "ClusterRole", "vigil-operator").rules as Rule[];
       const roleRules = one(objects, "Role").rules as Rule[];
       for (const rule of [...clusterRules, ...roleRules]) {
         expect(rule.verbs).not.toContain("*");
@@ -152,9 +152,41 @@ describe("the vigil chart", () => {
         else expect(rule.resourceNames).toHaveLength(1);
       }
       const withCertManager = objectsOf((await template(env, valuesOf("cert-manager"))).stdout);
-      const cmRules = [...(one(withCertManager, "ClusterRole").rules as Rule[]), ...(one(withCertManager, "Role").rules as Rule[])];
+      const cmRules = [...(one(withCertManager, "ClusterRole", "vigil-operator").rules as Rule[]), ...(one(withCertManager, "Role").rules as Rule[])];
       expect(cmRules.flatMap((r) => r.resources)).not.toContain("secrets");
       expect(cmRules.flatMap((r) => r.resources)).not.toContain("mutatingwebhookconfigurations");
+
+      // The sessions API: create SessionTerminations; its own APIService by name (self-managed certificate only).
+      const sessionsRules = one(objects, "ClusterRole", "vigil-sessions-api").rules as Rule[];
+      expect(sessionsRules).toEqual([
+        { apiGroups: ["vigil.dev"], resources: ["sessionterminations"], verbs: ["create"] },
+        { apiGroups: ["apiregistration.k8s.io"], resources: ["apiservices"], resourceNames: ["v1alpha1.sessions.vigil.dev"], verbs: ["get", "patch"] },
+      ]);
+      expect(one(withCertManager, "ClusterRole", "vigil-sessions-api").rules).toEqual([sessionsRules[0]]);
+    });
+
+    it("register the sessions API with the aggregator, behind the webhook's Service, and give it to the built-in roles", async () => {
+      const objects = objectsOf((await template(env, valuesOf("default"))).stdout);
+      const apiService = one(objects, "APIService", "v1alpha1.sessions.vigil.dev") as K8sObject & { spec: Record<string, unknown> };
+      expect(apiService.spec).toMatchObject({ group: "sessions.vigil.dev", version: "v1alpha1", insecureSkipTLSVerify: false, service: { name: "vigil-webhook", namespace: NS, port: 8443 } });
+      expect(apiService.spec["caBundle"]).toBeUndefined();
+      const service = one(objects, "Service", "vigil-webhook") as K8sObject & { spec: { ports: { name: string; port: number; targetPort: string }[] } };
+      expect(service.spec.ports).toContainEqual({ name: "sessions-api", port: 8443, targetPort: "sessions-api", protocol: "TCP" });
+      const bindings = byKind(objects, "ClusterRoleBinding").map((b) => (b as K8sObject & { roleRef: { name: string } }).roleRef.name);
+      expect(bindings).toContain("system:auth-delegator");
+      const reader = one(objects, "RoleBinding", "vigil-sessions-api-auth-reader") as K8sObject & { roleRef: { kind: string; name: string } };
+      expect(reader.metadata.namespace).toBe("kube-system");
+      expect(reader.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "extension-apiserver-authentication-reader" });
+      const labels = (name: string): Record<string, string> => one(objects, "ClusterRole", name).metadata.labels ?? {};
+      expect(labels("vigil-sessions-reader")).toMatchObject({ "rbac.authorization.k8s.io/aggregate-to-edit": "true", "rbac.authorization.k8s.io/aggregate-to-admin": "true" });
+      expect(labels("vigil-sessions-reader")["rbac.authorization.k8s.io/aggregate-to-view"]).toBeUndefined();
+      expect(Object.keys(labels("vigil-sessions-terminator")).filter((k) => k.startsWith("rbac."))).toEqual(["rbac.authorization.k8s.io/aggregate-to-admin"]);
+
+      const withCertManager = objectsOf((await template(env, valuesOf("cert-manager"))).stdout);
+      expect(one(withCertManager, "APIService").metadata.annotations).toEqual({ "cert-manager.io/inject-ca-from": `${NS}/vigil-webhook-tls` });
+      const disabled = objectsOf((await template(env, valuesOf("default"), ["--set", "sessionsApi.enabled=false"])).stdout);
+      expect(byKind(disabled, "APIService")).toEqual([]);
+      expect(disabled.filter((o) => o.metadata.name.includes("sessions"))).toEqual([]);
     });
 
     it("never let a webhook entry match a system namespace or the release namespace, whatever the selectors say", async () => {
@@ -302,6 +334,11 @@ describe("the vigil chart", () => {
       expect(await can(["update", "leases/vigil-operator"], NS)).toBe(true);
       expect(await can(["create", "leases"], NS)).toBe(true);
       expect(await can(["update", "secrets/vigil-webhook-tls"], NS)).toBe(true);
+      // The sessions API.
+      expect(await can(["create", "sessionterminations.vigil.dev"], "anywhere")).toBe(true);
+      expect(await can(["create", "subjectaccessreviews.authorization.k8s.io"])).toBe(true);
+      expect(await can(["watch", "configmaps/extension-apiserver-authentication"], "kube-system")).toBe(true);
+      expect(await can(["patch", "apiservices.apiregistration.k8s.io/v1alpha1.sessions.vigil.dev"])).toBe(true);
 
       expect(await can(["delete", "accesspolicies.vigil.dev"], "anywhere")).toBe(false);
       expect(await can(["create", "pods"], "anywhere")).toBe(false);
@@ -311,6 +348,8 @@ describe("the vigil chart", () => {
       expect(await can(["update", "leases/someone-else"], NS)).toBe(false);
       expect(await can(["patch", "mutatingwebhookconfigurations/other-webhook"])).toBe(false);
       expect(await can(["create", "mutatingwebhookconfigurations"])).toBe(false);
+      expect(await can(["patch", "apiservices.apiregistration.k8s.io/v1.apps"])).toBe(false);
+      expect(await can(["get", "configmaps/kube-proxy"], "kube-system")).toBe(false);
     });
 
     it("upgrades without changing the generated key ring and Redis password, keeping keys added for rotation", { timeout: 180_000 }, async () => {

@@ -82,6 +82,7 @@ export async function startDemo(env: ClusterEnv): Promise<DemoRun> {
       VIGIL_DEMO_KUBECONFIG: env.kubeconfig,
       VIGIL_DEMO_REDIS_URL: env.redisUrl,
       VIGIL_DEMO_KUBECTL: env.kubectl,
+      ...(env.egressRoutesDir === undefined ? {} : { VIGIL_DEMO_EGRESS_ROUTES_DIR: env.egressRoutesDir }),
       VIGIL_DEMO_NAMESPACE: namespace,
       VIGIL_DEMO_OPERATOR_NAMESPACE: operatorNamespace,
       VIGIL_DEMO_BUS_PREFIX: `vigil-demo-${suffix}:`,

@@ -382,9 +382,9 @@ spec:
       const user = `system:serviceaccount:${SYSTEM}:${opConfig.serviceAccount}`;
       const calls = await auditedCalls(env, user);
       expect(calls.length).toBeGreaterThan(0);
-      expect(calls.filter((c) => c.code === 403)).toEqual([]);
+      expect(calls.filter((c) => c.unauthorized)).toEqual([]);
 
-      const clusterRole = await kubectlJson<V1ClusterRole>(env, ["get", "clusterrole", named("ClusterRole").metadata.name]);
+      const clusterRole = await kubectlJson<V1ClusterRole>(env, ["get", "clusterrole", named("ClusterRole", "-operator").metadata.name]);
       const role = await kubectlJson<V1Role>(env, ["get", "role", named("Role").metadata.name], { namespace: SYSTEM });
       const granted = [
         ...expandRules("ClusterRole", clusterRole.rules ?? []).map((p) => ({ p })),

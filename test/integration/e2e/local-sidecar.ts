@@ -31,7 +31,8 @@ export interface LocalSidecar extends LocalProcess {
   waitReady(timeoutMs?: number): Promise<void>;
 }
 
-export async function startInjectedSidecar(env: ClusterEnv, pod: V1Pod, upstreamPort: number): Promise<LocalSidecar> {
+/** `overrides`: further settings (e.g. faster audit reporting in tests). */
+export async function startInjectedSidecar(env: ClusterEnv, pod: V1Pod, upstreamPort: number, overrides: Record<string, string> = {}): Promise<LocalSidecar> {
   const container = injectedSidecar(pod);
   const root = await mkdtemp(join(tmpdir(), "vigil-e2e-sidecar-"));
   await materialiseMounts(env, pod, container, root);
@@ -51,6 +52,7 @@ export async function startInjectedSidecar(env: ClusterEnv, pod: V1Pod, upstream
     VIGIL_LISTEN_PORT: String(port),
     VIGIL_ADMIN_PORT: String(adminPort),
     VIGIL_UPSTREAM_PORT: String(upstreamPort),
+    ...overrides,
   };
   const proc = startLocalProcess("sidecar/main.ts", sidecarEnv);
   return {

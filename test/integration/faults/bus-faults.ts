@@ -185,7 +185,11 @@ async function round(rig: Rig, counts: FaultCounts, log: Log): Promise<void> {
   await terminate("cut-carol", { subject: subject("carol") });
   await terminate("cut-oscar", { sessionID: oscarSession });
   await waitCompleted(rig, [`cut-mallory-${r}`, `cut-trudy-${r}`, `cut-carol-${r}`, `cut-oscar-${r}`]);
-  await new Promise((res) => setTimeout(res, 1_100)); // past the 1 s clock-skew allowance: a new login is now legitimate
+  // A new login is legitimate once its token's iat (whole seconds) is past the cutoff: creation (whole seconds) + the
+  // 1 s clock-skew allowance, so from the second after that.
+  const carolCut = await rig.objects.getTermination(rig.ns, `cut-carol-${r}`);
+  const acceptedFrom = Date.parse(carolCut?.metadata.creationTimestamp ?? "") + 2_000;
+  await new Promise((res) => setTimeout(res, Math.max(0, acceptedFrom - Date.now()) + 50));
   const carolNew = await token("carol", ["staff"]);
   const carolFlow = await openTunnel(rig.sidecars[0]!.port, rig.tcp.port, carolNew);
   carolFlow.once("close", () => counts.legitimateRefused++);

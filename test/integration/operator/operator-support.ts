@@ -26,7 +26,7 @@ import type { AccessPolicy, AccessPolicySpec, SessionTermination, SessionTermina
 import type { ClusterEnv } from "../../cluster/env.ts";
 import { freePort } from "../../cluster/ports.ts";
 import { kubectlOk } from "../support/kubectl.ts";
-import type { Connections } from "../bus/support.ts";
+import { eventually, type Connections } from "../bus/support.ts";
 
 const repo = join(import.meta.dirname, "../../..");
 const nodeBin = join(repo, "node_modules/.bin/node");
@@ -120,9 +120,10 @@ export class OperatorProcess {
   }
 
   async waitUntilLeading(timeoutMs = 20_000): Promise<void> {
-    await vi.waitFor(() => {
+    // A plain poll (not vi.waitFor): the soak script uses this outside vitest.
+    await eventually(() => {
       if (!this.isLeading()) throw new Error("not leading yet");
-    }, { timeout: timeoutMs, interval: 100 });
+    }, timeoutMs);
   }
 
   async metrics(): Promise<string> {

@@ -50,6 +50,10 @@ describe("parseConfig", () => {
       webhookCertMode: "self",
       webhookCertDir: "/etc/vigil/webhook-tls",
       injectionConfigFile: "/etc/vigil/injection/injection.json",
+      sessionsApiPort: 0,
+      sessionsApiHost: "0.0.0.0",
+      sessionsRetentionSeconds: 86400,
+      sessionsIdleSeconds: 120,
     });
   });
 

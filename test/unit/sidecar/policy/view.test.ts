@@ -22,6 +22,7 @@ function snapshot(policies: CompiledPolicy[], revocations: RevocationEntry[] = [
     policies: policies.map((policy) => ({ ...header(1, epoch), type: "policy", policy })),
     revocations,
     digest: new NamespaceDigest(),
+    signers: new Set(["k1"]),
   };
 }
 

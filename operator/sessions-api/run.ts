@@ -1,0 +1,124 @@
+/**
+ * Runs the sessions API inside vigil-operator (every replica serves it from its own SessionIndex):
+ *
+ * - serving certificate: the webhook's (docs/decisions/sessions-api-0001-serving-certificate.md) — mode `self`:
+ *   the shared Secret, kept current with the same code as the webhook (safe on every replica), plus the
+ *   APIService's caBundle; mode `file`: tls.crt/tls.key from a directory (cert-manager, which also injects the
+ *   APIService's caBundle). Re-read every `refreshMs` and swapped without a restart;
+ * - front-proxy settings: watched in kube-system/extension-apiserver-authentication, swapped into TLS at once;
+ * - authorization: SubjectAccessReviews (cached 10 s); delete: SessionTerminations;
+ * - the index's housekeeping (`sweep`) every `sweepMs`.
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { AdmissionregistrationV1Api, ApiregistrationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import type { Registry } from "prom-client";
+import { SESSIONS_API_SERVICE } from "../api/sessions/v1alpha1.ts";
+import { describeError } from "../errors.ts";
+import type { Logger } from "../../lib/log.ts";
+import type { TlsMaterial } from "../webhook/server.ts";
+import { ensureWebhookTls, readWebhookCaBundle, readWebhookTls, type WebhookTlsTarget } from "../webhook/tls-secret.ts";
+import { ensureApiServiceCaBundle } from "./apiservice-ca.ts";
+import { watchAuthConfig } from "./authn/config-source.ts";
+import { AccessReviewer, subjectAccessReview } from "./authz/access-review.ts";
+import type { SessionIndex } from "./index/session-index.ts";
+import { startSessionsServer, type RequestRecord, type SessionsServer } from "./server.ts";
+import { requestTermination } from "./terminate.ts";
+
+export interface SessionsApiSettings {
+  port: number;
+  host: string;
+  certMode: "self" | "file";
+  certDir: string;
+  /** The webhook's TLS Secret, Service and MutatingWebhookConfiguration (the certificate is shared). */
+  tls: WebhookTlsTarget;
+  /** Certificate re-read and caBundle check. Default 60 s. */
+  refreshMs?: number;
+  /** Index housekeeping. Default 5 s. */
+  sweepMs?: number;
+  bookmarkMs?: number;
+  observe?: (r: RequestRecord) => void;
+}
+
+export interface RunningSessionsApi {
+  server: SessionsServer;
+  stop(): Promise<void>;
+}
+
+export async function runSessionsApi(kc: KubeConfig, settings: SessionsApiSettings, index: SessionIndex, log: Logger, registry?: Registry): Promise<RunningSessionsApi> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const admission = kc.makeApiClient(AdmissionregistrationV1Api);
+  const apiRegistration = kc.makeApiClient(ApiregistrationV1Api);
+  const customObjects = kc.makeApiClient(CustomObjectsApi);
+
+  const load = async (): Promise<TlsMaterial | undefined> =>
+    settings.certMode === "file"
+      ? { cert: await readFile(join(settings.certDir, "tls.crt"), "utf8"), key: await readFile(join(settings.certDir, "tls.key"), "utf8") }
+      : readWebhookTls(core, settings.tls);
+  const maintain = async (): Promise<void> => {
+    if (settings.certMode !== "self") return;
+    await ensureWebhookTls(core, admission, settings.tls);
+    const bundle = await readWebhookCaBundle(core, settings.tls);
+    if (bundle === undefined) return;
+    const result = await ensureApiServiceCaBundle(apiRegistration, SESSIONS_API_SERVICE, bundle);
+    if (result.changed) log.info({ event: "sessions_api.ca_bundle" }, "APIService caBundle updated");
+    if (!result.found) log.warn({ event: "sessions_api.apiservice_missing", apiService: SESSIONS_API_SERVICE }, "APIService not found: the aggregator will not route to this server");
+  };
+
+  await maintain();
+  const tls = await load();
+  if (tls === undefined) throw new Error(`no serving certificate in ${settings.certMode === "file" ? settings.certDir : `Secret ${settings.tls.secretName}`}`);
+
+  const started: { server?: SessionsServer } = {};
+  const auth = watchAuthConfig(kc, log, (config) => {
+    started.server?.setClientCa(config.caPem);
+  });
+  await auth.synced;
+  const reviewer = new AccessReviewer(subjectAccessReview(kc));
+  const running = await startSessionsServer({
+    source: index,
+    tls,
+    host: settings.host,
+    port: settings.port,
+    authConfig: auth.current,
+    reviewer,
+    terminate: (namespace, id, user, dryRun) => requestTermination(customObjects, namespace, id, user, dryRun),
+    log,
+    ...(registry === undefined ? {} : { registry }),
+    ...(settings.observe === undefined ? {} : { observe: settings.observe }),
+    ...(settings.bookmarkMs === undefined ? {} : { bookmarkMs: settings.bookmarkMs }),
+  });
+  started.server = running;
+
+  let current = tls.cert;
+  const refresh = setInterval(() => {
+    maintain().then(load).then(
+      (next) => {
+        if (next !== undefined && next.cert !== current) {
+          running.setTls(next);
+          current = next.cert;
+          log.info({ event: "sessions_api.tls_reloaded" }, "sessions API serving certificate reloaded");
+        }
+      },
+      (err: unknown) => {
+        log.warn({ event: "sessions_api.tls_failed", err: describeError(err) }, "could not maintain or re-read the sessions API certificate");
+      },
+    );
+  }, settings.refreshMs ?? 60_000);
+  refresh.unref();
+  const sweeper = setInterval(() => {
+    index.sweep();
+  }, settings.sweepMs ?? 5000);
+  sweeper.unref();
+
+  log.info({ event: "sessions_api.started", port: running.port, certMode: settings.certMode, frontProxy: auth.current() !== undefined }, "sessions API serving");
+  return {
+    server: running,
+    async stop() {
+      clearInterval(refresh);
+      clearInterval(sweeper);
+      await running.close();
+      await auth.stop();
+    },
+  };
+}
