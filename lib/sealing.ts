@@ -14,7 +14,7 @@
  * Every failure of `open` is a `SealError` (code SEALED_RECORD_INVALID) with the reason in the message; nothing is
  * thrown for bad input other than that. Ring construction errors are `KeyRingError`s naming the bad key.
  */
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, randomBytes, type KeyObject } from "node:crypto";
 
 /** A record that does not open (tampered, another key, another subject or purpose, malformed). */
 export class SealError extends Error {
@@ -66,17 +66,18 @@ export interface KeyRing extends Sealer {
 }
 
 export function createKeyRing(input: KeyRingInput): KeyRing {
-  const keys = new Map<string, Buffer>();
+  // KeyObjects, not Buffers: a cipher built from a Buffer key copies and wraps it on every seal and open.
+  const keys = new Map<string, KeyObject>();
   input.keys.forEach(({ id, key }, i) => {
     if (typeof id !== "string" || !KEY_ID.test(id)) throw new KeyRingError(`keys[${i}].id`, "must match [a-z0-9-]{1,32}");
     if (keys.has(id)) throw new KeyRingError(`keys[${i}].id`, `duplicate key id ${id}`);
     if (!Buffer.isBuffer(key) || key.length !== KEY_BYTES) throw new KeyRingError(`keys[${i}].key`, "must be exactly 32 bytes");
-    keys.set(id, Buffer.from(key));
+    keys.set(id, createSecretKey(Buffer.from(key)));
   });
   if (keys.size === 0) throw new KeyRingError("keys", "at least one key is required");
   if (!keys.has(input.primary)) throw new KeyRingError("primary", "must name a key in the ring");
   const primary = input.primary;
-  const primaryKey = keys.get(primary) as Buffer;
+  const primaryKey = keys.get(primary) as KeyObject;
   const session = sealerFor("session", keys, primary, primaryKey);
   return {
     primary,
@@ -88,7 +89,7 @@ export function createKeyRing(input: KeyRingInput): KeyRing {
   };
 }
 
-function sealerFor(purpose: string, keys: ReadonlyMap<string, Buffer>, primary: string, primaryKey: Buffer): Sealer {
+function sealerFor(purpose: string, keys: ReadonlyMap<string, KeyObject>, primary: string, primaryKey: KeyObject): Sealer {
   return {
     seal(subject, plaintext) {
       const iv = randomBytes(IV_BYTES);

@@ -5,7 +5,8 @@
  *   GET /metrics → the Prometheus registry in text format.
  * Anything else → 404; methods other than GET/HEAD → 405. A throwing readiness function means not ready.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { http } from "../lib/node-http.ts";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import { describeError, errorFields } from "./errors.ts";
@@ -64,7 +65,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: AdminServerO
 }
 
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
-  const server = createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     handle(req, res, options).catch((err: unknown) => {
       options.log.error(errorFields(err), "admin request failed");
       if (!res.headersSent) send(res, 500, "internal error\n");

@@ -1,9 +1,10 @@
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
+import { http } from "../lib/node-http.ts";
 import type { Registry } from "prom-client";
 
 /** The admin port: /healthz (process alive), /readyz (`ready()`), /metrics (Prometheus). Never proxied. */
 export function createAdminServer(registry: Registry, ready: () => boolean): Server {
-  return createServer((req, res) => {
+  return http.createServer((req, res) => {
     const path = (req.url ?? "").split("?")[0];
     if (path === "/healthz") return void res.writeHead(200, { "content-type": "text/plain" }).end("ok");
     if (path === "/readyz") {

@@ -20,6 +20,7 @@ import type { SidecarConfig } from "./config.ts";
 import { Enforcement } from "./enforcement.ts";
 import { instrumentGate } from "./gate-metrics.ts";
 import { createGate } from "./gate.ts";
+import { cachedLogins } from "./memory-budget.ts";
 import { createMetrics } from "./metrics.ts";
 import { PolicyView } from "./policy/view.ts";
 import { clientIp, trustedProxies } from "./proxy/client-ip.ts";
@@ -100,8 +101,10 @@ export function buildSidecar({ config, labels, issuers, keyRing, busKeys, logger
   const sessionOf: { fn: (p: Principal) => SessionRecord | undefined } = { fn: () => undefined };
   const audit = new SidecarAudit({ sink: auditReporter, workload, sessionOf: (p) => sessionOf.fn(p), activityIntervalMs: config.auditActivityMs });
   const connections = new ConnectionTable({ observer: audit.flows, appPort: config.upstreamPort, progressEveryMs: config.auditFlowProgressMs });
-  const verifier = createTokenVerifier(issuers);
+  const logins = cachedLogins();
+  const verifier = createTokenVerifier(issuers, { cacheMaxEntries: logins });
   const store = new SessionStore({
+    maxCachedSessions: logins,
     events: audit.sessionEvents,
     redis: redis.commands,
     prefix: config.busPrefix,

@@ -3,7 +3,6 @@
  * key-ring Secret). Any unreadable or invalid file stops the process with a ConfigError naming the setting.
  */
 import { readFile } from "node:fs/promises";
-import { parse } from "yaml";
 import type { IssuerConfig } from "./auth/issuer-config.ts";
 import { ConfigError } from "./errors.ts";
 
@@ -29,15 +28,28 @@ export async function readLabels(path: string): Promise<Record<string, string>> 
   }
 }
 
-/** The issuers file: YAML or JSON, either a list or `{issuers: [...]}`; validated later by resolveIssuers. */
+/**
+ * The issuers file: YAML or JSON, either a list or `{issuers: [...]}`; validated later by resolveIssuers. JSON (what
+ * the chart renders) is parsed as JSON: the YAML parser is loaded only for a file that is not JSON, since a module
+ * once loaded stays in memory for the life of the process (docs/decisions/perf-0002).
+ */
 export async function readIssuers(path: string): Promise<IssuerConfig[]> {
   let doc: unknown;
   try {
-    doc = parse(await readFile(path, "utf8"));
+    doc = await parseYamlOrJson(await readFile(path, "utf8"));
   } catch (err) {
     throw new ConfigError("VIGIL_ISSUERS_FILE", `cannot read issuers from ${path}: ${(err as Error).message}`, err);
   }
   const list = Array.isArray(doc) ? doc : (doc as { issuers?: unknown } | null)?.issuers;
   if (!Array.isArray(list)) throw new ConfigError("VIGIL_ISSUERS_FILE", "must hold a list of issuers (or {issuers: [...]})");
   return list as IssuerConfig[];
+}
+
+async function parseYamlOrJson(text: string): Promise<unknown> {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    const { parse } = await import("yaml");
+    return parse(text) as unknown;
+  }
 }

@@ -1,10 +1,10 @@
 /**
  * Scenario 1 — closed-loop saturation throughput. Variants are interleaved (the order rotates every
- * repetition), each run preceded by a short warm-up against the same target; while a sidecar is measured its
- * VmRSS is sampled (the "at saturation" memory figure).
+ * repetition), each run preceded by a short warm-up against the same target; while a proxy is measured its
+ * VmRSS is sampled (the "at saturation" memory figure) and its CPU time taken (throughput per core).
  */
 import type { ClosedLoopResult, ClosedLoopRun, Generator } from "../support/closed-loop.ts";
-import { sampleRss } from "../support/proc.ts";
+import { cpuSeconds, sampleRss } from "../support/proc.ts";
 import { num } from "../support/report.ts";
 
 export interface ThroughputVariant {
@@ -14,13 +14,15 @@ export interface ThroughputVariant {
   /** Token for the warm-up run. */
   warmupToken: string;
   auth(rep: number): ClosedLoopRun["auth"];
-  /** Sample this process's RSS while measuring. */
+  /** The serving process: its RSS is sampled and its CPU time taken while measuring. */
   rssPid?: number;
 }
 
 export interface ThroughputRun extends ClosedLoopResult {
   rep: number;
   maxRssMb: number;
+  /** Cores the serving process used during the run (NaN without `rssPid`). */
+  cores: number;
 }
 
 export interface ThroughputSettings {
@@ -37,9 +39,12 @@ export async function runThroughput(gen: Generator, variants: ThroughputVariant[
     for (const v of order) {
       await gen.run({ url: v.url, auth: { token: v.warmupToken }, seconds: s.warmupSeconds, connections: s.connections });
       const rss = v.rssPid === undefined ? undefined : sampleRss(v.rssPid);
+      const cpu0 = v.rssPid === undefined ? Number.NaN : cpuSeconds(v.rssPid);
+      const t0 = performance.now();
       const result = await gen.run({ url: v.url, auth: v.auth(rep), seconds: s.seconds, connections: s.connections });
+      const cores = v.rssPid === undefined ? Number.NaN : (cpuSeconds(v.rssPid) - cpu0) / ((performance.now() - t0) / 1000);
       const maxRssMb = rss?.stop() ?? Number.NaN;
-      results.get(v.key)!.push({ ...result, rep, maxRssMb });
+      results.get(v.key)!.push({ ...result, rep, maxRssMb, cores });
       const bad = result.non2xx + result.errors > 0 ? `  (non-2xx ${result.non2xx}, socket errors ${result.errors})` : "";
       process.stdout.write(`  [closed loop] rep ${rep + 1} ${v.label.padEnd(28)} ${num(result.rps).padStart(8)} rps${bad}\n`);
     }

@@ -10,6 +10,7 @@ import { BusPublisher, openBus } from "../../operator/bus/publisher.ts";
 import { keepEpochFresh, ringOf } from "../../test/builders/bus-keys.ts";
 import { freePort } from "../../test/cluster/ports.ts";
 import { startSidecarProcess, type SidecarProcess } from "../../test/integration/support/sidecar-process.ts";
+import type { MemoryCgroup } from "./cgroup.ts";
 import { startChild, startServerChild, stopChild, track, untrack, type Child } from "./children.ts";
 import { benchPolicies, WORKLOAD } from "./policies.ts";
 import type { BenchIssuer } from "./tokens.ts";
@@ -48,6 +49,12 @@ export const startBareProxy = (upstreamPort: number): Promise<Child & { port: nu
   startServerChild("bare-proxy", resolve(here, "../servers/bare-proxy.ts"), [String(upstreamPort)]);
 export const startEcho = (): Promise<Child & { port: number }> => startServerChild("echo", resolve(here, "../servers/echo.ts"));
 
+/** The local OIDC provider (discovery + JWKS) of the benchmark issuer; its URL is the issuer. */
+export async function startOidc(jwks: unknown): Promise<Child & { port: number; issuer: string }> {
+  const child = await startServerChild("oidc", resolve(here, "../servers/oidc.ts"), [JSON.stringify(jwks)]);
+  return { ...child, issuer: `http://127.0.0.1:${child.port}` };
+}
+
 export interface Bus {
   prefix: string;
   redis: Redis;
@@ -67,11 +74,31 @@ export async function publishPolicies(redisUrl: string, tunnelPort: number): Pro
 
 export interface BenchSidecar {
   port: number;
+  adminPort: number;
   pid: number;
+  /** What the process printed (kept for failure messages). */
+  output(): string;
   stop(): Promise<void>;
 }
 
-export async function startBenchSidecar(opts: { name: string; redisUrl: string; prefix: string; upstreamPort: number; issuer: BenchIssuer; sessionKey: Buffer }): Promise<BenchSidecar> {
+export interface BenchSidecarOptions {
+  name: string;
+  redisUrl: string;
+  prefix: string;
+  upstreamPort: number;
+  issuer: BenchIssuer;
+  sessionKey: Buffer;
+  /** `dist/sidecar/main.js` (built, as the image runs it; default) or `sidecar/main.ts`. */
+  script?: string;
+  /** Node/V8 flags, as the chart's injected command sets them. */
+  nodeArgs?: readonly string[];
+  /** Extra environment (e.g. MALLOC_ARENA_MAX). */
+  env?: Record<string, string>;
+  /** Start it inside this memory cgroup (cgroup.ts). */
+  cgroup?: MemoryCgroup;
+}
+
+export async function startBenchSidecar(opts: BenchSidecarOptions): Promise<BenchSidecar> {
   const sidecar: SidecarProcess = await startSidecarProcess({
     redisUrl: opts.redisUrl,
     busPrefix: opts.prefix,
@@ -81,7 +108,10 @@ export async function startBenchSidecar(opts: { name: string; redisUrl: string; 
     labels: WORKLOAD.labels,
     issuer: { issuer: opts.issuer.issuer, audience: opts.issuer.audience, jwks: opts.issuer.jwks },
     sessionKey: opts.sessionKey,
-    env: { VIGIL_LOG_LEVEL: "warn" },
+    env: { VIGIL_LOG_LEVEL: "warn", ...opts.env },
+    script: opts.script ?? "dist/sidecar/main.js",
+    ...(opts.nodeArgs === undefined ? {} : { nodeArgs: opts.nodeArgs }),
+    ...(opts.cgroup === undefined ? {} : { cgroupProcs: opts.cgroup.procsFile }),
   });
   const pid = sidecar.pid;
   if (pid < 0) throw new Error(`${opts.name} did not start`);
@@ -94,7 +124,9 @@ export async function startBenchSidecar(opts: { name: string; redisUrl: string; 
   }
   return {
     port: sidecar.port,
+    adminPort: sidecar.adminPort,
     pid,
+    output: () => sidecar.output(),
     async stop() {
       await sidecar.stop();
       untrack(pid);

@@ -19,25 +19,62 @@ import type { Principal, RequestFacts } from "./types.ts";
 
 type Mode = "Allow" | "Deny";
 
+// Every request walks every rule of every selecting policy: the matchers below allocate nothing per call (indexed
+// loops instead of closures and iterators; lower-cased forms of a principal's email and of a rule's paths and hosts are computed once
+// per object and kept in WeakMaps, principals being the token cache's objects and rules the view's).
+
 export function ruleMatches(rule: CompiledRule, principal: Principal, facts: RequestFacts, now: Date): boolean {
   const mode = rule.action;
   return (
-    (rule.identities.length === 0 || rule.identities.some((m) => identityMatches(m, principal))) &&
-    (rule.requests.length === 0 || rule.requests.some((m) => requestMatches(m, facts, mode))) &&
+    anyIdentityMatches(rule.identities, principal) &&
+    anyRequestMatches(rule.requests, facts, mode) &&
     (rule.sourceCIDRs.length === 0 || sourceMatches(rule.sourceCIDRs, facts.clientIp, mode)) &&
     (rule.schedule === null || scheduleMatches(rule.schedule, now, mode))
   );
+}
+
+function anyIdentityMatches(matchers: readonly CompiledIdentity[], principal: Principal): boolean {
+  if (matchers.length === 0) return true;
+  for (let i = 0; i < matchers.length; i++) if (identityMatches(matchers[i] as CompiledIdentity, principal)) return true;
+  return false;
+}
+
+function anyRequestMatches(matchers: readonly CompiledRequest[], facts: RequestFacts, mode: Mode): boolean {
+  if (matchers.length === 0) return true;
+  for (let i = 0; i < matchers.length; i++) if (requestMatches(matchers[i] as CompiledRequest, facts, mode)) return true;
+  return false;
+}
+
+/** A principal's email lower-cased, and the lower-cased part after its last `@` (null without an `@` past the start). */
+interface EmailForms {
+  lower: string;
+  domain: string | null;
+}
+
+const emailForms = new WeakMap<Principal, EmailForms | null>();
+
+function emailOf(p: Principal): EmailForms | null {
+  let forms = emailForms.get(p);
+  if (forms === undefined) {
+    const email = p.email;
+    const at = email?.lastIndexOf("@") ?? -1;
+    forms = email === undefined ? null : { lower: email.toLowerCase(), domain: at > 0 ? email.slice(at + 1).toLowerCase() : null };
+    emailForms.set(p, forms);
+  }
+  return forms;
 }
 
 export function identityMatches(m: CompiledIdentity, p: Principal): boolean {
   switch (m.kind) {
     case "subject":
       return p.subject === m.value;
-    case "email":
-      return p.email !== undefined && p.email.toLowerCase() === m.value.toLowerCase();
+    case "email": {
+      const email = emailOf(p);
+      return email !== null && email.lower === m.value.toLowerCase();
+    }
     case "emailDomain": {
-      const at = p.email?.lastIndexOf("@") ?? -1;
-      return p.email !== undefined && at > 0 && p.email.slice(at + 1).toLowerCase() === m.value.toLowerCase();
+      const email = emailOf(p);
+      return email?.domain != null && email.domain === m.value.toLowerCase();
     }
     case "group":
       return p.groups.includes(m.value);
@@ -52,21 +89,66 @@ export function identityMatches(m: CompiledIdentity, p: Principal): boolean {
 }
 
 export function requestMatches(m: CompiledRequest, facts: RequestFacts, mode: Mode): boolean {
-  const method = facts.method.toUpperCase();
+  const method = facts.method.toUpperCase(); // no copy when it already is (the facts' method always is)
   const tunnel = method === "CONNECT";
   if (m.methods.length > 0 && !(m.methods as readonly string[]).includes(method)) return false;
   if (m.ports.length > 0 && (!tunnel || facts.port === undefined || !m.ports.includes(facts.port))) return false;
-  if (m.paths.length > 0 && (tunnel || !m.paths.some((pm) => pathMatches(pm, facts.path, mode)))) return false;
-  return m.hosts.length === 0 || m.hosts.some((h) => hostMatches(h, facts.host));
+  if (m.paths.length > 0 && (tunnel || !anyPathMatches(m.paths, facts.path, mode))) return false;
+  if (m.hosts.length === 0) return true;
+  for (let i = 0; i < m.hosts.length; i++) if (hostMatches(m.hosts[i] as string, facts.host)) return true;
+  return false;
+}
+
+function anyPathMatches(matchers: readonly PathMatch[], path: string, mode: Mode): boolean {
+  let subject: string | undefined; // the path as this mode compares it, folded at most once per call
+  for (let i = 0; i < matchers.length; i++) {
+    const pm = matchers[i] as PathMatch;
+    if (pm.kind === "any") return true;
+    subject ??= mode === "Deny" ? foldPath(path) : path;
+    if (matchesFolded(pm, subject, mode)) return true;
+  }
+  return false;
 }
 
 export function pathMatches(m: PathMatch, path: string, mode: Mode): boolean {
   if (m.kind === "any") return true;
-  const fold = (s: string): string => (mode === "Deny" ? trimSlash(s.toLowerCase()) : s);
-  const subject = fold(path);
-  if (m.kind === "exact") return subject === fold(m.value);
-  const base = trimSlash(fold(m.value.endsWith("*") ? m.value.slice(0, -1) : m.value));
-  return base === "" || subject === base || subject.startsWith(`${base}/`);
+  return matchesFolded(m, mode === "Deny" ? foldPath(path) : path, mode);
+}
+
+/** Deny rules compare case-insensitively and without one trailing slash. */
+function foldPath(s: string): string {
+  return trimSlash(s.toLowerCase());
+}
+
+/** What a path matcher compares against, per mode: `exact` the value, `prefix` the base and the base + `/`. */
+interface PathForms {
+  value: string;
+  base: string;
+  under: string;
+}
+
+const pathForms = new WeakMap<PathMatch, { Allow?: PathForms; Deny?: PathForms }>();
+
+function formsOf(m: Exclude<PathMatch, { kind: "any" }>, mode: Mode): PathForms {
+  let byMode = pathForms.get(m);
+  if (byMode === undefined) {
+    byMode = {};
+    pathForms.set(m, byMode);
+  }
+  let forms = byMode[mode];
+  if (forms === undefined) {
+    const fold = (v: string): string => (mode === "Deny" ? foldPath(v) : v);
+    const base = trimSlash(fold(m.value.endsWith("*") ? m.value.slice(0, -1) : m.value));
+    forms = { value: fold(m.value), base, under: `${base}/` };
+    byMode[mode] = forms;
+  }
+  return forms;
+}
+
+function matchesFolded(m: Exclude<PathMatch, { kind: "any" }>, subject: string, mode: Mode): boolean {
+  const forms = formsOf(m, mode);
+  if (m.kind === "exact") return subject === forms.value;
+  return forms.base === "" || subject === forms.base || subject.startsWith(forms.under);
 }
 
 function trimSlash(s: string): string {
@@ -74,7 +156,7 @@ function trimSlash(s: string): string {
 }
 
 export function hostMatches(pattern: string, host: string): boolean {
-  const h = host.toLowerCase().replace(/\.$/, "");
+  const h = host.endsWith(".") ? host.toLowerCase().slice(0, -1) : host.toLowerCase();
   const p = pattern.toLowerCase();
   if (p.startsWith("*.")) return h.length > p.length - 1 && h.endsWith(p.slice(1));
   return h === p;

@@ -53,10 +53,25 @@ const NONE: ReadonlySet<string> = new Set();
  * itself is hop-by-hop.
  */
 export function upstreamHeaders(input: ForwardInput): IncomingHttpHeaders {
+  const list = upstreamHeaderList(input);
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i + 1 < list.length; i += 2) add(out, list[i] ?? "", list[i + 1] ?? "");
+  return out;
+}
+
+/**
+ * The same headers as a flat `[name, value, …]` list with lower-case names, in the client's order, then the upgrade
+ * pair, the framing, `x-forwarded-for` and the identity headers (none of which can already be in it: the filter drops
+ * every client copy). This is what the HTTP path hands to `http.request`: a header list goes onto the wire as given
+ * (each pair still validated), where a header object costs a `setHeader` call and its bookkeeping per field
+ * (docs/decisions/perf-0002). Unlike a header object it does not get a `Host` added: the caller adds one if the
+ * client sent none.
+ */
+export function upstreamHeaderList(input: ForwardInput): string[] {
   const raw = input.rawHeaders;
   const listed = hasConnectionHeader(raw) ? connectionTokens(raw) : NONE;
   const credentials = input.credentials;
-  const out: Record<string, string | string[]> = {};
+  const out: string[] = [];
   let upgradeValue: string | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const lower = (raw[i] ?? "").toLowerCase();
@@ -64,18 +79,27 @@ export function upstreamHeaders(input: ForwardInput): IncomingHttpHeaders {
     // `upgrade` is not an identity name, so noting it before the identity check changes nothing.
     if (lower === "upgrade" && upgradeValue === undefined) upgradeValue = value;
     if (!forwarded(lower, listed, credentials)) continue;
-    if (lower === "cookie") addCookie(out, value, credentials);
-    else add(out, lower, value);
+    if (lower !== "cookie") out.push(lower, value);
+    else pushCookie(out, value, credentials);
   }
-  if (input.upgrade && upgradeValue !== undefined) {
-    add(out, "connection", "Upgrade");
-    add(out, "upgrade", upgradeValue);
-  }
-  const framing = framingHeaders(input.framing);
-  for (let i = 0; i + 1 < framing.length; i += 2) out[(framing[i] ?? "").toLowerCase()] = framing[i + 1] ?? "";
-  out["x-forwarded-for"] = input.clientIp;
-  setAll(out, cachedIdentityHeaders(input.principal, input.sessionId));
+  if (input.upgrade && upgradeValue !== undefined) out.push("connection", "Upgrade", "upgrade", upgradeValue);
+  pushPairs(out, framingHeaders(input.framing), true);
+  out.push("x-forwarded-for", input.clientIp);
+  pushPairs(out, cachedIdentityHeaders(input.principal, input.sessionId), false);
   return out;
+}
+
+/** A `Cookie` header as the application gets it: without the token cookie unless credentials are forwarded. */
+function pushCookie(out: string[], value: string, credentials: CredentialForwarding): void {
+  const kept = credentials.forward || credentials.cookie === "" ? value : withoutCookie(value, credentials.cookie);
+  if (kept !== "") out.push("cookie", kept); // a header that held only the token cookie is dropped
+}
+
+function pushPairs(out: string[], flat: readonly string[], lowerNames: boolean): void {
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = flat[i] ?? "";
+    out.push(lowerNames ? name.toLowerCase() : name, flat[i + 1] ?? "");
+  }
 }
 
 /** Whether a client header (lower-case name) reaches the application. */
@@ -95,12 +119,6 @@ function forwarded(lower: string, listed: ReadonlySet<string>, credentials: Cred
 function isWithheldCredential(lower: string, folded: string, credentials: CredentialForwarding): boolean {
   if (credentials.header !== "" && folded === credentials.header) return !credentials.forward || lower !== credentials.header;
   return lower === "authorization" && !credentials.forward;
-}
-
-/** A `Cookie` header as the application gets it: without the token cookie unless credentials are forwarded. */
-function addCookie(out: Record<string, string | string[]>, value: string, credentials: CredentialForwarding): void {
-  const kept = credentials.forward || credentials.cookie === "" ? value : withoutCookie(value, credentials.cookie);
-  if (kept !== "") add(out, "cookie", kept); // a header that held only the token cookie is dropped
 }
 
 /** A `Cookie` header value without the cookies named `name` ("" if nothing else is left). */
@@ -137,11 +155,6 @@ function cachedIdentityHeaders(principal: Principal, sessionId: string): readonl
   for (const [name, value] of Object.entries(identityHeaders(principal, sessionId))) flat.push(name.toLowerCase(), value);
   identityCache.set(principal, { sessionId, flat });
   return flat;
-}
-
-/** Sets flat lower-case `[name, value, …]` pairs, replacing what was there. */
-function setAll(out: Record<string, string | string[]>, flat: readonly string[]): void {
-  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i] ?? ""] = flat[i + 1] ?? "";
 }
 
 function add(out: Record<string, string | string[]>, name: string, value: string): void {

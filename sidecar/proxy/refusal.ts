@@ -9,7 +9,7 @@
  * connection, and nothing read after it reaches the application (connection-turn.ts). Never throws.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { STATUS_CODES } from "node:http";
+import { http } from "../../lib/node-http.ts";
 import type { Socket } from "node:net";
 import { errorBody, isSidecarError, type ErrorBody } from "../errors.ts";
 
@@ -72,7 +72,7 @@ export function refuseSocket(socket: Socket, refusal: Refusal, opts: { proxy?: b
   const status = opts.proxy === true && refusal.status === 401 ? 407 : refusal.status;
   const payload = JSON.stringify(refusal.body);
   const lines = [
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}`,
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? "Error"}`,
     "Content-Type: application/json",
     `Content-Length: ${Buffer.byteLength(payload)}`,
     "Cache-Control: no-store",

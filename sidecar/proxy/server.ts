@@ -18,7 +18,8 @@
  *   - `close()` stops listening and RSTs every tracked flow and idle socket.
  * No client input or upstream failure throws out of a handler.
  */
-import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { http } from "../../lib/node-http.ts";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { SidecarError, type SidecarErrorCode } from "../errors.ts";
@@ -42,11 +43,11 @@ export interface SidecarServer {
 
 export function createSidecarServer(deps: SidecarServerDeps): SidecarServer {
   const log = deps.logger.child({ component: "proxy" });
-  const agent = new Agent({ keepAlive: true, scheduling: "lifo", timeout: deps.timeouts.keepAliveMs });
+  const agent = new http.Agent({ keepAlive: true, scheduling: "lifo", timeout: deps.timeouts.keepAliveMs });
   const credentials = deps.credentials === undefined ? NO_CREDENTIAL_FORWARDING : Object.freeze({ ...deps.credentials, header: deps.credentials.header.toLowerCase() });
   const ctx: ProxyContext = { deps, agent, log, credentials };
 
-  const server = createServer({
+  const server = http.createServer({
     insecureHTTPParser: false,
     requireHostHeader: true,
     maxHeaderSize: deps.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,

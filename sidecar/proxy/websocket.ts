@@ -9,7 +9,8 @@
  * registered together in the connection table (so a termination RSTs both). A non-101 answer is
  * relayed and the connection closed. Upstream failure before 101 → 502/504 JSON. Never throws.
  */
-import { request, type IncomingMessage } from "node:http";
+import type { IncomingMessage } from "node:http";
+import { http } from "../../lib/node-http.ts";
 import type { Socket } from "node:net";
 import { SidecarError } from "../errors.ts";
 import { onRawTurn } from "./connection-turn.ts";
@@ -63,7 +64,7 @@ async function handleUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: So
     credentials: ctx.credentials,
   });
   const { host, port } = ctx.deps.upstream;
-  const upReq = request({ host, port, method: "GET", path: target.url, headers, agent: false });
+  const upReq = http.request({ host, port, method: "GET", path: target.url, headers, agent: false });
   let timedOut = false;
   let settled = false;
   upReq.setTimeout(ctx.deps.timeouts.upstreamMs, () => {

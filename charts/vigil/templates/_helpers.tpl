@@ -130,3 +130,44 @@ password. Sentinel settings, when any, are under a separate "sentinel" key (not 
 {{- end }}
 {{- toJson $out }}
 {{- end }}
+
+{{/*
+A memory quantity ("128Mi", "1Gi", "134217728" or the number 134217728, "500M") in whole MiB, rounded down; 0 when absent.
+Usage: include "vigil.quantityMiB" "128Mi"
+*/}}
+{{- define "vigil.quantityMiB" -}}
+{{- if or (kindIs "float64" .) (kindIs "int64" .) (kindIs "int" .) -}}
+{{- /* a plain number of bytes (YAML numbers reach templates as float64, printed as 1.34217728e+08) */ -}}
+{{- divf (float64 .) 1048576.0 | floor | int -}}
+{{- else -}}
+{{- $q := toString (default "0" .) -}}
+{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" $q -}}
+{{- $unit := trimPrefix $number $q -}}
+{{- $factors := dict "" 1.0 "m" 0.001 "k" 1000.0 "Ki" 1024.0 "M" 1000000.0 "Mi" 1048576.0 "G" 1000000000.0 "Gi" 1073741824.0 "T" 1e12 "Ti" 1099511627776.0 "P" 1e15 "Pi" 1125899906842624.0 "E" 1e18 "Ei" 1152921504606846976.0 -}}
+{{- if not (hasKey $factors $unit) }}{{ fail (printf "memory quantity %q: unsupported unit %q" $q $unit) }}{{ end -}}
+{{- divf (mulf (float64 $number) (get $factors $unit)) 1048576.0 | floor | int -}}
+{{- end -}}
+{{- end }}
+
+{{/*
+V8 flags of a Vigil program's Node process (docs/decisions/perf-0002): the young generation's semi-space, and the
+old generation sized from the container's memory limit (node.heapPercentOfLimit of resources.limits.memory) unless
+node.maxOldSpaceSizeMb sets it. JSON list. Usage: include "vigil.nodeFlags" (list .Values.sidecar.node .Values.sidecar.resources)
+*/}}
+{{- define "vigil.nodeFlags" -}}
+{{- $node := index . 0 -}}
+{{- $resources := index . 1 -}}
+{{- $flags := list -}}
+{{- if $node.maxSemiSpaceSizeMb }}
+{{- $flags = append $flags (printf "--max-semi-space-size=%d" (int $node.maxSemiSpaceSizeMb)) -}}
+{{- end }}
+{{- $old := int $node.maxOldSpaceSizeMb -}}
+{{- if eq $old 0 -}}
+{{- $limit := int (include "vigil.quantityMiB" (dig "limits" "memory" "0" $resources)) -}}
+{{- $old = div (mul $limit (int $node.heapPercentOfLimit)) 100 -}}
+{{- end }}
+{{- if gt $old 0 }}
+{{- $flags = append $flags (printf "--max-old-space-size=%d" $old) -}}
+{{- end }}
+{{- toJson $flags -}}
+{{- end }}

@@ -19,8 +19,23 @@ export interface LocalProcess {
   stop(graceMs?: number): Promise<number | null>;
 }
 
-export function startLocalProcess(script: string, env: Record<string, string>): LocalProcess {
-  const child: ChildProcess = spawn(process.execPath, [resolve(repoRoot, script)], {
+export interface LocalProcessOptions {
+  /** Node flags before the script (V8 flags such as `--max-semi-space-size=…`, as a container command sets them). */
+  nodeArgs?: readonly string[];
+  /**
+   * A memory cgroup's `cgroup.procs` file: the process enters that cgroup before Node starts (a shell writes its
+   * own PID there, then execs Node under the same PID), so every page it ever uses is charged to the cgroup.
+   */
+  cgroupProcs?: string;
+}
+
+export function startLocalProcess(script: string, env: Record<string, string>, opts: LocalProcessOptions = {}): LocalProcess {
+  const argv = [...(opts.nodeArgs ?? []), resolve(repoRoot, script)];
+  const [command, args] =
+    opts.cgroupProcs === undefined
+      ? [process.execPath, argv]
+      : ["/bin/sh", ["-c", 'echo $$ > "$0" && exec "$@"', opts.cgroupProcs, process.execPath, ...argv]];
+  const child: ChildProcess = spawn(command, args, {
     cwd: repoRoot,
     env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "/tmp", ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,5 +1,5 @@
 /**
- * Runs the real `vigil-sidecar` (node sidecar/main.ts) as a child process (local-process.ts) with the files the injection would
+ * Runs the real `vigil-sidecar` (node sidecar/main.ts, or the built dist/sidecar/main.js) as a child process (local-process.ts) with the files the injection would
  * mount (pod labels, issuers, key ring) written to a temp dir. Stopped by its PID.
  */
 import { mkdtemp, rm, writeFile, mkdir } from "node:fs/promises";
@@ -22,6 +22,12 @@ export interface SidecarProcessOptions {
   /** Session-encryption key (the chart's key-ring Secret): sidecars of one install share it. */
   sessionKey: Buffer;
   env?: Record<string, string>;
+  /** The program to run, relative to the repository: `sidecar/main.ts` (default) or `dist/sidecar/main.js` (built, as the image runs it). */
+  script?: string;
+  /** Node/V8 flags before the script (as the chart's injected command sets them). */
+  nodeArgs?: readonly string[];
+  /** Start the process inside this memory cgroup (its `cgroup.procs` file; see local-process.ts). */
+  cgroupProcs?: string;
 }
 
 export interface SidecarProcess {
@@ -63,7 +69,10 @@ export async function startSidecarProcess(opts: SidecarProcessOptions): Promise<
     VIGIL_HEARTBEAT_INTERVAL_MS: "300",
     ...opts.env,
   };
-  const proc = startLocalProcess("sidecar/main.ts", env);
+  const proc = startLocalProcess(opts.script ?? "sidecar/main.ts", env, {
+    ...(opts.nodeArgs === undefined ? {} : { nodeArgs: opts.nodeArgs }),
+    ...(opts.cgroupProcs === undefined ? {} : { cgroupProcs: opts.cgroupProcs }),
+  });
   // The sidecar reads its files at start; once it has exited they go, however it was stopped (tests, benches).
   void proc.exited.then(() => rm(dir, { recursive: true, force: true }));
   return {

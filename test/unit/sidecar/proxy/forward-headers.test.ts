@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { NO_CREDENTIAL_FORWARDING, upstreamHeaders, withoutCookie, type ForwardInput } from "../../../../sidecar/proxy/forward-headers.ts";
+import { NO_CREDENTIAL_FORWARDING, upstreamHeaderList, upstreamHeaders, withoutCookie, type ForwardInput } from "../../../../sidecar/proxy/forward-headers.ts";
 import { principal } from "../../../builders/principal.ts";
 
 function forward(rawHeaders: string[], overrides: Partial<ForwardInput> = {}) {
@@ -48,6 +48,39 @@ describe("headers sent to the application", () => {
     expect(out.accept).toEqual(["a", "b"]);
     expect(out["transfer-encoding"]).toBe("chunked");
     expect(out["content-length"]).toBeUndefined();
+  });
+});
+
+describe("the header list the HTTP path sends", () => {
+  const input = (rawHeaders: string[], overrides: Partial<ForwardInput> = {}): ForwardInput => ({
+    rawHeaders,
+    framing: { "content-length": "3" },
+    principal: principal({ subject: "alice", groups: ["staff"], email: "alice@example.com" }),
+    sessionId: "s_AAAAAAAAAAAAAAAAAAAAAA",
+    clientIp: "10.0.0.7",
+    upgrade: false,
+    credentials: { forward: false, cookie: "tok", header: "x-token" },
+    ...overrides,
+  });
+
+  it("holds exactly the fields of the header object, in the client's order, with empty values kept", () => {
+    const raw = [
+      "Host", "shop.test", "Accept", "a", "X-Empty", "", "Cookie", "tok=1; theme=dark", "Accept", "b",
+      "Authorization", "Bearer x", "X-Vigil-Subject", "mallory", "Connection", "x-drop", "X-Drop", "1", "Cookie", "tok=1",
+    ];
+    const list = upstreamHeaderList(input(raw));
+    expect(list).toEqual([
+      "host", "shop.test", "accept", "a", "x-empty", "", "cookie", "theme=dark", "accept", "b",
+      "content-length", "3", "x-forwarded-for", "10.0.0.7",
+      "x-vigil-subject", "alice", "x-vigil-groups", "staff", "x-vigil-session", "s_AAAAAAAAAAAAAAAAAAAAAA", "x-vigil-email", "alice@example.com",
+    ]);
+    const asObject: Record<string, string | string[]> = {};
+    for (let i = 0; i < list.length; i += 2) {
+      const [name, value] = [list[i]!, list[i + 1]!];
+      const seen = asObject[name];
+      asObject[name] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];
+    }
+    expect(asObject).toEqual(upstreamHeaders(input(raw)));
   });
 });
 
