@@ -50,4 +50,3 @@ ${body}
 </html>`;
 }
 
-export const notice = (text: string): Html => html`<p class="notice" role="alert">${text}</p>`;

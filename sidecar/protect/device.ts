@@ -24,8 +24,6 @@ export interface RawDevice {
   ja4: string;
 }
 
-export const EMPTY_DEVICE: RawDevice = Object.freeze({ userAgent: "", platform: "", acceptLanguage: "", clientCert: "", ja4: "" });
-
 const MAX_UA = 256;
 const MAX_HEADER = 128;
 const HEX_SHA256 = /^[0-9a-fA-F]{64}$/;

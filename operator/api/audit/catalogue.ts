@@ -45,10 +45,6 @@ export type AuditEventType = keyof typeof AUDIT_CATALOGUE;
 /** Operator events that are also Kubernetes Events (they name a `k8sReason`). */
 export type OperatorEventType = { [K in AuditEventType]: (typeof AUDIT_CATALOGUE)[K] extends { k8sReason: string } ? K : never }[AuditEventType];
 
-export function codeOf(type: AuditEventType): string {
-  return AUDIT_CATALOGUE[type].code;
-}
-
 /** Why a session ended. `PolicyChanged` and the session-protection reasons are reserved (docs/audit-events.md). */
 export const END_REASONS = ["IdleTimeout", "AbsoluteTimeout", "Terminated", "PolicyChanged", "BindingViolation", "Revoked", "Anomaly"] as const;
 export type EndReason = (typeof END_REASONS)[number];

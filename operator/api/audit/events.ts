@@ -154,10 +154,6 @@ export interface AuditBatch {
   events: AuditEvent[];
 }
 
-export function isSessionScoped(e: AuditEvent): e is SessionAuditEvent {
-  return "sessionId" in e;
-}
-
 /** `SessionTermination <namespace>/<name>` from a revocation id `<namespace>/<name>/<uid>`. */
 export function terminationOfRevocation(revocationId: string): string {
   const parts = revocationId.split("/");

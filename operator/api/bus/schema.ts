@@ -192,6 +192,7 @@ export const ackSchema = z.object({
 
 // The schemas produce exactly the contract's types (checked at compile time).
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** @public A compile-time check: each schema's inferred type is the hand-written message type. */
 export const SCHEMAS_CONFORM: [
   Same<z.infer<typeof bodySchema>, Body>,
   Same<z.infer<typeof envelopeSchema>, Envelope>,

@@ -80,24 +80,3 @@ export interface SessionFinding {
   policy?: string;
   evidence: FindingEvidence;
 }
-
-/** A one-line human summary of a finding (for logs, events and the SessionTermination reason). */
-export function describeFinding(f: Pick<SessionFinding, "code" | "evidence">): string {
-  const e = f.evidence;
-  switch (e.kind) {
-    case "network":
-      return `${f.code}: bound to ${e.bound}, request from ${e.observed}`;
-    case "device":
-      return `${f.code}: ${e.changed.map((c) => `${c.component} ${c.bound || "(none)"} → ${c.observed || "(none)"}`).join(", ")}`;
-    case "travel":
-      return `${f.code}: ${placeName(e.from)} → ${placeName(e.to)}, ${Math.round(e.effectiveDistanceKm)} km in ${e.elapsedSeconds} s (${Math.round(e.speedKmh)} km/h > ${e.maxSpeedKmh})`;
-    case "newCountry":
-      return `${f.code}: first sighting from ${e.country}`;
-    case "limit":
-      return `${f.code}: ${e.live} live sessions, limit ${e.limit} (${e.onExceed})`;
-  }
-}
-
-function placeName(p: Place): string {
-  return [p.city, p.country].filter((x) => x !== undefined && x !== "").join(", ") || `${p.latitude.toFixed(2)},${p.longitude.toFixed(2)}`;
-}

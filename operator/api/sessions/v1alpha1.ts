@@ -130,6 +130,7 @@ export interface VigilSession {
   terminationRequested?: { sessionTermination: string; user: string; time: string };
 }
 
+/** @public The list kind clients receive (`kind: VigilSessionList`). */
 export interface VigilSessionList {
   apiVersion: typeof SESSIONS_API_VERSION;
   kind: "VigilSessionList";

@@ -23,12 +23,6 @@ export function failure(code: number, reason: string, message: string, details?:
   return out;
 }
 
-export function success(message: string, details?: Status["details"]): Status {
-  const out: Status = { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", message, code: 200 };
-  if (details !== undefined) out.details = details;
-  return out;
-}
-
 const resourceDetails = (name?: string): Status["details"] => ({ ...(name === undefined ? {} : { name }), group: SESSIONS_GROUP, kind: VIGIL_SESSION.plural });
 
 export const notFound = (name: string): Status => failure(404, "NotFound", `${RESOURCE} "${name}" not found`, resourceDetails(name));
@@ -50,8 +44,6 @@ export const expired = (message: string): Status => failure(410, "Expired", mess
 export const tooLarge = (limit: number): Status => failure(413, "RequestEntityTooLarge", `the request body is larger than ${limit} bytes`);
 
 export const internal = (message: string): Status => failure(500, "InternalError", `Internal error occurred: ${message}`);
-
-export const unavailable = (message: string): Status => failure(503, "ServiceUnavailable", message);
 
 export interface ForbiddenOptions {
   user: string;
