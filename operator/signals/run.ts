@@ -42,7 +42,19 @@ export interface SignalSink {
   namespaces: () => Promise<string[]>;
 }
 
-export async function prepareSignals(settings: SignalsSettings, redis: Redis, keys: BusKeys, sink: SignalSink, log: Logger, registry: Registry): Promise<PreparedSignals> {
+/** What the receivers are built from (both phases). */
+export interface SignalsContext {
+  settings: SignalsSettings;
+  /** Replay guard and SSF stream state. */
+  redis: Redis;
+  keys: BusKeys;
+  sink: SignalSink;
+  log: Logger;
+  registry: Registry;
+}
+
+export async function prepareSignals(ctx: SignalsContext): Promise<PreparedSignals> {
+  const { settings, redis, keys, sink, log, registry } = ctx;
   const config = await readSignalsConfig(settings.configFile);
   const replay = new ReplayGuard(redis, keys);
   const received = new Counter({ name: "vigil_operator_signals_total", help: "Identity-provider signals received, by receiver and result (accepted, or why refused).", labelNames: ["receiver", "result"], registers: [registry] });
@@ -101,7 +113,8 @@ function cachedDiscovery(fetch: () => Promise<Discovery>): () => Promise<Discove
   };
 }
 
-export async function startSignals(settings: SignalsSettings, prepared: PreparedSignals, sink: SignalSink, log: Logger, registry: Registry): Promise<SignalsServer> {
+export async function startSignals(ctx: SignalsContext, prepared: PreparedSignals): Promise<SignalsServer> {
+  const { settings, sink, log, registry } = ctx;
   const load = async (): Promise<{ cert: string; key: string }> => ({
     cert: await readFile(join(settings.certDir, "tls.crt"), "utf8"),
     key: await readFile(join(settings.certDir, "tls.key"), "utf8"),
@@ -162,7 +175,8 @@ export async function signalsHandle(config: OperatorConfig, redis: Redis, log: L
     end: (s) => connected?.end(s) ?? Promise.resolve({ created: [], existing: [], failed: ["the operator is not ready"] }),
     namespaces: () => connected?.namespaces() ?? Promise.resolve([]),
   };
-  const prepared = settings.port === 0 ? undefined : await prepareSignals(settings, redis, busKeys(config.busPrefix), sink, log, registry);
+  const ctx: SignalsContext = { settings, redis, keys: busKeys(config.busPrefix), sink, log, registry };
+  const prepared = settings.port === 0 ? undefined : await prepareSignals(ctx);
   let server: SignalsServer | undefined;
   return {
     controllers: prepared?.controllers ?? [],
@@ -175,7 +189,7 @@ export async function signalsHandle(config: OperatorConfig, redis: Redis, log: L
       };
     },
     async start() {
-      if (prepared !== undefined) server = await startSignals(settings, prepared, sink, log, registry);
+      if (prepared !== undefined) server = await startSignals(ctx, prepared);
     },
     async close() {
       await server?.close();
