@@ -149,6 +149,11 @@ describe("the injection webhook on a real API server", () => {
     expect(sidecar?.name).toBe("vigil-sidecar");
     expect(sidecar?.restartPolicy).toBe("Always");
     expect(sidecar?.env?.find((e) => e.name === "VIGIL_UPSTREAM_PORT")?.value).toBe("8080");
+    // The owning Deployment, from the ReplicaSet kube-controller-manager named <deployment>-<pod-template-hash>.
+    expect(sidecar?.env?.filter((e) => e.name.startsWith("VIGIL_WORKLOAD_")).map((e) => [e.name, e.value])).toEqual([
+      ["VIGIL_WORKLOAD_KIND", "Deployment"],
+      ["VIGIL_WORKLOAD_NAME", "web"],
+    ]);
 
     const actual = normalise(pod);
     if (refresh || !existsSync(CLUSTER_GOLDEN)) {
