@@ -225,10 +225,6 @@ export class ConnectionTable {
     return [...this.#entries.values()].map((e) => this.#info(e));
   }
 
-  bySession(sessionId: string): ConnectionInfo[] {
-    return this.list().filter((c) => c.sessionId === sessionId);
-  }
-
   /**
    * Start tracking an HTTP request on a (keep-alive) client socket: the socket now belongs to this
    * request's session until its next request, and is reset with that session.
