@@ -35,9 +35,20 @@ import { ChangeFeed, type IndexEvent } from "./change-feed.ts";
 import { appended, newPart, partIn, pushBounded, stateOf, type PartEntry, type SessionEntry, type TerminationRequest } from "./entries.ts";
 import { NamespaceListing } from "./listing.ts";
 import { SessionFacts } from "./session-facts.ts";
+import { PodSessions } from "./pods.ts";
 import { StringPool } from "./string-pool.ts";
 import { fieldsOf, renderSession, uidFor, type SelectableFields } from "./render.ts";
-import { checkEventSeen, checkFinding, checkFlowClosed, checkFlowSeen, checkLocated, checkPodRef, checkSessionEnded, checkSessionSeen, type Checked } from "./validate.ts";
+import {
+  checkEventSeen,
+  checkFinding,
+  checkFlowClosed,
+  checkFlowSeen,
+  checkLocated,
+  checkPodRef,
+  checkSessionEnded,
+  checkSessionSeen,
+  type Checked,
+} from "./validate.ts";
 
 export type { IndexEvent, WatchEventType } from "./change-feed.ts";
 
@@ -65,8 +76,6 @@ export interface IndexStats {
 const DEFAULTS = { retentionMs: 24 * 3600_000, idleAfterMs: 120_000, maxEventsPerPart: 16, maxFlowsPerPart: 256, maxWorkloadsPerPart: 64, eventLogSize: 4096 };
 const MAX_ADMISSIONS = 16;
 
-const podKey = (namespace: string, pod: string): string => `${namespace}/${pod}`;
-
 export class SessionIndex {
   readonly retentionMs: number;
   readonly idleAfterMs: number;
@@ -74,8 +83,7 @@ export class SessionIndex {
   readonly #now: () => number;
   readonly #sessions = new Map<string, SessionEntry>();
   readonly #listing = new NamespaceListing();
-  readonly #podSessions = new Map<string, Set<SessionEntry>>();
-  readonly #stalePods = new Set<string>();
+  readonly #pods = new PodSessions();
   readonly #strings = new StringPool();
   readonly #facts = new SessionFacts(this.#strings);
   readonly #feed: ChangeFeed;
@@ -129,7 +137,16 @@ export class SessionIndex {
     } else {
       if (session.endTime !== undefined) return this.#reject("flow", "session already ended");
       if (part.flows.length >= this.#o.maxFlowsPerPart) return this.#reject("flow", "too many live flows");
-      part.flows = appended(part.flows, { id: rec.flowId, pod: this.#strings.intern(rec.workload.pod), kind: rec.kind, peer: rec.peer, port: rec.port, bytesIn: rec.bytesIn, bytesOut: rec.bytesOut, openedAt: rec.openedAt });
+      part.flows = appended(part.flows, {
+        id: rec.flowId,
+        pod: this.#strings.intern(rec.workload.pod),
+        kind: rec.kind,
+        peer: rec.peer,
+        port: rec.port,
+        bytesIn: rec.bytesIn,
+        bytesOut: rec.bytesOut,
+        openedAt: rec.openedAt,
+      });
       part.lastSeen = Math.max(part.lastSeen, rec.openedAt);
     }
     this.#publish(session, part, isNew ? "ADDED" : "MODIFIED", before);
@@ -157,7 +174,14 @@ export class SessionIndex {
     const rec = this.#accept("event", checkEventSeen(record));
     if (rec === undefined) return false;
     const s = this.#strings;
-    const entry = { time: rec.time, type: s.intern(rec.type), code: s.intern(rec.code), outcome: s.intern(rec.outcome), reason: s.intern(rec.reason), pod: s.intern(rec.workload?.pod) };
+    const entry = {
+      time: rec.time,
+      type: s.intern(rec.type),
+      code: s.intern(rec.code),
+      outcome: s.intern(rec.outcome),
+      reason: s.intern(rec.reason),
+      pod: s.intern(rec.workload?.pod),
+    };
     if (rec.workload !== undefined) {
       const found = this.#partFor(rec.sessionId, rec.workload, rec.time, "event");
       if (found === undefined) return false;
@@ -323,11 +347,17 @@ export class SessionIndex {
   }
 
   stats(): IndexStats {
-    return { sessions: this.#sessions.size, objects: this.count(""), resourceVersion: this.#feed.resourceVersion, rejected: { ...this.#rejected }, stalePods: this.#stalePods.size };
+    return {
+      sessions: this.#sessions.size,
+      objects: this.count(""),
+      resourceVersion: this.#feed.resourceVersion,
+      rejected: { ...this.#rejected },
+      stalePods: this.#pods.staleCount,
+    };
   }
 
   isStalePod(namespace: string, pod: string): boolean {
-    return this.#stalePods.has(podKey(namespace, pod));
+    return this.#pods.isStale(namespace, pod);
   }
 
   // ---------------------------------------------------------------- internals
@@ -348,7 +378,7 @@ export class SessionIndex {
     return renderSession(session, part, { isStalePod: this.#isStale, detail });
   }
 
-  readonly #isStale = (ns: string, pod: string): boolean => this.#stalePods.size > 0 && this.#stalePods.has(podKey(ns, pod));
+  readonly #isStale = (ns: string, pod: string): boolean => this.#pods.isStale(ns, pod);
 
   /** The part of the record's namespace, created or served again, with the activity applied. */
   #seenIn(session: SessionEntry, rec: SessionSeen): { part: PartEntry; type: "ADDED" | "MODIFIED" } {
@@ -398,18 +428,23 @@ export class SessionIndex {
       return;
     }
     if (part.workloads.length >= this.#o.maxWorkloadsPerPart) return;
-    part.workloads = appended(part.workloads, { pod: this.#strings.intern(w.pod), kind: this.#strings.intern(w.kind), name: this.#strings.intern(w.name), firstSeen: time, lastSeen: time });
-    const key = podKey(part.namespace, w.pod);
-    let set = this.#podSessions.get(key);
-    if (set === undefined) {
-      set = new Set();
-      this.#podSessions.set(key, set);
-    }
-    set.add(session);
+    part.workloads = appended(part.workloads, {
+      pod: this.#strings.intern(w.pod),
+      kind: this.#strings.intern(w.kind),
+      name: this.#strings.intern(w.name),
+      firstSeen: time,
+      lastSeen: time,
+    });
+    this.#pods.add(part.namespace, w.pod, session);
   }
 
   /** The part a flow/event record belongs to, created (with the workload) when the session is known. */
-  #partFor(id: string, workload: PodRef, time: number, kind: string): { session: SessionEntry; part: PartEntry; before: SelectableFields | undefined; isNew: boolean } | undefined {
+  #partFor(
+    id: string,
+    workload: PodRef,
+    time: number,
+    kind: string,
+  ): { session: SessionEntry; part: PartEntry; before: SelectableFields | undefined; isNew: boolean } | undefined {
     const session = this.#sessions.get(id);
     if (session === undefined) {
       this.#reject(kind, "unknown session");
@@ -429,12 +464,9 @@ export class SessionIndex {
       this.#reject("stale", checked.reason);
       return 0;
     }
-    const key = podKey(pod.namespace, pod.pod);
-    if (stale === this.#stalePods.has(key)) return 0;
-    if (stale) this.#stalePods.add(key);
-    else this.#stalePods.delete(key);
+    if (!this.#pods.setStale(pod.namespace, pod.pod, stale)) return 0;
     let changed = 0;
-    for (const session of this.#podSessions.get(key) ?? []) {
+    for (const session of this.#pods.sessionsOf(pod.namespace, pod.pod)) {
       const part = partIn(session, pod.namespace);
       if (part === undefined) continue;
       if (this.#computeStale(session, part) !== part.stale) {
@@ -446,7 +478,7 @@ export class SessionIndex {
   }
 
   #computeStale(session: SessionEntry, part: PartEntry): boolean {
-    return session.endTime === undefined && part.workloads.some((w) => this.#stalePods.has(podKey(part.namespace, w.pod)));
+    return session.endTime === undefined && part.workloads.some((w) => this.#pods.isStale(part.namespace, w.pod));
   }
 
   #publish(session: SessionEntry, part: PartEntry, type: "ADDED" | "MODIFIED", prev: SelectableFields | undefined, now = this.#now()): void {
@@ -460,12 +492,7 @@ export class SessionIndex {
     this.#sessions.delete(session.id);
     for (const part of session.parts) {
       this.#listing.remove(session, part.namespace);
-      for (const w of part.workloads) {
-        const key = podKey(part.namespace, w.pod);
-        const set = this.#podSessions.get(key);
-        set?.delete(session);
-        if (set !== undefined && set.size === 0) this.#podSessions.delete(key);
-      }
+      for (const w of part.workloads) this.#pods.remove(part.namespace, w.pod, session);
       if (part.hidden) continue; // its DELETED was sent when it was deleted
       this.#feed.deleted(session, part);
     }
