@@ -42,7 +42,14 @@ const firstLine = (err: unknown): string => describeFailure(err).message.split("
 const statusOf = (err: unknown, fallback: number): number => (err instanceof ApiError ? (err.status > 0 ? err.status : 502) : fallback);
 
 function frame(s: ConsoleState, title: string, nav: Frame["nav"]): Frame {
-  return { title, nav, csrf: s.csrf, context: s.kube.contextName, viewer: s.viewer.username, scope: s.scope === null ? "all namespaces" : `namespace ${s.scope}` };
+  return {
+    title,
+    nav,
+    csrf: s.csrf,
+    context: s.kube.contextName,
+    viewer: s.viewer.username,
+    scope: s.scope === null ? "all namespaces" : `namespace ${s.scope}`,
+  };
 }
 
 /** A page to answer with: its title, the current navigation entry, its body and status (200 unless told). */
@@ -79,11 +86,16 @@ function sessionQuery(url: URL): SessionQuery {
 function sessionsStream(req: IncomingMessage, res: ServerResponse, url: URL, s: ConsoleState): void {
   const q = sessionQuery(url);
   const sse = openSse(req, res);
-  const push = (): void => { sse.event("sessions", sessionsBlock(s.cache.query(q), q, Date.now(), s.feed.error).value); };
+  const push = (): void => {
+    sse.event("sessions", sessionsBlock(s.cache.query(q), q, Date.now(), s.feed.error).value);
+  };
   const pushSoon = throttle(push, 250);
   const unsubscribe = s.cache.subscribe(pushSoon);
   const ages = setInterval(pushSoon, 10_000);
-  sse.closed.addEventListener("abort", () => { unsubscribe(); clearInterval(ages); });
+  sse.closed.addEventListener("abort", () => {
+    unsubscribe();
+    clearInterval(ages);
+  });
   push();
 }
 
@@ -105,7 +117,13 @@ async function sessionView(res: ServerResponse, s: ConsoleState, { ns, id }: Ses
   try {
     session = await readSession(s, ns, id);
   } catch (err) {
-    show(res, s, { status: statusOf(err, 502), title: "Session", nav: "sessions", body: html`<h1>Session ${id}</h1><p class="notice" role="alert">${firstLine(err)}</p>` });
+    show(res, s, {
+      status: statusOf(err, 502),
+      title: "Session",
+      nav: "sessions",
+      body: html`<h1>Session ${id}</h1>
+        <p class="notice" role="alert">${firstLine(err)}</p>`,
+    });
     return;
   }
   const refused = await recordAudit(s.kube, {
@@ -117,10 +135,22 @@ async function sessionView(res: ServerResponse, s: ConsoleState, { ns, id }: Ses
     client: "console",
     message: `${CONSOLE_CODES.view.type}: session viewed by ${s.viewer.username} in the Vigil console`,
   });
-  const warnings = [refusal?.warning, refused === undefined ? undefined : `This view could not be recorded in the audit trail: ${refused.message}`].filter((w) => w !== undefined);
-  const otherNamespaces = s.cache.partsOf(id).map((p) => p.namespace).filter((n) => n !== ns);
+  const warnings = [refusal?.warning, refused === undefined ? undefined : `This view could not be recorded in the audit trail: ${refused.message}`].filter(
+    (w) => w !== undefined,
+  );
+  const otherNamespaces = s.cache
+    .partsOf(id)
+    .map((p) => p.namespace)
+    .filter((n) => n !== ns);
   const timeline = await timelineOf(s, session);
-  const body = sessionPage({ session, otherNamespaces, timeline, csrf: s.csrf, now: Date.now(), warning: warnings.length === 0 ? undefined : warnings.join(" ") });
+  const body = sessionPage({
+    session,
+    otherNamespaces,
+    timeline,
+    csrf: s.csrf,
+    now: Date.now(),
+    warning: warnings.length === 0 ? undefined : warnings.join(" "),
+  });
   show(res, s, { status: refusal?.status ?? 200, title: session.identity.email ?? session.identity.subject, nav: "sessions", body });
 }
 
@@ -128,12 +158,17 @@ function sessionStream(req: IncomingMessage, res: ServerResponse, s: ConsoleStat
   const sse = openSse(req, res);
   let last = "";
   const push = (): void => {
-    readSession(s, ns, id).then(
-      async (session) => sessionDetail(session, await timelineOf(s, session), Date.now()),
-      () => sessionDetail(undefined, [], Date.now()),
-    ).then((block) => {
-      if (block.value !== last) sse.event("detail", (last = block.value));
-    }, () => undefined);
+    readSession(s, ns, id)
+      .then(
+        async (session) => sessionDetail(session, await timelineOf(s, session), Date.now()),
+        () => sessionDetail(undefined, [], Date.now()),
+      )
+      .then(
+        (block) => {
+          if (block.value !== last) sse.event("detail", (last = block.value));
+        },
+        () => undefined,
+      );
   };
   const pushSoon = throttle(push, 250);
   let seen = JSON.stringify(s.cache.get(ns, id));
@@ -145,7 +180,10 @@ function sessionStream(req: IncomingMessage, res: ServerResponse, s: ConsoleStat
     }
   });
   const ages = setInterval(pushSoon, 10_000);
-  sse.closed.addEventListener("abort", () => { unsubscribe(); clearInterval(ages); });
+  sse.closed.addEventListener("abort", () => {
+    unsubscribe();
+    clearInterval(ages);
+  });
 }
 
 async function terminate(req: IncomingMessage, res: ServerResponse, s: ConsoleState, at: SessionAt): Promise<void> {
@@ -197,7 +235,15 @@ async function terminationView(res: ServerResponse, s: ConsoleState, ns: string,
 function terminationStream(req: IncomingMessage, res: ServerResponse, s: ConsoleState, ns: string, name: string): void {
   const sse = openSse(req, res);
   const signal = AbortSignal.any([sse.closed, s.stop]);
-  void followTermination(s.kube, ns, name, (t) => { sse.event("progress", progressBlock(t, Date.now()).value); }, { timeoutMs: 3_600_000, signal }).catch(() => undefined);
+  void followTermination(
+    s.kube,
+    ns,
+    name,
+    (t) => {
+      sse.event("progress", progressBlock(t, Date.now()).value);
+    },
+    { timeoutMs: 3_600_000, signal },
+  ).catch(() => undefined);
 }
 
 async function policiesView(res: ServerResponse, s: ConsoleState): Promise<void> {
@@ -207,11 +253,23 @@ async function policiesView(res: ServerResponse, s: ConsoleState): Promise<void>
     const policies = (await listPolicies(s.kube, s.scope)).items;
     const podsByNs = new Map<string, V1Pod[] | string>();
     for (const ns of new Set(policies.map((p) => p.metadata.namespace ?? ""))) {
-      podsByNs.set(ns, await listAll<V1Pod>(s.kube, `/api/v1/namespaces/${encodeURIComponent(ns)}/pods`).then((l) => l.items, (err: unknown) => `pods cannot be listed (${firstLine(err)})`));
+      podsByNs.set(
+        ns,
+        await listAll<V1Pod>(s.kube, `/api/v1/namespaces/${encodeURIComponent(ns)}/pods`).then(
+          (l) => l.items,
+          (err: unknown) => `pods cannot be listed (${firstLine(err)})`,
+        ),
+      );
     }
     views = policies.map((p) => {
       const pods = podsByNs.get(p.metadata.namespace ?? "") ?? [];
-      return { policy: p, pods: typeof pods === "string" ? pods : pods.filter((pod) => selects(compiled(p.spec.selector), pod.metadata?.labels ?? {})).map((pod) => pod.metadata?.name ?? "") };
+      return {
+        policy: p,
+        pods:
+          typeof pods === "string"
+            ? pods
+            : pods.filter((pod) => selects(compiled(p.spec.selector), pod.metadata?.labels ?? {})).map((pod) => pod.metadata?.name ?? ""),
+      };
     });
   } catch (err) {
     error = firstLine(err);
@@ -242,7 +300,10 @@ async function auditEvents(s: ConsoleState, url: URL): Promise<{ events: AuditEv
 }
 
 async function terminationsView(res: ServerResponse, s: ConsoleState): Promise<void> {
-  const list = await listTerminations(s.kube, s.scope).then((l) => ({ items: l.items, error: undefined }), (err: unknown) => ({ items: [], error: firstLine(err) }));
+  const list = await listTerminations(s.kube, s.scope).then(
+    (l) => ({ items: l.items, error: undefined }),
+    (err: unknown) => ({ items: [], error: firstLine(err) }),
+  );
   show(res, s, { title: "Terminations", nav: "terminations", body: terminationsPage(list.items, Date.now(), list.error) });
 }
 
@@ -274,7 +335,13 @@ const at = (p: readonly string[], i: number): string => p[i] ?? "";
 const sessionAt = (p: readonly string[]): SessionAt => ({ ns: at(p, 1), id: at(p, 2) });
 
 const ROUTES: Route[] = [
-  { method: "GET", pattern: [], run: (_q, res) => { redirect(res, "/sessions"); } },
+  {
+    method: "GET",
+    pattern: [],
+    run: (_q, res) => {
+      redirect(res, "/sessions");
+    },
+  },
   {
     method: "GET",
     pattern: ["sessions"],
@@ -283,13 +350,31 @@ const ROUTES: Route[] = [
       show(res, s, { title: "Sessions", nav: "sessions", body: sessionsPage(s.cache.query(q), q, s.cache.namespaces(), Date.now(), s.feed.error) });
     },
   },
-  { method: "GET", pattern: ["sessions", "stream"], run: (req, res, url, s) => { sessionsStream(req, res, url, s); } },
+  {
+    method: "GET",
+    pattern: ["sessions", "stream"],
+    run: (req, res, url, s) => {
+      sessionsStream(req, res, url, s);
+    },
+  },
   { method: "GET", pattern: ["sessions", ":x", ":id"], run: (_q, res, _u, s, p) => sessionView(res, s, sessionAt(p)) },
-  { method: "GET", pattern: ["sessions", ":x", ":id", "stream"], run: (req, res, _u, s, p) => { sessionStream(req, res, s, sessionAt(p)); } },
+  {
+    method: "GET",
+    pattern: ["sessions", ":x", ":id", "stream"],
+    run: (req, res, _u, s, p) => {
+      sessionStream(req, res, s, sessionAt(p));
+    },
+  },
   { method: "POST", pattern: ["sessions", ":x", ":id", "terminate"], run: (req, res, _u, s, p) => terminate(req, res, s, sessionAt(p)) },
   { method: "GET", pattern: ["terminations"], run: (_q, res, _u, s) => terminationsView(res, s) },
   { method: "GET", pattern: ["terminations", ":x", ":x"], run: (_q, res, url, s, p) => terminationView(res, s, at(p, 1), at(p, 2), url) },
-  { method: "GET", pattern: ["terminations", ":x", ":x", "stream"], run: (req, res, _u, s, p) => { terminationStream(req, res, s, at(p, 1), at(p, 2)); } },
+  {
+    method: "GET",
+    pattern: ["terminations", ":x", ":x", "stream"],
+    run: (req, res, _u, s, p) => {
+      terminationStream(req, res, s, at(p, 1), at(p, 2));
+    },
+  },
   { method: "GET", pattern: ["policies"], run: (_q, res, _u, s) => policiesView(res, s) },
   { method: "GET", pattern: ["audit"], run: (_q, res, url, s) => auditView(res, s, url) },
   { method: "GET", pattern: ["audit", "export.csv"], run: (_q, res, url, s) => auditExport(res, s, url, true) },
@@ -308,7 +393,10 @@ function matches(pattern: readonly string[], parts: readonly string[]): boolean 
 
 function segments(path: string): string[] | undefined {
   try {
-    return path.split("/").filter((x) => x !== "").map(decodeURIComponent);
+    return path
+      .split("/")
+      .filter((x) => x !== "")
+      .map(decodeURIComponent);
   } catch {
     return undefined;
   }
@@ -327,5 +415,11 @@ export async function handle(req: IncomingMessage, res: ServerResponse, url: URL
     sendText(res, 405, "Method not allowed");
     return;
   }
-  show(res, s, { status: 404, title: "Not found", nav: "sessions", body: html`<h1>Not found</h1><p><a href="/sessions">Sessions</a></p>` });
+  show(res, s, {
+    status: 404,
+    title: "Not found",
+    nav: "sessions",
+    body: html`<h1>Not found</h1>
+      <p><a href="/sessions">Sessions</a></p>`,
+  });
 }

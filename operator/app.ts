@@ -158,7 +158,9 @@ function newManager({ config, log, kc, registry }: OperatorContext): { manager: 
   const namespace = config.watchNamespace;
   const informers: Informers = {
     policies: manager.informer(customObjectSource<AccessPolicy>(kc, { group: GROUP, version: VERSION, plural: ACCESS_POLICY.plural, namespace })),
-    terminations: manager.informer(customObjectSource<SessionTermination>(kc, { group: GROUP, version: VERSION, plural: SESSION_TERMINATION.plural, namespace })),
+    terminations: manager.informer(
+      customObjectSource<SessionTermination>(kc, { group: GROUP, version: VERSION, plural: SESSION_TERMINATION.plural, namespace }),
+    ),
     pods: manager.informer(podSource(kc, { namespace })),
   };
   return { manager, informers };
@@ -354,7 +356,12 @@ async function startWebhook({ config, kc, log, registry }: OperatorContext): Pro
     injectionConfigFile: config.injectionConfigFile,
     certMode: config.webhookCertMode,
     certDir: config.webhookCertDir,
-    tls: { namespace: config.leaseNamespace, secretName: config.webhookTlsSecret, service: config.webhookServiceName, configurationName: config.webhookConfigurationName },
+    tls: {
+      namespace: config.leaseNamespace,
+      secretName: config.webhookTlsSecret,
+      service: config.webhookServiceName,
+      configurationName: config.webhookConfigurationName,
+    },
   };
   return runWebhook(kc, settings, log, registry);
 }

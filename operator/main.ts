@@ -36,7 +36,13 @@ async function main(): Promise<number> {
   const { config, kc } = configured;
   const log = createLogger({ name: "vigil-operator", level: config.logLevel });
   log.info(
-    { identity: config.identity, redis: safeUrl(config.redisUrl), busPrefix: config.busPrefix, watchNamespace: config.watchNamespace || "(all)", resyncSeconds: config.resyncSeconds },
+    {
+      identity: config.identity,
+      redis: safeUrl(config.redisUrl),
+      busPrefix: config.busPrefix,
+      watchNamespace: config.watchNamespace || "(all)",
+      resyncSeconds: config.resyncSeconds,
+    },
     "vigil-operator starting",
   );
   const registry = new Registry();
@@ -163,7 +169,9 @@ main().then(
   },
   (err: unknown) => {
     const { code, err: message, cause, stack } = errorFields(err);
-    process.stderr.write(`vigil-operator: fatal: ${code === undefined ? "" : `${code}: `}${message}${cause === undefined ? "" : ` (cause: ${cause})`}\n${stack === undefined ? "" : `${stack}\n`}`);
+    process.stderr.write(
+      `vigil-operator: fatal: ${code === undefined ? "" : `${code}: `}${message}${cause === undefined ? "" : ` (cause: ${cause})`}\n${stack === undefined ? "" : `${stack}\n`}`,
+    );
     process.exit(1);
   },
 );

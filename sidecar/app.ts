@@ -91,9 +91,19 @@ export function buildSidecar(inputs: SidecarInputs): Sidecar {
     connectionName: `vigil-sidecar-${config.podName}`,
     ...(config.redisSentinelName === "" ? {} : { sentinel: { name: config.redisSentinelName, sentinels: config.redisSentinels } }),
   });
-  const workload = { namespace: config.podNamespace, pod: config.podName, ...(config.workloadKind === "" || config.workloadName === "" ? {} : { kind: config.workloadKind, name: config.workloadName }) };
+  const workload = {
+    namespace: config.podNamespace,
+    pod: config.podName,
+    ...(config.workloadKind === "" || config.workloadName === "" ? {} : { kind: config.workloadKind, name: config.workloadName }),
+  };
   const auditReporter = createAuditReporter(inputs, redis, workload);
-  const subscriber = new BusSubscriber({ redis: redis.commands, blocking: redis.blocking, prefix: config.busPrefix, namespace: config.podNamespace, keys: inputs.busKeys });
+  const subscriber = new BusSubscriber({
+    redis: redis.commands,
+    blocking: redis.blocking,
+    prefix: config.busPrefix,
+    namespace: config.podNamespace,
+    keys: inputs.busKeys,
+  });
   const reporter = new BusReporter({ redis: redis.commands, prefix: config.busPrefix });
   const view = new PolicyView({ namespace: config.podNamespace, labels });
   // The audit needs the store (session of a principal) and the store the audit (lifecycle events): one late binding.
@@ -127,7 +137,11 @@ export function buildSidecar(inputs: SidecarInputs): Sidecar {
   const trusted = trustedProxies(config.trustedProxies);
   const isTrustedPeer = lastValueMemo((peer) => inList(trusted, peer));
   const protections = createProtections({ inputs, redis, store, connections, metrics, isTrustedPeer, now });
-  const gate = instrumentGate(createGate(gateOptions({ config, verifier, view, store, protections, isTrustedPeer, freshness, now })), metrics, audit.gateObserver);
+  const gate = instrumentGate(
+    createGate(gateOptions({ config, verifier, view, store, protections, isTrustedPeer, freshness, now })),
+    metrics,
+    audit.gateObserver,
+  );
   const enforcement = new Enforcement({
     pod: config.podName,
     namespace: config.podNamespace,

@@ -24,7 +24,10 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const port = integer(1, 65535);
 const path = matching(/^\/\S*$/, "an absolute path");
-const optional = (p: (raw: string) => string) => (raw: string): string => (raw === "" ? "" : p(raw));
+const optional =
+  (p: (raw: string) => string) =>
+  (raw: string): string =>
+    raw === "" ? "" : p(raw);
 const flag = (raw: string): boolean => oneOf("true", "false")(raw) === "true";
 const cidr = matching(/^[0-9a-fA-F:.]+\/\d{1,3}$/, "a list of CIDRs (e.g. 10.0.0.0/8)");
 

@@ -99,15 +99,26 @@ export function createGate(deps: GateDeps): Gate {
       const timeouts = currentTimeouts();
       const session = await deps.store.resolve(principal, timeouts, sighting);
       refuseIfRevoked(principal, session.id);
-      if (protections !== undefined) await protections.check({ session, principal, req, clientIp: ctx.clientIp, selected: deps.view.selected, timeouts: { absoluteTimeoutMs: timeouts.absoluteTimeoutMs } });
+      if (protections !== undefined)
+        await protections.check({
+          session,
+          principal,
+          req,
+          clientIp: ctx.clientIp,
+          selected: deps.view.selected,
+          timeouts: { absoluteTimeoutMs: timeouts.absoluteTimeoutMs },
+        });
       return { principal, sessionId: session.id, sessionStartedAt: session.startedAt };
     },
 
     authorizeRequest(principal, facts) {
-      if (!deps.view.loaded) throw new SidecarError("POLICY_STALE", "The access policy is not loaded yet; try again shortly.", { retryAfterSeconds: STALE_RETRY_AFTER_SECONDS });
+      if (!deps.view.loaded)
+        throw new SidecarError("POLICY_STALE", "The access policy is not loaded yet; try again shortly.", { retryAfterSeconds: STALE_RETRY_AFTER_SECONDS });
       const confirmed = deps.lastConfirmedAt();
       if (deps.view.strict && (confirmed === null || deps.now() - confirmed > deps.maxStalenessMs)) {
-        throw new SidecarError("POLICY_STALE", "The access policy could not be confirmed recently; try again shortly.", { retryAfterSeconds: STALE_RETRY_AFTER_SECONDS });
+        throw new SidecarError("POLICY_STALE", "The access policy could not be confirmed recently; try again shortly.", {
+          retryAfterSeconds: STALE_RETRY_AFTER_SECONDS,
+        });
       }
       return authorize(principal, facts, deps.view.selected, dateAt(deps.now()), authorizeOptions);
     },

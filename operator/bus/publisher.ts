@@ -152,7 +152,8 @@ export class BusPublisher {
         execValues(await this.#redis.multi().call("HGETALL", nsKeys.head).call("HGETALL", nsKeys.entries).exec(), 2),
       );
       const verified = verifyNamespace(namespace, epoch.value, head, entries, verifying);
-      if (!verified.ok) return { adopted: false, damage: { reason: "damaged", message: `namespace ${namespace}: ${verified.error.code}: ${verified.error.message}` } };
+      if (!verified.ok)
+        return { adopted: false, damage: { reason: "damaged", message: `namespace ${namespace}: ${verified.error.code}: ${verified.error.message}` } };
       if (verified.value.head === null) continue;
       for (const kid of verified.value.signers) signers.add(kid);
       const state = new PublishedNamespace();
@@ -244,7 +245,8 @@ export class BusPublisher {
       for (const [field, raw] of pairsOf(reply)) {
         seen.add(field);
         const text = typeof raw === "string" ? bodyTextOf(raw) : undefined;
-        if (text === undefined || state.digest.hashOf(field) !== entryHash(text)) return this.#markDamaged("altered", `entry ${field} of namespace ${namespace} was altered`);
+        if (text === undefined || state.digest.hashOf(field) !== entryHash(text))
+          return this.#markDamaged("altered", `entry ${field} of namespace ${namespace} was altered`);
       }
       if (seen.size !== state.entries.size) return this.#markDamaged("altered", `namespace ${namespace} lost or gained entries`);
     }
@@ -322,7 +324,8 @@ export class BusPublisher {
     const acks: Ack[] = [];
     for (const [field, raw] of pairsOf(reply)) {
       const decoded = decodeAck(raw);
-      if (decoded.ok && decoded.value.terminationId === terminationId && podField(decoded.value.namespace, decoded.value.pod) === field) acks.push(decoded.value);
+      if (decoded.ok && decoded.value.terminationId === terminationId && podField(decoded.value.namespace, decoded.value.pod) === field)
+        acks.push(decoded.value);
       else this.#invalidMessages++;
     }
     return acks;
@@ -390,7 +393,8 @@ export class BusPublisher {
       await this.#guard(() => this.#redis.vigilApplyChange(this.keys.epoch, this.keys.revision, nsKeys.head, nsKeys.entries, nsKeys.events, ...args)),
     );
     if (!outcome.applied) {
-      const reason = outcome.reason === "epoch" ? "the epoch record changed under the publisher" : `the head of namespace ${namespace} changed under the publisher`;
+      const reason =
+        outcome.reason === "epoch" ? "the epoch record changed under the publisher" : `the head of namespace ${namespace} changed under the publisher`;
       this.#markDamaged("damaged", reason);
       throw new OperatorError(BUS_DAMAGED, `the policy bus must be rebuilt: ${reason}`);
     }
@@ -406,7 +410,9 @@ export class BusPublisher {
     const wrong = [
       [this.keys.sidecars, sidecarsType, "hash"],
       [this.keys.ackEvents, ackType, "stream"],
-    ].filter(([, type, expected]) => type !== "none" && type !== expected).map(([key]) => String(key));
+    ]
+      .filter(([, type, expected]) => type !== "none" && type !== expected)
+      .map(([key]) => String(key));
     if (wrong.length > 0) await this.#guard(() => this.#redis.del(...wrong));
   }
 

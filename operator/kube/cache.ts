@@ -112,7 +112,14 @@ export function classifyWatchEnd(facts: WatchEndFacts): WatchEnd {
   }
   if (facts.error === null || facts.error === undefined) return { kind: "ended", healthy, clean: true, reason: "closed" };
   if (isTimeout(facts.error)) return { kind: "ended", healthy, clean: true, reason: "idle timeout" };
-  const reason = status !== undefined ? `HTTP ${status}` : facts.error instanceof Error ? facts.error.message : typeof facts.error === "string" ? facts.error : "watch error";
+  const reason =
+    status !== undefined
+      ? `HTTP ${status}`
+      : facts.error instanceof Error
+        ? facts.error.message
+        : typeof facts.error === "string"
+          ? facts.error
+          : "watch error";
   return { kind: "ended", healthy, clean: false, reason };
 }
 

@@ -108,7 +108,14 @@ export class EventRecorder {
     const text = `${entry.code} ${note}`;
     if (!this.#recent.has(this.#dedupeKey(target, type, entry.k8sReason, truncateUtf8(text, MAX_NOTE_BYTES)))) {
       const meta = target.metadata ?? {};
-      const fields = { event, code: entry.code, outcome: type === "Normal" ? "success" : "failure", resource_kind: target.kind ?? "", resource_namespace: meta.namespace ?? "", resource_name: meta.name ?? "" };
+      const fields = {
+        event,
+        code: entry.code,
+        outcome: type === "Normal" ? "success" : "failure",
+        resource_kind: target.kind ?? "",
+        resource_namespace: meta.namespace ?? "",
+        resource_name: meta.name ?? "",
+      };
       if (type === "Normal") this.#o.log.info(fields, note);
       else this.#o.log.warn(fields, note);
     }

@@ -22,9 +22,7 @@ import { compileSelector } from "./selector.ts";
  *   published; Accepted=False with the first problem's reason) or `warnings` (published anyway).
  * Never throws on any input shaped like the CRD type.
  */
-export type CompileResult =
-  | { ok: true; policy: CompiledPolicy; warnings: Problem[] }
-  | { ok: false; problems: Problem[]; warnings: Problem[] };
+export type CompileResult = { ok: true; policy: CompiledPolicy; warnings: Problem[] } | { ok: false; problems: Problem[]; warnings: Problem[] };
 
 export { ALL_REASONS, PROBLEM_REASONS, WARNING_REASONS, type Problem } from "./reasons.ts";
 
@@ -72,10 +70,7 @@ export function hashCompiledPolicy(policy: Omit<CompiledPolicy, "hash"> & { hash
   return sha256Hex(canonicalJson({ ...policy, hash: undefined }));
 }
 
-function compileSession(
-  session: AccessPolicy["spec"]["session"],
-  findings: Findings,
-): CompiledPolicy["session"] | null {
+function compileSession(session: AccessPolicy["spec"]["session"], findings: Findings): CompiledPolicy["session"] | null {
   const idle = durationSeconds(session?.idleTimeout ?? DEFAULT_IDLE, "spec.session.idleTimeout", findings);
   const absolute = durationSeconds(session?.absoluteTimeout ?? DEFAULT_ABSOLUTE, "spec.session.absoluteTimeout", findings);
   const protections = compileProtections(session, findings);

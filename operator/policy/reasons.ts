@@ -43,10 +43,7 @@ export type ProblemReason = (typeof PROBLEM_REASONS)[keyof typeof PROBLEM_REASON
 export type WarningReason = (typeof WARNING_REASONS)[keyof typeof WARNING_REASONS];
 
 /** Every reason the compiler can emit, sorted: a stable list for docs and tests. */
-export const ALL_REASONS: readonly string[] = [
-  ...Object.values(PROBLEM_REASONS),
-  ...Object.values(WARNING_REASONS),
-].sort();
+export const ALL_REASONS: readonly string[] = [...Object.values(PROBLEM_REASONS), ...Object.values(WARNING_REASONS)].sort();
 
 export interface Problem {
   /** CamelCase, from PROBLEM_REASONS or WARNING_REASONS. */

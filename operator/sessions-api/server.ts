@@ -81,7 +81,12 @@ function metricsOn(registry: Registry | undefined): ((r: RequestRecord) => void)
   if (registry === undefined) return undefined;
   const requests =
     (registry.getSingleMetric("vigil_sessions_api_requests_total") as Counter<"verb" | "code"> | undefined) ??
-    new Counter({ name: "vigil_sessions_api_requests_total", help: "Requests to the sessions API, by verb and HTTP status.", labelNames: ["verb", "code"], registers: [registry] });
+    new Counter({
+      name: "vigil_sessions_api_requests_total",
+      help: "Requests to the sessions API, by verb and HTTP status.",
+      labelNames: ["verb", "code"],
+      registers: [registry],
+    });
   const latency =
     (registry.getSingleMetric("vigil_sessions_api_request_duration_seconds") as Histogram<"verb"> | undefined) ??
     new Histogram({
@@ -126,11 +131,19 @@ async function serveResource(o: Serving, req: IncomingMessage, res: ServerRespon
       handleList(o.source, res, { rep, namespace, query, now: o.now() });
       return;
     case "watch":
-      handleWatch(o.source, res, { rep, scope: { namespace, name, selector: query.selector }, query }, { bookmarkMs: o.bookmarkMs ?? 60_000, maxQueue: o.watchMaxQueue ?? 1000, now: o.now });
+      handleWatch(
+        o.source,
+        res,
+        { rep, scope: { namespace, name, selector: query.selector }, query },
+        { bookmarkMs: o.bookmarkMs ?? 60_000, maxQueue: o.watchMaxQueue ?? 1000, now: o.now },
+      );
       return;
     case "delete": {
       const result = await handleDelete(o.source, o.terminate, req, res, { namespace, name: name ?? "", user: user.name, query, now: o.now() });
-      o.log.info({ event: "sessions_api.delete", namespace, session: hashId(name ?? ""), outcome: result.outcome, sessionTermination: result.termination }, "vigilsession delete");
+      o.log.info(
+        { event: "sessions_api.delete", namespace, session: hashId(name ?? ""), outcome: result.outcome, sessionTermination: result.termination },
+        "vigilsession delete",
+      );
       return;
     }
   }

@@ -99,7 +99,8 @@ function logoutClaims(payload: Record<string, unknown>): { sid: string | undefin
 
 function checkedId(v: unknown, name: string): string | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== "string" || v === "" || v.length > 256) throw new SignalError("invalid_request", `bad_${name}`, `${name} must be a string of 1-256 characters`);
+  if (typeof v !== "string" || v === "" || v.length > 256)
+    throw new SignalError("invalid_request", `bad_${name}`, `${name} must be a string of 1-256 characters`);
   return v;
 }
 

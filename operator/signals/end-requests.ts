@@ -40,7 +40,16 @@ export class EndRequestWatch implements Reconciler {
   }
 
   async reconcile(_key: string, ctx: ReconcileContext): Promise<Result> {
-    const reply = await this.#o.blocking.call("XREAD", "COUNT", "100", "BLOCK", String(this.#o.blockMs ?? 2000), "STREAMS", this.#o.keys.endRequests, this.#position);
+    const reply = await this.#o.blocking.call(
+      "XREAD",
+      "COUNT",
+      "100",
+      "BLOCK",
+      String(this.#o.blockMs ?? 2000),
+      "STREAMS",
+      this.#o.keys.endRequests,
+      this.#position,
+    );
     if (ctx.signal.aborted) return {};
     const requests: EndRequest[] = [];
     for (const entry of parseXread(reply, this.#o.keys.endRequests, STREAM_MESSAGE_FIELD)) {

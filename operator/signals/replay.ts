@@ -18,7 +18,11 @@ export class ReplayGuard {
   }
 
   #key(issuer: string, jti: string): string {
-    return this.#keys.signalJti(createHash("sha256").update(JSON.stringify([issuer, jti])).digest("base64url"));
+    return this.#keys.signalJti(
+      createHash("sha256")
+        .update(JSON.stringify([issuer, jti]))
+        .digest("base64url"),
+    );
   }
 
   async seen(issuer: string, jti: string): Promise<boolean> {

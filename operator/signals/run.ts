@@ -57,7 +57,12 @@ export async function prepareSignals(ctx: SignalsContext): Promise<PreparedSigna
   const { settings, redis, keys, sink, log, registry } = ctx;
   const config = await readSignalsConfig(settings.configFile);
   const replay = new ReplayGuard(redis, keys);
-  const received = new Counter({ name: "vigil_operator_signals_total", help: "Identity-provider signals received, by receiver and result (accepted, or why refused).", labelNames: ["receiver", "result"], registers: [registry] });
+  const received = new Counter({
+    name: "vigil_operator_signals_total",
+    help: "Identity-provider signals received, by receiver and result (accepted, or why refused).",
+    labelNames: ["receiver", "result"],
+    registers: [registry],
+  });
   const streams: PreparedSignals["streams"] = new Map();
   const controllers: PreparedSignals["controllers"] = [];
   for (const stream of config.ssf) {
@@ -78,7 +83,11 @@ export async function prepareSignals(ctx: SignalsContext): Promise<PreparedSigna
     });
     const pushToken = stream.pushTokenFile === undefined ? undefined : (await readFile(stream.pushTokenFile, "utf8")).trim();
     streams.set(stream.name, { receiver, pushToken, health });
-    controllers.push({ name: `ssf-${stream.name}`, key: ssfStreamKey(stream.name), reconciler: new SsfStreamController({ config: stream, client, discover, receiver, health, redis, keys, log }) });
+    controllers.push({
+      name: `ssf-${stream.name}`,
+      key: ssfStreamKey(stream.name),
+      reconciler: new SsfStreamController({ config: stream, client, discover, receiver, health, redis, keys, log }),
+    });
   }
   healthGauges(registry, streams);
   return { backChannel: config.backChannelLogout.length === 0 ? undefined : backChannelReceiver(config.backChannelLogout, replay), streams, controllers };
@@ -92,9 +101,27 @@ function healthGauges(registry: Registry, streams: PreparedSignals["streams"]): 
         if (v !== undefined) this.set({ stream: name }, v);
       }
     };
-  new Gauge({ name: "vigil_operator_ssf_stream_enabled", help: "1 while the SSF stream's transmitter reports it enabled, 0 when paused or disabled, -1 unknown.", labelNames: ["stream"], registers: [registry], collect: each((h) => (h.status === "enabled" ? 1 : h.status === "unknown" ? -1 : 0)) });
-  new Gauge({ name: "vigil_operator_ssf_last_event_timestamp_seconds", help: "When the last SET of the stream was accepted.", labelNames: ["stream"], registers: [registry], collect: each((h) => (h.lastEventAt === undefined ? undefined : h.lastEventAt / 1000)) });
-  new Gauge({ name: "vigil_operator_ssf_last_verified_timestamp_seconds", help: "When the stream last delivered the verification event Vigil asked for.", labelNames: ["stream"], registers: [registry], collect: each((h) => (h.verifiedAt === undefined ? undefined : h.verifiedAt / 1000)) });
+  new Gauge({
+    name: "vigil_operator_ssf_stream_enabled",
+    help: "1 while the SSF stream's transmitter reports it enabled, 0 when paused or disabled, -1 unknown.",
+    labelNames: ["stream"],
+    registers: [registry],
+    collect: each((h) => (h.status === "enabled" ? 1 : h.status === "unknown" ? -1 : 0)),
+  });
+  new Gauge({
+    name: "vigil_operator_ssf_last_event_timestamp_seconds",
+    help: "When the last SET of the stream was accepted.",
+    labelNames: ["stream"],
+    registers: [registry],
+    collect: each((h) => (h.lastEventAt === undefined ? undefined : h.lastEventAt / 1000)),
+  });
+  new Gauge({
+    name: "vigil_operator_ssf_last_verified_timestamp_seconds",
+    help: "When the stream last delivered the verification event Vigil asked for.",
+    labelNames: ["stream"],
+    registers: [registry],
+    collect: each((h) => (h.verifiedAt === undefined ? undefined : h.verifiedAt / 1000)),
+  });
 }
 
 /** Discovery once, again only after a failure or an hour. */
@@ -119,7 +146,12 @@ export async function startSignals(ctx: SignalsContext, prepared: PreparedSignal
     cert: await readFile(join(settings.certDir, "tls.crt"), "utf8"),
     key: await readFile(join(settings.certDir, "tls.key"), "utf8"),
   });
-  const requests = new Counter({ name: "vigil_operator_signal_requests_total", help: "Requests to the signal endpoints by receiver and result.", labelNames: ["receiver", "result"], registers: [registry] });
+  const requests = new Counter({
+    name: "vigil_operator_signal_requests_total",
+    help: "Requests to the signal endpoints by receiver and result.",
+    labelNames: ["receiver", "result"],
+    registers: [registry],
+  });
   let tls = await load();
   const server = await startSignalsServer({
     tls,
@@ -149,7 +181,10 @@ export async function startSignals(ctx: SignalsContext, prepared: PreparedSignal
     );
   }, 60_000);
   refresh.unref();
-  log.info({ event: "signals.started", port: server.port, backChannelLogout: prepared.backChannel !== undefined, ssfStreams: [...prepared.streams.keys()] }, "identity-provider signal receivers serving");
+  log.info(
+    { event: "signals.started", port: server.port, backChannelLogout: prepared.backChannel !== undefined, ssfStreams: [...prepared.streams.keys()] },
+    "identity-provider signal receivers serving",
+  );
   return {
     ...server,
     async close() {
@@ -162,7 +197,10 @@ export async function startSignals(ctx: SignalsContext, prepared: PreparedSignal
 export interface SignalsHandle {
   controllers: PreparedSignals["controllers"];
   /** Signals reach SessionTerminations through the assembled operator. */
-  connect(app: { signalTerminations: { end: SignalSink["end"] }; bus: { liveSidecars(): Promise<{ namespace: string }[]>; publisher: { namespaces(): string[] } } }): void;
+  connect(app: {
+    signalTerminations: { end: SignalSink["end"] };
+    bus: { liveSidecars(): Promise<{ namespace: string }[]>; publisher: { namespaces(): string[] } };
+  }): void;
   start(): Promise<void>;
   close(): Promise<void>;
 }

@@ -101,15 +101,24 @@ export async function startSignalsServer(d: SignalsServerDeps): Promise<SignalsS
 
 async function handle(d: SignalsServerDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = (req.url ?? "").split("?")[0] ?? "";
-  if (req.method === "GET" && path === "/healthz") { send(res, 200, { ok: true }); return; }
+  if (req.method === "GET" && path === "/healthz") {
+    send(res, 200, { ok: true });
+    return;
+  }
   if (path === "/oidc/backchannel-logout" && d.backChannel !== undefined) {
-    if (req.method !== "POST") { send(res, 405, { error: "invalid_request", error_description: "use POST" }); return; }
+    if (req.method !== "POST") {
+      send(res, 405, { error: "invalid_request", error_description: "use POST" });
+      return;
+    }
     return backChannel(d, d.backChannel, req, res);
   }
   const push = /^\/ssf\/push\/([a-z0-9-]{1,63})$/u.exec(path);
   const stream = push === null ? undefined : d.streams.get(push[1] ?? "");
   if (stream?.pushToken !== undefined) {
-    if (req.method !== "POST") { send(res, 405, { err: "invalid_request", description: "use POST" }); return; }
+    if (req.method !== "POST") {
+      send(res, 405, { err: "invalid_request", description: "use POST" });
+      return;
+    }
     return ssfPush(d, stream.receiver, stream.pushToken, req, res);
   }
   send(res, 404, { error: "not_found" });
@@ -121,27 +130,40 @@ async function backChannel(d: SignalsServerDeps, receiver: BackChannelReceiver, 
     d.log.info({ event: "signals.refused", receiver: "backchannel-logout", reason }, description);
     send(res, 400, { error: "invalid_request", error_description: description });
   };
-  if (!(req.headers["content-type"] ?? "").toLowerCase().startsWith("application/x-www-form-urlencoded")) { refuse("content_type", "the body must be application/x-www-form-urlencoded"); return; }
+  if (!(req.headers["content-type"] ?? "").toLowerCase().startsWith("application/x-www-form-urlencoded")) {
+    refuse("content_type", "the body must be application/x-www-form-urlencoded");
+    return;
+  }
   let body: string;
   try {
     body = await readBody(req);
   } catch (err) {
-    if (err instanceof BodyTooLarge) { refuse("oversized", "the request body is too large"); return; }
+    if (err instanceof BodyTooLarge) {
+      refuse("oversized", "the request body is too large");
+      return;
+    }
     throw err;
   }
   const tokens = new URLSearchParams(body).getAll("logout_token");
-  if (tokens.length !== 1 || tokens[0] === undefined || tokens[0] === "") { refuse("no_token", "exactly one logout_token is required"); return; }
+  if (tokens.length !== 1 || tokens[0] === undefined || tokens[0] === "") {
+    refuse("no_token", "exactly one logout_token is required");
+    return;
+  }
   let action;
   try {
     action = await receiver.validate(tokens[0]);
   } catch (err) {
-    if (err instanceof SignalError) { refuse(err.reason, err.message); return; }
+    if (err instanceof SignalError) {
+      refuse(err.reason, err.message);
+      return;
+    }
     throw err;
   }
   const outcome = await d.end(receiver.signalOf(action, await d.namespaces()));
   if (outcome.failed.length > 0 && outcome.created.length + outcome.existing.length === 0) {
     d.count("backchannel-logout", "not_applied");
-    send(res, 503, { error: "temporarily_unavailable", error_description: "the logout could not be applied now" }); return;
+    send(res, 503, { error: "temporarily_unavailable", error_description: "the logout could not be applied now" });
+    return;
   }
   await receiver.replay.remember(action.issuer, action.jti, receiver.replayTtlMs(action.issuer));
   d.count("backchannel-logout", "accepted");
@@ -155,11 +177,13 @@ async function ssfPush(d: SignalsServerDeps, receiver: SsfReceiver, token: strin
   };
   if (!bearerMatches(req.headers.authorization, token)) {
     d.count(`ssf/${receiver.name}`, "authentication_failed");
-    refuse(401, "authentication_failed", "the push request's bearer token is not this stream's"); return;
+    refuse(401, "authentication_failed", "the push request's bearer token is not this stream's");
+    return;
   }
   if ((req.headers["content-type"] ?? "").toLowerCase().split(";")[0]?.trim() !== "application/secevent+jwt") {
     d.count(`ssf/${receiver.name}`, "content_type");
-    refuse(400, "invalid_request", "the body must be application/secevent+jwt"); return;
+    refuse(400, "invalid_request", "the body must be application/secevent+jwt");
+    return;
   }
   let body: string;
   try {
@@ -167,14 +191,19 @@ async function ssfPush(d: SignalsServerDeps, receiver: SsfReceiver, token: strin
   } catch (err) {
     if (!(err instanceof BodyTooLarge)) throw err;
     d.count(`ssf/${receiver.name}`, "oversized");
-    refuse(400, "invalid_request", "the SET is too large"); return;
+    refuse(400, "invalid_request", "the SET is too large");
+    return;
   }
   try {
     await receiver.process(body.trim());
   } catch (err) {
     if (!(err instanceof SignalError)) throw err;
-    if (err.code === "access_denied") { refuse(503, "access_denied", err.message); return; }
-    refuse(400, err.code, err.message); return;
+    if (err.code === "access_denied") {
+      refuse(503, "access_denied", err.message);
+      return;
+    }
+    refuse(400, err.code, err.message);
+    return;
   }
   send(res, 202);
 }

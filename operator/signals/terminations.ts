@@ -98,11 +98,24 @@ export class SignalTerminations {
           }
           outcome.failed.push(name);
           this.#count(signal.source, "failed");
-          this.#log.warn({ event: "signal.termination_failed", source: signal.source, signal: signal.signal, namespace, err: describeError(err) }, "could not create the SessionTermination for a signal");
+          this.#log.warn(
+            { event: "signal.termination_failed", source: signal.source, signal: signal.signal, namespace, err: describeError(err) },
+            "could not create the SessionTermination for a signal",
+          );
         }
       }),
     );
-    this.#log.info({ event: "signal.terminations", source: signal.source, signal: signal.signal, created: outcome.created.length, existing: outcome.existing.length, failed: outcome.failed.length }, "signal turned into SessionTerminations");
+    this.#log.info(
+      {
+        event: "signal.terminations",
+        source: signal.source,
+        signal: signal.signal,
+        created: outcome.created.length,
+        existing: outcome.existing.length,
+        failed: outcome.failed.length,
+      },
+      "signal turned into SessionTerminations",
+    );
     return outcome;
   }
 }

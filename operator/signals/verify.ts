@@ -73,7 +73,8 @@ export async function verifySignalToken(token: string, o: VerifyOptions): Promis
     throw new SignalError("invalid_request", "wrong_type", `the token's typ must be ${o.types.join(" or ")}`);
   }
   const { jti, iat, iss } = result.payload;
-  if (typeof jti !== "string" || jti === "" || jti.length > 256) throw new SignalError("invalid_request", "bad_jti", "jti must be a string of 1-256 characters");
+  if (typeof jti !== "string" || jti === "" || jti.length > 256)
+    throw new SignalError("invalid_request", "bad_jti", "jti must be a string of 1-256 characters");
   if (typeof iat !== "number" || typeof iss !== "string") throw new SignalError("invalid_request", "bad_claims", "iat and iss are required");
   return { payload: { ...result.payload, jti, iat, iss }, header: result.protectedHeader };
 }
@@ -88,7 +89,8 @@ function mapJoseError(err: unknown): SignalError {
   if (err instanceof errors.JWTExpired) return new SignalError("invalid_request", "expired", "the token has expired");
   if (err instanceof errors.JOSEAlgNotAllowed) return new SignalError("invalid_request", "alg_not_allowed", "the token's alg is not one this receiver accepts");
   if (err instanceof errors.JWSSignatureVerificationFailed) return new SignalError("invalid_key", "bad_signature", "the token's signature does not verify");
-  if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) return new SignalError("invalid_key", "unknown_key", "no key of the issuer matches the token");
+  if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys)
+    return new SignalError("invalid_key", "unknown_key", "no key of the issuer matches the token");
   if (err instanceof errors.JWKSTimeout || err instanceof errors.JOSEError) {
     if (err instanceof errors.JWKSTimeout) return new SignalError("invalid_key", "jwks_unavailable", "the issuer's keys could not be fetched");
     return new SignalError("invalid_request", "malformed", "the token could not be parsed");

@@ -16,9 +16,7 @@
  */
 import { createHash } from "node:crypto";
 import type { V1Container, V1EnvVar, V1Pod, V1Probe, V1Volume } from "@kubernetes/client-node";
-import {
-  INJECTED_REVISION_ANNOTATION, INJECTION_STATUS_ANNOTATION, INJECTION_STATUS_INJECTED, injectionStatusSkipped,
-} from "../api/annotations.ts";
+import { INJECTED_REVISION_ANNOTATION, INJECTION_STATUS_ANNOTATION, INJECTION_STATUS_INJECTED, injectionStatusSkipped } from "../api/annotations.ts";
 import { envName } from "../api/settings.ts";
 import { OperatorError } from "../errors.ts";
 import type { SIDECAR_SETTINGS } from "../../sidecar/config.ts";
@@ -26,7 +24,6 @@ import type { InjectionConfig } from "./config.ts";
 import { hasSidecar, resolveUpstreamPort, type InjectionDecision } from "./decision.ts";
 import { ownerWorkload, type OwnerWorkload } from "./workload.ts";
 import { ADMIN_PORT_NAME, POD_LABELS_FILE, PROXY_PORT_NAME, SIDECAR_CONTAINER_NAME, SIDECAR_UID, VOLUMES } from "./sidecar-names.ts";
-
 
 /** A sidecar setting (key of sidecar/config.ts SIDECAR_SETTINGS): a typo here does not compile. */
 type SidecarKey = keyof typeof SIDECAR_SETTINGS;
@@ -42,7 +39,9 @@ export function configRevision(cfg: InjectionConfig): string {
 function stableJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(stableJson).join(",")}]`;
   if (typeof v === "object" && v !== null) {
-    const entries = Object.entries(v).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(v)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${stableJson(x)}`).join(",")}}`;
   }
   return JSON.stringify(v);

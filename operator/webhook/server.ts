@@ -64,7 +64,10 @@ interface Metrics {
 function metricsOn(registry: Registry): Metrics {
   const existing = registry.getSingleMetric("vigil_webhook_injections_total");
   if (existing !== undefined) {
-    return { injections: existing as Counter<"result" | "reason">, latency: registry.getSingleMetric("vigil_webhook_admission_duration_seconds") as Histogram<"result"> };
+    return {
+      injections: existing as Counter<"result" | "reason">,
+      latency: registry.getSingleMetric("vigil_webhook_admission_duration_seconds") as Histogram<"result">,
+    };
   }
   return {
     injections: new Counter({
@@ -108,7 +111,10 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = typeof body === "string" ? body : JSON.stringify(body);
-  res.writeHead(status, { "content-type": typeof body === "string" ? "text/plain; charset=utf-8" : "application/json", "content-length": Buffer.byteLength(text) });
+  res.writeHead(status, {
+    "content-type": typeof body === "string" ? "text/plain; charset=utf-8" : "application/json",
+    "content-length": Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -120,7 +126,10 @@ function withDeadline(work: Promise<HandlerAnswer>, ms: number): Promise<Handler
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<HandlerAnswer>((resolve) => {
     timer = setTimeout(() => {
-      resolve({ status: ADMISSION_ERROR_STATUS.ADMISSION_TIMEOUT, body: { code: "ADMISSION_TIMEOUT", message: `vigil: no injection decision within ${ms} ms` } });
+      resolve({
+        status: ADMISSION_ERROR_STATUS.ADMISSION_TIMEOUT,
+        body: { code: "ADMISSION_TIMEOUT", message: `vigil: no injection decision within ${ms} ms` },
+      });
     }, ms);
   });
   return Promise.race([work, late]).finally(() => {
@@ -142,7 +151,8 @@ function record(a: Admission, outcome: Outcome | undefined, seconds: number): vo
   a.metrics.injections.inc({ result: outcome.result, reason: outcome.reason });
   a.metrics.latency.observe({ result: outcome.result }, seconds);
   const fields = { namespace: outcome.namespace, pod: outcome.pod, result: outcome.result, reasons: outcome.reasons, dryRun: outcome.dryRun };
-  if (outcome.result === "error") a.opts.log.warn({ ...fields, reason: outcome.reason, ...(outcome.cause === undefined ? {} : errorFields(outcome.cause)) }, "pod admission decision");
+  if (outcome.result === "error")
+    a.opts.log.warn({ ...fields, reason: outcome.reason, ...(outcome.cause === undefined ? {} : errorFields(outcome.cause)) }, "pod admission decision");
   else a.opts.log.info(fields, "pod admission decision");
 }
 
@@ -174,10 +184,11 @@ function router(a: Admission, closing: () => boolean): (req: IncomingMessage, re
     const method = req.method ?? "GET";
     if (path === MUTATE_PODS_PATH) {
       if (method !== "POST") send(res, 405, "method not allowed\n");
-      else mutate(a, req, res).catch((err: unknown) => {
-        a.opts.log.error(errorFields(err), "admission handling failed");
-        if (!res.headersSent) refuse(res, "ADMISSION_INTERNAL", "internal error");
-      });
+      else
+        mutate(a, req, res).catch((err: unknown) => {
+          a.opts.log.error(errorFields(err), "admission handling failed");
+          if (!res.headersSent) refuse(res, "ADMISSION_INTERNAL", "internal error");
+        });
     } else if (path === HEALTHZ_PATH || path === READYZ_PATH) {
       if (method !== "GET" && method !== "HEAD") send(res, 405, "method not allowed\n");
       else if (path === READYZ_PATH && closing()) send(res, 503, "shutting down\n");
@@ -189,10 +200,18 @@ function router(a: Admission, closing: () => boolean): (req: IncomingMessage, re
 }
 
 export async function startWebhookServer(opts: WebhookServerOptions): Promise<WebhookServer> {
-  const admission: Admission = { opts, metrics: metricsOn(opts.registry), maxBody: opts.maxBodyBytes ?? 4 << 20, handlerTimeout: opts.handlerTimeoutMs ?? 4000 };
+  const admission: Admission = {
+    opts,
+    metrics: metricsOn(opts.registry),
+    maxBody: opts.maxBodyBytes ?? 4 << 20,
+    handlerTimeout: opts.handlerTimeoutMs ?? 4000,
+  };
   let closing = false;
 
-  const server = createServer({ key: opts.tls.key, cert: opts.tls.cert, minVersion: "TLSv1.2" }, router(admission, () => closing));
+  const server = createServer(
+    { key: opts.tls.key, cert: opts.tls.cert, minVersion: "TLSv1.2" },
+    router(admission, () => closing),
+  );
   server.requestTimeout = opts.requestTimeoutMs ?? 10_000;
   server.headersTimeout = Math.min(server.requestTimeout, 5_000);
   server.keepAliveTimeout = 30_000;

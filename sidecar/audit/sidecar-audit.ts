@@ -88,7 +88,13 @@ export class SidecarAudit {
   readonly gateObserver: GateObserver = {
     decided: (principal, facts, decision) => {
       if (decision.allowed) this.#activity.note(principal, facts.clientIp, decision.policy, decision.rule, this.#now());
-      else this.#refused(principal, facts.clientIp, kindOf(facts.method), { code: decision.code, status: 403, ...(decision.policy === undefined ? {} : { policy: decision.policy }), ...(decision.rule === undefined ? {} : { rule: decision.rule }) });
+      else
+        this.#refused(principal, facts.clientIp, kindOf(facts.method), {
+          code: decision.code,
+          status: 403,
+          ...(decision.policy === undefined ? {} : { policy: decision.policy }),
+          ...(decision.rule === undefined ? {} : { rule: decision.rule }),
+        });
     },
     refused: (principal, clientIp, kind, err) => {
       if (!isSidecarError(err)) return;

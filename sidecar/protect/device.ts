@@ -40,7 +40,10 @@ function first(v: string | string[] | undefined): string {
 }
 
 /** The raw device of a request; certificate and JA4 only when the peer is a trusted proxy (else ""). */
-export function rawDevice(headers: DeviceHeaders & Record<string, string | string[] | undefined>, trusted: { certHeader: string; ja4Header: string } | undefined): RawDevice {
+export function rawDevice(
+  headers: DeviceHeaders & Record<string, string | string[] | undefined>,
+  trusted: { certHeader: string; ja4Header: string } | undefined,
+): RawDevice {
   let clientCert = "";
   let ja4 = "";
   if (trusted !== undefined) {

@@ -85,7 +85,14 @@ function concurrentOf(policies: readonly CompiledPolicy[]): EffectiveProtections
   for (const p of policies) {
     const c = p.session.protections?.concurrent;
     if (c === undefined || c.mode === "Off" || c.maxSessions < 1) continue;
-    out.push({ mode: c.mode, policy: `${p.namespace}/${p.name}`, maxSessions: c.maxSessions, onExceed: c.onExceed, policyName: p.name, namespace: p.namespace });
+    out.push({
+      mode: c.mode,
+      policy: `${p.namespace}/${p.name}`,
+      maxSessions: c.maxSessions,
+      onExceed: c.onExceed,
+      policyName: p.name,
+      namespace: p.namespace,
+    });
   }
   return out;
 }

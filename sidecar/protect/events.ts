@@ -26,7 +26,19 @@ export function logProtectionEvents(log: Logger): ProtectionEvents {
             : e.kind === "limit"
               ? { limit: e.limit, live: e.live, onExceed: e.onExceed }
               : {};
-      log.info({ event: "session.finding", code: f.code, mode: f.mode, outcome: f.outcome, policy: f.policy, session: sessionLogId(f.sessionId), evidence: e.kind, ...detail }, "session protection finding");
+      log.info(
+        {
+          event: "session.finding",
+          code: f.code,
+          mode: f.mode,
+          outcome: f.outcome,
+          policy: f.policy,
+          session: sessionLogId(f.sessionId),
+          evidence: e.kind,
+          ...detail,
+        },
+        "session protection finding",
+      );
     },
     located: () => undefined,
   };

@@ -65,7 +65,10 @@ class Watched<T extends CityResponse | AsnResponse> {
           o.onReload?.(which, true);
         },
         (err: unknown) => {
-          o.log.warn({ event: "geoip.reload_failed", database: which, err: err instanceof Error ? err.message : String(err) }, "geolocation database changed but could not be read; keeping the previous one");
+          o.log.warn(
+            { event: "geoip.reload_failed", database: which, err: err instanceof Error ? err.message : String(err) },
+            "geolocation database changed but could not be read; keeping the previous one",
+          );
           o.onReload?.(which, false);
         },
       );
@@ -129,7 +132,12 @@ export async function openGeo(o: GeoOptions): Promise<Geo> {
       const r = cityOf(ip);
       const loc = r?.location;
       if (loc === undefined || !Number.isFinite(loc.latitude) || !Number.isFinite(loc.longitude)) return undefined;
-      const place: Place = { latitude: loc.latitude, longitude: loc.longitude, accuracyRadiusKm: (loc as { accuracy_radius?: number }).accuracy_radius ?? DEFAULT_RADIUS_KM, time };
+      const place: Place = {
+        latitude: loc.latitude,
+        longitude: loc.longitude,
+        accuracyRadiusKm: (loc as { accuracy_radius?: number }).accuracy_radius ?? DEFAULT_RADIUS_KM,
+        time,
+      };
       const country = r?.country?.iso_code ?? r?.registered_country?.iso_code;
       const cityName = r?.city?.names.en;
       if (country !== undefined) place.country = country;

@@ -127,7 +127,13 @@ export class ProtectionGuard {
     const seen = rawDevice(input.req.headers, trusted);
     if (state.device !== undefined && sameRaw(state.device, seen)) return;
     const d = input.session.device ?? {};
-    const bound: RawDevice = { userAgent: input.session.userAgent, platform: d.platform ?? "", acceptLanguage: d.acceptLanguage ?? "", clientCert: d.clientCert ?? "", ja4: d.ja4 ?? "" };
+    const bound: RawDevice = {
+      userAgent: input.session.userAgent,
+      platform: d.platform ?? "",
+      acceptLanguage: d.acceptLanguage ?? "",
+      clientCert: d.clientCert ?? "",
+      ja4: d.ja4 ?? "",
+    };
     const changed = deviceChanges(bound, seen, dev.components);
     if (changed.length > 0) this.#found(input, dev, { kind: "device", changed }, state);
     state.device = seen;
@@ -149,7 +155,10 @@ export class ProtectionGuard {
       await this.#d.locations.append(identity, history, place);
     } catch (err) {
       state.geoIp = "";
-      this.#d.log.warn({ event: "protect.locations_unavailable", err: err instanceof Error ? err.message : String(err) }, "recent locations could not be read or written; travel not checked");
+      this.#d.log.warn(
+        { event: "protect.locations_unavailable", err: err instanceof Error ? err.message : String(err) },
+        "recent locations could not be read or written; travel not checked",
+      );
       return;
     }
     const country = newCountry(history, place);
@@ -163,14 +172,30 @@ export class ProtectionGuard {
     const now = this.#d.now();
     let admission;
     try {
-      admission = await this.#d.limiter.admit({ limit, identity: identityKey(principal.issuer, principal.subject), session, now, ttlMs: input.timeouts.absoluteTimeoutMs, enforce: limit.mode === "Enforce" });
+      admission = await this.#d.limiter.admit({
+        limit,
+        identity: identityKey(principal.issuer, principal.subject),
+        session,
+        now,
+        ttlMs: input.timeouts.absoluteTimeoutMs,
+        enforce: limit.mode === "Enforce",
+      });
     } catch (err) {
-      this.#d.log.warn({ event: "protect.limits_unavailable", err: err instanceof Error ? err.message : String(err) }, "session limit could not be checked; will retry");
+      this.#d.log.warn(
+        { event: "protect.limits_unavailable", err: err instanceof Error ? err.message : String(err) },
+        "session limit could not be checked; will retry",
+      );
       return;
     }
     state.limited.add(limit.policy);
     if (admission.toEnd.length === 0) return;
-    const evidence: FindingEvidence = { kind: "limit", limit: limit.maxSessions, live: admission.live, onExceed: limit.onExceed, ended: limit.mode === "Enforce" ? admission.toEnd : [] };
+    const evidence: FindingEvidence = {
+      kind: "limit",
+      limit: limit.maxSessions,
+      live: admission.live,
+      onExceed: limit.onExceed,
+      ended: limit.mode === "Enforce" ? admission.toEnd : [],
+    };
     if (limit.mode === "Audit" || admission.toEnd.includes(session.id)) {
       this.#found(input, limit, evidence, state);
       return;
@@ -218,7 +243,10 @@ export class ProtectionGuard {
     this.#d.endLocally({ ids, ...(key === undefined ? {} : { key }), ...(spare === undefined ? {} : { spare }) }, code, now);
     for (const sessionId of ids) {
       this.#d.endRequester.request({ v: 1, sessionId, code, namespace: this.#d.namespace, pod: this.#d.pod, time: now }).catch((err: unknown) => {
-        this.#d.log.warn({ event: "protect.end_request_failed", code, err: err instanceof Error ? err.message : String(err) }, "could not ask the operator to end the session everywhere");
+        this.#d.log.warn(
+          { event: "protect.end_request_failed", code, err: err instanceof Error ? err.message : String(err) },
+          "could not ask the operator to end the session everywhere",
+        );
       });
     }
   }

@@ -16,7 +16,9 @@ export const MAX_PLACES = 20;
 export const TTL_MS = 7 * 24 * 3600_000;
 
 export function identityKey(issuer: string, subject: string): string {
-  return createHash("sha256").update(JSON.stringify(["vigil/identity/v1", issuer, subject])).digest("base64url");
+  return createHash("sha256")
+    .update(JSON.stringify(["vigil/identity/v1", issuer, subject]))
+    .digest("base64url");
 }
 
 const placeSchema = z.object({

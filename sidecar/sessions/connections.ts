@@ -408,7 +408,8 @@ export class ConnectionTable {
 
   #facts(e: Entry, binding: FlowBinding): FlowFacts {
     const { client } = e;
-    const peer = client.remoteAddress === binding.clientIp && client.remotePort !== undefined ? joinHostPort(binding.clientIp, client.remotePort) : binding.clientIp;
+    const peer =
+      client.remoteAddress === binding.clientIp && client.remotePort !== undefined ? joinHostPort(binding.clientIp, client.remotePort) : binding.clientIp;
     return {
       id: e.id,
       kind: e.reportedKind,

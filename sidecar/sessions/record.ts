@@ -120,7 +120,10 @@ export function standing(record: SessionRecord, now: number): Standing {
 }
 
 /** Strictest timeouts among the policies that select this workload (or the defaults when none does). */
-export function strictestTimeouts(policies: readonly { session: { idleTimeoutSeconds: number; absoluteTimeoutSeconds: number } }[], fallback: Timeouts): Timeouts {
+export function strictestTimeouts(
+  policies: readonly { session: { idleTimeoutSeconds: number; absoluteTimeoutSeconds: number } }[],
+  fallback: Timeouts,
+): Timeouts {
   if (policies.length === 0) return fallback;
   return {
     idleTimeoutMs: Math.min(...policies.map((p) => p.session.idleTimeoutSeconds * 1000)),
@@ -147,7 +150,10 @@ const recordSchema = z.object({
   absoluteExpiresAt: timestamp,
   endedAt: timestamp.optional(),
   endReason: z.enum(["terminated", "idle", "absolute", "protection"]).optional(),
-  endCode: z.string().regex(/^[A-Z_]{1,64}$/u).optional(),
+  endCode: z
+    .string()
+    .regex(/^[A-Z_]{1,64}$/u)
+    .optional(),
   device: z
     .object({
       platform: z.string().max(MAX_DEVICE_FIELD).optional(),

@@ -145,7 +145,8 @@ export interface AuditDroppedEvent extends Base {
   dropped: number;
 }
 
-export type SessionAuditEvent = SessionStartEvent | SessionActivityEvent | SessionRefusedEvent | SessionEndEvent | FlowOpenEvent | FlowProgressEvent | FlowCloseEvent;
+export type SessionAuditEvent =
+  SessionStartEvent | SessionActivityEvent | SessionRefusedEvent | SessionEndEvent | FlowOpenEvent | FlowProgressEvent | FlowCloseEvent;
 export type AuditEvent = SessionAuditEvent | AccessRefusedEvent | TerminationAppliedEvent | AuditDroppedEvent;
 
 /** What a sealed stream entry holds: one flush of one sidecar. */

@@ -63,9 +63,7 @@ const compiledRule = z.object({
   identities: list(compiledIdentity),
   requests: list(compiledRequest),
   sourceCIDRs: list(text(1, 64).refine((c) => canonicalCidr(c) === c, "must be a canonical CIDR")),
-  schedule: z
-    .object({ timeZone: text(1, 64).refine(isKnownTimeZone, "must be a known IANA time zone"), windows: list(scheduleWindow) })
-    .nullable(),
+  schedule: z.object({ timeZone: text(1, 64).refine(isKnownTimeZone, "must be a known IANA time zone"), windows: list(scheduleWindow) }).nullable(),
 });
 
 const protectionMode = z.enum(["Off", "Audit", "Enforce"]);
@@ -94,9 +92,7 @@ export const compiledPolicySchema: z.ZodType<CompiledPolicy> = z.object({
   hash: z.string().regex(/^[0-9a-f]{64}$/u, "must be 64 lower-case hex digits"),
   selector: z.object({
     matchLabels: z.record(text(1, 1024), text(0, 64 * 1024)),
-    matchExpressions: list(
-      z.object({ key: text(1, 317), operator: z.enum(["In", "NotIn", "Exists", "DoesNotExist"]), values: list(text(0, 64 * 1024)) }),
-    ),
+    matchExpressions: list(z.object({ key: text(1, 317), operator: z.enum(["In", "NotIn", "Exists", "DoesNotExist"]), values: list(text(0, 64 * 1024)) })),
   }),
   rules: list(compiledRule, 256),
   session: z.object({ idleTimeoutSeconds: z.int().min(1), absoluteTimeoutSeconds: z.int().min(1), protections: compiledProtections.optional() }),

@@ -29,7 +29,13 @@ const evidence = z.discriminatedUnion("kind", [
     maxSpeedKmh: z.number().min(0),
   }),
   z.object({ kind: z.literal("newCountry"), country: text(8), knownCountries: z.array(text(8)).max(64) }),
-  z.object({ kind: z.literal("limit"), limit: z.int().min(0), live: z.int().min(0), onExceed: z.enum(["RefuseNew", "EndOldest"]), ended: z.array(text(32)).max(1000) }),
+  z.object({
+    kind: z.literal("limit"),
+    limit: z.int().min(0),
+    live: z.int().min(0),
+    onExceed: z.enum(["RefuseNew", "EndOldest"]),
+    ended: z.array(text(32)).max(1000),
+  }),
 ]);
 
 export const sessionFindingSchema: z.ZodType<SessionFinding> = z.object({

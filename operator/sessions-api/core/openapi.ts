@@ -30,7 +30,11 @@ const schemas: Record<string, Schema> = {
       {
         apiVersion: str("APIVersion: sessions.vigil.dev/v1alpha1."),
         kind: str("Kind: VigilSession."),
-        metadata: { ...ref(`${META}.ObjectMeta`), description: "name is the session id (s_…); namespace a namespace whose workloads the session touched; creationTimestamp when it was first seen there." },
+        metadata: {
+          ...ref(`${META}.ObjectMeta`),
+          description:
+            "name is the session id (s_…); namespace a namespace whose workloads the session touched; creationTimestamp when it was first seen there.",
+        },
         identity: ref(`${PREFIX}.SessionIdentity`),
         state: str("Active (a flow is open or recent activity), Idle, or Ended.", { enum: [...SESSION_STATES] }),
         stale: { type: "boolean", description: "True when a sidecar that reported this session here stopped heartbeating: what is shown may be out of date." },
@@ -50,7 +54,11 @@ const schemas: Record<string, Schema> = {
         requests: int("Requests this namespace's workloads served for the session."),
         workloads: list("Workloads (pods) of this namespace the session reached.", ref(`${PREFIX}.SessionWorkload`)),
         flows: list("Long-lived flows open right now in this namespace.", ref(`${PREFIX}.SessionFlow`)),
-        closedFlows: obj("Flows already closed in this namespace.", { count: int("How many."), bytesIn: int("Bytes received from clients."), bytesOut: int("Bytes sent to clients.") }),
+        closedFlows: obj("Flows already closed in this namespace.", {
+          count: int("How many."),
+          bytesIn: int("Bytes received from clients."),
+          bytesOut: int("Bytes sent to clients."),
+        }),
         recentEvents: list("The session's most recent audit events in this namespace, oldest first.", ref(`${PREFIX}.SessionEvent`)),
         findings: list(
           "Session-protection findings on this namespace's workloads, oldest first: SESSION_NETWORK_CHANGED, SESSION_DEVICE_CHANGED, SESSION_IMPOSSIBLE_TRAVEL, SESSION_NEW_COUNTRY, SESSION_LIMIT_EXCEEDED.",
@@ -61,10 +69,18 @@ const schemas: Record<string, Schema> = {
             outcome: str("recorded or refused.", { enum: ["recorded", "refused"] }),
             pod: str("The pod whose sidecar found it."),
             policy: str("The AccessPolicy (namespace/name) that asked for the mode."),
-            evidence: { type: "object", description: "What was found: kind network (bound, observed), device (changed components), travel (from, to, distances in km, elapsed seconds, speed), newCountry, or limit.", "x-kubernetes-preserve-unknown-fields": true },
+            evidence: {
+              type: "object",
+              description:
+                "What was found: kind network (bound, observed), device (changed components), travel (from, to, distances in km, elapsed seconds, speed), newCountry, or limit.",
+              "x-kubernetes-preserve-unknown-fields": true,
+            },
           }),
         ),
-        admittedBy: list("Policies and rules that admitted the session here.", obj("An AccessPolicy rule.", { policy: str("AccessPolicy name."), rule: str("Rule name.") })),
+        admittedBy: list(
+          "Policies and rules that admitted the session here.",
+          obj("An AccessPolicy rule.", { policy: str("AccessPolicy name."), rule: str("Rule name.") }),
+        ),
         terminationRequested: obj("Set once the VigilSession was deleted: the SessionTermination that carries it out and who asked.", {
           sessionTermination: str("Name of the SessionTermination in this namespace."),
           user: str("The user who deleted the VigilSession."),
@@ -76,12 +92,16 @@ const schemas: Record<string, Schema> = {
     ...gvk(VIGIL_SESSION.kind),
   },
   [`${PREFIX}.VigilSessionList`]: {
-    ...obj("A list of VigilSessions.", {
-      apiVersion: str("APIVersion."),
-      kind: str("Kind: VigilSessionList."),
-      metadata: ref(`${META}.ListMeta`),
-      items: list("The sessions.", ref(`${PREFIX}.VigilSession`)),
-    }, ["items"]),
+    ...obj(
+      "A list of VigilSessions.",
+      {
+        apiVersion: str("APIVersion."),
+        kind: str("Kind: VigilSessionList."),
+        metadata: ref(`${META}.ListMeta`),
+        items: list("The sessions.", ref(`${PREFIX}.VigilSession`)),
+      },
+      ["items"],
+    ),
     ...gvk(VIGIL_SESSION.listKind),
   },
   [`${PREFIX}.SessionIdentity`]: obj(
@@ -95,32 +115,44 @@ const schemas: Record<string, Schema> = {
     },
     ["issuer", "subject"],
   ),
-  [`${PREFIX}.SessionWorkload`]: obj("A pod of this namespace the session reached.", {
-    kind: str("Kind of the owning workload (e.g. Deployment)."),
-    name: str("Name of the owning workload."),
-    pod: str("The pod."),
-    firstSeen: time("First request through this pod."),
-    lastSeen: time("Latest activity through this pod."),
-    stale: { type: "boolean", description: "The pod's sidecar stopped heartbeating." },
-  }, ["pod"]),
-  [`${PREFIX}.SessionFlow`]: obj("A long-lived flow open now.", {
-    id: str("Flow id (unique per pod)."),
-    kind: str("http (keep-alive), stream, websocket or tunnel (CONNECT).", { enum: [...FLOW_KINDS] }),
-    pod: str("The pod whose sidecar carries it."),
-    peer: str("Client address (ip:port)."),
-    port: int("Target port."),
-    bytesIn: int("Bytes received from the client so far."),
-    bytesOut: int("Bytes sent to the client so far."),
-    openedAt: time("When it opened."),
-  }, ["id", "kind", "pod"]),
-  [`${PREFIX}.SessionEvent`]: obj("An audit event of the session.", {
-    time: time("When."),
-    type: str("Stable event type."),
-    code: str("Stable event code."),
-    outcome: str("Outcome."),
-    reason: str("Reason or rule."),
-    pod: str("Pod it happened on."),
-  }, ["time", "type", "code"]),
+  [`${PREFIX}.SessionWorkload`]: obj(
+    "A pod of this namespace the session reached.",
+    {
+      kind: str("Kind of the owning workload (e.g. Deployment)."),
+      name: str("Name of the owning workload."),
+      pod: str("The pod."),
+      firstSeen: time("First request through this pod."),
+      lastSeen: time("Latest activity through this pod."),
+      stale: { type: "boolean", description: "The pod's sidecar stopped heartbeating." },
+    },
+    ["pod"],
+  ),
+  [`${PREFIX}.SessionFlow`]: obj(
+    "A long-lived flow open now.",
+    {
+      id: str("Flow id (unique per pod)."),
+      kind: str("http (keep-alive), stream, websocket or tunnel (CONNECT).", { enum: [...FLOW_KINDS] }),
+      pod: str("The pod whose sidecar carries it."),
+      peer: str("Client address (ip:port)."),
+      port: int("Target port."),
+      bytesIn: int("Bytes received from the client so far."),
+      bytesOut: int("Bytes sent to the client so far."),
+      openedAt: time("When it opened."),
+    },
+    ["id", "kind", "pod"],
+  ),
+  [`${PREFIX}.SessionEvent`]: obj(
+    "An audit event of the session.",
+    {
+      time: time("When."),
+      type: str("Stable event type."),
+      code: str("Stable event code."),
+      outcome: str("Outcome."),
+      reason: str("Reason or rule."),
+      pod: str("Pod it happened on."),
+    },
+    ["time", "type", "code"],
+  ),
   [`${META}.ObjectMeta`]: obj("Standard object metadata.", {
     name: str("Name, unique within a namespace."),
     namespace: str("Namespace."),

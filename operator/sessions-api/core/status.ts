@@ -32,10 +32,18 @@ export const badRequest = (message: string): Status => failure(400, "BadRequest"
 export const unauthorized = (): Status => failure(401, "Unauthorized", "Unauthorized");
 
 export const methodNotAllowed = (method: string, what: string): Status =>
-  failure(405, "MethodNotAllowed", `the server does not allow this method on the requested resource: ${method} ${what} is not supported by vigilsessions (get, list, watch, delete)`);
+  failure(
+    405,
+    "MethodNotAllowed",
+    `the server does not allow this method on the requested resource: ${method} ${what} is not supported by vigilsessions (get, list, watch, delete)`,
+  );
 
 export const notAcceptable = (accept: string): Status =>
-  failure(406, "NotAcceptable", `only the following media types are accepted: application/json, application/json;as=Table;v=v1;g=meta.k8s.io (got "${accept.slice(0, 200)}")`);
+  failure(
+    406,
+    "NotAcceptable",
+    `only the following media types are accepted: application/json, application/json;as=Table;v=v1;g=meta.k8s.io (got "${accept.slice(0, 200)}")`,
+  );
 
 export const pathNotFound = (path: string): Status => failure(404, "NotFound", `the server could not find the requested resource (${path.slice(0, 200)})`);
 

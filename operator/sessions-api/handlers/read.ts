@@ -23,7 +23,11 @@ export interface ReadSource extends ListSource {
 
 type Shown = Exclude<Representation, { kind: "none" } | { kind: "discovery-v2" }>;
 
-export const partialMetadata = (s: VigilSession, version: string): Record<string, unknown> => ({ kind: "PartialObjectMetadata", apiVersion: `meta.k8s.io/${version}`, metadata: s.metadata });
+export const partialMetadata = (s: VigilSession, version: string): Record<string, unknown> => ({
+  kind: "PartialObjectMetadata",
+  apiVersion: `meta.k8s.io/${version}`,
+  metadata: s.metadata,
+});
 
 /** One get or list: the representation asked for, the namespace ("" = all), the query, and the time ages are shown at. */
 export interface ReadCall {
@@ -45,7 +49,12 @@ function renderObject(res: ServerResponse, call: ReadCall, object: VigilSession)
 function renderList(res: ServerResponse, call: ReadCall, items: VigilSession[], meta: TableMeta): void {
   const { rep } = call;
   if (rep.kind === "metadata") {
-    sendJson(res, 200, { kind: "PartialObjectMetadataList", apiVersion: `meta.k8s.io/${rep.version}`, metadata: meta, items: items.map((s) => partialMetadata(s, rep.version)) });
+    sendJson(res, 200, {
+      kind: "PartialObjectMetadataList",
+      apiVersion: `meta.k8s.io/${rep.version}`,
+      metadata: meta,
+      items: items.map((s) => partialMetadata(s, rep.version)),
+    });
   } else if (rep.kind === "table") {
     sendJson(res, 200, toTable(items, meta, tableOptions(call, rep.version)));
   } else {

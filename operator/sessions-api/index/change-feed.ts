@@ -82,7 +82,9 @@ export class ChangeFeed {
   /** The object was created or changed: it takes the next resource version, watchers are told. */
   changed(session: SessionEntry, part: PartEntry, type: "ADDED" | "MODIFIED", prev: SelectableFields | undefined): void {
     const rv = this.#next(part);
-    this.#emit({ rv, type, namespace: part.namespace, name: session.id, fields: fieldsOf(session, part), prev, deleted: undefined }, () => this.#render(session, part));
+    this.#emit({ rv, type, namespace: part.namespace, name: session.id, fields: fieldsOf(session, part), prev, deleted: undefined }, () =>
+      this.#render(session, part),
+    );
   }
 
   /** The object is no longer served: it takes the next resource version, watchers get DELETED with its last state (returned). */
@@ -143,7 +145,15 @@ export class ChangeFeed {
     if (served === undefined) return undefined;
     const { session, part } = served;
     const object = memo(() => this.#render(session, part));
-    return { rv: part.rv, type: created ? "ADDED" : "MODIFIED", namespace: last.namespace, name: last.name, object, fields: fieldsOf(session, part), prev: created ? undefined : first.prev };
+    return {
+      rv: part.rv,
+      type: created ? "ADDED" : "MODIFIED",
+      namespace: last.namespace,
+      name: last.name,
+      object,
+      fields: fieldsOf(session, part),
+      prev: created ? undefined : first.prev,
+    };
   }
 
   /** Logs the change; listeners get it with the object rendered at most once (now, while it is this state). */
@@ -151,7 +161,15 @@ export class ChangeFeed {
     this.#log.append(entry);
     if (this.#listeners.size === 0) return;
     const { deleted } = entry;
-    const object = deleted !== undefined ? () => deleted : memo(render ?? (() => { throw new Error("no object to render"); }));
+    const object =
+      deleted !== undefined
+        ? () => deleted
+        : memo(
+            render ??
+              (() => {
+                throw new Error("no object to render");
+              }),
+          );
     const event: IndexEvent = { rv: entry.rv, type: entry.type, namespace: entry.namespace, name: entry.name, object, fields: entry.fields, prev: entry.prev };
     for (const listener of this.#listeners) listener(event);
   }

@@ -101,7 +101,10 @@ export class TransmitterClient {
     return d;
   }
 
-  async createStream(d: Discovery, body: { delivery: { method: string; endpoint_url?: string; authorization_header?: string }; events_requested: string[]; description: string }): Promise<StreamConfig> {
+  async createStream(
+    d: Discovery,
+    body: { delivery: { method: string; endpoint_url?: string; authorization_header?: string }; events_requested: string[]; description: string },
+  ): Promise<StreamConfig> {
     if (d.configuration_endpoint === undefined) throw new TransmitterError("the transmitter has no configuration_endpoint");
     return call(d.configuration_endpoint, { method: "POST", token: await this.#token(), body }, streamSchema);
   }
@@ -122,7 +125,10 @@ export class TransmitterClient {
   }
 
   /** RFC 8936: acknowledge, report errors, and fetch up to maxEvents more. */
-  async poll(endpoint: string, body: { ack: string[]; setErrs: Record<string, { err: string; description: string }>; maxEvents: number; returnImmediately: boolean }): Promise<z.infer<typeof pollSchema>> {
+  async poll(
+    endpoint: string,
+    body: { ack: string[]; setErrs: Record<string, { err: string; description: string }>; maxEvents: number; returnImmediately: boolean },
+  ): Promise<z.infer<typeof pollSchema>> {
     return call(endpoint, { method: "POST", token: await this.#token(), body }, pollSchema);
   }
 }

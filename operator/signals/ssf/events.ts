@@ -148,7 +148,9 @@ function cutoffOf(claims: Obj, event: Obj, now: number): number {
 
 function assurance(event: Obj, audit: (d: string) => SsfAction): SsfAction {
   if (event["change_direction"] !== "decrease") return audit("assurance level did not decrease");
-  return audit(`assurance level decreased (${str(event["namespace"], 64) ?? "?"}: ${str(event["previous_level"], 64) ?? "?"} → ${str(event["current_level"], 64) ?? "?"})`);
+  return audit(
+    `assurance level decreased (${str(event["namespace"], 64) ?? "?"}: ${str(event["previous_level"], 64) ?? "?"} → ${str(event["current_level"], 64) ?? "?"})`,
+  );
 }
 
 function theEvent(claims: Obj): { type: string; event: Obj } {
@@ -163,8 +165,14 @@ function theEvent(claims: Obj): { type: string; event: Obj } {
   return { type, event };
 }
 
-function credentialChange(event: Obj, terminate: (t: TerminationTarget | undefined, d: string) => SsfAction, audit: (d: string) => SsfAction, subject: Subject): SsfAction {
+function credentialChange(
+  event: Obj,
+  terminate: (t: TerminationTarget | undefined, d: string) => SsfAction,
+  audit: (d: string) => SsfAction,
+  subject: Subject,
+): SsfAction {
   const change = event["change_type"];
-  if (change === "revoke" || change === "delete") return terminate(userTarget(subject), `CAEP credential-change (${change} ${str(event["credential_type"], 64) ?? "credential"})`);
+  if (change === "revoke" || change === "delete")
+    return terminate(userTarget(subject), `CAEP credential-change (${change} ${str(event["credential_type"], 64) ?? "credential"})`);
   return audit(`credential-change ${str(change, 16) ?? "?"}: no session ends`);
 }

@@ -55,7 +55,11 @@ export class SsfReceiver {
     try {
       discovery = await this.#d.discover();
     } catch (err) {
-      throw new SignalError("invalid_key", "discovery_failed", `the transmitter's keys could not be found: ${err instanceof Error ? err.message : String(err)}`);
+      throw new SignalError(
+        "invalid_key",
+        "discovery_failed",
+        `the transmitter's keys could not be found: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
     if (this.#keys?.jwksUri !== discovery.jwks_uri) this.#keys = { jwksUri: discovery.jwks_uri, keys: keySet({ jwksUri: discovery.jwks_uri }) };
     return this.#keys.keys;
@@ -90,14 +94,20 @@ export class SsfReceiver {
     switch (action.kind) {
       case "verification":
         if (action.state !== undefined && action.state === this.#d.health.pendingState) this.#d.health.verifiedAt = now;
-        this.#d.log.info({ event: "ssf.verification", stream: config.name, matched: action.state === this.#d.health.pendingState }, "SSF verification event received");
+        this.#d.log.info(
+          { event: "ssf.verification", stream: config.name, matched: action.state === this.#d.health.pendingState },
+          "SSF verification event received",
+        );
         break;
       case "stream-updated":
         if (action.status === "enabled" || action.status === "paused" || action.status === "disabled") this.#d.health.status = action.status;
         this.#d.log.info({ event: "ssf.stream_updated", stream: config.name, status: action.status }, "SSF stream status changed");
         break;
       case "audit":
-        this.#d.log.info({ event: "ssf.audit", stream: config.name, signal: action.signal, description: action.description }, "SSF event recorded (no session ends)");
+        this.#d.log.info(
+          { event: "ssf.audit", stream: config.name, signal: action.signal, description: action.description },
+          "SSF event recorded (no session ends)",
+        );
         break;
       case "terminate": {
         const outcome = await this.#d.end({

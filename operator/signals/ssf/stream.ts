@@ -70,7 +70,10 @@ export class SsfStreamController implements Reconciler {
         if (more) return { requeueAfterMs: 1 };
       }
     } catch (err) {
-      log.warn({ event: "ssf.stream_error", stream: config.name, err: err instanceof Error ? err.message : String(err) }, "SSF stream management failed; retrying");
+      log.warn(
+        { event: "ssf.stream_error", stream: config.name, err: err instanceof Error ? err.message : String(err) },
+        "SSF stream management failed; retrying",
+      );
       if (err instanceof TransmitterError && err.status === 404) await this.#forget();
     }
     return { requeueAfterMs: period };
@@ -87,7 +90,11 @@ export class SsfStreamController implements Reconciler {
     } else {
       const delivery =
         config.delivery === "push"
-          ? { method: PUSH_METHOD, endpoint_url: config.pushUrl ?? "", authorization_header: `Bearer ${(await readFile(config.pushTokenFile ?? "", "utf8")).trim()}` }
+          ? {
+              method: PUSH_METHOD,
+              endpoint_url: config.pushUrl ?? "",
+              authorization_header: `Bearer ${(await readFile(config.pushTokenFile ?? "", "utf8")).trim()}`,
+            }
           : { method: POLL_METHOD };
       const created = await client.createStream(discovery, {
         delivery,
@@ -113,7 +120,8 @@ export class SsfStreamController implements Reconciler {
   async #health(discovery: Discovery, streamId: string): Promise<void> {
     const { client, health, log, config } = this.#d;
     const status = await client.status(discovery, streamId);
-    if (status.status !== "enabled" && health.status === "enabled") log.warn({ event: "ssf.stream_not_enabled", stream: config.name, status: status.status }, "SSF stream is not enabled: events may be lost");
+    if (status.status !== "enabled" && health.status === "enabled")
+      log.warn({ event: "ssf.stream_not_enabled", stream: config.name, status: status.status }, "SSF stream is not enabled: events may be lost");
     health.status = status.status;
     health.pendingState = randomBytes(16).toString("base64url");
     await client.requestVerification(discovery, streamId, health.pendingState);

@@ -11,7 +11,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clusterEnv } from "../../cluster/env.ts";
 import { createNamespace, kubeConfig } from "../operator/kube-support.ts";
 import { applyVigilCrds, OperatorProcess, vigilObjects } from "../operator/operator-support.ts";
-import { AUDIENCE, createIssuer, ISSUER, openTunnel, startEchoServer, startUpstreamApp, type EchoServer, type Issuer, type UpstreamApp } from "../sidecar/proxy-harness.ts";
+import {
+  AUDIENCE,
+  createIssuer,
+  ISSUER,
+  openTunnel,
+  startEchoServer,
+  startUpstreamApp,
+  type EchoServer,
+  type Issuer,
+  type UpstreamApp,
+} from "../sidecar/proxy-harness.ts";
 import { startSidecarProcess, type SidecarProcess } from "../support/sidecar-process.ts";
 import { SentinelSetup } from "./sentinel-support.ts";
 import { eventually, uniquePrefix } from "./support.ts";
@@ -33,7 +43,14 @@ describe("Redis Sentinel failover under traffic", () => {
     await redis.start();
     ns = await createNamespace(env);
     [issuer, app, tcp] = await Promise.all([createIssuer(), startUpstreamApp(), startEchoServer()]);
-    operator = await OperatorProcess.start(env, { redisUrl: redis.primary.url, prefix, namespace: ns, identity: "sentinel", heartbeatMaxAgeSeconds: 3, env: redis.env });
+    operator = await OperatorProcess.start(env, {
+      redisUrl: redis.primary.url,
+      prefix,
+      namespace: ns,
+      identity: "sentinel",
+      heartbeatMaxAgeSeconds: 3,
+      env: redis.env,
+    });
     await operator.waitUntilLeading();
     await objects.createPolicy(ns, "web", {
       selector: { matchLabels: { app: "web" } },
@@ -99,10 +116,12 @@ describe("Redis Sentinel failover under traffic", () => {
     })();
     const tunnel: Socket = await openTunnel(sidecar.port, tcp.port, alice);
     let tunnelResetAt = Number.NaN;
-    const tunnelClosed = new Promise((resolve) => tunnel.once("close", () => {
-      tunnelResetAt = Date.now();
-      resolve(undefined);
-    }));
+    const tunnelClosed = new Promise((resolve) =>
+      tunnel.once("close", () => {
+        tunnelResetAt = Date.now();
+        resolve(undefined);
+      }),
+    );
 
     await redis.failover();
     await objects.createTermination(ns, "cut-alice", { target: { subject: "alice" }, reason: "after the failover" });
@@ -110,7 +129,8 @@ describe("Redis Sentinel failover under traffic", () => {
     // Completed, and acknowledged by the sidecar (possibly late: it may re-register after the operator did).
     const done = await eventually(async () => {
       const t = await objects.getTermination(ns, "cut-alice");
-      if (t?.status?.phase !== "Completed" || t.status.sidecarsAcknowledged !== 1) throw new Error(`phase ${t?.status?.phase ?? "none"}, ${t?.status?.sidecarsAcknowledged ?? 0} acknowledged`);
+      if (t?.status?.phase !== "Completed" || t.status.sidecarsAcknowledged !== 1)
+        throw new Error(`phase ${t?.status?.phase ?? "none"}, ${t?.status?.sidecarsAcknowledged ?? 0} acknowledged`);
       return t;
     }, 30_000);
     state.running = false;

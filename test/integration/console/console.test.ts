@@ -24,7 +24,16 @@ import { start } from "./plugin-cli.ts";
 
 const id = randomBytes(3).toString("hex");
 const ARTIFACTS = join(import.meta.dirname, "../../../.vigil/artifacts/console");
-const CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const CHROMIUM_FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 const waitFor = <T>(fn: () => Promise<T> | T, timeout = 20_000): Promise<T> => vi.waitFor(fn, { timeout, interval: 200 });
 
 interface Raw {
@@ -39,7 +48,9 @@ function raw(port: number, path: string, opts: { method?: string; headers?: Reco
     const req = request({ host: "127.0.0.1", port, path, method: opts.method ?? "GET", headers: opts.headers ?? {} }, (res) => {
       let body = "";
       res.on("data", (d: Buffer) => (body += d.toString()));
-      res.on("end", () => { resolve({ status: res.statusCode ?? 0, headers: res.headers, body }); });
+      res.on("end", () => {
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
+      });
     });
     req.on("error", reject);
     req.end(opts.body);
@@ -77,10 +88,17 @@ describe("the console in a real browser", () => {
     });
     port = Number(new URL(url).port);
     profile = await mkdtemp(join(tmpdir(), "vigil-chromium-"));
-    const context = await chromium.launchPersistentContext(profile, { executablePath: "/usr/bin/chromium", headless: true, args: CHROMIUM_FLAGS, viewport: { width: 1400, height: 900 } });
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: "/usr/bin/chromium",
+      headless: true,
+      args: CHROMIUM_FLAGS,
+      viewport: { width: 1400, height: 900 },
+    });
     browser = context;
     page = context.pages()[0] ?? (await context.newPage());
-    page.on("console", (m) => { if (m.text().includes("Content Security Policy")) cspViolations.push(m.text()); });
+    page.on("console", (m) => {
+      if (m.text().includes("Content Security Policy")) cspViolations.push(m.text());
+    });
   }, 240_000);
 
   afterAll(async () => {
@@ -124,12 +142,20 @@ describe("the console in a real browser", () => {
     it("refuses a cross-origin POST and a POST without the CSRF token", async () => {
       const target = `/sessions/${jj().namespace}/s_AAAAAAAAAAAAAAAAAAAAAA/terminate`;
       const form = { "content-type": "application/x-www-form-urlencoded" };
-      const cross = await raw(port, target, { method: "POST", headers: { ...form, host: `127.0.0.1:${port}`, cookie, origin: "http://evil.example" }, body: "reason=x" });
+      const cross = await raw(port, target, {
+        method: "POST",
+        headers: { ...form, host: `127.0.0.1:${port}`, cookie, origin: "http://evil.example" },
+        body: "reason=x",
+      });
       expect(cross.status).toBe(403);
       expect(cross.body).toContain("cross-origin request refused");
       const noOrigin = await raw(port, target, { method: "POST", headers: { ...form, host: `127.0.0.1:${port}`, cookie }, body: "reason=x" });
       expect(noOrigin.status).toBe(403);
-      const noToken = await raw(port, target, { method: "POST", headers: { ...form, host: `127.0.0.1:${port}`, cookie, origin: `http://127.0.0.1:${port}` }, body: "reason=x" });
+      const noToken = await raw(port, target, {
+        method: "POST",
+        headers: { ...form, host: `127.0.0.1:${port}`, cookie, origin: `http://127.0.0.1:${port}` },
+        body: "reason=x",
+      });
       expect(noToken.status).toBe(403);
       expect(noToken.body).toContain("CSRF");
       const terminations = await raw(port, "/terminations", { headers: { host: `127.0.0.1:${port}`, cookie } });
@@ -210,7 +236,9 @@ describe("the console in a real browser", () => {
       await page.goto(`http://127.0.0.1:${port}/sessions/${jj().namespace}/${alice}`);
       await page.locator('#detail [data-state="Ended"]').waitFor({ timeout: 10_000 });
       // The end the sidecar reported: Vigil's reset, by this termination.
-      await expect.poll(() => page.locator("#detail .state").textContent(), { timeout: 10_000 }).toContain(`Terminated: SessionTermination ${jj().namespace}/${termination}`);
+      await expect
+        .poll(() => page.locator("#detail .state").textContent(), { timeout: 10_000 })
+        .toContain(`Terminated: SessionTermination ${jj().namespace}/${termination}`);
       expect(await page.locator("details.terminate").count()).toBe(0);
     });
 

@@ -126,8 +126,16 @@ export async function startLiveJourney(env: ClusterEnv, id: string): Promise<Liv
     const podName = pod.metadata?.name ?? "";
 
     const users = {
-      alice: { subject: "alice", email: "alice@example.test", token: await issuer.token({ sub: "alice", sid: `alice-${id}`, email: "alice@example.test", groups: ["engineers"] }) },
-      bob: { subject: "bob", email: "bob@example.test", token: await issuer.token({ sub: "bob", sid: `bob-${id}`, email: "bob@example.test", groups: ["engineers", "oncall"] }) },
+      alice: {
+        subject: "alice",
+        email: "alice@example.test",
+        token: await issuer.token({ sub: "alice", sid: `alice-${id}`, email: "alice@example.test", groups: ["engineers"] }),
+      },
+      bob: {
+        subject: "bob",
+        email: "bob@example.test",
+        token: await issuer.token({ sub: "bob", sid: `bob-${id}`, email: "bob@example.test", groups: ["engineers", "oncall"] }),
+      },
     };
     const app = await startUpstreamApp();
     cleanups.push(() => app.close());
@@ -140,7 +148,9 @@ export async function startLiveJourney(env: ClusterEnv, id: string): Promise<Liv
       new Promise((resolve, reject) => {
         const req = request({ host: "127.0.0.1", port: sidecar.port, path, agent: false, headers: { ...headers(user), connection: "close" } }, (res) => {
           res.resume();
-          res.on("end", () => { resolve({ status: res.statusCode ?? 0 }); });
+          res.on("end", () => {
+            resolve({ status: res.statusCode ?? 0 });
+          });
           res.on("error", reject);
         });
         req.on("error", reject);
@@ -158,8 +168,13 @@ export async function startLiveJourney(env: ClusterEnv, id: string): Promise<Liv
     await kubectlOk(env, ["apply", "-f", "-"], { namespace, input: policy });
     cleanups.push(() => kubectl(env, ["delete", "accesspolicies.vigil.dev", "--all", "--timeout=15s"], { namespace }));
     await waitFor(async () => {
-      const p = await kubectlJson<{ status?: { conditions?: { type: string; status: string }[]; enforcingSidecars?: number } }>(env, ["get", "accesspolicy", "web-access"], { namespace });
-      if (p.status?.conditions?.find((c) => c.type === "Ready")?.status !== "True" || p.status.enforcingSidecars !== 1) throw new Error(`policy not enforced yet: ${JSON.stringify(p.status)}`);
+      const p = await kubectlJson<{ status?: { conditions?: { type: string; status: string }[]; enforcingSidecars?: number } }>(
+        env,
+        ["get", "accesspolicy", "web-access"],
+        { namespace },
+      );
+      if (p.status?.conditions?.find((c) => c.type === "Ready")?.status !== "True" || p.status.enforcingSidecars !== 1)
+        throw new Error(`policy not enforced yet: ${JSON.stringify(p.status)}`);
       const r = await get(users.bob, "/");
       if (r.status !== 200) throw new Error(`bob got ${r.status}`);
     }, 60_000);

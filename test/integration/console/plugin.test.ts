@@ -97,7 +97,13 @@ describe("kubectl vigil", () => {
       const rows = tableRows(r.stdout);
       expect(Object.keys(rows[0] ?? {})).toEqual(["ID", "USER", "WORKLOADS", "CLIENT", "STATE", "FLOWS", "AGE", "LAST ACTIVE"]);
       // The injection told the sidecar its pod's owning Deployment (from the ReplicaSet and its pod-template-hash).
-      expect(rows.find((x) => x["ID"] === alice)).toMatchObject({ USER: "alice@example.test", WORKLOADS: "web", CLIENT: "127.0.0.1", STATE: "Active", FLOWS: "1" });
+      expect(rows.find((x) => x["ID"] === alice)).toMatchObject({
+        USER: "alice@example.test",
+        WORKLOADS: "web",
+        CLIENT: "127.0.0.1",
+        STATE: "Active",
+        FLOWS: "1",
+      });
       expect(rows.map((x) => x["USER"]).sort()).toEqual(["alice@example.test", "bob@example.test"]);
       // The same through kubectl, which finds the plugin on PATH.
       const viaKubectl = await run(env.kubectl, ["vigil", "sessions", "-n", ns], kc);
@@ -107,7 +113,12 @@ describe("kubectl vigil", () => {
 
     it("prints -o wide, json, yaml and name, and -A with a NAMESPACE column", async () => {
       const wide = tableRows((await v("sessions", "-n", ns, "-o", "wide")).stdout);
-      expect(wide.find((x) => x["ID"] === alice)).toMatchObject({ GROUPS: "engineers", "USER AGENT": "journey-alice/1.0", "FIRST IP": "127.0.0.1", "END REASON": "<none>" });
+      expect(wide.find((x) => x["ID"] === alice)).toMatchObject({
+        GROUPS: "engineers",
+        "USER AGENT": "journey-alice/1.0",
+        "FIRST IP": "127.0.0.1",
+        "END REASON": "<none>",
+      });
       const json = JSON.parse((await v("sessions", "-n", ns, "-o", "json")).stdout) as { kind: string; items: VigilSession[] };
       expect(json.kind).toBe("List");
       const mine = json.items.find((s) => s.metadata.name === alice);
@@ -124,7 +135,11 @@ describe("kubectl vigil", () => {
     });
 
     it("filters on the server by user, group, workload and state", async () => {
-      const ids = async (...args: string[]) => (await v("sessions", "-n", ns, "-o", "name", ...args)).stdout.trim().split("\n").filter((l) => l !== "").length;
+      const ids = async (...args: string[]) =>
+        (await v("sessions", "-n", ns, "-o", "name", ...args)).stdout
+          .trim()
+          .split("\n")
+          .filter((l) => l !== "").length;
       expect(await ids("--user", "alice@example.test")).toBe(1);
       expect(await ids("--user", "bob")).toBe(1);
       expect(await ids("--group", "oncall")).toBe(1);
@@ -149,7 +164,12 @@ describe("kubectl vigil", () => {
       expect(json.metadata.name).toBe(alice);
       // The view is in the audit trail with the viewer's identity (the admin kubeconfig's user).
       const audit = JSON.parse((await v("audit", "-n", ns, "--code", "VC001I", "-o", "json")).stdout) as AuditEvent[];
-      expect(audit.find((e) => e.session === alice)).toMatchObject({ type: "console.view", user: "alice@example.test", actor: expect.stringMatching(/.+/) as unknown, namespace: ns });
+      expect(audit.find((e) => e.session === alice)).toMatchObject({
+        type: "console.view",
+        user: "alice@example.test",
+        actor: expect.stringMatching(/.+/) as unknown,
+        namespace: ns,
+      });
       const missing = await v("sessions", "get", "s_AAAAAAAAAAAAAAAAAAAAAA", "-n", ns);
       expect(missing.code).toBe(4);
       expect(missing.stderr).toContain("not found in namespace");
@@ -218,11 +238,18 @@ describe("kubectl vigil", () => {
       await closed;
       expect((await jj().get(jj().users.alice, "/orders")).status).toBe(401);
       const name = /sessiontermination\.vigil\.dev\/(\S+) created/.exec(r.stdout)?.[1] ?? "";
-      const t = parseYaml(await kubectlOk(env, ["get", "sessiontermination", name, "-o", "yaml"], { namespace: ns })) as { spec: unknown; metadata: { annotations: Record<string, string> } };
+      const t = parseYaml(await kubectlOk(env, ["get", "sessiontermination", name, "-o", "yaml"], { namespace: ns })) as {
+        spec: unknown;
+        metadata: { annotations: Record<string, string> };
+      };
       expect(t.spec).toEqual({ target: { sessionID: alice }, reason: "plugin test", revokeFor: "1m" });
       expect(t.metadata.annotations["vigil.dev/requested-by"]).toBe("vigil-test-admin"); // the admin kubeconfig's user, from SelfSubjectReview
       await waitFor(async () => {
-        expect(JSON.parse((await v("sessions", "get", alice, "-n", ns, "-o", "json")).stdout)).toMatchObject({ state: "Ended", endReason: `Terminated: SessionTermination ${ns}/${name}`, flows: [] });
+        expect(JSON.parse((await v("sessions", "get", alice, "-n", ns, "-o", "json")).stdout)).toMatchObject({
+          state: "Ended",
+          endReason: `Terminated: SessionTermination ${ns}/${name}`,
+          flows: [],
+        });
       });
     });
 

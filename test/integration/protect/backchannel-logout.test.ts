@@ -57,13 +57,21 @@ function fetchTrustingVigil(input: URL | string | Request, init: RequestInit = {
   const body = init.body instanceof URLSearchParams ? init.body.toString() : typeof init.body === "string" ? init.body : "";
   const token = new URLSearchParams(body).get("logout_token") ?? "";
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { method: init.method ?? "GET", ca: tlsCert, headers: { "content-type": "application/x-www-form-urlencoded", "content-length": Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.on("end", () => {
-        delivered.push({ token, status: res.statusCode ?? 0 });
-        resolve(new Response(null, { status: res.statusCode ?? 500 }));
-      });
-    });
+    const req = httpsRequest(
+      url,
+      {
+        method: init.method ?? "GET",
+        ca: tlsCert,
+        headers: { "content-type": "application/x-www-form-urlencoded", "content-length": Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => {
+          delivered.push({ token, status: res.statusCode ?? 0 });
+          resolve(new Response(null, { status: res.statusCode ?? 500 }));
+        });
+      },
+    );
     req.on("error", reject);
     req.end(body);
   });
@@ -72,13 +80,17 @@ function fetchTrustingVigil(input: URL | string | Request, init: RequestInit = {
 async function postLogoutToken(token: string): Promise<{ status: number; body: string }> {
   const body = new URLSearchParams({ logout_token: token }).toString();
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(`https://127.0.0.1:${signalsPort}/oidc/backchannel-logout`, { method: "POST", ca: tlsCert, headers: { "content-type": "application/x-www-form-urlencoded", "content-length": Buffer.byteLength(body) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") });
-      });
-    });
+    const req = httpsRequest(
+      `https://127.0.0.1:${signalsPort}/oidc/backchannel-logout`,
+      { method: "POST", ca: tlsCert, headers: { "content-type": "application/x-www-form-urlencoded", "content-length": Buffer.byteLength(body) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") });
+        });
+      },
+    );
     req.on("error", reject);
     req.end(body);
   });
@@ -92,7 +104,10 @@ class Browser {
     const res = await fetch(new URL(url, issuer), {
       method: form === undefined ? "GET" : "POST",
       redirect: "manual",
-      headers: { cookie: [...this.#jar].map(([k, v]) => `${k}=${v}`).join("; "), ...(form === undefined ? {} : { "content-type": "application/x-www-form-urlencoded" }) },
+      headers: {
+        cookie: [...this.#jar].map(([k, v]) => `${k}=${v}`).join("; "),
+        ...(form === undefined ? {} : { "content-type": "application/x-www-form-urlencoded" }),
+      },
       ...(form === undefined ? {} : { body: new URLSearchParams(form).toString() }),
     });
     for (const c of res.headers.getSetCookie()) {
@@ -127,7 +142,14 @@ const uidOf = (res: Response): string => {
 async function login(account: string): Promise<{ sid: string; browser: Browser }> {
   const browser = new Browser();
   const auth = new URL("/auth", issuer);
-  auth.search = new URLSearchParams({ client_id: CLIENT_ID, response_type: "code", scope: "openid", redirect_uri: REDIRECT, state: "s", nonce: "n" }).toString();
+  auth.search = new URLSearchParams({
+    client_id: CLIENT_ID,
+    response_type: "code",
+    scope: "openid",
+    redirect_uri: REDIRECT,
+    state: "s",
+    nonce: "n",
+  }).toString();
   const toLogin = await browser.go(auth.href);
   const loginUid = uidOf(toLogin);
   expect((await browser.go(`/interaction/${loginUid}`)).status).toBe(200);
@@ -160,7 +182,13 @@ async function logout(browser: Browser): Promise<void> {
 }
 
 async function signalTerminations(): Promise<SessionTermination[]> {
-  const list = (await objects.api.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: SESSION_TERMINATION.plural, namespace: ns, labelSelector: `${SIGNAL_SOURCE_LABEL}=backchannel-logout` })) as { items: SessionTermination[] };
+  const list = (await objects.api.listNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: SESSION_TERMINATION.plural,
+    namespace: ns,
+    labelSelector: `${SIGNAL_SOURCE_LABEL}=backchannel-logout`,
+  })) as { items: SessionTermination[] };
   return list.items;
 }
 
@@ -173,7 +201,29 @@ beforeAll(async () => {
   issuer = `http://127.0.0.1:${idpPort}`;
   signalsPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "vigil-signals-"));
-  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=vigil-signals", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", join(dir, "tls.key"), "-out", join(dir, "tls.crt")], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=vigil-signals",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+      "-keyout",
+      join(dir, "tls.key"),
+      "-out",
+      join(dir, "tls.crt"),
+    ],
+    { stdio: "ignore" },
+  );
   tlsCert = execFileSync("cat", [join(dir, "tls.crt")], { encoding: "utf8" });
   writeFileSync(
     join(dir, "signals.yaml"),
@@ -182,7 +232,17 @@ beforeAll(async () => {
 
   const signingKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" });
   const provider = new Provider(issuer, {
-    clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [REDIRECT], response_types: ["code"], grant_types: ["authorization_code"], backchannel_logout_uri: `https://127.0.0.1:${signalsPort}/oidc/backchannel-logout`, backchannel_logout_session_required: true }],
+    clients: [
+      {
+        client_id: CLIENT_ID,
+        client_secret: CLIENT_SECRET,
+        redirect_uris: [REDIRECT],
+        response_types: ["code"],
+        grant_types: ["authorization_code"],
+        backchannel_logout_uri: `https://127.0.0.1:${signalsPort}/oidc/backchannel-logout`,
+        backchannel_logout_session_required: true,
+      },
+    ],
     jwks: { keys: [{ ...signingKey, kid: "idp-1", use: "sig", alg: "RS256" }] },
     cookies: { keys: [randomBytes(16).toString("hex")] },
     features: { devInteractions: { enabled: true }, backchannelLogout: { enabled: true }, rpInitiatedLogout: { enabled: true } },
@@ -205,17 +265,31 @@ beforeAll(async () => {
     namespace: ns,
     identity: uniqueName("op"),
     // A lease that survives a loaded 2-core machine: a lost lease ends the process (and its signals endpoint).
-    env: { VIGIL_LEASE_DURATION_SECONDS: "15", VIGIL_RENEW_DEADLINE_SECONDS: "10", VIGIL_RETRY_PERIOD_SECONDS: "2", VIGIL_SIGNALS_PORT: String(signalsPort), VIGIL_SIGNALS_HOST: "127.0.0.1", VIGIL_SIGNALS_CERT_DIR: dir, VIGIL_SIGNALS_CONFIG_FILE: join(dir, "signals.yaml") },
+    env: {
+      VIGIL_LEASE_DURATION_SECONDS: "15",
+      VIGIL_RENEW_DEADLINE_SECONDS: "10",
+      VIGIL_RETRY_PERIOD_SECONDS: "2",
+      VIGIL_SIGNALS_PORT: String(signalsPort),
+      VIGIL_SIGNALS_HOST: "127.0.0.1",
+      VIGIL_SIGNALS_CERT_DIR: dir,
+      VIGIL_SIGNALS_CONFIG_FILE: join(dir, "signals.yaml"),
+    },
   });
   await operator.waitUntilLeading();
   // A live sidecar in the namespace: a logout must reach every namespace with live sidecars.
   standIn = new StandIn(connections, prefix, { namespace: ns, pod: "web-0" });
-  await vi.waitFor(async () => {
-    expect(await redis.hlen(`${prefix}sidecars`)).toBe(1);
-  }, { timeout: 10_000, interval: 50 });
-  await vi.waitFor(() => {
-    expect(operator.lines.some((l) => l["event"] === "signals.started")).toBe(true);
-  }, { timeout: 10_000, interval: 50 });
+  await vi.waitFor(
+    async () => {
+      expect(await redis.hlen(`${prefix}sidecars`)).toBe(1);
+    },
+    { timeout: 10_000, interval: 50 },
+  );
+  await vi.waitFor(
+    () => {
+      expect(operator.lines.some((l) => l["event"] === "signals.started")).toBe(true);
+    },
+    { timeout: 10_000, interval: 50 },
+  );
 });
 
 afterAll(async () => {
@@ -250,11 +324,14 @@ describe("back-channel logout from a real OpenID Provider", () => {
 
     // The operator turns it into a revocation on the bus, the sidecar acknowledges, the termination completes.
     const name = termination?.metadata.name ?? "";
-    const done = await vi.waitFor(async () => {
-      const t = await objects.getTermination(ns, name);
-      if (t?.status?.phase !== "Completed") throw new Error(`phase ${t?.status?.phase ?? "none"}`);
-      return t;
-    }, { timeout: 20_000, interval: 100 });
+    const done = await vi.waitFor(
+      async () => {
+        const t = await objects.getTermination(ns, name);
+        if (t?.status?.phase !== "Completed") throw new Error(`phase ${t?.status?.phase ?? "none"}`);
+        return t;
+      },
+      { timeout: 20_000, interval: 100 },
+    );
     expect(done.status?.phase).toBe("Completed");
     const revocations = [...(await busRevocations(redis, prefix, ns)).values()].map((e) => e.revocation);
     // The login session's selector: every Vigil session whose token carries that sid from that issuer (by session key).
@@ -273,12 +350,21 @@ describe("back-channel logout from a real OpenID Provider", () => {
     const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
     const { SignJWT } = await import("jose");
     const now = Math.floor(Date.now() / 1000);
-    const claims = { iss: issuer, aud: CLIENT_ID, iat: now, jti: randomBytes(8).toString("hex"), sid: "forged-sid", events: { "http://schemas.openid.net/event/backchannel-logout": {} } };
+    const claims = {
+      iss: issuer,
+      aud: CLIENT_ID,
+      iat: now,
+      jti: randomBytes(8).toString("hex"),
+      sid: "forged-sid",
+      events: { "http://schemas.openid.net/event/backchannel-logout": {} },
+    };
     const forged = await new SignJWT(claims).setProtectedHeader({ alg: "RS256", kid: "idp-1", typ: "logout+jwt" }).sign(privateKey);
     const refused = await postLogoutToken(forged);
     expect(refused.status).toBe(400);
     expect(JSON.parse(refused.body)).toMatchObject({ error: "invalid_request" });
-    const withNonce = await new SignJWT({ ...claims, jti: randomBytes(8).toString("hex"), nonce: "n" }).setProtectedHeader({ alg: "RS256", kid: "idp-1" }).sign(privateKey);
+    const withNonce = await new SignJWT({ ...claims, jti: randomBytes(8).toString("hex"), nonce: "n" })
+      .setProtectedHeader({ alg: "RS256", kid: "idp-1" })
+      .sign(privateKey);
     expect((await postLogoutToken(withNonce)).status).toBe(400);
     expect((await signalTerminations()).map((t) => t.spec.target)).not.toContainEqual(expect.objectContaining({ idpSessionID: "forged-sid" }));
   });

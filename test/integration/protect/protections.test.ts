@@ -73,9 +73,12 @@ describe("session protections on a real sidecar", () => {
         clock: () => Date.now() + offset,
       });
     }
-    await vi.waitFor(() => {
-      for (const s of Object.values(sidecars)) if (s.sidecar.view.selected.length !== 1) throw new Error("policy not applied yet");
-    }, { timeout: 15_000, interval: 50 });
+    await vi.waitFor(
+      () => {
+        for (const s of Object.values(sidecars)) if (s.sidecar.view.selected.length !== 1) throw new Error("policy not applied yet");
+      },
+      { timeout: 15_000, interval: 50 },
+    );
   });
 
   afterAll(async () => {
@@ -85,7 +88,8 @@ describe("session protections on a real sidecar", () => {
     await redisServer.stop();
   });
 
-  const tokenFor = (sub: string, sid = `${sub}-${randomBytes(3).toString("hex")}`) => issuer.token({ sub, sid, email: `${sub}@example.test`, groups: ["staff"] });
+  const tokenFor = (sub: string, sid = `${sub}-${randomBytes(3).toString("hex")}`) =>
+    issuer.token({ sub, sid, email: `${sub}@example.test`, groups: ["staff"] });
   const headers = (token: string, c: Client): Record<string, string> => ({
     authorization: `Bearer ${token}`,
     "x-forwarded-for": c.ip,
@@ -103,7 +107,13 @@ describe("session protections on a real sidecar", () => {
     const seen = app.seen.at(-1)!;
     const session = seen.rawHeaders[seen.rawHeaders.findIndex((h) => h.toLowerCase() === "x-vigil-session") + 1]!;
     const sub = seen.rawHeaders[seen.rawHeaders.findIndex((h) => h.toLowerCase() === "x-vigil-subject") + 1]!;
-    index.upsertSession({ sessionId: session, identity: { issuer: "https://idp.vigil.test", subject: sub, groups: ["staff"] }, workload: { namespace: NS, pod: `${sidecar}-0` }, clientIP: c.ip.replace(/^::ffff:/u, ""), time: Date.now() });
+    index.upsertSession({
+      sessionId: session,
+      identity: { issuer: "https://idp.vigil.test", subject: sub, groups: ["staff"] },
+      workload: { namespace: NS, pod: `${sidecar}-0` },
+      clientIP: c.ip.replace(/^::ffff:/u, ""),
+      time: Date.now(),
+    });
     feed.replay();
     return { status: 200, session };
   }
@@ -120,17 +130,23 @@ describe("session protections on a real sidecar", () => {
     socket.on("error", () => undefined);
     await once(socket, "connect");
     const h = headers(token, c);
-    socket.write(`CONNECT 127.0.0.1:${tcp.port} HTTP/1.1\r\nHost: 127.0.0.1:${tcp.port}\r\nProxy-Authorization: ${h["authorization"]}\r\nX-Forwarded-For: ${c.ip}\r\nUser-Agent: ${h["user-agent"]}\r\nAccept-Language: ${h["accept-language"]}\r\n${c.cert === undefined ? "" : `${CERT_HEADER}: ${c.cert}\r\n`}\r\n`);
+    socket.write(
+      `CONNECT 127.0.0.1:${tcp.port} HTTP/1.1\r\nHost: 127.0.0.1:${tcp.port}\r\nProxy-Authorization: ${h["authorization"]}\r\nX-Forwarded-For: ${c.ip}\r\nUser-Agent: ${h["user-agent"]}\r\nAccept-Language: ${h["accept-language"]}\r\n${c.cert === undefined ? "" : `${CERT_HEADER}: ${c.cert}\r\n`}\r\n`,
+    );
     const [first] = (await once(socket, "data")) as [Buffer];
     if (!first.toString("latin1").startsWith("HTTP/1.1 200")) throw new Error(`tunnel refused: ${first.toString("latin1").split("\r\n")[0] ?? ""}`);
     expect(await echo(socket, "ping")).toBe("ping");
     return socket;
   }
 
-  const closed = (x: WebSocket | Socket) => new Promise<void>((resolve) => {
-    if (x instanceof WebSocket ? x.readyState === WebSocket.CLOSED : x.destroyed) resolve();
-    else x.once("close", () => { resolve(); });
-  });
+  const closed = (x: WebSocket | Socket) =>
+    new Promise<void>((resolve) => {
+      if (x instanceof WebSocket ? x.readyState === WebSocket.CLOSED : x.destroyed) resolve();
+      else
+        x.once("close", () => {
+          resolve();
+        });
+    });
   const findingsOf = (session: string) => found.filter((f) => f.sessionId === session);
   const apiFindings = (sidecar: string, session: string) => index.get(NS, session)?.findings.filter((f) => f.pod === `${sidecar}-0`) ?? [];
 
@@ -143,10 +159,21 @@ describe("session protections on a real sidecar", () => {
       expect(findingsOf(first.session!)).toEqual([]);
       expect((await request("audit", token, { ip: "198.51.100.7" })).status).toBe(200);
       expect(findingsOf(first.session!)).toEqual([
-        expect.objectContaining({ code: "SESSION_NETWORK_CHANGED", mode: "Audit", outcome: "recorded", policy: "shop/audit", evidence: { kind: "network", granularity: "Prefix", bound: "203.0.113.0/24", observed: "198.51.100.0/24" } }),
+        expect.objectContaining({
+          code: "SESSION_NETWORK_CHANGED",
+          mode: "Audit",
+          outcome: "recorded",
+          policy: "shop/audit",
+          evidence: { kind: "network", granularity: "Prefix", bound: "203.0.113.0/24", observed: "198.51.100.0/24" },
+        }),
       ]);
       expect(apiFindings("audit", first.session!)).toEqual([
-        expect.objectContaining({ code: "SESSION_NETWORK_CHANGED", mode: "Audit", outcome: "recorded", evidence: { kind: "network", granularity: "Prefix", bound: "203.0.113.0/24", observed: "198.51.100.0/24" } }),
+        expect.objectContaining({
+          code: "SESSION_NETWORK_CHANGED",
+          mode: "Audit",
+          outcome: "recorded",
+          evidence: { kind: "network", granularity: "Prefix", bound: "203.0.113.0/24", observed: "198.51.100.0/24" },
+        }),
       ]);
     });
 
@@ -156,7 +183,9 @@ describe("session protections on a real sidecar", () => {
       expect((await request("audit", token, { ip: "2001:db8:1:2:ffff::1" })).status).toBe(200);
       expect(findingsOf(first.session!)).toEqual([]);
       expect((await request("audit", token, { ip: "2001:db8:1:3::7" })).status).toBe(200);
-      expect(findingsOf(first.session!).map((f) => f.evidence)).toEqual([{ kind: "network", granularity: "Prefix", bound: "2001:db8:1:2::/64", observed: "2001:db8:1:3::/64" }]);
+      expect(findingsOf(first.session!).map((f) => f.evidence)).toEqual([
+        { kind: "network", granularity: "Prefix", bound: "2001:db8:1:2::/64", observed: "2001:db8:1:3::/64" },
+      ]);
     });
 
     it("a minor browser update does not trip device binding; another browser family does, naming what changed", async () => {
@@ -168,7 +197,13 @@ describe("session protections on a real sidecar", () => {
       expect(findingsOf(first.session!)).toEqual([
         expect.objectContaining({
           code: "SESSION_DEVICE_CHANGED",
-          evidence: { kind: "device", changed: [{ component: "Browser", bound: "Chrome 140", observed: "Firefox 141" }, { component: "OperatingSystem", bound: "macOS", observed: "Windows" }] },
+          evidence: {
+            kind: "device",
+            changed: [
+              { component: "Browser", bound: "Chrome 140", observed: "Firefox 141" },
+              { component: "OperatingSystem", bound: "macOS", observed: "Windows" },
+            ],
+          },
         }),
       ]);
       expect(apiFindings("audit", first.session!).map((f) => f.code)).toEqual(["SESSION_DEVICE_CHANGED"]);
@@ -178,7 +213,9 @@ describe("session protections on a real sidecar", () => {
       const token = await tokenFor("dan");
       const first = await request("audit", token, { ip: "203.0.113.9", cert: CERT_A });
       expect((await request("audit", token, { ip: "203.0.113.9", cert: CERT_B })).status).toBe(200);
-      expect(findingsOf(first.session!).map((f) => f.evidence)).toEqual([{ kind: "device", changed: [{ component: "ClientCertificate", bound: CERT_A, observed: CERT_B }] }]);
+      expect(findingsOf(first.session!).map((f) => f.evidence)).toEqual([
+        { kind: "device", changed: [{ component: "ClientCertificate", bound: CERT_A, observed: CERT_B }] },
+      ]);
     });
   });
 
@@ -194,7 +231,9 @@ describe("session protections on a real sidecar", () => {
       expect(findingsOf(session)).toEqual([expect.objectContaining({ code, mode: "Enforce", outcome: "refused", policy: "shop/enforce" })]);
       expect(apiFindings("enforce", session)).toEqual([expect.objectContaining({ code, mode: "Enforce", outcome: "refused" })]);
       // The operator is asked to end it on every other sidecar.
-      const requests = (await bus.redis.xrange(`${bus.prefix}end-requests`, "-", "+")).map(([, fields]) => JSON.parse(fields[fields.indexOf(STREAM_MESSAGE_FIELD) + 1]!) as { sessionId: string; code: string });
+      const requests = (await bus.redis.xrange(`${bus.prefix}end-requests`, "-", "+")).map(
+        ([, fields]) => JSON.parse(fields[fields.indexOf(STREAM_MESSAGE_FIELD) + 1]!) as { sessionId: string; code: string },
+      );
       expect(requests).toContainEqual(expect.objectContaining({ sessionId: session, code, namespace: NS, pod: "enforce-0" }));
     }
 
@@ -239,13 +278,24 @@ describe("session protections on a real sidecar", () => {
       const refused = await request("enforce", melbourneToken, { ip: "::ffff:214.0.1.9" }); // IPv4-mapped
       expect(refused).toEqual({ status: 401, code: "SESSION_IMPOSSIBLE_TRAVEL" });
       const travel = found.find((f) => f.code === "SESSION_IMPOSSIBLE_TRAVEL" && f.evidence.kind === "travel" && f.evidence.to.city === "Melbourne")!;
-      expect(travel).toMatchObject({ mode: "Enforce", outcome: "refused", evidence: { kind: "travel", from: { country: "SG", city: "Singapore", accuracyRadiusKm: 10 }, to: { country: "AU", city: "Melbourne", accuracyRadiusKm: 20 }, maxSpeedKmh: 1000 } });
+      expect(travel).toMatchObject({
+        mode: "Enforce",
+        outcome: "refused",
+        evidence: {
+          kind: "travel",
+          from: { country: "SG", city: "Singapore", accuracyRadiusKm: 10 },
+          to: { country: "AU", city: "Melbourne", accuracyRadiusKm: 20 },
+          maxSpeedKmh: 1000,
+        },
+      });
       if (travel.evidence.kind !== "travel") throw new Error("unreachable");
       expect(travel.evidence.distanceKm).toBeGreaterThan(6000);
       expect(travel.evidence.effectiveDistanceKm).toBeCloseTo(travel.evidence.distanceKm - 30, 0);
       expect(travel.evidence.elapsedSeconds).toBeGreaterThanOrEqual(3599);
       expect(travel.evidence.speedKmh).toBeGreaterThan(5000);
-      expect(found.filter((f) => f.sessionId === travel.sessionId && f.code === "SESSION_NEW_COUNTRY").map((f) => f.evidence)).toEqual([{ kind: "newCountry", country: "AU", knownCountries: ["SG"] }]);
+      expect(found.filter((f) => f.sessionId === travel.sessionId && f.code === "SESSION_NEW_COUNTRY").map((f) => f.evidence)).toEqual([
+        { kind: "newCountry", country: "AU", knownCountries: ["SG"] },
+      ]);
       // A day later the flight is over: a new login from Melbourne is fine.
       offset = 25 * HOUR;
       const later = await request("enforce", await tokenFor("ivy", "ivy-3"), { ip: "214.0.1.10" });
@@ -261,7 +311,10 @@ describe("session protections on a real sidecar", () => {
       const melbourne = await request("audit", await tokenFor("jo", "jo-2"), { ip: "214.0.1.20" });
       offset = 0;
       expect(melbourne.status).toBe(200);
-      expect(apiFindings("audit", melbourne.session!).map((f) => [f.code, f.outcome])).toEqual([["SESSION_NEW_COUNTRY", "recorded"], ["SESSION_IMPOSSIBLE_TRAVEL", "recorded"]]);
+      expect(apiFindings("audit", melbourne.session!).map((f) => [f.code, f.outcome])).toEqual([
+        ["SESSION_NEW_COUNTRY", "recorded"],
+        ["SESSION_IMPOSSIBLE_TRAVEL", "recorded"],
+      ]);
     });
   });
 
@@ -278,7 +331,9 @@ describe("session protections on a real sidecar", () => {
       await closed(tunnel);
       expect(await request("oldest", t1, client)).toEqual({ status: 403, code: "SESSION_LIMIT_EXCEEDED" });
       expect((await request("oldest", t3, client)).status).toBe(200);
-      expect(apiFindings("oldest", s3.session!)).toEqual([expect.objectContaining({ code: "SESSION_LIMIT_EXCEEDED", evidence: { kind: "limit", limit: 2, live: 3, onExceed: "EndOldest", ended: [s1.session] } })]);
+      expect(apiFindings("oldest", s3.session!)).toEqual([
+        expect.objectContaining({ code: "SESSION_LIMIT_EXCEEDED", evidence: { kind: "limit", limit: 2, live: 3, onExceed: "EndOldest", ended: [s1.session] } }),
+      ]);
     });
 
     it("RefuseNew: the session over the limit is refused with 403", async () => {

@@ -32,7 +32,18 @@ export const CERT_HEADER = "x-client-cert-sha256";
 
 export function protectedPolicy(app: string, session: SessionSettings, tunnelPort: number): CompiledPolicy {
   const r = compileAccessPolicy(
-    accessPolicy(app, inNamespace(NS), withSelector({ matchLabels: { app } }), withSession(session), withRule(allow("staff", { identities: [{ group: "staff" }], requests: [{ paths: ["/*"] }, { methods: ["GET"] }, { methods: ["CONNECT"], ports: [tunnelPort] }] }))),
+    accessPolicy(
+      app,
+      inNamespace(NS),
+      withSelector({ matchLabels: { app } }),
+      withSession(session),
+      withRule(
+        allow("staff", {
+          identities: [{ group: "staff" }],
+          requests: [{ paths: ["/*"] }, { methods: ["GET"] }, { methods: ["CONNECT"], ports: [tunnelPort] }],
+        }),
+      ),
+    ),
   );
   if (!r.ok) throw new Error(JSON.stringify(r.problems));
   return r.policy;
@@ -53,7 +64,15 @@ export async function startBus(redisUrl: string, policies: CompiledPolicy[]): Pr
   await openBus(publisher);
   for (const p of policies) await publisher.upsertPolicy(p);
   const stopFresh = keepEpochFresh(publisher, 200);
-  return { redis, prefix, publisher, stop: async () => { stopFresh(); await redis.quit(); } };
+  return {
+    redis,
+    prefix,
+    publisher,
+    stop: async () => {
+      stopFresh();
+      await redis.quit();
+    },
+  };
 }
 
 /**

@@ -26,7 +26,18 @@ import type { VigilSession } from "../../../operator/api/sessions/v1alpha1.ts";
 import { auditSubject } from "../../../operator/api/audit/stream.ts";
 import { createKeyRing } from "../../../lib/sealing.ts";
 import { clusterEnv, type ClusterEnv } from "../../cluster/env.ts";
-import { AUDIENCE, createIssuer, echo, ISSUER, openTunnel, startEchoServer, startUpstreamApp, type EchoServer, type Issuer, type UpstreamApp } from "../sidecar/proxy-harness.ts";
+import {
+  AUDIENCE,
+  createIssuer,
+  echo,
+  ISSUER,
+  openTunnel,
+  startEchoServer,
+  startUpstreamApp,
+  type EchoServer,
+  type Issuer,
+  type UpstreamApp,
+} from "../sidecar/proxy-harness.ts";
 import { kubectl, kubectlJson, kubectlOk } from "../support/kubectl.ts";
 import { startInjectedSidecar, type LocalSidecar } from "../e2e/local-sidecar.ts";
 import { startLiveOperator, type LiveOperator } from "./live-operator.ts";
@@ -89,7 +100,9 @@ function request(port: number, path: string, token: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = get({ host: "127.0.0.1", port, path, agent: false, headers: { authorization: `Bearer ${token}`, connection: "close" } }, (res) => {
       res.resume();
-      res.on("end", () => { resolve(res.statusCode ?? 0); });
+      res.on("end", () => {
+        resolve(res.statusCode ?? 0);
+      });
     });
     req.on("error", reject);
   });
@@ -105,16 +118,22 @@ async function download(port: number, token: string, bytes: number): Promise<{ r
   res.on("data", (chunk: Buffer) => (received += chunk.length));
   res.on("error", () => undefined);
   const closed = closeOf(res);
-  await waitFor(() => {
-    if (received < bytes) throw new Error(`${received} bytes so far`);
-  }, 10_000, 20);
+  await waitFor(
+    () => {
+      if (received < bytes) throw new Error(`${received} bytes so far`);
+    },
+    10_000,
+    20,
+  );
   return { res, received: () => received, closed };
 }
 
 /** Resolves when `emitter` closes, whatever errors it reported before (a reset emits `error` first). */
 function closeOf(emitter: { once(event: "close", listener: () => void): unknown }): Promise<void> {
   return new Promise((resolve) => {
-    emitter.once("close", () => { resolve(); });
+    emitter.once("close", () => {
+      resolve();
+    });
   });
 }
 
@@ -144,7 +163,8 @@ describe("sessions from the sidecars' audit events, through kubectl", () => {
   const live: { aliceWs?: WebSocket; bobWs?: WebSocket; tunnel?: Socket; stream?: Awaited<ReturnType<typeof download>> } = {};
 
   const session = (namespace: string, name: string): Promise<VigilSession> => kubectlJson<VigilSession>(env, ["get", "vigilsession", name], { namespace });
-  const sessions = async (namespace: string): Promise<VigilSession[]> => (await kubectlJson<{ items: VigilSession[] }>(env, ["get", "vigilsessions"], { namespace })).items;
+  const sessions = async (namespace: string): Promise<VigilSession[]> =>
+    (await kubectlJson<{ items: VigilSession[] }>(env, ["get", "vigilsessions"], { namespace })).items;
   const byUser = async (namespace: string, subject: string): Promise<VigilSession> => {
     const found = (await sessions(namespace)).find((s) => s.identity.subject === subject);
     if (found === undefined) throw new Error(`no session of ${subject} in ${namespace} yet`);
@@ -233,10 +253,15 @@ describe("sessions from the sidecars' audit events, through kubectl", () => {
       const kind = (k: string) => s.flows.find((f) => f.kind === k);
       const [ws, tunnel, stream] = [kind("websocket"), kind("tunnel"), kind("stream")];
       if (ws === undefined || tunnel === undefined || stream === undefined) throw new Error(`flows: ${JSON.stringify(s.flows)}`);
-      if (ws.bytesIn < 5000 || ws.bytesOut < 5000 || tunnel.bytesIn < 3000 || tunnel.bytesOut < 3000 || stream.bytesOut < 50_000) throw new Error(`bytes not reported yet: ${JSON.stringify(s.flows)}`);
+      if (ws.bytesIn < 5000 || ws.bytesOut < 5000 || tunnel.bytesIn < 3000 || tunnel.bytesOut < 3000 || stream.bytesOut < 50_000)
+        throw new Error(`bytes not reported yet: ${JSON.stringify(s.flows)}`);
       return s;
     });
-    expect(aliceSession).toMatchObject({ identity: { issuer: ISSUER, subject: "alice", email: "alice@example.test", groups: ["engineers"] }, state: "Active", stale: false });
+    expect(aliceSession).toMatchObject({
+      identity: { issuer: ISSUER, subject: "alice", email: "alice@example.test", groups: ["engineers"] },
+      state: "Active",
+      stale: false,
+    });
     expect(aliceSession.flows.map((f) => [f.kind, f.pod, f.port]).sort()).toEqual([
       ["stream", "web-0", app.port],
       ["tunnel", "web-0", echoServer.port],
@@ -258,15 +283,23 @@ describe("sessions from the sidecars' audit events, through kubectl", () => {
       return s;
     });
     expect(bobSession.flows.map((f) => f.kind)).toEqual(["websocket"]);
-    expect(bobSession.recentEvents.find((e) => e.code === "VS003W")).toMatchObject({ type: "session.refused", outcome: "failure", reason: `DENIED_BY_RULE by ${SHOP}/shop/no-admin-for-outsiders (http)` });
+    expect(bobSession.recentEvents.find((e) => e.code === "VS003W")).toMatchObject({
+      type: "session.refused",
+      outcome: "failure",
+      reason: `DENIED_BY_RULE by ${SHOP}/shop/no-admin-for-outsiders (http)`,
+    });
 
     // The sidecar's stdout: the same events as JSON lines, correlated by cid, without personal data.
     const lines = (shop?.output() ?? "").split("\n").filter((l) => l.includes('"code":"V'));
     const starts = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l["event"] === "session.start");
     expect(starts.map((l) => l["subject"]).sort()).toEqual(["alice", "bob"]);
-    for (const l of starts) expect(l).toMatchObject({ code: "VS001I", cid: expect.stringMatching(/^c_[A-Za-z0-9_-]{22}$/) as unknown, groupCount: 1, issuer: ISSUER });
+    for (const l of starts)
+      expect(l).toMatchObject({ code: "VS001I", cid: expect.stringMatching(/^c_[A-Za-z0-9_-]{22}$/) as unknown, groupCount: 1, issuer: ISSUER });
     for (const secret of ["alice@example.test", "bob@example.test", aliceSession.metadata.name, bobSession.metadata.name, "engineers", "contractors"]) {
-      expect(lines.filter((l) => l.includes(secret)), secret).toEqual([]);
+      expect(
+        lines.filter((l) => l.includes(secret)),
+        secret,
+      ).toEqual([]);
     }
   });
 
@@ -310,7 +343,11 @@ describe("sessions from the sidecars' audit events, through kubectl", () => {
 
   it("resets exactly that session's flows on kubectl delete vigilsession; where the session is still listed it shows its end reason", async () => {
     const alice = await byUser(SHOP, "alice");
-    const closed: Promise<unknown>[] = [closeOf(live.aliceWs as WebSocket), closeOf(live.tunnel as Socket), live.stream?.closed ?? Promise.reject(new Error("no download"))];
+    const closed: Promise<unknown>[] = [
+      closeOf(live.aliceWs as WebSocket),
+      closeOf(live.tunnel as Socket),
+      live.stream?.closed ?? Promise.reject(new Error("no download")),
+    ];
     const deleted = await kubectlOk(env, ["delete", "vigilsession", alice.metadata.name], { namespace: SHOP });
     expect(deleted).toContain(`vigilsession.sessions.vigil.dev "${alice.metadata.name}" deleted`);
     await Promise.all(closed);

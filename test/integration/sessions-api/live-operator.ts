@@ -73,7 +73,11 @@ export async function startLiveOperator(env: ClusterEnv, opts: LiveOperatorOptio
       await helm(env, ["uninstall", release, "-n", system, "--timeout", "60s"]);
       await kubectl(env, ["delete", "namespace", system, "--wait=false"]);
     });
-    await helmOk(env, ["install", release, chartDir, "-n", system, "--create-namespace", "--take-ownership", "-f", join(dir, "values.json"), "--timeout", "60s"], 90_000);
+    await helmOk(
+      env,
+      ["install", release, chartDir, "-n", system, "--create-namespace", "--take-ownership", "-f", join(dir, "values.json"), "--timeout", "60s"],
+      90_000,
+    );
     const manifest = objectsOf(await helmOk(env, ["get", "manifest", release, "-n", system]));
     const named = (kind: string, suffix = ""): K8sObject => {
       const found = manifest.find((o) => o.kind === kind && o.metadata.name.endsWith(suffix));
@@ -87,7 +91,10 @@ export async function startLiveOperator(env: ClusterEnv, opts: LiveOperatorOptio
     cleanups.push(() => proc.stop());
     await waitFor(async () => {
       if (!proc.running()) throw new Error(`operator exited:\n${proc.output()}`);
-      const ready = await fetch(`http://127.0.0.1:${config.adminPort}/readyz`).then((r) => r.ok, () => false);
+      const ready = await fetch(`http://127.0.0.1:${config.adminPort}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (!ready || !(await tcpReachable(config.webhookPort)) || !(await tcpReachable(config.sessionsApiPort))) throw new Error("operator not ready");
     }, 60_000);
 

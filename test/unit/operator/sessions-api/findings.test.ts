@@ -26,7 +26,15 @@ describe("findings and locations in the sessions index", () => {
     expect(index.locate({ sessionId: sid(1), time: T0 + 1000, location: { country: "SG", city: "Singapore", asn: 64500 } })).toBe(true);
     const shop = index.get("shop", sid(1))!;
     expect(shop.findings).toEqual([
-      { time: new Date(T0 + 1000).toISOString(), code: "SESSION_NETWORK_CHANGED", mode: "Audit", outcome: "recorded", pod: "web-0", policy: "shop/web", evidence: finding().evidence },
+      {
+        time: new Date(T0 + 1000).toISOString(),
+        code: "SESSION_NETWORK_CHANGED",
+        mode: "Audit",
+        outcome: "recorded",
+        pod: "web-0",
+        policy: "shop/web",
+        evidence: finding().evidence,
+      },
     ]);
     expect(shop.location).toEqual({ country: "SG", city: "Singapore", asn: 64500 });
     expect(index.get("billing", sid(1))?.findings).toEqual([]);

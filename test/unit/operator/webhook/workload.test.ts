@@ -33,7 +33,12 @@ describe("the owning workload the injection tells the sidecar", () => {
   it("reaches the sidecar's configuration through the injected environment, and is absent for a bare pod", () => {
     const envOf = (p: V1Pod): Record<string, string> =>
       Object.fromEntries((inject(p, goldenConfig()).spec?.initContainers?.[0]?.env ?? []).flatMap((e) => (e.value === undefined ? [] : [[e.name, e.value]])));
-    const env = { ...envOf(owned({ name: "web-abc12" }, { "pod-template-hash": "abc12" })), VIGIL_POD_NAME: "web-abc12-xyz", VIGIL_POD_NAMESPACE: "team-a", VIGIL_REDIS_URL: "redis://127.0.0.1:6379" };
+    const env = {
+      ...envOf(owned({ name: "web-abc12" }, { "pod-template-hash": "abc12" })),
+      VIGIL_POD_NAME: "web-abc12-xyz",
+      VIGIL_POD_NAMESPACE: "team-a",
+      VIGIL_REDIS_URL: "redis://127.0.0.1:6379",
+    };
     expect(parseSidecarConfig({ argv: [], env })).toMatchObject({ workloadKind: "Deployment", workloadName: "web" });
     expect(Object.keys(envOf(pod(withPorts(8080)))).filter((k) => k.includes("WORKLOAD"))).toEqual([]);
   });

@@ -3,7 +3,14 @@ import { componentValue, deviceChanges, parseUserAgent, rawDevice, type RawDevic
 
 const chrome = (v: string, os = "Macintosh; Intel Mac OS X 10_15_7") => `Mozilla/5.0 (${os}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${v} Safari/537.36`;
 const firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:141.0) Gecko/20100101 Firefox/141.0";
-const device = (over: Partial<RawDevice> = {}): RawDevice => ({ userAgent: chrome("140.0.7339.81"), platform: '"macOS"', acceptLanguage: "en-GB,en;q=0.9", clientCert: "", ja4: "", ...over });
+const device = (over: Partial<RawDevice> = {}): RawDevice => ({
+  userAgent: chrome("140.0.7339.81"),
+  platform: '"macOS"',
+  acceptLanguage: "en-GB,en;q=0.9",
+  clientCert: "",
+  ja4: "",
+  ...over,
+});
 const ALL = ["AcceptLanguage", "Browser", "ClientCertificate", "JA4", "OperatingSystem", "Platform"] as const;
 
 describe("the device fingerprint's components", () => {
@@ -48,6 +55,8 @@ describe("deviceChanges", () => {
 
   it("compares only the configured components and says what each was and is", () => {
     expect(deviceChanges(device(), device({ acceptLanguage: "de" }), ["Browser"])).toEqual([]);
-    expect(deviceChanges(device(), device({ userAgent: firefox }), ["Browser"])).toEqual([{ component: "Browser", bound: "Chrome 140", observed: "Firefox 141" }]);
+    expect(deviceChanges(device(), device({ userAgent: firefox }), ["Browser"])).toEqual([
+      { component: "Browser", bound: "Chrome 140", observed: "Firefox 141" },
+    ]);
   });
 });

@@ -53,10 +53,20 @@ describe("geolocation with the MaxMind test databases", () => {
       geo = await openGeo({ cityPath: path, asnPath: "", log, pollMs: 50, onReload: (_w, ok) => reloads.push(ok) });
       expect(geo.place("214.0.0.7", 0)).toBeUndefined();
       await copyFile(city, path);
-      await vi.waitFor(() => { expect(reloads).toEqual([true]); }, { timeout: 10_000, interval: 50 });
+      await vi.waitFor(
+        () => {
+          expect(reloads).toEqual([true]);
+        },
+        { timeout: 10_000, interval: 50 },
+      );
       expect(geo.place("214.0.0.7", 0)).toMatchObject({ city: "Singapore" });
       await writeFile(path, "not a MaxMind database, and longer than the old one so the size changes …………………………");
-      await vi.waitFor(() => { expect(reloads).toEqual([true, false]); }, { timeout: 10_000, interval: 50 });
+      await vi.waitFor(
+        () => {
+          expect(reloads).toEqual([true, false]);
+        },
+        { timeout: 10_000, interval: 50 },
+      );
       expect(geo.place("214.0.0.7", 0)).toMatchObject({ city: "Singapore" });
     } finally {
       await rm(dir, { recursive: true, force: true });

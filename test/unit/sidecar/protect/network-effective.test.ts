@@ -36,8 +36,14 @@ function policy(name: string, protections?: Partial<CompiledProtections>): Compi
     concurrent: { mode: "Off", maxSessions: 0, onExceed: "RefuseNew" },
   };
   return {
-    v: 1, namespace: "shop", name, uid: name, generation: 1, hash: "0".repeat(64),
-    selector: { matchLabels: {}, matchExpressions: [] }, rules: [],
+    v: 1,
+    namespace: "shop",
+    name,
+    uid: name,
+    generation: 1,
+    hash: "0".repeat(64),
+    selector: { matchLabels: {}, matchExpressions: [] },
+    rules: [],
     session: { idleTimeoutSeconds: 60, absoluteTimeoutSeconds: 600, ...(protections === undefined ? {} : { protections: { ...off, ...protections } }) },
     failureMode: "Strict",
   };
@@ -73,6 +79,9 @@ describe("effectiveProtections: the strictest mode wins", () => {
       policy("b", { concurrent: { mode: "Audit", maxSessions: 5, onExceed: "RefuseNew" } }),
       policy("c", { concurrent: { mode: "Off", maxSessions: 1, onExceed: "RefuseNew" } }),
     ]);
-    expect(eff.concurrent.map((c) => [c.policy, c.mode, c.maxSessions])).toEqual([["shop/a", "Enforce", 2], ["shop/b", "Audit", 5]]);
+    expect(eff.concurrent.map((c) => [c.policy, c.mode, c.maxSessions])).toEqual([
+      ["shop/a", "Enforce", 2],
+      ["shop/b", "Audit", 5],
+    ]);
   });
 });
