@@ -121,8 +121,7 @@ async function sessionView(res: ServerResponse, s: ConsoleState, { ns, id }: Ses
       status: statusOf(err, 502),
       title: "Session",
       nav: "sessions",
-      body: html`<h1>Session ${id}</h1>
-        <p class="notice" role="alert">${firstLine(err)}</p>`,
+      body: html`<h1>Session ${id}</h1><p class="notice" role="alert">${firstLine(err)}</p>`,
     });
     return;
   }
@@ -415,11 +414,5 @@ export async function handle(req: IncomingMessage, res: ServerResponse, url: URL
     sendText(res, 405, "Method not allowed");
     return;
   }
-  show(res, s, {
-    status: 404,
-    title: "Not found",
-    nav: "sessions",
-    body: html`<h1>Not found</h1>
-      <p><a href="/sessions">Sessions</a></p>`,
-  });
+  show(res, s, { status: 404, title: "Not found", nav: "sessions", body: html`<h1>Not found</h1><p><a href="/sessions">Sessions</a></p>` });
 }

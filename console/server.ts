@@ -45,20 +45,7 @@ function unauthorized(res: ServerResponse): void {
   sendHtml(
     res,
     401,
-    html`<!doctype html>
-      <html lang="en">
-        <head>
-          <meta charset="utf-8" />
-          <title>Vigil console</title>
-        </head>
-        <body>
-          <h1>Open the console from its URL</h1>
-          <p>
-            This console only answers the browser that opened the URL <code>kubectl vigil console</code> printed (it carries a login token). Run it again, or
-            copy that URL.
-          </p>
-        </body>
-      </html>`,
+    html`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Vigil console</title></head><body><h1>Open the console from its URL</h1><p>This console only answers the browser that opened the URL <code>kubectl vigil console</code> printed (it carries a login token). Run it again, or copy that URL.</p></body></html>`,
   );
 }
 

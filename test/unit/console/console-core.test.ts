@@ -34,7 +34,7 @@ const session = (i: number, over: Partial<VigilSession> = {}): VigilSession => (
 
 describe("the console's pure core", () => {
   it("escapes every interpolation unless it is Html", () => {
-    expect(html`<p title="${'"><script>'}">${"<b>"}${raw("<i>x</i>")}${[html`<br />`, "&"]}</p>`.value).toBe(
+    expect(html`<p title="${'"><script>'}">${"<b>"}${raw("<i>x</i>")}${[html`<br>`, "&"]}</p>`.value).toBe(
       '<p title="&quot;&gt;&lt;script&gt;">&lt;b&gt;<i>x</i><br>&amp;</p>',
     );
   });
