@@ -20,6 +20,15 @@ export default tseslint.config(
     },
   },
   {
+    // Caps in the spirit of pepr: small functions, short parameter lists, files with one job.
+    files: ["lib/**/*.ts", "operator/**/*.ts", "sidecar/**/*.ts", "cli/**/*.ts", "console/**/*.ts"],
+    rules: {
+      "max-params": ["error", 5],
+      "max-lines-per-function": ["error", { max: 80, skipBlankLines: true, skipComments: true }],
+      "max-lines": ["error", { max: 400, skipBlankLines: true, skipComments: true }],
+    },
+  },
+  {
     files: ["test/**/*.ts", "bench/**/*.ts"],
     rules: {
       "@typescript-eslint/explicit-function-return-type": "off",

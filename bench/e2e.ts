@@ -116,13 +116,31 @@ function report(term: TerminationRound[], pol: PolicyRound[]): void {
 
   lines.push(`(a) SessionTermination → all ${num(CONNECTIONS)} tunnels of one user reset, over ${SIDECARS} sidecars (ms)`);
   lines.push(
-    table(["", "p50", "p99", "min", "max"], [
-      row("before `kubectl create` → last reset", term.map((r) => r.allClosedMs)),
-      row("`kubectl create` returned → last reset", term.map((r) => r.afterReturnMs)),
-      row("`kubectl create` itself", term.map((r) => r.kubectlMs)),
-      row("before `kubectl create` → first reset", term.map((r) => r.firstClosedMs)),
-      row("operator: before create → Completed (polled)", term.map((r) => r.completedMs)),
-    ]),
+    table(
+      ["", "p50", "p99", "min", "max"],
+      [
+        row(
+          "before `kubectl create` → last reset",
+          term.map((r) => r.allClosedMs),
+        ),
+        row(
+          "`kubectl create` returned → last reset",
+          term.map((r) => r.afterReturnMs),
+        ),
+        row(
+          "`kubectl create` itself",
+          term.map((r) => r.kubectlMs),
+        ),
+        row(
+          "before `kubectl create` → first reset",
+          term.map((r) => r.firstClosedMs),
+        ),
+        row(
+          "operator: before create → Completed (polled)",
+          term.map((r) => r.completedMs),
+        ),
+      ],
+    ),
   );
   const allClosed = term.every((r) => r.closed === CONNECTIONS && Number.isFinite(r.allClosedMs));
   lines.push(
@@ -134,19 +152,32 @@ function report(term: TerminationRound[], pol: PolicyRound[]): void {
       "all competing for the 2 cores with the 1,000 resets and with kubectl's own exit (hence resets before kubectl returns)",
   );
   lines.push("  (the best documented figure from comparable products is seconds: propagation through token/session expiry or polling)");
-  const va = [
-    verdict("(a) kubectl create → last of 1,000 reset, p99", percentile(finite(term.map((r) => r.allClosedMs)), 99), "≤", TARGET_MS, " ms", 1),
-  ];
+  const va = [verdict("(a) kubectl create → last of 1,000 reset, p99", percentile(finite(term.map((r) => r.allClosedMs)), 99), "≤", TARGET_MS, " ms", 1)];
   lines.push(verdictLines(va));
-  lines.push(`  operator view (info, no target): Completed p50 ${num(percentile(finite(term.map((r) => r.completedMs)), 50), 1)} ms, p99 ${num(percentile(finite(term.map((r) => r.completedMs)), 99), 1)} ms`, "");
+  lines.push(
+    `  operator view (info, no target): Completed p50 ${num(percentile(finite(term.map((r) => r.completedMs)), 50), 1)} ms, p99 ${num(percentile(finite(term.map((r) => r.completedMs)), 99), 1)} ms`,
+    "",
+  );
 
   lines.push(`(b) policy change → enforcement on all ${SIDECARS} sidecars (ms)`);
   lines.push(
-    table(["", "p50", "p99", "min", "max"], [
-      row("before `kubectl apply` → last ops tunnel closed", pol.map((r) => r.allClosedMs)),
-      row("`kubectl apply` returned → last closed (< 0: before kubectl exited)", pol.map((r) => r.afterReturnMs)),
-      row("`kubectl apply` itself", pol.map((r) => r.kubectlMs)),
-    ]),
+    table(
+      ["", "p50", "p99", "min", "max"],
+      [
+        row(
+          "before `kubectl apply` → last ops tunnel closed",
+          pol.map((r) => r.allClosedMs),
+        ),
+        row(
+          "`kubectl apply` returned → last closed (< 0: before kubectl exited)",
+          pol.map((r) => r.afterReturnMs),
+        ),
+        row(
+          "`kubectl apply` itself",
+          pol.map((r) => r.kubectlMs),
+        ),
+      ],
+    ),
   );
   lines.push(
     `  all ${SIDECARS} closed in every round: ${pol.every((r) => r.closed === SIDECARS && Number.isFinite(r.allClosedMs)) ? "yes" : "no"}; ` +
@@ -157,7 +188,9 @@ function report(term: TerminationRound[], pol: PolicyRound[]): void {
 
   const verdicts: Verdict[] = [...va, ...vb];
   const failed = verdicts.filter((v) => !v.met);
-  lines.push(`Targets met: ${verdicts.length - failed.length}/${verdicts.length}${failed.length > 0 ? `; not met: ${failed.map((v) => v.label).join("; ")}` : ""}`);
+  lines.push(
+    `Targets met: ${verdicts.length - failed.length}/${verdicts.length}${failed.length > 0 ? `; not met: ${failed.map((v) => v.label).join("; ")}` : ""}`,
+  );
   lines.push(`For reference, the same targets with the clock started when kubectl returned (kubectl alone: ~${num(kubectlFloorMs)} ms here):`);
   lines.push(
     verdictLines([

@@ -95,7 +95,8 @@ async function main(): Promise<void> {
 
     const limit = chart.operator.memoryLimitBytes;
     const nodeArgs = NODE_ARGS_OVERRIDE === undefined ? chart.operator.nodeArgs : NODE_ARGS_OVERRIDE.split(" ").filter((a) => a !== "");
-    const cgroup: MemoryCgroup | undefined = USE_CGROUP && memoryCgroupsAvailable() && Number.isFinite(limit) ? createMemoryCgroup("operator", limit) : undefined;
+    const cgroup: MemoryCgroup | undefined =
+      USE_CGROUP && memoryCgroupsAvailable() && Number.isFinite(limit) ? createMemoryCgroup("operator", limit) : undefined;
     const operator = await startBenchOperator({
       kubeconfig: env.kubeconfig,
       redisUrl: env.redisUrl,
@@ -112,9 +113,13 @@ async function main(): Promise<void> {
       const how = operator.proc.exitCode ?? operator.proc.signalCode;
       if (how === null) return;
       exitedDuring ??= `${phase} (exit ${String(how)})`;
-      throw new OperatorExited(`the operator exited during ${phase} (${String(how)}): ${operator.stderr().slice(-2_000)}\nits last log lines:\n${operator.stdoutTail().slice(-6_000)}`);
+      throw new OperatorExited(
+        `the operator exited during ${phase} (${String(how)}): ${operator.stderr().slice(-2_000)}\nits last log lines:\n${operator.stdoutTail().slice(-6_000)}`,
+      );
     };
-    log(`operator: node ${nodeArgs.join(" ")} dist/operator/main.js (${NODE_ARGS_OVERRIDE === undefined ? "the chart's command" : "BENCH_OPERATOR_NODE_ARGS, not the chart's flags"}), memory limit ${num(limit / 1048576)} MiB${cgroup === undefined ? " (NOT enforced: no memory cgroup)" : " (its memory cgroup)"}`);
+    log(
+      `operator: node ${nodeArgs.join(" ")} dist/operator/main.js (${NODE_ARGS_OVERRIDE === undefined ? "the chart's command" : "BENCH_OPERATOR_NODE_ARGS, not the chart's flags"}), memory limit ${num(limit / 1048576)} MiB${cgroup === undefined ? " (NOT enforced: no memory cgroup)" : " (its memory cgroup)"}`,
+    );
     let maxRss = 0;
     const rssTimer = setInterval(() => {
       if (operator.proc.exitCode === null && operator.proc.signalCode === null) maxRss = Math.max(maxRss, rssMb(pid));
@@ -138,25 +143,53 @@ async function main(): Promise<void> {
     const sampling = { on: true };
     try {
       phase = "loading";
-      await pool(Array.from({ length: PODS }, (_, i) => i), CONCURRENCY, async (i) => {
-        alive();
-        await core.createNamespacedPod({ namespace: NS, body: podBody(i) });
-      }, (n) => { log(`pods created: ${n}/${PODS}; operator RSS ${num(rssMb(pid))} MB`); });
-      await pool(Array.from({ length: POLICIES }, (_, i) => `p-${i}`), CONCURRENCY, async (name) => {
-        alive();
-        await api.createNamespacedCustomObject({ ...policies, body: policyBody(name) });
-      }, (n) => { log(`policies created: ${n}/${POLICIES}; operator RSS ${num(rssMb(pid))} MB`); });
-      await pool(Array.from({ length: TERMINATIONS }, (_, i) => `t-${i}`), CONCURRENCY, async (name) => {
-        alive();
-        await api.createNamespacedCustomObject({ ...terminations, body: terminationBody(name) });
-      }, (n) => { log(`terminations created: ${n}/${TERMINATIONS}; operator RSS ${num(rssMb(pid))} MB`); });
+      await pool(
+        Array.from({ length: PODS }, (_, i) => i),
+        CONCURRENCY,
+        async (i) => {
+          alive();
+          await core.createNamespacedPod({ namespace: NS, body: podBody(i) });
+        },
+        (n) => {
+          log(`pods created: ${n}/${PODS}; operator RSS ${num(rssMb(pid))} MB`);
+        },
+      );
+      await pool(
+        Array.from({ length: POLICIES }, (_, i) => `p-${i}`),
+        CONCURRENCY,
+        async (name) => {
+          alive();
+          await api.createNamespacedCustomObject({ ...policies, body: policyBody(name) });
+        },
+        (n) => {
+          log(`policies created: ${n}/${POLICIES}; operator RSS ${num(rssMb(pid))} MB`);
+        },
+      );
+      await pool(
+        Array.from({ length: TERMINATIONS }, (_, i) => `t-${i}`),
+        CONCURRENCY,
+        async (name) => {
+          alive();
+          await api.createNamespacedCustomObject({ ...terminations, body: terminationBody(name) });
+        },
+        (n) => {
+          log(`terminations created: ${n}/${TERMINATIONS}; operator RSS ${num(rssMb(pid))} MB`);
+        },
+      );
       const entries = busKeys(PREFIX).namespace(NS).entries;
       log("waiting for the operator to publish everything and drain its queues");
       await until("every policy and revocation on the bus", async () => (alive(), (await redis.hlen(entries)) >= POLICIES + TERMINATIONS), 900_000, 1000);
-      await until("the operator's work queues drained", async () => (alive(), [...(await metric(operator.adminPort, "vigil_operator_workqueue_depth{")).values()].every((d) => d === 0)), 900_000, 1000);
+      await until(
+        "the operator's work queues drained",
+        async () => (alive(), [...(await metric(operator.adminPort, "vigil_operator_workqueue_depth{")).values()].every((d) => d === 0)),
+        900_000,
+        1000,
+      );
       loadCpu = cpuSeconds(pid) - cpu0;
       loadedRss = rssMb(pid);
-      log(`loaded in ${num((Date.now() - t0) / 1000)} s (operator CPU ${num(loadCpu, 1)} s): ${PODS} pods, ${POLICIES} policies and ${TERMINATIONS} revocations; RSS ${num(rssMb(pid))} MB`);
+      log(
+        `loaded in ${num((Date.now() - t0) / 1000)} s (operator CPU ${num(loadCpu, 1)} s): ${PODS} pods, ${POLICIES} policies and ${TERMINATIONS} revocations; RSS ${num(rssMb(pid))} MB`,
+      );
 
       log(`latency: ${SAMPLES} policy creates, ${SAMPLES} policy updates, ${SAMPLES} termination creates, one at a time, resyncs every ${RESYNC_SECONDS} s`);
       phase = "the latency phase";
@@ -183,7 +216,11 @@ async function main(): Promise<void> {
         const name = `p-${i}`;
         alive();
         const sent = performance.now();
-        await api.patchNamespacedCustomObject({ ...policies, name, body: [{ op: "add", path: "/spec/rules/-", value: { name: "ops", action: "Allow", identities: [{ group: "ops" }] } }] });
+        await api.patchNamespacedCustomObject({
+          ...policies,
+          name,
+          body: [{ op: "add", path: "/spec/rules/-", value: { name: "ops", action: "Allow", identities: [{ group: "ops" }] } }],
+        });
         returned.set(`policy/${name}/2`, performance.now());
         lat.api.push(performance.now() - sent);
         await new Promise((r) => setTimeout(r, 10));
@@ -197,12 +234,19 @@ async function main(): Promise<void> {
         lat.api.push(performance.now() - sent);
         await new Promise((r) => setTimeout(r, 10));
       }
-      await until("every sampled change on the stream", () => {
-        alive();
-        return Promise.resolve([...returned.keys()].every((k) => stream.arrivals.has(k)));
-      }, 120_000, 100).catch((err: unknown) => {
+      await until(
+        "every sampled change on the stream",
+        () => {
+          alive();
+          return Promise.resolve([...returned.keys()].every((k) => stream.arrivals.has(k)));
+        },
+        120_000,
+        100,
+      ).catch((err: unknown) => {
         const missing = [...returned.keys()].filter((k) => !stream.arrivals.has(k));
-        throw new Error(`${String(err)}: ${missing.length} missing (e.g. ${missing.slice(0, 3).join(", ")}); ${stream.arrivals.size} arrivals (e.g. ${[...stream.arrivals.keys()].slice(0, 3).join(", ")})`);
+        throw new Error(
+          `${String(err)}: ${missing.length} missing (e.g. ${missing.slice(0, 3).join(", ")}); ${stream.arrivals.size} arrivals (e.g. ${[...stream.arrivals.keys()].slice(0, 3).join(", ")})`,
+        );
       });
       phaseSeconds = (Date.now() - phaseStart) / 1000;
       sampling.on = false;
@@ -240,8 +284,20 @@ async function main(): Promise<void> {
         ["change → bus publish (ms)", "n", "p50", "p99", "max"],
         [
           ["all", String(all.length), num(percentile(all, 50), 1), num(p99, 1), num(Math.max(...all), 1)],
-          ["policy create / update", String(lat.policy.length), num(percentile(lat.policy, 50), 1), num(percentile(lat.policy, 99), 1), num(Math.max(...lat.policy), 1)],
-          ["termination create", String(lat.termination.length), num(percentile(lat.termination, 50), 1), num(percentile(lat.termination, 99), 1), num(Math.max(...lat.termination), 1)],
+          [
+            "policy create / update",
+            String(lat.policy.length),
+            num(percentile(lat.policy, 50), 1),
+            num(percentile(lat.policy, 99), 1),
+            num(Math.max(...lat.policy), 1),
+          ],
+          [
+            "termination create",
+            String(lat.termination.length),
+            num(percentile(lat.termination, 50), 1),
+            num(percentile(lat.termination, 99), 1),
+            num(Math.max(...lat.termination), 1),
+          ],
           ["baseline: the API server's create/patch round trip", String(lat.api.length), num(apiP50, 1), num(apiP99, 1), num(Math.max(...lat.api), 1)],
         ],
       ),
@@ -273,7 +329,9 @@ async function main(): Promise<void> {
     if (exitedDuring !== undefined) for (const v of verdicts) v.met = false;
     out.push(verdictLines(verdicts));
     const failed = verdicts.filter((v) => !v.met);
-    out.push(`Issue 11 targets met: ${verdicts.length - failed.length}/${verdicts.length}${failed.length > 0 ? `; not met: ${failed.map((v) => v.label).join("; ")}` : ""}`);
+    out.push(
+      `Issue 11 targets met: ${verdicts.length - failed.length}/${verdicts.length}${failed.length > 0 ? `; not met: ${failed.map((v) => v.label).join("; ")}` : ""}`,
+    );
     out.push(`total bench time: ${num((Date.now() - started) / 1000)} s`);
     process.stdout.write(out.join("\n") + "\n");
     cgroup?.remove();

@@ -67,7 +67,9 @@ function apiClient(url: string, dir: string): ApiClient {
         const req = request({ hostname, port, path, agent, headers: { accept } }, (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () => { resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }); });
+          res.on("end", () => {
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() });
+          });
         });
         req.on("error", reject);
         req.end();
@@ -87,7 +89,9 @@ function apiClient(url: string, dir: string): ApiClient {
       });
       req.on("error", () => undefined);
       req.end();
-      return () => { req.destroy(); };
+      return () => {
+        req.destroy();
+      };
     },
   };
 }
@@ -122,7 +126,9 @@ function nextMessage<T extends FromChild["type"]>(proc: ChildProcess, type: T): 
 }
 
 async function main(): Promise<void> {
-  console.log(`bench:sessions — ${num(SHAPE.count)} sessions, ${SHAPE.pods} pods in ${SHAPE.namespaces} namespaces, fed ${SOURCE === "stream" ? "from the sidecars' audit stream" : "directly"}\n${machineLine()}`);
+  console.log(
+    `bench:sessions — ${num(SHAPE.count)} sessions, ${SHAPE.pods} pods in ${SHAPE.namespaces} namespaces, fed ${SOURCE === "stream" ? "from the sidecars' audit stream" : "directly"}\n${machineLine()}`,
+  );
   cluster = await startCluster();
   const env = cluster.env;
   log(`control plane ready in ${(cluster.startupMs / 1000).toFixed(1)} s`);
@@ -141,7 +147,11 @@ async function main(): Promise<void> {
   // Idle after an hour: the seeded sessions (last active up to 10 min ago) stay Active while the figures are taken,
   // instead of thousands turning Idle at once mid-measurement (in a cluster that happens as a steady trickle).
   const childEnv = { ...process.env, ...operator.env, VIGIL_SESSIONS_IDLE_SECONDS: "3600" };
-  const proc = fork(join(import.meta.dirname, "sessions/server-child.ts"), [], { env: childEnv, execArgv: ["--expose-gc"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const proc = fork(join(import.meta.dirname, "sessions/server-child.ts"), [], {
+    env: childEnv,
+    execArgv: ["--expose-gc"],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
   child = proc;
   track("sessions-api", proc.pid);
   const serverTimes: { verb: string; seconds: number }[] = [];
@@ -154,10 +164,14 @@ async function main(): Promise<void> {
   const verbs = (): string => [...byVerb.entries()].map(([k, v]) => `${k}: ${v}`).join(", ");
   const { port } = await nextMessage(proc, "ready");
   await routeService(env, { namespace: system, name: service.metadata.name, port: 8443 }, port);
-  await until("the APIService to be Available", async () => {
-    const s = await kubectlJson<{ status?: { conditions?: { type: string; status: string }[] } }>(env, ["get", "apiservice", "v1alpha1.sessions.vigil.dev"]);
-    return s.status?.conditions?.some((c) => c.type === "Available" && c.status === "True") === true;
-  }, 60_000);
+  await until(
+    "the APIService to be Available",
+    async () => {
+      const s = await kubectlJson<{ status?: { conditions?: { type: string; status: string }[] } }>(env, ["get", "apiservice", "v1alpha1.sessions.vigil.dev"]);
+      return s.status?.conditions?.some((c) => c.type === "Available" && c.status === "True") === true;
+    },
+    60_000,
+  );
   log("APIService available; seeding");
 
   let reporters: Reporters | undefined;
@@ -204,7 +218,10 @@ async function main(): Promise<void> {
     firstPage.push(performance.now() - t0);
     if (r.status !== 200) throw new Error(`first page: ${r.status} ${r.body.slice(0, 200)}`);
   }
-  const firstPageServer = serverTimes.slice(listedBefore).filter((t) => t.verb === "list").map((t) => t.seconds * 1000);
+  const firstPageServer = serverTimes
+    .slice(listedBefore)
+    .filter((t) => t.verb === "list")
+    .map((t) => t.seconds * 1000);
   log(`first page timed; requests so far: ${verbs()}`);
 
   // A new session → watch event, and → GET.
@@ -232,7 +249,11 @@ async function main(): Promise<void> {
     }
     const event = new Promise<number>((resolve) => waiting.set(sessionId, resolve));
     getLatency.push(await firstOk(api, `${GV}/namespaces/${namespace}/vigilsessions/${sessionId}`, t0));
-    const timeout = new Promise<number>((resolve) => setTimeout(() => { resolve(Number.POSITIVE_INFINITY); }, 5000));
+    const timeout = new Promise<number>((resolve) =>
+      setTimeout(() => {
+        resolve(Number.POSITIVE_INFINITY);
+      }, 5000),
+    );
     watchLatency.push((await Promise.race([event, timeout])) - t0);
     waiting.delete(sessionId);
   }
@@ -243,22 +264,37 @@ async function main(): Promise<void> {
 
   const growth = seeded.rssAfterMb - seeded.rssBeforeMb;
   const p = (v: number[], q: number): string => num(percentile(v, q), 1);
-  console.log(`\n${table(["figure", "p50", "p99", "max", "samples"], [
-    ["kubectl get -A: server time per request (ms)", p(listServer, 50), p(listServer, 99), p(listServer, 100), String(listServer.length)],
-    ["kubectl get -A: kubectl wall time (ms)", p(wall, 50), p(wall, 99), p(wall, 100), String(wall.length)],
-    ["first page (500, Table) end to end (ms)", p(firstPage, 50), p(firstPage, 99), p(firstPage, 100), String(firstPage.length)],
-    ["… of which the sessions API's own time (ms)", p(firstPageServer, 50), p(firstPageServer, 99), p(firstPageServer, 100), String(firstPageServer.length)],
-    ["new session → watch ADDED (ms)", p(watchLatency, 50), p(watchLatency, 99), p(watchLatency, 100), String(watchLatency.length)],
-    ["new session → GET 200 (ms)", p(getLatency, 50), p(getLatency, 99), p(getLatency, 100), String(getLatency.length)],
-  ])}`);
-  console.log(`\nsessions API process: RSS ${num(seeded.coldRssMb, 1)} MB at start, ${num(seeded.rssBeforeMb, 1)} MB before seeding (after a warm-up), ${num(seeded.rssAfterMb, 1)} MB after; heap ${num(seeded.heapBeforeMb, 1)} → ${num(seeded.heapAfterMb, 1)} MB`);
-  console.log(`\n${verdictLines([
-    verdict("kubectl get vigilsessions -A: server time p99", percentile(listServer, 99), "≤", 100, " ms", 1),
-    verdict("first page (--chunk-size 500) end to end p99", percentile(firstPage, 99), "≤", 300, " ms", 1),
-    verdict("new session in a watch p99", percentile(watchLatency, 99), "≤", 1000, " ms", 1),
-    verdict("new session in a GET/list p99", percentile(getLatency, 99), "≤", 1000, " ms", 1),
-    verdict(`RSS growth for ${num(SHAPE.count)} sessions`, growth, "≤", 64, " MB", 1),
-  ])}`);
+  console.log(
+    `\n${table(
+      ["figure", "p50", "p99", "max", "samples"],
+      [
+        ["kubectl get -A: server time per request (ms)", p(listServer, 50), p(listServer, 99), p(listServer, 100), String(listServer.length)],
+        ["kubectl get -A: kubectl wall time (ms)", p(wall, 50), p(wall, 99), p(wall, 100), String(wall.length)],
+        ["first page (500, Table) end to end (ms)", p(firstPage, 50), p(firstPage, 99), p(firstPage, 100), String(firstPage.length)],
+        [
+          "… of which the sessions API's own time (ms)",
+          p(firstPageServer, 50),
+          p(firstPageServer, 99),
+          p(firstPageServer, 100),
+          String(firstPageServer.length),
+        ],
+        ["new session → watch ADDED (ms)", p(watchLatency, 50), p(watchLatency, 99), p(watchLatency, 100), String(watchLatency.length)],
+        ["new session → GET 200 (ms)", p(getLatency, 50), p(getLatency, 99), p(getLatency, 100), String(getLatency.length)],
+      ],
+    )}`,
+  );
+  console.log(
+    `\nsessions API process: RSS ${num(seeded.coldRssMb, 1)} MB at start, ${num(seeded.rssBeforeMb, 1)} MB before seeding (after a warm-up), ${num(seeded.rssAfterMb, 1)} MB after; heap ${num(seeded.heapBeforeMb, 1)} → ${num(seeded.heapAfterMb, 1)} MB`,
+  );
+  console.log(
+    `\n${verdictLines([
+      verdict("kubectl get vigilsessions -A: server time p99", percentile(listServer, 99), "≤", 100, " ms", 1),
+      verdict("first page (--chunk-size 500) end to end p99", percentile(firstPage, 99), "≤", 300, " ms", 1),
+      verdict("new session in a watch p99", percentile(watchLatency, 99), "≤", 1000, " ms", 1),
+      verdict("new session in a GET/list p99", percentile(getLatency, 99), "≤", 1000, " ms", 1),
+      verdict(`RSS growth for ${num(SHAPE.count)} sessions`, growth, "≤", 64, " MB", 1),
+    ])}`,
+  );
 }
 
 async function cleanUp(): Promise<void> {

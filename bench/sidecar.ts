@@ -91,7 +91,17 @@ async function main(): Promise<void> {
     const sidecar = async (name: string): Promise<BenchSidecar & { cgroup: MemoryCgroup | undefined }> => {
       const cgroup = cgroups ? createMemoryCgroup(name, limit) : undefined;
       if (cgroup !== undefined) groups.push(cgroup);
-      const s = await startBenchSidecar({ name, redisUrl: redis.url, prefix: bus.prefix, upstreamPort: upstream.port, issuer, sessionKey, script: sidecarScript, nodeArgs, ...(cgroup === undefined ? {} : { cgroup }) });
+      const s = await startBenchSidecar({
+        name,
+        redisUrl: redis.url,
+        prefix: bus.prefix,
+        upstreamPort: upstream.port,
+        issuer,
+        sessionKey,
+        script: sidecarScript,
+        nodeArgs,
+        ...(cgroup === undefined ? {} : { cgroup }),
+      });
       return { ...s, cgroup };
     };
     const warm = await sidecar("warm");
@@ -107,7 +117,9 @@ async function main(): Promise<void> {
     const mintStart = performance.now();
     const pools = Array.from({ length: REPS }, (_, rep) => join(work, `tokens-${rep}.txt`));
     for (const pool of pools) await mintTokenFile(issuer, SETTINGS.coldPool, pool);
-    process.stdout.write(`minted ${num(REPS * SETTINGS.coldPool)} distinct ES256 tokens (distinct sids) in ${num((performance.now() - mintStart) / 1000, 1)} s\n\n`);
+    process.stdout.write(
+      `minted ${num(REPS * SETTINGS.coldPool)} distinct ES256 tokens (distinct sids) in ${num((performance.now() - mintStart) / 1000, 1)} s\n\n`,
+    );
 
     process.stdout.write("1. closed-loop throughput\n");
     const fixed = (): { token: string } => ({ token: warmToken });
@@ -117,7 +129,14 @@ async function main(): Promise<void> {
         { key: "direct", label: "(a) direct to upstream", url: urls.direct, warmupToken: warmToken, auth: fixed, rssPid: upstream.pid },
         { key: "bare", label: "(b) bare http-proxy (KA)", url: urls.bare, warmupToken: warmToken, auth: fixed, rssPid: bare.pid },
         { key: "warm", label: "(c) sidecar, warm token", url: urls.warm, warmupToken: warmToken, auth: fixed, rssPid: warm.pid },
-        { key: "cold", label: "(d) sidecar, new token/req", url: urls.cold, warmupToken: warmToken, auth: (rep) => ({ tokensFile: pools[rep]! }), rssPid: cold.pid },
+        {
+          key: "cold",
+          label: "(d) sidecar, new token/req",
+          url: urls.cold,
+          warmupToken: warmToken,
+          auth: (rep) => ({ tokensFile: pools[rep]! }),
+          rssPid: cold.pid,
+        },
         { key: "peer", label: `(e) oauth2-proxy v${peer.version}`, url: urls.peer, warmupToken: warmToken, auth: fixed, rssPid: peer.pid },
       ],
       SETTINGS.closed,
@@ -125,7 +144,9 @@ async function main(): Promise<void> {
     const coldCgroup = cold.cgroup?.stats();
     await cold.stop();
 
-    process.stdout.write(`\n2./3. open loop at ${SETTINGS.open.rate} rps (${SETTINGS.open.connections} connections, ${SETTINGS.open.warmupMs / 1000} s warm-up, ${SETTINGS.open.measureMs / 1000} s measured)\n`);
+    process.stdout.write(
+      `\n2./3. open loop at ${SETTINGS.open.rate} rps (${SETTINGS.open.connections} connections, ${SETTINGS.open.warmupMs / 1000} s warm-up, ${SETTINGS.open.measureMs / 1000} s measured)\n`,
+    );
     const open = await runOpenLoop(
       [
         { key: "direct", label: "direct", url: urls.direct, token: warmToken, cpuPid: upstream.pid },
@@ -141,12 +162,21 @@ async function main(): Promise<void> {
     await stopChild(peer.pid);
     await stopChild(bare.pid);
 
-    process.stdout.write(`\n4. termination → RST on ${num(SETTINGS.termination.connections)} live tunnels of one session (${SETTINGS.termination.rounds} rounds)\n`);
+    process.stdout.write(
+      `\n4. termination → RST on ${num(SETTINGS.termination.connections)} live tunnels of one session (${SETTINGS.termination.rounds} rounds)\n`,
+    );
     process.stdout.write(`  open-file limit (Node has no setrlimit API but raises soft to hard at start; children inherit): ${fdLimit}\n`);
     const term = await sidecar("term");
     await expectOk("termination sidecar", url(term.port), warmToken);
     const termIdle = rssMb(term.pid);
-    const rounds = await runTermination({ ...SETTINGS.termination, sidecarPort: term.port, echoPort: echoServer.port, namespace: "shop", issuer, publisher: bus.publisher });
+    const rounds = await runTermination({
+      ...SETTINGS.termination,
+      sidecarPort: term.port,
+      echoPort: echoServer.port,
+      namespace: "shop",
+      issuer,
+      publisher: bus.publisher,
+    });
     const termPeak = peakRssMb(term.pid);
     const termCgroup = term.cgroup?.stats();
     await term.stop();

@@ -47,7 +47,11 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
       return EXIT.ok;
     }
     let kube: Kube | undefined;
-    const getKube = (): Kube => (kube ??= connect({ ...(parsed.global.kubeconfig === undefined ? {} : { kubeconfig: parsed.global.kubeconfig }), ...(parsed.global.context === undefined ? {} : { context: parsed.global.context }) }));
+    const getKube = (): Kube =>
+      (kube ??= connect({
+        ...(parsed.global.kubeconfig === undefined ? {} : { kubeconfig: parsed.global.kubeconfig }),
+        ...(parsed.global.context === undefined ? {} : { context: parsed.global.context }),
+      }));
     return await command.run({
       parsed,
       io,
@@ -65,8 +69,12 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
 
 if (import.meta.main) {
   const stop = new AbortController();
-  process.on("SIGINT", () => { stop.abort(); });
-  process.on("SIGTERM", () => { stop.abort(); });
+  process.on("SIGINT", () => {
+    stop.abort();
+  });
+  process.on("SIGTERM", () => {
+    stop.abort();
+  });
   process.stdout.on("error", () => undefined); // a closed pipe (| head) is not an error
   const io: Io = {
     out: (t) => process.stdout.write(t),

@@ -41,7 +41,12 @@ export function openSse(req: IncomingMessage, res: ServerResponse): SseStream {
   return {
     event(name, data) {
       if (closed.signal.aborted) return;
-      res.write(`event: ${name}\n${data.split("\n").map((l) => `data: ${l}`).join("\n")}\n\n`);
+      res.write(
+        `event: ${name}\n${data
+          .split("\n")
+          .map((l) => `data: ${l}`)
+          .join("\n")}\n\n`,
+      );
     },
     closed: closed.signal,
   };

@@ -42,12 +42,33 @@ const firstLine = (err: unknown): string => describeFailure(err).message.split("
 const statusOf = (err: unknown, fallback: number): number => (err instanceof ApiError ? (err.status > 0 ? err.status : 502) : fallback);
 
 function frame(s: ConsoleState, title: string, nav: Frame["nav"]): Frame {
-  return { title, nav, csrf: s.csrf, context: s.kube.contextName, viewer: s.viewer.username, scope: s.scope === null ? "all namespaces" : `namespace ${s.scope}` };
+  return {
+    title,
+    nav,
+    csrf: s.csrf,
+    context: s.kube.contextName,
+    viewer: s.viewer.username,
+    scope: s.scope === null ? "all namespaces" : `namespace ${s.scope}`,
+  };
 }
 
-const show = (res: ServerResponse, s: ConsoleState, status: number, title: string, nav: Frame["nav"], body: Html): void => {
-  sendHtml(res, status, page(frame(s, title, nav), body));
+/** A page to answer with: its title, the current navigation entry, its body and status (200 unless told). */
+interface Shown {
+  status?: number;
+  title: string;
+  nav: Frame["nav"];
+  body: Html;
+}
+
+const show = (res: ServerResponse, s: ConsoleState, p: Shown): void => {
+  sendHtml(res, p.status ?? 200, page(frame(s, p.title, p.nav), p.body));
 };
+
+/** One session as addressed by the console's URLs: `/sessions/<namespace>/<id>`. */
+interface SessionAt {
+  ns: string;
+  id: string;
+}
 
 function sessionQuery(url: URL): SessionQuery {
   const p = (k: string): string | undefined => url.searchParams.get(k) ?? undefined;
@@ -65,11 +86,16 @@ function sessionQuery(url: URL): SessionQuery {
 function sessionsStream(req: IncomingMessage, res: ServerResponse, url: URL, s: ConsoleState): void {
   const q = sessionQuery(url);
   const sse = openSse(req, res);
-  const push = (): void => { sse.event("sessions", sessionsBlock(s.cache.query(q), q, Date.now(), s.feed.error).value); };
+  const push = (): void => {
+    sse.event("sessions", sessionsBlock(s.cache.query(q), q, Date.now(), s.feed.error).value);
+  };
   const pushSoon = throttle(push, 250);
   const unsubscribe = s.cache.subscribe(pushSoon);
   const ages = setInterval(pushSoon, 10_000);
-  sse.closed.addEventListener("abort", () => { unsubscribe(); clearInterval(ages); });
+  sse.closed.addEventListener("abort", () => {
+    unsubscribe();
+    clearInterval(ages);
+  });
   push();
 }
 
@@ -80,12 +106,24 @@ async function timelineOf(s: ConsoleState, session: VigilSession): Promise<Audit
 
 const readSession = (s: ConsoleState, ns: string, id: string): Promise<VigilSession> => s.kube.json<VigilSession>({ path: sessionsPath(ns, id) });
 
-async function sessionView(res: ServerResponse, s: ConsoleState, ns: string, id: string, status = 200, warning?: string): Promise<void> {
+/** The answer to a refused terminate: the session page again, with this status and warning. */
+interface Refusal {
+  status: number;
+  warning: string;
+}
+
+async function sessionView(res: ServerResponse, s: ConsoleState, { ns, id }: SessionAt, refusal?: Refusal): Promise<void> {
   let session: VigilSession;
   try {
     session = await readSession(s, ns, id);
   } catch (err) {
-    show(res, s, statusOf(err, 502), "Session", "sessions", html`<h1>Session ${id}</h1><p class="notice" role="alert">${firstLine(err)}</p>`);
+    show(res, s, {
+      status: statusOf(err, 502),
+      title: "Session",
+      nav: "sessions",
+      body: html`<h1>Session ${id}</h1>
+        <p class="notice" role="alert">${firstLine(err)}</p>`,
+    });
     return;
   }
   const refused = await recordAudit(s.kube, {
@@ -97,21 +135,40 @@ async function sessionView(res: ServerResponse, s: ConsoleState, ns: string, id:
     client: "console",
     message: `${CONSOLE_CODES.view.type}: session viewed by ${s.viewer.username} in the Vigil console`,
   });
-  const warnings = [warning, refused === undefined ? undefined : `This view could not be recorded in the audit trail: ${refused.message}`].filter((w) => w !== undefined);
-  const others = s.cache.partsOf(id).map((p) => p.namespace).filter((n) => n !== ns);
-  show(res, s, status, session.identity.email ?? session.identity.subject, "sessions", sessionPage(session, others, await timelineOf(s, session), s.csrf, Date.now(), warnings.length === 0 ? undefined : warnings.join(" ")));
+  const warnings = [refusal?.warning, refused === undefined ? undefined : `This view could not be recorded in the audit trail: ${refused.message}`].filter(
+    (w) => w !== undefined,
+  );
+  const otherNamespaces = s.cache
+    .partsOf(id)
+    .map((p) => p.namespace)
+    .filter((n) => n !== ns);
+  const timeline = await timelineOf(s, session);
+  const body = sessionPage({
+    session,
+    otherNamespaces,
+    timeline,
+    csrf: s.csrf,
+    now: Date.now(),
+    warning: warnings.length === 0 ? undefined : warnings.join(" "),
+  });
+  show(res, s, { status: refusal?.status ?? 200, title: session.identity.email ?? session.identity.subject, nav: "sessions", body });
 }
 
-function sessionStream(req: IncomingMessage, res: ServerResponse, s: ConsoleState, ns: string, id: string): void {
+function sessionStream(req: IncomingMessage, res: ServerResponse, s: ConsoleState, { ns, id }: SessionAt): void {
   const sse = openSse(req, res);
   let last = "";
   const push = (): void => {
-    readSession(s, ns, id).then(
-      async (session) => sessionDetail(session, await timelineOf(s, session), Date.now()),
-      () => sessionDetail(undefined, [], Date.now()),
-    ).then((block) => {
-      if (block.value !== last) sse.event("detail", (last = block.value));
-    }, () => undefined);
+    readSession(s, ns, id)
+      .then(
+        async (session) => sessionDetail(session, await timelineOf(s, session), Date.now()),
+        () => sessionDetail(undefined, [], Date.now()),
+      )
+      .then(
+        (block) => {
+          if (block.value !== last) sse.event("detail", (last = block.value));
+        },
+        () => undefined,
+      );
   };
   const pushSoon = throttle(push, 250);
   let seen = JSON.stringify(s.cache.get(ns, id));
@@ -123,10 +180,14 @@ function sessionStream(req: IncomingMessage, res: ServerResponse, s: ConsoleStat
     }
   });
   const ages = setInterval(pushSoon, 10_000);
-  sse.closed.addEventListener("abort", () => { unsubscribe(); clearInterval(ages); });
+  sse.closed.addEventListener("abort", () => {
+    unsubscribe();
+    clearInterval(ages);
+  });
 }
 
-async function terminate(req: IncomingMessage, res: ServerResponse, s: ConsoleState, ns: string, id: string): Promise<void> {
+async function terminate(req: IncomingMessage, res: ServerResponse, s: ConsoleState, at: SessionAt): Promise<void> {
+  const { ns, id } = at;
   const form = await readForm(req);
   if (form === undefined || !sameSecret(form.get("csrf") ?? undefined, s.csrf)) {
     sendText(res, 403, "Forbidden: missing or bad CSRF token");
@@ -139,15 +200,15 @@ async function terminate(req: IncomingMessage, res: ServerResponse, s: ConsoleSt
     created = await createTermination(s.kube, ns, { sessionId: id, reason, ...(revokeFor === "" ? {} : { revokeFor }) }, s.viewer, "vigil-console");
   } catch (err) {
     if (!(err instanceof UsageError || err instanceof ApiError)) throw err;
-    await sessionView(res, s, ns, id, statusOf(err, 400), `Not terminated: ${firstLine(err)}`);
+    await sessionView(res, s, at, { status: statusOf(err, 400), warning: `Not terminated: ${firstLine(err)}` });
     return;
   }
   const name = created.metadata.name ?? "";
-  const refused = await recordTermination(s, ns, id, name, reason);
+  const refused = await recordTermination(s, at, name, reason);
   redirect(res, `${terminationHref(ns, name)}${refused === undefined ? "" : "?unrecorded=1"}`);
 }
 
-function recordTermination(s: ConsoleState, ns: string, id: string, name: string, reason: string): Promise<ApiError | undefined> {
+function recordTermination(s: ConsoleState, { ns, id }: SessionAt, name: string, reason: string): Promise<ApiError | undefined> {
   const user = s.cache.get(ns, id)?.user;
   return recordAudit(s.kube, {
     what: "terminate",
@@ -165,16 +226,24 @@ async function terminationView(res: ServerResponse, s: ConsoleState, ns: string,
   try {
     const t = await s.kube.json<SessionTermination>({ path: terminationsPath(ns, name) });
     const warning = url.searchParams.has("unrecorded") ? "The request could not be recorded as an Event (RBAC); the API server's audit log has it." : undefined;
-    show(res, s, 200, `Termination ${name}`, "terminations", terminationPage(t, Date.now(), warning));
+    show(res, s, { title: `Termination ${name}`, nav: "terminations", body: terminationPage(t, Date.now(), warning) });
   } catch (err) {
-    show(res, s, statusOf(err, 502), "Termination", "terminations", html`<p class="notice" role="alert">${firstLine(err)}</p>`);
+    show(res, s, { status: statusOf(err, 502), title: "Termination", nav: "terminations", body: html`<p class="notice" role="alert">${firstLine(err)}</p>` });
   }
 }
 
 function terminationStream(req: IncomingMessage, res: ServerResponse, s: ConsoleState, ns: string, name: string): void {
   const sse = openSse(req, res);
   const signal = AbortSignal.any([sse.closed, s.stop]);
-  void followTermination(s.kube, ns, name, (t) => { sse.event("progress", progressBlock(t, Date.now()).value); }, { timeoutMs: 3_600_000, signal }).catch(() => undefined);
+  void followTermination(
+    s.kube,
+    ns,
+    name,
+    (t) => {
+      sse.event("progress", progressBlock(t, Date.now()).value);
+    },
+    { timeoutMs: 3_600_000, signal },
+  ).catch(() => undefined);
 }
 
 async function policiesView(res: ServerResponse, s: ConsoleState): Promise<void> {
@@ -184,16 +253,28 @@ async function policiesView(res: ServerResponse, s: ConsoleState): Promise<void>
     const policies = (await listPolicies(s.kube, s.scope)).items;
     const podsByNs = new Map<string, V1Pod[] | string>();
     for (const ns of new Set(policies.map((p) => p.metadata.namespace ?? ""))) {
-      podsByNs.set(ns, await listAll<V1Pod>(s.kube, `/api/v1/namespaces/${encodeURIComponent(ns)}/pods`).then((l) => l.items, (err: unknown) => `pods cannot be listed (${firstLine(err)})`));
+      podsByNs.set(
+        ns,
+        await listAll<V1Pod>(s.kube, `/api/v1/namespaces/${encodeURIComponent(ns)}/pods`).then(
+          (l) => l.items,
+          (err: unknown) => `pods cannot be listed (${firstLine(err)})`,
+        ),
+      );
     }
     views = policies.map((p) => {
       const pods = podsByNs.get(p.metadata.namespace ?? "") ?? [];
-      return { policy: p, pods: typeof pods === "string" ? pods : pods.filter((pod) => selects(compiled(p.spec.selector), pod.metadata?.labels ?? {})).map((pod) => pod.metadata?.name ?? "") };
+      return {
+        policy: p,
+        pods:
+          typeof pods === "string"
+            ? pods
+            : pods.filter((pod) => selects(compiled(p.spec.selector), pod.metadata?.labels ?? {})).map((pod) => pod.metadata?.name ?? ""),
+      };
     });
   } catch (err) {
     error = firstLine(err);
   }
-  show(res, s, 200, "Policies", "policies", policiesPage(views, error));
+  show(res, s, { title: "Policies", nav: "policies", body: policiesPage(views, error) });
 }
 
 /** The audit page's query: the same filters for the page and its exports. */
@@ -219,13 +300,16 @@ async function auditEvents(s: ConsoleState, url: URL): Promise<{ events: AuditEv
 }
 
 async function terminationsView(res: ServerResponse, s: ConsoleState): Promise<void> {
-  const list = await listTerminations(s.kube, s.scope).then((l) => ({ items: l.items, error: undefined }), (err: unknown) => ({ items: [], error: firstLine(err) }));
-  show(res, s, 200, "Terminations", "terminations", terminationsPage(list.items, Date.now(), list.error));
+  const list = await listTerminations(s.kube, s.scope).then(
+    (l) => ({ items: l.items, error: undefined }),
+    (err: unknown) => ({ items: [], error: firstLine(err) }),
+  );
+  show(res, s, { title: "Terminations", nav: "terminations", body: terminationsPage(list.items, Date.now(), list.error) });
 }
 
 async function auditView(res: ServerResponse, s: ConsoleState, url: URL): Promise<void> {
   const { events, q, error } = await auditEvents(s, url);
-  show(res, s, 200, "Audit", "audit", auditPage(events, q, error));
+  show(res, s, { title: "Audit", nav: "audit", body: auditPage(events, q, error) });
 }
 
 async function auditExport(res: ServerResponse, s: ConsoleState, url: URL, csv: boolean): Promise<void> {
@@ -247,24 +331,50 @@ interface Route {
 }
 
 const at = (p: readonly string[], i: number): string => p[i] ?? "";
+/** `sessions/<ns>/<id>…` → the session it names. */
+const sessionAt = (p: readonly string[]): SessionAt => ({ ns: at(p, 1), id: at(p, 2) });
 
 const ROUTES: Route[] = [
-  { method: "GET", pattern: [], run: (_q, res) => { redirect(res, "/sessions"); } },
+  {
+    method: "GET",
+    pattern: [],
+    run: (_q, res) => {
+      redirect(res, "/sessions");
+    },
+  },
   {
     method: "GET",
     pattern: ["sessions"],
     run: (_q, res, url, s) => {
       const q = sessionQuery(url);
-      show(res, s, 200, "Sessions", "sessions", sessionsPage(s.cache.query(q), q, s.cache.namespaces(), Date.now(), s.feed.error));
+      show(res, s, { title: "Sessions", nav: "sessions", body: sessionsPage(s.cache.query(q), q, s.cache.namespaces(), Date.now(), s.feed.error) });
     },
   },
-  { method: "GET", pattern: ["sessions", "stream"], run: (req, res, url, s) => { sessionsStream(req, res, url, s); } },
-  { method: "GET", pattern: ["sessions", ":x", ":id"], run: (_q, res, _u, s, p) => sessionView(res, s, at(p, 1), at(p, 2)) },
-  { method: "GET", pattern: ["sessions", ":x", ":id", "stream"], run: (req, res, _u, s, p) => { sessionStream(req, res, s, at(p, 1), at(p, 2)); } },
-  { method: "POST", pattern: ["sessions", ":x", ":id", "terminate"], run: (req, res, _u, s, p) => terminate(req, res, s, at(p, 1), at(p, 2)) },
+  {
+    method: "GET",
+    pattern: ["sessions", "stream"],
+    run: (req, res, url, s) => {
+      sessionsStream(req, res, url, s);
+    },
+  },
+  { method: "GET", pattern: ["sessions", ":x", ":id"], run: (_q, res, _u, s, p) => sessionView(res, s, sessionAt(p)) },
+  {
+    method: "GET",
+    pattern: ["sessions", ":x", ":id", "stream"],
+    run: (req, res, _u, s, p) => {
+      sessionStream(req, res, s, sessionAt(p));
+    },
+  },
+  { method: "POST", pattern: ["sessions", ":x", ":id", "terminate"], run: (req, res, _u, s, p) => terminate(req, res, s, sessionAt(p)) },
   { method: "GET", pattern: ["terminations"], run: (_q, res, _u, s) => terminationsView(res, s) },
   { method: "GET", pattern: ["terminations", ":x", ":x"], run: (_q, res, url, s, p) => terminationView(res, s, at(p, 1), at(p, 2), url) },
-  { method: "GET", pattern: ["terminations", ":x", ":x", "stream"], run: (req, res, _u, s, p) => { terminationStream(req, res, s, at(p, 1), at(p, 2)); } },
+  {
+    method: "GET",
+    pattern: ["terminations", ":x", ":x", "stream"],
+    run: (req, res, _u, s, p) => {
+      terminationStream(req, res, s, at(p, 1), at(p, 2));
+    },
+  },
   { method: "GET", pattern: ["policies"], run: (_q, res, _u, s) => policiesView(res, s) },
   { method: "GET", pattern: ["audit"], run: (_q, res, url, s) => auditView(res, s, url) },
   { method: "GET", pattern: ["audit", "export.csv"], run: (_q, res, url, s) => auditExport(res, s, url, true) },
@@ -283,7 +393,10 @@ function matches(pattern: readonly string[], parts: readonly string[]): boolean 
 
 function segments(path: string): string[] | undefined {
   try {
-    return path.split("/").filter((x) => x !== "").map(decodeURIComponent);
+    return path
+      .split("/")
+      .filter((x) => x !== "")
+      .map(decodeURIComponent);
   } catch {
     return undefined;
   }
@@ -302,5 +415,11 @@ export async function handle(req: IncomingMessage, res: ServerResponse, url: URL
     sendText(res, 405, "Method not allowed");
     return;
   }
-  show(res, s, 404, "Not found", "sessions", html`<h1>Not found</h1><p><a href="/sessions">Sessions</a></p>`);
+  show(res, s, {
+    status: 404,
+    title: "Not found",
+    nav: "sessions",
+    body: html`<h1>Not found</h1>
+      <p><a href="/sessions">Sessions</a></p>`,
+  });
 }

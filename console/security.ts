@@ -50,7 +50,8 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 export const allowedOrigins = (port: number): string[] => [`http://127.0.0.1:${port}`, `http://localhost:${port}`];
 
 /** The Host header names this console (DNS-rebinding defence). */
-export const hostAllowed = (host: string | undefined, port: number): boolean => host !== undefined && (host === `127.0.0.1:${port}` || host === `localhost:${port}`);
+export const hostAllowed = (host: string | undefined, port: number): boolean =>
+  host !== undefined && (host === `127.0.0.1:${port}` || host === `localhost:${port}`);
 
 /** A POST comes from a page of this console: its Origin, or its Referer when a browser sent no Origin. */
 export function originAllowed(origin: string | undefined, referer: string | undefined, port: number): boolean {
@@ -82,4 +83,5 @@ export function parseCookies(header: string | undefined): Map<string, string> {
   return out;
 }
 
-export const sessionCookie = (port: number, secrets: ConsoleSecrets): string => `${cookieName(port)}=${secrets.sessionSecret}; HttpOnly; SameSite=Strict; Path=/`;
+export const sessionCookie = (port: number, secrets: ConsoleSecrets): string =>
+  `${cookieName(port)}=${secrets.sessionSecret}; HttpOnly; SameSite=Strict; Path=/`;

@@ -42,7 +42,24 @@ function serveAsset(req: IncomingMessage, res: ServerResponse, asset: Asset): vo
 }
 
 function unauthorized(res: ServerResponse): void {
-  sendHtml(res, 401, html`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Vigil console</title></head><body><h1>Open the console from its URL</h1><p>This console only answers the browser that opened the URL <code>kubectl vigil console</code> printed (it carries a login token). Run it again, or copy that URL.</p></body></html>`);
+  sendHtml(
+    res,
+    401,
+    html`<!doctype html>
+      <html lang="en">
+        <head>
+          <meta charset="utf-8" />
+          <title>Vigil console</title>
+        </head>
+        <body>
+          <h1>Open the console from its URL</h1>
+          <p>
+            This console only answers the browser that opened the URL <code>kubectl vigil console</code> printed (it carries a login token). Run it again, or
+            copy that URL.
+          </p>
+        </body>
+      </html>`,
+  );
 }
 
 export async function startConsole(o: ConsoleOptions): Promise<RunningConsole> {
@@ -71,7 +88,11 @@ export async function startConsole(o: ConsoleOptions): Promise<RunningConsole> {
 
   const gate = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (!hostAllowed(req.headers.host, port)) {
-      sendText(res, 403, `Forbidden: this console answers only to http://127.0.0.1:${port} (Host ${req.headers.host ?? "missing"} refused: DNS rebinding protection)`);
+      sendText(
+        res,
+        403,
+        `Forbidden: this console answers only to http://127.0.0.1:${port} (Host ${req.headers.host ?? "missing"} refused: DNS rebinding protection)`,
+      );
       return;
     }
     const url = new URL(req.url ?? "/", `http://127.0.0.1:${port}`);

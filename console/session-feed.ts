@@ -16,7 +16,14 @@ export interface FeedStatus {
 const pause = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
     const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => { clearTimeout(t); resolve(); }, { once: true });
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
   });
 
 export async function feedSessions(kube: Kube, scope: Scope, cache: SessionCache, status: FeedStatus, signal: AbortSignal): Promise<void> {

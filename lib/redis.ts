@@ -118,7 +118,12 @@ function logConnectionErrors(connection: Redis, role: "commands" | "blocking", l
   connection.on("error", (err: unknown) => {
     failing = true;
     const { err: reason, code, cause } = errorFields(err);
-    throttle.report(`${code ?? ""} ${reason}`, { connection: role, err: reason, ...(code === undefined ? {} : { code }), ...(cause === undefined ? {} : { cause }) });
+    throttle.report(`${code ?? ""} ${reason}`, {
+      connection: role,
+      err: reason,
+      ...(code === undefined ? {} : { code }),
+      ...(cause === undefined ? {} : { cause }),
+    });
   });
   connection.on("ready", () => {
     if (!failing) return;

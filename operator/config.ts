@@ -89,6 +89,13 @@ const SETTINGS = {
   sessionsApiHost: { parse: matching(/^[0-9a-fA-F:.]+$/, "an IP address"), default: "0.0.0.0" },
   /** How long an ended session stays listed (and a session without activity is kept). */
   sessionsRetentionSeconds: { parse: integer(60, 2_592_000), default: "86400" },
+  /** HTTPS port of the identity-provider signal receivers (back-channel logout, SSF push); 0 = not served. */
+  signalsPort: { parse: integer(0, 65535), default: "0" },
+  signalsHost: { parse: matching(/^[0-9a-fA-F:.]+$/, "an IP address"), default: "0.0.0.0" },
+  /** tls.crt/tls.key of the signals endpoints (a certificate the identity provider trusts, e.g. from cert-manager). */
+  signalsCertDir: { parse: absolutePath, default: "/etc/vigil/signals-tls" },
+  /** The receivers' configuration (the chart's ConfigMap from the `signals` values; operator/signals/config.ts). */
+  signalsConfigFile: { parse: absolutePath, default: "/etc/vigil/signals/signals.yaml" },
   /** A session without open flows or activity for this long shows Idle. */
   sessionsIdleSeconds: { parse: integer(5, 86_400), default: "120" },
 } as const;

@@ -110,4 +110,3 @@ export function isConflict(err: unknown): boolean {
 export function isGone(err: unknown): boolean {
   return httpStatusOf(err) === 410;
 }
-

@@ -24,7 +24,18 @@ import { routeService } from "../test/cluster/service-route.ts";
 import { API_SERVICE_NAME, apiServiceAvailable, SESSIONS_API_PORT, SESSIONS_API_SERVICE, sessionsApiManifest } from "./demo/sessions-api.ts";
 import { freePort } from "../test/cluster/ports.ts";
 import { DEMO_TUNNEL_PORT, readyBanner, type BannerFacts } from "./demo/banner.ts";
-import { claimStateDir, removeStateFiles, statePaths, writeEnvFile, writePids, writeBusKeys, writeSessionKeys, writeSidecarFiles, writeToken, type StatePaths } from "./demo/files.ts";
+import {
+  claimStateDir,
+  removeStateFiles,
+  statePaths,
+  writeEnvFile,
+  writePids,
+  writeBusKeys,
+  writeSessionKeys,
+  writeSidecarFiles,
+  writeToken,
+  type StatePaths,
+} from "./demo/files.ts";
 import { createDemoIssuer, DEMO_USERS } from "./demo/identity.ts";
 import { kubectl, kubectlOk, type KubectlTarget } from "./demo/kubectl.ts";
 import { killChild, logTail, startChild, stopChild, type Child } from "./demo/processes.ts";
@@ -157,7 +168,9 @@ class Demo {
       VIGIL_HEARTBEAT_INTERVAL_MS: "1000",
     });
     await this.#waitFor("the sidecar", sidecar, async () => (await fetch(`http://127.0.0.1:${sidecarAdmin}/readyz`)).ok, 30_000);
-    done(`pod ${POD}: sidecar on 127.0.0.1:${sidecarPort} (pid ${sidecar.pid}) → app on 127.0.0.1:${appPort}, TCP echo on :${DEMO_TUNNEL_PORT} (pid ${app.pid})`);
+    done(
+      `pod ${POD}: sidecar on 127.0.0.1:${sidecarPort} (pid ${sidecar.pid}) → app on 127.0.0.1:${appPort}, TCP echo on :${DEMO_TUNNEL_PORT} (pid ${app.pid})`,
+    );
     await writePids(this.#paths, this.#children);
 
     const sidecarUrl = `http://127.0.0.1:${sidecarPort}`;
@@ -173,10 +186,15 @@ class Demo {
     const policyFile = join(repo, "demo/policy.yaml");
     await kubectlOk(kube, ["apply", "-n", s.namespace, "-f", policyFile]);
     const revision = await this.#waitFor("the AccessPolicy to be Accepted and published", operator, () => this.#policyPublished(kube), 60_000);
-    await this.#waitFor("the sidecar to enforce the policy", sidecar, async () => {
-      const [alice, bob] = await Promise.all([hello(sidecarUrl, tokens["alice"] ?? ""), hello(sidecarUrl, tokens["bob"] ?? "")]);
-      return alice === 200 && bob === 403;
-    }, 30_000);
+    await this.#waitFor(
+      "the sidecar to enforce the policy",
+      sidecar,
+      async () => {
+        const [alice, bob] = await Promise.all([hello(sidecarUrl, tokens["alice"] ?? ""), hello(sidecarUrl, tokens["bob"] ?? "")]);
+        return alice === 200 && bob === 403;
+      },
+      30_000,
+    );
     done(`AccessPolicy ${POLICY_NAME}: Accepted, published at bus revision ${revision}, enforced by ${POD}`);
 
     for (const c of this.#children) {
@@ -205,10 +223,15 @@ class Demo {
     }
     const routes = { kubeconfig: cluster.kubeconfig, egressRoutesDir: cluster.egressRoutesDir };
     this.#unroute = await routeService(routes, { namespace: this.#s.operatorNamespace, name: SESSIONS_API_SERVICE, port: SESSIONS_API_PORT }, port);
-    await this.#waitFor("the sessions API (APIService Available)", operator, async () => {
-      const r = await kubectl(kube, ["get", "apiservice", API_SERVICE_NAME, "-o", "json"]);
-      return r.code === 0 && apiServiceAvailable(r.stdout);
-    }, 60_000);
+    await this.#waitFor(
+      "the sessions API (APIService Available)",
+      operator,
+      async () => {
+        const r = await kubectl(kube, ["get", "apiservice", API_SERVICE_NAME, "-o", "json"]);
+        return r.code === 0 && apiServiceAvailable(r.stdout);
+      },
+      60_000,
+    );
     done("sessions API: kubectl get vigilsessions is served by the operator through the aggregation layer");
   }
 
@@ -224,12 +247,19 @@ class Demo {
     const c = await starting;
     done(`control plane and Redis ready in ${(c.startupMs / 1000).toFixed(1)} s`);
     this.#check();
-    return { kubeconfig: c.env.kubeconfig, redisUrl: c.env.redisUrl, kubectl: c.env.kubectl, ...(c.env.egressRoutesDir === undefined ? {} : { egressRoutesDir: c.env.egressRoutesDir }) };
+    return {
+      kubeconfig: c.env.kubeconfig,
+      redisUrl: c.env.redisUrl,
+      kubectl: c.env.kubectl,
+      ...(c.env.egressRoutesDir === undefined ? {} : { egressRoutesDir: c.env.egressRoutesDir }),
+    };
   }
 
   /** The Pod object of web-0 (no kubelet here: it stays Pending; its sidecar and app run as local processes). */
   async #createPod(kube: KubectlTarget): Promise<void> {
-    const labels = Object.entries(LABELS).map(([k, v]) => `    ${k}: ${v}\n`).join("");
+    const labels = Object.entries(LABELS)
+      .map(([k, v]) => `    ${k}: ${v}\n`)
+      .join("");
     const pod = `apiVersion: v1\nkind: Pod\nmetadata:\n  name: ${POD}\n  namespace: ${this.#s.namespace}\n  labels:\n${labels}spec:\n  automountServiceAccountToken: false\n  containers:\n    - name: app\n      image: registry.invalid/vigil-demo/web:local\n`;
     // The namespace's default ServiceAccount (which the API server requires) appears a moment after the namespace.
     await this.#waitFor(`the Pod object ${POD}`, undefined, async () => (await kubectl(kube, ["apply", "--server-side", "-f", "-"], pod)).code === 0, 30_000);
@@ -286,7 +316,8 @@ class Demo {
   /** The APIService is cluster-wide: the demo removes what it registered (the Service goes with the namespace). */
   async #unregisterSessionsApi(): Promise<void> {
     await this.#unroute?.().catch(() => undefined);
-    if (this.#kube !== undefined) await kubectl(this.#kube, ["delete", "apiservice", API_SERVICE_NAME, "--ignore-not-found", "--wait=false"]).catch(() => undefined);
+    if (this.#kube !== undefined)
+      await kubectl(this.#kube, ["delete", "apiservice", API_SERVICE_NAME, "--ignore-not-found", "--wait=false"]).catch(() => undefined);
   }
 
   /** Forced: SIGKILL to our process groups; the control plane's guards stop its servers once we exit. */
@@ -302,7 +333,9 @@ function hello(sidecar: string, token: string): Promise<number> {
   return new Promise((resolveStatus, reject) => {
     const req = get(`${sidecar}/hello`, { agent: false, headers: { authorization: `Bearer ${token}`, connection: "close" } }, (res) => {
       res.resume();
-      res.on("end", () => { resolveStatus(res.statusCode ?? 0); });
+      res.on("end", () => {
+        resolveStatus(res.statusCode ?? 0);
+      });
     });
     req.on("error", reject);
     req.setTimeout(5_000, () => req.destroy(new Error("timeout")));
@@ -338,7 +371,10 @@ function main(): void {
       },
     );
   };
-  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(sig, () => { stop(0); });
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
+    process.on(sig, () => {
+      stop(0);
+    });
   demo.onCrash = (message) => {
     process.stderr.write(`vigil demo: ${message}\n`);
     stop(1);

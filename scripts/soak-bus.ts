@@ -21,7 +21,10 @@ try {
   await applyVigilCrds(cluster.env);
   const deadline = Date.now() + minutes * 60_000;
   const started = Date.now();
-  const counts = await runBusFaults(cluster.env, { until: () => Date.now() >= deadline, log: (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`) });
+  const counts = await runBusFaults(cluster.env, {
+    until: () => Date.now() >= deadline,
+    log: (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`),
+  });
   process.stdout.write(`\nsoak:bus — ${counts.rounds} round(s) in ${((Date.now() - started) / 60_000).toFixed(1)} min\n${report(counts)}\n`);
   failed = ZERO_TARGETS.some((k) => counts[k] !== 0);
 } finally {

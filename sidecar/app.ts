@@ -35,8 +35,15 @@ import { AuditReporter } from "./audit/reporter.ts";
 import { SidecarAudit } from "./audit/sidecar-audit.ts";
 import { correlator } from "../lib/correlation.ts";
 import { AUDIT_PURPOSE } from "../operator/api/audit/stream.ts";
+import type { AuditWorkload } from "../operator/api/audit/events.ts";
 import { busKeys as busKeyNames } from "../operator/api/bus/keys.ts";
 import { SessionStore } from "./sessions/store.ts";
+import { ConcurrencyLimiter } from "./protect/concurrency.ts";
+import { EndRequester } from "./protect/end-requests.ts";
+import { fanOut, logProtectionEvents, type ProtectionEvents } from "./protect/events.ts";
+import { NO_GEO, type Geo } from "./protect/geo.ts";
+import { ProtectionGuard } from "./protect/guard.ts";
+import { LocationHistory } from "./protect/locations.ts";
 
 export interface SidecarInputs {
   config: SidecarConfig;
@@ -46,6 +53,12 @@ export interface SidecarInputs {
   /** The bus verification keys (reloaded by the caller when the mounted ConfigMap changes). */
   busKeys: () => VerifyingKeys;
   logger: Logger;
+  /** Geolocation databases (main.ts opens the configured files); default none. */
+  geo?: Geo;
+  /** Where protection findings and locations go besides the log and metrics (the audit reporter). */
+  protectionEvents?: ProtectionEvents;
+  /** Clock of the session protections (impossible travel): tests move it; default Date.now. */
+  protectionClock?: () => number;
 }
 
 export interface Sidecar {
@@ -62,27 +75,35 @@ export interface RunningSidecar {
   stop(): Promise<void>;
 }
 
-export function buildSidecar({ config, labels, issuers, keyRing, busKeys, logger }: SidecarInputs): Sidecar {
+/** When the bus last confirmed this sidecar's view (signed time, capped at now): null until it first has. */
+interface Freshness {
+  confirmedAt: number | null;
+}
+
+type Metrics = ReturnType<typeof createMetrics>;
+type Workload = AuditWorkload;
+
+export function buildSidecar(inputs: SidecarInputs): Sidecar {
+  const { config, labels, keyRing, logger } = inputs;
   const now = Date.now;
   const redis: BusRedisConnections = createBusRedis({
     url: config.redisUrl,
     connectionName: `vigil-sidecar-${config.podName}`,
     ...(config.redisSentinelName === "" ? {} : { sentinel: { name: config.redisSentinelName, sentinels: config.redisSentinels } }),
   });
-  const workload = { namespace: config.podNamespace, pod: config.podName };
-  const auditReporter = new AuditReporter({
+  const workload = {
+    namespace: config.podNamespace,
+    pod: config.podName,
+    ...(config.workloadKind === "" || config.workloadName === "" ? {} : { kind: config.workloadKind, name: config.workloadName }),
+  };
+  const auditReporter = createAuditReporter(inputs, redis, workload);
+  const subscriber = new BusSubscriber({
     redis: redis.commands,
-    streamKey: busKeyNames(config.busPrefix).audit,
-    sealer: keyRing.for(AUDIT_PURPOSE),
-    correlate: correlator(keyRing),
-    workload,
-    // Audit lines are the log pipeline's copy of the trail: written at info whatever the program's level (but "silent").
-    logger: logger.level === "silent" ? logger : logger.child({}, { level: "info" }),
-    queueSize: config.auditQueueSize,
-    flushMs: config.auditFlushMs,
-    streamMaxLength: config.auditStreamMaxLength,
+    blocking: redis.blocking,
+    prefix: config.busPrefix,
+    namespace: config.podNamespace,
+    keys: inputs.busKeys,
   });
-  const subscriber = new BusSubscriber({ redis: redis.commands, blocking: redis.blocking, prefix: config.busPrefix, namespace: config.podNamespace, keys: busKeys });
   const reporter = new BusReporter({ redis: redis.commands, prefix: config.busPrefix });
   const view = new PolicyView({ namespace: config.podNamespace, labels });
   // The audit needs the store (session of a principal) and the store the audit (lifecycle events): one late binding.
@@ -90,7 +111,7 @@ export function buildSidecar({ config, labels, issuers, keyRing, busKeys, logger
   const audit = new SidecarAudit({ sink: auditReporter, workload, sessionOf: (p) => sessionOf.fn(p), activityIntervalMs: config.auditActivityMs });
   const connections = new ConnectionTable({ observer: audit.flows, appPort: config.upstreamPort, progressEveryMs: config.auditFlowProgressMs });
   const logins = cachedLogins();
-  const verifier = createTokenVerifier(issuers, { cacheMaxEntries: logins });
+  const verifier = createTokenVerifier(inputs.issuers, { cacheMaxEntries: logins });
   const store = new SessionStore({
     maxCachedSessions: logins,
     events: audit.sessionEvents,
@@ -103,32 +124,21 @@ export function buildSidecar({ config, labels, issuers, keyRing, busKeys, logger
     },
   });
   sessionOf.fn = (p) => store.sessionOf(p);
-  const trusted = trustedProxies(config.trustedProxies);
-  const defaultTimeouts = { idleTimeoutMs: config.defaultIdleTimeoutSeconds * 1000, absoluteTimeoutMs: config.defaultAbsoluteTimeoutSeconds * 1000 };
-  let confirmedAt: number | null = null;
-  const stale = (): boolean => confirmedAt === null || now() - confirmedAt > config.maxStalenessSeconds * 1000;
+  const freshness: Freshness = { confirmedAt: null };
+  const stale = (): boolean => freshness.confirmedAt === null || now() - freshness.confirmedAt > config.maxStalenessSeconds * 1000;
   const metrics = createMetrics({
     liveConnections: () => connections.size,
     liveSessions: () => connections.sessionCount,
-    busStalenessSeconds: () => (confirmedAt === null ? -1 : (now() - confirmedAt) / 1000),
+    busStalenessSeconds: () => (freshness.confirmedAt === null ? -1 : (now() - freshness.confirmedAt) / 1000),
     appliedRevision: () => view.revision,
     invalidBusMessages: () => subscriber.refused,
     audit: () => auditReporter.stats(),
   });
+  const trusted = trustedProxies(config.trustedProxies);
+  const isTrustedPeer = lastValueMemo((peer) => inList(trusted, peer));
+  const protections = createProtections({ inputs, redis, store, connections, metrics, isTrustedPeer, now });
   const gate = instrumentGate(
-    createGate({
-      verifier,
-      view,
-      store,
-      credentials: { cookie: config.tokenCookie, header: config.tokenHeader.toLowerCase() },
-      isTrustedPeer: lastValueMemo((peer) => inList(trusted, peer)),
-      workload: `${config.podNamespace}/${config.podName}`,
-      defaultAction: config.defaultAction,
-      defaultTimeouts,
-      maxStalenessMs: config.maxStalenessSeconds * 1000,
-      lastConfirmedAt: () => confirmedAt,
-      now,
-    }),
+    createGate(gateOptions({ config, verifier, view, store, protections, isTrustedPeer, freshness, now })),
     metrics,
     audit.gateObserver,
   );
@@ -143,13 +153,115 @@ export function buildSidecar({ config, labels, issuers, keyRing, busKeys, logger
     stillAllowed: (flow) => gate.stillAllowed(flow),
     metrics,
     logger,
-    defaultTimeouts,
+    defaultTimeouts: defaultTimeoutsOf(config),
     now,
     audit,
   });
+  const proxy = createProxy(config, { gate, connections, logger, trusted });
+  const admin = createAdminServer(metrics.registry, () => view.loaded && !stale());
+  const parts: Parts = { inputs, redis, auditReporter, subscriber, reporter, view, store, enforcement, proxy, admin, freshness, now };
+  return { view, connections, enforcement, subscriber, listen: () => listenSidecar(parts) };
+}
+
+function createAuditReporter({ config, keyRing, logger }: SidecarInputs, redis: BusRedisConnections, workload: Workload): AuditReporter {
+  return new AuditReporter({
+    redis: redis.commands,
+    streamKey: busKeyNames(config.busPrefix).audit,
+    sealer: keyRing.for(AUDIT_PURPOSE),
+    correlate: correlator(keyRing),
+    workload,
+    // Audit lines are the log pipeline's copy of the trail: written at info whatever the program's level (but "silent").
+    logger: logger.level === "silent" ? logger : logger.child({}, { level: "info" }),
+    queueSize: config.auditQueueSize,
+    flushMs: config.auditFlushMs,
+    streamMaxLength: config.auditStreamMaxLength,
+  });
+}
+
+const defaultTimeoutsOf = (config: SidecarConfig): { idleTimeoutMs: number; absoluteTimeoutMs: number } => ({
+  idleTimeoutMs: config.defaultIdleTimeoutSeconds * 1000,
+  absoluteTimeoutMs: config.defaultAbsoluteTimeoutSeconds * 1000,
+});
+
+const deviceHeadersOf = (config: SidecarConfig): { certHeader: string; ja4Header: string } => ({
+  certHeader: config.clientCertHeader.toLowerCase(),
+  ja4Header: config.ja4Header.toLowerCase(),
+});
+
+interface ProtectionParts {
+  inputs: SidecarInputs;
+  redis: BusRedisConnections;
+  store: SessionStore;
+  connections: ConnectionTable;
+  metrics: Metrics;
+  isTrustedPeer: (peer: string) => boolean;
+  now: () => number;
+}
+
+function createProtections({ inputs, redis, store, connections, metrics, isTrustedPeer, now }: ProtectionParts): ProtectionGuard {
+  const { config, keyRing, logger, geo = NO_GEO, protectionEvents, protectionClock } = inputs;
+  const keys = busKeyNames(config.busPrefix);
+  return new ProtectionGuard({
+    namespace: config.podNamespace,
+    pod: config.podName,
+    geo,
+    locations: new LocationHistory(redis.commands, keys, keyRing.for("locations")),
+    limiter: new ConcurrencyLimiter(redis.commands, keys, store),
+    endRequester: new EndRequester(redis.commands, keys),
+    events: fanOut(logProtectionEvents(logger), countFindings(metrics), ...(protectionEvents === undefined ? [] : [protectionEvents])),
+    endLocally: ({ key, ids, spare }, code, at) => {
+      if (key !== undefined) store.endWithCode(key, code, at);
+      store.endIdsWithCode(ids, code, at);
+      const closed = connections.terminateSessions(ids, spare);
+      if (closed.connections > 0) metrics.connectionsClosed.inc({ reason: "protection" }, closed.connections);
+    },
+    ...deviceHeadersOf(config),
+    isTrustedPeer,
+    now: protectionClock ?? now,
+    log: logger,
+  });
+}
+
+interface GateParts {
+  config: SidecarConfig;
+  verifier: ReturnType<typeof createTokenVerifier>;
+  view: PolicyView;
+  store: SessionStore;
+  protections: ProtectionGuard;
+  isTrustedPeer: (peer: string) => boolean;
+  freshness: Freshness;
+  now: () => number;
+}
+
+function gateOptions({ config, verifier, view, store, protections, isTrustedPeer, freshness, now }: GateParts): Parameters<typeof createGate>[0] {
+  return {
+    verifier,
+    view,
+    store,
+    credentials: { cookie: config.tokenCookie, header: config.tokenHeader.toLowerCase() },
+    isTrustedPeer,
+    protections,
+    deviceHeaders: deviceHeadersOf(config),
+    workload: `${config.podNamespace}/${config.podName}`,
+    defaultAction: config.defaultAction,
+    defaultTimeouts: defaultTimeoutsOf(config),
+    maxStalenessMs: config.maxStalenessSeconds * 1000,
+    lastConfirmedAt: () => freshness.confirmedAt,
+    now,
+  };
+}
+
+interface ProxyParts {
+  gate: ReturnType<typeof instrumentGate>;
+  connections: ConnectionTable;
+  logger: Logger;
+  trusted: ReturnType<typeof trustedProxies>;
+}
+
+function createProxy(config: SidecarConfig, { gate, connections, logger, trusted }: ProxyParts): ReturnType<typeof createSidecarServer> {
   // Without X-Forwarded-For the answer depends on the peer alone: keep the last one (keep-alive clients repeat it).
   const peerOnlyClientIp = lastValueMemo((peer) => clientIp(peer, undefined, trusted));
-  const proxy = createSidecarServer({
+  return createSidecarServer({
     upstream: { host: "127.0.0.1", port: config.upstreamPort },
     gate,
     credentials: { cookie: config.tokenCookie, header: config.tokenHeader, forward: config.forwardCredentials },
@@ -164,77 +276,95 @@ export function buildSidecar({ config, labels, issuers, keyRing, busKeys, logger
     resolveClientIp: (peer, xff) => (xff === undefined ? peerOnlyClientIp(peer) : clientIp(peer, xff, trusted)),
     forbiddenTunnelPorts: [config.adminPort, config.listenPort],
   });
-  const admin = createAdminServer(metrics.registry, () => view.loaded && !stale());
+}
 
+/** What `listen()` starts and `stop()` stops. */
+interface Parts {
+  inputs: SidecarInputs;
+  redis: BusRedisConnections;
+  auditReporter: AuditReporter;
+  subscriber: BusSubscriber;
+  reporter: BusReporter;
+  view: PolicyView;
+  store: SessionStore;
+  enforcement: Enforcement;
+  proxy: ReturnType<typeof createSidecarServer>;
+  admin: ReturnType<typeof createAdminServer>;
+  freshness: Freshness;
+  now: () => number;
+}
+
+async function listenSidecar(p: Parts): Promise<RunningSidecar> {
+  const { config, logger, geo = NO_GEO } = p.inputs;
+  const abort = new AbortController();
+  const following = followBus(p, abort.signal);
   const heartbeat = (): void => {
-    reporter
-      .heartbeat({
-        v: 2,
-        pod: config.podName,
-        namespace: config.podNamespace,
-        labels,
-        epoch: view.epoch,
-        appliedRevision: view.revision,
-        integrity: subscriber.lastRefusal,
-        at: now(),
-      })
-      .catch(() => undefined); // staleness shows in /readyz and metrics
+    sendHeartbeat(p);
   };
-
+  // The first heartbeat goes out at once: a termination created right after start must count this sidecar.
+  heartbeat();
+  const timers = [
+    setInterval(heartbeat, config.heartbeatIntervalMs),
+    setInterval(() => {
+      p.enforcement.sweep(p.now());
+    }, 1000),
+  ];
+  const proxyAddress = await p.proxy.listen(config.listenPort, config.listenHost);
+  const adminAddress = await new Promise<AddressInfo>((resolve) => {
+    p.admin.listen(config.adminPort, config.listenHost, () => {
+      resolve(p.admin.address() as AddressInfo);
+    });
+  });
+  p.store.start();
+  p.auditReporter.start();
+  logger.info({ event: "started", proxyPort: proxyAddress.port, adminPort: adminAddress.port, upstreamPort: config.upstreamPort }, "vigil-sidecar started");
   return {
-    view,
-    connections,
-    enforcement,
-    subscriber,
-    async listen() {
-      const abort = new AbortController();
-      const following = subscriber.run(
-        {
-          onSnapshot: (snapshot) => enforcement.onViewChange(view.applySnapshot(snapshot)),
-          onEvent: (event) => enforcement.onViewChange(view.applyEvent(event)),
-          onConfirmed: (signedAt) => {
-            confirmedAt = Math.min(signedAt, now());
-            void enforcement.onConfirmed();
-          },
-          onIssue: (issue) => {
-            logger.warn({ event: `bus.${issue.kind}`, ...("code" in issue ? { code: issue.code } : {}), detail: describeIssue(issue) }, "policy bus issue");
-          },
-        },
-        abort.signal,
-      );
-      // The first heartbeat goes out at once: a termination created right after start must count this sidecar.
-      heartbeat();
-      const timers = [
-        setInterval(heartbeat, config.heartbeatIntervalMs),
-        setInterval(() => {
-          enforcement.sweep(now());
-        }, 1000),
-      ];
-      const proxyAddress = await proxy.listen(config.listenPort, config.listenHost);
-      const adminAddress = await new Promise<AddressInfo>((resolve) => {
-        admin.listen(config.adminPort, config.listenHost, () => {
-          resolve(admin.address() as AddressInfo);
-        });
-      });
-      store.start();
-      auditReporter.start();
-      logger.info({ event: "started", proxyPort: proxyAddress.port, adminPort: adminAddress.port, upstreamPort: config.upstreamPort }, "vigil-sidecar started");
-      return {
-        proxyAddress,
-        adminAddress,
-        async stop() {
-          for (const timer of timers) clearInterval(timer);
-          abort.abort();
-          await proxy.close();
-          await new Promise((r) => admin.close(r));
-          await following;
-          await store.stop().catch(() => undefined);
-          await auditReporter.stop();
-          await redis.close();
-        },
-      };
+    proxyAddress,
+    adminAddress,
+    async stop() {
+      for (const timer of timers) clearInterval(timer);
+      abort.abort();
+      await p.proxy.close();
+      await new Promise((r) => p.admin.close(r));
+      await following;
+      await p.store.stop().catch(() => undefined);
+      geo.close();
+      await p.auditReporter.stop();
+      await p.redis.close();
     },
   };
+}
+
+function followBus({ subscriber, enforcement, view, freshness, now, inputs }: Parts, signal: AbortSignal): Promise<void> {
+  return subscriber.run(
+    {
+      onSnapshot: (snapshot) => enforcement.onViewChange(view.applySnapshot(snapshot)),
+      onEvent: (event) => enforcement.onViewChange(view.applyEvent(event)),
+      onConfirmed: (signedAt) => {
+        freshness.confirmedAt = Math.min(signedAt, now());
+        void enforcement.onConfirmed();
+      },
+      onIssue: (issue) => {
+        inputs.logger.warn({ event: `bus.${issue.kind}`, ...("code" in issue ? { code: issue.code } : {}), detail: describeIssue(issue) }, "policy bus issue");
+      },
+    },
+    signal,
+  );
+}
+
+function sendHeartbeat({ reporter, inputs, view, subscriber, now }: Parts): void {
+  reporter
+    .heartbeat({
+      v: 2,
+      pod: inputs.config.podName,
+      namespace: inputs.config.podNamespace,
+      labels: inputs.labels,
+      epoch: view.epoch,
+      appliedRevision: view.revision,
+      integrity: subscriber.lastRefusal,
+      at: now(),
+    })
+    .catch(() => undefined); // staleness shows in /readyz and metrics
 }
 
 /** Builds and starts a sidecar (main.ts, tests). */
@@ -253,6 +383,15 @@ function describeIssue(issue: BusIssue): string {
     case "handler-error":
       return issue.error instanceof Error ? issue.error.message : String(issue.error);
   }
+}
+
+function countFindings(metrics: Metrics): ProtectionEvents {
+  return {
+    finding: (f) => {
+      metrics.protectionFindings.inc({ code: f.code, mode: f.mode });
+    },
+    located: () => undefined,
+  };
 }
 
 /** A pure string function with a one-entry memo (the last argument and its answer). */

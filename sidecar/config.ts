@@ -24,7 +24,10 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const port = integer(1, 65535);
 const path = matching(/^\/\S*$/, "an absolute path");
-const optional = (p: (raw: string) => string) => (raw: string): string => (raw === "" ? "" : p(raw));
+const optional =
+  (p: (raw: string) => string) =>
+  (raw: string): string =>
+    raw === "" ? "" : p(raw);
 const flag = (raw: string): boolean => oneOf("true", "false")(raw) === "true";
 const cidr = matching(/^[0-9a-fA-F:.]+\/\d{1,3}$/, "a list of CIDRs (e.g. 10.0.0.0/8)");
 
@@ -32,6 +35,9 @@ export const SIDECAR_SETTINGS = {
   /** The workload this sidecar protects (downward API). */
   podName: { parse: matching(DNS_SUBDOMAIN, "a pod name") },
   podNamespace: { parse: matching(DNS_LABEL, "a namespace name") },
+  /** The pod's owning workload (set by the injection from its controller reference), reported with its sessions. */
+  workloadKind: { parse: optional(matching(/^[A-Z][A-Za-z0-9]{0,62}$/, "a Kubernetes kind")), default: "" },
+  workloadName: { parse: optional(matching(DNS_SUBDOMAIN, "a workload name")), default: "" },
   /** Downward API file with the pod's labels (`key="value"` lines). */
   podLabelsFile: { parse: path },
   /** Port the sidecar listens on (the Service targets it). */
@@ -75,6 +81,14 @@ export const SIDECAR_SETTINGS = {
   /** Session timeouts used when no policy selects the workload. */
   defaultIdleTimeoutSeconds: { parse: integer(1, 86_400), default: "1800" },
   defaultAbsoluteTimeoutSeconds: { parse: integer(1, 86_400), default: "28800" },
+  /** MaxMind-format City database (GeoLite2/GeoIP2 City, DB-IP Lite) for locations and impossible travel; "" = none. Re-read when the file changes. */
+  geoipCityDatabase: { parse: optional(path), default: "" },
+  /** MaxMind-format ASN database (GeoLite2 ASN) for network binding by autonomous system; "" = none. */
+  geoipAsnDatabase: { parse: optional(path), default: "" },
+  /** Header a trusted ingress sets to the client certificate (or its SHA-256 hex), for device binding; "" = none. */
+  clientCertHeader: { parse: optional(matching(/^[A-Za-z0-9-]{1,64}$/, "a header name")), default: "" },
+  /** Header a trusted ingress sets to the client's JA4 TLS fingerprint, for device binding; "" = none. */
+  ja4Header: { parse: optional(matching(/^[A-Za-z0-9-]{1,64}$/, "a header name")), default: "" },
   /** Audit reporting (sidecar/audit/): flush interval of the queue to the stream, queue bound, stream cap. */
   auditFlushMs: { parse: integer(10, 10_000), default: "250" },
   auditQueueSize: { parse: integer(100, 1_000_000), default: "10000" },

@@ -126,7 +126,13 @@ export class Enforcement {
     this.#d.audit?.terminationApplied(terminationOfRevocation(revocation.id), applied.sessions, applied.connections);
     metrics.connectionsClosed.inc({ reason: "terminated" }, closed.connections);
     logger.info(
-      { event: "termination.applied", termination: revocation.id, selector: revocation.selector.kind, sessions: applied.sessions, connections: applied.connections },
+      {
+        event: "termination.applied",
+        termination: revocation.id,
+        selector: revocation.selector.kind,
+        sessions: applied.sessions,
+        connections: applied.connections,
+      },
       "termination applied to live connections",
     );
   }

@@ -31,10 +31,19 @@ export const ERROR_STATUS = {
   SESSION_IDLE: 401,
   /** A stored session record failed to decrypt or validate: treated as no session. */
   SESSION_RECORD_INVALID: 401,
+  // Session protections (Enforce): the session is ended with the finding's code; a new login is needed.
+  /** A request came from outside the network the session started from. */
+  SESSION_NETWORK_CHANGED: 401,
+  /** The device fingerprint changed beyond a browser's minor update. */
+  SESSION_DEVICE_CHANGED: 401,
+  /** The identity moved faster than a person can travel. */
+  SESSION_IMPOSSIBLE_TRAVEL: 401,
   // Authorization (403)
   NO_POLICY: 403,
   DENIED_BY_RULE: 403,
   NO_MATCHING_RULE: 403,
+  /** The identity already has as many live sessions on these workloads as its policy allows. */
+  SESSION_LIMIT_EXCEEDED: 403,
   // Availability (retryable: these carry Retry-After)
   POLICY_STALE: 503,
   /** Redis (the session store) is unreachable: nothing is decided, try again. */
@@ -95,6 +104,10 @@ export class ConfigError extends SidecarError {
     this.name = "ConfigError";
     this.key = key;
   }
+}
+
+export function isSidecarErrorCode(code: unknown): code is SidecarErrorCode {
+  return typeof code === "string" && Object.hasOwn(ERROR_STATUS, code);
 }
 
 export function isSidecarError(err: unknown): err is SidecarError {

@@ -23,8 +23,10 @@ import { SidecarError } from "./errors.ts";
 import type { PolicyView } from "./policy/view.ts";
 import type { AdmissionGate } from "./proxy/context.ts";
 import type { LiveFlow } from "./sessions/connections.ts";
-import { strictestTimeouts, type Timeouts } from "./sessions/record.ts";
+import { strictestTimeouts, type Sighting, type Timeouts } from "./sessions/record.ts";
 import { coveredIdentity } from "./sessions/session-key.ts";
+import { rawDevice } from "./protect/device.ts";
+import type { ProtectionGuard } from "./protect/guard.ts";
 import type { SessionStore } from "./sessions/store.ts";
 
 export interface GateDeps {
@@ -41,6 +43,10 @@ export interface GateDeps {
   /** Epoch ms the bus was last confirmed live (a verified epoch record), or null. */
   lastConfirmedAt: () => number | null;
   now: () => number;
+  /** Session protections (network and device binding, travel, limits); absent: none. */
+  protections?: ProtectionGuard;
+  /** Trusted-ingress device headers (lower-case names, "" = none), recorded with a new session. */
+  deviceHeaders?: { certHeader: string; ja4Header: string };
 }
 
 export interface Gate extends AdmissionGate {
@@ -87,16 +93,32 @@ export function createGate(deps: GateDeps): Gate {
       refuseIfRevoked(principal, "");
       const now = deps.now();
       const userAgent = req.headers["user-agent"] ?? "";
-      const session = await deps.store.resolve(principal, currentTimeouts(), { now, clientIp: ctx.clientIp, userAgent, workload: deps.workload });
+      const { protections } = deps;
+      const sighting: Sighting = { now, clientIp: ctx.clientIp, userAgent, workload: deps.workload };
+      if (protections !== undefined) sighting.device = rawDevice(req.headers, deps.isTrustedPeer(peer) ? deps.deviceHeaders : undefined);
+      const timeouts = currentTimeouts();
+      const session = await deps.store.resolve(principal, timeouts, sighting);
       refuseIfRevoked(principal, session.id);
+      if (protections !== undefined)
+        await protections.check({
+          session,
+          principal,
+          req,
+          clientIp: ctx.clientIp,
+          selected: deps.view.selected,
+          timeouts: { absoluteTimeoutMs: timeouts.absoluteTimeoutMs },
+        });
       return { principal, sessionId: session.id, sessionStartedAt: session.startedAt };
     },
 
     authorizeRequest(principal, facts) {
-      if (!deps.view.loaded) throw new SidecarError("POLICY_STALE", "The access policy is not loaded yet; try again shortly.", { retryAfterSeconds: STALE_RETRY_AFTER_SECONDS });
+      if (!deps.view.loaded)
+        throw new SidecarError("POLICY_STALE", "The access policy is not loaded yet; try again shortly.", { retryAfterSeconds: STALE_RETRY_AFTER_SECONDS });
       const confirmed = deps.lastConfirmedAt();
       if (deps.view.strict && (confirmed === null || deps.now() - confirmed > deps.maxStalenessMs)) {
-        throw new SidecarError("POLICY_STALE", "The access policy could not be confirmed recently; try again shortly.", { retryAfterSeconds: STALE_RETRY_AFTER_SECONDS });
+        throw new SidecarError("POLICY_STALE", "The access policy could not be confirmed recently; try again shortly.", {
+          retryAfterSeconds: STALE_RETRY_AFTER_SECONDS,
+        });
       }
       return authorize(principal, facts, deps.view.selected, dateAt(deps.now()), authorizeOptions);
     },

@@ -6,6 +6,7 @@ import { startSidecar } from "./app.ts";
 import { ConfigError, isSidecarError } from "./errors.ts";
 import { watchVerifyingKeys } from "./bus/verify-keys.ts";
 import { readIssuers, readLabels } from "./mounted.ts";
+import { openGeo } from "./protect/geo.ts";
 import { loadKeyRingFromDir } from "../lib/key-ring-dir.ts";
 
 async function main(): Promise<void> {
@@ -21,7 +22,8 @@ async function main(): Promise<void> {
       logger.warn({ event: "bus.keys_reload_failed", err }, "the bus verification keys could not be re-read; keeping the previous ones");
     }),
   ]);
-  const sidecar = await startSidecar({ config, labels, issuers, keyRing, busKeys: () => busKeys.current(), logger });
+  const geo = await openGeo({ cityPath: config.geoipCityDatabase, asnPath: config.geoipAsnDatabase, log: logger });
+  const sidecar = await startSidecar({ config, labels, issuers, keyRing, busKeys: () => busKeys.current(), logger, geo });
   const shutdown = (signal: string): void => {
     logger.info({ event: "stopping", signal }, "vigil-sidecar stopping");
     busKeys.stop();

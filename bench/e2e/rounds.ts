@@ -105,7 +105,12 @@ export async function terminationRound(rig: Rig, round: number, connections: num
 }
 
 /** Polls the SessionTermination (every 25 ms, after kubectl returned) until Completed or Failed. */
-async function pollCompleted(rig: Rig, name: string, created: Promise<unknown>, t0: number): Promise<Pick<TerminationRound, "completedMs" | "phase" | "connectionsClosed" | "sidecarsAcknowledged">> {
+async function pollCompleted(
+  rig: Rig,
+  name: string,
+  created: Promise<unknown>,
+  t0: number,
+): Promise<Pick<TerminationRound, "completedMs" | "phase" | "connectionsClosed" | "sidecarsAcknowledged">> {
   await created;
   const deadline = performance.now() + 40_000;
   for (;;) {

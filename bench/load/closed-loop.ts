@@ -20,7 +20,12 @@ interface Options {
 const o = JSON.parse(process.argv[2] ?? "{}") as Options;
 const url = new URL(o.url);
 const path = url.pathname + url.search;
-const tokens = o.tokensFile === undefined ? [] : readFileSync(o.tokensFile, "utf8").split("\n").filter((l) => l !== "");
+const tokens =
+  o.tokensFile === undefined
+    ? []
+    : readFileSync(o.tokensFile, "utf8")
+        .split("\n")
+        .filter((l) => l !== "");
 const pool = new Pool(url.origin, { connections: o.connections, pipelining: 1, keepAliveTimeout: 30_000 });
 let requests = 0;
 let non2xx = 0;

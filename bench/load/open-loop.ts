@@ -80,7 +80,14 @@ function tick(): void {
     fire(next++);
   }
   if (next < total) setTimeout(tick, Math.max(0, start + next * interval - performance.now()));
-  else setTimeout(() => { process.stdout.write("MEASURE_END\n"); endSignalled(); }, Math.max(0, windowEnd - performance.now()));
+  else
+    setTimeout(
+      () => {
+        process.stdout.write("MEASURE_END\n");
+        endSignalled();
+      },
+      Math.max(0, windowEnd - performance.now()),
+    );
 }
 
 let endSignalled: () => void = () => undefined;

@@ -7,13 +7,25 @@
 export const NS = "bench";
 
 export function policyBody(name: string, extraRule = false): Record<string, unknown> {
-  const rules: Record<string, unknown>[] = [{ name: "staff", action: "Allow", identities: [{ group: "staff" }], requests: [{ methods: ["GET"], paths: ["/docs/*"] }] }];
+  const rules: Record<string, unknown>[] = [
+    { name: "staff", action: "Allow", identities: [{ group: "staff" }], requests: [{ methods: ["GET"], paths: ["/docs/*"] }] },
+  ];
   if (extraRule) rules.push({ name: "ops", action: "Allow", identities: [{ group: "ops" }] });
-  return { apiVersion: "vigil.dev/v1alpha1", kind: "AccessPolicy", metadata: { name, namespace: NS }, spec: { selector: { matchLabels: { app: name } }, rules } };
+  return {
+    apiVersion: "vigil.dev/v1alpha1",
+    kind: "AccessPolicy",
+    metadata: { name, namespace: NS },
+    spec: { selector: { matchLabels: { app: name } }, rules },
+  };
 }
 
 export function terminationBody(name: string): Record<string, unknown> {
-  return { apiVersion: "vigil.dev/v1alpha1", kind: "SessionTermination", metadata: { name, namespace: NS }, spec: { target: { email: `${name}@example.com` }, reason: "bench" } };
+  return {
+    apiVersion: "vigil.dev/v1alpha1",
+    kind: "SessionTermination",
+    metadata: { name, namespace: NS },
+    spec: { target: { email: `${name}@example.com` }, reason: "bench" },
+  };
 }
 
 /** A Pod of workload `app-<i % 50>` (the policies select `app: p-<n>`, so a pod change wakes the namespace's policies). */
@@ -28,7 +40,10 @@ export function podBody(i: number): Record<string, unknown> {
     resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
     readinessProbe: { httpGet: { path: "/readyz", port }, periodSeconds: 5 },
     livenessProbe: { httpGet: { path: "/healthz", port }, periodSeconds: 10 },
-    volumeMounts: [{ name: "config", mountPath: "/etc/app" }, { name: "cache", mountPath: "/var/cache/app" }],
+    volumeMounts: [
+      { name: "config", mountPath: "/etc/app" },
+      { name: "cache", mountPath: "/var/cache/app" },
+    ],
     securityContext: { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
   });
   return {
@@ -42,7 +57,10 @@ export function podBody(i: number): Record<string, unknown> {
     },
     spec: {
       containers: [container("app", 8080), container("metrics", 9100)],
-      volumes: [{ name: "config", configMap: { name: `${app}-config` } }, { name: "cache", emptyDir: { sizeLimit: "64Mi" } }],
+      volumes: [
+        { name: "config", configMap: { name: `${app}-config` } },
+        { name: "cache", emptyDir: { sizeLimit: "64Mi" } },
+      ],
       terminationGracePeriodSeconds: 30,
       tolerations: [{ key: "example.com/dedicated", operator: "Equal", value: "shop", effect: "NoSchedule" }],
     },
@@ -50,7 +68,12 @@ export function podBody(i: number): Record<string, unknown> {
 }
 
 /** Runs `fn` over `items` with `concurrency` in flight, logging progress every tenth. */
-export async function pool<T>(items: readonly T[], concurrency: number, fn: (item: T, i: number) => Promise<void>, progress: (done: number) => void): Promise<void> {
+export async function pool<T>(
+  items: readonly T[],
+  concurrency: number,
+  fn: (item: T, i: number) => Promise<void>,
+  progress: (done: number) => void,
+): Promise<void> {
   let next = 0;
   let done = 0;
   const step = Math.max(1, Math.floor(items.length / 10));

@@ -54,7 +54,10 @@ export async function startOauth2Proxy(opts: { bin: string; upstreamPort: number
   ]);
   const deadline = Date.now() + 20_000;
   for (;;) {
-    const up = await fetch(`http://127.0.0.1:${port}/ping`).then((r) => r.ok, () => false);
+    const up = await fetch(`http://127.0.0.1:${port}/ping`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (up) break;
     if (Date.now() > deadline) throw new Error(`oauth2-proxy did not start: ${child.stderr().slice(-2_000)}`);
     await new Promise((r) => setTimeout(r, 100));

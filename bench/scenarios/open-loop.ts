@@ -59,7 +59,14 @@ export async function runOpenLoop(variants: OpenLoopVariant[], s: OpenLoopSettin
 }
 
 async function once(v: OpenLoopVariant, s: OpenLoopSettings): Promise<Omit<OpenLoopRun, "rep">> {
-  const options = { url: v.url, rate: s.rate, warmupMs: s.warmupMs, measureMs: s.measureMs, connections: s.connections, headers: { authorization: `Bearer ${v.token}` } };
+  const options = {
+    url: v.url,
+    rate: s.rate,
+    warmupMs: s.warmupMs,
+    measureMs: s.measureMs,
+    connections: s.connections,
+    headers: { authorization: `Bearer ${v.token}` },
+  };
   const child = startChild("open-loop", process.execPath, [GENERATOR, JSON.stringify(options)]);
   const budget = s.warmupMs + s.measureMs + 30_000;
   await child.nextLine((l) => l === "MEASURE_START", budget);

@@ -74,7 +74,14 @@ async function oneRound(s: TerminationSettings, round: number): Promise<Terminat
   const now = Date.now();
   const id = `${s.namespace}/bench-term-${round}/${tag}`;
   const t0 = performance.now();
-  await s.publisher.publishRevocation({ id, namespace: s.namespace, selector: { kind: "subject", subject }, reason: "benchmark", tokensIssuedBefore: now, expiresAt: now + 3_600_000 });
+  await s.publisher.publishRevocation({
+    id,
+    namespace: s.namespace,
+    selector: { kind: "subject", subject },
+    reason: "benchmark",
+    tokensIssuedBefore: now,
+    expiresAt: now + 3_600_000,
+  });
   const allClosed = await watch.all;
   if (!allClosed) for (const socket of sockets) socket.destroy();
   const ackConnections = await readAck(s.publisher, id);

@@ -13,7 +13,9 @@ proxy.on("error", (_err, _req, res) => {
   if ("writeHead" in res && !res.headersSent) res.writeHead(502);
   res.end();
 });
-const server = createServer((req, res) => { proxy.web(req, res); });
+const server = createServer((req, res) => {
+  proxy.web(req, res);
+});
 server.keepAliveTimeout = 30_000;
 server.listen(0, "127.0.0.1", () => {
   process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);

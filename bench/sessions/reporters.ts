@@ -43,8 +43,33 @@ export function auditEventsOf(i: number, shape: WorkloadShape, now: number): Aud
     ...(seen.userAgent === undefined ? {} : { userAgent: seen.userAgent }),
     startTime: seen.startTime ?? seen.time,
   };
-  const events: AuditEvent[] = [start, build.sessionActivity(workload, seen.sessionId, who, { requests: seen.requests ?? 1, clientIP: seen.clientIP, policy: "team-access", rule: "engineers", lastAt: seen.time })];
-  if (flow !== undefined) events.push(build.flowOpen(workload, seen.sessionId, { id: flow.flowId, kind: flow.kind === "stream" ? "stream" : flow.kind, peer: flow.peer, port: flow.port, openedAt: flow.openedAt, bytesIn: flow.bytesIn, bytesOut: flow.bytesOut }, now));
+  const events: AuditEvent[] = [
+    start,
+    build.sessionActivity(workload, seen.sessionId, who, {
+      requests: seen.requests ?? 1,
+      clientIP: seen.clientIP,
+      policy: "team-access",
+      rule: "engineers",
+      lastAt: seen.time,
+    }),
+  ];
+  if (flow !== undefined)
+    events.push(
+      build.flowOpen(
+        workload,
+        seen.sessionId,
+        {
+          id: flow.flowId,
+          kind: flow.kind === "stream" ? "stream" : flow.kind,
+          peer: flow.peer,
+          port: flow.port,
+          openedAt: flow.openedAt,
+          bytesIn: flow.bytesIn,
+          bytesOut: flow.bytesOut,
+        },
+        now,
+      ),
+    );
   return events;
 }
 
@@ -78,9 +103,10 @@ export function startReporters(redis: Redis, streamKey: string, ring: KeyRing, s
     async stop() {
       await Promise.all([...byPod.values()].map((r) => r.stop()));
     },
-    pods: () => [...byPod.keys()].map((k) => {
-      const [namespace = "", pod = ""] = k.split("/");
-      return { namespace, pod };
-    }),
+    pods: () =>
+      [...byPod.keys()].map((k) => {
+        const [namespace = "", pod = ""] = k.split("/");
+        return { namespace, pod };
+      }),
   };
 }

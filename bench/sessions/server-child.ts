@@ -60,7 +60,12 @@ kc.loadFromFile(process.env["KUBECONFIG"] ?? "");
 const index = new SessionIndex(sessionIndexOptions(config));
 const api = await runSessionsApi(
   kc,
-  { ...sessionsApiSettings(config), observe: (r) => { send({ type: "request", verb: r.verb, code: r.code, seconds: r.seconds }); } },
+  {
+    ...sessionsApiSettings(config),
+    observe: (r) => {
+      send({ type: "request", verb: r.verb, code: r.code, seconds: r.seconds });
+    },
+  },
   index,
   createLogger({ name: "vigil-operator", level: process.env["BENCH_CHILD_LOG"] ?? "warn" }),
 );
@@ -80,10 +85,13 @@ async function ingestStream(expected: number, pods: { namespace: string; pod: st
     log: createLogger({ name: "vigil-operator", level: "warn" }),
   });
   ingest.start();
-  while ((ingest.stats().events) < expected) await new Promise((r) => setTimeout(r, 20));
+  while (ingest.stats().events < expected) await new Promise((r) => setTimeout(r, 20));
   const refused = Object.entries(ingest.stats().refused);
   const rejected = Object.entries(index.stats().rejected);
-  if (process.env["BENCH_DEBUG"] === "1" || refused.length > 0 || rejected.length > 0) process.stderr.write(`audit ingest: refused entries ${JSON.stringify(refused)}, events the index rejected ${JSON.stringify(rejected)}; ${JSON.stringify(ingest.stats())} ${JSON.stringify(index.stats())}\n`);
+  if (process.env["BENCH_DEBUG"] === "1" || refused.length > 0 || rejected.length > 0)
+    process.stderr.write(
+      `audit ingest: refused entries ${JSON.stringify(refused)}, events the index rejected ${JSON.stringify(rejected)}; ${JSON.stringify(ingest.stats())} ${JSON.stringify(index.stats())}\n`,
+    );
 }
 
 process.on("message", (m: ToChild) => {
@@ -103,7 +111,16 @@ async function onMessage(m: ToChild): Promise<void> {
     const seconds = (performance.now() - t0) / 1000;
     settle();
     const after = process.memoryUsage();
-    send({ type: "seeded", coldRssMb: mb(cold), rssBeforeMb: mb(before.rss), rssAfterMb: mb(after.rss), heapBeforeMb: mb(before.heapUsed), heapAfterMb: mb(after.heapUsed), objects: index.count(""), seconds });
+    send({
+      type: "seeded",
+      coldRssMb: mb(cold),
+      rssBeforeMb: mb(before.rss),
+      rssAfterMb: mb(after.rss),
+      heapBeforeMb: mb(before.heapUsed),
+      heapAfterMb: mb(after.heapUsed),
+      objects: index.count(""),
+      seconds,
+    });
   } else {
     const r = sessionRecords(m.i, m.shape, Date.now());
     index.upsertSession(r.seen);

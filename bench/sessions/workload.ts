@@ -33,7 +33,13 @@ export function sessionRecords(i: number, shape: WorkloadShape, now: number): Se
   const workload = { namespace, pod };
   const seen: SessionSeen = fresh({
     sessionId,
-    identity: { issuer: "https://login.example.com/", subject: `user-${user}`, email: `user${user}@example.com`, groups: ["engineers", `team-${user % 20}`, "vpn-users"], claims: { department: `dept-${user % 7}` } },
+    identity: {
+      issuer: "https://login.example.com/",
+      subject: `user-${user}`,
+      email: `user${user}@example.com`,
+      groups: ["engineers", `team-${user % 20}`, "vpn-users"],
+      claims: { department: `dept-${user % 7}` },
+    },
     workload: { ...workload, kind: "Deployment", name: `app-${podIndex}` },
     clientIP: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
     userAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
@@ -43,7 +49,21 @@ export function sessionRecords(i: number, shape: WorkloadShape, now: number): Se
     requests: 12,
   });
   const flow: FlowSeen | undefined =
-    i % 5 === 0 ? fresh({ sessionId, workload, flowId: String(i), kind: "websocket" as const, peer: `10.0.0.1:${40000 + (i % 20000)}`, port: 8080, bytesIn: 1234, bytesOut: 56789, openedAt: now }) : undefined;
-  const events = Array.from({ length: 4 }, (_, e) => fresh({ sessionId, workload, time: now - e * 1000, type: "request.allowed", code: "VR001I", outcome: "success", reason: "team-access/engineers" }));
+    i % 5 === 0
+      ? fresh({
+          sessionId,
+          workload,
+          flowId: String(i),
+          kind: "websocket" as const,
+          peer: `10.0.0.1:${40000 + (i % 20000)}`,
+          port: 8080,
+          bytesIn: 1234,
+          bytesOut: 56789,
+          openedAt: now,
+        })
+      : undefined;
+  const events = Array.from({ length: 4 }, (_, e) =>
+    fresh({ sessionId, workload, time: now - e * 1000, type: "request.allowed", code: "VR001I", outcome: "success", reason: "team-access/engineers" }),
+  );
   return { seen, flow, events };
 }

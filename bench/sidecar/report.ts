@@ -45,7 +45,12 @@ const MB = 1048576;
 export function report(m: Measured, s: Settings): string {
   const issue: Verdict[] = [];
   const reference: Verdict[] = [];
-  const out: string[] = ["", "=".repeat(100), `RESULTS (medians of ${s.reps} interleaved repetitions; sidecar: node ${m.nodeArgs.join(" ")} dist/sidecar/main.js)`, ""];
+  const out: string[] = [
+    "",
+    "=".repeat(100),
+    `RESULTS (medians of ${s.reps} interleaved repetitions; sidecar: node ${m.nodeArgs.join(" ")} dist/sidecar/main.js)`,
+    "",
+  ];
   closedLoop(m, s, out, issue, reference);
   openLoop(m, s, out, issue, reference);
   memory(m, out, issue, reference);
@@ -77,20 +82,40 @@ function closedLoop(m: Measured, s: Settings, out: string[], issue: Verdict[], r
       ["variant", ...Array.from({ length: s.reps }, (_, i) => `rep ${i + 1}`), "median rps", "vs direct", "rps per core", "non-2xx", "sock err"],
       Object.entries(labels).map(([key, label]) => {
         const runs = m.closed.get(key) ?? [];
-        return [label, ...runs.map((r) => num(r.rps)), num(med(m, key)), `${num((100 * med(m, key)) / med(m, "direct"), 1)} %`, num(perCore(m, key)), num(runs.reduce((a, r) => a + r.non2xx, 0)), num(runs.reduce((a, r) => a + r.errors, 0))];
+        return [
+          label,
+          ...runs.map((r) => num(r.rps)),
+          num(med(m, key)),
+          `${num((100 * med(m, key)) / med(m, "direct"), 1)} %`,
+          num(perCore(m, key)),
+          num(runs.reduce((a, r) => a + r.non2xx, 0)),
+          num(runs.reduce((a, r) => a + r.errors, 0)),
+        ];
       }),
     ),
   );
   const cold = m.closed.get("cold")?.map((r) => r.requests) ?? [];
-  out.push(`  new-token pool: ${num(s.coldPool)} distinct tokens per repetition; requests per run ${cold.map((n) => num(n)).join(" / ")}` + (cold.some((n) => n > s.coldPool) ? " (pool wrapped: later tokens were warm)" : " (no token reused)"));
-  out.push(`  per-repetition sidecar/bare: ${rpsOf(m, "warm").map((x, i) => num(x / (rpsOf(m, "bare")[i] ?? Number.NaN), 2)).join(" / ")}; sidecar/oauth2-proxy: ${rpsOf(m, "warm").map((x, i) => num(x / (rpsOf(m, "peer")[i] ?? Number.NaN), 2)).join(" / ")}`);
+  out.push(
+    `  new-token pool: ${num(s.coldPool)} distinct tokens per repetition; requests per run ${cold.map((n) => num(n)).join(" / ")}` +
+      (cold.some((n) => n > s.coldPool) ? " (pool wrapped: later tokens were warm)" : " (no token reused)"),
+  );
+  out.push(
+    `  per-repetition sidecar/bare: ${rpsOf(m, "warm")
+      .map((x, i) => num(x / (rpsOf(m, "bare")[i] ?? Number.NaN), 2))
+      .join(" / ")}; sidecar/oauth2-proxy: ${rpsOf(m, "warm")
+      .map((x, i) => num(x / (rpsOf(m, "peer")[i] ?? Number.NaN), 2))
+      .join(" / ")}`,
+  );
   out.push(`  rps per core = requests per CPU-second of the serving process (the sidecar is one Node process; oauth2-proxy uses every core Go gives it)`);
   const v = [
     verdict("sidecar (warm) / bare http-proxy", med(m, "warm") / med(m, "bare"), "≥", 1.0),
     verdict("sidecar (new token) / bare http-proxy", med(m, "cold") / med(m, "bare"), "≥", 0.5),
     verdict("sidecar (warm) / oauth2-proxy", med(m, "warm") / med(m, "peer"), "≥", 0.8),
   ];
-  const r = [verdict("sidecar (warm) / direct  [§H S1]", med(m, "warm") / med(m, "direct"), "≥", 0.15), verdict("sidecar (new token) / direct  [§H S2]", med(m, "cold") / med(m, "direct"), "≥", 0.08)];
+  const r = [
+    verdict("sidecar (warm) / direct  [§H S1]", med(m, "warm") / med(m, "direct"), "≥", 0.15),
+    verdict("sidecar (new token) / direct  [§H S2]", med(m, "cold") / med(m, "direct"), "≥", 0.08),
+  ];
   out.push(verdictLines(v), verdictLines(r), "");
   issue.push(...v);
   reference.push(...r);
@@ -98,28 +123,71 @@ function closedLoop(m: Measured, s: Settings, out: string[], issue: Verdict[], r
 
 function openLoop(m: Measured, s: Settings, out: string[], issue: Verdict[], reference: Verdict[]): void {
   out.push(`2. Open loop at ${s.open.rate} rps, undici Pool ${s.open.connections} connections, latency from intended send time (ms)`);
-  const labels: Record<string, string> = { direct: "direct to upstream", bare: "bare http-proxy (keep-alive)", warm: "sidecar, warm token, 10 policies", peer: "oauth2-proxy, bearer JWT" };
+  const labels: Record<string, string> = {
+    direct: "direct to upstream",
+    bare: "bare http-proxy (keep-alive)",
+    warm: "sidecar, warm token, 10 policies",
+    peer: "oauth2-proxy, bearer JWT",
+  };
   const omed = (key: string, f: (r: OpenLoopRun) => number): number => median(m.open.get(key)?.map(f) ?? []);
   out.push(
     table(
       ["variant", "p50", "p90", "p99", "p99 per rep", "achieved rps", "failed", "CPU core/1k rps"],
       Object.entries(labels).map(([key, label]) => [
         label,
-        num(omed(key, (r) => r.p50), 2),
-        num(omed(key, (r) => r.p90), 2),
-        num(omed(key, (r) => r.p99), 2),
+        num(
+          omed(key, (r) => r.p50),
+          2,
+        ),
+        num(
+          omed(key, (r) => r.p90),
+          2,
+        ),
+        num(
+          omed(key, (r) => r.p99),
+          2,
+        ),
         (m.open.get(key) ?? []).map((r) => num(r.p99, 2)).join(" / "),
         num(omed(key, (r) => r.achievedRps)),
         num((m.open.get(key) ?? []).reduce((a, r) => a + r.failed, 0)),
-        num(omed(key, (r) => r.corePer1k), 3),
+        num(
+          omed(key, (r) => r.corePer1k),
+          3,
+        ),
       ]),
     ),
   );
   const added = (key: string, q: "p50" | "p99", base = "direct"): number => omed(key, (r) => r[q]) - omed(base, (r) => r[q]);
-  out.push(`  added vs direct: sidecar p50 ${num(added("warm", "p50"), 2)} / p99 ${num(added("warm", "p99"), 2)} ms; oauth2-proxy p50 ${num(added("peer", "p50"), 2)} / p99 ${num(added("peer", "p99"), 2)} ms; bare http-proxy p50 ${num(added("bare", "p50"), 2)} / p99 ${num(added("bare", "p99"), 2)} ms`);
+  out.push(
+    `  added vs direct: sidecar p50 ${num(added("warm", "p50"), 2)} / p99 ${num(added("warm", "p99"), 2)} ms; oauth2-proxy p50 ${num(added("peer", "p50"), 2)} / p99 ${num(added("peer", "p99"), 2)} ms; bare http-proxy p50 ${num(added("bare", "p50"), 2)} / p99 ${num(added("bare", "p99"), 2)} ms`,
+  );
   const v = [verdict("added p99 at 1000 rps, sidecar vs direct", added("warm", "p99"), "≤", 1, " ms")];
-  const r = [verdict("added p50, sidecar vs direct  [§H S4]", added("warm", "p50"), "≤", 0.75, " ms"), verdict("CPU per 1000 rps, sidecar (warm)  [§H S6]", omed("warm", (x) => x.corePer1k), "≤", 0.35, " core", 3)];
-  out.push(`  CPU per 1000 rps: sidecar ${num(omed("warm", (x) => x.corePer1k), 3)}, oauth2-proxy ${num(omed("peer", (x) => x.corePer1k), 3)}, bare http-proxy ${num(omed("bare", (x) => x.corePer1k), 3)}, upstream alone ${num(omed("direct", (x) => x.corePer1k), 3)} core`);
+  const r = [
+    verdict("added p50, sidecar vs direct  [§H S4]", added("warm", "p50"), "≤", 0.75, " ms"),
+    verdict(
+      "CPU per 1000 rps, sidecar (warm)  [§H S6]",
+      omed("warm", (x) => x.corePer1k),
+      "≤",
+      0.35,
+      " core",
+      3,
+    ),
+  ];
+  out.push(
+    `  CPU per 1000 rps: sidecar ${num(
+      omed("warm", (x) => x.corePer1k),
+      3,
+    )}, oauth2-proxy ${num(
+      omed("peer", (x) => x.corePer1k),
+      3,
+    )}, bare http-proxy ${num(
+      omed("bare", (x) => x.corePer1k),
+      3,
+    )}, upstream alone ${num(
+      omed("direct", (x) => x.corePer1k),
+      3,
+    )} core`,
+  );
   out.push(verdictLines(v), verdictLines(r), "");
   issue.push(...v);
   reference.push(...r);
@@ -132,7 +200,11 @@ function memory(m: Measured, out: string[], issue: Verdict[], reference: Verdict
     table(
       ["process", "idle VmRSS MB", "at saturation (max VmRSS, closed loop) MB"],
       [
-        ["sidecar, warm token", `${num(mem.idleRss, 1)} (RssAnon ${num(mem.idleAnon, 1)})`, `${num(maxRss(m, "warm"), 1)} (VmHWM over the run ${num(mem.warmPeak, 1)})`],
+        [
+          "sidecar, warm token",
+          `${num(mem.idleRss, 1)} (RssAnon ${num(mem.idleAnon, 1)})`,
+          `${num(maxRss(m, "warm"), 1)} (VmHWM over the run ${num(mem.warmPeak, 1)})`,
+        ],
         ["sidecar, new token per request", "", num(maxRss(m, "cold"), 1)],
         [`oauth2-proxy v${m.peerVersion}`, num(mem.peerIdleRss, 1), num(maxRss(m, "peer"), 1)],
         ["bare http-proxy", num(mem.bareIdleRss, 1), num(maxRss(m, "bare"), 1)],
@@ -150,12 +222,18 @@ function memory(m: Measured, out: string[], issue: Verdict[], reference: Verdict
     out.push("  memory cgroups: not available here (no cgroup v1 memory controller): the OOM figures below are n/a");
   } else {
     const row = (label: string, g: MemoryCgroupStats | undefined): string[] =>
-      g === undefined ? [label, "n/a", "", "", ""] : [label, num(g.maxUsageBytes / MB, 1), num(g.failcnt), num(g.oomKills), `${num(g.rssBytes / MB, 1)} / ${num(g.cacheBytes / MB, 1)}`];
+      g === undefined
+        ? [label, "n/a", "", "", ""]
+        : [label, num(g.maxUsageBytes / MB, 1), num(g.failcnt), num(g.oomKills), `${num(g.rssBytes / MB, 1)} / ${num(g.cacheBytes / MB, 1)}`];
     out.push(`  each sidecar in its own memory cgroup, limit ${num(mem.limitBytes / MB)} MiB (the chart's), for its whole life:`);
     out.push(
       table(
         ["memory cgroup", "peak charged MB", "limit hit (failcnt)", "OOM kills", "at the end: rss / page cache MB"],
-        [row("warm: 60 s of saturation + open loop", groups.warm), row("new token: 60 s of saturation", groups.cold), row("termination: 20 × 1,000 tunnels", groups.term)],
+        [
+          row("warm: 60 s of saturation + open loop", groups.warm),
+          row("new token: 60 s of saturation", groups.cold),
+          row("termination: 20 × 1,000 tunnels", groups.term),
+        ],
       ),
     );
   }
@@ -178,7 +256,12 @@ function memory(m: Measured, out: string[], issue: Verdict[], reference: Verdict
 function termination(m: Measured, s: Settings, out: string[], issue: Verdict[]): void {
   const times = m.rounds.map((r) => (Number.isNaN(r.allClosedMs) ? Number.POSITIVE_INFINITY : r.allClosedMs));
   out.push(`4. Termination → RST on all ${num(s.termination.connections)} live tunnels of one session (${m.rounds.length} rounds, fresh session each)`);
-  out.push(table(["publish → last socket closed", "p50", "p99", "max", "min"], [["ms", num(percentile(times, 50), 1), num(percentile(times, 99), 1), num(Math.max(...times), 1), num(Math.min(...times), 1)]]));
+  out.push(
+    table(
+      ["publish → last socket closed", "p50", "p99", "max", "min"],
+      [["ms", num(percentile(times, 50), 1), num(percentile(times, 99), 1), num(Math.max(...times), 1), num(Math.min(...times), 1)]],
+    ),
+  );
   const allReset = m.rounds.every((r) => r.closed === s.termination.connections && r.closedBeforePublish === 0);
   out.push(
     `  publish → first socket closed p50 ${num(median(m.rounds.map((r) => r.firstClosedMs)), 1)} ms; ECONNRESET seen per round min ${num(Math.min(...m.rounds.map((r) => r.resets)))}; ` +

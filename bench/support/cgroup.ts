@@ -47,7 +47,9 @@ export function memoryCgroupsAvailable(): boolean {
 }
 
 function ownGroup(): string {
-  const line = readFileSync("/proc/self/cgroup", "utf8").split("\n").find((l) => /^\d+:([^:]*,)?memory(,[^:]*)?:/.test(l));
+  const line = readFileSync("/proc/self/cgroup", "utf8")
+    .split("\n")
+    .find((l) => /^\d+:([^:]*,)?memory(,[^:]*)?:/.test(l));
   if (line === undefined) throw new Error("no cgroup v1 memory controller for this process");
   return join(ROOT, line.slice(line.lastIndexOf(":") + 1));
 }

@@ -50,10 +50,21 @@ interface Container {
 }
 
 function fromManifest(manifest: string): ChartDeployment {
-  const objects = parseAllDocuments(manifest).map((d) => d.toJS() as { kind?: string; metadata?: { name?: string }; data?: Record<string, string>; spec?: { template?: { spec?: { containers?: Container[] } } } } | null);
+  const objects = parseAllDocuments(manifest).map(
+    (d) =>
+      d.toJS() as {
+        kind?: string;
+        metadata?: { name?: string };
+        data?: Record<string, string>;
+        spec?: { template?: { spec?: { containers?: Container[] } } };
+      } | null,
+  );
   const injection = objects.find((o) => o?.kind === "ConfigMap" && o.data?.["injection.json"] !== undefined);
-  const operator = objects.find((o) => o?.kind === "Deployment" && (o.metadata?.name ?? "").endsWith("-operator"))?.spec?.template?.spec?.containers?.find((c) => c.name === "operator");
-  if (injection?.data === undefined || operator === undefined) throw new Error("the chart's injection config or operator Deployment was not found in helm template's output");
+  const operator = objects
+    .find((o) => o?.kind === "Deployment" && (o.metadata?.name ?? "").endsWith("-operator"))
+    ?.spec?.template?.spec?.containers?.find((c) => c.name === "operator");
+  if (injection?.data === undefined || operator === undefined)
+    throw new Error("the chart's injection config or operator Deployment was not found in helm template's output");
   const sidecar = JSON.parse(injection.data["injection.json"] ?? "{}") as Container;
   return { sidecar: deployed(sidecar, "/app/dist/sidecar/main.js"), operator: deployed(operator, "/app/dist/operator/main.js") };
 }

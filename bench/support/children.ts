@@ -63,7 +63,13 @@ export function startChild(name: string, command: string, args: string[], env: N
       const j = backlog.findIndex(match);
       if (j >= 0) return Promise.resolve(backlog.splice(j, 1)[0]!);
       return new Promise((resolve, reject) => {
-        const entry = { match, resolve: (line: string) => { clearTimeout(timer); resolve(line); } };
+        const entry = {
+          match,
+          resolve: (line: string) => {
+            clearTimeout(timer);
+            resolve(line);
+          },
+        };
         const timer = setTimeout(() => {
           waiting.splice(waiting.indexOf(entry), 1);
           reject(new Error(`${name}: no expected output within ${timeoutMs} ms; stderr:\n${err}`));
@@ -83,7 +89,7 @@ export function startChild(name: string, command: string, args: string[], env: N
 /** Start a Node child that prints `{"port":N}` once listening; resolves with the child and its port. */
 export async function startServerChild(name: string, script: string, args: string[] = []): Promise<Child & { port: number }> {
   const child = startChild(name, process.execPath, [script, ...args]);
-  const line = await child.nextLine((l) => l.startsWith("{\"port\""), 20_000);
+  const line = await child.nextLine((l) => l.startsWith('{"port"'), 20_000);
   return { ...child, port: (JSON.parse(line) as { port: number }).port };
 }
 
@@ -149,7 +155,10 @@ export function runBench(main: () => Promise<void>, budgetMs: number, cleanUp: (
     finish(2);
   }, budgetMs);
   process.once("exit", killAllNow);
-  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => { finish(130); });
+  for (const signal of ["SIGINT", "SIGTERM"] as const)
+    process.once(signal, () => {
+      finish(130);
+    });
   main().then(
     () => {
       clearTimeout(watchdog);

@@ -32,11 +32,17 @@ export function watchClose(sockets: Socket[], timeoutMs: number): Watch {
     });
   }
   return {
-    all: Promise.race([all, new Promise<boolean>((r) => setTimeout(() => { r(false); }, timeoutMs).unref())]),
+    all: Promise.race([
+      all,
+      new Promise<boolean>((r) =>
+        setTimeout(() => {
+          r(false);
+        }, timeoutMs).unref(),
+      ),
+    ]),
     closed: () => closed,
     resets: () => resets,
     firstAt: () => firstAt,
     lastAt: () => lastAt,
   };
 }
-

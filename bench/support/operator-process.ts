@@ -34,7 +34,8 @@ export async function startBenchOperator(opts: {
   await writeFile(join(sessionKeys, "primary"), "k1");
   const adminPort = await freePort();
   const argv = [...opts.nodeArgs, join(programRoot, "dist/operator/main.js")];
-  const [command, args] = opts.cgroupProcs === undefined ? [process.execPath, argv] : ["/bin/sh", ["-c", 'echo $$ > "$0" && exec "$@"', opts.cgroupProcs, process.execPath, ...argv]];
+  const [command, args] =
+    opts.cgroupProcs === undefined ? [process.execPath, argv] : ["/bin/sh", ["-c", 'echo $$ > "$0" && exec "$@"', opts.cgroupProcs, process.execPath, ...argv]];
   const child = startChild("vigil-operator", command, args, {
     PATH: process.env["PATH"] ?? "",
     KUBECONFIG: opts.kubeconfig,

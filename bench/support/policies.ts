@@ -14,49 +14,101 @@ export const WORKLOAD = { namespace: "shop", labels: { app: "shop", tier: "web",
 export function benchPolicies(tunnelPort: number): CompiledPolicy[] {
   const shop = [inNamespace("shop"), withSelector({ matchLabels: { app: "shop" } })];
   const policies = [
-    accessPolicy("shop-web", ...shop, withFailureMode("BestEffort"), withSession({ idleTimeout: "30m", absoluteTimeout: "8h" }), withRule(
-      allow("engineers-read", { identities: [{ group: "engineers" }], requests: [{ methods: ["GET", "HEAD"], paths: ["*"] }] }),
-      allow("engineers-tunnel", { identities: [{ group: "engineers" }], requests: [{ methods: ["CONNECT"], ports: [tunnelPort] }] }),
-    )),
-    accessPolicy("shop-admin-lockdown", ...shop, withRule(
-      deny("no-contractors-admin", { identities: [{ group: "contractors" }], requests: [{ paths: ["/admin/*"] }] }),
-      deny("no-partner-internal", { identities: [{ emailDomain: "partner.example" }], requests: [{ paths: ["/internal/*", "/admin/*"] }] }),
-    )),
-    accessPolicy("shop-oncall", ...shop, withRule(
-      allow("oncall-office-hours", {
-        identities: [{ group: "oncall" }],
-        schedule: { timeZone: "Europe/Berlin", windows: [{ days: ["Mon", "Tue", "Wed", "Thu", "Fri"], start: "08:00", end: "18:00" }] },
-      }),
-    )),
-    accessPolicy("shop-api-readonly", ...shop, withRule(
-      allow("scoped-readers", {
-        identities: [{ claim: { name: "scope", values: ["shop.read", "shop.admin"] } }],
-        requests: [{ methods: ["GET"], paths: ["/api/v1/*"], hosts: ["shop.example.com", "*.shop.example.com"] }],
-      }),
-    )),
-    accessPolicy("shop-office-network", ...shop, withRule(
-      allow("office-reports", { identities: [{ emailDomain: "example.com" }], requests: [{ paths: ["/reports/*"] }], sourceCIDRs: ["10.0.0.0/8", "192.168.0.0/16"] }),
-    )),
-    accessPolicy("shop-db-tunnel", ...shop, withSession({ idleTimeout: "1h", absoluteTimeout: "12h" }), withRule(
-      allow("dba-postgres", { identities: [{ group: "dba" }], requests: [{ methods: ["CONNECT"], ports: [5432] }] }),
-    )),
-    accessPolicy("shop-ssh", ...shop, withRule(
-      deny("former-staff", { identities: [{ subject: "former-employee" }, { email: "mallory@example.com" }] }),
-      allow("sre-ssh", { identities: [{ group: "sre" }], requests: [{ methods: ["CONNECT"], ports: [22] }] }),
-    )),
-    accessPolicy("shop-partners", ...shop, withFailureMode("BestEffort"), withRule(
-      allow("partner-api", { identities: [{ emailDomain: "partner.example" }], requests: [{ methods: ["GET", "POST"], paths: ["/partner/*", "/webhooks/*"] }] }),
-    )),
-    accessPolicy("shop-change-freeze", ...shop, withRule(
-      deny("weekend-freeze", {
-        identities: [{ group: "deployers" }],
-        requests: [{ methods: ["POST", "PUT", "PATCH", "DELETE"] }],
-        schedule: { windows: [{ days: ["Sat", "Sun"], start: "00:00", end: "24:00" }] },
-      }),
-    )),
-    accessPolicy("shop-metrics", ...shop, withRule(
-      allow("prometheus-scrape", { identities: [{ subject: "system:serviceaccount:monitoring:prometheus" }], requests: [{ methods: ["GET"], paths: ["/metrics"] }] }),
-    )),
+    accessPolicy(
+      "shop-web",
+      ...shop,
+      withFailureMode("BestEffort"),
+      withSession({ idleTimeout: "30m", absoluteTimeout: "8h" }),
+      withRule(
+        allow("engineers-read", { identities: [{ group: "engineers" }], requests: [{ methods: ["GET", "HEAD"], paths: ["*"] }] }),
+        allow("engineers-tunnel", { identities: [{ group: "engineers" }], requests: [{ methods: ["CONNECT"], ports: [tunnelPort] }] }),
+      ),
+    ),
+    accessPolicy(
+      "shop-admin-lockdown",
+      ...shop,
+      withRule(
+        deny("no-contractors-admin", { identities: [{ group: "contractors" }], requests: [{ paths: ["/admin/*"] }] }),
+        deny("no-partner-internal", { identities: [{ emailDomain: "partner.example" }], requests: [{ paths: ["/internal/*", "/admin/*"] }] }),
+      ),
+    ),
+    accessPolicy(
+      "shop-oncall",
+      ...shop,
+      withRule(
+        allow("oncall-office-hours", {
+          identities: [{ group: "oncall" }],
+          schedule: { timeZone: "Europe/Berlin", windows: [{ days: ["Mon", "Tue", "Wed", "Thu", "Fri"], start: "08:00", end: "18:00" }] },
+        }),
+      ),
+    ),
+    accessPolicy(
+      "shop-api-readonly",
+      ...shop,
+      withRule(
+        allow("scoped-readers", {
+          identities: [{ claim: { name: "scope", values: ["shop.read", "shop.admin"] } }],
+          requests: [{ methods: ["GET"], paths: ["/api/v1/*"], hosts: ["shop.example.com", "*.shop.example.com"] }],
+        }),
+      ),
+    ),
+    accessPolicy(
+      "shop-office-network",
+      ...shop,
+      withRule(
+        allow("office-reports", {
+          identities: [{ emailDomain: "example.com" }],
+          requests: [{ paths: ["/reports/*"] }],
+          sourceCIDRs: ["10.0.0.0/8", "192.168.0.0/16"],
+        }),
+      ),
+    ),
+    accessPolicy(
+      "shop-db-tunnel",
+      ...shop,
+      withSession({ idleTimeout: "1h", absoluteTimeout: "12h" }),
+      withRule(allow("dba-postgres", { identities: [{ group: "dba" }], requests: [{ methods: ["CONNECT"], ports: [5432] }] })),
+    ),
+    accessPolicy(
+      "shop-ssh",
+      ...shop,
+      withRule(
+        deny("former-staff", { identities: [{ subject: "former-employee" }, { email: "mallory@example.com" }] }),
+        allow("sre-ssh", { identities: [{ group: "sre" }], requests: [{ methods: ["CONNECT"], ports: [22] }] }),
+      ),
+    ),
+    accessPolicy(
+      "shop-partners",
+      ...shop,
+      withFailureMode("BestEffort"),
+      withRule(
+        allow("partner-api", {
+          identities: [{ emailDomain: "partner.example" }],
+          requests: [{ methods: ["GET", "POST"], paths: ["/partner/*", "/webhooks/*"] }],
+        }),
+      ),
+    ),
+    accessPolicy(
+      "shop-change-freeze",
+      ...shop,
+      withRule(
+        deny("weekend-freeze", {
+          identities: [{ group: "deployers" }],
+          requests: [{ methods: ["POST", "PUT", "PATCH", "DELETE"] }],
+          schedule: { windows: [{ days: ["Sat", "Sun"], start: "00:00", end: "24:00" }] },
+        }),
+      ),
+    ),
+    accessPolicy(
+      "shop-metrics",
+      ...shop,
+      withRule(
+        allow("prometheus-scrape", {
+          identities: [{ subject: "system:serviceaccount:monitoring:prometheus" }],
+          requests: [{ methods: ["GET"], paths: ["/metrics"] }],
+        }),
+      ),
+    ),
   ];
   return policies.map((p) => {
     const result = compileAccessPolicy(p);

@@ -64,7 +64,10 @@ export function sampleRss(pid: number, everyMs = 200): { stop(): number } {
 
 /** The open-file limits this process inherited (soft / hard), from /proc/self/limits. */
 export function openFileLimits(): { soft: string; hard: string } {
-  const line = readFileSync("/proc/self/limits", "utf8").split("\n").find((l) => l.startsWith("Max open files")) ?? "";
+  const line =
+    readFileSync("/proc/self/limits", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("Max open files")) ?? "";
   const [soft = "?", hard = "?"] = line.replace("Max open files", "").trim().split(/\s+/);
   return { soft, hard };
 }

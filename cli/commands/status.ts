@@ -47,7 +47,9 @@ async function sessionsApiService(kube: Kube, fallbackNamespace: string): Promis
 
 async function leaseInto(kube: Kube, info: OperatorInfo, namespace: string, name: string): Promise<void> {
   try {
-    const lease = await kube.json<{ spec?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number } }>({ path: `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/${name}` });
+    const lease = await kube.json<{ spec?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number } }>({
+      path: `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/${name}`,
+    });
     const spec = lease.spec ?? {};
     if (spec.holderIdentity !== undefined) info.leader = spec.holderIdentity;
     if (spec.renewTime !== undefined) info.leaseRenewed = spec.renewTime;
@@ -65,7 +67,10 @@ function versionOf(d: V1Deployment): string {
 
 async function operatorInfo(kube: Kube, fallbackNamespace: string): Promise<{ info: OperatorInfo; adminPort?: number }> {
   const { namespace, sessionsApi } = await sessionsApiService(kube, fallbackNamespace);
-  const deployments = await kube.json<{ items: V1Deployment[] }>({ path: `/apis/apps/v1/namespaces/${namespace}/deployments`, query: { labelSelector: "app.kubernetes.io/component=operator" } });
+  const deployments = await kube.json<{ items: V1Deployment[] }>({
+    path: `/apis/apps/v1/namespaces/${namespace}/deployments`,
+    query: { labelSelector: "app.kubernetes.io/component=operator" },
+  });
   const d = deployments.items[0];
   if (d === undefined) throw new Error(`no vigil-operator Deployment in namespace ${namespace} (use --operator-namespace)`);
   const info: OperatorInfo = {
@@ -86,7 +91,9 @@ async function metrics(kube: Kube, info: OperatorInfo, adminPort: number | undef
   if (adminPort === undefined) throw new Error("the operator's admin port is not in its Deployment");
   const base = `/api/v1/namespaces/${info.namespace}/pods/${encodeURIComponent(info.leader)}:${adminPort}/proxy`;
   const text = await kube.text({ path: `${base}/metrics`, accept: "text/plain" });
-  const ready = await kube.text({ path: `${base}/readyz`, accept: "text/plain" }).catch((err: unknown) => `not ready (${describeFailure(err).message.split("\n")[0] ?? ""})`);
+  const ready = await kube
+    .text({ path: `${base}/readyz`, accept: "text/plain" })
+    .catch((err: unknown) => `not ready (${describeFailure(err).message.split("\n")[0] ?? ""})`);
   return { ...parseMetrics(text), ready: ready.trim() };
 }
 
@@ -106,7 +113,9 @@ export async function gatherStatus(kube: Kube, scope: Scope, operatorNamespace: 
     : { ok: false, why: "the operator was not found" };
   return {
     operator,
-    metrics: m.ok ? m : { ok: false, why: `${m.why} (operator metrics are read through the API server's pod proxy, which needs get pods/proxy in the operator's namespace)` },
+    metrics: m.ok
+      ? m
+      : { ok: false, why: `${m.why} (operator metrics are read through the API server's pod proxy, which needs get pods/proxy in the operator's namespace)` },
     policies: await section(async () => (await listPolicies(kube, scope)).items),
     terminations: await section(async () => (await listTerminations(kube, scope)).items),
     pods: await section(() => injectedPods(kube, scope)),

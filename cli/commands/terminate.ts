@@ -48,7 +48,9 @@ async function wait(ctx: CommandContext, created: SessionTermination, timeoutMs:
   const done = await followTermination(ctx.kube(), namespace, name, show, { timeoutMs, signal: ctx.io.signal });
   if (ctx.io.errIsTTY) ctx.io.err("\n");
   if (done === undefined) {
-    ctx.io.err(`error: ${SESSION_TERMINATION.singular} ${name} did not finish within ${timeoutMs / 1000}s; kubectl get sessiontermination ${name} -n ${namespace} -o yaml shows where it is\n`);
+    ctx.io.err(
+      `error: ${SESSION_TERMINATION.singular} ${name} did not finish within ${timeoutMs / 1000}s; kubectl get sessiontermination ${name} -n ${namespace} -o yaml shows where it is\n`,
+    );
     return EXIT.timeout;
   }
   const s = done.status ?? {};
@@ -57,7 +59,9 @@ async function wait(ctx: CommandContext, created: SessionTermination, timeoutMs:
     return EXIT.terminationFailed;
   }
   const say = (ctx.parsed.global.output ?? "table") === "table" ? ctx.io.out : ctx.io.err;
-  say(`${SESSION_TERMINATION.singular}.vigil.dev/${name} Completed: ${s.sessionsTerminated ?? 0} sessions, ${s.connectionsClosed ?? 0} connections ended, ${s.sidecarsAcknowledged ?? 0}/${s.sidecarsExpected ?? 0} sidecars acknowledged\n`);
+  say(
+    `${SESSION_TERMINATION.singular}.vigil.dev/${name} Completed: ${s.sessionsTerminated ?? 0} sessions, ${s.connectionsClosed ?? 0} connections ended, ${s.sidecarsAcknowledged ?? 0}/${s.sidecarsExpected ?? 0} sidecars acknowledged\n`,
+  );
   return EXIT.ok;
 }
 

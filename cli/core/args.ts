@@ -50,7 +50,7 @@ export function parseCommandLine(argv: readonly string[], options: OptionSpec, a
   try {
     parsed = parseArgs({ args: [...argv], options: { ...GLOBAL_OPTIONS, ...options }, allowPositionals: true, strict: true });
   } catch (err) {
-    const message = err instanceof Error ? err.message.replace(/^.*?: /, "").split("\n")[0] ?? "" : String(err);
+    const message = err instanceof Error ? (err.message.replace(/^.*?: /, "").split("\n")[0] ?? "") : String(err);
     throw new UsageError(`${message}\n  see kubectl vigil ${command} -h`);
   }
   const v = parsed.values as Record<string, string | boolean | undefined>;
@@ -61,7 +61,8 @@ export function parseCommandLine(argv: readonly string[], options: OptionSpec, a
 
 function checkFormat(output: string, allowedFormats: readonly OutputFormat[], command: string): OutputFormat {
   if (!(FORMATS as readonly string[]).includes(output)) throw new UsageError(`unknown output format "${output}"; use one of ${allowedFormats.join(", ")}`);
-  if (!(allowedFormats as readonly string[]).includes(output)) throw new UsageError(`kubectl vigil ${command} cannot print -o ${output}; use one of ${allowedFormats.join(", ")}`);
+  if (!(allowedFormats as readonly string[]).includes(output))
+    throw new UsageError(`kubectl vigil ${command} cannot print -o ${output}; use one of ${allowedFormats.join(", ")}`);
   return output as OutputFormat;
 }
 

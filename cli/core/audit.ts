@@ -76,7 +76,8 @@ export const AUDIT_ANNOTATIONS = {
   session: "vigil.dev/session-id",
 } as const;
 
-const defaultType = (kind: string, reason: string | undefined): string => `${kind === "SessionTermination" ? "termination" : "session"}.${(reason ?? "event").toLowerCase()}`;
+const defaultType = (kind: string, reason: string | undefined): string =>
+  `${kind === "SessionTermination" ? "termination" : "session"}.${(reason ?? "event").toLowerCase()}`;
 const eventTime = (e: KubeEvent): string => e.eventTime ?? e.lastTimestamp ?? e.firstTimestamp ?? "";
 
 function eventOfKubernetes(e: KubeEvent): AuditEvent {
@@ -121,7 +122,19 @@ export function filterAudit(events: readonly AuditEvent[], f: AuditFilter): Audi
     .sort((a, b) => a.time.localeCompare(b.time));
 }
 
-export const AUDIT_CSV_COLUMNS: readonly (keyof AuditEvent)[] = ["time", "code", "type", "outcome", "user", "actor", "namespace", "session", "pod", "reason", "source"];
+export const AUDIT_CSV_COLUMNS: readonly (keyof AuditEvent)[] = [
+  "time",
+  "code",
+  "type",
+  "outcome",
+  "user",
+  "actor",
+  "namespace",
+  "session",
+  "pod",
+  "reason",
+  "source",
+];
 
 /**
  * RFC 4180 CSV. A cell that a spreadsheet would run as a formula (starting with = + - @, tab or CR) gets a leading

@@ -44,7 +44,16 @@ export const SESSION_COLUMNS = ["ID", "USER", "WORKLOADS", "CLIENT", "STATE", "F
 export const SESSION_WIDE_COLUMNS = [...SESSION_COLUMNS, "GROUPS", "USER AGENT", "FIRST IP", "END REASON"];
 
 export function sessionRow(s: VigilSession, now: number, wide: boolean): string[] {
-  const row = [s.metadata.name, userOf(s), orNone(workloadsOf(s)), s.lastIP, stateOf(s), String(s.flows.length), ago(s.startTime, now), ago(s.lastActivityTime, now)];
+  const row = [
+    s.metadata.name,
+    userOf(s),
+    orNone(workloadsOf(s)),
+    s.lastIP,
+    stateOf(s),
+    String(s.flows.length),
+    ago(s.startTime, now),
+    ago(s.lastActivityTime, now),
+  ];
   if (!wide) return row;
   const end = s.endReason === undefined ? undefined : s.endReason;
   return [...row, orNone(s.identity.groups.join(",")), orNone(s.userAgent), s.firstIP, orNone(end)];
@@ -111,7 +120,8 @@ export function describeSession(parts: readonly VigilSession[], extra: readonly 
     lines.push(`  Workloads:   ${orNone(s.workloads.map((w) => `${w.name ?? w.pod} (pod ${w.pod}${w.stale === true ? ", stale" : ""})`).join(", "))}`);
     lines.push(`  Admitted by: ${orNone(s.admittedBy.map((a) => `${a.policy}/${a.rule}`).join(", "))}`);
     lines.push(`  Requests:    ${s.requests}`);
-    if (s.terminationRequested !== undefined) lines.push(`  Termination: ${s.terminationRequested.sessionTermination} requested by ${s.terminationRequested.user}`);
+    if (s.terminationRequested !== undefined)
+      lines.push(`  Termination: ${s.terminationRequested.sessionTermination} requested by ${s.terminationRequested.user}`);
     if (s.flows.length === 0) lines.push("  Flows:       <none>");
     else {
       lines.push("  Flows:");
@@ -119,7 +129,12 @@ export function describeSession(parts: readonly VigilSession[], extra: readonly 
         ["KIND", "POD", "PEER", "PORT", "IN", "OUT", "AGE"],
         s.flows.map((f) => [f.kind, f.pod, f.peer, String(f.port), bytes(f.bytesIn), bytes(f.bytesOut), ago(f.openedAt, now)]),
       );
-      lines.push(...table.trimEnd().split("\n").map((l) => `    ${l}`));
+      lines.push(
+        ...table
+          .trimEnd()
+          .split("\n")
+          .map((l) => `    ${l}`),
+      );
     }
     lines.push(`  Closed flows: ${s.closedFlows.count} (${bytes(s.closedFlows.bytesIn)} in, ${bytes(s.closedFlows.bytesOut)} out)`);
   }
@@ -129,9 +144,21 @@ export function describeSession(parts: readonly VigilSession[], extra: readonly 
   else {
     const table = renderTable(
       ["TIME", "NAMESPACE", "CODE", "EVENT", "OUTCOME", "DETAIL"],
-      timeline.map((e) => [e.time, e.namespace, e.code, e.type, e.outcome, [e.pod === undefined ? "" : `pod ${e.pod}`, e.detail].filter((x) => x !== "").join("; ")]),
+      timeline.map((e) => [
+        e.time,
+        e.namespace,
+        e.code,
+        e.type,
+        e.outcome,
+        [e.pod === undefined ? "" : `pod ${e.pod}`, e.detail].filter((x) => x !== "").join("; "),
+      ]),
     );
-    lines.push(...table.trimEnd().split("\n").map((l) => `  ${l}`));
+    lines.push(
+      ...table
+        .trimEnd()
+        .split("\n")
+        .map((l) => `  ${l}`),
+    );
   }
   return lines.join("\n") + "\n";
 }

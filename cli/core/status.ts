@@ -50,7 +50,9 @@ const cond = (p: AccessPolicy, type: string): string => {
 
 /** Highest bus revision any status reports: what the operator last published. */
 export function busRevision(policies: readonly AccessPolicy[], terminations: readonly SessionTermination[]): number | undefined {
-  const revs = [...policies.map((p) => p.status?.busRevision), ...terminations.map((t) => t.status?.busRevision)].filter((r): r is number => typeof r === "number");
+  const revs = [...policies.map((p) => p.status?.busRevision), ...terminations.map((t) => t.status?.busRevision)].filter(
+    (r): r is number => typeof r === "number",
+  );
   return revs.length === 0 ? undefined : Math.max(...revs);
 }
 
@@ -91,7 +93,9 @@ function operatorLines(s: Section<OperatorInfo>, now: number): string[] {
 function metricsLines(s: Section<MetricsInfo>): string[] {
   if (!s.ok) return [`Metrics:       not available — ${s.why}`];
   const m = s.value;
-  return [`Metrics:       ${m.sidecarsKnown ?? "?"} live sidecars known, ${m.busRebuilds ?? "?"} bus rebuilds, work queue ${m.queueDepth ?? "?"}; readiness: ${m.ready}`];
+  return [
+    `Metrics:       ${m.sidecarsKnown ?? "?"} live sidecars known, ${m.busRebuilds ?? "?"} bus rebuilds, work queue ${m.queueDepth ?? "?"}; readiness: ${m.ready}`,
+  ];
 }
 
 export function renderStatus(r: StatusReport, now: number): string {
@@ -100,7 +104,9 @@ export function renderStatus(r: StatusReport, now: number): string {
   const terminations = r.terminations.ok ? r.terminations.value : [];
   const rev = busRevision(policies, terminations);
   const unready = policies.filter((p) => cond(p, "Ready") !== "True");
-  out.push(`Bus:           revision ${rev ?? "<none published>"}; ${unready.length === 0 ? "every policy Ready" : `${unready.length} policies not Ready (a Redis or sidecar problem shows there)`}`);
+  out.push(
+    `Bus:           revision ${rev ?? "<none published>"}; ${unready.length === 0 ? "every policy Ready" : `${unready.length} policies not Ready (a Redis or sidecar problem shows there)`}`,
+  );
   out.push(...metricsLines(r.metrics));
 
   out.push("", "Sidecars by namespace:");
@@ -108,14 +114,30 @@ export function renderStatus(r: StatusReport, now: number): string {
   else {
     const counts = sidecarsByNamespace(r.pods.ok ? r.pods.value : [], policies);
     if (!r.pods.ok) out.push(`  (injected pods unknown — ${r.pods.why})`);
-    out.push(counts.length === 0 ? "  <none>" : indent(renderTable(["NAMESPACE", "PODS READY", "SELECTED", "ENFORCING"], counts.map((c) => [c.namespace, r.pods.ok ? `${c.ready}/${c.injected}` : "?", String(c.selected), String(c.enforcing)]))));
+    out.push(
+      counts.length === 0
+        ? "  <none>"
+        : indent(
+            renderTable(
+              ["NAMESPACE", "PODS READY", "SELECTED", "ENFORCING"],
+              counts.map((c) => [c.namespace, r.pods.ok ? `${c.ready}/${c.injected}` : "?", String(c.selected), String(c.enforcing)]),
+            ),
+          ),
+    );
   }
 
   out.push("", "Policies:");
   if (!r.policies.ok) out.push(`  unknown — ${r.policies.why}`);
   else if (policies.length === 0) out.push("  <none>");
   else {
-    const rows = policies.map((p) => [p.metadata.namespace ?? "", p.metadata.name ?? "", cond(p, "Accepted"), cond(p, "Ready"), `${p.status?.enforcingSidecars ?? 0}/${p.status?.selectedSidecars ?? 0}`, orNone(p.status?.busRevision?.toString())]);
+    const rows = policies.map((p) => [
+      p.metadata.namespace ?? "",
+      p.metadata.name ?? "",
+      cond(p, "Accepted"),
+      cond(p, "Ready"),
+      `${p.status?.enforcingSidecars ?? 0}/${p.status?.selectedSidecars ?? 0}`,
+      orNone(p.status?.busRevision?.toString()),
+    ]);
     out.push(indent(renderTable(["NAMESPACE", "NAME", "ACCEPTED", "READY", "ENFORCING", "REVISION"], rows)));
   }
 
@@ -125,14 +147,25 @@ export function renderStatus(r: StatusReport, now: number): string {
     const running = terminations.filter(inProgress);
     if (running.length === 0) out.push(`  <none> (${terminations.length} finished)`);
     else {
-      const rows = running.map((t) => [t.metadata.namespace ?? "", t.metadata.name ?? "", t.status?.phase ?? "Pending", `${t.status?.sidecarsAcknowledged ?? 0}/${t.status?.sidecarsExpected ?? "?"}`, humanDuration(now - Date.parse(t.metadata.creationTimestamp ?? new Date(now).toISOString()))]);
+      const rows = running.map((t) => [
+        t.metadata.namespace ?? "",
+        t.metadata.name ?? "",
+        t.status?.phase ?? "Pending",
+        `${t.status?.sidecarsAcknowledged ?? 0}/${t.status?.sidecarsExpected ?? "?"}`,
+        humanDuration(now - Date.parse(t.metadata.creationTimestamp ?? new Date(now).toISOString())),
+      ]);
       out.push(indent(renderTable(["NAMESPACE", "NAME", "PHASE", "ACKED", "AGE"], rows)));
     }
   }
   return out.join("\n") + "\n";
 }
 
-const indent = (table: string): string => table.trimEnd().split("\n").map((l) => `  ${l}`).join("\n");
+const indent = (table: string): string =>
+  table
+    .trimEnd()
+    .split("\n")
+    .map((l) => `  ${l}`)
+    .join("\n");
 
 /** The few operator metrics status shows, from Prometheus text. */
 export function parseMetrics(text: string): Omit<MetricsInfo, "ready"> {
@@ -149,5 +182,10 @@ export function parseMetrics(text: string): Omit<MetricsInfo, "ready"> {
   const known = sum("vigil_operator_sidecars_known");
   const rebuilds = sum("vigil_operator_bus_rebuilds_total");
   const depth = sum("vigil_operator_workqueue_depth");
-  return { ...out, ...(known === undefined ? {} : { sidecarsKnown: known }), ...(rebuilds === undefined ? {} : { busRebuilds: rebuilds }), ...(depth === undefined ? {} : { queueDepth: depth }) };
+  return {
+    ...out,
+    ...(known === undefined ? {} : { sidecarsKnown: known }),
+    ...(rebuilds === undefined ? {} : { busRebuilds: rebuilds }),
+    ...(depth === undefined ? {} : { queueDepth: depth }),
+  };
 }

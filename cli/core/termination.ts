@@ -30,10 +30,13 @@ export function targetOf(r: TerminateRequest): TerminationTarget {
     r.all === true ? "--all" : undefined,
   ].filter((x) => x !== undefined);
   if (given.length !== 1) {
-    throw new UsageError(given.length === 0 ? "name whom to terminate: a SESSION_ID, --user, --email, --group, or --all --yes" : `name one target only (got ${given.join(", ")})`);
+    throw new UsageError(
+      given.length === 0 ? "name whom to terminate: a SESSION_ID, --user, --email, --group, or --all --yes" : `name one target only (got ${given.join(", ")})`,
+    );
   }
   if (r.sessionId !== undefined) {
-    if (!SESSION_ID_PATTERN.test(r.sessionId)) throw new UsageError(`"${r.sessionId}" is not a session id (s_ and 22 characters); kubectl vigil sessions lists them`);
+    if (!SESSION_ID_PATTERN.test(r.sessionId))
+      throw new UsageError(`"${r.sessionId}" is not a session id (s_ and 22 characters); kubectl vigil sessions lists them`);
     return { sessionID: r.sessionId };
   }
   if (r.user !== undefined) return { subject: r.user };
@@ -54,7 +57,11 @@ export function terminationObject(namespace: string, r: TerminateRequest, reques
   return {
     apiVersion: API_VERSION,
     kind: SESSION_TERMINATION.kind,
-    metadata: { generateName: `${prefix}-`, namespace, annotations: { [REQUESTED_BY_ANNOTATION]: requestedBy.slice(0, 1024) } } as SessionTermination["metadata"],
+    metadata: {
+      generateName: `${prefix}-`,
+      namespace,
+      annotations: { [REQUESTED_BY_ANNOTATION]: requestedBy.slice(0, 1024) },
+    } as SessionTermination["metadata"],
     spec: {
       target,
       ...(target.allSessions === true ? { confirmation: CONFIRM_ALL_SESSIONS } : {}),
@@ -79,5 +86,7 @@ export function progressLine(t: SessionTermination): string {
 export function failureDetail(t: SessionTermination): string {
   const c = t.status?.conditions?.find((x) => x.status !== "True") ?? t.status?.conditions?.[0];
   const unresponsive = t.status?.unresponsiveSidecars ?? [];
-  return [c === undefined ? "" : `${c.reason}: ${c.message}`, unresponsive.length === 0 ? "" : `no acknowledgement from ${unresponsive.join(", ")}`].filter((x) => x !== "").join("; ");
+  return [c === undefined ? "" : `${c.reason}: ${c.message}`, unresponsive.length === 0 ? "" : `no acknowledgement from ${unresponsive.join(", ")}`]
+    .filter((x) => x !== "")
+    .join("; ");
 }

@@ -59,7 +59,9 @@ export function auditEventObject(r: AuditRecord, now: Date): Record<string, unkn
       },
     },
     involvedObject: involved,
-    ...(r.termination === undefined || r.sessionId === undefined ? {} : { related: { apiVersion: API_VERSION, kind: SESSION_TERMINATION.kind, namespace: r.namespace, name: r.termination } }),
+    ...(r.termination === undefined || r.sessionId === undefined
+      ? {}
+      : { related: { apiVersion: API_VERSION, kind: SESSION_TERMINATION.kind, namespace: r.namespace, name: r.termination } }),
     reason: code.reason,
     action: code.action,
     message: clean(r.message, 1000),

@@ -47,10 +47,13 @@ export function loadKubeConfig(target: KubeTarget): KubeConfig {
     if (target.kubeconfig !== undefined) kc.loadFromFile(target.kubeconfig);
     else kc.loadFromDefault();
   } catch (err) {
-    throw new UsageError(`cannot read the kubeconfig${target.kubeconfig === undefined ? "" : ` ${target.kubeconfig}`}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new UsageError(
+      `cannot read the kubeconfig${target.kubeconfig === undefined ? "" : ` ${target.kubeconfig}`}: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   if (target.context !== undefined) {
-    if (kc.getContextObject(target.context) === null) throw new UsageError(`context "${target.context}" is not in the kubeconfig (kubectl config get-contexts lists them)`);
+    if (kc.getContextObject(target.context) === null)
+      throw new UsageError(`context "${target.context}" is not in the kubeconfig (kubectl config get-contexts lists them)`);
     kc.setCurrentContext(target.context);
   }
   if (kc.getCurrentCluster() === null) throw new UsageError("the kubeconfig has no current cluster: pass --kubeconfig or --context, or set KUBECONFIG");

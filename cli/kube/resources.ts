@@ -47,7 +47,8 @@ export async function listAll<T>(kube: Kube, path: string, query: Record<string,
 export const listSessions = (kube: Kube, namespace: Scope, fieldSelector: string): Promise<List<VigilSession>> =>
   listAll<VigilSession>(kube, sessionsPath(namespace), { fieldSelector });
 export const listPolicies = (kube: Kube, namespace: Scope): Promise<List<AccessPolicy>> => listAll<AccessPolicy>(kube, policiesPath(namespace));
-export const listTerminations = (kube: Kube, namespace: Scope): Promise<List<SessionTermination>> => listAll<SessionTermination>(kube, terminationsPath(namespace));
+export const listTerminations = (kube: Kube, namespace: Scope): Promise<List<SessionTermination>> =>
+  listAll<SessionTermination>(kube, terminationsPath(namespace));
 
 export interface Identity {
   username: string;

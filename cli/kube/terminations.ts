@@ -4,8 +4,18 @@ import { finished, terminationObject, type TerminateRequest } from "../core/term
 import type { Kube } from "./client.ts";
 import { terminationsPath, type Identity } from "./resources.ts";
 
-export async function createTermination(kube: Kube, namespace: string, request: TerminateRequest, actor: Identity, prefix: string): Promise<SessionTermination> {
-  return kube.json<SessionTermination>({ method: "POST", path: terminationsPath(namespace), body: terminationObject(namespace, request, actor.username, prefix) });
+export async function createTermination(
+  kube: Kube,
+  namespace: string,
+  request: TerminateRequest,
+  actor: Identity,
+  prefix: string,
+): Promise<SessionTermination> {
+  return kube.json<SessionTermination>({
+    method: "POST",
+    path: terminationsPath(namespace),
+    body: terminationObject(namespace, request, actor.username, prefix),
+  });
 }
 
 /**
@@ -21,8 +31,12 @@ export async function followTermination(
   opts: { timeoutMs: number; signal?: AbortSignal },
 ): Promise<SessionTermination | undefined> {
   const stop = new AbortController();
-  const timer = setTimeout(() => { stop.abort(); }, opts.timeoutMs);
-  const onAbort = (): void => { stop.abort(); };
+  const timer = setTimeout(() => {
+    stop.abort();
+  }, opts.timeoutMs);
+  const onAbort = (): void => {
+    stop.abort();
+  };
   opts.signal?.addEventListener("abort", onAbort);
   let done: SessionTermination | undefined;
   try {
@@ -34,7 +48,11 @@ export async function followTermination(
         break;
       }
       await kube.watch<SessionTermination>(
-        { path: terminationsPath(namespace), query: { fieldSelector: `metadata.name=${name}`, resourceVersion: current.metadata.resourceVersion, timeoutSeconds: 60 }, signal: stop.signal },
+        {
+          path: terminationsPath(namespace),
+          query: { fieldSelector: `metadata.name=${name}`, resourceVersion: current.metadata.resourceVersion, timeoutSeconds: 60 },
+          signal: stop.signal,
+        },
         (e) => {
           if (e.type !== "ADDED" && e.type !== "MODIFIED") return;
           onChange(e.object);

@@ -24,30 +24,30 @@ const NAV: readonly [Frame["nav"], string, string][] = [
 export function page(f: Frame, body: Html): Html {
   const headers = JSON.stringify({ "x-csrf-token": f.csrf });
   return html`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="htmx-config" content="${HTMX_CONFIG.value}">
-<title>${f.title} · Vigil</title>
-<link rel="stylesheet" href="/assets/pico.classless.min.css">
-<link rel="stylesheet" href="/assets/console.css">
-<script src="/assets/htmx.min.js" defer></script>
-<script src="/assets/sse.js" defer></script>
-</head>
-<body hx-headers="${headers}">
-<header>
-<nav>
-<ul><li><strong>Vigil</strong></li></ul>
-<ul>${NAV.map(([key, path, label]) => html`<li><a href="${path}"${key === f.nav ? raw(' aria-current="page"') : ""}>${label}</a></li>`)}</ul>
-</nav>
-<p class="whoami">${f.viewer} · context ${f.context} · ${f.scope}</p>
-</header>
-<main>
-${body}
-</main>
-</body>
-</html>`;
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <meta name="htmx-config" content="${HTMX_CONFIG.value}" />
+        <title>${f.title} · Vigil</title>
+        <link rel="stylesheet" href="/assets/pico.classless.min.css" />
+        <link rel="stylesheet" href="/assets/console.css" />
+        <script src="/assets/htmx.min.js" defer></script>
+        <script src="/assets/sse.js" defer></script>
+      </head>
+      <body hx-headers="${headers}">
+        <header>
+          <nav>
+            <ul>
+              <li><strong>Vigil</strong></li>
+            </ul>
+            <ul>
+              ${NAV.map(([key, path, label]) => html`<li><a href="${path}" ${key === f.nav ? raw(' aria-current="page"') : ""}>${label}</a></li>`)}
+            </ul>
+          </nav>
+          <p class="whoami">${f.viewer} · context ${f.context} · ${f.scope}</p>
+        </header>
+        <main>${body}</main>
+      </body>
+    </html>`;
 }
-
-export const notice = (text: string): Html => html`<p class="notice" role="alert">${text}</p>`;

@@ -11,17 +11,20 @@ export interface PolicyView {
 
 export function policiesPage(views: readonly PolicyView[], error: string | undefined): Html {
   return html`<h1>Policies</h1>
-${error === undefined ? "" : html`<p class="notice" role="alert">${error}</p>`}
-${views.length === 0 ? html`<p>No AccessPolicies.</p>` : ""}
-${views.map(({ policy: p, pods }) => {
-    const st = p.status ?? {};
-    return html`<article data-policy="${p.metadata.name}">
-<header><strong>${p.metadata.namespace}/${p.metadata.name}</strong> · ${p.spec.failureMode ?? "Strict"} · bus revision ${st.busRevision ?? "—"}</header>
-<p>${(st.conditions ?? []).map((c) => html`<span class="condition" data-status="${c.status}">${c.type}=${c.status}</span> <small>${c.reason}: ${c.message}</small><br>`)}</p>
-<p>Selects ${selectorInWords(p.spec.selector)}: ${typeof pods === "string" ? pods : pods.length === 0 ? "no pods now" : pods.join(", ")}</p>
-<p>Enforcing sidecars: <strong>${st.enforcingSidecars ?? 0}</strong> of ${st.selectedSidecars ?? 0} selected</p>
-<ol>${p.spec.rules.map((r) => html`<li><strong>${r.name}</strong>: ${ruleInWords(r)}</li>`)}</ol>
-${p.spec.session === undefined ? "" : html`<p><small>Sessions: idle timeout ${p.spec.session.idleTimeout ?? "30m"}, absolute ${p.spec.session.absoluteTimeout ?? "8h"}</small></p>`}
-</article>`;
-  })}`;
+    ${error === undefined ? "" : html`<p class="notice" role="alert">${error}</p>`} ${views.length === 0 ? html`<p>No AccessPolicies.</p>` : ""}
+    ${views.map(({ policy: p, pods }) => {
+      const st = p.status ?? {};
+      return html`<article data-policy="${p.metadata.name}">
+        <header><strong>${p.metadata.namespace}/${p.metadata.name}</strong> · ${p.spec.failureMode ?? "Strict"} · bus revision ${st.busRevision ?? "—"}</header>
+        <p>
+          ${(st.conditions ?? []).map((c) => html`<span class="condition" data-status="${c.status}">${c.type}=${c.status}</span> <small>${c.reason}: ${c.message}</small><br />`)}
+        </p>
+        <p>Selects ${selectorInWords(p.spec.selector)}: ${typeof pods === "string" ? pods : pods.length === 0 ? "no pods now" : pods.join(", ")}</p>
+        <p>Enforcing sidecars: <strong>${st.enforcingSidecars ?? 0}</strong> of ${st.selectedSidecars ?? 0} selected</p>
+        <ol>
+          ${p.spec.rules.map((r) => html`<li><strong>${r.name}</strong>: ${ruleInWords(r)}</li>`)}
+        </ol>
+        ${p.spec.session === undefined ? "" : html`<p><small>Sessions: idle timeout ${p.spec.session.idleTimeout ?? "30m"}, absolute ${p.spec.session.absoluteTimeout ?? "8h"}</small></p>`}
+      </article>`;
+    })}`;
 }

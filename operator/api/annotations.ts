@@ -54,3 +54,10 @@ export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
  * the user (as the aggregator authenticated them) who asked.
  */
 export const REQUESTED_BY_ANNOTATION = `${PREFIX}/requested-by`;
+
+/** On SessionTerminations created from a signal: what sent it (`backchannel-logout`, `ssf`, `session-protection`). */
+export const SIGNAL_SOURCE_LABEL = `${PREFIX}/signal-source`;
+/** On SessionTerminations created from a signal: which signal (`logout`, `session-revoked`, `SESSION_NETWORK_CHANGED` …). */
+export const SIGNAL_LABEL = `${PREFIX}/signal`;
+/** On SessionTerminations created from a signal: its identifier (the token's `jti`, or the session finding). */
+export const SIGNAL_ID_ANNOTATION = `${PREFIX}/signal-id`;

@@ -1,4 +1,13 @@
-import type { FailureMode, HttpMethod, LabelSelectorRequirement, Weekday } from "./v1alpha1/index.ts";
+import type {
+  DeviceComponent,
+  ExceedAction,
+  FailureMode,
+  HttpMethod,
+  LabelSelectorRequirement,
+  NetworkGranularity,
+  ProtectionMode,
+  Weekday,
+} from "./v1alpha1/index.ts";
 
 /**
  * CompiledPolicy: the normalised form of one AccessPolicy generation, as published on the bus and
@@ -17,7 +26,7 @@ export interface CompiledPolicy {
   selector: CompiledSelector;
   /** Deny rules first, then allow rules; each group sorted by name. */
   rules: CompiledRule[];
-  session: { idleTimeoutSeconds: number; absoluteTimeoutSeconds: number };
+  session: CompiledSession;
   failureMode: FailureMode;
 }
 
@@ -62,4 +71,21 @@ export type PathMatch = { kind: "exact"; value: string } | { kind: "prefix"; val
 export interface CompiledSchedule {
   timeZone: string;
   windows: { days: Weekday[]; startMinute: number; endMinute: number }[];
+}
+
+export interface CompiledSession {
+  idleTimeoutSeconds: number;
+  absoluteTimeoutSeconds: number;
+  /** Present only when the policy sets at least one protection (absent: every protection Off). */
+  protections?: CompiledProtections | undefined;
+}
+
+/** Every protection with its defaults applied (Off where the policy does not set it). */
+export interface CompiledProtections {
+  network: { mode: ProtectionMode; granularity: NetworkGranularity; ipv4PrefixLength: number; ipv6PrefixLength: number };
+  /** Components sorted, unique. */
+  device: { mode: ProtectionMode; components: DeviceComponent[] };
+  travel: { mode: ProtectionMode; maxSpeedKmh: number; minDistanceKm: number };
+  /** maxSessions is 0 when mode is Off and the policy names none. */
+  concurrent: { mode: ProtectionMode; maxSessions: number; onExceed: ExceedAction };
 }

@@ -26,21 +26,14 @@ export function formatConditionTime(now: Date): string {
   return `${now.toISOString().slice(0, 19)}Z`;
 }
 
-export function setCondition(
-  list: readonly Condition[] | undefined,
-  update: ConditionUpdate,
-  now: Date,
-): Condition[] {
+export function setCondition(list: readonly Condition[] | undefined, update: ConditionUpdate, now: Date): Condition[] {
   const current = list ?? [];
   const existing = current.find((c) => c.type === update.type);
   const next: Condition = {
     type: update.type,
     status: update.status,
     observedGeneration: update.observedGeneration,
-    lastTransitionTime:
-      existing !== undefined && existing.status === update.status
-        ? existing.lastTransitionTime
-        : formatConditionTime(now),
+    lastTransitionTime: existing !== undefined && existing.status === update.status ? existing.lastTransitionTime : formatConditionTime(now),
     reason: update.reason,
     message: update.message,
   };

@@ -65,11 +65,7 @@ export function parseDuration(input: string): number {
   while (rest.length > 0) {
     const match = TERM.exec(rest);
     if (match === null) {
-      throw new DurationError(
-        DURATION_INVALID,
-        input,
-        `invalid duration ${describe(input)}: expected terms like 1h, 30m, 90s, 250ms`,
-      );
+      throw new DurationError(DURATION_INVALID, input, `invalid duration ${describe(input)}: expected terms like 1h, 30m, 90s, 250ms`);
     }
     const [whole, amount = "", unit = ""] = match;
     total += Number(amount) * unitSeconds(unit);
@@ -82,9 +78,7 @@ export function parseDuration(input: string): number {
 }
 
 /** Like parseDuration but returns a result instead of throwing. */
-export function tryParseDuration(
-  input: string,
-): { ok: true; seconds: number } | { ok: false; error: DurationError } {
+export function tryParseDuration(input: string): { ok: true; seconds: number } | { ok: false; error: DurationError } {
   try {
     return { ok: true, seconds: parseDuration(input) };
   } catch (error: unknown) {

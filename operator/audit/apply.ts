@@ -12,7 +12,18 @@
  *
  * Returns "applied", "ignored", or "rejected" when the index refused the record (it counts why).
  */
-import type { AuditEvent, AuditIdentity, FlowCloseEvent, FlowOpenEvent, FlowProgressEvent, SessionActivityEvent, SessionAuditEvent, SessionEndEvent, SessionRefusedEvent, SessionStartEvent } from "../api/audit/events.ts";
+import type {
+  AuditEvent,
+  AuditIdentity,
+  FlowCloseEvent,
+  FlowOpenEvent,
+  FlowProgressEvent,
+  SessionActivityEvent,
+  SessionAuditEvent,
+  SessionEndEvent,
+  SessionRefusedEvent,
+  SessionStartEvent,
+} from "../api/audit/events.ts";
 import type { SessionIdentity } from "../api/sessions/v1alpha1.ts";
 import type { SessionEventSeen, SessionSeen } from "../api/sessions/records.ts";
 import type { SessionIndex } from "../sessions-api/index/session-index.ts";
@@ -54,7 +65,10 @@ function seenOf(e: SessionStartEvent | SessionActivityEvent, requests: number): 
 
 function sessionEnded(index: Ingest, e: SessionEndEvent): Applied {
   const detail = e.detail === undefined ? {} : { detail: e.detail };
-  return result(index.endSession({ sessionId: e.sessionId, time: e.time, reason: e.reason, ...detail }) && index.recordEvent(recent(e, "info", e.detail === undefined ? e.reason : `${e.reason}: ${e.detail}`)));
+  return result(
+    index.endSession({ sessionId: e.sessionId, time: e.time, reason: e.reason, ...detail }) &&
+      index.recordEvent(recent(e, "info", e.detail === undefined ? e.reason : `${e.reason}: ${e.detail}`)),
+  );
 }
 
 function refusalText(e: SessionRefusedEvent): string {
@@ -64,14 +78,32 @@ function refusalText(e: SessionRefusedEvent): string {
 
 function flowSeen(index: Ingest, e: FlowOpenEvent | FlowProgressEvent): Applied {
   const { flow } = e;
-  const seen = index.upsertFlow({ sessionId: e.sessionId, workload: e.workload, flowId: flow.id, kind: flow.kind, peer: flow.peer, port: flow.port, bytesIn: flow.bytesIn, bytesOut: flow.bytesOut, openedAt: flow.openedAt });
+  const seen = index.upsertFlow({
+    sessionId: e.sessionId,
+    workload: e.workload,
+    flowId: flow.id,
+    kind: flow.kind,
+    peer: flow.peer,
+    port: flow.port,
+    bytesIn: flow.bytesIn,
+    bytesOut: flow.bytesOut,
+    openedAt: flow.openedAt,
+  });
   if (e.event === "flow.progress") return result(seen);
   return result(seen && index.recordEvent(recent(e, "success", `${flow.kind} to port ${flow.port}`)));
 }
 
 function flowClosed(index: Ingest, e: FlowCloseEvent): Applied {
   const { flow } = e;
-  const closed = index.closeFlow({ sessionId: e.sessionId, workload: e.workload, flowId: flow.id, bytesIn: flow.bytesIn, bytesOut: flow.bytesOut, closedAt: e.time, reason: e.reason });
+  const closed = index.closeFlow({
+    sessionId: e.sessionId,
+    workload: e.workload,
+    flowId: flow.id,
+    bytesIn: flow.bytesIn,
+    bytesOut: flow.bytesOut,
+    closedAt: e.time,
+    reason: e.reason,
+  });
   return result(closed && index.recordEvent(recent(e, "info", `${flow.kind} ${e.reason}: ${flow.bytesIn} B in, ${flow.bytesOut} B out in ${e.durationMs} ms`)));
 }
 

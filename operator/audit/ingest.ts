@@ -72,12 +72,27 @@ export class AuditIngest {
     this.#throttle = new LogThrottle({ log: options.log, message: "audit stream entry refused" });
     const registers = options.registry === undefined ? undefined : [options.registry];
     if (registers !== undefined) {
-      const refused = new Counter({ name: "vigil_operator_audit_entries_refused_total", help: "Audit stream entries refused, by code.", labelNames: ["code"], registers });
+      const refused = new Counter({
+        name: "vigil_operator_audit_entries_refused_total",
+        help: "Audit stream entries refused, by code.",
+        labelNames: ["code"],
+        registers,
+      });
       for (const code of AUDIT_ENTRY_REFUSALS) refused.inc({ code }, 0);
       this.#metrics = {
-        entries: new Counter({ name: "vigil_operator_audit_entries_total", help: "Audit stream entries read, by result (applied, refused).", labelNames: ["result"], registers }),
+        entries: new Counter({
+          name: "vigil_operator_audit_entries_total",
+          help: "Audit stream entries read, by result (applied, refused).",
+          labelNames: ["result"],
+          registers,
+        }),
         refused,
-        events: new Counter({ name: "vigil_operator_audit_events_total", help: "Audit events read, by result (applied, ignored, rejected by the index, invalid).", labelNames: ["result"], registers }),
+        events: new Counter({
+          name: "vigil_operator_audit_events_total",
+          help: "Audit events read, by result (applied, ignored, rejected by the index, invalid).",
+          labelNames: ["result"],
+          registers,
+        }),
         stale: new Gauge({ name: "vigil_operator_audit_stale_sidecars", help: "Pods that reported sessions and no longer heartbeat.", registers }),
       };
     }
@@ -116,7 +131,12 @@ export class AuditIngest {
     this.#metrics?.entries.inc({ result: "applied" });
     if (opened.invalid > 0) {
       this.#metrics?.events.inc({ result: "invalid" }, opened.invalid);
-      this.#throttle.report("AUDIT_EVENT_INVALID", { event: "audit.refused", code: "VO030W", reason: "AUDIT_EVENT_INVALID", problem: opened.firstProblem ?? "" });
+      this.#throttle.report("AUDIT_EVENT_INVALID", {
+        event: "audit.refused",
+        code: "VO030W",
+        reason: "AUDIT_EVENT_INVALID",
+        problem: opened.firstProblem ?? "",
+      });
     }
     const [namespace = "", pod = ""] = opened.origin.split("/");
     this.#liveness.reported(namespace, pod);
@@ -132,7 +152,16 @@ export class AuditIngest {
     let failures = 0;
     while (!this.#stopped) {
       try {
-        const reply = await redis.call("XREAD", "COUNT", String(this.#o.batch ?? READ_BATCH_ENTRIES), "BLOCK", String(this.#o.blockMs ?? 5000), "STREAMS", streamKey, this.#stats.lastId);
+        const reply = await redis.call(
+          "XREAD",
+          "COUNT",
+          String(this.#o.batch ?? READ_BATCH_ENTRIES),
+          "BLOCK",
+          String(this.#o.blockMs ?? 5000),
+          "STREAMS",
+          streamKey,
+          this.#stats.lastId,
+        );
         failures = 0;
         for (const { id, fields } of parseXreadEntries(reply, streamKey)) {
           this.#stats.lastId = id;

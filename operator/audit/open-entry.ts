@@ -17,7 +17,8 @@ import { parseAuditBatch } from "../api/audit/schema.ts";
 import { auditSubject, parseAuditEntry } from "../api/audit/stream.ts";
 import type { Sealer } from "../../lib/sealing.ts";
 
-export type Opened = { ok: true; origin: string; events: AuditEvent[]; invalid: number; firstProblem?: string } | { ok: false; code: AuditEntryRefusal; problem: string };
+export type Opened =
+  { ok: true; origin: string; events: AuditEvent[]; invalid: number; firstProblem?: string } | { ok: false; code: AuditEntryRefusal; problem: string };
 
 /** Last sequence read per `origin|incarnation` (bounded: the oldest incarnations are forgotten first). */
 export class SequenceMemory {
@@ -52,7 +53,8 @@ export function openAuditEntry(sealer: Sealer, fields: readonly string[], sequen
     return { ok: false, code: "AUDIT_ENTRY_UNDECRYPTABLE", problem: err instanceof Error ? err.message : "does not open" };
   }
   // After opening: only an authentic entry may advance the sequence (a forged one must not block the real one).
-  if (!sequences.advance(`${origin}|${incarnation}`, sequence)) return { ok: false, code: "AUDIT_ENTRY_REPLAYED", problem: `sequence ${sequence} was already read` };
+  if (!sequences.advance(`${origin}|${incarnation}`, sequence))
+    return { ok: false, code: "AUDIT_ENTRY_REPLAYED", problem: `sequence ${sequence} was already read` };
   const batch = parseAuditBatch(plain);
   if (!batch.ok) return { ok: false, code: "AUDIT_ENTRY_INVALID", problem: batch.problem };
   if (batch.events.some((e) => e.workload.namespace !== namespace || e.workload.pod !== pod)) {

@@ -20,32 +20,27 @@
  * damaged (BUS_DAMAGED) and the controller rebuilds it. Before the first load or rebuild, changes fail with
  * BUS_NOT_READY; Redis failures with BUS_UNAVAILABLE (cause attached). Revisions never go back: the floor is the
  * highest revision seen (raise it from resource status after a restart with `raiseRevisionFloor`).
+ *
+ * What to write is decided in plan.ts (pure) and signed in signed-writes.ts (pure); this class keeps the state,
+ * serialises the changes and runs the writes.
  */
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import { decodeAck, decodeHeartbeat } from "../api/bus/codec.ts";
-import { entryHash, NamespaceDigest } from "../api/bus/digest.ts";
-import { seal } from "../api/bus/envelope.ts";
+import { entryHash } from "../api/bus/digest.ts";
 import { busKeys, DEFAULT_BUS_PREFIX, namespaceOfKey, podField, type BusKeys } from "../api/bus/keys.ts";
-import {
-  entryField,
-  policyField,
-  revocationField,
-  type Ack,
-  type Change,
-  type Entry,
-  type EventBody,
-  type HeadBody,
-  type Heartbeat,
-  type Revocation,
-} from "../api/bus/messages.ts";
+import { entryField, policyField, revocationField, type Ack, type Heartbeat, type Revocation } from "../api/bus/messages.ts";
 import { execValues, pairsOf, parseCounter } from "../api/bus/replies.ts";
 import { verifyEpoch, verifyNamespace } from "../api/bus/snapshot.ts";
 import type { CompiledPolicy } from "../api/compiled-policy.ts";
 import { OperatorError } from "../errors.ts";
+import { desiredByNamespace, planSync, rebuildDrafts, type Draft, type Plan, type SyncReport } from "./plan.ts";
 import { PublishedNamespace, revocationContent, summaryOf, type DesiredBus, type PublishedEpoch } from "./published.ts";
 import { applyOutcome, defineBusScripts } from "./scripts.ts";
+import { bodyTextOf, kidOf, signChange, signEpoch, signNamespace } from "./signed-writes.ts";
 import type { SigningKeyRing } from "./signing-keys.ts";
+
+export type { SyncReport } from "./plan.ts";
 
 export const BUS_UNAVAILABLE = "BUS_UNAVAILABLE";
 export const BUS_NOT_READY = "BUS_NOT_READY";
@@ -71,15 +66,6 @@ export interface PublishResult {
   revision: number;
 }
 
-export interface SyncReport {
-  policiesPut: string[];
-  policiesDeleted: string[];
-  revocationsPut: string[];
-  revocationsLifted: string[];
-  pruned: number;
-  namespacesAdded: string[];
-}
-
 /** Why a rebuild is needed (the label of vigil_operator_bus_rebuilds_total). */
 export type RebuildReason = "not_built" | "lost" | "damaged" | "altered" | "sidecar_reported" | "key_rotated";
 
@@ -87,8 +73,6 @@ export interface Damage {
   reason: RebuildReason;
   message: string;
 }
-
-type Draft = { type: "policy"; policy: CompiledPolicy } | { type: "revocation"; revocation: Revocation; liftedAt?: number | undefined };
 
 export class BusPublisher {
   readonly keys: BusKeys;
@@ -168,7 +152,8 @@ export class BusPublisher {
         execValues(await this.#redis.multi().call("HGETALL", nsKeys.head).call("HGETALL", nsKeys.entries).exec(), 2),
       );
       const verified = verifyNamespace(namespace, epoch.value, head, entries, verifying);
-      if (!verified.ok) return { adopted: false, damage: { reason: "damaged", message: `namespace ${namespace}: ${verified.error.code}: ${verified.error.message}` } };
+      if (!verified.ok)
+        return { adopted: false, damage: { reason: "damaged", message: `namespace ${namespace}: ${verified.error.code}: ${verified.error.message}` } };
       if (verified.value.head === null) continue;
       for (const kid of verified.value.signers) signers.add(kid);
       const state = new PublishedNamespace();
@@ -194,7 +179,7 @@ export class BusPublisher {
       const now = this.#now();
       const epoch: PublishedEpoch = { id: randomBytes(16).toString("base64url"), createdAt: now };
       const revision = ++this.#floor;
-      const drafts = this.#rebuildDrafts(desired, now);
+      const drafts = rebuildDrafts(desired, this.#namespaces, now);
       const key = this.#signing().primary;
       const stale = await this.#scanKeys();
       const multi = this.#redis.multi();
@@ -202,27 +187,13 @@ export class BusPublisher {
       const namespaces = new Map<string, PublishedNamespace>();
       for (const [namespace, list] of drafts) {
         const nsKeys = this.keys.namespace(namespace);
-        const state = new PublishedNamespace();
-        const fields: string[] = [];
-        const hashes: [string, string][] = [];
-        for (const draft of list) {
-          const entry = { v: 2, epoch: epoch.id, namespace, revision, ...draft } as Entry;
-          const sealed = seal(entry, key);
-          fields.push(entryField(entry), sealed.envelope);
-          hashes.push([entryField(entry), entryHash(sealed.text)]);
-          state.entries.set(entryField(entry), summaryOf(entry));
-        }
-        state.digest = new NamespaceDigest(hashes);
-        state.revision = revision;
-        for (let i = 0; i < fields.length; i += 2048) multi.hset(nsKeys.entries, ...fields.slice(i, i + 2048));
-        const head: HeadBody = { v: 2, type: "head", epoch: epoch.id, namespace, revision, digest: state.digest.digest, entries: state.digest.size };
-        multi.hset(nsKeys.head, "revision", String(revision), "signed", seal(head, key).envelope);
-        const event: EventBody = { v: 2, type: "event", epoch: epoch.id, namespace, revision, prev: 0, changes: [] };
-        multi.xadd(nsKeys.events, "MAXLEN", "~", this.#maxLength, "*", "m", seal(event, key).envelope);
-        namespaces.set(namespace, state);
+        const signed = signNamespace({ epoch: epoch.id, namespace, revision, drafts: list }, key);
+        for (let i = 0; i < signed.fields.length; i += 2048) multi.hset(nsKeys.entries, ...signed.fields.slice(i, i + 2048));
+        multi.hset(nsKeys.head, "revision", String(revision), "signed", signed.head);
+        multi.xadd(nsKeys.events, "MAXLEN", "~", this.#maxLength, "*", "m", signed.event);
+        namespaces.set(namespace, signed.state);
       }
-      const epochRecord = seal({ v: 2, type: "epoch", epoch: epoch.id, createdAt: now, signedAt: now }, key).envelope;
-      multi.hset(this.keys.epoch, "id", epoch.id, "signed", epochRecord);
+      multi.hset(this.keys.epoch, "id", epoch.id, "signed", signEpoch(epoch, now, key));
       multi.set(this.keys.revision, String(revision));
       const results = await this.#guard(() => multi.exec());
       for (const [error] of results ?? [[new Error("rebuild transaction was aborted")]]) {
@@ -274,7 +245,8 @@ export class BusPublisher {
       for (const [field, raw] of pairsOf(reply)) {
         seen.add(field);
         const text = typeof raw === "string" ? bodyTextOf(raw) : undefined;
-        if (text === undefined || state.digest.hashOf(field) !== entryHash(text)) return this.#markDamaged("altered", `entry ${field} of namespace ${namespace} was altered`);
+        if (text === undefined || state.digest.hashOf(field) !== entryHash(text))
+          return this.#markDamaged("altered", `entry ${field} of namespace ${namespace} was altered`);
       }
       if (seen.size !== state.entries.size) return this.#markDamaged("altered", `namespace ${namespace} lost or gained entries`);
     }
@@ -285,8 +257,7 @@ export class BusPublisher {
   async refreshEpoch(): Promise<void> {
     const epoch = this.#epoch;
     if (epoch === null) return;
-    const now = this.#now();
-    const record = seal({ v: 2, type: "epoch", epoch: epoch.id, createdAt: epoch.createdAt, signedAt: now }, this.#signing().primary).envelope;
+    const record = signEpoch(epoch, this.#now(), this.#signing().primary);
     const replaced = await this.#guard(() => this.#redis.vigilResignEpoch(this.keys.epoch, epoch.id, record));
     if (replaced !== 1) this.#markDamaged("damaged", "the epoch record was replaced or lost");
   }
@@ -353,7 +324,8 @@ export class BusPublisher {
     const acks: Ack[] = [];
     for (const [field, raw] of pairsOf(reply)) {
       const decoded = decodeAck(raw);
-      if (decoded.ok && decoded.value.terminationId === terminationId && podField(decoded.value.namespace, decoded.value.pod) === field) acks.push(decoded.value);
+      if (decoded.ok && decoded.value.terminationId === terminationId && podField(decoded.value.namespace, decoded.value.pod) === field)
+        acks.push(decoded.value);
       else this.#invalidMessages++;
     }
     return acks;
@@ -388,7 +360,7 @@ export class BusPublisher {
     return { live, stale };
   }
 
-  async #change(namespace: string, plan: (state: PublishedNamespace) => { puts: Draft[]; dels: string[] } | null): Promise<PublishResult> {
+  async #change(namespace: string, plan: (state: PublishedNamespace) => Plan | null): Promise<PublishResult> {
     return this.#withNamespace(namespace, async () => {
       const state = this.#namespaces.get(namespace) ?? new PublishedNamespace();
       const changes = plan(state);
@@ -399,7 +371,7 @@ export class BusPublisher {
   }
 
   /** Like #change, for a plan that may hold many changes: applied in events of at most MAX_CHANGES_PER_EVENT. */
-  async #changeChunks(namespace: string, plan: (state: PublishedNamespace) => { puts: Draft[]; dels: string[] }): Promise<void> {
+  async #changeChunks(namespace: string, plan: (state: PublishedNamespace) => Plan): Promise<void> {
     await this.#withNamespace(namespace, async () => {
       const state = this.#namespaces.get(namespace) ?? new PublishedNamespace();
       const { puts, dels } = plan(state);
@@ -413,23 +385,16 @@ export class BusPublisher {
     const epoch = this.#epoch;
     if (epoch === null) throw new OperatorError(BUS_NOT_READY, "the policy bus is not loaded yet");
     if (this.#damage !== null) throw new OperatorError(BUS_DAMAGED, `the policy bus must be rebuilt: ${this.#damage.message}`);
-    const key = this.#signing().primary;
     const revision = this.#floor + 1;
-    const entries = drafts.map((draft) => ({ v: 2 as const, epoch: epoch.id, namespace, revision, ...draft }));
-    const sealed = entries.map((entry) => ({ entry, field: entryField(entry), ...seal(entry, key) }));
-    const preview = state.digest.preview([...sealed.map((s) => ({ field: s.field, hash: entryHash(s.text) })), ...dels.map((field) => ({ field, hash: null }))]);
-    const head: HeadBody = { v: 2, type: "head", epoch: epoch.id, namespace, revision, digest: preview.digest, entries: preview.size };
-    const changes: Change[] = [...entries.map((entry): Change => ({ op: "put", entry })), ...dels.map((field): Change => ({ op: "delete", field }))];
-    const event: EventBody = { v: 2, type: "event", epoch: epoch.id, namespace, revision, prev: state.revision, changes };
+    const { sealed, preview, args } = signChange({ epoch: epoch.id, namespace, state, revision, drafts, dels }, this.#signing().primary, this.#maxLength);
     const nsKeys = this.keys.namespace(namespace);
-    const args = [epoch.id, String(state.revision), String(revision), seal(head, key).envelope, seal(event, key).envelope, this.#maxLength];
-    args.push(String(sealed.length), ...sealed.flatMap((s) => [s.field, s.envelope]), String(dels.length), ...dels);
     this.#floor = revision;
     const outcome = applyOutcome(
       await this.#guard(() => this.#redis.vigilApplyChange(this.keys.epoch, this.keys.revision, nsKeys.head, nsKeys.entries, nsKeys.events, ...args)),
     );
     if (!outcome.applied) {
-      const reason = outcome.reason === "epoch" ? "the epoch record changed under the publisher" : `the head of namespace ${namespace} changed under the publisher`;
+      const reason =
+        outcome.reason === "epoch" ? "the epoch record changed under the publisher" : `the head of namespace ${namespace} changed under the publisher`;
       this.#markDamaged("damaged", reason);
       throw new OperatorError(BUS_DAMAGED, `the policy bus must be rebuilt: ${reason}`);
     }
@@ -441,37 +406,13 @@ export class BusPublisher {
     return revision;
   }
 
-  #rebuildDrafts(desired: DesiredBus, now: number): Map<string, Draft[]> {
-    const drafts = new Map<string, Draft[]>();
-    const add = (namespace: string, draft?: Draft): void => {
-      const list = drafts.get(namespace) ?? [];
-      if (draft !== undefined) list.push(draft);
-      drafts.set(namespace, list);
-    };
-    for (const namespace of [...desired.namespaces, ...this.#namespaces.keys()]) add(namespace);
-    for (const policy of desired.policies) add(policy.namespace, { type: "policy", policy });
-    const wanted = new Set<string>();
-    for (const revocation of desired.revocations) {
-      if (revocation.expiresAt <= now) continue;
-      wanted.add(revocation.id);
-      add(revocation.namespace, { type: "revocation", revocation });
-    }
-    // Lifts still in force, and revocations of deleted terminations, are carried over as lifts.
-    for (const [namespace, state] of this.#namespaces) {
-      for (const summary of state.entries.values()) {
-        if (summary.type !== "revocation" || (summary.expiresAt ?? 0) <= now) continue;
-        const revocation = JSON.parse(summary.content) as Revocation;
-        if (!wanted.has(revocation.id)) add(namespace, { type: "revocation", revocation, liftedAt: now });
-      }
-    }
-    return drafts;
-  }
-
   async #repairSidecarKeys(sidecarsType: unknown, ackType: unknown): Promise<void> {
     const wrong = [
       [this.keys.sidecars, sidecarsType, "hash"],
       [this.keys.ackEvents, ackType, "stream"],
-    ].filter(([, type, expected]) => type !== "none" && type !== expected).map(([key]) => String(key));
+    ]
+      .filter(([, type, expected]) => type !== "none" && type !== expected)
+      .map(([key]) => String(key));
     if (wrong.length > 0) await this.#guard(() => this.#redis.del(...wrong));
   }
 
@@ -548,83 +489,6 @@ export class BusPublisher {
       throw new OperatorError(BUS_UNAVAILABLE, "the policy bus (Redis) did not accept the operation", { cause: error });
     }
   }
-}
-
-/** The key id of the epoch record's envelope (already verified by the caller). */
-function kidOf(epochHash: unknown): string {
-  const signed = new Map(pairsOf(epochHash)).get("signed");
-  try {
-    const parsed = typeof signed === "string" ? (JSON.parse(signed) as { kid?: unknown }) : {};
-    return typeof parsed.kid === "string" ? parsed.kid : "";
-  } catch {
-    return "";
-  }
-}
-
-/** The signed body text inside an envelope, without verifying it (the caller compares it with what it wrote). */
-function bodyTextOf(envelope: string): string | undefined {
-  try {
-    const parsed = JSON.parse(envelope) as { body?: unknown };
-    return typeof parsed.body === "string" ? parsed.body : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-interface WantedNamespace {
-  policies: Map<string, CompiledPolicy>;
-  revocations: Map<string, Revocation>;
-}
-
-function desiredByNamespace(desired: DesiredBus, now: number): Map<string, WantedNamespace> {
-  const byNamespace = new Map<string, WantedNamespace>();
-  const of = (namespace: string): WantedNamespace => {
-    let wanted = byNamespace.get(namespace);
-    if (wanted === undefined) {
-      wanted = { policies: new Map(), revocations: new Map() };
-      byNamespace.set(namespace, wanted);
-    }
-    return wanted;
-  };
-  for (const namespace of desired.namespaces) of(namespace);
-  for (const policy of desired.policies) of(policy.namespace).policies.set(policyField(policy.name), policy);
-  for (const revocation of desired.revocations) {
-    if (revocation.expiresAt > now) of(revocation.namespace).revocations.set(revocationField(revocation.id), revocation);
-  }
-  return byNamespace;
-}
-
-function planSync(state: PublishedNamespace, want: WantedNamespace, now: number, report: SyncReport): { puts: Draft[]; dels: string[] } {
-  const puts: Draft[] = [];
-  const dels: string[] = [];
-  for (const [field, policy] of want.policies) {
-    if (state.entries.get(field)?.content !== policy.hash) {
-      puts.push({ type: "policy", policy });
-      report.policiesPut.push(`${policy.namespace}/${policy.name}`);
-    }
-  }
-  for (const [field, revocation] of want.revocations) {
-    const current = state.entries.get(field);
-    if (current === undefined || current.lifted || current.content !== revocationContent(revocation)) {
-      puts.push({ type: "revocation", revocation });
-      report.revocationsPut.push(revocation.id);
-    }
-  }
-  for (const [field, summary] of state.entries) {
-    if (summary.type === "policy") {
-      if (!want.policies.has(field)) {
-        dels.push(field);
-        report.policiesDeleted.push(field.slice(2));
-      }
-    } else if ((summary.expiresAt ?? 0) <= now) {
-      dels.push(field);
-      report.pruned++;
-    } else if (!summary.lifted && !want.revocations.has(field)) {
-      puts.push({ type: "revocation", revocation: JSON.parse(summary.content) as Revocation, liftedAt: now });
-      report.revocationsLifted.push(field.slice(2));
-    }
-  }
-  return { puts, dels };
 }
 
 const NOTHING: DesiredBus = { policies: [], revocations: [], namespaces: [] };

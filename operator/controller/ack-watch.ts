@@ -34,7 +34,16 @@ export class AckWatchReconciler implements Reconciler {
   }
 
   async reconcile(_key: string, ctx: ReconcileContext): Promise<Result> {
-    const reply = await this.#o.blocking.call("XREAD", "COUNT", "1000", "BLOCK", String(this.#o.blockMs ?? 2000), "STREAMS", this.#o.keys.ackEvents, this.#position);
+    const reply = await this.#o.blocking.call(
+      "XREAD",
+      "COUNT",
+      "1000",
+      "BLOCK",
+      String(this.#o.blockMs ?? 2000),
+      "STREAMS",
+      this.#o.keys.ackEvents,
+      this.#position,
+    );
     if (ctx.signal.aborted) return {};
     const woken = new Set<string>();
     for (const entry of parseXread(reply, this.#o.keys.ackEvents, STREAM_MESSAGE_FIELD)) {

@@ -171,7 +171,12 @@ export class BusResyncReconciler implements Reconciler {
       return bus.timed("sync", () => bus.publisher.sync(desired));
     });
     const changes =
-      report.policiesPut.length + report.policiesDeleted.length + report.revocationsPut.length + report.revocationsLifted.length + report.pruned + report.namespacesAdded.length;
+      report.policiesPut.length +
+      report.policiesDeleted.length +
+      report.revocationsPut.length +
+      report.revocationsLifted.length +
+      report.pruned +
+      report.namespacesAdded.length;
     const summary = {
       policiesPut: report.policiesPut.length,
       policiesDeleted: report.policiesDeleted.length,

@@ -107,10 +107,22 @@ function readyCondition(obs: PolicyObservation, accepted: boolean): Parameters<t
     };
   }
   if (!accepted) {
-    return { type: CONDITION_READY, status: "False", reason: POLICY_REASONS.Rejected, message: "the policy is not accepted, so it is not published (see Accepted)", observedGeneration: g };
+    return {
+      type: CONDITION_READY,
+      status: "False",
+      reason: POLICY_REASONS.Rejected,
+      message: "the policy is not accepted, so it is not published (see Accepted)",
+      observedGeneration: g,
+    };
   }
   const counts = obs.sidecars === undefined ? "" : `; ${obs.sidecars.enforcing} of ${obs.sidecars.selected} selected live sidecar(s) enforce it`;
-  return { type: CONDITION_READY, status: "True", reason: POLICY_REASONS.Published, message: `published at bus revision ${obs.bus.revision}${counts}`, observedGeneration: g };
+  return {
+    type: CONDITION_READY,
+    status: "True",
+    reason: POLICY_REASONS.Published,
+    message: `published at bus revision ${obs.bus.revision}${counts}`,
+    observedGeneration: g,
+  };
 }
 
 function degradedCondition(obs: PolicyObservation, accepted: boolean): Parameters<typeof setCondition>[1] {

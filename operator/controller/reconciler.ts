@@ -117,7 +117,9 @@ export class Controller {
     this.#concurrency = Math.max(1, Math.floor(options.concurrency ?? 2));
     const gauge = this.#metrics.queueDepth.labels({ controller: options.name });
     gauge.set(0);
-    this.queue = new WorkQueue({ ...options.queue, onDepth: (depth) => {
+    this.queue = new WorkQueue({
+      ...options.queue,
+      onDepth: (depth) => {
         gauge.set(depth);
       },
     });

@@ -46,13 +46,7 @@ import {
   terminationSelector,
   type TerminationPlan,
 } from "./termination-plan.ts";
-import {
-  TERMINATION_REASONS,
-  desiredTerminationStatus,
-  invalidTargetStatus,
-  isFinished,
-  pendingStatus,
-} from "./termination-status.ts";
+import { TERMINATION_REASONS, desiredTerminationStatus, invalidTargetStatus, isFinished, pendingStatus } from "./termination-status.ts";
 
 export interface SessionTerminationReconcilerOptions {
   terminations: Informer<SessionTermination>;
@@ -82,20 +76,25 @@ export function terminationId(t: SessionTermination): string {
 }
 
 /**
- * The revocation of a termination, or undefined when its target does not resolve. Tokens issued up to
- * creationTimestamp + `skewMs` are refused; `expiresAt` is the plan's once a plan exists, else creationTimestamp +
+ * The revocation of a termination, or undefined when its target does not resolve. Tokens issued (and sessions
+ * started) up to min(creationTimestamp, spec.cutoffTime) + `skewMs` are refused; `expiresAt` is the plan's once a plan exists, else creationTimestamp +
  * `lifetimeMs` (no session that existed at creation outlives its absolute timeout from then). A session target
  * carries its session key (the plan's, else `sessionKey`), so the login stays covered if Redis loses its index.
  */
 export function revocationOf(t: SessionTermination, skewMs: number, lifetimeMs?: number, sessionKey?: string): Revocation | undefined {
   const plan = decodePlan(t.metadata.annotations?.[TERMINATION_PLAN_ANNOTATION]);
   const target = terminationSelector(t.spec.target);
-  const issuedAt = parseTime(t.metadata.creationTimestamp);
-  if (!target.ok || issuedAt === undefined) return undefined;
-  const expiresAt = plan?.expiresAt ?? (lifetimeMs === undefined ? undefined : issuedAt + lifetimeMs);
+  const created = parseTime(t.metadata.creationTimestamp);
+  const cutoff = parseTime(t.spec.cutoffTime);
+  if (!target.ok || created === undefined) return undefined;
+  const issuedAt = Math.min(created, cutoff ?? created);
+  const expiresAt = plan?.expiresAt ?? (lifetimeMs === undefined ? undefined : created + lifetimeMs);
   if (expiresAt === undefined) return undefined;
   const key = plan?.sessionKey ?? sessionKey;
-  const selector = target.selector.kind === "session" && key !== undefined ? { ...target.selector, sessionKey: key } : target.selector;
+  const selector =
+    target.selector.kind === "session" && key !== undefined && target.selector.sessionKey === undefined
+      ? { ...target.selector, sessionKey: key }
+      : target.selector;
   return {
     id: terminationId(t),
     namespace: t.metadata.namespace ?? "",
@@ -166,7 +165,9 @@ export class SessionTerminationReconciler implements Reconciler {
     } catch (err) {
       if (!isBusError(err)) throw err;
       const message = `the policy bus (Redis) is unavailable; retrying: ${describeError(err)}`;
-      await updateStatus(this.#o.api, ref, (cur) => pendingStatus(cur.status, generation, TERMINATION_REASONS.BusUnavailable, message, new Date()), { initial: cached });
+      await updateStatus(this.#o.api, ref, (cur) => pendingStatus(cur.status, generation, TERMINATION_REASONS.BusUnavailable, message, new Date()), {
+        initial: cached,
+      });
       await this.#o.events.audit(cached, "bus.unavailable", message);
       throw err;
     }
@@ -180,11 +181,21 @@ export class SessionTerminationReconciler implements Reconciler {
    * The object with its plan (written now, right after the first publish, if it had none), or undefined when the
    * object is gone. The expected sidecars are the ones live now (read fresh, not from the short cache).
    */
-  async #plan(t: SessionTermination, ref: CustomObjectRef, expiresAt: number, sessionKey: string | undefined): Promise<[SessionTermination, TerminationPlan] | undefined> {
+  async #plan(
+    t: SessionTermination,
+    ref: CustomObjectRef,
+    expiresAt: number,
+    sessionKey: string | undefined,
+  ): Promise<[SessionTermination, TerminationPlan] | undefined> {
     const existing = decodePlan(t.metadata.annotations?.[TERMINATION_PLAN_ANNOTATION]);
     if (existing !== undefined) return [t, existing];
     const live = await this.#o.bus.liveSidecars({ fresh: true });
-    const plan = makePlan(this.#o.bus.now(), expiresAt, live.filter((h) => h.namespace === ref.namespace).map((h) => h.pod), sessionKey);
+    const plan = makePlan(
+      this.#o.bus.now(),
+      expiresAt,
+      live.filter((h) => h.namespace === ref.namespace).map((h) => h.pod),
+      sessionKey,
+    );
     const result = await guardedPatch({
       what: `plan of ${ref.namespace}/${ref.name}`,
       read: () => getCustomObject<SessionTermination>(this.#o.api, ref),
@@ -229,9 +240,19 @@ export class SessionTerminationReconciler implements Reconciler {
     const plan = decodePlan(t.metadata.annotations?.[TERMINATION_PLAN_ANNOTATION]);
     if (plan === undefined) return this.#expire(t, ref, ctx);
     const progress = await this.#readProgress(t, ref, plan);
-    const facts = { namespace: ref.namespace, generation: t.metadata.generation ?? 0, busRevision: t.status?.busRevision ?? 0, startedAt: plan.startedAt, progress };
+    const facts = {
+      namespace: ref.namespace,
+      generation: t.metadata.generation ?? 0,
+      busRevision: t.status?.busRevision ?? 0,
+      startedAt: plan.startedAt,
+      progress,
+    };
     const result = await updateStatus(this.#o.api, ref, (cur) => desiredTerminationStatus(cur.status, facts, new Date()), { initial: t });
-    if (result.changed) ctx.log.info({ acknowledged: progress.acknowledged, sessions: progress.sessionsTerminated, connections: progress.connectionsClosed }, "late acknowledgements counted");
+    if (result.changed)
+      ctx.log.info(
+        { acknowledged: progress.acknowledged, sessions: progress.sessionsTerminated, connections: progress.connectionsClosed },
+        "late acknowledgements counted",
+      );
     return this.#expire(result.object ?? t, ref, ctx);
   }
 
@@ -257,7 +278,11 @@ export class SessionTerminationReconciler implements Reconciler {
       const status = after.status ?? {};
       if (status.phase === "Completed") {
         ctx.log.info({ sessions: status.sessionsTerminated, connections: status.connectionsClosed }, "termination completed");
-        await this.#o.events.audit(after, "termination.completed", `${status.sidecarsAcknowledged ?? 0} of ${status.sidecarsExpected ?? 0} sidecar(s) acknowledged: ${status.sessionsTerminated ?? 0} session(s) terminated, ${status.connectionsClosed ?? 0} connection(s) closed`);
+        await this.#o.events.audit(
+          after,
+          "termination.completed",
+          `${status.sidecarsAcknowledged ?? 0} of ${status.sidecarsExpected ?? 0} sidecar(s) acknowledged: ${status.sessionsTerminated ?? 0} session(s) terminated, ${status.connectionsClosed ?? 0} connection(s) closed`,
+        );
       } else {
         ctx.log.warn({ unresponsive: status.unresponsiveSidecars }, "termination failed: sidecars did not acknowledge");
         await this.#o.events.audit(after, "termination.failed", `sidecar(s) never acknowledged: ${(status.unresponsiveSidecars ?? []).join(", ")}`);
@@ -265,7 +290,11 @@ export class SessionTerminationReconciler implements Reconciler {
     }
     if (isFinished(after.status)) return this.#expire(after, ref, ctx);
     if (published.changed) {
-      await this.#o.events.audit(after, "termination.published", `revocation and termination published at bus revision ${busRevision}; waiting for ${plan.expected.length} sidecar(s)`);
+      await this.#o.events.audit(
+        after,
+        "termination.published",
+        `revocation and termination published at bus revision ${busRevision}; waiting for ${plan.expected.length} sidecar(s)`,
+      );
     }
     return { requeueAfterMs: Math.max(50, Math.min(this.#o.pollMs ?? 1000, progress.remainingMs)) };
   }

@@ -1,7 +1,8 @@
 /**
  * Pure core of the SessionTermination reconciler (no I/O; unit-tested with plain data).
  *
- * - `terminationSelector(target)`: the spec's one target → the bus's TerminationSelector.
+ * - `terminationSelector(target)`: the spec's one target → the bus's TerminationSelector (an identity provider's
+ *   login session, `idpSessionID` + `issuer`, becomes a session selector by session key: `idpSessionSelector`).
  * - `revocationLifetimeMs(revokeFor, absoluteTimeouts)`: `revokeFor` when set, else the longest absolute session
  *   timeout among the namespace's AccessPolicies (default 8 h): no session it could cover outlives the record.
  * - The publish plan (annotation TERMINATION_PLAN_ANNOTATION): when propagation started, when the revocation
@@ -18,6 +19,7 @@
 import { z } from "zod";
 import type { Ack, TerminationSelector } from "../api/bus/messages.ts";
 import { tryParseDuration } from "../api/duration.ts";
+import { sessionKeyOf } from "../api/session-key.ts";
 import type { TerminationTarget } from "../api/v1alpha1/index.ts";
 
 export const DEFAULT_ABSOLUTE_TIMEOUT_SECONDS = 8 * 3600;
@@ -30,21 +32,40 @@ export type SelectorResult = { ok: true; selector: TerminationSelector } | { ok:
 
 export function terminationSelector(target: TerminationTarget | undefined): SelectorResult {
   if (target === undefined) return { ok: false, message: "spec.target is missing" };
-  const set: TerminationSelector[] = [];
-  if (target.sessionID !== undefined) set.push({ kind: "session", sessionId: target.sessionID });
-  if (target.subject !== undefined) {
-    set.push(target.issuer === undefined ? { kind: "subject", subject: target.subject } : { kind: "subject", subject: target.subject, issuer: target.issuer });
-  }
-  if (target.email !== undefined) set.push({ kind: "email", email: target.email.toLowerCase() });
-  if (target.group !== undefined) set.push({ kind: "group", group: target.group });
-  if (target.allSessions === true) set.push({ kind: "all" });
+  const set = targetSelectors(target);
   const [only] = set;
   if (set.length !== 1 || only === undefined) {
-    return { ok: false, message: `spec.target must name exactly one of sessionID, subject, email, group, allSessions (found ${set.length})` };
+    return { ok: false, message: `spec.target must name exactly one of sessionID, idpSessionID, subject, email, group, allSessions (found ${set.length})` };
   }
-  if (target.issuer !== undefined && target.subject === undefined) return { ok: false, message: "spec.target.issuer is only allowed with subject" };
+  if (target.idpSessionID !== undefined && target.issuer === undefined) return { ok: false, message: "spec.target.idpSessionID needs spec.target.issuer" };
+  if (target.issuer !== undefined && target.subject === undefined && target.idpSessionID === undefined) {
+    return { ok: false, message: "spec.target.issuer is only allowed with subject or idpSessionID" };
+  }
   return { ok: true, selector: only };
 }
+
+function targetSelectors(target: TerminationTarget): TerminationSelector[] {
+  const { sessionID, idpSessionID, subject, issuer, email, group, allSessions } = target;
+  const set: TerminationSelector[] = [];
+  if (sessionID !== undefined) set.push({ kind: "session", sessionId: sessionID });
+  if (idpSessionID !== undefined) set.push(idpSessionSelector(issuer ?? "", idpSessionID));
+  if (subject !== undefined) set.push(issuer === undefined ? { kind: "subject", subject } : { kind: "subject", subject, issuer });
+  if (email !== undefined) set.push({ kind: "email", email: email.toLowerCase() });
+  if (group !== undefined) set.push({ kind: "group", group });
+  if (allSessions === true) set.push({ kind: "all" });
+  return set;
+}
+
+/**
+ * An identity provider's login session (`iss`, `sid`): the bus's session selector with the session key only. The
+ * placeholder session ID "-" matches no Vigil session (IDs are `s_…`), so sidecars of any version match it by key —
+ * every token of that login, whichever Vigil session it started.
+ */
+export function idpSessionSelector(issuer: string, sid: string): TerminationSelector {
+  return { kind: "session", sessionId: IDP_SESSION_PLACEHOLDER, sessionKey: sessionKeyOf({ issuer, sessionClaim: { name: "sid", value: sid } }) };
+}
+
+export const IDP_SESSION_PLACEHOLDER = "-";
 
 export function revocationLifetimeMs(revokeFor: string | undefined, absoluteTimeoutsSeconds: readonly number[]): number {
   if (revokeFor !== undefined) {

@@ -28,7 +28,13 @@ export function isFinished(status: SessionTerminationStatus | undefined): boolea
   return status?.phase === "Completed" || status?.phase === "Failed";
 }
 
-export function pendingStatus(current: SessionTerminationStatus | undefined, generation: number, reason: string, message: string, now: Date): SessionTerminationStatus {
+export function pendingStatus(
+  current: SessionTerminationStatus | undefined,
+  generation: number,
+  reason: string,
+  message: string,
+  now: Date,
+): SessionTerminationStatus {
   if (isFinished(current)) return current ?? {};
   return {
     ...current,

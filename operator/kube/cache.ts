@@ -61,8 +61,6 @@ export function diffCaches<T extends HasMetadata>(old: ReadonlyMap<string, T>, f
   return changes.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
-export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
-
 /**
  * Apply one ADDED/MODIFIED/DELETED event to `cache` (mutated) and say what changed for the handler.
  * ADDED of a key already cached counts as an update (possible after a restart); DELETED of an unknown key is
@@ -114,7 +112,14 @@ export function classifyWatchEnd(facts: WatchEndFacts): WatchEnd {
   }
   if (facts.error === null || facts.error === undefined) return { kind: "ended", healthy, clean: true, reason: "closed" };
   if (isTimeout(facts.error)) return { kind: "ended", healthy, clean: true, reason: "idle timeout" };
-  const reason = status !== undefined ? `HTTP ${status}` : facts.error instanceof Error ? facts.error.message : typeof facts.error === "string" ? facts.error : "watch error";
+  const reason =
+    status !== undefined
+      ? `HTTP ${status}`
+      : facts.error instanceof Error
+        ? facts.error.message
+        : typeof facts.error === "string"
+          ? facts.error
+          : "watch error";
   return { kind: "ended", healthy, clean: false, reason };
 }
 

@@ -2,13 +2,7 @@
  * Kubernetes clients: the KubeConfig comes from `KUBECONFIG` when set (a path or colon-separated list), else
  * from the in-cluster service account (KUBERNETES_SERVICE_HOST + the mounted token); neither → a ConfigError.
  */
-import {
-  CoordinationV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  EventsV1Api,
-  KubeConfig,
-} from "@kubernetes/client-node";
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, EventsV1Api, KubeConfig } from "@kubernetes/client-node";
 import { ConfigError } from "../errors.ts";
 
 export function loadKubeConfig(env: Readonly<Record<string, string | undefined>> = process.env): KubeConfig {

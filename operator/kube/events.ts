@@ -38,6 +38,14 @@ export interface EventRecorderOptions {
   dedupeMs?: number;
 }
 
+/** What one Event says about its target; `note` already cut to size. */
+interface Outcome {
+  type: EventType;
+  reason: string;
+  note: string;
+  action: string;
+}
+
 const REASON = /^[A-Z][A-Za-z0-9]{0,127}$/;
 const MAX_NOTE_BYTES = 1024;
 const MAX_REMEMBERED = 2048;
@@ -84,7 +92,7 @@ export class EventRecorder {
     const dedupeKey = this.#dedupeKey(target, type, reason, text);
     if (this.#recent.has(dedupeKey)) return false;
     try {
-      await this.#api.createNamespacedEvent({ namespace, body: this.#event(target, type, reason, text, action, Date.now()) });
+      await this.#api.createNamespacedEvent({ namespace, body: this.#event(target, { type, reason, note: text, action }, Date.now()) });
       this.#recent.set(dedupeKey, true);
       return true;
     } catch (err) {
@@ -100,7 +108,14 @@ export class EventRecorder {
     const text = `${entry.code} ${note}`;
     if (!this.#recent.has(this.#dedupeKey(target, type, entry.k8sReason, truncateUtf8(text, MAX_NOTE_BYTES)))) {
       const meta = target.metadata ?? {};
-      const fields = { event, code: entry.code, outcome: type === "Normal" ? "success" : "failure", resource_kind: target.kind ?? "", resource_namespace: meta.namespace ?? "", resource_name: meta.name ?? "" };
+      const fields = {
+        event,
+        code: entry.code,
+        outcome: type === "Normal" ? "success" : "failure",
+        resource_kind: target.kind ?? "",
+        resource_namespace: meta.namespace ?? "",
+        resource_name: meta.name ?? "",
+      };
       if (type === "Normal") this.#o.log.info(fields, note);
       else this.#o.log.warn(fields, note);
     }
@@ -112,7 +127,7 @@ export class EventRecorder {
     return `${uid ?? `${namespace}/${name}`}|${type}|${reason}|${text}`;
   }
 
-  #event(target: EventTarget, type: EventType, reason: string, note: string, action: string, now: number): EventsV1Event {
+  #event(target: EventTarget, { type, reason, note, action }: Outcome, now: number): EventsV1Event {
     const meta = target.metadata ?? {};
     const namespace = meta.namespace ?? "";
     const name = meta.name ?? "";

@@ -11,9 +11,7 @@ import { OperatorError, httpStatusOf, isConflict, isNotFound } from "../errors.t
 import type { KubeObject } from "./cache.ts";
 import type { HasMetadata } from "./keys.ts";
 
-export type JsonPatchOp =
-  | { op: "test" | "add" | "replace"; path: string; value: unknown }
-  | { op: "remove"; path: string };
+export type JsonPatchOp = { op: "test" | "add" | "replace"; path: string; value: unknown } | { op: "remove"; path: string };
 
 export interface GuardedPatchOptions<T extends HasMetadata = KubeObject> {
   /** What is being written, for error messages (e.g. `status of team-a/web`). */
@@ -57,7 +55,12 @@ export async function guardedPatch<T extends HasMetadata>(o: GuardedPatchOptions
 }
 
 /** After a failed write: the fresh copy to retry with (possibly undefined = gone), or throw. */
-async function freshCopyIfStale<T extends HasMetadata>(o: GuardedPatchOptions<T>, current: T, err: unknown, lastAttempt: number | undefined): Promise<T | undefined> {
+async function freshCopyIfStale<T extends HasMetadata>(
+  o: GuardedPatchOptions<T>,
+  current: T,
+  err: unknown,
+  lastAttempt: number | undefined,
+): Promise<T | undefined> {
   if (!isConflict(err) && httpStatusOf(err) !== 422) {
     throw new OperatorError("KUBE_API", `writing ${o.what} failed`, { cause: err });
   }

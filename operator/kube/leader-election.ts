@@ -120,10 +120,13 @@ export class LeaderElector {
     const arm = (renewStartedAt: number): void => {
       if (watchdog !== undefined) clearTimeout(watchdog);
       const remaining = renewStartedAt + this.#o.renewDeadlineMs - Date.now();
-      watchdog = setTimeout(() => {
-        state.lost = true;
-        lostResolve();
-      }, Math.max(0, remaining));
+      watchdog = setTimeout(
+        () => {
+          state.lost = true;
+          lostResolve();
+        },
+        Math.max(0, remaining),
+      );
     };
     arm(this.#lastSuccessStartedAt);
     const stopping = (): boolean => signal.aborted;

@@ -56,9 +56,9 @@ export function customObjectSource<T extends HasMetadata = KubeObject>(kc: KubeC
     async listPage(continueToken, limit) {
       const common = { group: ref.group, version: ref.version, plural: ref.plural, limit };
       const paging = continueToken === undefined ? {} : { _continue: continueToken };
-      const body = (ns === ""
-        ? await api.listClusterCustomObject({ ...common, ...paging })
-        : await api.listNamespacedCustomObject({ ...common, ...paging, namespace: ns })) as ListBody;
+      const body = (
+        ns === "" ? await api.listClusterCustomObject({ ...common, ...paging }) : await api.listNamespacedCustomObject({ ...common, ...paging, namespace: ns })
+      ) as ListBody;
       return toPage<T>(body);
     },
   };

@@ -4,13 +4,15 @@ import type { AccessPolicy, FailureMode } from "../api/v1alpha1/index.ts";
 import { canonicalJson, sha256Hex } from "./canonical-json.ts";
 import { Findings, isCleanString, quote } from "./findings.ts";
 import { PROBLEM_REASONS as P, WARNING_REASONS as W, type Problem } from "./reasons.ts";
+import { compileProtections } from "./protections.ts";
 import { compileRules, warnShadowedRules } from "./rules.ts";
 import { compileSelector } from "./selector.ts";
 
 /**
  * compileAccessPolicy: AccessPolicy → CompiledPolicy, pure and deterministic.
  *
- * - Defaults: idle 30m, absolute 8h, failureMode Strict, schedule time zone UTC.
+ * - Defaults: idle 30m, absolute 8h, failureMode Strict, schedule time zone UTC; session protections Off, their
+ *   parameters defaulted (protections.ts), and no `protections` at all when the policy sets none.
  * - Normalisation: emails/hosts/domains lower-cased; methods upper-cased, sorted, unique; paths parsed
  *   (`*` any, `/a/*` prefix `/a/`, else exact); CIDRs canonical; every list de-duplicated and sorted;
  *   deny rules first then allow rules, each sorted by name; schedule times in minutes.
@@ -20,9 +22,7 @@ import { compileSelector } from "./selector.ts";
  *   published; Accepted=False with the first problem's reason) or `warnings` (published anyway).
  * Never throws on any input shaped like the CRD type.
  */
-export type CompileResult =
-  | { ok: true; policy: CompiledPolicy; warnings: Problem[] }
-  | { ok: false; problems: Problem[]; warnings: Problem[] };
+export type CompileResult = { ok: true; policy: CompiledPolicy; warnings: Problem[] } | { ok: false; problems: Problem[]; warnings: Problem[] };
 
 export { ALL_REASONS, PROBLEM_REASONS, WARNING_REASONS, type Problem } from "./reasons.ts";
 
@@ -70,12 +70,10 @@ export function hashCompiledPolicy(policy: Omit<CompiledPolicy, "hash"> & { hash
   return sha256Hex(canonicalJson({ ...policy, hash: undefined }));
 }
 
-function compileSession(
-  session: AccessPolicy["spec"]["session"],
-  findings: Findings,
-): CompiledPolicy["session"] | null {
+function compileSession(session: AccessPolicy["spec"]["session"], findings: Findings): CompiledPolicy["session"] | null {
   const idle = durationSeconds(session?.idleTimeout ?? DEFAULT_IDLE, "spec.session.idleTimeout", findings);
   const absolute = durationSeconds(session?.absoluteTimeout ?? DEFAULT_ABSOLUTE, "spec.session.absoluteTimeout", findings);
+  const protections = compileProtections(session, findings);
   if (idle === null || absolute === null) return null;
   if (idle > absolute) {
     findings.problem(
@@ -85,7 +83,7 @@ function compileSession(
     );
     return null;
   }
-  return { idleTimeoutSeconds: idle, absoluteTimeoutSeconds: absolute };
+  return { idleTimeoutSeconds: idle, absoluteTimeoutSeconds: absolute, ...(protections === undefined ? {} : { protections }) };
 }
 
 function durationSeconds(text: string, field: string, findings: Findings): number | null {

@@ -27,9 +27,7 @@ const MAX_VALUE_LENGTH = 1024;
 
 /** A non-empty string of bounded length with no control characters. */
 export function isCleanString(value: unknown): value is string {
-  return (
-    typeof value === "string" && value.length > 0 && value.length <= MAX_VALUE_LENGTH && !hasControlChars(value)
-  );
+  return typeof value === "string" && value.length > 0 && value.length <= MAX_VALUE_LENGTH && !hasControlChars(value);
 }
 
 /** Short, safe rendering of user input inside a message. */

@@ -12,11 +12,7 @@ const EMAIL = /^[^@\s]+@[^@\s]+$/u;
  * Compiles an identity any-of list: emails and domains lower-cased, claims with the same name merged
  * (any-of semantics make the union equivalent), everything de-duplicated and sorted.
  */
-export function compileIdentities(
-  list: readonly IdentityMatch[],
-  field: string,
-  findings: Findings,
-): CompiledIdentity[] {
+export function compileIdentities(list: readonly IdentityMatch[], field: string, findings: Findings): CompiledIdentity[] {
   const out: CompiledIdentity[] = [];
   list.forEach((match, i) => {
     const compiled = compileIdentity(match, `${field}[${i}]`, findings);
@@ -56,11 +52,7 @@ function compileIdentity(match: IdentityMatch, field: string, findings: Findings
   return { kind, value: raw };
 }
 
-function compileClaim(
-  claim: IdentityMatch["claim"],
-  field: string,
-  findings: Findings,
-): CompiledIdentity | null {
+function compileClaim(claim: IdentityMatch["claim"], field: string, findings: Findings): CompiledIdentity | null {
   if (claim === undefined || !isCleanString(claim.name)) {
     findings.problem(P.InvalidIdentity, `${field}.name`, "claim name must be a non-empty string");
     return null;

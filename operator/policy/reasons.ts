@@ -25,6 +25,8 @@ export const PROBLEM_REASONS = {
   InvalidTimeWindow: "InvalidTimeWindow",
   ScheduleNeverMatches: "ScheduleNeverMatches",
   RuleNeverMatches: "RuleNeverMatches",
+  /** A session protection (spec.session networkBinding, deviceBinding, impossibleTravel, concurrentSessions) is invalid. */
+  InvalidProtection: "InvalidProtection",
 } as const;
 
 /** Warnings: the policy is published, but probably not what the author meant. */
@@ -41,10 +43,7 @@ export type ProblemReason = (typeof PROBLEM_REASONS)[keyof typeof PROBLEM_REASON
 export type WarningReason = (typeof WARNING_REASONS)[keyof typeof WARNING_REASONS];
 
 /** Every reason the compiler can emit, sorted: a stable list for docs and tests. */
-export const ALL_REASONS: readonly string[] = [
-  ...Object.values(PROBLEM_REASONS),
-  ...Object.values(WARNING_REASONS),
-].sort();
+export const ALL_REASONS: readonly string[] = [...Object.values(PROBLEM_REASONS), ...Object.values(WARNING_REASONS)].sort();
 
 export interface Problem {
   /** CamelCase, from PROBLEM_REASONS or WARNING_REASONS. */

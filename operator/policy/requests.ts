@@ -19,11 +19,7 @@ const METHODS: readonly HttpMethod[] = ["CONNECT", "DELETE", "GET", "HEAD", "OPT
 const PATH_UNSAFE = /[\s?#\\]|%(2e|2f|5c)/iu;
 const MAX_PATH_LENGTH = 1024;
 
-export function compileRequests(
-  list: readonly RequestMatch[],
-  field: string,
-  findings: Findings,
-): { requests: CompiledRequest[]; dropped: number } {
+export function compileRequests(list: readonly RequestMatch[], field: string, findings: Findings): { requests: CompiledRequest[]; dropped: number } {
   const kept: CompiledRequest[] = [];
   let dropped = 0;
   list.forEach((match, i) => {

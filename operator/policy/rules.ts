@@ -92,11 +92,7 @@ const MATCHES_EVERYTHING = matchersOf({
 });
 
 /** Warns about Allow rules that a Deny rule (identical matchers, or matching everything) always overrides. */
-export function warnShadowedRules(
-  rules: readonly CompiledRule[],
-  fieldOf: (ruleName: string) => string,
-  findings: Findings,
-): void {
+export function warnShadowedRules(rules: readonly CompiledRule[], fieldOf: (ruleName: string) => string, findings: Findings): void {
   const denies = rules.filter((r) => r.action === "Deny");
   for (const allow of rules.filter((r) => r.action === "Allow")) {
     const key = matchersOf(allow);

@@ -47,11 +47,7 @@ export function compileSchedule(schedule: Schedule, field: string, findings: Fin
   return { timeZone, windows: sortUniqueByJson(windows) };
 }
 
-function compileWindow(
-  window: TimeWindow,
-  field: string,
-  findings: Findings,
-): CompiledSchedule["windows"][number] | null {
+function compileWindow(window: TimeWindow, field: string, findings: Findings): CompiledSchedule["windows"][number] | null {
   const startMinute = parseClock(window.start, false);
   const endMinute = parseClock(window.end, true);
   const days = window.days === undefined ? [...WEEK] : WEEK.filter((d) => window.days?.includes(d));

@@ -25,11 +25,7 @@ export function compileSelector(selector: LabelSelector, field: string, findings
   return { matchLabels: Object.fromEntries(matchLabels), matchExpressions: sortUniqueByJson(expressions) };
 }
 
-function compileRequirement(
-  req: LabelSelectorRequirement,
-  field: string,
-  findings: Findings,
-): Required<LabelSelectorRequirement> | null {
+function compileRequirement(req: LabelSelectorRequirement, field: string, findings: Findings): Required<LabelSelectorRequirement> | null {
   if (!LABEL_KEY.test(req.key)) {
     findings.problem(P.InvalidSelector, `${field}.key`, `${quote(req.key)} is not a valid label key`);
     return null;

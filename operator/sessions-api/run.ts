@@ -45,28 +45,17 @@ export interface RunningSessionsApi {
   stop(): Promise<void>;
 }
 
-export async function runSessionsApi(kc: KubeConfig, settings: SessionsApiSettings, index: SessionIndex, log: Logger, registry?: Registry): Promise<RunningSessionsApi> {
-  const core = kc.makeApiClient(CoreV1Api);
-  const admission = kc.makeApiClient(AdmissionregistrationV1Api);
-  const apiRegistration = kc.makeApiClient(ApiregistrationV1Api);
+export async function runSessionsApi(
+  kc: KubeConfig,
+  settings: SessionsApiSettings,
+  index: SessionIndex,
+  log: Logger,
+  registry?: Registry,
+): Promise<RunningSessionsApi> {
   const customObjects = kc.makeApiClient(CustomObjectsApi);
-
-  const load = async (): Promise<TlsMaterial | undefined> =>
-    settings.certMode === "file"
-      ? { cert: await readFile(join(settings.certDir, "tls.crt"), "utf8"), key: await readFile(join(settings.certDir, "tls.key"), "utf8") }
-      : readWebhookTls(core, settings.tls);
-  const maintain = async (): Promise<void> => {
-    if (settings.certMode !== "self") return;
-    await ensureWebhookTls(core, admission, settings.tls);
-    const bundle = await readWebhookCaBundle(core, settings.tls);
-    if (bundle === undefined) return;
-    const result = await ensureApiServiceCaBundle(apiRegistration, SESSIONS_API_SERVICE, bundle);
-    if (result.changed) log.info({ event: "sessions_api.ca_bundle" }, "APIService caBundle updated");
-    if (!result.found) log.warn({ event: "sessions_api.apiservice_missing", apiService: SESSIONS_API_SERVICE }, "APIService not found: the aggregator will not route to this server");
-  };
-
-  await maintain();
-  const tls = await load();
+  const certificate = servingCertificate(kc, settings, log);
+  await certificate.maintain();
+  const tls = await certificate.load();
   if (tls === undefined) throw new Error(`no serving certificate in ${settings.certMode === "file" ? settings.certDir : `Secret ${settings.tls.secretName}`}`);
 
   const started: { server?: SessionsServer } = {};
@@ -90,28 +79,16 @@ export async function runSessionsApi(kc: KubeConfig, settings: SessionsApiSettin
   });
   started.server = running;
 
-  let current = tls.cert;
-  const refresh = setInterval(() => {
-    maintain().then(load).then(
-      (next) => {
-        if (next !== undefined && next.cert !== current) {
-          running.setTls(next);
-          current = next.cert;
-          log.info({ event: "sessions_api.tls_reloaded" }, "sessions API serving certificate reloaded");
-        }
-      },
-      (err: unknown) => {
-        log.warn({ event: "sessions_api.tls_failed", err: describeError(err) }, "could not maintain or re-read the sessions API certificate");
-      },
-    );
-  }, settings.refreshMs ?? 60_000);
-  refresh.unref();
+  const refresh = keepCertificateCurrent(certificate, tls.cert, running, settings.refreshMs ?? 60_000, log);
   const sweeper = setInterval(() => {
     index.sweep();
   }, settings.sweepMs ?? 5000);
   sweeper.unref();
 
-  log.info({ event: "sessions_api.started", port: running.port, certMode: settings.certMode, frontProxy: auth.current() !== undefined }, "sessions API serving");
+  log.info(
+    { event: "sessions_api.started", port: running.port, certMode: settings.certMode, frontProxy: auth.current() !== undefined },
+    "sessions API serving",
+  );
   return {
     server: running,
     async stop() {
@@ -121,4 +98,59 @@ export async function runSessionsApi(kc: KubeConfig, settings: SessionsApiSettin
       await auth.stop();
     },
   };
+}
+
+interface ServingCertificate {
+  load: () => Promise<TlsMaterial | undefined>;
+  /** Self-managed certificates: keep the Secret and the APIService's caBundle current. */
+  maintain: () => Promise<void>;
+}
+
+function servingCertificate(kc: KubeConfig, settings: SessionsApiSettings, log: Logger): ServingCertificate {
+  const core = kc.makeApiClient(CoreV1Api);
+  const admission = kc.makeApiClient(AdmissionregistrationV1Api);
+  const apiRegistration = kc.makeApiClient(ApiregistrationV1Api);
+  return {
+    load: async () =>
+      settings.certMode === "file"
+        ? { cert: await readFile(join(settings.certDir, "tls.crt"), "utf8"), key: await readFile(join(settings.certDir, "tls.key"), "utf8") }
+        : readWebhookTls(core, settings.tls),
+    maintain: async () => {
+      if (settings.certMode !== "self") return;
+      await ensureWebhookTls(core, admission, settings.tls);
+      const bundle = await readWebhookCaBundle(core, settings.tls);
+      if (bundle === undefined) return;
+      const result = await ensureApiServiceCaBundle(apiRegistration, SESSIONS_API_SERVICE, bundle);
+      if (result.changed) log.info({ event: "sessions_api.ca_bundle" }, "APIService caBundle updated");
+      if (!result.found)
+        log.warn(
+          { event: "sessions_api.apiservice_missing", apiService: SESSIONS_API_SERVICE },
+          "APIService not found: the aggregator will not route to this server",
+        );
+    },
+  };
+}
+
+/** Every `periodMs`: maintain, re-read, and serve a changed certificate. */
+function keepCertificateCurrent(certificate: ServingCertificate, initial: string, running: SessionsServer, periodMs: number, log: Logger): NodeJS.Timeout {
+  let current = initial;
+  const timer = setInterval(() => {
+    certificate
+      .maintain()
+      .then(certificate.load)
+      .then(
+        (next) => {
+          if (next !== undefined && next.cert !== current) {
+            running.setTls(next);
+            current = next.cert;
+            log.info({ event: "sessions_api.tls_reloaded" }, "sessions API serving certificate reloaded");
+          }
+        },
+        (err: unknown) => {
+          log.warn({ event: "sessions_api.tls_failed", err: describeError(err) }, "could not maintain or re-read the sessions API certificate");
+        },
+      );
+  }, periodMs);
+  timer.unref();
+  return timer;
 }

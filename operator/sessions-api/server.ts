@@ -81,7 +81,12 @@ function metricsOn(registry: Registry | undefined): ((r: RequestRecord) => void)
   if (registry === undefined) return undefined;
   const requests =
     (registry.getSingleMetric("vigil_sessions_api_requests_total") as Counter<"verb" | "code"> | undefined) ??
-    new Counter({ name: "vigil_sessions_api_requests_total", help: "Requests to the sessions API, by verb and HTTP status.", labelNames: ["verb", "code"], registers: [registry] });
+    new Counter({
+      name: "vigil_sessions_api_requests_total",
+      help: "Requests to the sessions API, by verb and HTTP status.",
+      labelNames: ["verb", "code"],
+      registers: [registry],
+    });
   const latency =
     (registry.getSingleMetric("vigil_sessions_api_request_duration_seconds") as Histogram<"verb"> | undefined) ??
     new Histogram({
@@ -97,85 +102,97 @@ function metricsOn(registry: Registry | undefined): ((r: RequestRecord) => void)
   };
 }
 
-export async function startSessionsServer(o: SessionsServerOptions): Promise<SessionsServer> {
-  const now = o.now ?? Date.now;
+/** The options with the clock resolved: what every request's handling reads. */
+type Serving = SessionsServerOptions & { now: () => number };
+
+type ResourceCall = Extract<ApiRequest, { kind: "resource" }>;
+
+/** SubjectAccessReview of the call; answers 403 and resolves false when refused. */
+async function authorize(reviewer: AccessReviewer, user: UserInfo, call: ResourceCall, res: ServerResponse): Promise<boolean> {
+  const decision = await reviewer.check({ user, verb: call.verb, namespace: call.namespace, name: call.name });
+  if (decision.allowed) return true;
+  sendStatus(res, forbidden({ user: user.name, verb: call.verb, namespace: call.namespace, name: call.name, reason: decision.reason }));
+  return false;
+}
+
+async function serveResource(o: Serving, req: IncomingMessage, res: ServerResponse, user: UserInfo, call: ResourceCall): Promise<void> {
+  if (!(await authorize(o.reviewer, user, call, res))) return;
+  const rep = negotiate(req.headers.accept);
+  if (rep.kind === "none" || rep.kind === "discovery-v2") {
+    sendStatus(res, notAcceptable(req.headers.accept ?? ""));
+    return;
+  }
+  const { namespace, name, query } = call;
+  switch (call.verb) {
+    case "get":
+      handleGet(o.source, res, { rep, namespace, name: name ?? "", query, now: o.now() });
+      return;
+    case "list":
+      handleList(o.source, res, { rep, namespace, query, now: o.now() });
+      return;
+    case "watch":
+      handleWatch(
+        o.source,
+        res,
+        { rep, scope: { namespace, name, selector: query.selector }, query },
+        { bookmarkMs: o.bookmarkMs ?? 60_000, maxQueue: o.watchMaxQueue ?? 1000, now: o.now },
+      );
+      return;
+    case "delete": {
+      const result = await handleDelete(o.source, o.terminate, req, res, { namespace, name: name ?? "", user: user.name, query, now: o.now() });
+      o.log.info(
+        { event: "sessions_api.delete", namespace, session: hashId(name ?? ""), outcome: result.outcome, sessionTermination: result.termination },
+        "vigilsession delete",
+      );
+      return;
+    }
+  }
+}
+
+function serveDiscovery(req: IncomingMessage, res: ServerResponse, call: Extract<ApiRequest, { kind: "discovery" | "openapi" }>): void {
+  if (call.kind === "openapi") {
+    if (call.doc === "root") sendJson(res, 200, openApiRoot());
+    else sendJson(res, 200, openApiDocumentJson(), "application/json", { etag: `"${OPENAPI_HASH}"` });
+    return;
+  }
+  if (call.doc === "apis" && negotiate(req.headers.accept, true).kind === "discovery-v2") {
+    sendJson(res, 200, aggregatedDiscovery(), DISCOVERY_V2_CONTENT_TYPE);
+    return;
+  }
+  sendJson(res, 200, call.doc === "apis" ? apiGroupList() : call.doc === "group" ? apiGroup() : apiResourceList());
+}
+
+/** Answer one request; resolves the verb it is counted under. */
+async function handle(o: Serving, req: IncomingMessage, res: ServerResponse): Promise<string> {
+  const call = parseRequest(req.method ?? "GET", req.url ?? "/");
+  if (call.kind === "health") {
+    sendJson(res, 200, "ok\n", "text/plain; charset=utf-8");
+    return "health";
+  }
+  const auth = authenticate(peerCertificates(req.socket as TLSSocket), req.headersDistinct, o.authConfig(), o.now());
+  if (!auth.ok) {
+    o.log.debug({ event: "sessions_api.unauthenticated", reason: auth.reason }, "request refused: not from a verified front proxy");
+    sendStatus(res, unauthorized());
+    return "unauthenticated";
+  }
+  if (call.kind === "discovery" || call.kind === "openapi") {
+    serveDiscovery(req, res, call);
+    return call.kind;
+  }
+  if (call.kind === "error") {
+    sendStatus(res, call.status);
+    return "invalid";
+  }
+  await serveResource(o, req, res, auth.user, call);
+  return call.verb;
+}
+
+/** The server's request listener: handle, then report the finished request (metrics, `observe`); a throw is a 500. */
+function requestListener(o: Serving): (req: IncomingMessage, res: ServerResponse) => void {
   const record = metricsOn(o.registry);
-  let tls = o.tls;
-  let clientCa: string | undefined = o.authConfig()?.caPem;
-
-  const authorize = async (user: UserInfo, call: Extract<ApiRequest, { kind: "resource" }>, res: ServerResponse): Promise<boolean> => {
-    const decision = await o.reviewer.check({ user, verb: call.verb, namespace: call.namespace, name: call.name });
-    if (decision.allowed) return true;
-    sendStatus(res, forbidden({ user: user.name, verb: call.verb, namespace: call.namespace, name: call.name, reason: decision.reason }));
-    return false;
-  };
-
-  const serveResource = async (req: IncomingMessage, res: ServerResponse, user: UserInfo, call: Extract<ApiRequest, { kind: "resource" }>): Promise<void> => {
-    if (!(await authorize(user, call, res))) return;
-    const rep = negotiate(req.headers.accept);
-    if (rep.kind === "none" || rep.kind === "discovery-v2") {
-      sendStatus(res, notAcceptable(req.headers.accept ?? ""));
-      return;
-    }
-    const { namespace, name, query } = call;
-    switch (call.verb) {
-      case "get":
-        handleGet(o.source, res, rep, namespace, name ?? "", query, now());
-        return;
-      case "list":
-        handleList(o.source, res, rep, namespace, query, now());
-        return;
-      case "watch":
-        handleWatch(o.source, res, rep, { namespace, name, selector: query.selector }, query, { bookmarkMs: o.bookmarkMs ?? 60_000, maxQueue: o.watchMaxQueue ?? 1000, now });
-        return;
-      case "delete": {
-        const result = await handleDelete(o.source, o.terminate, req, res, { namespace, name: name ?? "", user: user.name, query, now: now() });
-        o.log.info({ event: "sessions_api.delete", namespace, session: hashId(name ?? ""), outcome: result.outcome, sessionTermination: result.termination }, "vigilsession delete");
-        return;
-      }
-    }
-  };
-
-  const serveDiscovery = (req: IncomingMessage, res: ServerResponse, call: Extract<ApiRequest, { kind: "discovery" | "openapi" }>): void => {
-    if (call.kind === "openapi") {
-      if (call.doc === "root") sendJson(res, 200, openApiRoot());
-      else sendJson(res, 200, openApiDocumentJson(), "application/json", { etag: `"${OPENAPI_HASH}"` });
-      return;
-    }
-    if (call.doc === "apis" && negotiate(req.headers.accept, true).kind === "discovery-v2") {
-      sendJson(res, 200, aggregatedDiscovery(), DISCOVERY_V2_CONTENT_TYPE);
-      return;
-    }
-    sendJson(res, 200, call.doc === "apis" ? apiGroupList() : call.doc === "group" ? apiGroup() : apiResourceList());
-  };
-
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<string> => {
-    const call = parseRequest(req.method ?? "GET", req.url ?? "/");
-    if (call.kind === "health") {
-      sendJson(res, 200, "ok\n", "text/plain; charset=utf-8");
-      return "health";
-    }
-    const auth = authenticate(peerCertificates(req.socket as TLSSocket), req.headersDistinct, o.authConfig(), now());
-    if (!auth.ok) {
-      o.log.debug({ event: "sessions_api.unauthenticated", reason: auth.reason }, "request refused: not from a verified front proxy");
-      sendStatus(res, unauthorized());
-      return "unauthenticated";
-    }
-    if (call.kind === "discovery" || call.kind === "openapi") {
-      serveDiscovery(req, res, call);
-      return call.kind;
-    }
-    if (call.kind === "error") {
-      sendStatus(res, call.status);
-      return "invalid";
-    }
-    await serveResource(req, res, auth.user, call);
-    return call.verb;
-  };
-
-  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+  return (req, res) => {
     const started = process.hrtime.bigint();
-    handle(req, res).then(
+    handle(o, req, res).then(
       (verb) => {
         const done = (): void => {
           const r: RequestRecord = { verb, code: res.statusCode, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
@@ -192,6 +209,12 @@ export async function startSessionsServer(o: SessionsServerOptions): Promise<Ses
       },
     );
   };
+}
+
+export async function startSessionsServer(options: SessionsServerOptions): Promise<SessionsServer> {
+  const o: Serving = { ...options, now: options.now ?? Date.now };
+  let tls = o.tls;
+  let clientCa: string | undefined = o.authConfig()?.caPem;
 
   const secureContext = (): { key: string; cert: string; ca?: string; minVersion: "TLSv1.2" } => ({
     key: tls.key,
@@ -199,7 +222,7 @@ export async function startSessionsServer(o: SessionsServerOptions): Promise<Ses
     minVersion: "TLSv1.2",
     ...(clientCa === undefined ? {} : { ca: clientCa }),
   });
-  const server = createServer({ ...secureContext(), requestCert: true, rejectUnauthorized: false }, onRequest);
+  const server = createServer({ ...secureContext(), requestCert: true, rejectUnauthorized: false }, requestListener(o));
   server.requestTimeout = 0; // watches are long; slow clients are cut by headersTimeout and the socket timeout
   server.headersTimeout = 10_000;
   server.keepAliveTimeout = 60_000;

@@ -35,7 +35,13 @@ export function terminationFor(namespace: string, sessionId: string, user: strin
 
 export type TerminationOutcome = "created" | "already-requested" | "dry-run";
 
-export async function requestTermination(api: CustomObjectsApi, namespace: string, sessionId: string, user: string, dryRun: boolean): Promise<{ name: string; outcome: TerminationOutcome }> {
+export async function requestTermination(
+  api: CustomObjectsApi,
+  namespace: string,
+  sessionId: string,
+  user: string,
+  dryRun: boolean,
+): Promise<{ name: string; outcome: TerminationOutcome }> {
   const body = terminationFor(namespace, sessionId, user);
   const name = body.metadata.name ?? "";
   try {

@@ -61,7 +61,10 @@ const optionalString = z.string(aString).default("");
 const RequestSchema = z.object(
   {
     uid: z.string({ error: "is missing or malformed" }).regex(UID, { error: "is missing or malformed" }),
-    kind: z.object({ group: optionalString, version: optionalString, kind: z.string(aString).min(1, { error: "must not be empty" }) }, { error: "must name a group, version and kind" }),
+    kind: z.object(
+      { group: optionalString, version: optionalString, kind: z.string(aString).min(1, { error: "must not be empty" }) },
+      { error: "must name a group, version and kind" },
+    ),
     resource: z.object(
       { group: optionalString, version: optionalString, resource: z.string(aString).min(1, { error: "must not be empty" }) },
       { error: "must name a group, version and resource" },
@@ -114,7 +117,10 @@ const containerPort = z.looseObject(
   { containerPort: z.int({ error: "must be an integer" }), name: z.string(aString).optional(), protocol: z.string(aString).optional() },
   { error: "must be an object" },
 );
-const container = z.looseObject({ name: z.string(aString), ports: z.array(containerPort, { error: "must be a list" }).optional() }, { error: "must be an object" });
+const container = z.looseObject(
+  { name: z.string(aString), ports: z.array(containerPort, { error: "must be a list" }).optional() },
+  { error: "must be an object" },
+);
 const PodSchema = z.looseObject({
   metadata: z
     .looseObject({ labels: stringMap, annotations: stringMap }, { error: "must be an object" })

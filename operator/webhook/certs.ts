@@ -65,21 +65,19 @@ export async function generateCa(opts: CaOptions = {}): Promise<KeyAndCert> {
   const now = opts.now ?? new Date();
   const keys = await newKeyPair();
   const notAfter = new Date(now.getTime() + (opts.validityDays ?? 365) * DAY_MS);
-  const cert = await x509.X509CertificateGenerator.createSelfSigned(
-    {
-      serialNumber: serialNumber(),
-      name: `CN=${opts.commonName ?? "vigil-webhook-ca"}`,
-      notBefore: new Date(now.getTime() - SKEW_MS),
-      notAfter,
-      signingAlgorithm: ALG,
-      keys,
-      extensions: [
-        new x509.BasicConstraintsExtension(true, 0, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false),
-      ],
-    },
-  );
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serialNumber(),
+    name: `CN=${opts.commonName ?? "vigil-webhook-ca"}`,
+    notBefore: new Date(now.getTime() - SKEW_MS),
+    notAfter,
+    signingAlgorithm: ALG,
+    keys,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false),
+    ],
+  });
   return { keyPem: await keyPem(keys.privateKey), certPem: cert.toString("pem"), notAfter: cert.notAfter };
 }
 
@@ -97,32 +95,36 @@ export async function issueServingCert(ca: Pick<KeyAndCert, "keyPem" | "certPem"
   const notAfter = new Date(Math.min(wanted, caCert.notAfter.getTime()));
   const ips = ["127.0.0.1", ...(opts.extraIps ?? [])].filter((ip, i, all) => isIP(ip) !== 0 && all.indexOf(ip) === i);
   const dns = [...servingNames(opts.service, opts.namespace), ...(opts.extraDnsNames ?? [])];
-  const cert = await x509.X509CertificateGenerator.create(
-    {
-      serialNumber: serialNumber(),
-      subject: `CN=${dns[0] ?? opts.service}`,
-      issuer: caCert.subject,
-      notBefore: new Date(now.getTime() - SKEW_MS),
-      notAfter,
-      signingAlgorithm: ALG,
-      publicKey: keys.publicKey,
-      signingKey: caKey,
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
-        new x509.SubjectAlternativeNameExtension([...dns.map((value) => ({ type: "dns" as const, value })), ...ips.map((value) => ({ type: "ip" as const, value }))], false),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false),
-        await x509.AuthorityKeyIdentifierExtension.create(caCert, false),
-      ],
-    },
-  );
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serialNumber(),
+    subject: `CN=${dns[0] ?? opts.service}`,
+    issuer: caCert.subject,
+    notBefore: new Date(now.getTime() - SKEW_MS),
+    notAfter,
+    signingAlgorithm: ALG,
+    publicKey: keys.publicKey,
+    signingKey: caKey,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
+      new x509.SubjectAlternativeNameExtension(
+        [...dns.map((value) => ({ type: "dns" as const, value })), ...ips.map((value) => ({ type: "ip" as const, value }))],
+        false,
+      ),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false),
+      await x509.AuthorityKeyIdentifierExtension.create(caCert, false),
+    ],
+  });
   return { keyPem: await keyPem(keys.privateKey), certPem: cert.toString("pem"), notAfter: cert.notAfter };
 }
 
 /** A fresh CA and a serving certificate signed by it. */
 export async function generateWebhookCerts(opts: ServingCertOptions & { caValidityDays?: number }): Promise<{ ca: KeyAndCert; serving: KeyAndCert }> {
-  const ca = await generateCa({ ...(opts.now === undefined ? {} : { now: opts.now }), ...(opts.caValidityDays === undefined ? {} : { validityDays: opts.caValidityDays }) });
+  const ca = await generateCa({
+    ...(opts.now === undefined ? {} : { now: opts.now }),
+    ...(opts.caValidityDays === undefined ? {} : { validityDays: opts.caValidityDays }),
+  });
   return { ca, serving: await issueServingCert(ca, opts) };
 }
 

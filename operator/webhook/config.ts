@@ -114,7 +114,9 @@ function orEmpty<T extends z.ZodType>(schema: T, empty: object): z.ZodType<z.out
 }
 
 function text(re: RegExp, what: string): z.ZodString {
-  return z.string({ error: (iss) => (iss.input === undefined || iss.input === null ? "is required" : `must be a string (${what})`) }).regex(re, { error: `must be ${what}` });
+  return z
+    .string({ error: (iss) => (iss.input === undefined || iss.input === null ? "is required" : `must be a string (${what})`) })
+    .regex(re, { error: `must be ${what}` });
 }
 
 /** "" (or absent) means unset; otherwise it must match. */
@@ -143,13 +145,19 @@ function setting(parse: (raw: string) => unknown): (value: string, ctx: z.Refine
   };
 }
 
-const quantity = z.string({ error: "must be a Kubernetes quantity such as 50m or 64Mi" }).regex(QUANTITY, { error: "must be a Kubernetes quantity such as 50m or 64Mi" });
+const quantity = z
+  .string({ error: "must be a Kubernetes quantity such as 50m or 64Mi" })
+  .regex(QUANTITY, { error: "must be a Kubernetes quantity such as 50m or 64Mi" });
 const RESOURCES = ["cpu", "memory", "ephemeral-storage"] as const;
 const resourceList = orEmpty(z.partialRecord(z.enum(RESOURCES), quantity, mappingError(RESOURCES)), {});
 
 const STRINGS = "must be a list of at most 32 strings";
 const stringList = orEmpty(
-  z.array(z.string({ error: "must be a string of at most 1024 characters" }).max(1024, { error: "must be a string of at most 1024 characters" }), { error: STRINGS }).max(32, { error: STRINGS }),
+  z
+    .array(z.string({ error: "must be a string of at most 1024 characters" }).max(1024, { error: "must be a string of at most 1024 characters" }), {
+      error: STRINGS,
+    })
+    .max(32, { error: STRINGS }),
   [],
 );
 
@@ -157,7 +165,10 @@ const HOST_PORT = /^([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):\d{1,5}$/;
 const SENTINELS = "must be a list of 1-16 host:port";
 const sentinel = mapping({
   name: text(DNS_SUBDOMAIN, "a Sentinel master group name"),
-  sentinels: z.array(z.string({ error: "must be host:port" }).regex(HOST_PORT, { error: "must be host:port" }), { error: SENTINELS }).min(1, { error: SENTINELS }).max(16, { error: SENTINELS }),
+  sentinels: z
+    .array(z.string({ error: "must be host:port" }).regex(HOST_PORT, { error: "must be host:port" }), { error: SENTINELS })
+    .min(1, { error: SENTINELS })
+    .max(16, { error: SENTINELS }),
 });
 
 const redis = mapping({
@@ -168,8 +179,10 @@ const redis = mapping({
 }).superRefine((r, ctx) => {
   const hasSecret = r.secretName !== undefined || r.secretKey !== undefined;
   if ((r.url !== undefined) === hasSecret) ctx.addIssue({ code: "custom", message: "set exactly one of redis.url and redis.secretName + redis.secretKey" });
-  else if (r.secretName !== undefined && r.secretKey === undefined) ctx.addIssue({ code: "custom", path: ["secretKey"], message: "must be set together with redis.secretName" });
-  else if (r.secretKey !== undefined && r.secretName === undefined) ctx.addIssue({ code: "custom", path: ["secretName"], message: "must be set together with redis.secretKey" });
+  else if (r.secretName !== undefined && r.secretKey === undefined)
+    ctx.addIssue({ code: "custom", path: ["secretKey"], message: "must be set together with redis.secretName" });
+  else if (r.secretKey !== undefined && r.secretName === undefined)
+    ctx.addIssue({ code: "custom", path: ["secretName"], message: "must be set together with redis.secretKey" });
 });
 
 /** The document's schema: the shape in the file comment, with its defaults. */
@@ -189,7 +202,12 @@ const InjectionConfigSchema = mapping({
   busPrefix: withDefault(text(/^.*$/s, "a bus key prefix").superRefine(setting(busPrefix)), "vigil:"),
   defaultAction: oneOf(["Deny", "Allow"], "Deny"),
   maxStalenessSeconds: integer(1, 3600, 30),
-  trustedProxies: orEmpty(z.array(z.string({ error: "must be a CIDR such as 10.0.0.0/8" }).regex(CIDR, { error: "must be a CIDR such as 10.0.0.0/8" }), { error: "must be a list of CIDRs" }), []),
+  trustedProxies: orEmpty(
+    z.array(z.string({ error: "must be a CIDR such as 10.0.0.0/8" }).regex(CIDR, { error: "must be a CIDR such as 10.0.0.0/8" }), {
+      error: "must be a list of CIDRs",
+    }),
+    [],
+  ),
   tokenCookie: optionalText(COOKIE, "a cookie name"),
   tokenHeader: optionalText(HEADER, "a header name"),
   forwardCredentials: withDefault(z.boolean({ error: "must be true or false" }), false).transform((v) => (v ? (true as const) : undefined)),
@@ -240,7 +258,7 @@ export async function loadInjectionConfig(path: string): Promise<InjectionConfig
   try {
     doc = parse(text) as unknown;
   } catch (err) {
-    throw new ConfigError(path, `is not valid YAML or JSON (${err instanceof Error ? err.message.split("\n", 1)[0] ?? "" : ""})`);
+    throw new ConfigError(path, `is not valid YAML or JSON (${err instanceof Error ? (err.message.split("\n", 1)[0] ?? "") : ""})`);
   }
   return parseInjectionConfig(doc);
 }

@@ -12,9 +12,7 @@
  *   opt-out / already injected / hostNetwork → skip;  upstream port, port and name conflicts → refuse;  else inject.
  */
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
-import {
-  INJECT_FALSE, INJECT_POD_KEY, INJECT_TRUE, INJECTION_ENABLED, INJECTION_NAMESPACE_LABEL, UPSTREAM_PORT_ANNOTATION,
-} from "../api/annotations.ts";
+import { INJECT_FALSE, INJECT_POD_KEY, INJECT_TRUE, INJECTION_ENABLED, INJECTION_NAMESPACE_LABEL, UPSTREAM_PORT_ANNOTATION } from "../api/annotations.ts";
 import type { InjectionConfig } from "./config.ts";
 import { SIDECAR_CONTAINER_NAME, SIDECAR_VOLUME_NAMES } from "./sidecar-names.ts";
 

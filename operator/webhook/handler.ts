@@ -16,7 +16,18 @@
  */
 import type { V1Pod } from "@kubernetes/client-node";
 import { ADMISSION_ERROR_STATUS } from "../errors.ts";
-import { allowed, decodeAdmissionReview, denied, errored, patched, podOf, reviewResponse, type AdmissionError, type AdmissionRequest, type AdmissionResponse } from "./admission.ts";
+import {
+  allowed,
+  decodeAdmissionReview,
+  denied,
+  errored,
+  patched,
+  podOf,
+  reviewResponse,
+  type AdmissionError,
+  type AdmissionRequest,
+  type AdmissionResponse,
+} from "./admission.ts";
 import type { InjectionConfig } from "./config.ts";
 import { injectionDecision, type InjectionDecision, type Reason } from "./decision.ts";
 import { inject, recordSkip } from "./inject.ts";
@@ -82,7 +93,13 @@ export async function handleAdmission(body: Buffer | string, deps: HandlerDeps):
     const decision = injectionDecision(pod.value, { name: request.namespace, labels }, deps.config);
     return answer(respond(pod.value, decision, deps.config), { ...base, ...outcomeOf(decision) });
   } catch (cause) {
-    return answer(errored(500, "vigil: internal error while injecting the sidecar"), { ...base, result: "error", reason: "internal_error", reasons: [], cause });
+    return answer(errored(500, "vigil: internal error while injecting the sidecar"), {
+      ...base,
+      result: "error",
+      reason: "internal_error",
+      reasons: [],
+      cause,
+    });
   }
 }
 
@@ -108,7 +125,9 @@ function respond(pod: V1Pod, decision: InjectionDecision, cfg: InjectionConfig):
       return denied(`${REFUSAL_PREFIX}: ${decision.message}`);
     case "skip": {
       if (UNTOUCHED_SKIPS.some((r) => decision.reasons.includes(r))) return allowed();
-      const warnings = decision.reasons.some((r) => UNPROTECTED_SKIPS.includes(r)) ? [`vigil: this pod runs WITHOUT the Vigil sidecar: ${decision.message}`] : [];
+      const warnings = decision.reasons.some((r) => UNPROTECTED_SKIPS.includes(r))
+        ? [`vigil: this pod runs WITHOUT the Vigil sidecar: ${decision.message}`]
+        : [];
       return patched(jsonPatch(pod, recordSkip(pod, decision)), warnings);
     }
   }

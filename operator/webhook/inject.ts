@@ -16,16 +16,14 @@
  */
 import { createHash } from "node:crypto";
 import type { V1Container, V1EnvVar, V1Pod, V1Probe, V1Volume } from "@kubernetes/client-node";
-import {
-  INJECTED_REVISION_ANNOTATION, INJECTION_STATUS_ANNOTATION, INJECTION_STATUS_INJECTED, injectionStatusSkipped,
-} from "../api/annotations.ts";
+import { INJECTED_REVISION_ANNOTATION, INJECTION_STATUS_ANNOTATION, INJECTION_STATUS_INJECTED, injectionStatusSkipped } from "../api/annotations.ts";
 import { envName } from "../api/settings.ts";
 import { OperatorError } from "../errors.ts";
 import type { SIDECAR_SETTINGS } from "../../sidecar/config.ts";
 import type { InjectionConfig } from "./config.ts";
 import { hasSidecar, resolveUpstreamPort, type InjectionDecision } from "./decision.ts";
+import { ownerWorkload, type OwnerWorkload } from "./workload.ts";
 import { ADMIN_PORT_NAME, POD_LABELS_FILE, PROXY_PORT_NAME, SIDECAR_CONTAINER_NAME, SIDECAR_UID, VOLUMES } from "./sidecar-names.ts";
-
 
 /** A sidecar setting (key of sidecar/config.ts SIDECAR_SETTINGS): a typo here does not compile. */
 type SidecarKey = keyof typeof SIDECAR_SETTINGS;
@@ -41,13 +39,15 @@ export function configRevision(cfg: InjectionConfig): string {
 function stableJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(stableJson).join(",")}]`;
   if (typeof v === "object" && v !== null) {
-    const entries = Object.entries(v).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(v)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${stableJson(x)}`).join(",")}}`;
   }
   return JSON.stringify(v);
 }
 
-function sidecarEnv(cfg: InjectionConfig, upstreamPort: number): V1EnvVar[] {
+function sidecarEnv(cfg: InjectionConfig, upstreamPort: number, workload: OwnerWorkload | undefined): V1EnvVar[] {
   const redis: V1EnvVar =
     cfg.redis.url !== undefined
       ? env("redisUrl", cfg.redis.url)
@@ -55,6 +55,8 @@ function sidecarEnv(cfg: InjectionConfig, upstreamPort: number): V1EnvVar[] {
   const all = [
     fieldEnv("podName", "metadata.name"),
     fieldEnv("podNamespace", "metadata.namespace"),
+    env("workloadKind", workload?.kind ?? ""),
+    env("workloadName", workload?.name ?? ""),
     env("podLabelsFile", `${VOLUMES.podInfo.mountPath}/${POD_LABELS_FILE}`),
     env("listenPort", cfg.listenPort),
     env("adminPort", cfg.adminPort),
@@ -91,7 +93,7 @@ const probe = (path: string, periodSeconds: number, failureThreshold: number): V
 });
 
 /** The sidecar container (a native sidecar: an init container with restartPolicy Always). */
-export function sidecarContainer(cfg: InjectionConfig, upstreamPort: number): V1Container {
+export function sidecarContainer(cfg: InjectionConfig, upstreamPort: number, workload?: OwnerWorkload): V1Container {
   return {
     name: SIDECAR_CONTAINER_NAME,
     image: cfg.image,
@@ -103,7 +105,7 @@ export function sidecarContainer(cfg: InjectionConfig, upstreamPort: number): V1
       { name: PROXY_PORT_NAME, containerPort: cfg.listenPort, protocol: "TCP" },
       { name: ADMIN_PORT_NAME, containerPort: cfg.adminPort, protocol: "TCP" },
     ],
-    env: sidecarEnv(cfg, upstreamPort),
+    env: sidecarEnv(cfg, upstreamPort, workload),
     resources: { requests: { ...cfg.resources.requests }, limits: { ...cfg.resources.limits } },
     securityContext: {
       runAsNonRoot: true,
@@ -163,7 +165,7 @@ export function inject(pod: V1Pod, cfg: InjectionConfig): V1Pod {
   });
   // `out` is our own deep copy: filling it in place leaves the caller's pod untouched.
   const spec = out.spec ?? { containers: [] };
-  spec.initContainers = [sidecarContainer(cfg, upstream.port), ...(spec.initContainers ?? [])];
+  spec.initContainers = [sidecarContainer(cfg, upstream.port, ownerWorkload(pod)), ...(spec.initContainers ?? [])];
   spec.volumes = [...(spec.volumes ?? []), ...sidecarVolumes(cfg)];
   out.spec = spec;
   return out;

@@ -50,23 +50,29 @@ export async function runWebhook(kc: KubeConfig, settings: WebhookSettings, log:
 
   await maintain();
   const tls = await load();
-  if (tls === undefined) throw new OperatorError("WEBHOOK_TLS_UNAVAILABLE", `no webhook certificate in ${settings.certMode === "file" ? settings.certDir : `Secret ${settings.tls.secretName}`}`);
+  if (tls === undefined)
+    throw new OperatorError(
+      "WEBHOOK_TLS_UNAVAILABLE",
+      `no webhook certificate in ${settings.certMode === "file" ? settings.certDir : `Secret ${settings.tls.secretName}`}`,
+    );
 
   const server = await startWebhookServer({ config, namespaceLabels: namespaceLabelsFrom(core), tls, host: settings.host, port: settings.port, registry, log });
   let current = tls.cert;
   const refresh = setInterval(() => {
-    maintain().then(load).then(
-      (next) => {
-        if (next !== undefined && next.cert !== current) {
-          server.setCertificate(next);
-          current = next.cert;
-          log.info({ event: "webhook.tls_reloaded" }, "webhook serving certificate reloaded");
-        }
-      },
-      (err: unknown) => {
-        log.warn({ event: "webhook.tls_failed", ...errorFields(err) }, "could not maintain or re-read the webhook certificate");
-      },
-    );
+    maintain()
+      .then(load)
+      .then(
+        (next) => {
+          if (next !== undefined && next.cert !== current) {
+            server.setCertificate(next);
+            current = next.cert;
+            log.info({ event: "webhook.tls_reloaded" }, "webhook serving certificate reloaded");
+          }
+        },
+        (err: unknown) => {
+          log.warn({ event: "webhook.tls_failed", ...errorFields(err) }, "could not maintain or re-read the webhook certificate");
+        },
+      );
   }, settings.refreshMs ?? 60_000);
   refresh.unref();
   log.info({ event: "webhook.started", port: server.port, certMode: settings.certMode }, "injection webhook serving");

@@ -64,7 +64,10 @@ interface Metrics {
 function metricsOn(registry: Registry): Metrics {
   const existing = registry.getSingleMetric("vigil_webhook_injections_total");
   if (existing !== undefined) {
-    return { injections: existing as Counter<"result" | "reason">, latency: registry.getSingleMetric("vigil_webhook_admission_duration_seconds") as Histogram<"result"> };
+    return {
+      injections: existing as Counter<"result" | "reason">,
+      latency: registry.getSingleMetric("vigil_webhook_admission_duration_seconds") as Histogram<"result">,
+    };
   }
   return {
     injections: new Counter({
@@ -108,7 +111,10 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = typeof body === "string" ? body : JSON.stringify(body);
-  res.writeHead(status, { "content-type": typeof body === "string" ? "text/plain; charset=utf-8" : "application/json", "content-length": Buffer.byteLength(text) });
+  res.writeHead(status, {
+    "content-type": typeof body === "string" ? "text/plain; charset=utf-8" : "application/json",
+    "content-length": Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -120,7 +126,10 @@ function withDeadline(work: Promise<HandlerAnswer>, ms: number): Promise<Handler
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<HandlerAnswer>((resolve) => {
     timer = setTimeout(() => {
-      resolve({ status: ADMISSION_ERROR_STATUS.ADMISSION_TIMEOUT, body: { code: "ADMISSION_TIMEOUT", message: `vigil: no injection decision within ${ms} ms` } });
+      resolve({
+        status: ADMISSION_ERROR_STATUS.ADMISSION_TIMEOUT,
+        body: { code: "ADMISSION_TIMEOUT", message: `vigil: no injection decision within ${ms} ms` },
+      });
     }, ms);
   });
   return Promise.race([work, late]).finally(() => {
@@ -128,60 +137,81 @@ function withDeadline(work: Promise<HandlerAnswer>, ms: number): Promise<Handler
   });
 }
 
-export async function startWebhookServer(opts: WebhookServerOptions): Promise<WebhookServer> {
-  const metrics = metricsOn(opts.registry);
-  const maxBody = opts.maxBodyBytes ?? 4 << 20;
-  const handlerTimeout = opts.handlerTimeoutMs ?? 4000;
-  let closing = false;
+/** What answering a review needs: the options (the handler's dependencies, the log), the metrics and the limits in force. */
+interface Admission {
+  opts: WebhookServerOptions;
+  metrics: Metrics;
+  maxBody: number;
+  handlerTimeout: number;
+}
 
-  const record = (outcome: Outcome | undefined, seconds: number): void => {
-    if (outcome === undefined) return;
-    metrics.injections.inc({ result: outcome.result, reason: outcome.reason });
-    metrics.latency.observe({ result: outcome.result }, seconds);
-    const fields = { namespace: outcome.namespace, pod: outcome.pod, result: outcome.result, reasons: outcome.reasons, dryRun: outcome.dryRun };
-    if (outcome.result === "error") opts.log.warn({ ...fields, reason: outcome.reason, ...(outcome.cause === undefined ? {} : errorFields(outcome.cause)) }, "pod admission decision");
-    else opts.log.info(fields, "pod admission decision");
-  };
+/** The edge's one log line and count per decision. */
+function record(a: Admission, outcome: Outcome | undefined, seconds: number): void {
+  if (outcome === undefined) return;
+  a.metrics.injections.inc({ result: outcome.result, reason: outcome.reason });
+  a.metrics.latency.observe({ result: outcome.result }, seconds);
+  const fields = { namespace: outcome.namespace, pod: outcome.pod, result: outcome.result, reasons: outcome.reasons, dryRun: outcome.dryRun };
+  if (outcome.result === "error")
+    a.opts.log.warn({ ...fields, reason: outcome.reason, ...(outcome.cause === undefined ? {} : errorFields(outcome.cause)) }, "pod admission decision");
+  else a.opts.log.info(fields, "pod admission decision");
+}
 
-  const mutate = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const started = process.hrtime.bigint();
-    if (!/^application\/json\b/i.test(req.headers["content-type"] ?? "")) {
-      refuse(res, "ADMISSION_BAD_CONTENT_TYPE", "expected application/json");
-      return;
-    }
-    let body: Buffer;
-    try {
-      body = await readBody(req, maxBody);
-    } catch (err) {
-      if (err instanceof BodyTooLarge) refuse(res, "ADMISSION_TOO_LARGE", `the body exceeds ${maxBody} bytes`);
-      else res.destroy();
-      return;
-    }
-    const answer = await withDeadline(handleAdmission(body, opts), handlerTimeout);
-    if (answer.status !== 200) opts.log.warn({ status: answer.status, body: answer.body }, "admission request not answered normally");
-    send(res, answer.status, answer.body);
-    record(answer.outcome, Number(process.hrtime.bigint() - started) / 1e9);
-  };
+/** POST /mutate-pods: check the content type, read the body within its limit, decide within the deadline. */
+async function mutate(a: Admission, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = process.hrtime.bigint();
+  if (!/^application\/json\b/i.test(req.headers["content-type"] ?? "")) {
+    refuse(res, "ADMISSION_BAD_CONTENT_TYPE", "expected application/json");
+    return;
+  }
+  let body: Buffer;
+  try {
+    body = await readBody(req, a.maxBody);
+  } catch (err) {
+    if (err instanceof BodyTooLarge) refuse(res, "ADMISSION_TOO_LARGE", `the body exceeds ${a.maxBody} bytes`);
+    else res.destroy();
+    return;
+  }
+  const answer = await withDeadline(handleAdmission(body, a.opts), a.handlerTimeout);
+  if (answer.status !== 200) a.opts.log.warn({ status: answer.status, body: answer.body }, "admission request not answered normally");
+  send(res, answer.status, answer.body);
+  record(a, answer.outcome, Number(process.hrtime.bigint() - started) / 1e9);
+}
 
-  const route = (req: IncomingMessage, res: ServerResponse): void => {
+/** The server's request listener: the paths of the file comment; readiness fails once `closing()`. */
+function router(a: Admission, closing: () => boolean): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
     const path = (req.url ?? "/").split("?", 1)[0];
     const method = req.method ?? "GET";
     if (path === MUTATE_PODS_PATH) {
       if (method !== "POST") send(res, 405, "method not allowed\n");
-      else mutate(req, res).catch((err: unknown) => {
-        opts.log.error(errorFields(err), "admission handling failed");
-        if (!res.headersSent) refuse(res, "ADMISSION_INTERNAL", "internal error");
-      });
+      else
+        mutate(a, req, res).catch((err: unknown) => {
+          a.opts.log.error(errorFields(err), "admission handling failed");
+          if (!res.headersSent) refuse(res, "ADMISSION_INTERNAL", "internal error");
+        });
     } else if (path === HEALTHZ_PATH || path === READYZ_PATH) {
       if (method !== "GET" && method !== "HEAD") send(res, 405, "method not allowed\n");
-      else if (path === READYZ_PATH && closing) send(res, 503, "shutting down\n");
+      else if (path === READYZ_PATH && closing()) send(res, 503, "shutting down\n");
       else send(res, 200, "ok\n");
     } else {
       send(res, 404, "not found\n");
     }
   };
+}
 
-  const server = createServer({ key: opts.tls.key, cert: opts.tls.cert, minVersion: "TLSv1.2" }, route);
+export async function startWebhookServer(opts: WebhookServerOptions): Promise<WebhookServer> {
+  const admission: Admission = {
+    opts,
+    metrics: metricsOn(opts.registry),
+    maxBody: opts.maxBodyBytes ?? 4 << 20,
+    handlerTimeout: opts.handlerTimeoutMs ?? 4000,
+  };
+  let closing = false;
+
+  const server = createServer(
+    { key: opts.tls.key, cert: opts.tls.cert, minVersion: "TLSv1.2" },
+    router(admission, () => closing),
+  );
   server.requestTimeout = opts.requestTimeoutMs ?? 10_000;
   server.headersTimeout = Math.min(server.requestTimeout, 5_000);
   server.keepAliveTimeout = 30_000;

@@ -36,7 +36,9 @@ export function webhookConfiguration(opts: WebhookConfigurationOptions): V1Mutat
   const clientConfig: AdmissionregistrationV1WebhookClientConfig =
     "url" in opts.target
       ? { url: opts.target.url.replace(/\/$/, "") + MUTATE_PODS_PATH }
-      : { service: { name: opts.target.service.name, namespace: opts.target.service.namespace, path: MUTATE_PODS_PATH, port: opts.target.service.port ?? 443 } };
+      : {
+          service: { name: opts.target.service.name, namespace: opts.target.service.namespace, path: MUTATE_PODS_PATH, port: opts.target.service.port ?? 443 },
+        };
   if (opts.caPem !== undefined) clientConfig.caBundle = toCaBundle(opts.caPem);
   const notProtected = { key: NAMESPACE_NAME_LABEL, operator: "NotIn", values: [...PROTECTED_NAMESPACES, opts.systemNamespace] };
   const entry = (name: string, namespaceSelector: V1LabelSelector, objectSelector: V1LabelSelector): V1MutatingWebhook => ({

@@ -48,7 +48,9 @@ function stream(req: IncomingMessage, res: ServerResponse): void {
   };
   tick();
   const timer = setInterval(tick, 1000);
-  res.on("close", () => { clearInterval(timer); });
+  res.on("close", () => {
+    clearInterval(timer);
+  });
 }
 
 function handle(req: IncomingMessage, res: ServerResponse): void {
@@ -93,7 +95,9 @@ async function main(): Promise<void> {
     ws.on("error", () => undefined);
     const who = req.headers["x-vigil-subject"];
     ws.send(`hello ${typeof who === "string" ? who : "anonymous"}: I echo what you send`);
-    ws.on("message", (data, isBinary) => { ws.send(data, { binary: isBinary }); });
+    ws.on("message", (data, isBinary) => {
+      ws.send(data, { binary: isBinary });
+    });
   });
 
   const echo = createTcpServer((s) => {

@@ -82,7 +82,12 @@ export async function writeSessionKeys(p: StatePaths): Promise<string> {
 }
 
 export async function writeSidecarFiles(p: StatePaths, labels: Record<string, string>, issuersFile: string, keys: string): Promise<Record<string, string>> {
-  await writeFile(join(p.sidecar, "labels"), Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join("\n") + "\n");
+  await writeFile(
+    join(p.sidecar, "labels"),
+    Object.entries(labels)
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join("\n") + "\n",
+  );
   await writeFile(join(p.sidecar, "issuers.json"), issuersFile);
   return {
     VIGIL_POD_LABELS_FILE: join(p.sidecar, "labels"),
@@ -114,7 +119,9 @@ export function shellQuote(value: string): string {
 
 export async function writeEnvFile(p: StatePaths, vars: Record<string, string>): Promise<void> {
   const lines = Object.entries(vars).map(([k, v]) => `export ${k}=${shellQuote(v)}`);
-  await writeFile(p.env, `# Vigil demo (pid ${process.pid}): source this file, then run the commands the demo printed.\n${lines.join("\n")}\n`, { mode: 0o600 });
+  await writeFile(p.env, `# Vigil demo (pid ${process.pid}): source this file, then run the commands the demo printed.\n${lines.join("\n")}\n`, {
+    mode: 0o600,
+  });
 }
 
 export async function writeToken(p: StatePaths, user: string, token: string): Promise<void> {

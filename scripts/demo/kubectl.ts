@@ -22,7 +22,11 @@ export function kubectl(t: KubectlTarget, args: readonly string[], input = ""): 
     const child = execFile(
       t.kubectl,
       args,
-      { env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", KUBECONFIG: t.kubeconfig, KUBECACHEDIR: t.cacheDir }, timeout: 30_000, maxBuffer: 8 << 20 },
+      {
+        env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", KUBECONFIG: t.kubeconfig, KUBECACHEDIR: t.cacheDir },
+        timeout: 30_000,
+        maxBuffer: 8 << 20,
+      },
       (error, stdout, stderr) => {
         const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
         resolveRun({ code, stdout, stderr });

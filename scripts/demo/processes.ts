@@ -59,7 +59,9 @@ function signal(target: number, sig: NodeJS.Signals): void {
 export async function stopChild(c: Child, graceMs: number): Promise<void> {
   if (!c.hasExited()) {
     signal(c.pid, "SIGTERM");
-    const timer = setTimeout(() => { killChild(c); }, graceMs);
+    const timer = setTimeout(() => {
+      killChild(c);
+    }, graceMs);
     await c.exited;
     clearTimeout(timer);
   }

@@ -33,7 +33,18 @@ export function identityOf(who: Who): AuditIdentity {
   return { issuer: who.issuer, subject: who.subject, ...(who.email === undefined ? {} : { email: who.email }), groups: [...who.groups] };
 }
 
-export const END_REASON_OF_RECORD: Record<RecordEndReason, EndReason> = { idle: "IdleTimeout", absolute: "AbsoluteTimeout", terminated: "Terminated" };
+export const END_REASON_OF_RECORD: Record<RecordEndReason, EndReason> = {
+  idle: "IdleTimeout",
+  absolute: "AbsoluteTimeout",
+  terminated: "Terminated",
+  protection: "BindingViolation",
+};
+
+/** A session protection's end (its stable code on the record): binding violations, or anomalies (travel, session limit). */
+export function endReasonOf(record: { endReason?: RecordEndReason | undefined; endCode?: string | undefined }): EndReason {
+  if (record.endReason === "protection" && (record.endCode === "SESSION_IMPOSSIBLE_TRAVEL" || record.endCode === "SESSION_LIMIT_EXCEEDED")) return "Anomaly";
+  return END_REASON_OF_RECORD[record.endReason ?? "terminated"];
+}
 
 export function sessionStart(workload: AuditWorkload, record: SessionRecord, clientIP: string, now: number): SessionStartEvent {
   return {
@@ -53,7 +64,18 @@ export function sessionStart(workload: AuditWorkload, record: SessionRecord, cli
 }
 
 export function sessionEnd(workload: AuditWorkload, sessionId: string, reason: EndReason, now: number, detail?: string): SessionEndEvent {
-  return { v: 1, event: "session.end", code: "VS004I", time: now, outcome: "info", workload, sessionId, cid: "", reason, ...(detail === undefined ? {} : { detail }) };
+  return {
+    v: 1,
+    event: "session.end",
+    code: "VS004I",
+    time: now,
+    outcome: "info",
+    workload,
+    sessionId,
+    cid: "",
+    reason,
+    ...(detail === undefined ? {} : { detail }),
+  };
 }
 
 export interface ActivityFacts {
@@ -81,12 +103,45 @@ export function sessionActivity(workload: AuditWorkload, sessionId: string, who:
   };
 }
 
-export function sessionRefused(workload: AuditWorkload, sessionId: string, who: Who, clientIP: string, flowKind: AuditFlowKind, refusal: Refusal, count: number, now: number): SessionRefusedEvent {
-  return { v: 1, event: "session.refused", code: "VS003W", time: now, outcome: "failure", workload, sessionId, cid: "", identity: identityOf(who), clientIP, flowKind, refusal, count };
+/** A refusal as reported: from where, on which kind of flow, why, and how many times (folded). */
+export interface RefusedFacts {
+  clientIP: string;
+  flowKind: AuditFlowKind;
+  refusal: Refusal;
+  count: number;
 }
 
-export function accessRefused(workload: AuditWorkload, clientIP: string, flowKind: AuditFlowKind, refusal: Refusal, count: number, now: number): AccessRefusedEvent {
-  return { v: 1, event: "access.refused", code: "VA001W", time: now, outcome: "failure", workload, clientIP, flowKind, refusal, count };
+export function sessionRefused(workload: AuditWorkload, sessionId: string, who: Who, r: RefusedFacts, now: number): SessionRefusedEvent {
+  return {
+    v: 1,
+    event: "session.refused",
+    code: "VS003W",
+    time: now,
+    outcome: "failure",
+    workload,
+    sessionId,
+    cid: "",
+    identity: identityOf(who),
+    clientIP: r.clientIP,
+    flowKind: r.flowKind,
+    refusal: r.refusal,
+    count: r.count,
+  };
+}
+
+export function accessRefused(workload: AuditWorkload, r: RefusedFacts, now: number): AccessRefusedEvent {
+  return {
+    v: 1,
+    event: "access.refused",
+    code: "VA001W",
+    time: now,
+    outcome: "failure",
+    workload,
+    clientIP: r.clientIP,
+    flowKind: r.flowKind,
+    refusal: r.refusal,
+    count: r.count,
+  };
 }
 
 export function flowOpen(workload: AuditWorkload, sessionId: string, flow: FlowFacts, now: number): FlowOpenEvent {
@@ -98,7 +153,19 @@ export function flowProgress(workload: AuditWorkload, sessionId: string, flow: F
 }
 
 export function flowClose(workload: AuditWorkload, sessionId: string, flow: FlowFacts, reason: CloseReason, now: number): FlowCloseEvent {
-  return { v: 1, event: "flow.close", code: "VF003I", time: now, outcome: "info", workload, sessionId, cid: "", flow, reason, durationMs: Math.max(0, now - flow.openedAt) };
+  return {
+    v: 1,
+    event: "flow.close",
+    code: "VF003I",
+    time: now,
+    outcome: "info",
+    workload,
+    sessionId,
+    cid: "",
+    flow,
+    reason,
+    durationMs: Math.max(0, now - flow.openedAt),
+  };
 }
 
 export function terminationApplied(workload: AuditWorkload, termination: string, sessions: number, connections: number, now: number): TerminationAppliedEvent {

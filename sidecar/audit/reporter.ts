@@ -153,14 +153,18 @@ export class AuditReporter implements AuditSink {
     while (this.#queue.size > 0) {
       const events = this.#queue.drain(this.#batchSize);
       const dropped = this.#queue.takeDropped();
-      if (dropped > 0) events.push({ v: 1, event: "audit.dropped", code: "VS005W", time: this.#now(), outcome: "failure", workload: this.#o.workload, dropped });
+      if (dropped > 0)
+        events.push({ v: 1, event: "audit.dropped", code: "VS005W", time: this.#now(), outcome: "failure", workload: this.#o.workload, dropped });
       for (const e of events) {
         if ("cid" in e) e.cid = this.#o.correlate(e.sessionId);
         this.#o.logger.info(auditLogFields(e), auditLogMessage(e));
       }
       for (const chunk of bySize(events, MAX_ENTRY_BYTES)) {
         this.#sequence += 1;
-        this.#pending.push({ sequence: this.#sequence, data: this.#o.sealer.seal(auditSubject(this.#origin, this.incarnation, this.#sequence), { v: 1, events: chunk }) });
+        this.#pending.push({
+          sequence: this.#sequence,
+          data: this.#o.sealer.seal(auditSubject(this.#origin, this.incarnation, this.#sequence), { v: 1, events: chunk }),
+        });
       }
       while (this.#pending.length > 0) {
         if (!(await this.#write(this.#pending[0] as Sealed))) return;
@@ -172,7 +176,21 @@ export class AuditReporter implements AuditSink {
   async #write(entry: Sealed): Promise<boolean> {
     const f = AUDIT_FIELDS;
     try {
-      await this.#o.redis.xadd(this.#o.streamKey, "MAXLEN", "~", this.#maxLength, "*", f.origin, this.#origin, f.incarnation, this.incarnation, f.sequence, String(entry.sequence), f.data, entry.data);
+      await this.#o.redis.xadd(
+        this.#o.streamKey,
+        "MAXLEN",
+        "~",
+        this.#maxLength,
+        "*",
+        f.origin,
+        this.#origin,
+        f.incarnation,
+        this.incarnation,
+        f.sequence,
+        String(entry.sequence),
+        f.data,
+        entry.data,
+      );
       this.#written += 1;
       return true;
     } catch {

@@ -63,7 +63,7 @@ export class SidecarAudit {
       this.#o.sink.emit(build.sessionStart(this.#o.workload, record, clientIp, this.#now()));
     },
     ended: (record, detail) => {
-      const reason = build.END_REASON_OF_RECORD[record.endReason ?? "terminated"];
+      const reason = build.endReasonOf(record);
       this.#o.sink.emit(build.sessionEnd(this.#o.workload, record.id, reason, record.endedAt ?? this.#now(), detail));
     },
   };
@@ -88,7 +88,13 @@ export class SidecarAudit {
   readonly gateObserver: GateObserver = {
     decided: (principal, facts, decision) => {
       if (decision.allowed) this.#activity.note(principal, facts.clientIp, decision.policy, decision.rule, this.#now());
-      else this.#refused(principal, facts.clientIp, kindOf(facts.method), { code: decision.code, status: 403, ...(decision.policy === undefined ? {} : { policy: decision.policy }), ...(decision.rule === undefined ? {} : { rule: decision.rule }) });
+      else
+        this.#refused(principal, facts.clientIp, kindOf(facts.method), {
+          code: decision.code,
+          status: 403,
+          ...(decision.policy === undefined ? {} : { policy: decision.policy }),
+          ...(decision.rule === undefined ? {} : { rule: decision.rule }),
+        });
     },
     refused: (principal, clientIp, kind, err) => {
       if (!isSidecarError(err)) return;
@@ -116,10 +122,11 @@ export class SidecarAudit {
 
   #emitRefusal(note: RefusalNote, count: number, now: number): void {
     const { workload, sink } = this.#o;
+    const refused = { clientIP: note.clientIP, flowKind: note.flowKind, refusal: note.refusal, count };
     if (note.sessionId !== undefined && note.principal !== undefined) {
-      sink.emit(build.sessionRefused(workload, note.sessionId, note.principal, note.clientIP, note.flowKind, note.refusal, count, now));
+      sink.emit(build.sessionRefused(workload, note.sessionId, note.principal, refused, now));
     } else {
-      sink.emit(build.accessRefused(workload, note.clientIP, note.flowKind, note.refusal, count, now));
+      sink.emit(build.accessRefused(workload, refused, now));
     }
   }
 }

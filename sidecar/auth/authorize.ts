@@ -25,13 +25,7 @@ export function policyName(policy: Pick<CompiledPolicy, "namespace" | "name">): 
   return `${policy.namespace}/${policy.name}`;
 }
 
-export function authorize(
-  principal: Principal,
-  facts: RequestFacts,
-  policies: readonly CompiledPolicy[],
-  now: Date,
-  opts: AuthorizeOptions,
-): Decision {
+export function authorize(principal: Principal, facts: RequestFacts, policies: readonly CompiledPolicy[], now: Date, opts: AuthorizeOptions): Decision {
   if (policies.length === 0) {
     if (opts.defaultAction === "Allow") return { allowed: true, ...DEFAULT_ALLOW };
     return { allowed: false, code: "NO_POLICY", reason: "No access policy selects this workload." };
@@ -54,7 +48,11 @@ export function authorize(
   return NO_MATCHING_RULE;
 }
 
-const NO_MATCHING_RULE: Decision = Object.freeze({ allowed: false, code: "NO_MATCHING_RULE", reason: "No rule of the policies selecting this workload allows this request." });
+const NO_MATCHING_RULE: Decision = Object.freeze({
+  allowed: false,
+  code: "NO_MATCHING_RULE",
+  reason: "No rule of the policies selecting this workload allows this request.",
+});
 
 /**
  * A rule's decision depends on its policy and itself only: one frozen object per rule, built on first use (policies

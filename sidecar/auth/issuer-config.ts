@@ -41,11 +41,7 @@ export interface ResolvedIssuer {
 }
 
 /** `issuers` is the decoded configuration (validated here, so `unknown` input is fine). */
-export function resolveIssuers(
-  issuers: unknown,
-  remote: RemoteJwksOptions = {},
-  allowInsecureLoopbackJwks = true,
-): Map<string, ResolvedIssuer> {
+export function resolveIssuers(issuers: unknown, remote: RemoteJwksOptions = {}, allowInsecureLoopbackJwks = true): Map<string, ResolvedIssuer> {
   const out = new Map<string, ResolvedIssuer>();
   for (const config of parseIssuers(issuers, { allowInsecureLoopbackJwks })) {
     out.set(config.issuer, {

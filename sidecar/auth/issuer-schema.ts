@@ -99,7 +99,9 @@ const issuerShape = {
       z
         .string({ error: "must be a media type such as at+jwt" })
         .regex(MEDIA_TYPE, { error: "must be a media type such as at+jwt" })
-        .refine((t) => !NEVER_CREDENTIALS.has(normaliseType(t)), { error: "is never accepted as a credential (logout, security event and introspection tokens)" }),
+        .refine((t) => !NEVER_CREDENTIALS.has(normaliseType(t)), {
+          error: "is never accepted as a credential (logout, security event and introspection tokens)",
+        }),
       { error: "must be a list of media types" },
     )
     .default([...DEFAULT_ALLOWED_TYPES]),

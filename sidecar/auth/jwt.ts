@@ -13,7 +13,6 @@
  * must be keyed on `sessionKeyOf(principal)` (issuer + session claim), never on the token bytes,
  * because ECDSA signatures are malleable.
  */
-import { createHash } from "node:crypto";
 import { errors, jwtVerify } from "jose";
 import type { JWTPayload } from "jose";
 import { SidecarError } from "../errors.ts";
@@ -98,10 +97,7 @@ export function createTokenVerifier(issuers: IssuerConfig[], opts: TokenVerifier
  * to a fixed-length, separator-free string. Independent of the token bytes, so a re-signed or
  * malleated token of the same login maps to the same key.
  */
-export function sessionKeyOf(principal: Pick<Principal, "issuer" | "sessionClaim">): string {
-  const canonical = JSON.stringify(["vigil/session-key/v1", principal.issuer, principal.sessionClaim.name, principal.sessionClaim.value]);
-  return createHash("sha256").update(canonical).digest("base64url");
-}
+export { sessionKeyOf } from "../../operator/api/session-key.ts";
 
 function unverifiedIssuer(payloadSegment: string): string {
   const payload = decodeJsonSegment(payloadSegment);

@@ -110,11 +110,6 @@ function anyPathMatches(matchers: readonly PathMatch[], path: string, mode: Mode
   return false;
 }
 
-export function pathMatches(m: PathMatch, path: string, mode: Mode): boolean {
-  if (m.kind === "any") return true;
-  return matchesFolded(m, mode === "Deny" ? foldPath(path) : path, mode);
-}
-
 /** Deny rules compare case-insensitively and without one trailing slash. */
 function foldPath(s: string): string {
   return trimSlash(s.toLowerCase());

@@ -21,7 +21,11 @@ export interface DateLimits {
 export function tokenDates(payload: JWTPayload, limits: DateLimits, nowMs: number): { issuedAt: number; expiresAt: number } {
   const { exp, iat, nbf } = payload;
   if (typeof exp !== "number" || typeof iat !== "number") throw new SidecarError("TOKEN_INVALID", "The token's exp and iat must be numbers.");
-  for (const [claim, value] of [["exp", exp], ["iat", iat], ["nbf", nbf]] as const) {
+  for (const [claim, value] of [
+    ["exp", exp],
+    ["iat", iat],
+    ["nbf", nbf],
+  ] as const) {
     if (value !== undefined && !Number.isFinite(value)) {
       throw new SidecarError("TOKEN_INVALID", `The token's "${claim}" claim is not a finite NumericDate.`);
     }

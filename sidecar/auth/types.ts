@@ -27,9 +27,7 @@ export interface RequestFacts {
   clientIp: string;
 }
 
-export type Decision =
-  | { allowed: true; policy: string; rule: string }
-  | { allowed: false; code: DenyCode; reason: string; policy?: string; rule?: string };
+export type Decision = { allowed: true; policy: string; rule: string } | { allowed: false; code: DenyCode; reason: string; policy?: string; rule?: string };
 
 export type DenyCode =
   /** No AccessPolicy selects this workload and the default action is deny. */

@@ -172,7 +172,16 @@ export class BusSubscriber {
       this.#reload = true;
       return "ok";
     }
-    const read = this.#o.blocking.call("XREAD", "COUNT", String(this.#o.batchSize), "BLOCK", String(this.#o.blockMs), "STREAMS", this.#keys.events, position.streamId);
+    const read = this.#o.blocking.call(
+      "XREAD",
+      "COUNT",
+      String(this.#o.batchSize),
+      "BLOCK",
+      String(this.#o.blockMs),
+      "STREAMS",
+      this.#keys.events,
+      position.streamId,
+    );
     const reply = await abortable(read, signal);
     if (reply === ABORTED) return "ok";
     const entries = parseXread(reply, this.#keys.events, STREAM_MESSAGE_FIELD);

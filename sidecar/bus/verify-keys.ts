@@ -50,13 +50,15 @@ export interface VerifyingKeySource {
 export async function watchVerifyingKeys(dir: string, intervalMs: number, onError: (err: unknown) => void): Promise<VerifyingKeySource> {
   let keys = await loadVerifyingKeys(dir);
   const timer = setInterval(() => {
-    loadVerifyingKeys(dir).then(
-      (next) => {
-        keys = next;
-      },
-      onError,
-    );
+    loadVerifyingKeys(dir).then((next) => {
+      keys = next;
+    }, onError);
   }, intervalMs);
   timer.unref();
-  return { current: () => keys, stop: () => { clearInterval(timer); } };
+  return {
+    current: () => keys,
+    stop: () => {
+      clearInterval(timer);
+    },
+  };
 }

@@ -2,11 +2,7 @@
 import type { CompiledPolicy } from "../../operator/api/compiled-policy.ts";
 import { selects } from "../../operator/api/label-selector.ts";
 
-export function policiesFor(
-  all: Iterable<CompiledPolicy>,
-  workloadNamespace: string,
-  workloadLabels: Readonly<Record<string, string>>,
-): CompiledPolicy[] {
+export function policiesFor(all: Iterable<CompiledPolicy>, workloadNamespace: string, workloadLabels: Readonly<Record<string, string>>): CompiledPolicy[] {
   const out: CompiledPolicy[] = [];
   for (const policy of all) {
     if (policy.namespace === workloadNamespace && selects(policy.selector, workloadLabels)) out.push(policy);

@@ -49,7 +49,12 @@ export function createHttpHandler(ctx: ProxyContext): HttpHandler {
   return (req, res, expectContinue) => {
     // In order, one at a time per connection, and nothing after a closing answer (connection-turn.ts).
     if (res.socket !== null && !connectionClosing(req.socket)) run(req, res, expectContinue);
-    else if (onHttpTurn(req, res, () => { run(req, res, expectContinue); })) logDropped(ctx, "http");
+    else if (
+      onHttpTurn(req, res, () => {
+        run(req, res, expectContinue);
+      })
+    )
+      logDropped(ctx, "http");
   };
 }
 

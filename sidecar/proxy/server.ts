@@ -44,7 +44,8 @@ export interface SidecarServer {
 export function createSidecarServer(deps: SidecarServerDeps): SidecarServer {
   const log = deps.logger.child({ component: "proxy" });
   const agent = new http.Agent({ keepAlive: true, scheduling: "lifo", timeout: deps.timeouts.keepAliveMs });
-  const credentials = deps.credentials === undefined ? NO_CREDENTIAL_FORWARDING : Object.freeze({ ...deps.credentials, header: deps.credentials.header.toLowerCase() });
+  const credentials =
+    deps.credentials === undefined ? NO_CREDENTIAL_FORWARDING : Object.freeze({ ...deps.credentials, header: deps.credentials.header.toLowerCase() });
   const ctx: ProxyContext = { deps, agent, log, credentials };
 
   const server = http.createServer({
@@ -57,11 +58,17 @@ export function createSidecarServer(deps: SidecarServerDeps): SidecarServer {
     connectionsCheckingInterval: deps.timeouts.checkIntervalMs ?? Math.min(1_000, deps.timeouts.headersMs),
   });
   const onHttp = createHttpHandler(ctx);
-  server.on("request", (req: IncomingMessage, res: ServerResponse) => { onHttp(req, res, false); });
-  server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => { onHttp(req, res, true); });
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    onHttp(req, res, false);
+  });
+  server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
+    onHttp(req, res, true);
+  });
   server.on("upgrade", createUpgradeHandler(ctx));
   server.on("connect", createConnectHandler(ctx));
-  server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => { onClientError(ctx, err, socket as Socket); });
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
+    onClientError(ctx, err, socket as Socket);
+  });
 
   return {
     server,
@@ -75,7 +82,9 @@ export function createSidecarServer(deps: SidecarServerDeps): SidecarServer {
       }),
     close: () =>
       new Promise((resolve) => {
-        server.close(() => { resolve(); });
+        server.close(() => {
+          resolve();
+        });
         deps.connections.closeAll();
         server.closeAllConnections();
         agent.destroy();

@@ -225,10 +225,6 @@ export class ConnectionTable {
     return [...this.#entries.values()].map((e) => this.#info(e));
   }
 
-  bySession(sessionId: string): ConnectionInfo[] {
-    return this.list().filter((c) => c.sessionId === sessionId);
-  }
-
   /**
    * Start tracking an HTTP request on a (keep-alive) client socket: the socket now belongs to this
    * request's session until its next request, and is reset with that session.
@@ -266,6 +262,14 @@ export class ConnectionTable {
   terminate(revocation: Revocation, now: number): CloseCounts {
     const covered = (b: FlowBinding): boolean => covers(revocation, coveredIdentity(b.principal, b.sessionId), b.principal.issuedAt * 1000, now);
     return this.#closeWhere((e) => this.#bindingsOf(e).filter(covered), "Terminated");
+  }
+
+  /**
+   * RST every flow of these sessions (both sides): a session protection ended them. `spare` (the keep-alive socket
+   * whose request is being refused) is left to carry its refusal; its next request is refused with the session.
+   */
+  terminateSessions(sessionIds: ReadonlySet<string>, spare?: Socket): CloseCounts {
+    return this.#closeWhere((e) => (e.client === spare ? [] : this.#bindingsOf(e).filter((b) => sessionIds.has(b.sessionId))), "Terminated");
   }
 
   /**
@@ -404,7 +408,8 @@ export class ConnectionTable {
 
   #facts(e: Entry, binding: FlowBinding): FlowFacts {
     const { client } = e;
-    const peer = client.remoteAddress === binding.clientIp && client.remotePort !== undefined ? joinHostPort(binding.clientIp, client.remotePort) : binding.clientIp;
+    const peer =
+      client.remoteAddress === binding.clientIp && client.remotePort !== undefined ? joinHostPort(binding.clientIp, client.remotePort) : binding.clientIp;
     return {
       id: e.id,
       kind: e.reportedKind,

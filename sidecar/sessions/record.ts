@@ -8,7 +8,15 @@
 import { z } from "zod";
 import type { Principal } from "../auth/types.ts";
 
-export type EndReason = "terminated" | "idle" | "absolute";
+export type EndReason = "terminated" | "idle" | "absolute" | "protection";
+
+/** The device of the session's first request, beyond its User-Agent (raw values, bounded; see protect/device.ts). */
+export interface BoundDevice {
+  platform?: string | undefined;
+  acceptLanguage?: string | undefined;
+  clientCert?: string | undefined;
+  ja4?: string | undefined;
+}
 
 export interface SessionRecord {
   v: 1;
@@ -31,6 +39,9 @@ export interface SessionRecord {
   absoluteExpiresAt: number;
   endedAt?: number | undefined;
   endReason?: EndReason | undefined;
+  /** For endReason "protection": the finding's stable code (what a refused client is told). */
+  endCode?: string | undefined;
+  device?: BoundDevice | undefined;
 }
 
 export interface Timeouts {
@@ -41,6 +52,8 @@ export interface Timeouts {
 export interface Sighting {
   clientIp: string;
   userAgent: string;
+  /** The rest of the device (recorded at the first sight only). */
+  device?: BoundDevice | undefined;
   workload: string;
   now: number;
 }
@@ -61,6 +74,7 @@ export function newRecord(id: string, key: string, principal: Principal, timeout
     lastIp: seen.clientIp,
     userAgent: seen.userAgent.slice(0, MAX_USER_AGENT),
     workloads: [seen.workload],
+    ...(seen.device === undefined ? {} : { device: boundDevice(seen.device) }),
     startedAt: seen.now,
     lastActivityAt: seen.now,
     idleTimeoutMs: timeouts.idleTimeoutMs,
@@ -80,8 +94,20 @@ export function touch(record: SessionRecord, seen: Sighting): SessionRecord {
   };
 }
 
-export function end(record: SessionRecord, reason: EndReason, now: number): SessionRecord {
-  return record.endedAt === undefined ? { ...record, endedAt: now, endReason: reason } : record;
+export function end(record: SessionRecord, reason: EndReason, now: number, code?: string): SessionRecord {
+  if (record.endedAt !== undefined) return record;
+  return code === undefined ? { ...record, endedAt: now, endReason: reason } : { ...record, endedAt: now, endReason: reason, endCode: code };
+}
+
+const MAX_DEVICE_FIELD = 128;
+
+function boundDevice(d: BoundDevice): BoundDevice {
+  const out: BoundDevice = {};
+  for (const k of ["platform", "acceptLanguage", "clientCert", "ja4"] as const) {
+    const v = d[k];
+    if (v !== undefined && v !== "") out[k] = v.slice(0, MAX_DEVICE_FIELD);
+  }
+  return out;
 }
 
 export type Standing = { ok: true } | { ok: false; reason: EndReason };
@@ -94,7 +120,10 @@ export function standing(record: SessionRecord, now: number): Standing {
 }
 
 /** Strictest timeouts among the policies that select this workload (or the defaults when none does). */
-export function strictestTimeouts(policies: readonly { session: { idleTimeoutSeconds: number; absoluteTimeoutSeconds: number } }[], fallback: Timeouts): Timeouts {
+export function strictestTimeouts(
+  policies: readonly { session: { idleTimeoutSeconds: number; absoluteTimeoutSeconds: number } }[],
+  fallback: Timeouts,
+): Timeouts {
   if (policies.length === 0) return fallback;
   return {
     idleTimeoutMs: Math.min(...policies.map((p) => p.session.idleTimeoutSeconds * 1000)),
@@ -120,7 +149,19 @@ const recordSchema = z.object({
   idleTimeoutMs: timestamp,
   absoluteExpiresAt: timestamp,
   endedAt: timestamp.optional(),
-  endReason: z.enum(["terminated", "idle", "absolute"]).optional(),
+  endReason: z.enum(["terminated", "idle", "absolute", "protection"]).optional(),
+  endCode: z
+    .string()
+    .regex(/^[A-Z_]{1,64}$/u)
+    .optional(),
+  device: z
+    .object({
+      platform: z.string().max(MAX_DEVICE_FIELD).optional(),
+      acceptLanguage: z.string().max(MAX_DEVICE_FIELD).optional(),
+      clientCert: z.string().max(MAX_DEVICE_FIELD).optional(),
+      ja4: z.string().max(MAX_DEVICE_FIELD).optional(),
+    })
+    .optional(),
 });
 
 /** A decrypted record (it came from Redis: untrusted until checked), or undefined when it is not one. */

@@ -28,7 +28,7 @@ import { busKeys, type BusKeys } from "../../operator/api/bus/keys.ts";
 import { terminationOfRevocation } from "../../operator/api/audit/events.ts";
 import type { Revocation } from "../../operator/api/bus/messages.ts";
 import type { Principal } from "../auth/types.ts";
-import { SidecarError } from "../errors.ts";
+import { isSidecarErrorCode, SidecarError } from "../errors.ts";
 import { end, newRecord, parseSessionRecord, standing, touch, type EndReason, type SessionRecord, type Sighting, type Timeouts } from "./record.ts";
 import { cachedSessionKeyOf } from "./session-key.ts";
 
@@ -98,7 +98,7 @@ export class SessionStore {
       const ended = end(record, verdict.reason, seen.now);
       this.#remember(key, ended);
       if (ended !== record) this.#o.events?.ended(ended);
-      throw refusal(verdict.reason);
+      throw refusal(verdict.reason, record.endCode);
     }
     const touched = touch(record, seen);
     if (touched !== record) this.#remember(key, touched);
@@ -119,6 +119,41 @@ export class SessionStore {
     for (const [key, record] of [...this.#dirty]) consider(key, record);
     for (const [key, record] of [...this.#cache.entries()]) if (!this.#dirty.has(key)) consider(key, record);
     return ended;
+  }
+
+  /**
+   * Ends the session of this session key (cached) with a protection's code, at `now`; persisted on the next flush.
+   * Returns whether a live session was ended.
+   */
+  endWithCode(key: string, code: string, now: number): boolean {
+    const record = this.#dirty.get(key) ?? this.#cache.get(key);
+    if (record === undefined || record.endedAt !== undefined) return false;
+    const ended = end(record, "protection", now, code);
+    this.#remember(key, ended);
+    this.#o.events?.ended(ended);
+    return true;
+  }
+
+  /** Ends the cached sessions with these IDs with a protection's code (other sidecars: the operator's termination). */
+  endIdsWithCode(ids: ReadonlySet<string>, code: string, now: number): void {
+    for (const [key, record] of [...this.#cache.entries()]) {
+      const current = this.#dirty.get(key) ?? record;
+      if (!ids.has(current.id) || current.endedAt !== undefined) continue;
+      const ended = end(current, "protection", now, code);
+      this.#remember(key, ended);
+      this.#o.events?.ended(ended);
+    }
+  }
+
+  /**
+   * Which of these sessions are live at `now` (from their sealed records in Redis; missing, unreadable, ended,
+   * idle or expired ones are not), with their start times. Redis failures propagate.
+   */
+  async liveSessions(ids: readonly string[], now: number): Promise<Map<string, number>> {
+    const live = new Map<string, number>();
+    const records = await Promise.all(ids.map((id) => this.#read(id)));
+    for (const record of records) if (record !== undefined && standing(record, now).ok) live.set(record.id, record.startedAt);
+    return live;
   }
 
   /** The cached session of a principal (no Redis, no LRU bump), for the audit's activity reports. */
@@ -235,11 +270,16 @@ function merge(stored: SessionRecord, local: SessionRecord): SessionRecord {
     workloads: [...new Set([...stored.workloads, ...local.workloads])].slice(0, 32),
     ...(ended.endedAt === undefined ? {} : { endedAt: ended.endedAt }),
     ...(ended.endReason === undefined ? {} : { endReason: ended.endReason }),
+    ...(ended.endCode === undefined ? {} : { endCode: ended.endCode }),
   };
 }
 
-function refusal(reason: EndReason): SidecarError {
+function refusal(reason: EndReason, code: string | undefined): SidecarError {
   switch (reason) {
+    case "protection":
+      return isSidecarErrorCode(code)
+        ? new SidecarError(code, "this session was ended by a session protection; sign in again")
+        : new SidecarError("SESSION_REVOKED", "this session was terminated; sign in again");
     case "terminated":
       return new SidecarError("SESSION_REVOKED", "this session was terminated; sign in again");
     case "idle":

@@ -1,10 +1,4 @@
-import type {
-  AccessPolicy,
-  AccessRule,
-  FailureMode,
-  LabelSelector,
-  SessionSettings,
-} from "../../operator/api/v1alpha1/index.ts";
+import type { AccessPolicy, AccessRule, FailureMode, LabelSelector, SessionSettings } from "../../operator/api/v1alpha1/index.ts";
 
 /** Test builders: `accessPolicy("web", withRule(allow("staff", { identities: [{ group: "staff" }] })))`. */
 export type PolicyOption = (policy: AccessPolicy) => AccessPolicy;

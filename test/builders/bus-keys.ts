@@ -25,7 +25,10 @@ export function newBusKey(kid = "k1"): TestBusKey {
 export const sharedBusKey = newBusKey("k1");
 
 export function ringOf(keys: readonly TestBusKey[] = [sharedBusKey], primary = keys[0]?.kid ?? "k1"): SigningKeyRing {
-  return signingKeyRing(keys.map((k) => ({ kid: k.kid, privateKey: k.privateKey })), primary);
+  return signingKeyRing(
+    keys.map((k) => ({ kid: k.kid, privateKey: k.privateKey })),
+    primary,
+  );
 }
 
 export function verifyingOf(keys: readonly TestBusKey[] = [sharedBusKey]): VerifyingKeys {

@@ -11,7 +11,10 @@ export function compiledPolicy(name = "web", ...options: PolicyOption[]): Compil
       withRule(
         allow("staff", {
           identities: [{ group: "staff" }, { email: "a@example.com" }, { claim: { name: "team", values: ["x"] } }],
-          requests: [{ methods: ["GET"], paths: ["/docs/*", "/health"], hosts: ["*.example.com"] }, { methods: ["CONNECT"], ports: [22] }],
+          requests: [
+            { methods: ["GET"], paths: ["/docs/*", "/health"], hosts: ["*.example.com"] },
+            { methods: ["CONNECT"], ports: [22] },
+          ],
           sourceCIDRs: ["10.0.0.0/8", "2001:db8::/32"],
           schedule: { timeZone: "Europe/Paris", windows: [{ days: ["Mon"], start: "09:00", end: "17:00" }] },
         }),

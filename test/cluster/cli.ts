@@ -53,16 +53,22 @@ async function serve(): Promise<void> {
     KUBECTL: env.kubectl,
     HELM: env.helm,
     VIGIL_CLUSTER_DIR: env.dir,
-    ...(node === undefined
-      ? {}
-      : { VIGIL_NODE_EXEC: `'${node.exec.join(" ")}'`, CTR: node.ctr, CONTAINERD_ADDRESS: node.containerdAddress }),
+    ...(node === undefined ? {} : { VIGIL_NODE_EXEC: `'${node.exec.join(" ")}'`, CTR: node.ctr, CONTAINERD_ADDRESS: node.containerdAddress }),
   };
   const stop = (): void => {
-    void cluster.stop().finally(() => rm(envFile, { force: true })).finally(() => process.exit(0));
+    void cluster
+      .stop()
+      .finally(() => rm(envFile, { force: true }))
+      .finally(() => process.exit(0));
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
-  await writeFile(envFile, Object.entries(lines).map(([k, v]) => `export ${k}=${v}`).join("\n") + "\n");
+  await writeFile(
+    envFile,
+    Object.entries(lines)
+      .map(([k, v]) => `export ${k}=${v}`)
+      .join("\n") + "\n",
+  );
   console.log(`ready in ${cluster.startupMs} ms`);
   setInterval(() => undefined, 1 << 30);
 }

@@ -61,9 +61,7 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
   };
   try {
     const pki = await generatePki(dir, tools.openssl);
-    const [etcdPort, peerPort, apiPort, kcmPort, redisPort] = await Promise.all([
-      freePort(), freePort(), freePort(), freePort(), freePort(),
-    ]);
+    const [etcdPort, peerPort, apiPort, kcmPort, redisPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
     const etcdUrl = `http://127.0.0.1:${etcdPort}`;
     const apiServerUrl = `https://127.0.0.1:${apiPort}`;
 
@@ -161,8 +159,22 @@ async function startEgressProxy(launch: Launch, dir: string): Promise<{ proc: Ma
 
 export function startRedis(launch: Launch, dir: string, tools: Tools, port: number): Managed {
   return launch("redis", tools.redisServer, [
-    "--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no",
-    "--dir", dir, "--maxmemory-policy", "noeviction", "--protected-mode", "yes", "--daemonize", "no",
+    "--bind",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--dir",
+    dir,
+    "--maxmemory-policy",
+    "noeviction",
+    "--protected-mode",
+    "yes",
+    "--daemonize",
+    "no",
   ]);
 }
 
@@ -170,10 +182,23 @@ export function startEtcd(launch: Launch, dir: string, tools: Tools, port: numbe
   const client = `http://127.0.0.1:${port}`;
   const peer = `http://127.0.0.1:${peerPort}`;
   return launch("etcd", tools.etcd, [
-    "--name", "vigil", "--data-dir", join(dir, "etcd"),
-    "--listen-client-urls", client, "--advertise-client-urls", client,
-    "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", `vigil=${peer}`,
-    "--unsafe-no-fsync", "--log-level", "warn",
+    "--name",
+    "vigil",
+    "--data-dir",
+    join(dir, "etcd"),
+    "--listen-client-urls",
+    client,
+    "--advertise-client-urls",
+    client,
+    "--listen-peer-urls",
+    peer,
+    "--initial-advertise-peer-urls",
+    peer,
+    "--initial-cluster",
+    `vigil=${peer}`,
+    "--unsafe-no-fsync",
+    "--log-level",
+    "warn",
   ]);
 }
 
@@ -192,37 +217,67 @@ const ADMISSION_PLUGINS = ["NamespaceLifecycle", "ServiceAccount", "MutatingAdmi
 export function startApiServer(launch: Launch, dir: string, tools: Tools, pki: Pki, etcdUrl: string, opts: ApiServerOptions): Managed {
   return launch("kube-apiserver", tools.kubeApiserver, [
     `--etcd-servers=${etcdUrl}`,
-    `--bind-address=${opts.bindAddress}`, `--advertise-address=${opts.advertiseAddress}`, `--secure-port=${opts.port}`,
-    `--tls-cert-file=${pki.serverCert}`, `--tls-private-key-file=${pki.serverKey}`, `--client-ca-file=${pki.caCert}`,
+    `--bind-address=${opts.bindAddress}`,
+    `--advertise-address=${opts.advertiseAddress}`,
+    `--secure-port=${opts.port}`,
+    `--tls-cert-file=${pki.serverCert}`,
+    `--tls-private-key-file=${pki.serverKey}`,
+    `--client-ca-file=${pki.caCert}`,
     `--authorization-mode=${opts.authorizationMode ?? "RBAC"}`,
     "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-    `--service-account-key-file=${pki.serviceAccountPub}`, `--service-account-signing-key-file=${pki.serviceAccountKey}`,
+    `--service-account-key-file=${pki.serviceAccountPub}`,
+    `--service-account-signing-key-file=${pki.serviceAccountKey}`,
     "--service-cluster-ip-range=10.96.0.0/16",
     `--enable-admission-plugins=${[...ADMISSION_PLUGINS, ...(opts.admissionPlugins ?? [])].join(",")}`,
-    "--cert-dir", join(dir, "apiserver-certs"),
-    `--audit-policy-file=${join(dir, "audit-policy.yaml")}`, `--audit-log-path=${join(dir, "audit.log")}`,
-    "--audit-log-format=json", "--audit-log-mode=batch", "--audit-log-batch-max-wait=1s",
+    "--cert-dir",
+    join(dir, "apiserver-certs"),
+    `--audit-policy-file=${join(dir, "audit-policy.yaml")}`,
+    `--audit-log-path=${join(dir, "audit.log")}`,
+    "--audit-log-format=json",
+    "--audit-log-mode=batch",
+    "--audit-log-batch-max-wait=1s",
     // The aggregation layer: its own front-proxy CA and the client certificate it proxies with.
-    `--requestheader-client-ca-file=${pki.frontProxy.caCert}`, `--requestheader-allowed-names=${FRONT_PROXY_CLIENT_NAME}`,
-    "--requestheader-username-headers=X-Remote-User", "--requestheader-group-headers=X-Remote-Group",
+    `--requestheader-client-ca-file=${pki.frontProxy.caCert}`,
+    `--requestheader-allowed-names=${FRONT_PROXY_CLIENT_NAME}`,
+    "--requestheader-username-headers=X-Remote-User",
+    "--requestheader-group-headers=X-Remote-Group",
     "--requestheader-extra-headers-prefix=X-Remote-Extra-",
-    `--proxy-client-cert-file=${pki.frontProxy.clientCert}`, `--proxy-client-key-file=${pki.frontProxy.clientKey}`,
-    "--profiling=false", "--v=1",
+    `--proxy-client-cert-file=${pki.frontProxy.clientCert}`,
+    `--proxy-client-key-file=${pki.frontProxy.clientKey}`,
+    "--profiling=false",
+    "--v=1",
     ...(opts.extraArgs ?? []),
   ]);
 }
 
 /** Controllers that need a node or a cloud are left out (with a node, nodelifecycle lifts the not-ready taint). */
-export const CONTROLLERS_WITHOUT_NODE = "*,-nodeipam,-nodelifecycle,-persistentvolume-binder,-attachdetach,-persistentvolume-expander,-ttl,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller";
+export const CONTROLLERS_WITHOUT_NODE =
+  "*,-nodeipam,-nodelifecycle,-persistentvolume-binder,-attachdetach,-persistentvolume-expander,-ttl,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller";
 
-export function startControllerManager(launch: Launch, dir: string, tools: Tools, pki: Pki, kubeconfig: string, port: number, controllers = CONTROLLERS_WITHOUT_NODE): Managed {
+export function startControllerManager(
+  launch: Launch,
+  dir: string,
+  tools: Tools,
+  pki: Pki,
+  kubeconfig: string,
+  port: number,
+  controllers = CONTROLLERS_WITHOUT_NODE,
+): Managed {
   return launch("kube-controller-manager", tools.kubeControllerManager, [
-    `--kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`,
-    "--bind-address=127.0.0.1", `--secure-port=${port}`, "--cert-dir", join(dir, "kcm-certs"),
-    "--leader-elect=false", "--use-service-account-credentials=true",
-    `--service-account-private-key-file=${pki.serviceAccountKey}`, `--root-ca-file=${pki.caCert}`,
+    `--kubeconfig=${kubeconfig}`,
+    `--authentication-kubeconfig=${kubeconfig}`,
+    `--authorization-kubeconfig=${kubeconfig}`,
+    "--bind-address=127.0.0.1",
+    `--secure-port=${port}`,
+    "--cert-dir",
+    join(dir, "kcm-certs"),
+    "--leader-elect=false",
+    "--use-service-account-credentials=true",
+    `--service-account-private-key-file=${pki.serviceAccountKey}`,
+    `--root-ca-file=${pki.caCert}`,
     `--controllers=${controllers}`,
-    "--profiling=false", "--v=1",
+    "--profiling=false",
+    "--v=1",
   ]);
 }
 
@@ -240,8 +295,12 @@ export function httpsOk(url: string, caPem: string | null, client: { certPem: st
         resolveOk(res.statusCode === 200);
       },
     );
-    req.on("error", () => { resolveOk(false); });
-    req.on("timeout", () => { req.destroy(); });
+    req.on("error", () => {
+      resolveOk(false);
+    });
+    req.on("timeout", () => {
+      req.destroy();
+    });
     req.end();
   });
 }
@@ -254,7 +313,11 @@ export function redisPing(port: number): Promise<boolean> {
       resolvePing(d.toString().startsWith("+PONG"));
       socket.end();
     });
-    socket.once("error", () => { resolvePing(false); });
-    socket.once("close", () => { resolvePing(false); });
+    socket.once("error", () => {
+      resolvePing(false);
+    });
+    socket.once("close", () => {
+      resolvePing(false);
+    });
   });
 }

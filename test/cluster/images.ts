@@ -22,7 +22,10 @@ export interface BuiltImage {
 
 export async function buildImage(name: string, dockerfile: string, context: string): Promise<BuiltImage> {
   const t0 = Date.now();
-  const { stdout } = await run("bash", [join(import.meta.dirname, "build-images.sh"), "app", name, dockerfile, context], { maxBuffer: 64 << 20, timeout: 20 * 60_000 });
+  const { stdout } = await run("bash", [join(import.meta.dirname, "build-images.sh"), "app", name, dockerfile, context], {
+    maxBuffer: 64 << 20,
+    timeout: 20 * 60_000,
+  });
   return { name, archive: stdout.trim().split("\n").at(-1) ?? "", ms: Date.now() - t0 };
 }
 

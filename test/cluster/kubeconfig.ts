@@ -6,8 +6,7 @@ export type Credentials = { token: string } | { certPem: string; keyPem: string 
 /** Writes a single-context kubeconfig for the test API server. */
 export async function writeKubeconfig(path: string, server: string, caPem: string, user: string, creds: Credentials): Promise<void> {
   const b64 = (s: string): string => Buffer.from(s).toString("base64");
-  const userEntry =
-    "token" in creds ? { token: creds.token } : { "client-certificate-data": b64(creds.certPem), "client-key-data": b64(creds.keyPem) };
+  const userEntry = "token" in creds ? { token: creds.token } : { "client-certificate-data": b64(creds.certPem), "client-key-data": b64(creds.keyPem) };
   const config = {
     apiVersion: "v1",
     kind: "Config",

@@ -18,7 +18,18 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { promisify } from "node:util";
 import type { ClusterEnv, NodeEnv } from "./env.ts";
-import { httpsOk, redisPing, startApiServer, startControllerManager, startEtcd, startRedis, AUDIT_POLICY, type Cluster, type Launch, type StartOptions } from "./harness.ts";
+import {
+  httpsOk,
+  redisPing,
+  startApiServer,
+  startControllerManager,
+  startEtcd,
+  startRedis,
+  AUDIT_POLICY,
+  type Cluster,
+  type Launch,
+  type StartOptions,
+} from "./harness.ts";
 import { writeKubeconfig } from "./kubeconfig.ts";
 import { generatePki, issueClientCert } from "./pki.ts";
 import { startProcess, waitFor, type Managed } from "./process.ts";
@@ -57,7 +68,10 @@ export async function nodeSupport(): Promise<{ ok: true } | { ok: false; reason:
   if (process.getuid?.() !== 0) return { ok: false, reason: "the test node needs root (network namespaces, cgroups, mounts)" };
   const missing: string[] = [];
   for (const cmd of REQUIRED_COMMANDS) {
-    const found = await run("bash", ["-c", `command -v ${cmd}`]).then(() => true, () => false);
+    const found = await run("bash", ["-c", `command -v ${cmd}`]).then(
+      () => true,
+      () => false,
+    );
     if (!found) missing.push(cmd);
   }
   if (missing.length > 0) return { ok: false, reason: `missing commands: ${missing.join(", ")} (test/cluster/prepare.sh installs them)` };
@@ -95,8 +109,12 @@ export async function startNodeCluster(opts: StartOptions = {}): Promise<Cluster
   const nodeTools = await ensureNodeTools();
   const t0 = Date.now();
   const dir = await mkdtemp(join(opts.parentDir ?? tmpdir(), "vigil-cluster-"));
-  if (/^\/(run|var\/lib|var\/log)(\/|$)/.test(dir)) throw new Error(`the scratch directory ${dir} must not be under /run, /var/lib or /var/log (the node replaces them)`);
-  const cgroup = `vigil-${basename(dir).slice("vigil-cluster-".length).toLowerCase().replace(/[^a-z0-9]/g, "x")}`;
+  if (/^\/(run|var\/lib|var\/log)(\/|$)/.test(dir))
+    throw new Error(`the scratch directory ${dir} must not be under /run, /var/lib or /var/log (the node replaces them)`);
+  const cgroup = `vigil-${basename(dir)
+    .slice("vigil-cluster-".length)
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, "x")}`;
   const janitor = spawn("bash", [join(here, "janitor.sh"), String(process.pid), dir, cgroup], { detached: true, stdio: "ignore" });
   janitor.unref();
   const procs: Managed[] = [];
@@ -130,8 +148,19 @@ export async function startNodeCluster(opts: StartOptions = {}): Promise<Cluster
 
     // The namespaces' holder, then every server inside them.
     const holder = startProcess(dir, "node-ns", "bash", [
-      join(here, "cgroups.sh"), "exec", `${cgroup}/runtime`,
-      "unshare", "--net", "--mount", "--propagation", "private", "--", "bash", join(here, "node-ns.sh"), dir, NODE_IP,
+      join(here, "cgroups.sh"),
+      "exec",
+      `${cgroup}/runtime`,
+      "unshare",
+      "--net",
+      "--mount",
+      "--propagation",
+      "private",
+      "--",
+      "bash",
+      join(here, "node-ns.sh"),
+      dir,
+      NODE_IP,
     ]);
     procs.push(holder);
     await waitFor("the node's namespaces", () => Promise.resolve(existsSync(join(dir, "node-ns.ready"))), 15_000, holder);
@@ -157,7 +186,8 @@ export async function startNodeCluster(opts: StartOptions = {}): Promise<Cluster
       authorizationMode: "Node,RBAC",
       admissionPlugins: ["NodeRestriction"],
       extraArgs: [
-        `--kubelet-client-certificate=${certs.apiToKubelet.cert}`, `--kubelet-client-key=${certs.apiToKubelet.key}`,
+        `--kubelet-client-certificate=${certs.apiToKubelet.cert}`,
+        `--kubelet-client-key=${certs.apiToKubelet.key}`,
         // The node's name resolves nowhere: logs, exec and port-forward go to its address.
         "--kubelet-preferred-address-types=InternalIP",
         // Webhooks and aggregated APIs are called on their endpoints (Pod IPs) directly.
@@ -179,21 +209,40 @@ export async function startNodeCluster(opts: StartOptions = {}): Promise<Cluster
       return path;
     };
     const kcmConfig = await componentConfig("kcm", "system:kube-controller-manager", { cert: pki.controllerManagerCert, key: pki.controllerManagerKey });
-    const kcm = startControllerManager(launch, dir, tools, pki, kcmConfig, 10257,
-      "*,-nodeipam,-persistentvolume-binder,-attachdetach,-persistentvolume-expander,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller");
+    const kcm = startControllerManager(
+      launch,
+      dir,
+      tools,
+      pki,
+      kcmConfig,
+      10257,
+      "*,-nodeipam,-persistentvolume-binder,-attachdetach,-persistentvolume-expander,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
+    );
     procs.push(kcm);
     const schedulerConfig = await componentConfig("kube-scheduler", "system:kube-scheduler", certs.scheduler);
-    procs.push(launch("kube-scheduler", nodeTools.bin("kube-scheduler"), [
-      `--kubeconfig=${schedulerConfig}`, `--authentication-kubeconfig=${schedulerConfig}`, `--authorization-kubeconfig=${schedulerConfig}`,
-      "--bind-address=127.0.0.1", "--secure-port=10259", "--leader-elect=false", "--v=1",
-    ]));
+    procs.push(
+      launch("kube-scheduler", nodeTools.bin("kube-scheduler"), [
+        `--kubeconfig=${schedulerConfig}`,
+        `--authentication-kubeconfig=${schedulerConfig}`,
+        `--authorization-kubeconfig=${schedulerConfig}`,
+        "--bind-address=127.0.0.1",
+        "--secure-port=10259",
+        "--leader-elect=false",
+        "--v=1",
+      ]),
+    );
 
     // containerd, then the node's own images, then the kubelet and kube-proxy.
     const containerdConfig = join(dir, "containerd.toml");
     await mkdir(join(dir, "cni", "net.d"), { recursive: true });
     await writeFile(join(dir, "cni", "net.d", "10-vigil.conflist"), cniConfig());
     await writeFile(containerdConfig, containerdToml(nodeTools, join(dir, "cni", "net.d")));
-    const containerd = launch("containerd", "env", [`PATH=${join(nodeTools.bin("containerd"), "..")}:/usr/sbin:/usr/bin:/sbin:/bin`, nodeTools.bin("containerd"), "--config", containerdConfig]);
+    const containerd = launch("containerd", "env", [
+      `PATH=${join(nodeTools.bin("containerd"), "..")}:/usr/sbin:/usr/bin:/sbin:/bin`,
+      nodeTools.bin("containerd"),
+      "--config",
+      containerdConfig,
+    ]);
     procs.push(containerd);
     const containerdAddress = join(dir, "root", "run", "containerd", "containerd.sock");
     const node: NodeEnv = {
@@ -207,10 +256,15 @@ export async function startNodeCluster(opts: StartOptions = {}): Promise<Cluster
       containerdAddress,
       ctr: nodeTools.bin("ctr"),
     };
-    await waitFor("containerd", async () => {
-      await run(node.ctr, ["--address", containerdAddress, "version"], { timeout: 5_000 });
-      return true;
-    }, 30_000, containerd);
+    await waitFor(
+      "containerd",
+      async () => {
+        await run(node.ctr, ["--address", containerdAddress, "version"], { timeout: 5_000 });
+        return true;
+      },
+      30_000,
+      containerd,
+    );
     await Promise.all(["pause", "coredns", "redis"].map((name) => importImage(node, join(nodeTools.archives, `${name}.tar`))));
 
     const kubeletConfig = join(dir, "kubelet.yaml");
@@ -218,7 +272,11 @@ export async function startNodeCluster(opts: StartOptions = {}): Promise<Cluster
     await writeFile(kubeletConfig, kubeletYaml(cgroup, pki.caCert, join(dir, "resolv.conf")));
     const kubeletKubeconfig = await componentConfig("kubelet", `system:node:${NODE_NAME}`, certs.kubelet);
     const kubelet = launch("kubelet", nodeTools.bin("kubelet"), [
-      `--config=${kubeletConfig}`, `--kubeconfig=${kubeletKubeconfig}`, `--hostname-override=${NODE_NAME}`, `--node-ip=${NODE_IP}`, "--v=1",
+      `--config=${kubeletConfig}`,
+      `--kubeconfig=${kubeletKubeconfig}`,
+      `--hostname-override=${NODE_NAME}`,
+      `--node-ip=${NODE_IP}`,
+      "--v=1",
     ]);
     procs.push(kubelet);
     const proxyKubeconfig = await componentConfig("kube-proxy", "system:kube-proxy", certs.kubeProxy);
@@ -237,22 +295,36 @@ export async function startNodeCluster(opts: StartOptions = {}): Promise<Cluster
     };
     const kubectl = (args: string[], input?: string): Promise<string> =>
       new Promise((resolve, reject) => {
-        const child = execFile(tools.kubectl, [...args, `--cache-dir=${join(dir, "kubectl-cache")}`], { env: { ...process.env, KUBECONFIG: kubeconfig }, timeout: 30_000 }, (err, stdout, stderr) => {
-          if (err) reject(new Error(`kubectl ${args.join(" ")}: ${stderr}`));
-          else resolve(stdout);
-        });
+        const child = execFile(
+          tools.kubectl,
+          [...args, `--cache-dir=${join(dir, "kubectl-cache")}`],
+          { env: { ...process.env, KUBECONFIG: kubeconfig }, timeout: 30_000 },
+          (err, stdout, stderr) => {
+            if (err) reject(new Error(`kubectl ${args.join(" ")}: ${stderr}`));
+            else resolve(stdout);
+          },
+        );
         child.stdin?.end(input ?? "");
       });
     await waitFor("redis-server", () => redisPing(port(REDIS_PORT)), 15_000, redis);
-    await waitFor("the node to be Ready", async () => {
-      const out = await kubectl(["get", "node", NODE_NAME, "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"]);
-      return out.trim() === "True";
-    }, 90_000, kubelet);
+    await waitFor(
+      "the node to be Ready",
+      async () => {
+        const out = await kubectl(["get", "node", NODE_NAME, "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
+        return out.trim() === "True";
+      },
+      90_000,
+      kubelet,
+    );
     await kubectl(["apply", "-f", "-"], corednsManifest());
-    await waitFor("CoreDNS", async () => {
-      await kubectl(["-n", "kube-system", "wait", "--for=condition=Available", "deployment/coredns", "--timeout=5s"]);
-      return true;
-    }, 90_000).catch(async (err: unknown) => {
+    await waitFor(
+      "CoreDNS",
+      async () => {
+        await kubectl(["-n", "kube-system", "wait", "--for=condition=Available", "deployment/coredns", "--timeout=5s"]);
+        return true;
+      },
+      90_000,
+    ).catch(async (err: unknown) => {
       const pods = await kubectl(["get", "pods", "-A", "-o", "wide"]).catch((e: unknown) => String(e));
       const events = await kubectl(["get", "events", "-A", "--sort-by=.lastTimestamp"]).catch((e: unknown) => String(e));
       const kubeletLog = (await readFile(kubelet.log, "utf8").catch(() => "")).split("\n").slice(-40).join("\n");
@@ -279,11 +351,19 @@ async function startRelay(dir: string, exec: string[], targets: number[], server
   });
   closeSync(fd);
   if (child.pid === undefined) throw new Error("could not start the relay");
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => { resolve(code); }));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => {
+      resolve(code);
+    }),
+  );
   const managed: Managed = { name: "relay", pid: child.pid, log, exited };
   await new Promise<void>((resolve, reject) => {
-    child.once("message", () => { resolve(); });
-    void exited.then(async () => { reject(new Error(`the relay exited: ${await readFile(log, "utf8")}`)); });
+    child.once("message", () => {
+      resolve();
+    });
+    void exited.then(async () => {
+      reject(new Error(`the relay exited: ${await readFile(log, "utf8")}`));
+    });
   });
   const ports = new Map<number, number>();
   for (const target of targets) {
@@ -315,21 +395,25 @@ async function memoryCgroupRoot(): Promise<string> {
 }
 
 function cniConfig(): string {
-  return JSON.stringify({
-    cniVersion: "1.0.0",
-    name: "vigil",
-    plugins: [
-      {
-        type: "bridge",
-        bridge: "cni0",
-        isGateway: true,
-        ipMasq: false,
-        hairpinMode: true,
-        ipam: { type: "host-local", ranges: [[{ subnet: POD_CIDR, gateway: "10.244.0.1" }]], routes: [{ dst: "0.0.0.0/0" }] },
-      },
-      { type: "portmap", capabilities: { portMappings: true } },
-    ],
-  }, null, 2);
+  return JSON.stringify(
+    {
+      cniVersion: "1.0.0",
+      name: "vigil",
+      plugins: [
+        {
+          type: "bridge",
+          bridge: "cni0",
+          isGateway: true,
+          ipMasq: false,
+          hairpinMode: true,
+          ipam: { type: "host-local", ranges: [[{ subnet: POD_CIDR, gateway: "10.244.0.1" }]], routes: [{ dst: "0.0.0.0/0" }] },
+        },
+        { type: "portmap", capabilities: { portMappings: true } },
+      ],
+    },
+    null,
+    2,
+  );
 }
 
 function containerdToml(tools: NodeTools, cniConfDir: string): string {

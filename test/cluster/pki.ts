@@ -47,14 +47,39 @@ export async function generatePki(dir: string, openssl = "openssl", opts: PkiOpt
   const p = (name: string): string => join(dir, name);
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
   await run(openssl, ["req", "-x509", ...ec, "-keyout", p("ca.key"), "-out", p("ca.crt"), "-days", "30", "-subj", "/CN=vigil-test-ca"]);
-  await run(openssl, ["req", "-x509", ...ec, "-keyout", p("front-proxy-ca.key"), "-out", p("front-proxy-ca.crt"), "-days", "30", "-subj", "/CN=vigil-test-front-proxy-ca"]);
+  await run(openssl, [
+    "req",
+    "-x509",
+    ...ec,
+    "-keyout",
+    p("front-proxy-ca.key"),
+    "-out",
+    p("front-proxy-ca.crt"),
+    "-days",
+    "30",
+    "-subj",
+    "/CN=vigil-test-front-proxy-ca",
+  ]);
 
   const issue = async (name: string, subject: string, ext: string, ca = "ca"): Promise<void> => {
     await writeFile(p(`${name}.ext`), ext);
     await run(openssl, ["req", "-new", ...ec, "-keyout", p(`${name}.key`), "-out", p(`${name}.csr`), "-subj", subject]);
     await run(openssl, [
-      "x509", "-req", "-in", p(`${name}.csr`), "-CA", p(`${ca}.crt`), "-CAkey", p(`${ca}.key`), "-CAcreateserial",
-      "-days", "30", "-extfile", p(`${name}.ext`), "-out", p(`${name}.crt`),
+      "x509",
+      "-req",
+      "-in",
+      p(`${name}.csr`),
+      "-CA",
+      p(`${ca}.crt`),
+      "-CAkey",
+      p(`${ca}.key`),
+      "-CAcreateserial",
+      "-days",
+      "30",
+      "-extfile",
+      p(`${name}.ext`),
+      "-out",
+      p(`${name}.crt`),
     ]);
   };
   await issue(
@@ -96,10 +121,37 @@ export async function generatePki(dir: string, openssl = "openssl", opts: PkiOpt
 export async function issueClientCert(dir: string, name: string, subject: string, openssl = "openssl"): Promise<{ cert: string; key: string }> {
   const p = (file: string): string => join(dir, file);
   await writeFile(p(`${name}.ext`), "extendedKeyUsage=clientAuth\n");
-  await run(openssl, ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", p(`${name}.key`), "-out", p(`${name}.csr`), "-subj", subject]);
   await run(openssl, [
-    "x509", "-req", "-in", p(`${name}.csr`), "-CA", p("ca.crt"), "-CAkey", p("ca.key"), "-CAcreateserial",
-    "-days", "30", "-extfile", p(`${name}.ext`), "-out", p(`${name}.crt`),
+    "req",
+    "-new",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-keyout",
+    p(`${name}.key`),
+    "-out",
+    p(`${name}.csr`),
+    "-subj",
+    subject,
+  ]);
+  await run(openssl, [
+    "x509",
+    "-req",
+    "-in",
+    p(`${name}.csr`),
+    "-CA",
+    p("ca.crt"),
+    "-CAkey",
+    p("ca.key"),
+    "-CAcreateserial",
+    "-days",
+    "30",
+    "-extfile",
+    p(`${name}.ext`),
+    "-out",
+    p(`${name}.crt`),
   ]);
   return { cert: p(`${name}.crt`), key: p(`${name}.key`) };
 }

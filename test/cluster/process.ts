@@ -40,7 +40,11 @@ export async function stopProcess(p: Managed, timeoutMs = 15_000): Promise<void>
   } catch {
     return; // already gone
   }
-  const timer = new Promise<"timeout">((r) => setTimeout(() => { r("timeout"); }, timeoutMs).unref());
+  const timer = new Promise<"timeout">((r) =>
+    setTimeout(() => {
+      r("timeout");
+    }, timeoutMs).unref(),
+  );
   if ((await Promise.race([p.exited, timer])) === "timeout") {
     try {
       process.kill(p.pid, "SIGKILL");
@@ -54,7 +58,9 @@ export async function stopProcess(p: Managed, timeoutMs = 15_000): Promise<void>
 export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, p?: Managed): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const state = { exited: false };
-  void p?.exited.then(() => { state.exited = true; });
+  void p?.exited.then(() => {
+    state.exited = true;
+  });
   for (;;) {
     if (await check().catch(() => false)) return;
     if (state.exited || Date.now() > deadline) {

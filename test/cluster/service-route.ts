@@ -39,7 +39,10 @@ export async function routeService(env: Pick<ClusterEnv, "kubeconfig" | "egressR
   const servicePort = service.spec?.ports?.find((p) => p.port === svc.port);
   if (servicePort === undefined) throw new Error(`service ${svc.namespace}/${svc.name} has no port ${svc.port}`);
   const clusterIP = service.spec?.clusterIP;
-  const authorities = [`${svc.name}.${svc.namespace}.svc:${svc.port}`, ...(clusterIP === undefined || clusterIP === "None" ? [] : [`${clusterIP}:${svc.port}`])];
+  const authorities = [
+    `${svc.name}.${svc.namespace}.svc:${svc.port}`,
+    ...(clusterIP === undefined || clusterIP === "None" ? [] : [`${clusterIP}:${svc.port}`]),
+  ];
   for (const a of authorities) await writeFile(routeFile(routesDir, a), `${localPort}\n`);
 
   const sliceName = `${svc.name}-harness-${svc.port}`;

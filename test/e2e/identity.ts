@@ -22,7 +22,9 @@ function init(dir: string): void {
   writeFileSync(join(dir, "issuer-key.pem"), privateKey.export({ format: "pem", type: "pkcs8" }), { mode: 0o600 });
   const { kty, crv, x, y } = publicKey.export({ format: "jwk" });
   const values = {
-    sidecar: { issuers: [{ issuer: ISSUER, audiences: [AUDIENCE], algorithms: ["ES256"], jwks: { keys: [{ kty, crv, x, y, kid: KID, alg: "ES256", use: "sig" }] } }] },
+    sidecar: {
+      issuers: [{ issuer: ISSUER, audiences: [AUDIENCE], algorithms: ["ES256"], jwks: { keys: [{ kty, crv, x, y, kid: KID, alg: "ES256", use: "sig" }] } }],
+    },
   };
   writeFileSync(join(dir, "issuer-values.json"), `${JSON.stringify(values, null, 2)}\n`);
 }
@@ -32,7 +34,16 @@ function token(dir: string, subject: string, group: string): string {
   createPublicKey(key); // fails early on a damaged key file
   const iat = Math.floor(Date.now() / 1000);
   const header = b64(JSON.stringify({ alg: "ES256", kid: KID, typ: "JWT" }));
-  const claims = { iss: ISSUER, aud: AUDIENCE, sub: subject, sid: `sid-${randomBytes(12).toString("base64url")}`, email: `${subject}@example.com`, groups: [group], iat, exp: iat + 3600 };
+  const claims = {
+    iss: ISSUER,
+    aud: AUDIENCE,
+    sub: subject,
+    sid: `sid-${randomBytes(12).toString("base64url")}`,
+    email: `${subject}@example.com`,
+    groups: [group],
+    iat,
+    exp: iat + 3600,
+  };
   const input = `${header}.${b64(JSON.stringify(claims))}`;
   return `${input}.${b64(sign("sha256", Buffer.from(input), { key, dsaEncoding: "ieee-p1363" }))}`;
 }

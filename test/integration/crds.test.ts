@@ -32,7 +32,10 @@ spec:
   reason: Test
 `;
 
-const files = (dir: string): string[] => readdirSync(join(examples, dir)).filter((f) => f.endsWith(".yaml")).sort();
+const files = (dir: string): string[] =>
+  readdirSync(join(examples, dir))
+    .filter((f) => f.endsWith(".yaml"))
+    .sort();
 
 /** An invalid example: the text the user must see, and one or two documents (setup, then the refused one). */
 function invalidExample(file: string): { expectText: string; documents: string[] } {
@@ -110,8 +113,14 @@ spec:
     it("keeps its spec but lets labels and status change", async () => {
       await kubectlOk(env, ["apply", "--server-side", "-f", "-"], { input: termination("labels-and-status"), namespace: ns });
       await kubectlOk(env, ["label", "sessiontermination", "labels-and-status", "ticket=SEC-1"], { namespace: ns });
-      await kubectlOk(env, ["patch", "sessiontermination", "labels-and-status", "--subresource=status", "--type=merge", "-p", '{"status":{"phase":"Propagating"}}'], { namespace: ns });
-      const edited = await kubectl(env, ["patch", "sessiontermination", "labels-and-status", "--type=merge", "-p", '{"spec":{"reason":"Changed"}}'], { namespace: ns });
+      await kubectlOk(
+        env,
+        ["patch", "sessiontermination", "labels-and-status", "--subresource=status", "--type=merge", "-p", '{"status":{"phase":"Propagating"}}'],
+        { namespace: ns },
+      );
+      const edited = await kubectl(env, ["patch", "sessiontermination", "labels-and-status", "--type=merge", "-p", '{"spec":{"reason":"Changed"}}'], {
+        namespace: ns,
+      });
       expect(edited.code).not.toBe(0);
       expect(edited.stderr).toContain("spec: Invalid value: spec is immutable");
     });
@@ -125,7 +134,13 @@ spec:
       });
       const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
       const condition = (type: string, status: string) => ({ type, status, reason: "Published", message: "", lastTransitionTime: now, observedGeneration: 1 });
-      const status = { observedGeneration: 1, busRevision: 42, enforcingSidecars: 3, selectedSidecars: 4, conditions: [condition("Accepted", "True"), condition("Ready", "False")] };
+      const status = {
+        observedGeneration: 1,
+        busRevision: 42,
+        enforcingSidecars: 3,
+        selectedSidecars: 4,
+        conditions: [condition("Accepted", "True"), condition("Ready", "False")],
+      };
       await kubectlOk(env, ["patch", "accesspolicy", "columns", "--subresource=status", "--type=merge", "-p", JSON.stringify({ status })], { namespace: ns });
 
       const table = await kubectlOk(env, ["get", "ap", "columns"], { namespace: ns });
@@ -157,7 +172,8 @@ spec:
       await kubectlOk(env, ["apply", "--server-side", "-f", "-"], { input: termination("in-category"), namespace: category });
       await kubectlOk(env, ["apply", "--server-side", "-f", "-"], {
         namespace: category,
-        input: "apiVersion: vigil.dev/v1alpha1\nkind: AccessPolicy\nmetadata:\n  name: in-category\nspec:\n  selector: {}\n  rules: [{name: all, action: Allow}]\n",
+        input:
+          "apiVersion: vigil.dev/v1alpha1\nkind: AccessPolicy\nmetadata:\n  name: in-category\nspec:\n  selector: {}\n  rules: [{name: all, action: Allow}]\n",
       });
       const out = await kubectlOk(env, ["get", "vigil"], { namespace: category });
       expect(out).toMatch(/^accesspolicy\.vigil\.dev\/in-category\s/m);

@@ -21,7 +21,11 @@ export interface CatalogueEntry {
 
 export const AUDIT_CATALOGUE = {
   "session.start": { code: "VS001I", source: "sidecar", summary: "a session was first seen on this workload (sidecar)" },
-  "session.activity": { code: "VS002I", source: "sidecar", summary: "throttled activity of a session: requests since the last report, last client IP, admitting rule" },
+  "session.activity": {
+    code: "VS002I",
+    source: "sidecar",
+    summary: "throttled activity of a session: requests since the last report, last client IP, admitting rule",
+  },
   "session.refused": { code: "VS003W", source: "sidecar", summary: "a request or new flow of a known session was refused (decision code, policy, rule)" },
   "session.end": { code: "VS004I", source: "sidecar", summary: "the session ended (idle, absolute, terminated by a SessionTermination, …)" },
   "flow.open": { code: "VF001I", source: "sidecar", summary: "a long-lived flow opened (HTTP keep-alive, streaming response, WebSocket, CONNECT tunnel)" },
@@ -30,7 +34,12 @@ export const AUDIT_CATALOGUE = {
   "access.refused": { code: "VA001W", source: "sidecar", summary: "requests refused before any session was known (no or bad credential), counted per code" },
   "termination.applied": { code: "VT001I", source: "sidecar", summary: "a sidecar applied a termination: sessions ended, connections reset" },
   "audit.dropped": { code: "VS005W", source: "sidecar", summary: "audit events dropped under pressure (the bounded queue was full)" },
-  "termination.published": { code: "VO001I", source: "operator", k8sReason: "Published", summary: "a SessionTermination's revocation was published on the bus" },
+  "termination.published": {
+    code: "VO001I",
+    source: "operator",
+    k8sReason: "Published",
+    summary: "a SessionTermination's revocation was published on the bus",
+  },
   "termination.completed": { code: "VO002I", source: "operator", k8sReason: "Completed", summary: "every expected sidecar acknowledged a SessionTermination" },
   "termination.failed": { code: "VO003W", source: "operator", k8sReason: "Failed", summary: "a SessionTermination timed out waiting for sidecars" },
   "termination.invalid_target": { code: "VO004W", source: "operator", k8sReason: "InvalidTarget", summary: "a SessionTermination's target cannot be resolved" },
@@ -44,10 +53,6 @@ export const AUDIT_CATALOGUE = {
 export type AuditEventType = keyof typeof AUDIT_CATALOGUE;
 /** Operator events that are also Kubernetes Events (they name a `k8sReason`). */
 export type OperatorEventType = { [K in AuditEventType]: (typeof AUDIT_CATALOGUE)[K] extends { k8sReason: string } ? K : never }[AuditEventType];
-
-export function codeOf(type: AuditEventType): string {
-  return AUDIT_CATALOGUE[type].code;
-}
 
 /** Why a session ended. `PolicyChanged` and the session-protection reasons are reserved (docs/audit-events.md). */
 export const END_REASONS = ["IdleTimeout", "AbsoluteTimeout", "Terminated", "PolicyChanged", "BindingViolation", "Revoked", "Anomaly"] as const;
@@ -64,5 +69,11 @@ export type AuditFlowKind = (typeof AUDIT_FLOW_KINDS)[number];
 export type Outcome = "success" | "failure" | "info";
 
 /** Codes of refused audit-stream entries (operator ingest), the `code` label of its metric. */
-export const AUDIT_ENTRY_REFUSALS = ["AUDIT_ENTRY_MALFORMED", "AUDIT_ENTRY_UNDECRYPTABLE", "AUDIT_ENTRY_INVALID", "AUDIT_ENTRY_REPLAYED", "AUDIT_ENTRY_FOREIGN"] as const;
+export const AUDIT_ENTRY_REFUSALS = [
+  "AUDIT_ENTRY_MALFORMED",
+  "AUDIT_ENTRY_UNDECRYPTABLE",
+  "AUDIT_ENTRY_INVALID",
+  "AUDIT_ENTRY_REPLAYED",
+  "AUDIT_ENTRY_FOREIGN",
+] as const;
 export type AuditEntryRefusal = (typeof AUDIT_ENTRY_REFUSALS)[number];

@@ -21,6 +21,9 @@ export interface AuditIdentity {
 export interface AuditWorkload {
   namespace: string;
   pod: string;
+  /** The pod's owning workload (`Deployment`/`web`) when the injection knew it. */
+  kind?: string | undefined;
+  name?: string | undefined;
 }
 
 interface Base {
@@ -142,17 +145,14 @@ export interface AuditDroppedEvent extends Base {
   dropped: number;
 }
 
-export type SessionAuditEvent = SessionStartEvent | SessionActivityEvent | SessionRefusedEvent | SessionEndEvent | FlowOpenEvent | FlowProgressEvent | FlowCloseEvent;
+export type SessionAuditEvent =
+  SessionStartEvent | SessionActivityEvent | SessionRefusedEvent | SessionEndEvent | FlowOpenEvent | FlowProgressEvent | FlowCloseEvent;
 export type AuditEvent = SessionAuditEvent | AccessRefusedEvent | TerminationAppliedEvent | AuditDroppedEvent;
 
 /** What a sealed stream entry holds: one flush of one sidecar. */
 export interface AuditBatch {
   v: 1;
   events: AuditEvent[];
-}
-
-export function isSessionScoped(e: AuditEvent): e is SessionAuditEvent {
-  return "sessionId" in e;
 }
 
 /** `SessionTermination <namespace>/<name>` from a revocation id `<namespace>/<name>/<uid>`. */

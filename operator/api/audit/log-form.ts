@@ -21,7 +21,13 @@ function flowFields(flow: FlowFacts): LogFields {
 }
 
 export function auditLogFields(e: AuditEvent): LogFields {
-  const common: LogFields = { event: e.event, code: e.code, outcome: e.outcome, workload: `${e.workload.namespace}/${e.workload.pod}`, eventTime: new Date(e.time).toISOString() };
+  const common: LogFields = {
+    event: e.event,
+    code: e.code,
+    outcome: e.outcome,
+    workload: `${e.workload.namespace}/${e.workload.pod}`,
+    eventTime: new Date(e.time).toISOString(),
+  };
   if ("cid" in e) common["cid"] = e.cid;
   switch (e.event) {
     case "session.start":
@@ -29,7 +35,15 @@ export function auditLogFields(e: AuditEvent): LogFields {
     case "session.activity":
       return { ...common, ...identityFields(e.identity), requests: e.requests, ...policyRule(e.admittedBy ?? {}) };
     case "session.refused":
-      return { ...common, ...identityFields(e.identity), flowKind: e.flowKind, reason: e.refusal.code, status: e.refusal.status, count: e.count, ...policyRule(e.refusal) };
+      return {
+        ...common,
+        ...identityFields(e.identity),
+        flowKind: e.flowKind,
+        reason: e.refusal.code,
+        status: e.refusal.status,
+        count: e.count,
+        ...policyRule(e.refusal),
+      };
     case "session.end":
       return { ...common, reason: e.reason, ...(e.detail === undefined ? {} : { detail: e.detail }) };
     case "flow.open":

@@ -16,13 +16,24 @@ const epochMs = z.int().min(1).max(8_640_000_000_000_000);
 const count = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
 const sessionId = z.string().regex(/^s_[A-Za-z0-9_-]{22}$/u, "must be a session id");
 const cid = z.string().regex(/^c_[A-Za-z0-9_-]{22}$/u, "must be a correlation id");
-const ip = z.string().max(64).refine((v) => isIP(v) !== 0, "must be an IP address");
+const ip = z
+  .string()
+  .max(64)
+  .refine((v) => isIP(v) !== 0, "must be an IP address");
 const outcome = z.enum(["success", "failure", "info"]);
 const flowKind = z.enum(AUDIT_FLOW_KINDS);
 
 const workload = z.object({
   namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/u, "must be a namespace name"),
   pod: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/u, "must be a pod name"),
+  kind: z
+    .string()
+    .regex(/^[A-Z][A-Za-z0-9]{0,62}$/u, "must be a Kubernetes kind")
+    .optional(),
+  name: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/u, "must be a workload name")
+    .optional(),
 });
 
 const identity = z.object({
@@ -32,7 +43,12 @@ const identity = z.object({
   groups: z.array(text(256)).max(64),
 });
 
-const refusal = z.object({ code: z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/u), status: z.int().min(100).max(599), policy: text(253).optional(), rule: text(256).optional() });
+const refusal = z.object({
+  code: z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/u),
+  status: z.int().min(100).max(599),
+  policy: text(253).optional(),
+  rule: text(256).optional(),
+});
 
 const flow = z.object({
   id: text(64),
@@ -48,7 +64,15 @@ const base = { v: z.literal(1), time: epochMs, outcome, workload };
 const scoped = { ...base, sessionId, cid };
 
 export const auditEventSchema = z.discriminatedUnion("event", [
-  z.object({ ...scoped, event: z.literal("session.start"), code: z.literal("VS001I"), identity, clientIP: ip, userAgent: z.string().max(512).optional(), startTime: epochMs }),
+  z.object({
+    ...scoped,
+    event: z.literal("session.start"),
+    code: z.literal("VS001I"),
+    identity,
+    clientIP: ip,
+    userAgent: z.string().max(512).optional(),
+    startTime: epochMs,
+  }),
   z.object({
     ...scoped,
     event: z.literal("session.activity"),
@@ -63,7 +87,15 @@ export const auditEventSchema = z.discriminatedUnion("event", [
   z.object({ ...scoped, event: z.literal("flow.open"), code: z.literal("VF001I"), flow }),
   z.object({ ...scoped, event: z.literal("flow.progress"), code: z.literal("VF002I"), flow }),
   z.object({ ...scoped, event: z.literal("flow.close"), code: z.literal("VF003I"), flow, reason: z.enum(CLOSE_REASONS), durationMs: count }),
-  z.object({ ...base, event: z.literal("access.refused"), code: z.literal("VA001W"), clientIP: z.union([ip, z.literal("")]), flowKind, refusal, count: z.int().min(1) }),
+  z.object({
+    ...base,
+    event: z.literal("access.refused"),
+    code: z.literal("VA001W"),
+    clientIP: z.union([ip, z.literal("")]),
+    flowKind,
+    refusal,
+    count: z.int().min(1),
+  }),
   z.object({ ...base, event: z.literal("termination.applied"), code: z.literal("VT001I"), termination: text(512), sessions: count, connections: count }),
   z.object({ ...base, event: z.literal("audit.dropped"), code: z.literal("VS005W"), dropped: count }),
 ]);

@@ -29,10 +29,7 @@ export function selectorMatches(selector: TerminationSelector, who: CoveredIdent
   const p = who.principal;
   switch (selector.kind) {
     case "session":
-      return (
-        (who.sessionId !== "" && who.sessionId === selector.sessionId) ||
-        (selector.sessionKey !== undefined && who.sessionKey === selector.sessionKey)
-      );
+      return (who.sessionId !== "" && who.sessionId === selector.sessionId) || (selector.sessionKey !== undefined && who.sessionKey === selector.sessionKey);
     case "subject":
       return p.subject === selector.subject && (selector.issuer === undefined || p.issuer === selector.issuer);
     case "email":

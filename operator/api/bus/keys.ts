@@ -30,6 +30,16 @@ export interface BusKeys {
   sessionRecord(sessionId: string): string;
   /** Session key (hash of issuer + session claim) → session ID. */
   sessionIndex(sessionKey: string): string;
+  /** An identity's recent locations, sealed (purpose `locations`; sidecar/protect/locations.ts). */
+  locations(identityKey: string): string;
+  /** ZSET of an identity's sessions on the workloads of one policy (sidecar/protect/concurrency.ts). */
+  concurrentSessions(namespace: string, policy: string, identityKey: string): string;
+  /** STREAM: sidecars ask the operator to end a session everywhere (a protection in Enforce). */
+  endRequests: string;
+  /** A signal's `jti` seen (replay refusal; operator/signals). */
+  signalJti(issuerAndJti: string): string;
+  /** An SSF stream this receiver created at a transmitter (its stream_id and poll URL; operator/signals/ssf). */
+  ssfStream(name: string): string;
 }
 
 export class BusKeyError extends Error {
@@ -65,6 +75,11 @@ export function busKeys(prefix: string = DEFAULT_BUS_PREFIX): BusKeys {
     acks: (terminationId: string) => `${prefix}acks:${terminationId}`,
     sessionRecord: (sessionId: string) => `${prefix}session:${sessionId}`,
     sessionIndex: (sessionKey: string) => `${prefix}session-index:${sessionKey}`,
+    locations: (identityKey: string) => `${prefix}locations:${identityKey}`,
+    concurrentSessions: (namespace: string, policy: string, identityKey: string) => `${prefix}concurrent:${namespace}:${policy}:${identityKey}`,
+    endRequests: `${prefix}end-requests`,
+    signalJti: (issuerAndJti: string) => `${prefix}signal-jti:${issuerAndJti}`,
+    ssfStream: (name: string) => `${prefix}ssf-stream:${name}`,
   });
 }
 

@@ -28,7 +28,6 @@ import type { CompiledPolicy } from "../compiled-policy.ts";
  * Revocations leave a sidecar's view only by expiry or an authenticated lift (an entry with `liftedAt`),
  * never because a snapshot no longer has them.
  */
-export const BUS_WIRE_VERSION = 2;
 
 /** What a termination applies to. `all` = every session of the namespace's workloads. */
 export type TerminationSelector =

@@ -63,9 +63,24 @@ const compiledRule = z.object({
   identities: list(compiledIdentity),
   requests: list(compiledRequest),
   sourceCIDRs: list(text(1, 64).refine((c) => canonicalCidr(c) === c, "must be a canonical CIDR")),
-  schedule: z
-    .object({ timeZone: text(1, 64).refine(isKnownTimeZone, "must be a known IANA time zone"), windows: list(scheduleWindow) })
-    .nullable(),
+  schedule: z.object({ timeZone: text(1, 64).refine(isKnownTimeZone, "must be a known IANA time zone"), windows: list(scheduleWindow) }).nullable(),
+});
+
+const protectionMode = z.enum(["Off", "Audit", "Enforce"]);
+/** Session protections; a policy published without them (an older operator) has every protection Off. */
+const compiledProtections = z.object({
+  network: z.object({
+    mode: protectionMode,
+    granularity: z.enum(["Prefix", "ASN"]),
+    ipv4PrefixLength: z.int().min(8).max(32),
+    ipv6PrefixLength: z.int().min(16).max(128),
+  }),
+  device: z.object({
+    mode: protectionMode,
+    components: list(z.enum(["AcceptLanguage", "Browser", "ClientCertificate", "JA4", "OperatingSystem", "Platform"]), 6),
+  }),
+  travel: z.object({ mode: protectionMode, maxSpeedKmh: z.int().min(100).max(20_000), minDistanceKm: z.int().min(1).max(20_000) }),
+  concurrent: z.object({ mode: protectionMode, maxSessions: z.int().min(0).max(1000), onExceed: z.enum(["RefuseNew", "EndOldest"]) }),
 });
 
 export const compiledPolicySchema: z.ZodType<CompiledPolicy> = z.object({
@@ -77,12 +92,10 @@ export const compiledPolicySchema: z.ZodType<CompiledPolicy> = z.object({
   hash: z.string().regex(/^[0-9a-f]{64}$/u, "must be 64 lower-case hex digits"),
   selector: z.object({
     matchLabels: z.record(text(1, 1024), text(0, 64 * 1024)),
-    matchExpressions: list(
-      z.object({ key: text(1, 317), operator: z.enum(["In", "NotIn", "Exists", "DoesNotExist"]), values: list(text(0, 64 * 1024)) }),
-    ),
+    matchExpressions: list(z.object({ key: text(1, 317), operator: z.enum(["In", "NotIn", "Exists", "DoesNotExist"]), values: list(text(0, 64 * 1024)) })),
   }),
   rules: list(compiledRule, 256),
-  session: z.object({ idleTimeoutSeconds: z.int().min(1), absoluteTimeoutSeconds: z.int().min(1) }),
+  session: z.object({ idleTimeoutSeconds: z.int().min(1), absoluteTimeoutSeconds: z.int().min(1), protections: compiledProtections.optional() }),
   failureMode: z.enum(["Strict", "BestEffort"]),
 });
 
@@ -175,6 +188,7 @@ export const ackSchema = z.object({
 
 // The schemas produce exactly the contract's types (checked at compile time).
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** @public A compile-time check: each schema's inferred type is the hand-written message type. */
 export const SCHEMAS_CONFORM: [
   Same<z.infer<typeof bodySchema>, Body>,
   Same<z.infer<typeof envelopeSchema>, Envelope>,

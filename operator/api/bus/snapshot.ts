@@ -58,13 +58,7 @@ function verifyHead(namespace: string, epoch: EpochBody, raw: unknown, keys: Ver
   return { ok: true, value: head };
 }
 
-export function verifyNamespace(
-  namespace: string,
-  epoch: EpochBody,
-  rawHead: unknown,
-  rawEntries: unknown,
-  keys: VerifyingKeys,
-): Decoded<NamespaceSnapshot> {
+export function verifyNamespace(namespace: string, epoch: EpochBody, rawHead: unknown, rawEntries: unknown, keys: VerifyingKeys): Decoded<NamespaceSnapshot> {
   const signers = new Set<string>();
   const head = verifyHead(namespace, epoch, rawHead, keys, signers);
   if (!head.ok) return head;

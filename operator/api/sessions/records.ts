@@ -8,10 +8,13 @@
  *   index.closeFlow(FlowClosed)         that flow closed
  *   index.recordEvent(SessionEventSeen) an audit event of the session (refusal, flow, termination …)
  *   index.endSession(SessionEnded)      the session ended (idle, absolute, terminated, policy change …)
+ *   index.recordFinding(SessionFinding) a session-protection finding (operator/api/protections/findings.ts)
+ *   index.locate(SessionLocated)        the session's client address was geolocated
  *   index.markSidecarStale(PodRef) / markSidecarLive(PodRef)   a sidecar stopped / resumed heartbeating
  *
  * Every ingest call validates its record and returns false (counted, never thrown) for one it cannot use.
  */
+import type { SessionLocation } from "../protections/findings.ts";
 import type { FlowKind, SessionAdmission, SessionIdentity } from "./v1alpha1.ts";
 
 /** A pod (and the workload owning it, when the sidecar knows) that reports sessions. */
@@ -19,9 +22,9 @@ export interface WorkloadRef {
   namespace: string;
   pod: string;
   /** e.g. `Deployment`. */
-  kind?: string;
+  kind?: string | undefined;
   /** e.g. `web`. */
-  name?: string;
+  name?: string | undefined;
 }
 
 export type PodRef = Pick<WorkloadRef, "namespace" | "pod">;
@@ -88,4 +91,11 @@ export interface SessionEnded {
   reason: string;
   /** Free text, e.g. which SessionTermination. */
   detail?: string;
+}
+
+/** The session's client address was geolocated (first sight, or a new address). */
+export interface SessionLocated {
+  sessionId: string;
+  time: number;
+  location: SessionLocation;
 }

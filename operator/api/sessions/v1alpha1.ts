@@ -9,6 +9,7 @@
  * It is read-only (get, list, watch); `delete` asks for the session's termination (a SessionTermination). There is
  * no spec and no status: like metrics.k8s.io's PodMetrics, the object is an observation.
  */
+import type { FindingEvidence, SessionFinding, SessionLocation } from "../protections/findings.ts";
 import type { ObjectMeta } from "../v1alpha1/meta.ts";
 
 export const SESSIONS_GROUP = "sessions.vigil.dev";
@@ -86,6 +87,17 @@ export interface SessionAdmission {
   rule: string;
 }
 
+/** A session-protection finding on this namespace's workloads (evidence as found; place times in epoch ms). */
+export interface SessionFindingView {
+  time: string;
+  code: SessionFinding["code"];
+  mode: SessionFinding["mode"];
+  outcome: SessionFinding["outcome"];
+  pod: string;
+  policy?: string;
+  evidence: FindingEvidence;
+}
+
 export interface VigilSession {
   apiVersion: typeof SESSIONS_API_VERSION;
   kind: "VigilSession";
@@ -98,6 +110,8 @@ export interface VigilSession {
   firstIP: string;
   lastIP: string;
   userAgent?: string;
+  /** Where the last client address is (country, city, autonomous system), when the sidecars geolocate. */
+  location?: SessionLocation;
   startTime: string;
   lastActivityTime: string;
   endTime?: string;
@@ -110,10 +124,13 @@ export interface VigilSession {
   closedFlows: { count: number; bytesIn: number; bytesOut: number };
   recentEvents: SessionEvent[];
   admittedBy: SessionAdmission[];
+  /** Session-protection findings here (network, device, travel, new country, session limit), the newest last. */
+  findings: SessionFindingView[];
   /** Set once someone deleted this VigilSession: the SessionTermination that carries it out, and who asked. */
   terminationRequested?: { sessionTermination: string; user: string; time: string };
 }
 
+/** @public The list kind clients receive (`kind: VigilSessionList`). */
 export interface VigilSessionList {
   apiVersion: typeof SESSIONS_API_VERSION;
   kind: "VigilSessionList";

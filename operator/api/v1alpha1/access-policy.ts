@@ -96,7 +96,61 @@ export interface SessionSettings {
   idleTimeout?: string;
   /** Go duration (`8h`), 1s..24h. Default 8h. */
   absoluteTimeout?: string;
+  /** Bind each session to the network it started from (finding SESSION_NETWORK_CHANGED). */
+  networkBinding?: NetworkBinding;
+  /** Bind each session to the device fingerprint of its first request (finding SESSION_DEVICE_CHANGED). */
+  deviceBinding?: DeviceBinding;
+  /** Geolocate client IPs and flag travel no person can do (finding SESSION_IMPOSSIBLE_TRAVEL). */
+  impossibleTravel?: ImpossibleTravel;
+  /** Limit how many sessions one identity may have on the selected workloads (finding SESSION_LIMIT_EXCEEDED). */
+  concurrentSessions?: ConcurrentSessions;
 }
+
+/**
+ * Off: not checked. Audit: the finding is recorded (audit stream, the session in the sessions API) and the request
+ * goes through. Enforce: the request is refused with the finding's code, the session ends with that reason and its
+ * live flows are closed. Where several policies select a workload, the strictest mode wins.
+ */
+export type ProtectionMode = "Off" | "Audit" | "Enforce";
+
+export interface NetworkBinding {
+  mode: ProtectionMode;
+  /** Prefix: the IPv4/IPv6 prefix the session started from. ASN: its autonomous system (needs the sidecars' ASN database; Prefix where an address has no ASN). Default Prefix. */
+  granularity?: NetworkGranularity;
+  /** IPv4 prefix length of the bound network, 8..32. Default 24. */
+  ipv4PrefixLength?: number;
+  /** IPv6 prefix length of the bound network, 16..128. Default 64. */
+  ipv6PrefixLength?: number;
+}
+
+export type NetworkGranularity = "Prefix" | "ASN";
+
+/** What a device fingerprint is made of. ClientCertificate and JA4 come from headers a trusted ingress sets. */
+export type DeviceComponent = "Browser" | "OperatingSystem" | "Platform" | "AcceptLanguage" | "ClientCertificate" | "JA4";
+
+export interface DeviceBinding {
+  mode: ProtectionMode;
+  /** Components compared (1..6, unique); Browser is family and major version (minor updates are tolerated). Absent: Browser, OperatingSystem, Platform, AcceptLanguage. */
+  components?: DeviceComponent[];
+}
+
+export interface ImpossibleTravel {
+  mode: ProtectionMode;
+  /** Speed above which travel is impossible, 100..20000 km/h. Default 1000. */
+  maxSpeedKmh?: number;
+  /** Shorter moves (after subtracting both places' accuracy radii) are never findings, 1..20000 km. Default 100. */
+  minDistanceKm?: number;
+}
+
+export interface ConcurrentSessions {
+  mode: ProtectionMode;
+  /** Live sessions one identity (issuer and subject) may have on the selected workloads, 1..1000; required unless mode is Off. */
+  maxConcurrentSessions?: number;
+  /** RefuseNew: the session over the limit is refused and ended. EndOldest: the oldest sessions are ended instead. Default RefuseNew. */
+  onExceed?: ExceedAction;
+}
+
+export type ExceedAction = "RefuseNew" | "EndOldest";
 
 export interface AccessPolicyStatus {
   observedGeneration?: number;

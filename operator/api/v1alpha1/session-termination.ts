@@ -20,18 +20,25 @@ export interface SessionTerminationSpec {
   confirmation?: typeof CONFIRM_ALL_SESSIONS;
   /** Why; shown in status, events and the sidecars' logs. */
   reason: string;
+  /**
+   * RFC 3339: only sessions started, and tokens issued, up to this moment (plus the clock-skew allowance) are covered.
+   * Absent, or later than the creation time: the creation time. Set by identity-provider signals.
+   */
+  cutoffTime?: string;
   /** Go duration (`12h`), 1s..720h, during which the identity's existing tokens stay refused (a new login is required). */
   revokeFor?: string;
   /** Delete the resource this many seconds after it finished (0..7776000). Absent: keep it. */
   ttlSecondsAfterFinished?: number;
 }
 
-/** Exactly one of sessionID, subject, email, group, allSessions. */
+/** Exactly one of sessionID, idpSessionID, subject, email, group, allSessions. */
 export interface TerminationTarget {
   /** `s_` + 22 base64url characters (128 bits). */
   sessionID?: string;
+  /** The identity provider's login session (the tokens' `sid`) of `issuer`, which is then required. */
+  idpSessionID?: string;
   subject?: string;
-  /** Optional qualifier for `subject`: only sessions from this issuer. */
+  /** Optional qualifier for `subject` (only sessions from this issuer); required with `idpSessionID`. */
   issuer?: string;
   email?: string;
   group?: string;

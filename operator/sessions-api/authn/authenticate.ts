@@ -58,7 +58,8 @@ export function verifyFrontProxy(peer: PeerCertificates, config: FrontProxyConfi
   if (now < Date.parse(leaf.validFrom) || now > Date.parse(leaf.validTo)) return { ok: false, reason: "client certificate expired or not yet valid" };
   if (config.allowedNames.length > 0) {
     const cn = commonName(leaf);
-    if (cn === undefined || !config.allowedNames.includes(cn)) return { ok: false, reason: `client certificate common name "${cn ?? ""}" is not an allowed front-proxy name` };
+    if (cn === undefined || !config.allowedNames.includes(cn))
+      return { ok: false, reason: `client certificate common name "${cn ?? ""}" is not an allowed front-proxy name` };
   }
   return { ok: true };
 }

@@ -50,7 +50,11 @@ export function parseAuthConfigMap(data: Record<string, string> | undefined): Pa
   if (data === undefined) return { ok: false, problem: `ConfigMap ${AUTH_CONFIGMAP.namespace}/${AUTH_CONFIGMAP.name} has no data` };
   const caPem = data["requestheader-client-ca-file"] ?? "";
   const cas = pemCertificates(caPem);
-  if (cas.length === 0) return { ok: false, problem: "requestheader-client-ca-file is missing or holds no certificate: the API server runs without a front proxy (--requestheader-client-ca-file)" };
+  if (cas.length === 0)
+    return {
+      ok: false,
+      problem: "requestheader-client-ca-file is missing or holds no certificate: the API server runs without a front proxy (--requestheader-client-ca-file)",
+    };
   const lists = {
     allowedNames: jsonList(data, "requestheader-allowed-names"),
     usernameHeaders: jsonList(data, "requestheader-username-headers"),

@@ -47,7 +47,8 @@ export function decodeContinue(token: string, scope: string, selector: string): 
   }
   if (typeof wire !== "object" || wire === null) return bad;
   const w = wire as Partial<Wire>;
-  if (w.v !== 1 || typeof w.rv !== "number" || !Number.isSafeInteger(w.rv) || typeof w.ns !== "string" || typeof w.n !== "string" || typeof w.q !== "string") return bad;
+  if (w.v !== 1 || typeof w.rv !== "number" || !Number.isSafeInteger(w.rv) || typeof w.ns !== "string" || typeof w.n !== "string" || typeof w.q !== "string")
+    return bad;
   if (w.q !== queryKey(scope, selector)) {
     return { ok: false, message: "invalid continue token: it was issued for another namespace or field selector (use the same query as for the first page)" };
   }

@@ -99,7 +99,8 @@ export function parseFieldSelector(text: string | undefined): ParsedSelector {
   for (const rawTerm of splitUnescaped(text, ",")) {
     const term = rawTerm.trim();
     const parsed = splitTerm(term);
-    if (parsed === undefined || parsed.key.trim() === "") return { ok: false, message: `invalid field selector term "${term}": expected field=value, field==value or field!=value` };
+    if (parsed === undefined || parsed.key.trim() === "")
+      return { ok: false, message: `invalid field selector term "${term}": expected field=value, field==value or field!=value` };
     const key = parsed.key.trim();
     if (!(SELECTABLE_FIELDS as readonly string[]).includes(key)) {
       return { ok: false, message: `field label not supported: "${key}" (vigilsessions support ${SELECTABLE_FIELDS.join(", ")})` };
@@ -152,5 +153,8 @@ export function pinnedName(selector: FieldSelector): string | undefined {
 
 /** A canonical text of the selector (for continue tokens). */
 export function canonicalSelector(selector: FieldSelector): string {
-  return selector.map((r) => `${r.field}${r.op}${r.value}`).sort().join(",");
+  return selector
+    .map((r) => `${r.field}${r.op}${r.value}`)
+    .sort()
+    .join(",");
 }

@@ -8,11 +8,7 @@
 import type { TableVersion } from "./table.ts";
 
 export type Representation =
-  | { kind: "json" }
-  | { kind: "table"; version: TableVersion }
-  | { kind: "metadata"; version: TableVersion }
-  | { kind: "discovery-v2" }
-  | { kind: "none" };
+  { kind: "json" } | { kind: "table"; version: TableVersion } | { kind: "metadata"; version: TableVersion } | { kind: "discovery-v2" } | { kind: "none" };
 
 interface MediaRange {
   type: string;
@@ -28,7 +24,11 @@ function parseAccept(header: string): MediaRange[] {
       const out: Record<string, string> = {};
       for (const p of params) {
         const eq = p.indexOf("=");
-        if (eq > 0) out[p.slice(0, eq).trim().toLowerCase()] = p.slice(eq + 1).trim().replace(/^"|"$/g, "");
+        if (eq > 0)
+          out[p.slice(0, eq).trim().toLowerCase()] = p
+            .slice(eq + 1)
+            .trim()
+            .replace(/^"|"$/g, "");
       }
       return { type: type.toLowerCase(), params: out };
     })

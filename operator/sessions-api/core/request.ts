@@ -60,7 +60,8 @@ function selectorParams(query: URLSearchParams): { selector: FieldSelector; sele
   const fields = parseFieldSelector(query.get("fieldSelector") ?? undefined);
   if (!fields.ok) return badRequest(fields.message);
   const labels = query.get("labelSelector") ?? "";
-  if (labels.trim() !== "") return badRequest(`vigilsessions have no labels: labelSelector "${labels.slice(0, 100)}" is not supported; use a field selector instead`);
+  if (labels.trim() !== "")
+    return badRequest(`vigilsessions have no labels: labelSelector "${labels.slice(0, 100)}" is not supported; use a field selector instead`);
   return { selector: fields.selector, selectorText: query.get("fieldSelector") ?? "" };
 }
 

@@ -23,12 +23,6 @@ export function failure(code: number, reason: string, message: string, details?:
   return out;
 }
 
-export function success(message: string, details?: Status["details"]): Status {
-  const out: Status = { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", message, code: 200 };
-  if (details !== undefined) out.details = details;
-  return out;
-}
-
 const resourceDetails = (name?: string): Status["details"] => ({ ...(name === undefined ? {} : { name }), group: SESSIONS_GROUP, kind: VIGIL_SESSION.plural });
 
 export const notFound = (name: string): Status => failure(404, "NotFound", `${RESOURCE} "${name}" not found`, resourceDetails(name));
@@ -38,10 +32,18 @@ export const badRequest = (message: string): Status => failure(400, "BadRequest"
 export const unauthorized = (): Status => failure(401, "Unauthorized", "Unauthorized");
 
 export const methodNotAllowed = (method: string, what: string): Status =>
-  failure(405, "MethodNotAllowed", `the server does not allow this method on the requested resource: ${method} ${what} is not supported by vigilsessions (get, list, watch, delete)`);
+  failure(
+    405,
+    "MethodNotAllowed",
+    `the server does not allow this method on the requested resource: ${method} ${what} is not supported by vigilsessions (get, list, watch, delete)`,
+  );
 
 export const notAcceptable = (accept: string): Status =>
-  failure(406, "NotAcceptable", `only the following media types are accepted: application/json, application/json;as=Table;v=v1;g=meta.k8s.io (got "${accept.slice(0, 200)}")`);
+  failure(
+    406,
+    "NotAcceptable",
+    `only the following media types are accepted: application/json, application/json;as=Table;v=v1;g=meta.k8s.io (got "${accept.slice(0, 200)}")`,
+  );
 
 export const pathNotFound = (path: string): Status => failure(404, "NotFound", `the server could not find the requested resource (${path.slice(0, 200)})`);
 
@@ -50,8 +52,6 @@ export const expired = (message: string): Status => failure(410, "Expired", mess
 export const tooLarge = (limit: number): Status => failure(413, "RequestEntityTooLarge", `the request body is larger than ${limit} bytes`);
 
 export const internal = (message: string): Status => failure(500, "InternalError", `Internal error occurred: ${message}`);
-
-export const unavailable = (message: string): Status => failure(503, "ServiceUnavailable", message);
 
 export interface ForbiddenOptions {
   user: string;

@@ -95,7 +95,13 @@ async function terminateLive(terminate: Terminate, call: DeleteCall, dryRun: boo
   }
 }
 
-export async function handleDelete(target: DeleteTarget, terminate: Terminate, req: IncomingMessage, res: ServerResponse, call: DeleteCall): Promise<DeleteResult> {
+export async function handleDelete(
+  target: DeleteTarget,
+  terminate: Terminate,
+  req: IncomingMessage,
+  res: ServerResponse,
+  call: DeleteCall,
+): Promise<DeleteResult> {
   const options = await readOptions(req, res);
   if (options === undefined) return { outcome: "bad-request" };
   const session = target.get(call.namespace, call.name);

@@ -14,7 +14,7 @@ import { listPage, type ListSource } from "../core/list.ts";
 import type { Representation } from "../core/negotiate.ts";
 import type { ListQuery } from "../core/request.ts";
 import { badRequest, expired, failure, notFound, type Status } from "../core/status.ts";
-import { toTable, type TableMeta } from "../core/table.ts";
+import { toTable, type TableMeta, type TableOptions, type TableVersion } from "../core/table.ts";
 import { sendJson, sendStatus } from "../http/respond.ts";
 
 export interface ReadSource extends ListSource {
@@ -23,28 +23,52 @@ export interface ReadSource extends ListSource {
 
 type Shown = Exclude<Representation, { kind: "none" } | { kind: "discovery-v2" }>;
 
-export const partialMetadata = (s: VigilSession, version: string): Record<string, unknown> => ({ kind: "PartialObjectMetadata", apiVersion: `meta.k8s.io/${version}`, metadata: s.metadata });
+export const partialMetadata = (s: VigilSession, version: string): Record<string, unknown> => ({
+  kind: "PartialObjectMetadata",
+  apiVersion: `meta.k8s.io/${version}`,
+  metadata: s.metadata,
+});
 
-function render(res: ServerResponse, rep: Shown, items: VigilSession[], meta: TableMeta, single: boolean, query: ListQuery, now: number): void {
+/** One get or list: the representation asked for, the namespace ("" = all), the query, and the time ages are shown at. */
+export interface ReadCall {
+  rep: Shown;
+  namespace: string;
+  query: ListQuery;
+  now: number;
+}
+
+const tableOptions = (call: ReadCall, version: TableVersion): TableOptions => ({ version, include: call.query.includeObject, now: call.now });
+
+function renderObject(res: ServerResponse, call: ReadCall, object: VigilSession): void {
+  const { rep } = call;
+  if (rep.kind === "metadata") sendJson(res, 200, partialMetadata(object, rep.version));
+  else if (rep.kind === "table") sendJson(res, 200, toTable([object], { resourceVersion: object.metadata.resourceVersion }, tableOptions(call, rep.version)));
+  else sendJson(res, 200, object);
+}
+
+function renderList(res: ServerResponse, call: ReadCall, items: VigilSession[], meta: TableMeta): void {
+  const { rep } = call;
   if (rep.kind === "metadata") {
-    const body = single && items[0] !== undefined ? partialMetadata(items[0], rep.version) : { kind: "PartialObjectMetadataList", apiVersion: `meta.k8s.io/${rep.version}`, metadata: meta, items: items.map((s) => partialMetadata(s, rep.version)) };
-    sendJson(res, 200, body);
+    sendJson(res, 200, {
+      kind: "PartialObjectMetadataList",
+      apiVersion: `meta.k8s.io/${rep.version}`,
+      metadata: meta,
+      items: items.map((s) => partialMetadata(s, rep.version)),
+    });
   } else if (rep.kind === "table") {
-    sendJson(res, 200, toTable(items, meta, { version: rep.version, include: query.includeObject, now }));
-  } else if (single && items[0] !== undefined) {
-    sendJson(res, 200, items[0]);
+    sendJson(res, 200, toTable(items, meta, tableOptions(call, rep.version)));
   } else {
     sendJson(res, 200, { apiVersion: SESSIONS_API_VERSION, kind: VIGIL_SESSION.listKind, metadata: meta, items });
   }
 }
 
-export function handleGet(src: ReadSource, res: ServerResponse, rep: Shown, namespace: string, name: string, query: ListQuery, now: number): void {
-  const object = src.get(namespace, name);
+export function handleGet(src: ReadSource, res: ServerResponse, call: ReadCall & { name: string }): void {
+  const object = src.get(call.namespace, call.name);
   if (object === undefined) {
-    sendStatus(res, notFound(name));
+    sendStatus(res, notFound(call.name));
     return;
   }
-  render(res, rep, [object], { resourceVersion: object.metadata.resourceVersion }, true, query, now);
+  renderObject(res, call, object);
 }
 
 /** The list's resource-version check; undefined when the list may be served. */
@@ -67,7 +91,8 @@ export function listVersionProblem(query: ListQuery, current: number): Status | 
   return undefined;
 }
 
-export function handleList(src: ReadSource, res: ServerResponse, rep: Shown, namespace: string, query: ListQuery, now: number): void {
+export function handleList(src: ReadSource, res: ServerResponse, call: ReadCall): void {
+  const { rep, namespace, query } = call;
   const problem = listVersionProblem(query, src.resourceVersion);
   if (problem !== undefined) {
     sendStatus(res, problem);
@@ -92,5 +117,5 @@ export function handleList(src: ReadSource, res: ServerResponse, rep: Shown, nam
     meta.continue = encodeContinue({ rv, namespace: page.last.namespace, name: page.last.name }, namespace, selectorText);
     if (page.remaining !== undefined) meta.remainingItemCount = page.remaining;
   }
-  render(res, rep, page.items, meta, false, query, now);
+  renderList(res, call, page.items, meta);
 }

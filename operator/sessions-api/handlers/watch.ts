@@ -38,6 +38,13 @@ export interface WatchSettings {
 
 type Shown = { kind: "json" } | { kind: "table" | "metadata"; version: TableVersion };
 
+/** One watch: the representation asked for, what it covers, and its query. */
+export interface WatchCall {
+  rep: Shown;
+  scope: WatchScope;
+  query: ListQuery;
+}
+
 type Encode = (type: string, object: VigilSession | undefined, rv: number, annotations?: Record<string, string>) => string;
 
 export const INITIAL_EVENTS_END = "k8s.io/initial-events-end";
@@ -95,7 +102,7 @@ function opening(src: WatchSource, scope: WatchScope, query: ListQuery, encode: 
   })();
 }
 
-export function handleWatch(src: WatchSource, res: ServerResponse, rep: Shown, scope: WatchScope, query: ListQuery, settings: WatchSettings): void {
+export function handleWatch(src: WatchSource, res: ServerResponse, { rep, scope, query }: WatchCall, settings: WatchSettings): void {
   const problem = watchProblem(query);
   if (problem !== undefined) {
     sendStatus(res, problem);

@@ -2,7 +2,13 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Status } from "../core/status.ts";
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, contentType = "application/json", extraHeaders: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  contentType = "application/json",
+  extraHeaders: Record<string, string> = {},
+): void {
   const text = typeof body === "string" ? body : JSON.stringify(body);
   if (res.headersSent) {
     res.destroy();

@@ -3,6 +3,7 @@
  * with the validated records). A `SessionEntry` holds the session-wide facts and one `PartEntry` per namespace the
  * session touched; the API's objects are rendered from these on demand (render.ts).
  */
+import type { SessionFinding, SessionLocation } from "../../api/protections/findings.ts";
 import type { FlowKind, SessionAdmission, SessionIdentity, SessionState } from "../../api/sessions/v1alpha1.ts";
 
 export interface WorkloadEntry {
@@ -53,6 +54,8 @@ export interface PartEntry {
   closedBytesIn: number;
   closedBytesOut: number;
   events: EventEntry[];
+  /** Validated findings of this namespace (bounded, the newest last). */
+  findings: SessionFinding[];
   admittedBy: SessionAdmission[];
   termination: TerminationRequest | undefined;
   /** Deleted through the API: not served (until the session shows activity after the delete). */
@@ -70,6 +73,7 @@ export interface SessionEntry {
   firstIP: string;
   lastIP: string;
   userAgent: string | undefined;
+  location: SessionLocation | undefined;
   startTime: number;
   lastActivity: number;
   endTime: number | undefined;
@@ -91,6 +95,7 @@ export function newPart(namespace: string, uid: string, time: number): PartEntry
     closedBytesIn: 0,
     closedBytesOut: 0,
     events: [],
+    findings: [],
     admittedBy: [],
     termination: undefined,
     hidden: false,

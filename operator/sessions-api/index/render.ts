@@ -44,19 +44,44 @@ export function renderSession(session: SessionEntry, part: PartEntry, opts: Rend
       lastSeen: iso(w.lastSeen),
       ...(opts.isStalePod(ns, w.pod) && session.endTime === undefined ? { stale: true } : {}),
     })),
-    flows: part.flows.map((f) => ({ id: f.id, kind: f.kind, pod: f.pod, peer: f.peer, port: f.port, bytesIn: f.bytesIn, bytesOut: f.bytesOut, openedAt: iso(f.openedAt) })),
-    closedFlows: { count: part.closedCount, bytesIn: part.closedBytesIn, bytesOut: part.closedBytesOut },
-    recentEvents: opts.detail === false ? [] : part.events.map((e) => ({
-      time: iso(e.time),
-      type: e.type,
-      code: e.code,
-      outcome: e.outcome,
-      ...(e.reason === undefined ? {} : { reason: e.reason }),
-      ...(e.pod === undefined ? {} : { pod: e.pod }),
+    flows: part.flows.map((f) => ({
+      id: f.id,
+      kind: f.kind,
+      pod: f.pod,
+      peer: f.peer,
+      port: f.port,
+      bytesIn: f.bytesIn,
+      bytesOut: f.bytesOut,
+      openedAt: iso(f.openedAt),
     })),
+    closedFlows: { count: part.closedCount, bytesIn: part.closedBytesIn, bytesOut: part.closedBytesOut },
+    recentEvents:
+      opts.detail === false
+        ? []
+        : part.events.map((e) => ({
+            time: iso(e.time),
+            type: e.type,
+            code: e.code,
+            outcome: e.outcome,
+            ...(e.reason === undefined ? {} : { reason: e.reason }),
+            ...(e.pod === undefined ? {} : { pod: e.pod }),
+          })),
     admittedBy: part.admittedBy,
+    findings:
+      opts.detail === false
+        ? []
+        : part.findings.map((f) => ({
+            time: iso(f.time),
+            code: f.code,
+            mode: f.mode,
+            outcome: f.outcome,
+            pod: f.pod,
+            ...(f.policy === undefined ? {} : { policy: f.policy }),
+            evidence: f.evidence,
+          })),
   };
   if (session.userAgent !== undefined) out.userAgent = session.userAgent;
+  if (session.location !== undefined) out.location = session.location;
   if (session.endTime !== undefined) out.endTime = iso(session.endTime);
   if (session.endReason !== undefined) out.endReason = session.endDetail === undefined ? session.endReason : `${session.endReason}: ${session.endDetail}`;
   const t = part.termination;

@@ -16,53 +16,41 @@
  *                                                        session shows activity there after the delete
  *
  * Views: a session appears in every namespace it touched, with that namespace's part (`get(ns, id)`), listed in
- * (namespace, name) order (`namespaces()`, `idsIn(ns)`).
+ * (namespace, name) order (`namespaces()`, `idsIn(ns)`: listing.ts). The session-wide facts every namespace shows
+ * (identity, client IPs, user agent, times) are kept by session-facts.ts.
  *
- * Resource versions: one counter for the whole index, starting at `rvBase` (default: the start time in µs, so a
- * restarted operator never reuses a version); every change of a namespace's object takes the next value. Changes
- * are published to subscribers and kept in a window of `eventLogSize` changes that watches resume from (objects
- * are rendered only when someone watches: ingest without watchers allocates no API objects).
+ * Resource versions (change-feed.ts): one counter for the whole index, starting at `rvBase` (default: the start
+ * time in µs, so a restarted operator never reuses a version); every change of a namespace's object takes the next
+ * value. Changes are published to subscribers and kept in a window of `eventLogSize` changes that watches resume
+ * from (objects are rendered only when someone watches: ingest without watchers allocates no API objects).
  *
  * Retention (`sweep(now)`): an ended session is dropped `retentionMs` after its end (default 24 h), a session
  * without activity for `retentionMs` too; states that change with time alone (Active → Idle after `idleAfterMs`
  * without flows or activity) are published by the sweep. See docs/decisions/sessions-api-0005-retention.md.
  */
-import type { FlowClosed, FlowSeen, PodRef, SessionEnded, SessionEventSeen, SessionSeen } from "../../api/sessions/records.ts";
-import type { SessionIdentity, VigilSession } from "../../api/sessions/v1alpha1.ts";
+import type { FlowClosed, FlowSeen, PodRef, SessionEnded, SessionEventSeen, SessionLocated, SessionSeen, WorkloadRef } from "../../api/sessions/records.ts";
+import type { SessionFinding } from "../../api/protections/findings.ts";
+import type { VigilSession } from "../../api/sessions/v1alpha1.ts";
+import { ChangeFeed, type IndexEvent } from "./change-feed.ts";
 import { appended, newPart, partIn, pushBounded, stateOf, type PartEntry, type SessionEntry, type TerminationRequest } from "./entries.ts";
-import { EventLog } from "./event-log.ts";
+import { NamespaceListing } from "./listing.ts";
+import { SessionFacts } from "./session-facts.ts";
+import { PodSessions } from "./pods.ts";
 import { StringPool } from "./string-pool.ts";
 import { fieldsOf, renderSession, uidFor, type SelectableFields } from "./render.ts";
-import { checkEventSeen, checkFlowClosed, checkFlowSeen, checkPodRef, checkSessionEnded, checkSessionSeen, type Checked } from "./validate.ts";
+import {
+  checkEventSeen,
+  checkFinding,
+  checkFlowClosed,
+  checkFlowSeen,
+  checkLocated,
+  checkPodRef,
+  checkSessionEnded,
+  checkSessionSeen,
+  type Checked,
+} from "./validate.ts";
 
-export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";
-
-export interface IndexEvent {
-  rv: number;
-  type: WatchEventType;
-  namespace: string;
-  name: string;
-  /**
-   * The namespace's object after the change (for DELETED: its last state). Rendered on first use and shared by
-   * every watcher: listeners call it while they are notified (the state of that change); replays get the current
-   * state (see eventsSince).
-   */
-  object: () => VigilSession;
-  fields: SelectableFields;
-  /** Fields before the change (undefined for ADDED). */
-  prev: SelectableFields | undefined;
-}
-
-/** What the window keeps of a change: no object (rendered only for watchers), except the last state of a deleted one. */
-interface LogEntry {
-  rv: number;
-  type: WatchEventType;
-  namespace: string;
-  name: string;
-  fields: SelectableFields;
-  prev: SelectableFields | undefined;
-  deleted: VigilSession | undefined;
-}
+export type { IndexEvent, WatchEventType } from "./change-feed.ts";
 
 export interface SessionIndexOptions {
   retentionMs?: number;
@@ -88,41 +76,17 @@ export interface IndexStats {
 const DEFAULTS = { retentionMs: 24 * 3600_000, idleAfterMs: 120_000, maxEventsPerPart: 16, maxFlowsPerPart: 256, maxWorkloadsPerPart: 64, eventLogSize: 4096 };
 const MAX_ADMISSIONS = 16;
 
-const podKey = (namespace: string, pod: string): string => `${namespace}/${pod}`;
-
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
-function sameIdentity(a: SessionIdentity, b: SessionIdentity): boolean {
-  if (a.issuer !== b.issuer || a.subject !== b.subject || a.email !== b.email || !sameList(a.groups, b.groups)) return false;
-  const ca = Object.entries(a.claims ?? {});
-  const cb = b.claims ?? {};
-  return ca.length === Object.keys(cb).length && ca.every(([k, v]) => JSON.stringify(v) === JSON.stringify(cb[k]));
-}
-
-function memo<T>(fn: () => T): () => T {
-  let value: { v: T } | undefined;
-  return () => (value ??= { v: fn() }).v;
-}
-
 export class SessionIndex {
   readonly retentionMs: number;
   readonly idleAfterMs: number;
   readonly #o: typeof DEFAULTS;
   readonly #now: () => number;
-  readonly #rvBase: number;
-  #rv: number;
   readonly #sessions = new Map<string, SessionEntry>();
-  readonly #byNamespace = new Map<string, Map<string, SessionEntry>>();
-  readonly #sortedIds = new Map<string, string[]>();
-  #sortedNamespaces: string[] | undefined;
-  readonly #podSessions = new Map<string, Set<SessionEntry>>();
-  readonly #stalePods = new Set<string>();
-  readonly #identities = new Map<string, SessionIdentity>();
+  readonly #listing = new NamespaceListing();
+  readonly #pods = new PodSessions();
   readonly #strings = new StringPool();
-  readonly #log: EventLog<LogEntry>;
-  readonly #listeners = new Set<(e: IndexEvent) => void>();
+  readonly #facts = new SessionFacts(this.#strings);
+  readonly #feed: ChangeFeed;
   readonly #rejected: Record<string, number> = {};
 
   constructor(options: SessionIndexOptions = {}) {
@@ -137,9 +101,12 @@ export class SessionIndex {
     this.retentionMs = this.#o.retentionMs;
     this.idleAfterMs = this.#o.idleAfterMs;
     this.#now = options.now ?? Date.now;
-    this.#rvBase = options.rvBase ?? Date.now() * 1000;
-    this.#rv = this.#rvBase;
-    this.#log = new EventLog(this.#o.eventLogSize);
+    this.#feed = new ChangeFeed({
+      rvBase: options.rvBase ?? Date.now() * 1000,
+      windowSize: this.#o.eventLogSize,
+      served: (namespace, name) => this.#listing.find(namespace, name),
+      render: (session, part) => this.#render(session, part),
+    });
   }
 
   // ---------------------------------------------------------------- ingest
@@ -150,7 +117,7 @@ export class SessionIndex {
     const known = this.#sessions.get(rec.sessionId);
     const session = known ?? this.#createSession(rec);
     const befores = new Map(session.parts.map((p) => [p, fieldsOf(session, p)] as const));
-    const wideChanged = known !== undefined && this.#refreshSessionWide(session, rec);
+    const wideChanged = known !== undefined && this.#facts.refresh(session, rec);
     const { part, type } = this.#seenIn(session, rec);
     this.#publish(session, part, type, type === "ADDED" ? undefined : befores.get(part));
     if (wideChanged) for (const other of session.parts) if (other !== part) this.#publish(session, other, "MODIFIED", befores.get(other));
@@ -170,7 +137,16 @@ export class SessionIndex {
     } else {
       if (session.endTime !== undefined) return this.#reject("flow", "session already ended");
       if (part.flows.length >= this.#o.maxFlowsPerPart) return this.#reject("flow", "too many live flows");
-      part.flows = appended(part.flows, { id: rec.flowId, pod: this.#strings.intern(rec.workload.pod), kind: rec.kind, peer: rec.peer, port: rec.port, bytesIn: rec.bytesIn, bytesOut: rec.bytesOut, openedAt: rec.openedAt });
+      part.flows = appended(part.flows, {
+        id: rec.flowId,
+        pod: this.#strings.intern(rec.workload.pod),
+        kind: rec.kind,
+        peer: rec.peer,
+        port: rec.port,
+        bytesIn: rec.bytesIn,
+        bytesOut: rec.bytesOut,
+        openedAt: rec.openedAt,
+      });
       part.lastSeen = Math.max(part.lastSeen, rec.openedAt);
     }
     this.#publish(session, part, isNew ? "ADDED" : "MODIFIED", before);
@@ -198,7 +174,14 @@ export class SessionIndex {
     const rec = this.#accept("event", checkEventSeen(record));
     if (rec === undefined) return false;
     const s = this.#strings;
-    const entry = { time: rec.time, type: s.intern(rec.type), code: s.intern(rec.code), outcome: s.intern(rec.outcome), reason: s.intern(rec.reason), pod: s.intern(rec.workload?.pod) };
+    const entry = {
+      time: rec.time,
+      type: s.intern(rec.type),
+      code: s.intern(rec.code),
+      outcome: s.intern(rec.outcome),
+      reason: s.intern(rec.reason),
+      pod: s.intern(rec.workload?.pod),
+    };
     if (rec.workload !== undefined) {
       const found = this.#partFor(rec.sessionId, rec.workload, rec.time, "event");
       if (found === undefined) return false;
@@ -213,6 +196,32 @@ export class SessionIndex {
       part.events = pushBounded(part.events, entry, this.#o.maxEventsPerPart);
       this.#publish(session, part, "MODIFIED", before);
     }
+    return true;
+  }
+
+  /** A session-protection finding, shown on the session in the finding's namespace (the part must exist). */
+  recordFinding(record: SessionFinding): boolean {
+    const rec = this.#accept("finding", checkFinding(record));
+    if (rec === undefined) return false;
+    const found = this.#partFor(rec.sessionId, { namespace: rec.namespace, pod: rec.pod }, rec.time, "finding");
+    if (found === undefined) return false;
+    found.part.findings = pushBounded(found.part.findings, rec, this.#o.maxEventsPerPart);
+    this.#publish(found.session, found.part, found.isNew ? "ADDED" : "MODIFIED", found.before);
+    return true;
+  }
+
+  /** Where the session's client is now (session-wide: every namespace's object shows it). */
+  locate(record: SessionLocated): boolean {
+    const rec = this.#accept("location", checkLocated(record));
+    if (rec === undefined) return false;
+    const session = this.#sessions.get(rec.sessionId);
+    if (session === undefined) return this.#reject("location", "unknown session");
+    if (JSON.stringify(session.location) === JSON.stringify(rec.location)) return true;
+    const befores = session.parts.map((p) => fieldsOf(session, p));
+    session.location = rec.location;
+    session.parts.forEach((part, i) => {
+      this.#publish(session, part, "MODIFIED", befores[i]);
+    });
     return true;
   }
 
@@ -253,19 +262,14 @@ export class SessionIndex {
    * the session expires, and the object comes back if the session is seen active there after the delete.
    */
   deleteObject(namespace: string, id: string, request: TerminationRequest): VigilSession | undefined {
-    const session = this.#byNamespace.get(namespace)?.get(id);
-    const part = session === undefined ? undefined : partIn(session, namespace);
-    if (session === undefined || part === undefined) return undefined;
+    const served = this.#listing.find(namespace, id);
+    if (served === undefined) return undefined;
+    const { session, part } = served;
     part.termination = request;
     part.state = stateOf(session, part, this.#now(), this.#o.idleAfterMs);
     part.hidden = true;
-    this.#unlist(session, namespace);
-    this.#rv += 1;
-    part.rv = this.#rv;
-    const object = this.#render(session, part);
-    const fields = fieldsOf(session, part);
-    this.#emit({ rv: this.#rv, type: "DELETED", namespace, name: id, fields, prev: fields, deleted: object });
-    return object;
+    this.#listing.remove(session, namespace);
+    return this.#feed.deleted(session, part);
   }
 
   /** Drops expired sessions and publishes time-driven state changes. Returns what it did. */
@@ -293,59 +297,43 @@ export class SessionIndex {
   // ---------------------------------------------------------------- reads
 
   get resourceVersion(): number {
-    return this.#rv;
+    return this.#feed.resourceVersion;
   }
 
   /** The first resource version this index issued (versions below it belong to another process). */
   get resourceVersionBase(): number {
-    return this.#rvBase;
+    return this.#feed.rvBase;
   }
 
   /** The namespace's object; `detail` false leaves out the recent events (enough for Tables). */
   get(namespace: string, id: string, detail = true): VigilSession | undefined {
-    const session = this.#byNamespace.get(namespace)?.get(id);
-    const part = session === undefined ? undefined : partIn(session, namespace);
-    return session === undefined || part === undefined ? undefined : this.#render(session, part, detail);
+    const served = this.#listing.find(namespace, id);
+    return served === undefined ? undefined : this.#render(served.session, served.part, detail);
   }
 
   /** Selectable fields of an object, without rendering it. */
   fields(namespace: string, id: string): SelectableFields | undefined {
-    const session = this.#byNamespace.get(namespace)?.get(id);
-    const part = session === undefined ? undefined : partIn(session, namespace);
-    return session === undefined || part === undefined ? undefined : fieldsOf(session, part);
+    const served = this.#listing.find(namespace, id);
+    return served === undefined ? undefined : fieldsOf(served.session, served.part);
   }
 
   /** Namespaces with at least one session, sorted. */
   namespaces(): readonly string[] {
-    this.#sortedNamespaces ??= [...this.#byNamespace.keys()].sort();
-    return this.#sortedNamespaces;
+    return this.#listing.namespaces();
   }
 
   /** Session ids with a part in `namespace`, sorted. */
   idsIn(namespace: string): readonly string[] {
-    const map = this.#byNamespace.get(namespace);
-    if (map === undefined) return [];
-    let ids = this.#sortedIds.get(namespace);
-    if (ids === undefined) {
-      ids = [...map.keys()].sort();
-      this.#sortedIds.set(namespace, ids);
-    }
-    return ids;
+    return this.#listing.idsIn(namespace);
   }
 
   /** Number of objects in `namespace` ("" = all). */
   count(namespace: string): number {
-    if (namespace !== "") return this.#byNamespace.get(namespace)?.size ?? 0;
-    let n = 0;
-    for (const m of this.#byNamespace.values()) n += m.size;
-    return n;
+    return this.#listing.count(namespace);
   }
 
   subscribe(listener: (e: IndexEvent) => void): () => void {
-    this.#listeners.add(listener);
-    return () => {
-      this.#listeners.delete(listener);
-    };
+    return this.#feed.subscribe(listener);
   }
 
   /**
@@ -355,30 +343,21 @@ export class SessionIndex {
    * "unknown" when `rv` is not this index's.
    */
   eventsSince(rv: number): IndexEvent[] | "expired" | "unknown" {
-    if (rv < this.#rvBase || rv > this.#rv) return "unknown";
-    const entries = this.#log.since(rv);
-    if (entries === "expired") return "expired";
-    const byKey = new Map<string, { first: LogEntry; last: LogEntry }>();
-    for (const e of entries) {
-      const key = `${e.namespace}/${e.name}`;
-      const known = byKey.get(key);
-      if (known === undefined) byKey.set(key, { first: e, last: e });
-      else byKey.set(key, { first: known.first, last: e });
-    }
-    const out: IndexEvent[] = [];
-    for (const { first, last } of [...byKey.values()].sort((a, b) => a.last.rv - b.last.rv)) {
-      const event = this.#coalesced(first, last);
-      if (event !== undefined) out.push(event);
-    }
-    return out;
+    return this.#feed.eventsSince(rv);
   }
 
   stats(): IndexStats {
-    return { sessions: this.#sessions.size, objects: this.count(""), resourceVersion: this.#rv, rejected: { ...this.#rejected }, stalePods: this.#stalePods.size };
+    return {
+      sessions: this.#sessions.size,
+      objects: this.count(""),
+      resourceVersion: this.#feed.resourceVersion,
+      rejected: { ...this.#rejected },
+      stalePods: this.#pods.staleCount,
+    };
   }
 
   isStalePod(namespace: string, pod: string): boolean {
-    return this.#stalePods.has(podKey(namespace, pod));
+    return this.#pods.isStale(namespace, pod);
   }
 
   // ---------------------------------------------------------------- internals
@@ -395,28 +374,14 @@ export class SessionIndex {
     return false;
   }
 
-  #coalesced(first: LogEntry, last: LogEntry): IndexEvent | undefined {
-    const created = first.type === "ADDED";
-    if (last.type === "DELETED") {
-      const deleted = last.deleted;
-      if (created || deleted === undefined) return undefined;
-      return { rv: last.rv, type: "DELETED", namespace: last.namespace, name: last.name, object: () => deleted, fields: last.fields, prev: first.prev };
-    }
-    const session = this.#byNamespace.get(last.namespace)?.get(last.name);
-    const part = session === undefined ? undefined : partIn(session, last.namespace);
-    if (session === undefined || part === undefined) return undefined;
-    const object = memo(() => this.#render(session, part));
-    return { rv: part.rv, type: created ? "ADDED" : "MODIFIED", namespace: last.namespace, name: last.name, object, fields: fieldsOf(session, part), prev: created ? undefined : first.prev };
-  }
-
   #render(session: SessionEntry, part: PartEntry, detail = true): VigilSession {
     return renderSession(session, part, { isStalePod: this.#isStale, detail });
   }
 
-  readonly #isStale = (ns: string, pod: string): boolean => this.#stalePods.size > 0 && this.#stalePods.has(podKey(ns, pod));
+  readonly #isStale = (ns: string, pod: string): boolean => this.#pods.isStale(ns, pod);
 
   /** The part of the record's namespace, created or served again, with the activity applied. */
-  #seenIn(session: SessionEntry, rec: SessionSeen): { part: PartEntry; type: WatchEventType } {
+  #seenIn(session: SessionEntry, rec: SessionSeen): { part: PartEntry; type: "ADDED" | "MODIFIED" } {
     const existing = partIn(session, rec.workload.namespace);
     const part = existing ?? this.#addPart(session, rec.workload.namespace, rec.time);
     const reappears = part.hidden && rec.time > (part.termination?.time ?? 0);
@@ -429,19 +394,7 @@ export class SessionIndex {
   }
 
   #createSession(rec: SessionSeen): SessionEntry {
-    const session: SessionEntry = {
-      id: rec.sessionId,
-      identity: this.#intern(rec.identity),
-      firstIP: rec.clientIP,
-      lastIP: rec.clientIP,
-      userAgent: this.#strings.intern(rec.userAgent),
-      startTime: Math.min(rec.startTime ?? rec.time, rec.time),
-      lastActivity: rec.time,
-      endTime: undefined,
-      endReason: undefined,
-      endDetail: undefined,
-      parts: [],
-    };
+    const session = this.#facts.create(rec);
     this.#sessions.set(session.id, session);
     return session;
   }
@@ -453,80 +406,20 @@ export class SessionIndex {
     }
   }
 
-  /** Identical identities (one user's many sessions) share one object. */
-  #intern(identity: SessionIdentity, current?: SessionIdentity): SessionIdentity {
-    if (current !== undefined && sameIdentity(current, identity)) return current;
-    const key = JSON.stringify(identity);
-    const known = this.#identities.get(key);
-    if (known !== undefined) return known;
-    if (this.#identities.size >= 10_000) this.#identities.clear();
-    const shared: SessionIdentity = { ...identity, issuer: this.#strings.intern(identity.issuer), groups: identity.groups.map((g) => this.#strings.intern(g)) };
-    this.#identities.set(key, shared);
-    return shared;
-  }
-
-  /** Session-wide facts from a newer observation; true when something every namespace shows changed. */
-  #refreshSessionWide(session: SessionEntry, rec: SessionSeen): boolean {
-    let changed = false;
-    if (rec.time >= session.lastActivity) {
-      session.lastActivity = rec.time;
-      if (session.lastIP !== rec.clientIP) {
-        session.lastIP = rec.clientIP;
-        changed = true;
-      }
-      if (rec.userAgent !== undefined && rec.userAgent !== session.userAgent) {
-        session.userAgent = this.#strings.intern(rec.userAgent);
-        changed = true;
-      }
-      const identity = this.#intern(rec.identity, session.identity);
-      if (identity !== session.identity) {
-        session.identity = identity;
-        changed = true;
-      }
-    }
-    if (rec.startTime !== undefined && rec.startTime < session.startTime) {
-      session.startTime = rec.startTime;
-      changed = true;
-    }
-    return changed;
-  }
-
   #addPart(session: SessionEntry, namespace: string, time: number): PartEntry {
     const part = newPart(this.#strings.intern(namespace), uidFor(namespace, session.id), time);
     session.parts = appended(session.parts, part);
-    this.#list(session, namespace);
+    this.#listing.add(session, namespace);
     return part;
-  }
-
-  /** Serve (session, namespace) in listings. */
-  #list(session: SessionEntry, namespace: string): void {
-    let map = this.#byNamespace.get(namespace);
-    if (map === undefined) {
-      map = new Map();
-      this.#byNamespace.set(namespace, map);
-      this.#sortedNamespaces = undefined;
-    }
-    map.set(session.id, session);
-    this.#sortedIds.delete(namespace);
-  }
-
-  #unlist(session: SessionEntry, namespace: string): void {
-    const map = this.#byNamespace.get(namespace);
-    if (map?.delete(session.id) !== true) return;
-    this.#sortedIds.delete(namespace);
-    if (map.size === 0) {
-      this.#byNamespace.delete(namespace);
-      this.#sortedNamespaces = undefined;
-    }
   }
 
   /** A deleted object seen active again: served again (its termination request stays visible). */
   #relist(session: SessionEntry, part: PartEntry): void {
     part.hidden = false;
-    this.#list(session, part.namespace);
+    this.#listing.add(session, part.namespace);
   }
 
-  #touchWorkload(session: SessionEntry, part: PartEntry, w: { pod: string; kind?: string; name?: string }, time: number): void {
+  #touchWorkload(session: SessionEntry, part: PartEntry, w: Omit<WorkloadRef, "namespace">, time: number): void {
     const known = part.workloads.find((x) => x.pod === w.pod);
     if (known !== undefined) {
       known.lastSeen = Math.max(known.lastSeen, time);
@@ -535,18 +428,23 @@ export class SessionIndex {
       return;
     }
     if (part.workloads.length >= this.#o.maxWorkloadsPerPart) return;
-    part.workloads = appended(part.workloads, { pod: this.#strings.intern(w.pod), kind: this.#strings.intern(w.kind), name: this.#strings.intern(w.name), firstSeen: time, lastSeen: time });
-    const key = podKey(part.namespace, w.pod);
-    let set = this.#podSessions.get(key);
-    if (set === undefined) {
-      set = new Set();
-      this.#podSessions.set(key, set);
-    }
-    set.add(session);
+    part.workloads = appended(part.workloads, {
+      pod: this.#strings.intern(w.pod),
+      kind: this.#strings.intern(w.kind),
+      name: this.#strings.intern(w.name),
+      firstSeen: time,
+      lastSeen: time,
+    });
+    this.#pods.add(part.namespace, w.pod, session);
   }
 
   /** The part a flow/event record belongs to, created (with the workload) when the session is known. */
-  #partFor(id: string, workload: PodRef, time: number, kind: string): { session: SessionEntry; part: PartEntry; before: SelectableFields | undefined; isNew: boolean } | undefined {
+  #partFor(
+    id: string,
+    workload: PodRef,
+    time: number,
+    kind: string,
+  ): { session: SessionEntry; part: PartEntry; before: SelectableFields | undefined; isNew: boolean } | undefined {
     const session = this.#sessions.get(id);
     if (session === undefined) {
       this.#reject(kind, "unknown session");
@@ -566,12 +464,9 @@ export class SessionIndex {
       this.#reject("stale", checked.reason);
       return 0;
     }
-    const key = podKey(pod.namespace, pod.pod);
-    if (stale === this.#stalePods.has(key)) return 0;
-    if (stale) this.#stalePods.add(key);
-    else this.#stalePods.delete(key);
+    if (!this.#pods.setStale(pod.namespace, pod.pod, stale)) return 0;
     let changed = 0;
-    for (const session of this.#podSessions.get(key) ?? []) {
+    for (const session of this.#pods.sessionsOf(pod.namespace, pod.pod)) {
       const part = partIn(session, pod.namespace);
       if (part === undefined) continue;
       if (this.#computeStale(session, part) !== part.stale) {
@@ -583,43 +478,23 @@ export class SessionIndex {
   }
 
   #computeStale(session: SessionEntry, part: PartEntry): boolean {
-    return session.endTime === undefined && part.workloads.some((w) => this.#stalePods.has(podKey(part.namespace, w.pod)));
+    return session.endTime === undefined && part.workloads.some((w) => this.#pods.isStale(part.namespace, w.pod));
   }
 
-  #publish(session: SessionEntry, part: PartEntry, type: WatchEventType, prev: SelectableFields | undefined, now = this.#now()): void {
+  #publish(session: SessionEntry, part: PartEntry, type: "ADDED" | "MODIFIED", prev: SelectableFields | undefined, now = this.#now()): void {
     part.state = stateOf(session, part, now, this.#o.idleAfterMs);
     part.stale = this.#computeStale(session, part);
     if (part.hidden) return; // deleted through the API: nothing to tell watchers
-    this.#rv += 1;
-    part.rv = this.#rv;
-    this.#emit({ rv: this.#rv, type, namespace: part.namespace, name: session.id, fields: fieldsOf(session, part), prev, deleted: undefined }, () => this.#render(session, part));
-  }
-
-  /** Logs the change; listeners get it with the object rendered at most once (now, while it is this state). */
-  #emit(entry: LogEntry, render?: () => VigilSession): void {
-    this.#log.append(entry);
-    if (this.#listeners.size === 0) return;
-    const { deleted } = entry;
-    const object = deleted !== undefined ? () => deleted : memo(render ?? (() => { throw new Error("no object to render"); }));
-    const event: IndexEvent = { rv: entry.rv, type: entry.type, namespace: entry.namespace, name: entry.name, object, fields: entry.fields, prev: entry.prev };
-    for (const listener of this.#listeners) listener(event);
+    this.#feed.changed(session, part, type, prev);
   }
 
   #remove(session: SessionEntry): void {
     this.#sessions.delete(session.id);
     for (const part of session.parts) {
-      this.#unlist(session, part.namespace);
-      for (const w of part.workloads) {
-        const key = podKey(part.namespace, w.pod);
-        const set = this.#podSessions.get(key);
-        set?.delete(session);
-        if (set !== undefined && set.size === 0) this.#podSessions.delete(key);
-      }
+      this.#listing.remove(session, part.namespace);
+      for (const w of part.workloads) this.#pods.remove(part.namespace, w.pod, session);
       if (part.hidden) continue; // its DELETED was sent when it was deleted
-      this.#rv += 1;
-      part.rv = this.#rv;
-      const fields = fieldsOf(session, part);
-      this.#emit({ rv: this.#rv, type: "DELETED", namespace: part.namespace, name: session.id, fields, prev: fields, deleted: this.#render(session, part) });
+      this.#feed.deleted(session, part);
     }
   }
 }

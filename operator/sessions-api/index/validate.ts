@@ -4,7 +4,9 @@
  * optional text is cut rather than refused. Returns a normalised copy holding only the fields the index keeps.
  */
 import { isIP } from "node:net";
-import type { FlowClosed, FlowSeen, PodRef, SessionEnded, SessionEventSeen, SessionSeen, WorkloadRef } from "../../api/sessions/records.ts";
+import type { FlowClosed, FlowSeen, PodRef, SessionEnded, SessionEventSeen, SessionLocated, SessionSeen, WorkloadRef } from "../../api/sessions/records.ts";
+import type { SessionFinding } from "../../api/protections/findings.ts";
+import { sessionFindingSchema, sessionLocationSchema } from "../../api/protections/schema.ts";
 import { FLOW_KINDS, SESSION_ID_PATTERN, type SessionAdmission, type SessionIdentity } from "../../api/sessions/v1alpha1.ts";
 
 export const LIMITS = {
@@ -206,6 +208,20 @@ export function checkSessionEnded(v: unknown): Checked<SessionEnded> {
     const detail = optText(v["detail"], "detail", LIMITS.reason);
     if (detail !== undefined) out.detail = detail;
     return out;
+  });
+}
+
+export function checkFinding(v: unknown): Checked<SessionFinding> {
+  const parsed = sessionFindingSchema.safeParse(v);
+  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, reason: `finding: ${parsed.error.issues[0]?.message ?? "invalid"}` };
+}
+
+export function checkLocated(v: unknown): Checked<SessionLocated> {
+  return attempt(() => {
+    if (!isRecord(v)) return fail("not a record");
+    const location = sessionLocationSchema.safeParse(v["location"]);
+    if (!location.success) return fail("location is not a location");
+    return { sessionId: sessionId(v["sessionId"]), time: time(v["time"], "time"), location: location.data };
   });
 }
 

@@ -55,15 +55,21 @@ describe("the signed policy bus", () => {
     await publisher.upsertPolicy(api);
     await publisher.upsertPolicy(compiledIn("other", "web", withSelector({})));
     const f = follower(prefix);
-    await eventually(() => { expect(f.view.selected.map((p) => p.name)).toEqual(["web"]); });
+    await eventually(() => {
+      expect(f.view.selected.map((p) => p.name)).toEqual(["web"]);
+    });
     expect(f.view.epoch).toBe(publisher.epoch?.id);
 
     const changed = await publisher.upsertPolicy(web("b"));
-    await eventually(() => { expect(f.view.revision).toBe(changed.revision); });
+    await eventually(() => {
+      expect(f.view.revision).toBe(changed.revision);
+    });
     expect(f.view.selected[0]?.hash).toBe("b".repeat(64));
     expect((await publisher.upsertPolicy(web("b"))).changed).toBe(false); // unchanged: no revision, no event
     const deleted = await publisher.deletePolicy(NS, "web");
-    await eventually(() => { expect(f.view.revision).toBe(deleted.revision); });
+    await eventually(() => {
+      expect(f.view.revision).toBe(deleted.revision);
+    });
     expect(f.view.selected).toEqual([]);
     expect(f.snapshots).toBe(1); // every change came through the stream, in order
     expect(refusals(f)).toEqual([]);
@@ -74,10 +80,14 @@ describe("the signed policy bus", () => {
     const publisher = await publisherOn(connections, prefix);
     const f = follower(prefix, "quiet");
     await publisher.upsertPolicy(web());
-    await eventually(() => { expect(f.issues.some((i) => i.kind === "unpublished")).toBe(true); });
+    await eventually(() => {
+      expect(f.issues.some((i) => i.kind === "unpublished")).toBe(true);
+    });
     expect(f.view.loaded).toBe(false);
     await publisher.ensureNamespace("quiet");
-    await eventually(() => { expect(f.view.loaded).toBe(true); });
+    await eventually(() => {
+      expect(f.view.loaded).toBe(true);
+    });
     expect(f.view.selected).toEqual([]);
   });
 
@@ -86,21 +96,29 @@ describe("the signed policy bus", () => {
     const publisher = await publisherOn(connections, prefix);
     await publisher.upsertPolicy(web());
     const f = follower(prefix);
-    await eventually(() => { expect(f.view.loaded).toBe(true); });
+    await eventually(() => {
+      expect(f.view.loaded).toBe(true);
+    });
     await publisher.publishRevocation(cut("cut-alice"));
-    await eventually(() => { expect(f.revoked).toEqual([`${NS}/cut-alice/u1`]); });
+    await eventually(() => {
+      expect(f.revoked).toEqual([`${NS}/cut-alice/u1`]);
+    });
 
     // Redis comes back empty and an operator that knows nothing rebuilds it from resources that lack the revocation.
     await rogue.flushall();
     const fresh = new BusPublisher({ redis: connections.open("op-2").commands, prefix, keys: () => ringOf() });
     expect(await openBus(fresh, { policies: [web()], revocations: [], namespaces: [] })).toBe("rebuilt");
-    await eventually(() => { expect(f.view.epoch).toBe(fresh.epoch?.id); });
+    await eventually(() => {
+      expect(f.view.epoch).toBe(fresh.epoch?.id);
+    });
     expect(f.view.hasRevocation(`${NS}/cut-alice/u1`)).toBe(true); // absence is not a lift
 
     await fresh.publishRevocation(cut("cut-alice"));
     const lifted = await fresh.liftRevocationsOf(NS, "cut-alice");
     expect(lifted.changed).toBe(true);
-    await eventually(() => { expect(f.view.hasRevocation(`${NS}/cut-alice/u1`)).toBe(false); });
+    await eventually(() => {
+      expect(f.view.hasRevocation(`${NS}/cut-alice/u1`)).toBe(false);
+    });
     expect(f.revoked).toEqual([`${NS}/cut-alice/u1`]); // seen new once, not again after the rebuild
   });
 
@@ -109,7 +127,9 @@ describe("the signed policy bus", () => {
     const publisher = await publisherOn(connections, prefix);
     await publisher.upsertPolicy(web());
     const f = follower(prefix);
-    await eventually(() => { expect(f.view.selected).toHaveLength(1); });
+    await eventually(() => {
+      expect(f.view.selected).toHaveLength(1);
+    });
     await rogue.del(busKeys(prefix).epoch);
     await rogue.set(busKeys(prefix).epoch, "not a hash"); // wrong type: every read of it fails
     const confirmed = f.confirmedAt;
@@ -121,7 +141,9 @@ describe("the signed policy bus", () => {
     await expect(publisher.upsertPolicy(api)).rejects.toMatchObject({ code: "BUS_DAMAGED" });
     await publisher.rebuild({ policies: [web(), api], revocations: [], namespaces: [] }, publisher.damage ?? { reason: "damaged", message: "test" });
     expect(await publisher.check()).toBeNull();
-    await eventually(() => { expect(f.view.epoch).toBe(publisher.epoch?.id); });
+    await eventually(() => {
+      expect(f.view.epoch).toBe(publisher.epoch?.id);
+    });
     expect(f.confirmedAt).toBeGreaterThan(confirmed ?? 0);
   });
 
@@ -139,11 +161,15 @@ describe("the signed policy bus", () => {
     const publisher = await publisherOn(connections, prefix);
     await publisher.upsertPolicy(web());
     const f = follower(prefix);
-    await eventually(() => { expect(f.view.loaded).toBe(true); });
+    await eventually(() => {
+      expect(f.view.loaded).toBe(true);
+    });
     const { events, entries } = busKeys(prefix).namespace(NS);
     const [[, [, original]]] = (await rogue.xrange(events, "-", "+")) as [[string, [string, string]]];
     await publisher.upsertPolicy(api); // so the first event is now an old one
-    await eventually(() => { expect(f.view.revision).toBe(publisher.highestRevision); });
+    await eventually(() => {
+      expect(f.view.revision).toBe(publisher.highestRevision);
+    });
     const before = f.view.revision;
 
     const epoch = publisher.epoch?.id ?? "";
@@ -154,14 +180,28 @@ describe("the signed policy bus", () => {
       namespace: NS,
       revision: before + 1,
       prev: before,
-      changes: [{ op: "put", entry: { v: 2, epoch, namespace: NS, revision: before + 1, type: "policy", policy: { ...compiledIn(NS, "open", withSelector({})), hash: "f".repeat(64) } } }],
+      changes: [
+        {
+          op: "put",
+          entry: {
+            v: 2,
+            epoch,
+            namespace: NS,
+            revision: before + 1,
+            type: "policy",
+            policy: { ...compiledIn(NS, "open", withSelector({})), hash: "f".repeat(64) },
+          },
+        },
+      ],
     };
     const otherKey = newBusKey("k1"); // same key id, another key
     await rogue.xadd(events, "*", "m", JSON.stringify(grant)); // unsigned
     await rogue.xadd(events, "*", "m", seal(grant, { kid: "k1", privateKey: otherKey.privateKey }).envelope); // mis-signed
     await rogue.xadd(events, "*", "m", seal(grant, { kid: "k2", privateKey: otherKey.privateKey }).envelope); // unknown key
     await rogue.xadd(events, "*", "m", original); // a genuine, old event replayed
-    await eventually(() => { expect(refusals(f)).toEqual(["BUS_UNSIGNED", "BUS_BAD_SIGNATURE", "BUS_UNKNOWN_KEY", "BUS_REPLAYED"]); });
+    await eventually(() => {
+      expect(refusals(f)).toEqual(["BUS_UNSIGNED", "BUS_BAD_SIGNATURE", "BUS_UNKNOWN_KEY", "BUS_REPLAYED"]);
+    });
     expect(f.subscriber.refused).toBe(4);
     expect(f.view.selected.map((p) => p.name)).toEqual(["web"]);
     expect(f.view.revision).toBe(before);
@@ -170,12 +210,16 @@ describe("the signed policy bus", () => {
     const sig = sign(null, Buffer.from(`${SIGNING_CONTEXT}{}`), otherKey.privateKey).toString("base64url");
     await rogue.hset(entries, "p:open", JSON.stringify({ v: 2, kid: "k1", sig, body: "{}" }));
     const late = follower(prefix);
-    await eventually(() => { expect(refusals(late)).toContain("BUS_BAD_SIGNATURE"); });
+    await eventually(() => {
+      expect(refusals(late)).toContain("BUS_BAD_SIGNATURE");
+    });
     expect(late.view.loaded).toBe(false);
     await rogue.hdel(entries, "p:open");
     await rogue.hdel(entries, "p:api"); // a policy removed: the digest no longer matches the head
     const later = follower(prefix);
-    await eventually(() => { expect(refusals(later)).toContain("BUS_DIGEST_MISMATCH"); });
+    await eventually(() => {
+      expect(refusals(later)).toContain("BUS_DIGEST_MISMATCH");
+    });
     expect(later.view.loaded).toBe(false);
     expect(later.subscriber.lastRefusal).toBe("BUS_DIGEST_MISMATCH"); // reported in its heartbeat for the operator to repair
   });
@@ -190,9 +234,13 @@ describe("the signed policy bus", () => {
     await new Promise((r) => setTimeout(r, 5));
     await publisher.rebuild({ policies: [], revocations: [], namespaces: [NS] }, { reason: "damaged", message: "test" });
     const f = follower(prefix);
-    await eventually(() => { expect(f.view.epoch).toBe(publisher.epoch?.id); });
+    await eventually(() => {
+      expect(f.view.epoch).toBe(publisher.epoch?.id);
+    });
     for (const [k, dump] of dumps) await rogue.restore(k, 0, dump, "REPLACE");
-    await eventually(() => { expect(refusals(f)).toContain("BUS_REPLAYED"); });
+    await eventually(() => {
+      expect(refusals(f)).toContain("BUS_REPLAYED");
+    });
     expect(f.view.selected).toEqual([]); // the replayed bus granted web: not applied
   });
 });
@@ -209,7 +257,9 @@ describe("key rotation with overlap", () => {
     // 1. Every sidecar receives k2 (the chart copies the new certificate into each protected namespace).
     const both = follow(connections, prefix, NS, { app: "web" }, verifyingOf([k1, k2]));
     followers.push(both);
-    await eventually(() => { expect(both.view.loaded).toBe(true); });
+    await eventually(() => {
+      expect(both.view.loaded).toBe(true);
+    });
     // 2. k2 becomes the primary: the next check asks for a rebuild, which re-signs everything with k2.
     ring = ringOf([k1, k2], "k2");
     const damage = await publisher.check();
@@ -217,11 +267,15 @@ describe("key rotation with overlap", () => {
     await publisher.rebuild({ policies: [web()], revocations: [], namespaces: [] }, damage ?? { reason: "key_rotated", message: "" });
     expect(await publisher.check()).toBeNull();
     await publisher.upsertPolicy(api);
-    await eventually(() => { expect(both.view.revision).toBe(publisher.highestRevision); });
+    await eventually(() => {
+      expect(both.view.revision).toBe(publisher.highestRevision);
+    });
     // 3. k1 is retired: a sidecar that only knows k2 loads the whole bus.
     const onlyNew = follow(connections, prefix, NS, { app: "web" }, verifyingOf([k2]));
     followers.push(onlyNew);
-    await eventually(() => { expect(onlyNew.view.selected.map((p) => p.name)).toEqual(["web"]); });
+    await eventually(() => {
+      expect(onlyNew.view.selected.map((p) => p.name)).toEqual(["web"]);
+    });
     expect(refusals(both)).toEqual([]);
     expect(refusals(onlyNew)).toEqual([]);
   });
@@ -236,7 +290,11 @@ describe("what sidecars write", () => {
     await reporter.heartbeat(heartbeat({ namespace: NS, pod: "web-0", at: now }));
     await reporter.ack(ack({ namespace: NS, pod: "web-0", terminationId: `${NS}/cut/u1`, at: now }));
     await rogue.hset(busKeys(prefix).sidecars, `${NS}/rogue`, "\u0000garbage");
-    await rogue.hset(busKeys(prefix).acks(`${NS}/cut/u1`), `${NS}/liar`, JSON.stringify(ack({ namespace: NS, pod: "someone-else", terminationId: `${NS}/cut/u1` })));
+    await rogue.hset(
+      busKeys(prefix).acks(`${NS}/cut/u1`),
+      `${NS}/liar`,
+      JSON.stringify(ack({ namespace: NS, pod: "someone-else", terminationId: `${NS}/cut/u1` })),
+    );
     expect((await publisher.liveSidecars(now, 5_000)).map((h) => h.pod)).toEqual(["web-0"]);
     expect((await publisher.readAcks(`${NS}/cut/u1`)).map((a) => a.pod)).toEqual(["web-0"]);
     expect(publisher.invalidMessages).toBe(2);
@@ -250,7 +308,9 @@ describe("what sidecars write", () => {
     await publisher.upsertPolicy(web());
     const stranger = follow(connections, prefix, NS, { app: "web" }, new Map([["k1", newBusKey().publicKey]]));
     followers.push(stranger);
-    await eventually(() => { expect(refusals(stranger)).toContain("BUS_BAD_SIGNATURE"); });
+    await eventually(() => {
+      expect(refusals(stranger)).toContain("BUS_BAD_SIGNATURE");
+    });
     expect(stranger.view.loaded).toBe(false);
   });
 });

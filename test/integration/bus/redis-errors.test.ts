@@ -19,7 +19,12 @@ describe("policy bus connection errors", () => {
     const url = new URL(clusterEnv().redisUrl);
     relay = await startRelay(url.hostname, Number(url.port));
     url.port = String(relay.port);
-    redis = createBusRedis({ url: url.toString(), connectionName: "vigil-test-errors", maxRetriesPerRequest: 0, log: createLogger({ name: "vigil-operator", level: "info", destination }) });
+    redis = createBusRedis({
+      url: url.toString(),
+      connectionName: "vigil-test-errors",
+      maxRetriesPerRequest: 0,
+      log: createLogger({ name: "vigil-operator", level: "info", destination }),
+    });
   });
 
   afterAll(async () => {
@@ -32,18 +37,24 @@ describe("policy bus connection errors", () => {
     relay.pause();
     await expect(redis.commands.ping()).rejects.toThrow();
     // ioredis reconnects every 50–400 ms meanwhile: several attempts, each failing the same way.
-    await vi.waitFor(() => {
-      expect(relay.refused).toBeGreaterThanOrEqual(3);
-    }, { timeout: 20_000, interval: 50 });
+    await vi.waitFor(
+      () => {
+        expect(relay.refused).toBeGreaterThanOrEqual(3);
+      },
+      { timeout: 20_000, interval: 50 },
+    );
     const errors = lines.filter((l) => l["msg"] === "policy bus (Redis) connection error");
     expect(errors.length).toBeGreaterThanOrEqual(1);
     expect(errors.length).toBeLessThan(relay.refused);
     for (const line of errors) expect(line).toMatchObject({ level: "warn", connection: "commands", err: expect.any(String) as string });
     expect(new Set(errors.map((l) => `${String(l["code"])} ${String(l["err"])}`)).size).toBe(errors.length);
     relay.resume();
-    await vi.waitFor(() => {
-      expect(lines.some((l) => l["msg"] === "policy bus (Redis) connection ready again" && l["connection"] === "commands")).toBe(true);
-    }, { timeout: 20_000, interval: 50 });
+    await vi.waitFor(
+      () => {
+        expect(lines.some((l) => l["msg"] === "policy bus (Redis) connection ready again" && l["connection"] === "commands")).toBe(true);
+      },
+      { timeout: 20_000, interval: 50 },
+    );
     expect(await redis.commands.ping()).toBe("PONG");
   });
 });

@@ -66,7 +66,13 @@ export interface Follower {
 }
 
 /** A sidecar's bus half, for real: the subscriber feeding a PolicyView, recording what it is told. */
-export function follow(connections: Connections, prefix: string, namespace: string, labels: Record<string, string> = { app: "web" }, keys = verifyingOf()): Follower {
+export function follow(
+  connections: Connections,
+  prefix: string,
+  namespace: string,
+  labels: Record<string, string> = { app: "web" },
+  keys = verifyingOf(),
+): Follower {
   const { commands, blocking } = connections.open("vigil-sidecar");
   const subscriber = new BusSubscriber({ redis: commands, blocking, prefix, namespace, keys: () => keys, blockMs: 300, retryMinMs: 20, retryMaxMs: 200 });
   const view = new PolicyView({ namespace, labels });

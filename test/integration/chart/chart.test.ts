@@ -168,7 +168,12 @@ describe("the vigil chart", () => {
     it("register the sessions API with the aggregator, behind the webhook's Service, and give it to the built-in roles", async () => {
       const objects = objectsOf((await template(env, valuesOf("default"))).stdout);
       const apiService = one(objects, "APIService", "v1alpha1.sessions.vigil.dev") as K8sObject & { spec: Record<string, unknown> };
-      expect(apiService.spec).toMatchObject({ group: "sessions.vigil.dev", version: "v1alpha1", insecureSkipTLSVerify: false, service: { name: "vigil-webhook", namespace: NS, port: 8443 } });
+      expect(apiService.spec).toMatchObject({
+        group: "sessions.vigil.dev",
+        version: "v1alpha1",
+        insecureSkipTLSVerify: false,
+        service: { name: "vigil-webhook", namespace: NS, port: 8443 },
+      });
       expect(apiService.spec["caBundle"]).toBeUndefined();
       const service = one(objects, "Service", "vigil-webhook") as K8sObject & { spec: { ports: { name: string; port: number; targetPort: string }[] } };
       expect(service.spec.ports).toContainEqual({ name: "sessions-api", port: 8443, targetPort: "sessions-api", protocol: "TCP" });
@@ -178,7 +183,10 @@ describe("the vigil chart", () => {
       expect(reader.metadata.namespace).toBe("kube-system");
       expect(reader.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "extension-apiserver-authentication-reader" });
       const labels = (name: string): Record<string, string> => one(objects, "ClusterRole", name).metadata.labels ?? {};
-      expect(labels("vigil-sessions-reader")).toMatchObject({ "rbac.authorization.k8s.io/aggregate-to-edit": "true", "rbac.authorization.k8s.io/aggregate-to-admin": "true" });
+      expect(labels("vigil-sessions-reader")).toMatchObject({
+        "rbac.authorization.k8s.io/aggregate-to-edit": "true",
+        "rbac.authorization.k8s.io/aggregate-to-admin": "true",
+      });
       expect(labels("vigil-sessions-reader")["rbac.authorization.k8s.io/aggregate-to-view"]).toBeUndefined();
       expect(Object.keys(labels("vigil-sessions-terminator")).filter((k) => k.startsWith("rbac."))).toEqual(["rbac.authorization.k8s.io/aggregate-to-admin"]);
 
@@ -251,7 +259,12 @@ describe("the vigil chart", () => {
     });
 
     it("refuses private key material in an inline JWKS", async () => {
-      const issuer = { issuer: "https://x.example", audiences: ["a"], algorithms: ["EdDSA"], jwks: { keys: [{ kty: "OKP", crv: "Ed25519", x: "AA", d: "secret" }] } };
+      const issuer = {
+        issuer: "https://x.example",
+        audiences: ["a"],
+        algorithms: ["EdDSA"],
+        jwks: { keys: [{ kty: "OKP", crv: "Ed25519", x: "AA", d: "secret" }] },
+      };
       expect(await refusal("--set-json", `sidecar.issuers=[${JSON.stringify(issuer)}]`)).toContain("additional properties 'd' not allowed");
     });
 
@@ -259,7 +272,9 @@ describe("the vigil chart", () => {
       expect(await refusal("--set", "operator.leaderElection.renewDeadlineSeconds=20")).toContain(
         "operator.leaderElection.renewDeadlineSeconds must be less than leaseDurationSeconds",
       );
-      expect(await refusal("--set", "redis.mode=external")).toContain("set redis.external.url, redis.external.existingSecret or redis.external.sentinel.masterName");
+      expect(await refusal("--set", "redis.mode=external")).toContain(
+        "set redis.external.url, redis.external.existingSecret or redis.external.sentinel.masterName",
+      );
       expect(await refusal("--set", "injection.namespaces={kube-system}")).toContain('namespace "kube-system" is excluded from injection');
     });
   });
@@ -302,10 +317,27 @@ describe("the vigil chart", () => {
 
     it("installs: the API server accepts every object, and helm prints the next steps", { timeout: 180_000 }, async () => {
       // --take-ownership: other test files may have applied crds/ with kubectl already.
-      const out = await helmOk(env, [
-        "install", RELEASE, chartDir, "-n", NS, "--create-namespace", "--take-ownership", "--timeout", "120s",
-        "--set", `injection.namespaces={${APPS}}`, "--set", "networkPolicy.enabled=true", "--set", `networkPolicy.namespaces={${APPS}}`,
-      ], 180_000);
+      const out = await helmOk(
+        env,
+        [
+          "install",
+          RELEASE,
+          chartDir,
+          "-n",
+          NS,
+          "--create-namespace",
+          "--take-ownership",
+          "--timeout",
+          "120s",
+          "--set",
+          `injection.namespaces={${APPS}}`,
+          "--set",
+          "networkPolicy.enabled=true",
+          "--set",
+          `networkPolicy.namespaces={${APPS}}`,
+        ],
+        180_000,
+      );
       installed = true;
       expect(out).toContain("STATUS: deployed");
       expect(out).toContain("kubectl label namespace <namespace> vigil.dev/injection=enabled");
@@ -317,7 +349,9 @@ describe("the vigil chart", () => {
       expect(listed.trim().split("\n")).toHaveLength(objects.length);
       const deployment = await kubectlJson<{ spec: { replicas: number } }>(env, ["get", "deployment", "vigil-operator"], { namespace: NS });
       expect(deployment.spec.replicas).toBe(2);
-      await kubectlOk(env, ["get", "networkpolicy/vigil-sidecar-only", "secret/vigil-session-keys", "secret/vigil-redis", "configmap/vigil-issuers"], { namespace: APPS });
+      await kubectlOk(env, ["get", "networkpolicy/vigil-sidecar-only", "secret/vigil-session-keys", "secret/vigil-redis", "configmap/vigil-issuers"], {
+        namespace: APPS,
+      });
     });
 
     it("binds the RBAC to the operator's ServiceAccount: what it needs is allowed, the rest is not", async () => {
@@ -377,7 +411,14 @@ describe("the vigil chart", () => {
       installed = false;
       await kubectlOk(env, ["get", "crd", "accesspolicies.vigil.dev", "sessionterminations.vigil.dev"]);
       await kubectlOk(env, ["get", "secret", "vigil-session-keys"], { namespace: NS });
-      const gone = await kubectl(env, ["get", "clusterrole/vigil-operator", "mutatingwebhookconfiguration/vigil-sidecar-injector", "--ignore-not-found", "-o", "name"]);
+      const gone = await kubectl(env, [
+        "get",
+        "clusterrole/vigil-operator",
+        "mutatingwebhookconfiguration/vigil-sidecar-injector",
+        "--ignore-not-found",
+        "-o",
+        "name",
+      ]);
       expect(gone.stdout.trim()).toBe("");
       const copies = await kubectl(env, ["get", "secret", "vigil-session-keys", "--ignore-not-found", "-o", "name"], { namespace: APPS });
       expect(copies.stdout.trim()).toBe("");

@@ -28,10 +28,10 @@ describe("the chart's Node flags", () => {
     const result = await helm(env, ["template", "vigil", chartDir, "--namespace", "vigil-system", ...args]);
     if (result.code !== 0) return { code: result.code, stderr: result.stderr };
     const objects = objectsOf(result.stdout);
-    const configMap = objects.find((o) => o.kind === "ConfigMap" && o.metadata.name === "vigil-injection") as (K8sObject & { data: { "injection.json": string } }) | undefined;
+    const configMap = objects.find((o) => o.kind === "ConfigMap" && o.metadata.name === "vigil-injection") as
+      (K8sObject & { data: { "injection.json": string } }) | undefined;
     const deployment = objects.find((o) => o.kind === "Deployment" && o.metadata.name === "vigil-operator") as
-      | (K8sObject & { spec: { template: { spec: { containers: { name: string; command: string[] }[] } } } })
-      | undefined;
+      (K8sObject & { spec: { template: { spec: { containers: { name: string; command: string[] }[] } } } }) | undefined;
     const injection = parseInjectionConfig(JSON.parse(configMap!.data["injection.json"]));
     const operator = deployment!.spec.template.spec.containers.find((c) => c.name === "operator")!.command;
     return { code: 0, stderr: result.stderr, commands: { sidecar: [...injection.command], operator } };
@@ -69,7 +69,12 @@ describe("the chart's Node flags", () => {
   });
 
   it("maxOldSpaceSizeMb wins over the percentage; no limit and no fixed size: no old-space flag; semi-space 0: none", async () => {
-    expect((await commands("--set", "operator.node.maxOldSpaceSizeMb=100")).operator).toEqual(["node", "--max-semi-space-size=4", "--max-old-space-size=100", OPERATOR]);
+    expect((await commands("--set", "operator.node.maxOldSpaceSizeMb=100")).operator).toEqual([
+      "node",
+      "--max-semi-space-size=4",
+      "--max-old-space-size=100",
+      OPERATOR,
+    ]);
     expect((await commands("--set-json", "sidecar.resources.limits=null")).sidecar).toEqual(["node", "--max-semi-space-size=2", SIDECAR]);
     expect((await commands("--set", "sidecar.node.maxSemiSpaceSizeMb=0")).sidecar).toEqual(["node", "--max-old-space-size=64", SIDECAR]);
   });

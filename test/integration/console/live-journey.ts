@@ -1,35 +1,36 @@
 /**
- * A live journey for the plugin's and the console's tests, on the real control plane: the chart installed, the
- * sessions API in-process (rig.ts), vigil-operator's controllers as a local process with the chart's environment
- * and ServiceAccount (the injection webhook pointed at it), a Deployment whose Pod the webhook injects, that
- * injected sidecar run as a real process in front of a real application, and an AccessPolicy letting the
- * engineers in. Users make real requests and open real WebSockets through the sidecar with real tokens; a
- * SessionTermination is carried out by the real operator and sidecar, and reaches Completed with real counts.
+ * A live journey for the plugin's and the console's tests, on the real control plane, with real parts only: the
+ * chart installed and vigil-operator run as a local process with the chart's environment and ServiceAccount
+ * (controllers, injection webhook, audit ingest, and the sessions API that the aggregation layer is routed to:
+ * ../sessions-api/live-operator.ts); a Deployment whose Pod the webhook injects; that injected sidecar run as a real
+ * process in front of a plain application (HTTP and an echoing WebSocket, no knowledge of Vigil); an AccessPolicy
+ * letting the engineers in. Users make real requests and open real WebSockets through the sidecar with real tokens;
+ * the sidecar reports sessions and flows as sealed audit batches on `P audit`, the operator ingests them into its
+ * SessionIndex, and the tests read sessions only through the API (kubectl, `kubectl vigil`, the console). A
+ * SessionTermination is carried out by the real operator and sidecar and reaches Completed with real counts; the
+ * sidecar reports the reset flows and the session's end.
  *
- * What the sidecars will report themselves once the audit stream is connected (issue 10, the ingest work) is
- * reported here by `SessionReporter`: the application behind the sidecar sees each admitted request and WebSocket
- * with the verified identity headers the sidecar injects (X-Vigil-Session is the real session id), and feeds the
- * SessionIndex with the same records (SessionSeen, FlowSeen with real byte counts, FlowClosed, SessionEnded), with
- * the types and codes of docs/audit-events.md (flow.open VF001I, flow.close VF003I). When
- * a flow is reset it asks the sidecar whether the user's token is now refused (401 SESSION_REVOKED) and reports the
- * session's end. Switching to the real ingest: drop the reporter, run the operator with its sessions API (the rig's
- * routeService to its port) and use a plain application — the tests read only through the API.
+ * Plain requests go on connections of their own that close after the answer: a keep-alive socket that lives a
+ * second becomes a reported flow of its own (sidecar/sessions/connections.ts), which would make the flow counts of
+ * the tests depend on the HTTP client's pooling.
  */
 import { once } from "node:events";
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { request, type IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
 import type { V1Pod } from "@kubernetes/client-node";
 import { vi } from "vitest";
-import WebSocket, { WebSocketServer } from "ws";
-import type { SessionIndex } from "../../../operator/sessions-api/index/session-index.ts";
+import WebSocket from "ws";
+import type { VigilSession } from "../../../operator/api/sessions/v1alpha1.ts";
 import type { ClusterEnv } from "../../cluster/env.ts";
-import { startSessionsRig, type SessionsRig } from "../sessions-api/rig.ts";
-import { AUDIENCE, createIssuer, ISSUER, type Issuer } from "../sidecar/proxy-harness.ts";
+import { startLiveOperator, type LiveOperator } from "../sessions-api/live-operator.ts";
+import { AUDIENCE, createIssuer, ISSUER, startUpstreamApp, type Issuer } from "../sidecar/proxy-harness.ts";
 import { startInjectedSidecar, type LocalSidecar } from "../e2e/local-sidecar.ts";
-import { startLocalProcess, type LocalProcess } from "../support/local-process.ts";
 import { kubectl, kubectlJson, kubectlOk } from "../support/kubectl.ts";
 
 const waitFor = <T>(fn: () => Promise<T> | T, timeout = 30_000, interval = 200): Promise<T> => vi.waitFor(fn, { timeout, interval });
+
+/** Fast audit reporting (activity with the admitting rule, flow byte counters), so that the tests wait seconds. */
+const SIDECAR_AUDIT = { VIGIL_AUDIT_ACTIVITY_MS: "500", VIGIL_AUDIT_FLOW_PROGRESS_MS: "300" };
 
 export interface JourneyUser {
   subject: string;
@@ -40,90 +41,20 @@ export interface JourneyUser {
 export interface LiveJourney {
   env: ClusterEnv;
   namespace: string;
-  rig: SessionsRig;
+  operator: LiveOperator;
   sidecar: LocalSidecar;
   pod: string;
   issuer: Issuer;
   users: Record<"alice" | "bob", JourneyUser>;
-  /** A request through the sidecar as `user`. */
-  get(user: JourneyUser, path: string): Promise<Response>;
+  /** A request through the sidecar as `user`, on a connection of its own. */
+  get(user: JourneyUser, path: string): Promise<{ status: number }>;
   /** A WebSocket through the sidecar as `user` (open, echoing). */
   websocket(user: JourneyUser): Promise<WebSocket>;
-  /** The session id the sidecar gave `user` (seen by the application). */
-  sessionOf(user: JourneyUser): string | undefined;
+  /** What the client socket of `ws` wrote and read so far: the flow's bytes in and out as the sidecar counts them. */
+  bytesOf(ws: WebSocket): { in: number; out: number };
+  /** `user`'s session as the sessions API lists it (kubectl), waiting until it is listed and `until` holds. */
+  session(user: JourneyUser, until?: (s: VigilSession) => boolean, timeoutMs?: number): Promise<VigilSession>;
   stop(): Promise<void>;
-}
-
-const header = (req: IncomingMessage, name: string): string => {
-  const v = req.headers[name];
-  return typeof v === "string" ? decodeURIComponent(v) : "";
-};
-
-/** The application behind the sidecar, reporting what it sees into the index (see the file comment). */
-async function startReportingApp(index: SessionIndex, namespace: string, pod: () => string, probe: (subject: string) => Promise<number>): Promise<{ port: number; sessions: Map<string, string>; close(): Promise<void> }> {
-  const sessions = new Map<string, string>(); // subject → session id
-  const sockets = new Set<Socket>();
-  let flowIds = 0;
-  const report = (req: IncomingMessage): string => {
-    const sessionId = header(req, "x-vigil-session");
-    const subject = header(req, "x-vigil-subject");
-    const email = header(req, "x-vigil-email");
-    sessions.set(subject, sessionId);
-    index.upsertSession({
-      sessionId,
-      identity: { issuer: ISSUER, subject, ...(email === "" ? {} : { email }), groups: header(req, "x-vigil-groups").split(",").filter((g) => g !== "") },
-      workload: { namespace, pod: pod(), kind: "Deployment", name: "web" },
-      clientIP: (req.headers["x-forwarded-for"] as string | undefined)?.split(",").pop()?.trim() ?? "127.0.0.1",
-      ...(req.headers["user-agent"] === undefined ? {} : { userAgent: req.headers["user-agent"] }),
-      time: Date.now(),
-      admittedBy: { policy: "web-access", rule: "engineers" },
-      requests: 1,
-    });
-    return sessionId;
-  };
-  const server: Server = createServer((req, res) => {
-    report(req);
-    res.writeHead(200, { "content-type": "application/json" });
-    res.end(JSON.stringify({ ok: true }));
-  });
-  server.on("connection", (s: Socket) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-  });
-  const wss = new WebSocketServer({ server, path: "/ws" });
-  wss.on("connection", (ws, req) => {
-    const sessionId = report(req);
-    const subject = header(req, "x-vigil-subject");
-    const flow = { sessionId, workload: { namespace, pod: pod() }, flowId: String(++flowIds), kind: "websocket" as const, peer: `127.0.0.1:${req.socket.remotePort ?? 0}`, port: (server.address() as AddressInfo).port, bytesIn: 0, bytesOut: 0, openedAt: Date.now() };
-    index.upsertFlow(flow);
-    index.recordEvent({ sessionId, workload: flow.workload, time: Date.now(), type: "flow.open", code: "VF001I", outcome: "success", reason: "websocket" });
-    ws.on("message", (data: Buffer) => {
-      flow.bytesIn += data.length;
-      ws.send(data);
-      flow.bytesOut += data.length;
-      index.upsertFlow(flow);
-    });
-    ws.on("error", () => undefined);
-    ws.on("close", () => {
-      index.closeFlow({ sessionId, workload: flow.workload, flowId: flow.flowId, bytesIn: flow.bytesIn, bytesOut: flow.bytesOut, closedAt: Date.now(), reason: "reset" });
-      index.recordEvent({ sessionId, workload: flow.workload, time: Date.now(), type: "flow.close", code: "VF003I", outcome: "success", reason: "connection reset" });
-      void probe(subject).then((status) => {
-        if (status === 401) index.endSession({ sessionId, time: Date.now(), reason: "Terminated", detail: "SESSION_REVOKED" });
-      });
-    });
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  return {
-    port: (server.address() as AddressInfo).port,
-    sessions,
-    close: async () => {
-      wss.close();
-      for (const s of sockets) s.destroy();
-      server.close();
-      await once(server, "close");
-    },
-  };
 }
 
 const policy = `
@@ -167,38 +98,22 @@ export async function startLiveJourney(env: ClusterEnv, id: string): Promise<Liv
   const cleanups: (() => Promise<unknown>)[] = [];
   const stop = async (): Promise<void> => {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    cleanups.length = 0;
   };
   try {
     await kubectlOk(env, ["create", "namespace", namespace]);
     await kubectlOk(env, ["label", "namespace", namespace, "vigil.dev/injection=enabled"]);
     cleanups.push(() => kubectl(env, ["delete", "namespace", namespace, "--wait=false"]));
     const issuer = await createIssuer();
-    const rig = await startSessionsRig(env, id, {
-      injection: { namespaces: [namespace] },
-      sidecar: { issuers: [{ issuer: ISSUER, audiences: [AUDIENCE], algorithms: ["ES256"], jwks: issuer.jwks }] },
+    const operator = await startLiveOperator(env, {
+      release: `vigil-console-${id}`,
+      system: `vigil-console-system-${id}`,
+      values: {
+        injection: { namespaces: [namespace] },
+        sidecar: { issuers: [{ issuer: ISSUER, audiences: [AUDIENCE], algorithms: ["ES256"], jwks: issuer.jwks }] },
+      },
     });
-    cleanups.push(() => rig.stop());
-
-    // The controllers and the webhook as a local process (its own sessions API is not routed: the rig's is).
-    const operator: LocalProcess = startLocalProcess("operator/main.ts", { ...rig.operator.env, VIGIL_SESSIONS_API_PORT: "0" });
     cleanups.push(() => operator.stop());
-    await waitFor(async () => {
-      if (!operator.running()) throw new Error(`operator exited:\n${operator.output()}`);
-      const ready = await fetch(`http://127.0.0.1:${rig.operator.adminPort}/readyz`).then((r) => r.ok, () => false);
-      if (!ready) throw new Error("operator not ready");
-    }, 60_000);
-    const webhooks = await kubectlJson<{ items: { metadata: { name: string; labels?: Record<string, string> }; webhooks: { clientConfig: { caBundle?: string } }[] }[] }>(env, ["get", "mutatingwebhookconfigurations"]);
-    const mwc = webhooks.items.find((w) => w.metadata.labels?.["app.kubernetes.io/instance"] === rig.release);
-    if (mwc === undefined) throw new Error(`no MutatingWebhookConfiguration of ${rig.release}`);
-    const caBundle = await waitFor(async () => {
-      const current = await kubectlJson<{ webhooks: { clientConfig: { caBundle?: string } }[] }>(env, ["get", "mutatingwebhookconfiguration", mwc.metadata.name]);
-      const bundle = current.webhooks[0]?.clientConfig.caBundle ?? "";
-      if (bundle === "") throw new Error("caBundle not set yet");
-      return bundle;
-    });
-    const url = `https://127.0.0.1:${rig.operator.webhookPort}/mutate-pods`;
-    const patch = mwc.webhooks.map((_, i) => ({ op: "replace", path: `/webhooks/${i}/clientConfig`, value: { url, caBundle } }));
-    await kubectlOk(env, ["patch", "mutatingwebhookconfiguration", mwc.metadata.name, "--type=json", "-p", JSON.stringify(patch)]);
     await waitFor(() => kubectlOk(env, ["get", "serviceaccount", "default"], { namespace }));
 
     await kubectlOk(env, ["apply", "-f", "-"], { namespace, input: deployment });
@@ -211,48 +126,84 @@ export async function startLiveJourney(env: ClusterEnv, id: string): Promise<Liv
     const podName = pod.metadata?.name ?? "";
 
     const users = {
-      alice: { subject: "alice", email: "alice@example.test", token: await issuer.token({ sub: "alice", sid: `alice-${id}`, email: "alice@example.test", groups: ["engineers"] }) },
-      bob: { subject: "bob", email: "bob@example.test", token: await issuer.token({ sub: "bob", sid: `bob-${id}`, email: "bob@example.test", groups: ["engineers", "oncall"] }) },
+      alice: {
+        subject: "alice",
+        email: "alice@example.test",
+        token: await issuer.token({ sub: "alice", sid: `alice-${id}`, email: "alice@example.test", groups: ["engineers"] }),
+      },
+      bob: {
+        subject: "bob",
+        email: "bob@example.test",
+        token: await issuer.token({ sub: "bob", sid: `bob-${id}`, email: "bob@example.test", groups: ["engineers", "oncall"] }),
+      },
     };
-    let sidecarPort = 0;
-    const get = (user: JourneyUser, path: string): Promise<Response> =>
-      fetch(`http://127.0.0.1:${sidecarPort}${path}`, { headers: { authorization: `Bearer ${user.token}`, "user-agent": `journey-${user.subject}/1.0` } });
-    const probe = async (subject: string): Promise<number> => {
-      const user = Object.values(users).find((u) => u.subject === subject);
-      return user === undefined ? 0 : (await get(user, "/whoami")).status;
-    };
-    const app = await startReportingApp(rig.index, namespace, () => podName, probe);
+    const app = await startUpstreamApp();
     cleanups.push(() => app.close());
-    const sidecar = await startInjectedSidecar(env, pod, app.port);
+    const sidecar = await startInjectedSidecar(env, pod, app.port, SIDECAR_AUDIT);
     cleanups.push(() => sidecar.stop());
-    sidecarPort = sidecar.port;
     await sidecar.waitReady();
+
+    const headers = (user: JourneyUser): Record<string, string> => ({ authorization: `Bearer ${user.token}`, "user-agent": `journey-${user.subject}/1.0` });
+    const get = (user: JourneyUser, path: string): Promise<{ status: number }> =>
+      new Promise((resolve, reject) => {
+        const req = request({ host: "127.0.0.1", port: sidecar.port, path, agent: false, headers: { ...headers(user), connection: "close" } }, (res) => {
+          res.resume();
+          res.on("end", () => {
+            resolve({ status: res.statusCode ?? 0 });
+          });
+          res.on("error", reject);
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    const session = (user: JourneyUser, until: (s: VigilSession) => boolean = () => true, timeoutMs = 30_000): Promise<VigilSession> =>
+      waitFor(async () => {
+        const list = await kubectlJson<{ items: VigilSession[] }>(env, ["get", "vigilsessions"], { namespace });
+        const found = list.items.find((s) => s.identity.subject === user.subject);
+        if (found === undefined) throw new Error(`no session of ${user.subject} listed yet`);
+        if (!until(found)) throw new Error(`${user.subject}'s session not there yet: ${JSON.stringify(found)}`);
+        return found;
+      }, timeoutMs);
 
     await kubectlOk(env, ["apply", "-f", "-"], { namespace, input: policy });
     cleanups.push(() => kubectl(env, ["delete", "accesspolicies.vigil.dev", "--all", "--timeout=15s"], { namespace }));
     await waitFor(async () => {
-      const p = await kubectlJson<{ status?: { conditions?: { type: string; status: string }[]; enforcingSidecars?: number } }>(env, ["get", "accesspolicy", "web-access"], { namespace });
-      if (p.status?.conditions?.find((c) => c.type === "Ready")?.status !== "True" || p.status.enforcingSidecars !== 1) throw new Error(`policy not enforced yet: ${JSON.stringify(p.status)}`);
+      const p = await kubectlJson<{ status?: { conditions?: { type: string; status: string }[]; enforcingSidecars?: number } }>(
+        env,
+        ["get", "accesspolicy", "web-access"],
+        { namespace },
+      );
+      if (p.status?.conditions?.find((c) => c.type === "Ready")?.status !== "True" || p.status.enforcingSidecars !== 1)
+        throw new Error(`policy not enforced yet: ${JSON.stringify(p.status)}`);
       const r = await get(users.bob, "/");
       if (r.status !== 200) throw new Error(`bob got ${r.status}`);
     }, 60_000);
+    // bob's session (the readiness probe above) as the sidecar reported it: the journey starts with one session.
+    await session(users.bob);
 
+    const clientSockets = new WeakMap<WebSocket, Socket>();
     return {
       env,
       namespace,
-      rig,
+      operator,
       sidecar,
       pod: podName,
       issuer,
       users,
       get,
       async websocket(user) {
-        const ws = new WebSocket(`ws://127.0.0.1:${sidecarPort}/ws`, { headers: { authorization: `Bearer ${user.token}`, "user-agent": `journey-${user.subject}/1.0` } });
+        const ws = new WebSocket(`ws://127.0.0.1:${sidecar.port}/ws`, { headers: headers(user) });
         ws.on("error", () => undefined);
+        ws.once("upgrade", (res: IncomingMessage) => clientSockets.set(ws, res.socket));
         await once(ws, "open");
         return ws;
       },
-      sessionOf: (user) => app.sessions.get(user.subject),
+      bytesOf(ws) {
+        const socket = clientSockets.get(ws);
+        if (socket === undefined) throw new Error("not a WebSocket of this journey");
+        return { in: socket.bytesWritten, out: socket.bytesRead };
+      },
+      session,
       stop,
     };
   } catch (err) {

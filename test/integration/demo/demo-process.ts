@@ -21,7 +21,11 @@ export class Running {
 
   constructor(child: ChildProcess) {
     this.child = child;
-    this.exited = new Promise((r) => child.once("exit", (code) => { r(code); }));
+    this.exited = new Promise((r) =>
+      child.once("exit", (code) => {
+        r(code);
+      }),
+    );
     child.stdout?.on("data", (d: Buffer) => (this.#out += d.toString()));
     child.stderr?.on("data", (d: Buffer) => (this.#out += d.toString()));
   }
@@ -47,7 +51,9 @@ export class Running {
   async exitCode(timeoutMs: number): Promise<number | null> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => { reject(new Error(`still running after ${timeoutMs} ms; output:\n${this.#out}`)); }, timeoutMs);
+      timer = setTimeout(() => {
+        reject(new Error(`still running after ${timeoutMs} ms; output:\n${this.#out}`));
+      }, timeoutMs);
     });
     try {
       return await Promise.race([this.exited, timeout]);
@@ -94,7 +100,10 @@ export async function startDemo(env: ClusterEnv): Promise<DemoRun> {
 
 /** The command lines of the banner: lines indented by exactly two spaces. */
 export function printedCommands(banner: string): string[] {
-  return banner.split("\n").filter((l) => /^ {2}\S/.test(l)).map((l) => l.trim());
+  return banner
+    .split("\n")
+    .filter((l) => /^ {2}\S/.test(l))
+    .map((l) => l.trim());
 }
 
 export function pick(commands: readonly string[], what: string, test: (line: string) => boolean): string {
@@ -130,10 +139,15 @@ export function httpAnswer(output: string): { status: number; body: Record<strin
 /** `name pid` lines of the demo's pids file. */
 export async function demoPids(stateDir: string): Promise<Map<string, number>> {
   const text = await readFile(join(stateDir, "pids"), "utf8");
-  return new Map(text.trim().split("\n").map((l) => {
-    const [name = "", pid = ""] = l.split(" ");
-    return [name, Number(pid)] as const;
-  }));
+  return new Map(
+    text
+      .trim()
+      .split("\n")
+      .map((l) => {
+        const [name = "", pid = ""] = l.split(" ");
+        return [name, Number(pid)] as const;
+      }),
+  );
 }
 
 /**

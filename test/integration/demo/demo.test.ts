@@ -45,9 +45,19 @@ describe("npm run demo", () => {
     expect(bob.body).toMatchObject({ code: "DENIED_BY_RULE", rule: "no-contractors" });
 
     // 2. Three long-lived connections as alice: the slow download, the WebSocket helper, a CONNECT tunnel.
-    const stream = shell(source, pick(commands, "the download", (l) => l.endsWith("/stream")));
-    const websocket = shell(source, pick(commands, "the WebSocket", (l) => l.includes("ws-client.ts")));
-    const tunnel = shell(source, pick(commands, "the tunnel", (l) => l.includes("telnet://")), true);
+    const stream = shell(
+      source,
+      pick(commands, "the download", (l) => l.endsWith("/stream")),
+    );
+    const websocket = shell(
+      source,
+      pick(commands, "the WebSocket", (l) => l.includes("ws-client.ts")),
+    );
+    const tunnel = shell(
+      source,
+      pick(commands, "the tunnel", (l) => l.includes("telnet://")),
+      true,
+    );
     started.push(stream, websocket, tunnel);
     await stream.waitFor(/still streaming to alice \(2\)/, 15_000);
     await websocket.waitFor(/← ping 1\n/, 20_000);
@@ -59,22 +69,31 @@ describe("npm run demo", () => {
     const sessionsLine = pick(commands, "the sessions", (l) => l.endsWith(`get vigilsessions -n ${demo?.namespace ?? "?"}`));
     const sessionsWide = pick(commands, "the sessions, wide", (l) => l.endsWith(`get vigilsessions -n ${demo?.namespace ?? "?"} -o wide`));
     const rowOf = (rows: Record<string, string>[], user: string): Record<string, string> | undefined => rows.find((r) => (r["USER"] ?? "").startsWith(user));
-    await vi.waitFor(async () => {
-      const listed = await shellOutput(source, sessionsLine);
-      expect(listed.code, listed.output).toBe(0);
-      const rows = tableRows(listed.output);
-      expect(rowOf(rows, "alice")).toMatchObject({ STATE: "Active", FLOWS: "3", CLIENT: "127.0.0.1", WORKLOADS: "web-0" });
-      expect(rowOf(rows, "bob")).toMatchObject({ STATE: "Active" });
-    }, { timeout: 20_000, interval: 500 });
+    await vi.waitFor(
+      async () => {
+        const listed = await shellOutput(source, sessionsLine);
+        expect(listed.code, listed.output).toBe(0);
+        const rows = tableRows(listed.output);
+        expect(rowOf(rows, "alice")).toMatchObject({ STATE: "Active", FLOWS: "3", CLIENT: "127.0.0.1", WORKLOADS: "web-0" });
+        expect(rowOf(rows, "bob")).toMatchObject({ STATE: "Active" });
+      },
+      { timeout: 20_000, interval: 500 },
+    );
 
     // 4. The printed termination.
-    const created = await shellOutput(source, pick(commands, "the termination", (l) => l.includes(" create ")));
+    const created = await shellOutput(
+      source,
+      pick(commands, "the termination", (l) => l.includes(" create ")),
+    );
     expect(created.code).toBe(0);
     const name = /sessiontermination\.vigil\.dev\/(end-alice-[a-z0-9]+) created/.exec(created.output)?.[1];
     expect(name, created.output).toBeDefined();
 
     // 5. The printed watch shows it Completed with the one session and three connections it ended.
-    const watch = shell(source, pick(commands, "the watch", (l) => l.endsWith(" -w")));
+    const watch = shell(
+      source,
+      pick(commands, "the watch", (l) => l.endsWith(" -w")),
+    );
     started.push(watch);
     const row = (await watch.waitFor(new RegExp(`^${name ?? "?"}\\s.*Completed.*$`, "m"), 20_000))[0].trim().split(/\s+/);
     watch.kill();
@@ -94,10 +113,17 @@ describe("npm run demo", () => {
     expect(again.status).toBe(401);
     expect(again.body).toMatchObject({ code: "SESSION_REVOKED" });
     expect(httpAnswer((await shellOutput(source, bobHello)).output).status).toBe(403);
-    await vi.waitFor(async () => {
-      const rows = tableRows((await shellOutput(source, sessionsWide)).output);
-      expect(rowOf(rows, "alice")).toMatchObject({ STATE: "Ended", FLOWS: "0", "END REASON": `Terminated: SessionTermination ${demo?.namespace ?? "?"}/${name ?? "?"}` });
-    }, { timeout: 20_000, interval: 500 });
+    await vi.waitFor(
+      async () => {
+        const rows = tableRows((await shellOutput(source, sessionsWide)).output);
+        expect(rowOf(rows, "alice")).toMatchObject({
+          STATE: "Ended",
+          FLOWS: "0",
+          "END REASON": `Terminated: SessionTermination ${demo?.namespace ?? "?"}/${name ?? "?"}`,
+        });
+      },
+      { timeout: 20_000, interval: 500 },
+    );
 
     // Ctrl-C: exit 0, none of its processes (nor their process groups) left, its files gone.
     const pids = await demoPids(demo.stateDir);
@@ -106,7 +132,10 @@ describe("npm run demo", () => {
     expect(await demo.process.exitCode(30_000)).toBe(0);
     const left = await livingProcesses();
     for (const [processName, pid] of pids) {
-      expect(left.filter((p) => p.pid === pid || p.pgid === pid), `${processName} (${pid})`).toEqual([]);
+      expect(
+        left.filter((p) => p.pid === pid || p.pgid === pid),
+        `${processName} (${pid})`,
+      ).toEqual([]);
     }
     expect(existsSync(demo.stateDir)).toBe(false);
     await rm(dirname(demo.stateDir), { recursive: true, force: true }); // the test's own temp parent

@@ -35,9 +35,7 @@ export async function localOperatorConfig(env: ClusterEnv, namespace: string, de
 
   // What the Deployment mounts (ConfigMaps, Secrets), as local files; settings naming a mounted path follow them.
   const mounted = await materialiseMounts(env, { metadata: { namespace }, spec }, container, dir);
-  const files = Object.fromEntries(
-    Object.entries(resolved).flatMap(([k, v]) => (mounted.some((m) => v.startsWith(m)) ? [[k, localPath(dir, v)]] : [])),
-  );
+  const files = Object.fromEntries(Object.entries(resolved).flatMap(([k, v]) => (mounted.some((m) => v.startsWith(m)) ? [[k, localPath(dir, v)]] : [])));
 
   const [webhookPort, adminPort] = [await freePort(), await freePort()];
   const sessionsApiPort = resolved["VIGIL_SESSIONS_API_PORT"] === undefined ? 0 : await freePort();

@@ -11,7 +11,9 @@ describe("the bus under faults, with traffic", () => {
   it("never admits a revoked identity or a forged grant, never cuts an allowed flow, never ends a newer login, counts truthfully, never answers 500", async () => {
     const env = clusterEnv();
     await applyVigilCrds(env);
-    const counts = await runBusFaults(env, { until: () => true, log: (line) => {
+    const counts = await runBusFaults(env, {
+      until: () => true,
+      log: (line) => {
         console.log(`[bus-faults] ${line}`);
       },
     });

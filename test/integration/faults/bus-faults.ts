@@ -27,7 +27,18 @@ import { withSelector } from "../../builders/access-policy.ts";
 import { Connections, PrivateRedis, eventually, uniquePrefix } from "../bus/support.ts";
 import { createNamespace, kubeConfig } from "../operator/kube-support.ts";
 import { OperatorProcess, vigilObjects } from "../operator/operator-support.ts";
-import { AUDIENCE, createIssuer, echo, ISSUER, openTunnel, startEchoServer, startUpstreamApp, type EchoServer, type Issuer, type UpstreamApp } from "../sidecar/proxy-harness.ts";
+import {
+  AUDIENCE,
+  createIssuer,
+  echo,
+  ISSUER,
+  openTunnel,
+  startEchoServer,
+  startUpstreamApp,
+  type EchoServer,
+  type Issuer,
+  type UpstreamApp,
+} from "../sidecar/proxy-harness.ts";
 import { startSidecarProcess, type SidecarProcess } from "../support/sidecar-process.ts";
 import { randomBytes } from "node:crypto";
 
@@ -159,7 +170,8 @@ const tag = (): string => randomBytes(3).toString("hex");
 /** One pass through every fault, with traffic throughout. */
 async function round(rig: Rig, counts: FaultCounts, log: Log): Promise<void> {
   const r = tag();
-  const token = (sub: string, groups: string[]) => rig.issuer.token({ sub: `${sub}-${r}`, sid: `${sub}-${r}-${tag()}`, email: `${sub}-${r}@example.test`, groups });
+  const token = (sub: string, groups: string[]) =>
+    rig.issuer.token({ sub: `${sub}-${r}`, sid: `${sub}-${r}-${tag()}`, email: `${sub}-${r}@example.test`, groups });
   const subject = (s: string) => `${s}-${r}`;
   const tokens = {
     alice: await token("alice", ["staff"]),
@@ -232,10 +244,13 @@ async function round(rig: Rig, counts: FaultCounts, log: Log): Promise<void> {
       if (eveClosed.size !== eveFlows.length) throw new Error("eve's flows not all closed");
     }, 20_000);
     const status = eveDone[0]?.status;
-    const truthful = status?.connectionsClosed === eveFlows.length && status.sidecarsAcknowledged === rig.sidecars.length && status.sidecarsExpected === rig.sidecars.length;
+    const truthful =
+      status?.connectionsClosed === eveFlows.length && status.sidecarsAcknowledged === rig.sidecars.length && status.sidecarsExpected === rig.sidecars.length;
     if (!truthful) {
       counts.untruthfulTerminations++;
-      log(`round ${r}: eve's termination (${eveCreated.metadata.name ?? ""}) says ${JSON.stringify(status)}; observed ${eveClosed.size} of ${eveFlows.length} flows closed`);
+      log(
+        `round ${r}: eve's termination (${eveCreated.metadata.name ?? ""}) says ${JSON.stringify(status)}; observed ${eveClosed.size} of ${eveFlows.length} flows closed`,
+      );
     }
     await settle(rig);
 
@@ -316,7 +331,11 @@ async function forge(rig: Rig): Promise<void> {
   await rig.raw.xadd(keys.events, "*", "m", JSON.stringify(grant(revision + 1)));
   await rig.raw.xadd(keys.events, "*", "m", seal(grant(revision + 1), { kid: "k1", privateKey: stranger.privateKey }).envelope);
   for (const [, fields] of (await rig.raw.xrange(keys.events, "-", "+")).slice(0, 3)) await rig.raw.xadd(keys.events, "*", "m", fields[1] ?? "");
-  await rig.raw.hset(keys.entries, "p:open", seal({ v: 2, epoch, namespace: rig.ns, revision, type: "policy", policy: open }, { kid: "k1", privateKey: stranger.privateKey }).envelope);
+  await rig.raw.hset(
+    keys.entries,
+    "p:open",
+    seal({ v: 2, epoch, namespace: rig.ns, revision, type: "policy", policy: open }, { kid: "k1", privateKey: stranger.privateKey }).envelope,
+  );
 }
 
 interface Probe {

@@ -18,14 +18,21 @@ const support = await nodeSupport();
 async function hostState(): Promise<Record<string, string>> {
   const out = async (cmd: string, args: string[]): Promise<string> => (await run(cmd, args)).stdout;
   return {
-    links: (await out("ip", ["-o", "link"])).split("\n").map((l) => l.split(" ")[1] ?? "").join(" "),
+    links: (await out("ip", ["-o", "link"]))
+      .split("\n")
+      .map((l) => l.split(" ")[1] ?? "")
+      .join(" "),
     routes: await out("ip", ["route"]),
     nftables: await out("nft", ["list", "ruleset"]),
   };
 }
 
 async function cgroupDirs(name: string): Promise<string[]> {
-  const roots = (await readFile("/proc/self/mounts", "utf8")).split("\n").map((l) => l.split(" ")).filter((f) => f[2] === "cgroup" || f[2] === "cgroup2").map((f) => f[1] ?? "");
+  const roots = (await readFile("/proc/self/mounts", "utf8"))
+    .split("\n")
+    .map((l) => l.split(" "))
+    .filter((f) => f[2] === "cgroup" || f[2] === "cgroup2")
+    .map((f) => f[1] ?? "");
   return roots.map((r) => join(r, name)).filter((d) => existsSync(d));
 }
 
@@ -37,21 +44,28 @@ describe.skipIf(!support.ok)("the test node's cleanup", () => {
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     const line = await new Promise<string>((resolveLine, reject) => {
       createInterface({ input: child.stdout }).once("line", resolveLine);
-      child.once("exit", (code) => { reject(new Error(`owner exited ${code}: ${stderr}`)); });
+      child.once("exit", (code) => {
+        reject(new Error(`owner exited ${code}: ${stderr}`));
+      });
     });
     const made = JSON.parse(line) as { dir: string; cgroup: string; holderPid: number };
     // Something really runs: the CoreDNS Pod (a pause sandbox and its container, under containerd shims).
     const cgroups = await cgroupDirs(made.cgroup);
     expect(cgroups.length).toBeGreaterThan(0);
-    const procs = (await run("bash", ["-c", `cat ${cgroups[0] ?? ""}/kubepods/*/*/*/cgroup.procs ${cgroups[0] ?? ""}/kubepods/*/*/cgroup.procs 2>/dev/null || true`])).stdout.trim();
+    const procs = (
+      await run("bash", ["-c", `cat ${cgroups[0] ?? ""}/kubepods/*/*/*/cgroup.procs ${cgroups[0] ?? ""}/kubepods/*/*/cgroup.procs 2>/dev/null || true`])
+    ).stdout.trim();
     expect(procs).not.toBe("");
 
     const killedAt = Date.now();
     child.kill("SIGKILL");
-    await vi.waitFor(async () => {
-      if (existsSync(made.dir)) throw new Error("scratch directory still there");
-      if ((await cgroupDirs(made.cgroup)).length > 0) throw new Error("cgroups still there");
-    }, { timeout: 60_000, interval: 250 });
+    await vi.waitFor(
+      async () => {
+        if (existsSync(made.dir)) throw new Error("scratch directory still there");
+        if ((await cgroupDirs(made.cgroup)).length > 0) throw new Error("cgroups still there");
+      },
+      { timeout: 60_000, interval: 250 },
+    );
     console.log(`[node cleanup] everything gone ${Date.now() - killedAt} ms after SIGKILL of the owner`);
     expect(existsSync(`/proc/${made.holderPid}`)).toBe(false);
     for (const pid of procs.split(/\s+/)) expect(existsSync(`/proc/${pid}`)).toBe(false);

@@ -70,11 +70,18 @@ describe.skipIf(!support.ok)("the journey in real Pods on the test node", () => 
   const holds: ChildProcess[] = [];
 
   const token = (sub: string, groups: string[]): Promise<string> => issuer.token({ sub, sid: `s-${randomBytes(8).toString("hex")}`, groups });
-  const pods = async (namespace: string, selector: string): Promise<V1Pod[]> => (await kubectlJson<PodList>(env, ["get", "pods", "-l", selector], { namespace })).items;
+  const pods = async (namespace: string, selector: string): Promise<V1Pod[]> =>
+    (await kubectlJson<PodList>(env, ["get", "pods", "-l", selector], { namespace })).items;
   const shopPods = async (): Promise<V1Pod[]> => (await pods(APPS, "app=shop")).filter((p) => p.metadata?.deletionTimestamp === undefined);
   const ready = (p: V1Pod): boolean => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
   /** `kubectl exec` (the shared kubectl helper appends its flags, which would land after `--`). */
-  const kexec = (namespace: string, pod: string, container: string | undefined, cmd: string[], timeoutMs = 30_000): Promise<{ code: number; stdout: string; stderr: string }> =>
+  const kexec = (
+    namespace: string,
+    pod: string,
+    container: string | undefined,
+    cmd: string[],
+    timeoutMs = 30_000,
+  ): Promise<{ code: number; stdout: string; stderr: string }> =>
     new Promise((resolveExec) => {
       const args = ["exec", "-n", namespace, pod, ...(container === undefined ? [] : ["-c", container]), "--", ...cmd];
       execFile(env.kubectl, args, { env: { ...process.env, KUBECONFIG: env.kubeconfig }, timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
@@ -86,7 +93,8 @@ describe.skipIf(!support.ok)("the journey in real Pods on the test node", () => 
     if (r.code !== 0) throw new Error(`client ${args.join(" ")} exited ${r.code}: ${r.stdout}${r.stderr}`);
     return r.stdout;
   };
-  const get = async (url: string, bearer: string): Promise<{ status: number; body: string }> => JSON.parse(await client(["get", url], bearer)) as { status: number; body: string };
+  const get = async (url: string, bearer: string): Promise<{ status: number; body: string }> =>
+    JSON.parse(await client(["get", url], bearer)) as { status: number; body: string };
 
   /** A long-lived connection from the client Pod (kubectl exec, streamed): resolves on "open"; `closed` on "closed …". */
   const hold = async (args: string[], bearer: string): Promise<{ closed: Promise<{ line: string; at: number }>; isClosed: () => boolean }> => {
@@ -105,10 +113,11 @@ describe.skipIf(!support.ok)("the journey in real Pods on the test node", () => 
       else if (line.startsWith("closed")) {
         ended = true;
         closed.resolve({ line, at: performance.now() });
-      }
-      else opened.reject(new Error(`${args[0] ?? ""}: ${line}`));
+      } else opened.reject(new Error(`${args[0] ?? ""}: ${line}`));
     });
-    child.once("exit", (code) => { opened.reject(new Error(`${args[0] ?? ""} exited ${code}: ${stderr}`)); });
+    child.once("exit", (code) => {
+      opened.reject(new Error(`${args[0] ?? ""} exited ${code}: ${stderr}`));
+    });
     await opened.promise;
     return { closed: closed.promise, isClosed: () => ended };
   };
@@ -149,7 +158,9 @@ describe.skipIf(!support.ok)("the journey in real Pods on the test node", () => 
       redis: { bundled: { image: { repository: REDIS_IMAGE.split(":")[0], tag: REDIS_IMAGE.split(":")[1], pullPolicy: "Never" } } },
     };
     await writeFile(join(dir, "values.json"), JSON.stringify(values));
-    await time("helm install --wait", () => helmOk(env, ["install", RELEASE, chartDir, "-n", SYSTEM, "--create-namespace", "-f", join(dir, "values.json"), "--wait", "--timeout", "240s"], 260_000));
+    await time("helm install --wait", () =>
+      helmOk(env, ["install", RELEASE, chartDir, "-n", SYSTEM, "--create-namespace", "-f", join(dir, "values.json"), "--wait", "--timeout", "240s"], 260_000),
+    );
 
     const operators = await pods(SYSTEM, "app.kubernetes.io/component=operator");
     expect(operators).toHaveLength(2);
@@ -166,56 +177,81 @@ describe.skipIf(!support.ok)("the journey in real Pods on the test node", () => 
     console.log(`[node journey] operators ${operators.map((p) => p.metadata?.name).join(", ")}; leader ${holder}`);
     // The webhook's caBundle is filled in by the operator; pods created before that would be refused.
     await waitFor(async () => {
-      const mwc = await kubectlJson<{ items: { webhooks: { clientConfig: { caBundle?: string } }[] }[] }>(env, ["get", "mutatingwebhookconfigurations", "-l", `app.kubernetes.io/instance=${RELEASE}`]);
+      const mwc = await kubectlJson<{ items: { webhooks: { clientConfig: { caBundle?: string } }[] }[] }>(env, [
+        "get",
+        "mutatingwebhookconfigurations",
+        "-l",
+        `app.kubernetes.io/instance=${RELEASE}`,
+      ]);
       if (mwc.items[0]?.webhooks.some((w) => (w.clientConfig.caBundle ?? "") === "") !== false) throw new Error("caBundle not set yet");
     });
   });
 
-  it("rolls out a Deployment in the labelled namespace: Pods 2/2, the native sidecar Ready before the app; the Service targets the sidecar", { timeout: 180_000 }, async () => {
-    await kubectlOk(env, ["apply", "-f", "-"], { namespace: APPS, input: shopManifest() });
-    await kubectlOk(env, ["apply", "-f", "-"], { namespace: CLIENTS, input: clientManifest() });
-    await time("rollout (2 injected pods)", () => kubectlOk(env, ["rollout", "status", "deployment/shop", "--timeout=150s"], { namespace: APPS, timeoutMs: 160_000 }));
-    const shop = await shopPods();
-    expect(shop).toHaveLength(2);
-    for (const p of shop) {
-      expect(p.metadata?.annotations?.["vigil.dev/injection-status"]).toBe("injected");
-      const sidecar = p.spec?.initContainers?.find((c) => c.name === SIDECAR);
-      expect(sidecar?.restartPolicy).toBe("Always");
-      const sidecarStatus = p.status?.initContainerStatuses?.find((c) => c.name === SIDECAR);
-      const appStatus = p.status?.containerStatuses?.find((c) => c.name === "app");
-      expect(sidecarStatus?.ready).toBe(true);
-      expect(appStatus?.ready).toBe(true);
-      // 2/2: kubectl counts the native sidecar with the app.
-      const row = await kubectlOk(env, ["get", "pod", p.metadata?.name ?? "", "--no-headers"], { namespace: APPS });
-      expect(row.split(/\s+/)[1]).toBe("2/2");
-      // The app asked the sidecar's /readyz when it started: the kubelet started it only after the sidecar's startup probe.
-      const appLog = await kubectlOk(env, ["logs", p.metadata?.name ?? "", "-c", "app"], { namespace: APPS });
-      expect(appLog).toContain('"sidecarReadyAtStart":true');
-      expect(Date.parse(sidecarStatus?.state?.running?.startedAt as unknown as string)).toBeLessThanOrEqual(Date.parse(appStatus?.state?.running?.startedAt as unknown as string));
-    }
-    const slices = await kubectlJson<{ items: { ports?: { port?: number; name?: string }[]; endpoints?: unknown[] }[] }>(env, ["get", "endpointslices", "-l", "kubernetes.io/service-name=shop"], { namespace: APPS });
-    expect(slices.items[0]?.ports?.[0]?.port).toBe(15080);
-    expect(slices.items[0]?.endpoints).toHaveLength(2);
-    await waitFor(async () => {
-      const c = (await pods(CLIENTS, "app=client"))[0];
-      if (c === undefined || !ready(c)) throw new Error("client pod not ready");
-    }, 120_000);
-  });
+  it(
+    "rolls out a Deployment in the labelled namespace: Pods 2/2, the native sidecar Ready before the app; the Service targets the sidecar",
+    { timeout: 180_000 },
+    async () => {
+      await kubectlOk(env, ["apply", "-f", "-"], { namespace: APPS, input: shopManifest() });
+      await kubectlOk(env, ["apply", "-f", "-"], { namespace: CLIENTS, input: clientManifest() });
+      await time("rollout (2 injected pods)", () =>
+        kubectlOk(env, ["rollout", "status", "deployment/shop", "--timeout=150s"], { namespace: APPS, timeoutMs: 160_000 }),
+      );
+      const shop = await shopPods();
+      expect(shop).toHaveLength(2);
+      for (const p of shop) {
+        expect(p.metadata?.annotations?.["vigil.dev/injection-status"]).toBe("injected");
+        const sidecar = p.spec?.initContainers?.find((c) => c.name === SIDECAR);
+        expect(sidecar?.restartPolicy).toBe("Always");
+        const sidecarStatus = p.status?.initContainerStatuses?.find((c) => c.name === SIDECAR);
+        const appStatus = p.status?.containerStatuses?.find((c) => c.name === "app");
+        expect(sidecarStatus?.ready).toBe(true);
+        expect(appStatus?.ready).toBe(true);
+        // 2/2: kubectl counts the native sidecar with the app.
+        const row = await kubectlOk(env, ["get", "pod", p.metadata?.name ?? "", "--no-headers"], { namespace: APPS });
+        expect(row.split(/\s+/)[1]).toBe("2/2");
+        // The app asked the sidecar's /readyz when it started: the kubelet started it only after the sidecar's startup probe.
+        const appLog = await kubectlOk(env, ["logs", p.metadata?.name ?? "", "-c", "app"], { namespace: APPS });
+        expect(appLog).toContain('"sidecarReadyAtStart":true');
+        expect(Date.parse(sidecarStatus?.state?.running?.startedAt as unknown as string)).toBeLessThanOrEqual(
+          Date.parse(appStatus?.state?.running?.startedAt as unknown as string),
+        );
+      }
+      const slices = await kubectlJson<{ items: { ports?: { port?: number; name?: string }[]; endpoints?: unknown[] }[] }>(
+        env,
+        ["get", "endpointslices", "-l", "kubernetes.io/service-name=shop"],
+        { namespace: APPS },
+      );
+      expect(slices.items[0]?.ports?.[0]?.port).toBe(15080);
+      expect(slices.items[0]?.endpoints).toHaveLength(2);
+      await waitFor(async () => {
+        const c = (await pods(CLIENTS, "app=client"))[0];
+        if (c === undefined || !ready(c)) throw new Error("client pod not ready");
+      }, 120_000);
+    },
+  );
 
   it("from a client Pod in another namespace, through the Service: allowed 200, denied 403, no token 401", { timeout: 120_000 }, async () => {
     await kubectlOk(env, ["apply", "-f", "-"], { namespace: APPS, input: policyManifest() });
     await waitFor(async () => {
-      const p = await kubectlJson<{ status?: { conditions?: { type: string; status: string }[]; enforcingSidecars?: number } }>(env, ["get", "accesspolicy", "shop-access"], { namespace: APPS });
+      const p = await kubectlJson<{ status?: { conditions?: { type: string; status: string }[]; enforcingSidecars?: number } }>(
+        env,
+        ["get", "accesspolicy", "shop-access"],
+        { namespace: APPS },
+      );
       const ok = (t: string): boolean => p.status?.conditions?.some((c) => c.type === t && c.status === "True") === true;
       if (!ok("Accepted") || !ok("Ready") || p.status?.enforcingSidecars !== 2) throw new Error(`policy not enforced yet: ${JSON.stringify(p.status)}`);
     }, 60_000);
     const alice = await token("alice", ["engineers"]);
     const bob = await token("bob", ["sales"]);
-    const allowed = await waitFor(async () => {
-      const r = await get(`${SERVICE_URL}/orders`, alice);
-      if (r.status !== 200) throw new Error(`alice got ${r.status}: ${r.body}`);
-      return r;
-    }, 30_000, 500);
+    const allowed = await waitFor(
+      async () => {
+        const r = await get(`${SERVICE_URL}/orders`, alice);
+        if (r.status !== 200) throw new Error(`alice got ${r.status}: ${r.body}`);
+        return r;
+      },
+      30_000,
+      500,
+    );
     expect(JSON.parse(allowed.body)).toMatchObject({ ok: true, path: "/orders", identity: { "x-vigil-subject": "alice" } });
     const denied = await get(`${SERVICE_URL}/orders`, bob);
     expect(denied.status).toBe(403);
@@ -223,43 +259,59 @@ describe.skipIf(!support.ok)("the journey in real Pods on the test node", () => 
     expect((await get(`${SERVICE_URL}/orders`, "")).status).toBe(401);
   });
 
-  it("keeps a WebSocket and a CONNECT tunnel open; kubectl create sessiontermination resets both and shows Completed with counts", { timeout: 120_000 }, async () => {
-    const alice = await token("alice", ["engineers"]);
-    const ws = await hold(["hold-ws", `${SERVICE_URL.replace("http:", "ws:")}/ws`], alice);
-    const tunnel = await hold(["hold-tunnel", `shop.${APPS}.svc.cluster.local`, "80", String(TCP_ECHO_PORT)], alice);
-    // Both stay open while alice keeps working: another request of hers passes, and neither connection has ended.
-    expect((await get(`${SERVICE_URL}/orders`, alice)).status).toBe(200);
-    expect([ws.isClosed(), tunnel.isClosed()]).toEqual([false, false]);
-    const invoked = performance.now();
-    await kubectlOk(env, ["create", "-f", "-"], { namespace: APPS, input: terminationManifest("end-alice", "alice") });
-    const created = performance.now();
-    const [wsClosed, tunnelClosed] = await Promise.all([ws.closed, tunnel.closed]);
-    const last = Math.max(wsClosed.at, tunnelClosed.at);
-    timings["termination: kubectl create → last reset seen through kubectl exec"] = Math.round(last - invoked);
-    console.log(`[node journey] termination: ${wsClosed.line} / ${tunnelClosed.line}; last reset ${Math.round(last - created)} ms after kubectl create returned (${Math.round(last - invoked)} ms from invoking it; includes the kubectl exec stream)`);
-    const status = await waitFor(async () => {
-      const t = await kubectlJson<{ status?: { phase?: string; sessionsTerminated?: number; connectionsClosed?: number; sidecarsAcknowledged?: number } }>(env, ["get", "sessiontermination", "end-alice"], { namespace: APPS });
-      if (t.status?.phase !== "Completed") throw new Error(`not completed: ${JSON.stringify(t.status)}`);
-      return t.status;
-    }, 30_000);
-    expect(status.sessionsTerminated).toBeGreaterThanOrEqual(1);
-    expect(status.connectionsClosed).toBeGreaterThanOrEqual(2);
-    console.log(`[node journey] ${await kubectlOk(env, ["get", "sessionterminations", "-o", "wide"], { namespace: APPS })}`);
-  });
+  it(
+    "keeps a WebSocket and a CONNECT tunnel open; kubectl create sessiontermination resets both and shows Completed with counts",
+    { timeout: 120_000 },
+    async () => {
+      const alice = await token("alice", ["engineers"]);
+      const ws = await hold(["hold-ws", `${SERVICE_URL.replace("http:", "ws:")}/ws`], alice);
+      const tunnel = await hold(["hold-tunnel", `shop.${APPS}.svc.cluster.local`, "80", String(TCP_ECHO_PORT)], alice);
+      // Both stay open while alice keeps working: another request of hers passes, and neither connection has ended.
+      expect((await get(`${SERVICE_URL}/orders`, alice)).status).toBe(200);
+      expect([ws.isClosed(), tunnel.isClosed()]).toEqual([false, false]);
+      const invoked = performance.now();
+      await kubectlOk(env, ["create", "-f", "-"], { namespace: APPS, input: terminationManifest("end-alice", "alice") });
+      const created = performance.now();
+      const [wsClosed, tunnelClosed] = await Promise.all([ws.closed, tunnel.closed]);
+      const last = Math.max(wsClosed.at, tunnelClosed.at);
+      timings["termination: kubectl create → last reset seen through kubectl exec"] = Math.round(last - invoked);
+      console.log(
+        `[node journey] termination: ${wsClosed.line} / ${tunnelClosed.line}; last reset ${Math.round(last - created)} ms after kubectl create returned (${Math.round(last - invoked)} ms from invoking it; includes the kubectl exec stream)`,
+      );
+      const status = await waitFor(async () => {
+        const t = await kubectlJson<{ status?: { phase?: string; sessionsTerminated?: number; connectionsClosed?: number; sidecarsAcknowledged?: number } }>(
+          env,
+          ["get", "sessiontermination", "end-alice"],
+          { namespace: APPS },
+        );
+        if (t.status?.phase !== "Completed") throw new Error(`not completed: ${JSON.stringify(t.status)}`);
+        return t.status;
+      }, 30_000);
+      expect(status.sessionsTerminated).toBeGreaterThanOrEqual(1);
+      expect(status.connectionsClosed).toBeGreaterThanOrEqual(2);
+      console.log(`[node journey] ${await kubectlOk(env, ["get", "sessionterminations", "-o", "wide"], { namespace: APPS })}`);
+    },
+  );
 
   it("the leader Pod deleted: another replica takes over, and a termination created during the failover completes", { timeout: 180_000 }, async () => {
-    const lease = async (): Promise<string> => (await kubectlJson<{ spec?: { holderIdentity?: string } }>(env, ["get", "lease", `${RELEASE}-operator`], { namespace: SYSTEM })).spec?.holderIdentity ?? "";
+    const lease = async (): Promise<string> =>
+      (await kubectlJson<{ spec?: { holderIdentity?: string } }>(env, ["get", "lease", `${RELEASE}-operator`], { namespace: SYSTEM })).spec?.holderIdentity ??
+      "";
     const leader = await lease();
     const carol = await token("carol", ["engineers"]);
     const ws = await hold(["hold-ws", `${SERVICE_URL.replace("http:", "ws:")}/ws`], carol);
     const t0 = performance.now();
     await kubectlOk(env, ["delete", "pod", leader, "--wait=false"], { namespace: SYSTEM });
     await kubectlOk(env, ["create", "-f", "-"], { namespace: APPS, input: terminationManifest("end-carol", "carol") });
-    const newLeader = await waitFor(async () => {
-      const h = await lease();
-      if (h === leader || h === "") throw new Error(`still held by ${h}`);
-      return h;
-    }, 120_000, 200);
+    const newLeader = await waitFor(
+      async () => {
+        const h = await lease();
+        if (h === leader || h === "") throw new Error(`still held by ${h}`);
+        return h;
+      },
+      120_000,
+      200,
+    );
     timings["failover: leader pod deleted → new lease holder"] = Math.round(performance.now() - t0);
     // The standby or the Deployment's replacement Pod: whichever acquires the expired lease first.
     const operatorPods = (await pods(SYSTEM, "app.kubernetes.io/component=operator")).map((p) => p.metadata?.name ?? "");
@@ -286,10 +338,14 @@ describe.skipIf(!support.ok)("the journey in real Pods on the test node", () => 
     for (const p of after) expect(p.metadata?.annotations?.["vigil.dev/injection-status"]).toBe("injected");
     const dave = await token("dave", ["engineers"]);
     const bob = await token("bob", ["sales"]);
-    await waitFor(async () => {
-      const r = await get(`${SERVICE_URL}/orders`, dave);
-      if (r.status !== 200) throw new Error(`dave got ${r.status}`);
-    }, 30_000, 500);
+    await waitFor(
+      async () => {
+        const r = await get(`${SERVICE_URL}/orders`, dave);
+        if (r.status !== 200) throw new Error(`dave got ${r.status}`);
+      },
+      30_000,
+      500,
+    );
     expect((await get(`${SERVICE_URL}/orders`, bob)).status).toBe(403);
   });
 
@@ -307,7 +363,9 @@ describe.skipIf(!support.ok)("the journey in real Pods on the test node", () => 
   });
 
   it("the chart's NetworkPolicy is admitted; the bridge CNI does not enforce it (the app's own port answers directly)", async () => {
-    const policies = await kubectlJson<{ items: { spec?: { ingress?: { ports?: { port?: string | number }[] }[] } }[] }>(env, ["get", "networkpolicies"], { namespace: APPS });
+    const policies = await kubectlJson<{ items: { spec?: { ingress?: { ports?: { port?: string | number }[] }[] } }[] }>(env, ["get", "networkpolicies"], {
+      namespace: APPS,
+    });
     expect(policies.items).toHaveLength(1);
     expect(policies.items[0]?.spec?.ingress?.[0]?.ports?.[0]?.port).toBe("vigil-proxy");
     const ip = (await shopPods())[0]?.status?.podIP ?? "";
@@ -321,19 +379,27 @@ describe.skipIf(!support.ok)("the journey in real Pods on the test node", () => 
     const redis = `deployment/${RELEASE}-redis`;
     await kubectlOk(env, ["scale", redis, "--replicas=0"], { namespace: SYSTEM });
     const down = performance.now();
-    await waitFor(async () => {
-      const list = await shopPods();
-      const sidecarReady = list.map((p) => p.status?.initContainerStatuses?.find((c) => c.name === SIDECAR)?.ready);
-      if (sidecarReady.some((r) => r !== false)) throw new Error(`sidecars ready: ${JSON.stringify(sidecarReady)}`);
-      if (list.some(ready)) throw new Error("a shop pod is still Ready");
-    }, 90_000, 500);
+    await waitFor(
+      async () => {
+        const list = await shopPods();
+        const sidecarReady = list.map((p) => p.status?.initContainerStatuses?.find((c) => c.name === SIDECAR)?.ready);
+        if (sidecarReady.some((r) => r !== false)) throw new Error(`sidecars ready: ${JSON.stringify(sidecarReady)}`);
+        if (list.some(ready)) throw new Error("a shop pod is still Ready");
+      },
+      90_000,
+      500,
+    );
     timings["redis gone → every sidecar unready"] = Math.round(performance.now() - down);
     await kubectlOk(env, ["scale", redis, "--replicas=1"], { namespace: SYSTEM });
     const up = performance.now();
-    await waitFor(async () => {
-      const list = await shopPods();
-      if (list.length !== 2 || !list.every(ready)) throw new Error("shop pods not ready again");
-    }, 120_000, 500);
+    await waitFor(
+      async () => {
+        const list = await shopPods();
+        if (list.length !== 2 || !list.every(ready)) throw new Error("shop pods not ready again");
+      },
+      120_000,
+      500,
+    );
     timings["redis back → every sidecar ready"] = Math.round(performance.now() - up);
   });
 
@@ -347,10 +413,14 @@ describe.skipIf(!support.ok)("the journey in real Pods on the test node", () => 
     const seconds = 20;
     const connections = 64;
     const summary = await new Promise<string>((resolveRun, reject) => {
-      const child = spawn(env.kubectl, ["exec", "-i", "-n", CLIENTS, "client", "--", "node", "/app/client.mjs", "load", `http://${ip}:15080/orders`, String(seconds), String(connections)], {
-        env: { ...process.env, KUBECONFIG: env.kubeconfig },
-        stdio: ["pipe", "pipe", "pipe"],
-      });
+      const child = spawn(
+        env.kubectl,
+        ["exec", "-i", "-n", CLIENTS, "client", "--", "node", "/app/client.mjs", "load", `http://${ip}:15080/orders`, String(seconds), String(connections)],
+        {
+          env: { ...process.env, KUBECONFIG: env.kubeconfig },
+          stdio: ["pipe", "pipe", "pipe"],
+        },
+      );
       let out = "";
       let err = "";
       child.stdout.on("data", (d: Buffer) => (out += d.toString()));

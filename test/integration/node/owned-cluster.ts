@@ -10,5 +10,7 @@ const cluster = await startCluster({ node: true });
 const node = cluster.env.node;
 if (node === undefined) throw new Error("no node");
 const holderPid = Number((await readFile(join(cluster.env.dir, "node-ns.pid"), "utf8")).trim());
-process.stdout.write(`${JSON.stringify({ dir: cluster.env.dir, cgroup: node.cgroup, holderPid, kubeconfig: cluster.env.kubeconfig, kubectl: cluster.env.kubectl })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ dir: cluster.env.dir, cgroup: node.cgroup, holderPid, kubeconfig: cluster.env.kubeconfig, kubectl: cluster.env.kubectl })}\n`,
+);
 setInterval(() => undefined, 1 << 30);

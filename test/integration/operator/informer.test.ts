@@ -83,12 +83,18 @@ describe("Informer", () => {
     expect(saw(`${ns}/before`, "add")).toBe(true);
 
     await direct.create(ns, "w1", { size: 1 });
-    await vi.waitFor(() => { expect(saw(`${ns}/w1`, "add")).toBe(true); });
+    await vi.waitFor(() => {
+      expect(saw(`${ns}/w1`, "add")).toBe(true);
+    });
     await direct.update(ns, "w1", { size: 2 });
-    await vi.waitFor(() => { expect(saw(`${ns}/w1`, "update")).toBe(true); });
+    await vi.waitFor(() => {
+      expect(saw(`${ns}/w1`, "update")).toBe(true);
+    });
     expect(informer.get(`${ns}/w1`)?.spec?.["size"]).toBe(2);
     await direct.remove(ns, "w1");
-    await vi.waitFor(() => { expect(saw(`${ns}/w1`, "delete")).toBe(true); });
+    await vi.waitFor(() => {
+      expect(saw(`${ns}/w1`, "delete")).toBe(true);
+    });
     expect(informer.get(`${ns}/w1`)).toBeUndefined();
     expect(informer.keys().sort()).toEqual(await freshListKeys(ns));
   });
@@ -122,9 +128,16 @@ describe("Informer", () => {
     const { informer, saw } = watchNamespace(ns, { watchTimeoutSeconds: [1, 1] });
     await informer.waitForSync();
     // Two server-side timeouts (1 s each) have ended a watch and the informer resumed each time.
-    await vi.waitFor(() => { expect(informer.stats().watchesStarted).toBeGreaterThanOrEqual(3); }, { timeout: 10_000, interval: 50 });
+    await vi.waitFor(
+      () => {
+        expect(informer.stats().watchesStarted).toBeGreaterThanOrEqual(3);
+      },
+      { timeout: 10_000, interval: 50 },
+    );
     await direct.create(ns, "late");
-    await vi.waitFor(() => { expect(saw(`${ns}/late`, "add")).toBe(true); });
+    await vi.waitFor(() => {
+      expect(saw(`${ns}/late`, "add")).toBe(true);
+    });
     expect(informer.stats().watchesStarted).toBeGreaterThanOrEqual(2);
     expect(informer.stats().lists).toBe(1);
   });
@@ -135,14 +148,21 @@ describe("Informer", () => {
     const { informer, saw } = watchNamespace(ns, { viaRelay: true });
     await informer.waitForSync();
     await direct.create(ns, "seen-live");
-    await vi.waitFor(() => { expect(saw(`${ns}/seen-live`, "add")).toBe(true); });
+    await vi.waitFor(() => {
+      expect(saw(`${ns}/seen-live`, "add")).toBe(true);
+    });
 
     relay.pause();
     const refusedBefore = relay.refused;
     await direct.create(ns, "born-while-cut");
     await direct.remove(ns, "doomed");
     // The informer noticed the cut and tried to come back while the server was unreachable.
-    await vi.waitFor(() => { expect(relay.refused).toBeGreaterThan(refusedBefore); }, { timeout: 10_000, interval: 20 });
+    await vi.waitFor(
+      () => {
+        expect(relay.refused).toBeGreaterThan(refusedBefore);
+      },
+      { timeout: 10_000, interval: 20 },
+    );
     relay.resume();
 
     await vi.waitFor(() => {
@@ -154,7 +174,9 @@ describe("Informer", () => {
 
     relay.cut();
     await direct.create(ns, "after-second-cut");
-    await vi.waitFor(() => { expect(saw(`${ns}/after-second-cut`, "add")).toBe(true); });
+    await vi.waitFor(() => {
+      expect(saw(`${ns}/after-second-cut`, "add")).toBe(true);
+    });
     expect(informer.keys().sort()).toEqual(await freshListKeys(ns));
   });
 

@@ -46,7 +46,9 @@ export async function applyWidgetCrd(env: ClusterEnv): Promise<void> {
 }
 
 export async function createNamespace(env: ClusterEnv, name = uniqueName("ns")): Promise<string> {
-  await kubeConfig(env).makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name } } });
+  await kubeConfig(env)
+    .makeApiClient(CoreV1Api)
+    .createNamespace({ body: { metadata: { name } } });
   return name;
 }
 
@@ -68,8 +70,7 @@ export function widgets(kc: KubeConfig) {
         namespace,
         body: { apiVersion: "fixtures.vigil.dev/v1", kind: "Widget", metadata: { name, namespace }, spec },
       })) as Widget,
-    get: async (namespace: string, name: string): Promise<Widget> =>
-      (await api.getNamespacedCustomObject({ ...WIDGETS, namespace, name })) as Widget,
+    get: async (namespace: string, name: string): Promise<Widget> => (await api.getNamespacedCustomObject({ ...WIDGETS, namespace, name })) as Widget,
     update: async (namespace: string, name: string, spec: Record<string, unknown>): Promise<Widget> =>
       (await api.patchNamespacedCustomObject({ ...WIDGETS, namespace, name, body: [{ op: "add", path: "/spec", value: spec }] })) as Widget,
     remove: async (namespace: string, name: string): Promise<void> => {

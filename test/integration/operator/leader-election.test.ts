@@ -76,12 +76,15 @@ function candidate(namespace: string, identity: string, opts: { releaseOnCancel?
  */
 async function standbySawRenewals(standby: Candidate, leader: Candidate, reads: number): Promise<void> {
   const versions = new Set<string>();
-  await vi.waitFor(() => {
-    const lease = standby.elector.lastObservedLease();
-    const version = lease?.metadata?.resourceVersion;
-    if (lease?.spec?.holderIdentity === leader.identity && version !== undefined) versions.add(version);
-    expect(versions.size).toBeGreaterThanOrEqual(reads);
-  }, { timeout: (reads + 1) * 2.2 * RETRY_MS + 2_000, interval: 20 });
+  await vi.waitFor(
+    () => {
+      const lease = standby.elector.lastObservedLease();
+      const version = lease?.metadata?.resourceVersion;
+      if (lease?.spec?.holderIdentity === leader.identity && version !== undefined) versions.add(version);
+      expect(versions.size).toBeGreaterThanOrEqual(reads);
+    },
+    { timeout: (reads + 1) * 2.2 * RETRY_MS + 2_000, interval: 20 },
+  );
 }
 
 async function leaseHolder(namespace: string): Promise<string | undefined> {
@@ -94,7 +97,9 @@ describe("LeaderElector", () => {
     const ns = await createNamespace(env);
     const a = candidate(ns, uniqueName("a"));
     const b = candidate(ns, uniqueName("b"));
-    await vi.waitFor(() => { expect([a, b].filter((c) => c.startedAt !== undefined)).toHaveLength(1); });
+    await vi.waitFor(() => {
+      expect([a, b].filter((c) => c.startedAt !== undefined)).toHaveLength(1);
+    });
     // Several renew periods later (the standby saw the leader renew three times) it is still exactly one, the same one.
     const [first, second] = a.startedAt !== undefined ? [a, b] : [b, a];
     await standbySawRenewals(second, first, 3);
@@ -107,7 +112,9 @@ describe("LeaderElector", () => {
   it("a graceful stop stops acting, then releases the Lease so the standby takes over at once", async () => {
     const ns = await createNamespace(env);
     const a = candidate(ns, uniqueName("a"));
-    await vi.waitFor(() => { expect(a.elector.isLeader()).toBe(true); });
+    await vi.waitFor(() => {
+      expect(a.elector.isLeader()).toBe(true);
+    });
     const b = candidate(ns, uniqueName("b"));
     await standbySawRenewals(b, a, 2);
     expect(b.elector.isLeader()).toBe(false);
@@ -117,7 +124,12 @@ describe("LeaderElector", () => {
     await a.done;
     expect(a.stoppedAt).toBeDefined();
     // Released: the standby does not wait for the lease to expire, only for its next retry.
-    await vi.waitFor(() => { expect(b.startedAt).toBeDefined(); }, { timeout: 2.2 * RETRY_MS + 1_000, interval: 50 });
+    await vi.waitFor(
+      () => {
+        expect(b.startedAt).toBeDefined();
+      },
+      { timeout: 2.2 * RETRY_MS + 1_000, interval: 50 },
+    );
     expect(b.startedAt! - stoppingAt).toBeLessThan(LEASE_MS);
     expect(b.startedAt!).toBeGreaterThanOrEqual(a.stoppedAt!);
     expect(await leaseHolder(ns)).toBe(b.identity);
@@ -126,7 +138,9 @@ describe("LeaderElector", () => {
   it("when the leader crashes (no release) the standby takes over after the lease expires, within the lease duration bound", async () => {
     const ns = await createNamespace(env);
     const a = candidate(ns, uniqueName("a"), { releaseOnCancel: false });
-    await vi.waitFor(() => { expect(a.elector.isLeader()).toBe(true); });
+    await vi.waitFor(() => {
+      expect(a.elector.isLeader()).toBe(true);
+    });
     const b = candidate(ns, uniqueName("b"));
     await standbySawRenewals(b, a, 2);
 
@@ -134,7 +148,12 @@ describe("LeaderElector", () => {
     a.abort.abort();
     await a.done;
     expect(await leaseHolder(ns)).toBe(a.identity);
-    await vi.waitFor(() => { expect(b.startedAt).toBeDefined(); }, { timeout: TAKEOVER_BOUND_MS + 1_000, interval: 50 });
+    await vi.waitFor(
+      () => {
+        expect(b.startedAt).toBeDefined();
+      },
+      { timeout: TAKEOVER_BOUND_MS + 1_000, interval: 50 },
+    );
     // Not before the crashed leader's lease could have run out (its last renew was at most one retry before the crash)…
     expect(b.startedAt! - crashedAt).toBeGreaterThanOrEqual(LEASE_MS - RETRY_MS);
     // …and within the bound.
@@ -145,13 +164,20 @@ describe("LeaderElector", () => {
   it("a leader that cannot renew stops acting before the other candidate starts", async () => {
     const ns = await createNamespace(env);
     const a = candidate(ns, uniqueName("a"), { viaRelay: true });
-    await vi.waitFor(() => { expect(a.elector.isLeader()).toBe(true); });
+    await vi.waitFor(() => {
+      expect(a.elector.isLeader()).toBe(true);
+    });
     const b = candidate(ns, uniqueName("b"));
     await standbySawRenewals(b, a, 2);
     expect(b.elector.isLeader()).toBe(false);
 
     relay.pause();
-    await vi.waitFor(() => { expect(b.startedAt).toBeDefined(); }, { timeout: TAKEOVER_BOUND_MS + 2_000, interval: 50 });
+    await vi.waitFor(
+      () => {
+        expect(b.startedAt).toBeDefined();
+      },
+      { timeout: TAKEOVER_BOUND_MS + 2_000, interval: 50 },
+    );
     await a.done;
     expect(a.elector.isLeader()).toBe(false);
     expect(a.stoppedAt).toBeDefined();

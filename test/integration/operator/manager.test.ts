@@ -70,22 +70,40 @@ describe("Manager", () => {
     const ns = await createNamespace(env);
     const a = replica(ns);
     const b = replica(ns);
-    await vi.waitFor(() => { expect([a, b].filter((r) => r.manager.isLeader())).toHaveLength(1); }, { timeout: 10_000 });
+    await vi.waitFor(
+      () => {
+        expect([a, b].filter((r) => r.manager.isLeader())).toHaveLength(1);
+      },
+      { timeout: 10_000 },
+    );
     const [leader, standby] = a.manager.isLeader() ? [a, b] : [b, a];
-    await vi.waitFor(() => { expect(standby.manager.readiness()).toEqual({ ready: true }); });
+    await vi.waitFor(() => {
+      expect(standby.manager.readiness()).toEqual({ ready: true });
+    });
 
     await direct.create(ns, "w1");
-    await vi.waitFor(async () => { expect((await direct.get(ns, "w1")).status).toEqual({ reconciledBy: leader.identity }); });
+    await vi.waitFor(async () => {
+      expect((await direct.get(ns, "w1")).status).toEqual({ reconciledBy: leader.identity });
+    });
     expect(standby.reconciler.keys).toEqual([]);
 
     leader.abort.abort();
     await expect(leader.outcome).resolves.toBe("stopped");
-    await vi.waitFor(() => { expect(standby.manager.isLeader()).toBe(true); }, { timeout: 5_000 });
+    await vi.waitFor(
+      () => {
+        expect(standby.manager.isLeader()).toBe(true);
+      },
+      { timeout: 5_000 },
+    );
 
     await direct.create(ns, "w2");
-    await vi.waitFor(async () => { expect((await direct.get(ns, "w2")).status).toEqual({ reconciledBy: standby.identity }); });
+    await vi.waitFor(async () => {
+      expect((await direct.get(ns, "w2")).status).toEqual({ reconciledBy: standby.identity });
+    });
     // The new leader also reconciled what it found in its warm cache (level-triggered): w1 now carries its stamp.
-    await vi.waitFor(async () => { expect((await direct.get(ns, "w1")).status).toEqual({ reconciledBy: standby.identity }); });
+    await vi.waitFor(async () => {
+      expect((await direct.get(ns, "w1")).status).toEqual({ reconciledBy: standby.identity });
+    });
     expect(leader.reconciler.keys).not.toContain(`${ns}/w2`);
   });
 });

@@ -45,19 +45,27 @@ function condition(p: AccessPolicy, type: string) {
 }
 
 async function waitForPolicy(name: string, check: (p: AccessPolicy) => boolean, timeout = 15_000): Promise<AccessPolicy> {
-  return vi.waitFor(async () => {
-    const p = await objects.getPolicy(ns, name);
-    if (!check(p)) throw new Error(`policy ${name} not there yet: ${JSON.stringify(p.status)}`);
-    return p;
-  }, { timeout, interval: 100 });
+  return vi.waitFor(
+    async () => {
+      const p = await objects.getPolicy(ns, name);
+      if (!check(p)) throw new Error(`policy ${name} not there yet: ${JSON.stringify(p.status)}`);
+      return p;
+    },
+    { timeout, interval: 100 },
+  );
 }
 
-const published = (generation: number) => (p: AccessPolicy) =>
-  p.status?.observedGeneration === generation && condition(p, "Ready")?.status === "True";
+const published = (generation: number) => (p: AccessPolicy) => p.status?.observedGeneration === generation && condition(p, "Ready")?.status === "True";
 
 /** The event announcing one policy upsert at `revision`. */
 function upserted(revision: number, policy: CompiledPolicy): Partial<EventBody> {
-  return { v: 2, type: "event", namespace: policy.namespace, revision, changes: [{ op: "put", entry: { v: 2, type: "policy", namespace: policy.namespace, revision, policy } as never }] };
+  return {
+    v: 2,
+    type: "event",
+    namespace: policy.namespace,
+    revision,
+    changes: [{ op: "put", entry: { v: 2, type: "policy", namespace: policy.namespace, revision, policy } as never }],
+  };
 }
 
 describe("AccessPolicy → bus", () => {
@@ -127,23 +135,35 @@ describe("AccessPolicy → bus", () => {
     standIns.push(new StandIn(connections, prefix, { namespace: ns, pod: "db-0", labels: { app: "db" } }));
     const core = kc.makeApiClient(CoreV1Api);
     await vi.waitFor(
-      () => core.createNamespacedPod({ namespace: ns, body: { metadata: { name: "web-0", labels: { app: "web" } }, spec: { containers: [{ name: "app", image: "registry.invalid/app:1" }] } } }),
+      () =>
+        core.createNamespacedPod({
+          namespace: ns,
+          body: { metadata: { name: "web-0", labels: { app: "web" } }, spec: { containers: [{ name: "app", image: "registry.invalid/app:1" }] } },
+        }),
       { timeout: 15_000, interval: 300 },
     );
-    const counted = await waitForPolicy("web", (x) => x.status?.selectedSidecars === 1 && x.status.enforcingSidecars === 1 && condition(x, "Degraded")?.status === "False");
+    const counted = await waitForPolicy(
+      "web",
+      (x) => x.status?.selectedSidecars === 1 && x.status.enforcingSidecars === 1 && condition(x, "Degraded")?.status === "False",
+    );
     expect(condition(counted, "Ready")?.message).toContain("1 of 1 selected live sidecar(s) enforce it");
   });
 
   it("deleting a policy removes it from the bus first, then releases the object", async () => {
     const before = await busEvents(redis, prefix, ns);
     await objects.deletePolicy(ns, "web");
-    await vi.waitFor(async () => {
-      if (await objects.policyExists(ns, "web")) throw new Error("still there");
-    }, { timeout: 15_000, interval: 100 });
+    await vi.waitFor(
+      async () => {
+        if (await objects.policyExists(ns, "web")) throw new Error("still there");
+      },
+      { timeout: 15_000, interval: 100 },
+    );
     expect((await busPolicies(redis, prefix, ns)).has("web")).toBe(false);
     const after = await busEvents(redis, prefix, ns);
     expect(after.slice(0, before.length)).toEqual(before);
-    expect(after.slice(before.length)).toMatchObject([{ v: 2, type: "event", namespace: ns, revision: Number(await redis.get(`${prefix}revision`)), changes: [{ op: "delete", field: "p:web" }] }]);
+    expect(after.slice(before.length)).toMatchObject([
+      { v: 2, type: "event", namespace: ns, revision: Number(await redis.get(`${prefix}revision`)), changes: [{ op: "delete", field: "p:web" }] },
+    ]);
   });
 
   it("garbage from a rogue writer on the stream and in the heartbeats is skipped and counted; nothing crashes", async () => {
@@ -154,19 +174,29 @@ describe("AccessPolicy → bus", () => {
     await redis.xadd(events, "*", "m", JSON.stringify({ v: 99, type: "policy.upsert" }));
     await redis.xadd(events, "*", "x", "y");
     await redis.hset(`${prefix}sidecars`, `${ns}/rogue`, "\u0000garbage");
-    await redis.hset(`${prefix}sidecars`, `${ns}/liar`, JSON.stringify({ v: 2, pod: "other", namespace: ns, labels: {}, epoch: "", appliedRevision: 1, integrity: "", at: Date.now() }));
+    await redis.hset(
+      `${prefix}sidecars`,
+      `${ns}/liar`,
+      JSON.stringify({ v: 2, pod: "other", namespace: ns, labels: {}, epoch: "", appliedRevision: 1, integrity: "", at: Date.now() }),
+    );
 
     await objects.createPolicy(ns, "after-garbage", staffOnly);
     const p = await waitForPolicy("after-garbage", published(1));
     expect((await busPolicies(redis, prefix, ns)).get("after-garbage")).toMatchObject({ revision: p.status?.busRevision });
-    await vi.waitFor(() => {
-      expect(listener.subscriber.refused).toBeGreaterThan(0);
-      expect(listener.appliedRevision).toBe(p.status?.busRevision);
-    }, { timeout: 10_000, interval: 100 });
-    await vi.waitFor(async () => {
-      const line = (await operator.metrics()).split("\n").find((l) => l.startsWith("vigil_operator_bus_invalid_messages "));
-      expect(Number(line?.split(" ")[1])).toBeGreaterThan(0);
-    }, { timeout: 10_000, interval: 200 });
+    await vi.waitFor(
+      () => {
+        expect(listener.subscriber.refused).toBeGreaterThan(0);
+        expect(listener.appliedRevision).toBe(p.status?.busRevision);
+      },
+      { timeout: 10_000, interval: 100 },
+    );
+    await vi.waitFor(
+      async () => {
+        const line = (await operator.metrics()).split("\n").find((l) => l.startsWith("vigil_operator_bus_invalid_messages "));
+        expect(Number(line?.split(" ")[1])).toBeGreaterThan(0);
+      },
+      { timeout: 10_000, interval: 200 },
+    );
     expect(operator.lines.filter((l) => l["level"] === "fatal")).toEqual([]);
     expect(await fetch(`http://127.0.0.1:${operator.adminPort}/healthz`).then((r) => r.status)).toBe(200);
   });

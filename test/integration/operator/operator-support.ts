@@ -61,9 +61,11 @@ export class OperatorProcess {
   private constructor(child: ChildProcess, adminPort: number) {
     this.#child = child;
     this.adminPort = adminPort;
-    this.exited = new Promise((resolve) => child.once("exit", (code) => {
-      resolve(code);
-    }));
+    this.exited = new Promise((resolve) =>
+      child.once("exit", (code) => {
+        resolve(code);
+      }),
+    );
     if (child.stdout !== null) {
       createInterface({ input: child.stdout }).on("line", (line) => {
         try {
@@ -132,16 +134,20 @@ export class OperatorProcess {
 
   /** Ready: every informer synced (a standby is ready too). */
   async waitUntilReady(timeoutMs = 20_000): Promise<void> {
-    await vi.waitFor(async () => {
-      expect((await fetch(`http://127.0.0.1:${this.adminPort}/readyz`)).status).toBe(200);
-    }, { timeout: timeoutMs, interval: 100 });
+    await vi.waitFor(
+      async () => {
+        expect((await fetch(`http://127.0.0.1:${this.adminPort}/readyz`)).status).toBe(200);
+      },
+      { timeout: timeoutMs, interval: 100 },
+    );
   }
 
   /** Reconciles `controller` has finished so far, whatever their result (`vigil_operator_reconcile_total`). */
   async reconciles(controller: string): Promise<number> {
     let total = 0;
     for (const line of (await this.metrics()).split("\n")) {
-      if (line.startsWith("vigil_operator_reconcile_total{") && line.includes(`controller="${controller}"`)) total += Number(line.slice(line.lastIndexOf(" ") + 1));
+      if (line.startsWith("vigil_operator_reconcile_total{") && line.includes(`controller="${controller}"`))
+        total += Number(line.slice(line.lastIndexOf(" ") + 1));
     }
     return total;
   }
@@ -151,9 +157,12 @@ export class OperatorProcess {
    * (the event to wait for before asserting that the change had no effect).
    */
   async reconciledBeyond(controller: string, count: number, timeoutMs = 15_000): Promise<void> {
-    await vi.waitFor(async () => {
-      expect(await this.reconciles(controller)).toBeGreaterThan(count);
-    }, { timeout: timeoutMs, interval: 50 });
+    await vi.waitFor(
+      async () => {
+        expect(await this.reconciles(controller)).toBeGreaterThan(count);
+      },
+      { timeout: timeoutMs, interval: 50 },
+    );
   }
 
   kill(signal: NodeJS.Signals): void {
@@ -250,7 +259,16 @@ export class StandIn {
   constructor(connections: Connections, prefix: string, options: StandInOptions) {
     this.#o = options;
     const { commands, blocking } = connections.open(`stand-in-${options.pod}`);
-    this.subscriber = new BusSubscriber({ redis: commands, blocking, prefix, namespace: options.namespace, keys: () => verifyingOf(), blockMs: 300, retryMinMs: 20, retryMaxMs: 200 });
+    this.subscriber = new BusSubscriber({
+      redis: commands,
+      blocking,
+      prefix,
+      namespace: options.namespace,
+      keys: () => verifyingOf(),
+      blockMs: 300,
+      retryMinMs: 20,
+      retryMaxMs: 200,
+    });
     this.#reporter = new BusReporter({ redis: commands, prefix });
     this.view = new PolicyView({ namespace: options.namespace, labels: options.labels ?? { app: "web" } });
     this.#tail = this.subscriber.run(

@@ -28,7 +28,14 @@ beforeAll(async () => {
   await applyVigilCrds(env);
   ns = await createNamespace(env);
   redis = connections.raw();
-  operator = await OperatorProcess.start(env, { redisUrl: env.redisUrl, prefix, namespace: ns, identity: uniqueName("op"), terminationTimeoutSeconds: 5, heartbeatMaxAgeSeconds: 2 });
+  operator = await OperatorProcess.start(env, {
+    redisUrl: env.redisUrl,
+    prefix,
+    namespace: ns,
+    identity: uniqueName("op"),
+    terminationTimeoutSeconds: 5,
+    heartbeatMaxAgeSeconds: 2,
+  });
   await operator.waitUntilLeading();
 });
 
@@ -50,17 +57,23 @@ function sidecars(...specs: { pod: string; sessions?: number; connections?: numb
 }
 
 async function allLive(count: number): Promise<void> {
-  await vi.waitFor(async () => {
-    expect(await redis.hlen(`${prefix}sidecars`)).toBe(count);
-  }, { timeout: 5_000, interval: 50 });
+  await vi.waitFor(
+    async () => {
+      expect(await redis.hlen(`${prefix}sidecars`)).toBe(count);
+    },
+    { timeout: 5_000, interval: 50 },
+  );
 }
 
 async function waitForPhase(name: string, phases: string[], timeout = 20_000): Promise<SessionTermination> {
-  return vi.waitFor(async () => {
-    const t = await objects.getTermination(ns, name);
-    if (t?.status?.phase === undefined || !phases.includes(t.status.phase)) throw new Error(`phase ${t?.status?.phase ?? "none"}`);
-    return t;
-  }, { timeout, interval: 100 });
+  return vi.waitFor(
+    async () => {
+      const t = await objects.getTermination(ns, name);
+      if (t?.status?.phase === undefined || !phases.includes(t.status.phase)) throw new Error(`phase ${t?.status?.phase ?? "none"}`);
+      return t;
+    },
+    { timeout, interval: 100 },
+  );
 }
 
 /** Events that put the revocation `id` (its publication, and its lift). */
@@ -101,9 +114,12 @@ describe("SessionTermination lifecycle", () => {
       expiresAt: createdAt + 12 * 3_600_000,
     });
     expect(await terminationEvents(id)).toMatchObject([{ type: "event", revision: done.status?.busRevision, changes: [{ op: "put", entry }] }]);
-    await vi.waitFor(async () => {
-      expect(await eventReasons("cut-alice")).toContain("Completed");
-    }, { timeout: 5_000 });
+    await vi.waitFor(
+      async () => {
+        expect(await eventReasons("cut-alice")).toContain("Completed");
+      },
+      { timeout: 5_000 },
+    );
   });
 
   it("fails after the timeout naming the sidecar that heartbeats but never acknowledges, and keeps the others' counts", async () => {
@@ -139,13 +155,21 @@ describe("SessionTermination lifecycle", () => {
   it("ttlSecondsAfterFinished never deletes a termination while its revocation is in force; the same name again is a new termination", async () => {
     sidecars({ pod: "web-0" });
     await allLive(1);
-    const first = await objects.createTermination(ns, "cut-dave", { target: { email: "dave@example.com" }, reason: "phished", revokeFor: "4s", ttlSecondsAfterFinished: 1 });
+    const first = await objects.createTermination(ns, "cut-dave", {
+      target: { email: "dave@example.com" },
+      reason: "phished",
+      revokeFor: "4s",
+      ttlSecondsAfterFinished: 1,
+    });
     const firstId = `${ns}/cut-dave/${first.metadata.uid ?? ""}`;
     const done1 = await waitForPhase("cut-dave", ["Completed", "Failed"]);
     const expiresAt = Date.parse(first.metadata.creationTimestamp ?? "") + 4_000;
-    await vi.waitFor(async () => {
-      expect(await objects.getTermination(ns, "cut-dave")).toBeUndefined();
-    }, { timeout: 20_000, interval: 100 });
+    await vi.waitFor(
+      async () => {
+        expect(await objects.getTermination(ns, "cut-dave")).toBeUndefined();
+      },
+      { timeout: 20_000, interval: 100 },
+    );
     expect(Date.now()).toBeGreaterThanOrEqual(expiresAt); // not at completionTime + 1 s: only once the revocation expired
     expect(Date.parse(done1.status?.completionTime ?? "") + 1_000).toBeLessThan(expiresAt);
 
@@ -166,10 +190,13 @@ describe("SessionTermination lifecycle", () => {
     await waitForPhase("cut-frank", ["Completed"]);
     expect(sidecar?.view.hasRevocation(id)).toBe(true);
     await objects.deleteTermination(ns, "cut-frank");
-    await vi.waitFor(async () => {
-      expect((await busRevocations(redis, prefix, ns)).get(id)?.liftedAt).toBeGreaterThan(0);
-      expect(sidecar?.view.hasRevocation(id)).toBe(false);
-    }, { timeout: 10_000, interval: 100 });
+    await vi.waitFor(
+      async () => {
+        expect((await busRevocations(redis, prefix, ns)).get(id)?.liftedAt).toBeGreaterThan(0);
+        expect(sidecar?.view.hasRevocation(id)).toBe(false);
+      },
+      { timeout: 10_000, interval: 100 },
+    );
   });
 
   it("re-reconciling a termination publishes nothing new", async () => {
@@ -177,7 +204,11 @@ describe("SessionTermination lifecycle", () => {
     await objects.createTermination(ns, "cut-erin", { target: { email: "erin@example.com" }, reason: "test" });
     const done = await waitForPhase("cut-erin", ["Completed", "Failed"]);
     await kc.makeApiClient((await import("@kubernetes/client-node")).CustomObjectsApi).patchNamespacedCustomObject({
-      group: "vigil.dev", version: "v1alpha1", plural: "sessionterminations", namespace: ns, name: "cut-erin",
+      group: "vigil.dev",
+      version: "v1alpha1",
+      plural: "sessionterminations",
+      namespace: ns,
+      name: "cut-erin",
       body: [{ op: "add", path: "/metadata/labels", value: { touched: "yes" } }],
     });
     // A second termination created after the label change: once the operator has handled it, it has handled the

@@ -32,7 +32,10 @@ describe("updateStatus", () => {
     expect(afterWrite.status).toEqual(desired);
     expect(afterWrite.spec).toEqual({ size: 1 });
 
-    const second = await updateStatus(w.api, ref(ns, "s1"), () => ({ ...desired, conditions: [{ message: "ok", reason: "Published", status: "True", type: "Ready" }] }));
+    const second = await updateStatus(w.api, ref(ns, "s1"), () => ({
+      ...desired,
+      conditions: [{ message: "ok", reason: "Published", status: "True", type: "Ready" }],
+    }));
     expect(second.changed).toBe(false);
     expect((await w.get(ns, "s1")).metadata.resourceVersion).toBe(afterWrite.metadata.resourceVersion);
   });
@@ -119,9 +122,12 @@ describe("EventRecorder", () => {
     expect(await recorder.record(obj, "Warning", "BusUnavailable", "down")).toBe(true);
     expect(await recorder.record(obj, "Warning", "BusUnavailable", "still down")).toBe(true);
     expect(await recorder.record(obj, "Warning", "BusUnavailable", "down")).toBe(false);
-    await vi.waitFor(async () => {
-      expect(await recorder.record(obj, "Warning", "BusUnavailable", "down")).toBe(true);
-    }, { timeout: 5_000, interval: 50 });
+    await vi.waitFor(
+      async () => {
+        expect(await recorder.record(obj, "Warning", "BusUnavailable", "down")).toBe(true);
+      },
+      { timeout: 5_000, interval: 50 },
+    );
     const notes = (await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: ns })).items.map((e) => e.note).sort();
     expect(notes).toEqual(["down", "down", "still down"]);
   });

@@ -69,7 +69,9 @@ export async function startRelay(targetHost: string, targetPort: number): Promis
     close: () =>
       new Promise<void>((resolve) => {
         cut();
-        server.close(() => { resolve(); });
+        server.close(() => {
+          resolve();
+        });
       }),
   };
 }

@@ -38,9 +38,13 @@ describe("runtime on the Vigil CRDs", () => {
     informer.start();
     try {
       await informer.waitForSync();
-      await vi.waitFor(() => kubectlOk(env, ["apply", "-f", join(repo, "crds/examples/valid/accesspolicy-allow-by-group.yaml")], { namespace: ns }), { timeout: 15_000 });
+      await vi.waitFor(() => kubectlOk(env, ["apply", "-f", join(repo, "crds/examples/valid/accesspolicy-allow-by-group.yaml")], { namespace: ns }), {
+        timeout: 15_000,
+      });
       const key = `${ns}/web-engineers`;
-      await vi.waitFor(() => { expect(keys).toContain(key); });
+      await vi.waitFor(() => {
+        expect(keys).toContain(key);
+      });
 
       const ref = { group: GROUP, version: VERSION, plural: ACCESS_POLICY.plural, namespace: ns, name: "web-engineers" };
       const api = kc.makeApiClient(CustomObjectsApi);
@@ -51,7 +55,14 @@ describe("runtime on the Vigil CRDs", () => {
         observedGeneration: policy.metadata.generation ?? 0,
         busRevision: 7,
         conditions: [
-          { type: "Accepted", status: "True", observedGeneration: policy.metadata.generation ?? 0, lastTransitionTime: "2026-01-01T00:00:00Z", reason: "Compiled", message: "1 rule" },
+          {
+            type: "Accepted",
+            status: "True",
+            observedGeneration: policy.metadata.generation ?? 0,
+            lastTransitionTime: "2026-01-01T00:00:00Z",
+            reason: "Compiled",
+            message: "1 rule",
+          },
         ],
       });
       const first = await updateStatus(api, ref, (obj) => status(obj as unknown as AccessPolicy));
@@ -61,7 +72,9 @@ describe("runtime on the Vigil CRDs", () => {
       const second = await updateStatus(api, ref, (obj) => status(obj as unknown as AccessPolicy));
       expect(second.changed).toBe(false);
       expect(((await getCustomObject(api, ref)) as unknown as AccessPolicy).metadata.resourceVersion).toBe(written.metadata.resourceVersion);
-      await vi.waitFor(() => { expect(informer.get(key)?.metadata?.resourceVersion).toBe(written.metadata.resourceVersion); });
+      await vi.waitFor(() => {
+        expect(informer.get(key)?.metadata?.resourceVersion).toBe(written.metadata.resourceVersion);
+      });
     } finally {
       await informer.stop();
     }

@@ -42,14 +42,51 @@ describe("sessions.vigil.dev through the aggregation layer", () => {
     const t0 = Date.now() - 60_000;
     // alice: in shop (web-0) and web (api-0); a WebSocket and a tunnel open in shop.
     rig.index.upsertSession(seen(alice, SHOP, { time: t0, startTime: t0 }));
-    rig.index.upsertSession(seen(alice, WEB, { time: t0 + 1000, workload: { namespace: WEB, pod: "api-0", kind: "Deployment", name: "api" }, clientIP: "203.0.113.8" }));
-    rig.index.upsertFlow({ sessionId: alice, workload: { namespace: SHOP, pod: "web-0" }, flowId: "1", kind: "websocket", peer: "203.0.113.7:50000", port: 8080, bytesIn: 512, bytesOut: 2048, openedAt: t0 + 2000 });
-    rig.index.upsertFlow({ sessionId: alice, workload: { namespace: SHOP, pod: "web-0" }, flowId: "2", kind: "tunnel", peer: "203.0.113.7:50001", port: 5432, bytesIn: 100, bytesOut: 200, openedAt: t0 + 3000 });
-    rig.index.recordEvent({ sessionId: alice, workload: { namespace: SHOP, pod: "web-0" }, time: t0 + 2000, type: "flow.opened", code: "VF001I", outcome: "success" });
+    rig.index.upsertSession(
+      seen(alice, WEB, { time: t0 + 1000, workload: { namespace: WEB, pod: "api-0", kind: "Deployment", name: "api" }, clientIP: "203.0.113.8" }),
+    );
+    rig.index.upsertFlow({
+      sessionId: alice,
+      workload: { namespace: SHOP, pod: "web-0" },
+      flowId: "1",
+      kind: "websocket",
+      peer: "203.0.113.7:50000",
+      port: 8080,
+      bytesIn: 512,
+      bytesOut: 2048,
+      openedAt: t0 + 2000,
+    });
+    rig.index.upsertFlow({
+      sessionId: alice,
+      workload: { namespace: SHOP, pod: "web-0" },
+      flowId: "2",
+      kind: "tunnel",
+      peer: "203.0.113.7:50001",
+      port: 5432,
+      bytesIn: 100,
+      bytesOut: 200,
+      openedAt: t0 + 3000,
+    });
+    rig.index.recordEvent({
+      sessionId: alice,
+      workload: { namespace: SHOP, pod: "web-0" },
+      time: t0 + 2000,
+      type: "flow.opened",
+      code: "VF001I",
+      outcome: "success",
+    });
     // bob: contractors, in shop only.
-    rig.index.upsertSession(seen(bob, SHOP, { identity: { issuer: "https://login.example.test/", subject: "bob", groups: ["contractors"] }, clientIP: "198.51.100.20", userAgent: "Mozilla/5.0 (X11)" }));
+    rig.index.upsertSession(
+      seen(bob, SHOP, {
+        identity: { issuer: "https://login.example.test/", subject: "bob", groups: ["contractors"] },
+        clientIP: "198.51.100.20",
+        userAgent: "Mozilla/5.0 (X11)",
+      }),
+    );
     // carol: in shop, already ended.
-    rig.index.upsertSession(seen(carol, SHOP, { identity: { issuer: "https://login.example.test/", subject: "carol", email: "carol@example.test", groups: ["engineers"] } }));
+    rig.index.upsertSession(
+      seen(carol, SHOP, { identity: { issuer: "https://login.example.test/", subject: "carol", email: "carol@example.test", groups: ["engineers"] } }),
+    );
     rig.index.endSession({ sessionId: carol, time: Date.now(), reason: "IdleTimeout", detail: "no request for 15m" });
   }, 180_000);
 
@@ -69,10 +106,17 @@ describe("sessions.vigil.dev through the aggregation layer", () => {
     });
 
     it("serves the group and version documents through the aggregator", async () => {
-      const group = JSON.parse(await kubectlOk(env, ["get", "--raw", "/apis/sessions.vigil.dev"])) as { name: string; preferredVersion: { groupVersion: string } };
+      const group = JSON.parse(await kubectlOk(env, ["get", "--raw", "/apis/sessions.vigil.dev"])) as {
+        name: string;
+        preferredVersion: { groupVersion: string };
+      };
       expect(group).toMatchObject({ kind: "APIGroup", name: "sessions.vigil.dev", preferredVersion: { groupVersion: "sessions.vigil.dev/v1alpha1" } });
-      const resources = JSON.parse(await kubectlOk(env, ["get", "--raw", "/apis/sessions.vigil.dev/v1alpha1"])) as { resources: { name: string; shortNames: string[]; categories: string[] }[] };
-      expect(resources.resources).toEqual([expect.objectContaining({ name: "vigilsessions", namespaced: true, kind: "VigilSession", shortNames: ["vs"], categories: ["vigil"] })]);
+      const resources = JSON.parse(await kubectlOk(env, ["get", "--raw", "/apis/sessions.vigil.dev/v1alpha1"])) as {
+        resources: { name: string; shortNames: string[]; categories: string[] }[];
+      };
+      expect(resources.resources).toEqual([
+        expect.objectContaining({ name: "vigilsessions", namespaced: true, kind: "VigilSession", shortNames: ["vs"], categories: ["vigil"] }),
+      ]);
     });
 
     it("explains vigilsession and its fields from the OpenAPI v3 schema", async () => {
@@ -101,7 +145,20 @@ describe("sessions.vigil.dev through the aggregation layer", () => {
 
     it("adds GROUPS, USER AGENT, FIRST IP and END REASON with -o wide; an ended session shows its end reason", async () => {
       const rows = tableRows(await get(["vs", "-o", "wide"], SHOP));
-      expect(Object.keys(rows[0] ?? {})).toEqual(["ID", "USER", "WORKLOADS", "CLIENT", "STATE", "FLOWS", "AGE", "LAST ACTIVE", "GROUPS", "USER AGENT", "FIRST IP", "END REASON"]);
+      expect(Object.keys(rows[0] ?? {})).toEqual([
+        "ID",
+        "USER",
+        "WORKLOADS",
+        "CLIENT",
+        "STATE",
+        "FLOWS",
+        "AGE",
+        "LAST ACTIVE",
+        "GROUPS",
+        "USER AGENT",
+        "FIRST IP",
+        "END REASON",
+      ]);
       const byId = new Map(rows.map((r) => [r["ID"], r]));
       expect(byId.get(alice)).toMatchObject({ GROUPS: "engineers,oncall", "USER AGENT": "curl/8.5.0", "FIRST IP": "203.0.113.7", "END REASON": "<none>" });
       expect(byId.get(bob)).toMatchObject({ "USER AGENT": "Mozilla/5.0 (X11)" });
@@ -114,7 +171,13 @@ describe("sessions.vigil.dev through the aggregation layer", () => {
         apiVersion: "sessions.vigil.dev/v1alpha1",
         kind: "VigilSession",
         metadata: { name: alice, namespace: SHOP },
-        identity: { issuer: "https://login.example.test/", subject: "alice", email: "alice@example.test", groups: ["engineers", "oncall"], claims: { team: "payments" } },
+        identity: {
+          issuer: "https://login.example.test/",
+          subject: "alice",
+          email: "alice@example.test",
+          groups: ["engineers", "oncall"],
+          claims: { team: "payments" },
+        },
         state: "Active",
         stale: false,
         firstIP: "203.0.113.7",
@@ -124,7 +187,10 @@ describe("sessions.vigil.dev through the aggregation layer", () => {
         admittedBy: [{ policy: "shop-access", rule: "engineers" }],
         recentEvents: [{ type: "flow.opened", code: "VF001I", outcome: "success", pod: "web-0" }],
       });
-      expect(s.flows.map((f) => [f.kind, f.port, f.bytesIn, f.bytesOut])).toEqual([["websocket", 8080, 512, 2048], ["tunnel", 5432, 100, 200]]);
+      expect(s.flows.map((f) => [f.kind, f.port, f.bytesIn, f.bytesOut])).toEqual([
+        ["websocket", 8080, 512, 2048],
+        ["tunnel", 5432, 100, 200],
+      ]);
       expect(s.endTime).toBeUndefined();
       const yaml = await get(["vs", alice, "-o", "yaml"], SHOP);
       expect(yaml).toContain("kind: VigilSession");
@@ -143,12 +209,24 @@ describe("sessions.vigil.dev through the aggregation layer", () => {
     });
 
     it("pages with --chunk-size: several requests with limit and continue, every object exactly once", async () => {
-      const out = await kubectl(env, ["get", "vigilsessions", "-A", "--chunk-size=2", "-o", "custom-columns=NS:.metadata.namespace,ID:.metadata.name", "--no-headers", "-v=6"]);
+      const out = await kubectl(env, [
+        "get",
+        "vigilsessions",
+        "-A",
+        "--chunk-size=2",
+        "-o",
+        "custom-columns=NS:.metadata.namespace,ID:.metadata.name",
+        "--no-headers",
+        "-v=6",
+      ]);
       expect(out.code).toBe(0);
       const pages = out.stderr.split("\n").filter((l) => l.includes("/apis/sessions.vigil.dev/v1alpha1/vigilsessions?") && l.includes("limit=2"));
       expect(pages.length).toBeGreaterThanOrEqual(2);
       expect(pages.some((l) => l.includes("continue="))).toBe(true);
-      const names = out.stdout.trim().split("\n").map((l) => l.split(/\s+/).join("/"));
+      const names = out.stdout
+        .trim()
+        .split("\n")
+        .map((l) => l.split(/\s+/).join("/"));
       expect(new Set(names).size).toBe(names.length);
       expect(names.filter((n) => n.endsWith(alice)).sort()).toEqual([`${SHOP}/${alice}`, `${WEB}/${alice}`]);
       expect(names.length).toBe(rig.index.count(""));
@@ -156,7 +234,12 @@ describe("sessions.vigil.dev through the aggregation layer", () => {
 
     it("filters with --field-selector on user, email, group, workload, state and client IP", async () => {
       const ids = async (selector: string, namespace = SHOP): Promise<string[]> =>
-        (await get(["vs", "--field-selector", selector, "-o", "name"], namespace)).trim().split("\n").filter((l) => l !== "").map((l) => l.split("/")[1] ?? "").sort();
+        (await get(["vs", "--field-selector", selector, "-o", "name"], namespace))
+          .trim()
+          .split("\n")
+          .filter((l) => l !== "")
+          .map((l) => l.split("/")[1] ?? "")
+          .sort();
       expect(await ids("user=bob")).toEqual([bob]);
       expect(await ids("user=alice@example.test")).toEqual([alice]);
       expect(await ids("email=CAROL@example.test")).toEqual([carol]);
@@ -197,17 +280,27 @@ describe("sessions.vigil.dev through the aggregation layer", () => {
 
   describe("watching", () => {
     it("streams new sessions and changes to kubectl get -w", async () => {
-      const watcher = spawn(env.kubectl, ["get", "vigilsessions", "-n", SHOP, "-w", `--cache-dir=${join(env.dir, "kubectl-cache")}`], { env: { ...process.env, KUBECONFIG: env.kubeconfig } });
+      const watcher = spawn(env.kubectl, ["get", "vigilsessions", "-n", SHOP, "-w", `--cache-dir=${join(env.dir, "kubectl-cache")}`], {
+        env: { ...process.env, KUBECONFIG: env.kubeconfig },
+      });
       let out = "";
       watcher.stdout.on("data", (d: Buffer) => (out += d.toString()));
       watcher.stderr.on("data", (d: Buffer) => (out += d.toString()));
       try {
-        await waitFor(() => { expect(out).toContain(bob); });
+        await waitFor(() => {
+          expect(out).toContain(bob);
+        });
         const dave = newSessionId();
-        rig.index.upsertSession(seen(dave, SHOP, { identity: { issuer: "https://login.example.test/", subject: "dave", groups: [] }, clientIP: "198.51.100.44" }));
-        await waitFor(() => { expect(out).toMatch(new RegExp(`${dave}\\s+dave\\s+web\\s+198\\.51\\.100\\.44\\s+Active`)); });
+        rig.index.upsertSession(
+          seen(dave, SHOP, { identity: { issuer: "https://login.example.test/", subject: "dave", groups: [] }, clientIP: "198.51.100.44" }),
+        );
+        await waitFor(() => {
+          expect(out).toMatch(new RegExp(`${dave}\\s+dave\\s+web\\s+198\\.51\\.100\\.44\\s+Active`));
+        });
         rig.index.endSession({ sessionId: dave, time: Date.now(), reason: "Terminated" });
-        await waitFor(() => { expect(out).toMatch(new RegExp(`${dave}\\s+dave\\s+web\\s+198\\.51\\.100\\.44\\s+Ended`)); });
+        await waitFor(() => {
+          expect(out).toMatch(new RegExp(`${dave}\\s+dave\\s+web\\s+198\\.51\\.100\\.44\\s+Ended`));
+        });
         expect(out.match(/^ID\s+USER/gm)).toHaveLength(1); // one header: watch events reuse the list's columns
       } finally {
         watcher.kill("SIGTERM");
@@ -216,7 +309,10 @@ describe("sessions.vigil.dev through the aggregation layer", () => {
 
     it("sends bookmarks and the initial-events-end marker to watch-list clients", async () => {
       const path = `/apis/sessions.vigil.dev/v1alpha1/namespaces/${WEB}/vigilsessions?watch=1&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&resourceVersion=&timeoutSeconds=1`;
-      const lines = (await kubectlOk(env, ["get", "--raw", path])).trim().split("\n").map((l) => JSON.parse(l) as { type: string; object: { metadata: { name?: string; annotations?: Record<string, string> } } });
+      const lines = (await kubectlOk(env, ["get", "--raw", path]))
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { type: string; object: { metadata: { name?: string; annotations?: Record<string, string> } } });
       expect(lines.map((l) => l.type)).toEqual(["ADDED", "BOOKMARK"]);
       expect(lines[0]?.object.metadata.name).toBe(alice);
       expect(lines[1]?.object.metadata.annotations).toEqual({ "k8s.io/initial-events-end": "true" });
@@ -239,7 +335,9 @@ describe("sessions.vigil.dev through the aggregation layer", () => {
       expect(mine.map((r) => r["ID"]).sort()).toContain(alice);
       const other = await kubectl(env, ["get", "vs", `--as=${JANE}`], { namespace: WEB });
       expect(other.code).not.toBe(0);
-      expect(other.stderr).toContain(`Error from server (Forbidden): vigilsessions.sessions.vigil.dev is forbidden: User "${JANE}" cannot list resource "vigilsessions" in API group "sessions.vigil.dev" in the namespace "${WEB}"`);
+      expect(other.stderr).toContain(
+        `Error from server (Forbidden): vigilsessions.sessions.vigil.dev is forbidden: User "${JANE}" cannot list resource "vigilsessions" in API group "sessions.vigil.dev" in the namespace "${WEB}"`,
+      );
       const all = await kubectl(env, ["get", "vs", "-A", `--as=${JANE}`]);
       expect(all.stderr).toContain("at the cluster scope");
       const single = await kubectl(env, ["get", "vs", alice, `--as=${JANE}`], { namespace: WEB });

@@ -1,7 +1,7 @@
 /**
  * Sessions fed by the sidecars' audit events, end to end with real parts: the chart installed; vigil-operator run as
  * a local process from the installed Deployment's environment (controllers, webhook, sessions API and audit ingest)
- * with the chart's ServiceAccount; the aggregation layer routed to its sessions API; two injected sidecars (pods
+ * with the chart's ServiceAccount; the aggregation layer routed to its sessions API (live-operator.ts); two injected sidecars (pods
  * web-0 in one namespace, api-0 in another) run as local processes with the configuration the injection produced,
  * in front of a local application. Then, through kubectl and the API server only:
  *   - the journey (alice: download, WebSocket, tunnel, and a request in the second namespace; bob: a WebSocket and a
@@ -16,11 +16,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { get, type IncomingMessage } from "node:http";
-import { connect, type Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import type { Socket } from "node:net";
 import type { V1Pod } from "@kubernetes/client-node";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -29,14 +26,22 @@ import type { VigilSession } from "../../../operator/api/sessions/v1alpha1.ts";
 import { auditSubject } from "../../../operator/api/audit/stream.ts";
 import { createKeyRing } from "../../../lib/sealing.ts";
 import { clusterEnv, type ClusterEnv } from "../../cluster/env.ts";
-import { routeService } from "../../cluster/service-route.ts";
-import { chartDir, helm, helmOk, objectsOf, type K8sObject } from "../chart/helm.ts";
-import { AUDIENCE, createIssuer, echo, ISSUER, openTunnel, startEchoServer, startUpstreamApp, type EchoServer, type Issuer, type UpstreamApp } from "../sidecar/proxy-harness.ts";
+import {
+  AUDIENCE,
+  createIssuer,
+  echo,
+  ISSUER,
+  openTunnel,
+  startEchoServer,
+  startUpstreamApp,
+  type EchoServer,
+  type Issuer,
+  type UpstreamApp,
+} from "../sidecar/proxy-harness.ts";
 import { kubectl, kubectlJson, kubectlOk } from "../support/kubectl.ts";
-import { startLocalProcess, type LocalProcess } from "../support/local-process.ts";
 import { startInjectedSidecar, type LocalSidecar } from "../e2e/local-sidecar.ts";
-import { localOperatorConfig, type LocalOperatorConfig } from "../e2e/local-operator.ts";
-import { tableRows, waitForAvailable } from "./rig.ts";
+import { startLiveOperator, type LiveOperator } from "./live-operator.ts";
+import { tableRows } from "./rig.ts";
 
 const id = randomBytes(3).toString("hex");
 const RELEASE = `vigil-audit-${id}`;
@@ -95,7 +100,9 @@ function request(port: number, path: string, token: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = get({ host: "127.0.0.1", port, path, agent: false, headers: { authorization: `Bearer ${token}`, connection: "close" } }, (res) => {
       res.resume();
-      res.on("end", () => { resolve(res.statusCode ?? 0); });
+      res.on("end", () => {
+        resolve(res.statusCode ?? 0);
+      });
     });
     req.on("error", reject);
   });
@@ -111,16 +118,22 @@ async function download(port: number, token: string, bytes: number): Promise<{ r
   res.on("data", (chunk: Buffer) => (received += chunk.length));
   res.on("error", () => undefined);
   const closed = closeOf(res);
-  await waitFor(() => {
-    if (received < bytes) throw new Error(`${received} bytes so far`);
-  }, 10_000, 20);
+  await waitFor(
+    () => {
+      if (received < bytes) throw new Error(`${received} bytes so far`);
+    },
+    10_000,
+    20,
+  );
   return { res, received: () => received, closed };
 }
 
 /** Resolves when `emitter` closes, whatever errors it reported before (a reset emits `error` first). */
 function closeOf(emitter: { once(event: "close", listener: () => void): unknown }): Promise<void> {
   return new Promise((resolve) => {
-    emitter.once("close", () => { resolve(); });
+    emitter.once("close", () => {
+      resolve();
+    });
   });
 }
 
@@ -137,96 +150,50 @@ async function wsEcho(ws: WebSocket, text: string): Promise<string> {
   return reply.toString();
 }
 
-async function tcpReachable(port: number): Promise<boolean> {
-  const socket = connect(port, "127.0.0.1");
-  try {
-    await once(socket, "connect");
-    return true;
-  } catch {
-    return false;
-  } finally {
-    socket.destroy();
-  }
-}
-
 describe("sessions from the sidecars' audit events, through kubectl", () => {
   let env: ClusterEnv;
-  let dir: string;
   let issuer: Issuer;
   let app: UpstreamApp;
   let echoServer: EchoServer;
-  let opConfig: LocalOperatorConfig;
-  let operator: LocalProcess | undefined;
+  let operator: LiveOperator | undefined;
   let shop: LocalSidecar | undefined;
   let web: LocalSidecar | undefined;
   let redis: Redis;
-  let unroute: (() => Promise<void>) | undefined;
-  let installed = false;
   const tokens: Record<string, string> = {};
   const live: { aliceWs?: WebSocket; bobWs?: WebSocket; tunnel?: Socket; stream?: Awaited<ReturnType<typeof download>> } = {};
 
   const session = (namespace: string, name: string): Promise<VigilSession> => kubectlJson<VigilSession>(env, ["get", "vigilsession", name], { namespace });
-  const sessions = async (namespace: string): Promise<VigilSession[]> => (await kubectlJson<{ items: VigilSession[] }>(env, ["get", "vigilsessions"], { namespace })).items;
+  const sessions = async (namespace: string): Promise<VigilSession[]> =>
+    (await kubectlJson<{ items: VigilSession[] }>(env, ["get", "vigilsessions"], { namespace })).items;
   const byUser = async (namespace: string, subject: string): Promise<VigilSession> => {
     const found = (await sessions(namespace)).find((s) => s.identity.subject === subject);
     if (found === undefined) throw new Error(`no session of ${subject} in ${namespace} yet`);
     return found;
   };
   const metric = async (name: string, labels: string): Promise<number> => {
-    const text = await (await fetch(`http://127.0.0.1:${opConfig.adminPort}/metrics`)).text();
+    const text = await (await fetch(`http://127.0.0.1:${operator?.config.adminPort ?? 0}/metrics`)).text();
     const line = text.split("\n").find((l) => l.startsWith(`${name}{${labels}}`));
     return line === undefined ? 0 : Number(line.split(" ").at(-1));
   };
 
   beforeAll(async () => {
     env = clusterEnv();
-    dir = await mkdtemp(join(tmpdir(), "vigil-audit-"));
     redis = new Redis(env.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
     [issuer, app, echoServer] = await Promise.all([createIssuer(), startUpstreamApp(), startEchoServer()]);
     for (const ns of [SHOP, WEB]) {
       await kubectlOk(env, ["create", "namespace", ns]);
       await kubectlOk(env, ["label", "namespace", ns, "vigil.dev/injection=enabled"]);
     }
-    const values = {
-      bus: { prefix: PREFIX },
-      redis: { mode: "external", external: { url: env.redisUrl } },
-      injection: { namespaces: [SHOP, WEB] },
-      operator: { heartbeatMaxAgeSeconds: 5 },
-      sidecar: { issuers: [{ issuer: ISSUER, audiences: [AUDIENCE], algorithms: ["ES256"], jwks: issuer.jwks }] },
-    };
-    await writeFile(join(dir, "values.json"), JSON.stringify(values));
-    await helmOk(env, ["install", RELEASE, chartDir, "-n", SYSTEM, "--create-namespace", "--take-ownership", "-f", join(dir, "values.json"), "--timeout", "60s"], 90_000);
-    installed = true;
-    const manifest = objectsOf(await helmOk(env, ["get", "manifest", RELEASE, "-n", SYSTEM]));
-    const named = (kind: string, suffix = ""): K8sObject => {
-      const found = manifest.find((o) => o.kind === kind && o.metadata.name.endsWith(suffix));
-      if (found === undefined) throw new Error(`the chart rendered no ${kind}`);
-      return found;
-    };
-
-    opConfig = await localOperatorConfig(env, SYSTEM, named("Deployment", "-operator").metadata.name, dir);
-    expect(opConfig.sessionsApiPort).toBeGreaterThan(0);
-    operator = startLocalProcess("operator/main.ts", opConfig.env);
-    const proc = operator;
-    await waitFor(async () => {
-      if (!proc.running()) throw new Error(`operator exited:\n${proc.output()}`);
-      const ready = await fetch(`http://127.0.0.1:${opConfig.adminPort}/readyz`).then((r) => r.ok, () => false);
-      if (!ready || !(await tcpReachable(opConfig.webhookPort)) || !(await tcpReachable(opConfig.sessionsApiPort))) throw new Error("operator not ready");
-    }, 60_000);
-
-    // The injection webhook and the sessions API: both reach this process.
-    const webhookName = named("MutatingWebhookConfiguration").metadata.name;
-    const caBundle = await waitFor(async () => {
-      const mwc = await kubectlJson<{ webhooks: { clientConfig: { caBundle?: string } }[] }>(env, ["get", "mutatingwebhookconfiguration", webhookName]);
-      const bundle = mwc.webhooks[0]?.clientConfig.caBundle ?? "";
-      if (bundle === "") throw new Error("caBundle not set yet");
-      return bundle;
+    operator = await startLiveOperator(env, {
+      release: RELEASE,
+      system: SYSTEM,
+      values: {
+        bus: { prefix: PREFIX },
+        injection: { namespaces: [SHOP, WEB] },
+        operator: { heartbeatMaxAgeSeconds: 5 },
+        sidecar: { issuers: [{ issuer: ISSUER, audiences: [AUDIENCE], algorithms: ["ES256"], jwks: issuer.jwks }] },
+      },
     });
-    const url = `https://127.0.0.1:${opConfig.webhookPort}/mutate-pods`;
-    const patch = [0, 1].map((i) => ({ op: "replace", path: `/webhooks/${i}/clientConfig`, value: { url, caBundle } }));
-    await kubectlOk(env, ["patch", "mutatingwebhookconfiguration", webhookName, "--type=json", "-p", JSON.stringify(patch)]);
-    unroute = await routeService(env, { namespace: SYSTEM, name: opConfig.env["VIGIL_WEBHOOK_SERVICE_NAME"] ?? "", port: 8443 }, opConfig.sessionsApiPort);
-    await waitForAvailable(env);
 
     // Two protected pods (no kubelet: their sidecars run here with the injected configuration).
     for (const ns of [SHOP, WEB]) await waitFor(() => kubectlOk(env, ["get", "serviceaccount", "default"], { namespace: ns }));
@@ -256,12 +223,9 @@ describe("sessions from the sidecars' audit events, through kubectl", () => {
     await web?.stop();
     for (const ns of [SHOP, WEB]) await kubectl(env, ["delete", "accesspolicies.vigil.dev", "--all", "--timeout=15s"], { namespace: ns });
     await operator?.stop();
-    await unroute?.();
     await Promise.all([app.close(), echoServer.close()]);
     redis.disconnect();
-    if (installed) await helm(env, ["uninstall", RELEASE, "-n", SYSTEM, "--timeout", "60s"]);
-    for (const ns of [SHOP, WEB, SYSTEM]) await kubectl(env, ["delete", "namespace", ns, "--wait=false"]);
-    await rm(dir, { recursive: true, force: true });
+    for (const ns of [SHOP, WEB]) await kubectl(env, ["delete", "namespace", ns, "--wait=false"]);
   }, 120_000);
 
   it("shows the journey in kubectl get vigilsessions: two users, a download, a WebSocket, a tunnel, with kinds, ports and bytes; the refusal among the events", async () => {
@@ -289,10 +253,15 @@ describe("sessions from the sidecars' audit events, through kubectl", () => {
       const kind = (k: string) => s.flows.find((f) => f.kind === k);
       const [ws, tunnel, stream] = [kind("websocket"), kind("tunnel"), kind("stream")];
       if (ws === undefined || tunnel === undefined || stream === undefined) throw new Error(`flows: ${JSON.stringify(s.flows)}`);
-      if (ws.bytesIn < 5000 || ws.bytesOut < 5000 || tunnel.bytesIn < 3000 || tunnel.bytesOut < 3000 || stream.bytesOut < 50_000) throw new Error(`bytes not reported yet: ${JSON.stringify(s.flows)}`);
+      if (ws.bytesIn < 5000 || ws.bytesOut < 5000 || tunnel.bytesIn < 3000 || tunnel.bytesOut < 3000 || stream.bytesOut < 50_000)
+        throw new Error(`bytes not reported yet: ${JSON.stringify(s.flows)}`);
       return s;
     });
-    expect(aliceSession).toMatchObject({ identity: { issuer: ISSUER, subject: "alice", email: "alice@example.test", groups: ["engineers"] }, state: "Active", stale: false });
+    expect(aliceSession).toMatchObject({
+      identity: { issuer: ISSUER, subject: "alice", email: "alice@example.test", groups: ["engineers"] },
+      state: "Active",
+      stale: false,
+    });
     expect(aliceSession.flows.map((f) => [f.kind, f.pod, f.port]).sort()).toEqual([
       ["stream", "web-0", app.port],
       ["tunnel", "web-0", echoServer.port],
@@ -314,15 +283,23 @@ describe("sessions from the sidecars' audit events, through kubectl", () => {
       return s;
     });
     expect(bobSession.flows.map((f) => f.kind)).toEqual(["websocket"]);
-    expect(bobSession.recentEvents.find((e) => e.code === "VS003W")).toMatchObject({ type: "session.refused", outcome: "failure", reason: `DENIED_BY_RULE by ${SHOP}/shop/no-admin-for-outsiders (http)` });
+    expect(bobSession.recentEvents.find((e) => e.code === "VS003W")).toMatchObject({
+      type: "session.refused",
+      outcome: "failure",
+      reason: `DENIED_BY_RULE by ${SHOP}/shop/no-admin-for-outsiders (http)`,
+    });
 
     // The sidecar's stdout: the same events as JSON lines, correlated by cid, without personal data.
     const lines = (shop?.output() ?? "").split("\n").filter((l) => l.includes('"code":"V'));
     const starts = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l["event"] === "session.start");
     expect(starts.map((l) => l["subject"]).sort()).toEqual(["alice", "bob"]);
-    for (const l of starts) expect(l).toMatchObject({ code: "VS001I", cid: expect.stringMatching(/^c_[A-Za-z0-9_-]{22}$/) as unknown, groupCount: 1, issuer: ISSUER });
+    for (const l of starts)
+      expect(l).toMatchObject({ code: "VS001I", cid: expect.stringMatching(/^c_[A-Za-z0-9_-]{22}$/) as unknown, groupCount: 1, issuer: ISSUER });
     for (const secret of ["alice@example.test", "bob@example.test", aliceSession.metadata.name, bobSession.metadata.name, "engineers", "contractors"]) {
-      expect(lines.filter((l) => l.includes(secret)), secret).toEqual([]);
+      expect(
+        lines.filter((l) => l.includes(secret)),
+        secret,
+      ).toEqual([]);
     }
   });
 
@@ -356,8 +333,8 @@ describe("sessions from the sidecars' audit events, through kubectl", () => {
       expect(await metric("vigil_operator_audit_entries_refused_total", 'code="AUDIT_ENTRY_REPLAYED"')).toBe(before.replayed + 1);
       expect(await metric("vigil_operator_audit_entries_refused_total", 'code="AUDIT_ENTRY_MALFORMED"')).toBe(before.malformed + 1);
     });
-    expect(operator?.running()).toBe(true);
-    expect(operator?.output()).toContain('"code":"VO030W"');
+    expect(operator?.process.running()).toBe(true);
+    expect(operator?.process.output()).toContain('"code":"VO030W"');
 
     // …and the operator goes on ingesting: a new session appears.
     expect(await request(shop?.port ?? 0, "/hello", tokens["carol"] ?? "")).toBe(200);
@@ -366,7 +343,11 @@ describe("sessions from the sidecars' audit events, through kubectl", () => {
 
   it("resets exactly that session's flows on kubectl delete vigilsession; where the session is still listed it shows its end reason", async () => {
     const alice = await byUser(SHOP, "alice");
-    const closed: Promise<unknown>[] = [closeOf(live.aliceWs as WebSocket), closeOf(live.tunnel as Socket), live.stream?.closed ?? Promise.reject(new Error("no download"))];
+    const closed: Promise<unknown>[] = [
+      closeOf(live.aliceWs as WebSocket),
+      closeOf(live.tunnel as Socket),
+      live.stream?.closed ?? Promise.reject(new Error("no download")),
+    ];
     const deleted = await kubectlOk(env, ["delete", "vigilsession", alice.metadata.name], { namespace: SHOP });
     expect(deleted).toContain(`vigilsession.sessions.vigil.dev "${alice.metadata.name}" deleted`);
     await Promise.all(closed);

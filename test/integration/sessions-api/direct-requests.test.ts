@@ -92,7 +92,9 @@ describe("requests that bypass the aggregator", () => {
     const log = createLogger({ name: "vigil-operator", level: "silent" });
     const { ca, serving } = await generateWebhookCerts({ service: "sessions", namespace: NS, extraDnsNames: ["localhost"] });
     caPem = ca.certPem;
-    auth = watchAuthConfig(kc, log, (config) => { server.setClientCa(config.caPem); });
+    auth = watchAuthConfig(kc, log, (config) => {
+      server.setClientCa(config.caPem);
+    });
     await auth.synced;
     const customObjects = kc.makeApiClient(CustomObjectsApi);
     server = await startSessionsServer({
@@ -151,9 +153,14 @@ describe("requests that bypass the aggregator", () => {
     });
 
     it("serves metadata only to metadata clients (kube-controller-manager's garbage collector lists and watches every deletable resource)", async () => {
-      const accept = "application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
+      const accept =
+        "application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
       const answer = await call(list, frontProxy, { ...spoofed, Accept: accept });
-      expect(answer.json()).toMatchObject({ kind: "PartialObjectMetadataList", apiVersion: "meta.k8s.io/v1", items: [{ kind: "PartialObjectMetadata", metadata: { name: session, namespace: NS } }] });
+      expect(answer.json()).toMatchObject({
+        kind: "PartialObjectMetadataList",
+        apiVersion: "meta.k8s.io/v1",
+        items: [{ kind: "PartialObjectMetadata", metadata: { name: session, namespace: NS } }],
+      });
       expect(answer.body).not.toContain("identity");
     });
 
@@ -161,7 +168,12 @@ describe("requests that bypass the aggregator", () => {
       const jane = { "X-Remote-User": JANE, "X-Remote-Group": "system:authenticated" };
       const refused = await call(list, frontProxy, jane);
       expect(refused.status).toBe(403);
-      expect(refused.json()).toMatchObject({ reason: "Forbidden", message: expect.stringContaining(`User "${JANE}" cannot list resource "vigilsessions" in API group "sessions.vigil.dev" in the namespace "${NS}"`) as unknown });
+      expect(refused.json()).toMatchObject({
+        reason: "Forbidden",
+        message: expect.stringContaining(
+          `User "${JANE}" cannot list resource "vigilsessions" in API group "sessions.vigil.dev" in the namespace "${NS}"`,
+        ) as unknown,
+      });
       // (No APIService here, so kubectl cannot check the resource name: apply the Role as a manifest.)
       const role = `apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
@@ -171,14 +183,20 @@ rules: [{apiGroups: [sessions.vigil.dev], resources: [vigilsessions], verbs: [ge
       await kubectlOk(env, ["apply", "-f", "-"], { namespace: NS, input: role });
       await kubectlOk(env, ["create", "rolebinding", "jane-reads", "--role=read-sessions", `--user=${JANE}`], { namespace: NS });
       // Decisions are cached for 10 s: ask for the object (a different review) rather than the list again.
-      const allowed = await vi.waitFor(async () => {
-        const a = await call(`${list}/${session}`, frontProxy, jane);
-        expect(a.status).toBe(200);
-        return a;
-      }, { timeout: 15_000, interval: 250 });
+      const allowed = await vi.waitFor(
+        async () => {
+          const a = await call(`${list}/${session}`, frontProxy, jane);
+          expect(a.status).toBe(200);
+          return a;
+        },
+        { timeout: 15_000, interval: 250 },
+      );
       expect(allowed.json()).toMatchObject({ kind: "VigilSession" });
       expect((await call(`${list}/${session}`, frontProxy, jane, "DELETE")).status).toBe(403);
-      expect((await call(`/apis/sessions.vigil.dev/v1alpha1/vigilsessions`, frontProxy, jane)).json()).toMatchObject({ code: 403, message: expect.stringContaining("at the cluster scope") as unknown });
+      expect((await call(`/apis/sessions.vigil.dev/v1alpha1/vigilsessions`, frontProxy, jane)).json()).toMatchObject({
+        code: 403,
+        message: expect.stringContaining("at the cluster scope") as unknown,
+      });
     });
   });
 
@@ -189,7 +207,10 @@ rules: [{apiGroups: [sessions.vigil.dev], resources: [vigilsessions], verbs: [ge
       const path = `/apis/sessions.vigil.dev/v1alpha1/namespaces/${bulk}/vigilsessions?watch=true&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=2`;
       const accept = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
       const answer = await call(path, frontProxy, { ...spoofed, Accept: accept });
-      const events = answer.body.trim().split("\n").map((l) => JSON.parse(l) as { type: string; object: { kind: string; metadata: { annotations?: Record<string, string> } } });
+      const events = answer.body
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { type: string; object: { kind: string; metadata: { annotations?: Record<string, string> } } });
       expect(events.filter((e) => e.type === "ADDED")).toHaveLength(3000);
       expect(events[0]?.object.kind).toBe("PartialObjectMetadata");
       expect(events[3000]).toMatchObject({ type: "BOOKMARK", object: { metadata: { annotations: { "k8s.io/initial-events-end": "true" } } } });
@@ -226,7 +247,13 @@ rules: [{apiGroups: [sessions.vigil.dev], resources: [vigilsessions], verbs: [ge
       expect(proto.json()).toMatchObject({ code: 406, reason: "NotAcceptable" });
       const badBody = await call(`${list}/${session}`, frontProxy, { ...masters, "Content-Type": "application/json" }, "DELETE", "{not json");
       expect(badBody.json()).toMatchObject({ code: 400, message: "the request body is not a JSON DeleteOptions" });
-      const uid = await call(`${list}/${session}`, frontProxy, { ...masters, "Content-Type": "application/json" }, "DELETE", JSON.stringify({ preconditions: { uid: "other" } }));
+      const uid = await call(
+        `${list}/${session}`,
+        frontProxy,
+        { ...masters, "Content-Type": "application/json" },
+        "DELETE",
+        JSON.stringify({ preconditions: { uid: "other" } }),
+      );
       expect(uid.json()).toMatchObject({ code: 409, reason: "Conflict" });
       const big = await call(`${list}/${session}`, frontProxy, masters, "DELETE", "x".repeat(70_000));
       expect(big.json()).toMatchObject({ code: 413 });

@@ -39,8 +39,7 @@ export interface SessionsRig {
   stop(): Promise<void>;
 }
 
-/** `values` are merged (top level) over the rig's own: e.g. `injection` and `sidecar` for a journey with a sidecar. */
-export async function startSessionsRig(env: ClusterEnv, id: string, values: Record<string, unknown> = {}): Promise<SessionsRig> {
+export async function startSessionsRig(env: ClusterEnv, id: string): Promise<SessionsRig> {
   const release = `vigil-sessions-${id}`;
   const system = `vigil-sessions-system-${id}`;
   const dir = await mkdtemp(join(tmpdir(), "vigil-sessions-"));
@@ -49,13 +48,17 @@ export async function startSessionsRig(env: ClusterEnv, id: string, values: Reco
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
   };
   try {
-    const merged = { redis: { mode: "external", external: { url: env.redisUrl } }, bus: { prefix: `${release}:` }, ...values };
-    await writeFile(join(dir, "values.json"), JSON.stringify(merged));
+    const values = { redis: { mode: "external", external: { url: env.redisUrl } }, bus: { prefix: `${release}:` } };
+    await writeFile(join(dir, "values.json"), JSON.stringify(values));
     cleanups.push(async () => {
       await helm(env, ["uninstall", release, "-n", system, "--timeout", "60s"]);
       await kubectl(env, ["delete", "namespace", system, "--wait=false"]);
     });
-    await helmOk(env, ["install", release, chartDir, "-n", system, "--create-namespace", "--take-ownership", "-f", join(dir, "values.json"), "--timeout", "60s"], 90_000);
+    await helmOk(
+      env,
+      ["install", release, chartDir, "-n", system, "--create-namespace", "--take-ownership", "-f", join(dir, "values.json"), "--timeout", "60s"],
+      90_000,
+    );
     const manifest = objectsOf(await helmOk(env, ["get", "manifest", release, "-n", system]));
     const deployment = manifest.find((o) => o.kind === "Deployment" && o.metadata.name.endsWith("-operator"));
     if (deployment === undefined) throw new Error("the chart rendered no operator Deployment");
@@ -106,7 +109,13 @@ export async function waitForAvailable(env: ClusterEnv): Promise<void> {
 export function seen(sessionId: string, namespace: string, over: Partial<SessionSeen> = {}): SessionSeen {
   return {
     sessionId,
-    identity: { issuer: "https://login.example.test/", subject: "alice", email: "alice@example.test", groups: ["engineers", "oncall"], claims: { team: "payments" } },
+    identity: {
+      issuer: "https://login.example.test/",
+      subject: "alice",
+      email: "alice@example.test",
+      groups: ["engineers", "oncall"],
+      claims: { team: "payments" },
+    },
     workload: { namespace, pod: "web-0", kind: "Deployment", name: "web" },
     clientIP: "203.0.113.7",
     userAgent: "curl/8.5.0",

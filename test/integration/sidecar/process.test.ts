@@ -18,7 +18,18 @@ import { accessPolicy, allow, inNamespace, withFailureMode, withRule, withSelect
 import { clusterEnv } from "../../cluster/env.ts";
 import { uniquePrefix } from "../bus/support.ts";
 import { startSidecarProcess, type SidecarProcess } from "../support/sidecar-process.ts";
-import { AUDIENCE, createIssuer, echo, ISSUER, openTunnel, startEchoServer, startUpstreamApp, type EchoServer, type Issuer, type UpstreamApp } from "./proxy-harness.ts";
+import {
+  AUDIENCE,
+  createIssuer,
+  echo,
+  ISSUER,
+  openTunnel,
+  startEchoServer,
+  startUpstreamApp,
+  type EchoServer,
+  type Issuer,
+  type UpstreamApp,
+} from "./proxy-harness.ts";
 
 function shopPolicy(tunnelPort: number, opsMayTunnel: boolean): CompiledPolicy {
   const result = compileAccessPolicy(
@@ -39,7 +50,12 @@ function shopPolicy(tunnelPort: number, opsMayTunnel: boolean): CompiledPolicy {
 }
 
 /** Resolves when the socket is gone (an RST surfaces as an 'error' first; that is expected here). */
-const closed = (socket: Socket | WebSocket) => new Promise<void>((r) => (socket as NodeJS.EventEmitter).once("close", () => { r(); }));
+const closed = (socket: Socket | WebSocket) =>
+  new Promise<void>((r) =>
+    (socket as NodeJS.EventEmitter).once("close", () => {
+      r();
+    }),
+  );
 
 describe("vigil-sidecar as a process on the real bus", () => {
   let redis: Redis;
@@ -113,7 +129,14 @@ describe("vigil-sidecar as a process on the real bus", () => {
     const bobTunnel = await openTunnel(sidecar.port, tcp.port, tokens.bob!);
     expect(await echo(aliceTunnel, "ping")).toBe("ping");
 
-    const cut = { id: "shop/cut-alice/uid-1", namespace: "shop", selector: { kind: "subject" as const, subject: "alice" }, reason: "laptop stolen", tokensIssuedBefore: Date.now(), expiresAt: Date.now() + 3_600_000 };
+    const cut = {
+      id: "shop/cut-alice/uid-1",
+      namespace: "shop",
+      selector: { kind: "subject" as const, subject: "alice" },
+      reason: "laptop stolen",
+      tokensIssuedBefore: Date.now(),
+      expiresAt: Date.now() + 3_600_000,
+    };
     const wsClosed = closed(ws);
     const tunnelClosed = closed(aliceTunnel);
     await publisher.publishRevocation(cut);

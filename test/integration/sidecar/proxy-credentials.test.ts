@@ -44,7 +44,13 @@ describe("sidecar proxy: credentials", () => {
     // The default: credentials withheld. The peer is a trusted proxy, so the token header may carry the token.
     sidecar = await startSidecar({ issuer, upstreamPort: app.port, policies, credentials: { cookie: COOKIE, header: HEADER }, peerTrusted: true });
     // A workload that asked for its users' tokens.
-    passing = await startSidecar({ issuer, upstreamPort: app.port, policies, credentials: { cookie: COOKIE, header: HEADER, forward: true }, peerTrusted: true });
+    passing = await startSidecar({
+      issuer,
+      upstreamPort: app.port,
+      policies,
+      credentials: { cookie: COOKIE, header: HEADER, forward: true },
+      peerTrusted: true,
+    });
     [alice, bob] = await Promise.all([issuer.token({ sub: "alice", sid: "a-1" }), issuer.token({ sub: "bob", sid: "b-1" })]);
   });
 
@@ -80,7 +86,14 @@ describe("sidecar proxy: credentials", () => {
     const upgrades = app.upgrades.length;
     const answer = await firstAnswer(
       sidecar.port,
-      request("/ws", [`Authorization: Bearer ${alice}`, `Authorization: Bearer ${bob}`, "Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="]),
+      request("/ws", [
+        `Authorization: Bearer ${alice}`,
+        `Authorization: Bearer ${bob}`,
+        "Connection: Upgrade",
+        "Upgrade: websocket",
+        "Sec-WebSocket-Version: 13",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+      ]),
     );
     expect(answer.status).toBe(400);
     expect(answer.body).toMatchObject({ code: "CREDENTIALS_AMBIGUOUS" });
@@ -101,7 +114,13 @@ describe("sidecar proxy: credentials", () => {
   it("by default the application receives no Authorization, token header or token cookie, and every other cookie", async () => {
     const answer = await firstAnswer(
       sidecar.port,
-      request("/withheld", [`Authorization: Bearer ${alice}`, `${HEADER}: ${alice}`, `X_Access_Token: ${alice}`, `Cookie: theme=dark; ${COOKIE}=${alice}; lang=en`, `Proxy-Authorization: Bearer ${alice}`]),
+      request("/withheld", [
+        `Authorization: Bearer ${alice}`,
+        `${HEADER}: ${alice}`,
+        `X_Access_Token: ${alice}`,
+        `Cookie: theme=dark; ${COOKIE}=${alice}; lang=en`,
+        `Proxy-Authorization: Bearer ${alice}`,
+      ]),
     );
     expect(answer.status).toBe(200);
     const seen = seenAt("/withheld")!;

@@ -60,7 +60,11 @@ export async function startUpstreamApp(): Promise<UpstreamApp> {
     if (path === "/stream") {
       res.writeHead(200, { "content-type": "application/octet-stream" });
       const timer = setInterval(() => res.write("x".repeat(1024)), 20);
-      streamClosed.push(once(res, "close").then(() => { clearInterval(timer); }));
+      streamClosed.push(
+        once(res, "close").then(() => {
+          clearInterval(timer);
+        }),
+      );
       return;
     }
     if (path === "/slow") return; // never answers
@@ -80,7 +84,9 @@ export async function startUpstreamApp(): Promise<UpstreamApp> {
   const wss = new WebSocketServer({ server, path: "/ws" });
   wss.on("connection", (ws, req) => {
     upgrades.push({ method: req.method ?? "", url: req.url ?? "", rawHeaders: req.rawHeaders, body: "" });
-    ws.on("message", (data, isBinary) => { ws.send(data, { binary: isBinary }); });
+    ws.on("message", (data, isBinary) => {
+      ws.send(data, { binary: isBinary });
+    });
     ws.on("error", () => undefined);
   });
   server.listen(0, "127.0.0.1");
@@ -192,7 +198,11 @@ export function policy(name: string, ...rules: CompiledRule[]): CompiledPolicy {
   };
 }
 
-export function rule(name: string, action: "Allow" | "Deny", opts: { groups?: string[]; subjects?: string[]; paths?: string[]; ports?: number[] } = {}): CompiledRule {
+export function rule(
+  name: string,
+  action: "Allow" | "Deny",
+  opts: { groups?: string[]; subjects?: string[]; paths?: string[]; ports?: number[] } = {},
+): CompiledRule {
   return {
     name,
     action,
@@ -206,7 +216,9 @@ export function rule(name: string, action: "Allow" | "Deny", opts: { groups?: st
         : [
             {
               methods: [],
-              paths: (opts.paths ?? []).map((value) => (value.endsWith("*") ? { kind: "prefix" as const, value: value.slice(0, -1) } : { kind: "exact" as const, value })),
+              paths: (opts.paths ?? []).map((value) =>
+                value.endsWith("*") ? { kind: "prefix" as const, value: value.slice(0, -1) } : { kind: "exact" as const, value },
+              ),
               hosts: [],
               ports: opts.ports ?? [],
             },
@@ -253,17 +265,17 @@ export async function startSidecar(opts: {
     ...(opts.maxHeaderBytes === undefined ? {} : { maxHeaderBytes: opts.maxHeaderBytes }),
     credentials: { ...sources, forward: opts.credentials?.forward ?? false },
     gate: {
-    authenticate: async (req, ctx) => {
-      const principal = await verifier.verify(extractToken(req.headers, ctx.kind === "tunnel", sources, opts.peerTrusted ?? false));
-      const key = sessionKeyOf(principal);
-      let sessionId = sessions.get(key);
-      if (sessionId === undefined) {
-        sessionId = newSessionId();
-        sessions.set(key, sessionId);
-      }
-      return { principal, sessionId };
-    },
-    authorizeRequest: decide,
+      authenticate: async (req, ctx) => {
+        const principal = await verifier.verify(extractToken(req.headers, ctx.kind === "tunnel", sources, opts.peerTrusted ?? false));
+        const key = sessionKeyOf(principal);
+        let sessionId = sessions.get(key);
+        if (sessionId === undefined) {
+          sessionId = newSessionId();
+          sessions.set(key, sessionId);
+        }
+        return { principal, sessionId };
+      },
+      authorizeRequest: decide,
     },
   });
   const address = await server.listen(0, "127.0.0.1");
@@ -306,8 +318,12 @@ export function collect(socket: Socket, waitMs: number): Promise<RawExchange> {
       socket.destroy();
       resolve({ text: Buffer.concat(chunks).toString("latin1"), closed });
     };
-    const timer = setTimeout(() => { done(false); }, waitMs);
-    socket.once("close", () => { done(true); });
+    const timer = setTimeout(() => {
+      done(false);
+    }, waitMs);
+    socket.once("close", () => {
+      done(true);
+    });
   });
 }
 
@@ -332,7 +348,9 @@ export async function firstAnswer(port: number, bytes: string): Promise<{ status
       text += c.toString("latin1");
       if (complete()) resolve();
     });
-    socket.once("close", () => { resolve(); });
+    socket.once("close", () => {
+      resolve();
+    });
   });
   socket.destroy();
   return parseAnswer(text);

@@ -39,7 +39,8 @@ describe("sidecar proxy: pipelined requests", () => {
     await Promise.all([app.close(), tcp.close()]);
   });
 
-  const get = (path: string, extra: string[] = []): string => `${[`GET ${path} HTTP/1.1`, "Host: shop.test", `Authorization: Bearer ${token}`, ...extra].join("\r\n")}\r\n\r\n`;
+  const get = (path: string, extra: string[] = []): string =>
+    `${[`GET ${path} HTTP/1.1`, "Host: shop.test", `Authorization: Bearer ${token}`, ...extra].join("\r\n")}\r\n\r\n`;
 
   /**
    * A request on a fresh connection through the sidecar, answered after everything sent earlier was handled: the
@@ -99,7 +100,10 @@ describe("sidecar proxy: pipelined requests", () => {
 
   it("does not forward a request whose connection a parser refusal closed while it was being admitted", async () => {
     // The valid request is admitted asynchronously; the malformed bytes behind it are refused (400, closed) first.
-    const exchange = await rawExchange(sidecar.port, get("/before-garbage") + "GET /x HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n");
+    const exchange = await rawExchange(
+      sidecar.port,
+      get("/before-garbage") + "GET /x HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+    );
     expect(exchange.closed).toBe(true);
     expect(statuses(exchange.text)).toEqual([400]);
     expect(await barrier()).toBe(200);

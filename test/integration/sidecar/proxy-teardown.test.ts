@@ -32,7 +32,11 @@ function watch(socket: Socket): Ending {
     code ??= err.code;
   });
   // Not events.once: it would reject on the very error we want to observe.
-  const closed = new Promise<void>((resolve) => socket.once("close", () => { resolve(); }));
+  const closed = new Promise<void>((resolve) =>
+    socket.once("close", () => {
+      resolve();
+    }),
+  );
   return { closed, errorCode: () => code };
 }
 
@@ -163,7 +167,11 @@ describe("sidecar proxy: live teardown", () => {
     const carolEnd = watch(carolTunnel);
 
     sidecar.policies = [
-      policy("shop-access", rule("staff-http", "Allow", { groups: ["staff"], paths: ["/*"] }), rule("dev-tunnels", "Allow", { groups: ["dev"], ports: [tcp.port] })),
+      policy(
+        "shop-access",
+        rule("staff-http", "Allow", { groups: ["staff"], paths: ["/*"] }),
+        rule("dev-tunnels", "Allow", { groups: ["dev"], ports: [tcp.port] }),
+      ),
     ];
     const counts = sidecar.connections.reevaluate((flow) => sidecar.authorizeNow(flow));
     expect(counts).toEqual({ sessions: 1, connections: 1 });

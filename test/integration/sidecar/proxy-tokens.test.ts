@@ -43,7 +43,10 @@ describe("sidecar proxy: tokens that must never get in", () => {
       sidecar.port,
       `GET /ws HTTP/1.1\r\nHost: shop.test\r\nAuthorization: Bearer ${token}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
     );
-    const tunnel = await firstAnswer(sidecar.port, `CONNECT 127.0.0.1:${tcp.port} HTTP/1.1\r\nHost: 127.0.0.1:${tcp.port}\r\nProxy-Authorization: Bearer ${token}\r\n\r\n`);
+    const tunnel = await firstAnswer(
+      sidecar.port,
+      `CONNECT 127.0.0.1:${tcp.port} HTTP/1.1\r\nHost: 127.0.0.1:${tcp.port}\r\nProxy-Authorization: Bearer ${token}\r\n\r\n`,
+    );
     return { http, websocket, tunnel };
   }
 
@@ -66,7 +69,8 @@ describe("sidecar proxy: tokens that must never get in", () => {
     const [seen, upgrades, dialled] = [app.seen.length, app.upgrades.length, tcp.accepted()];
     const { http, websocket, tunnel } = await everyWay(issuer.signedText(withLiteral(claim, literal)));
     expect([http.status, websocket.status, tunnel.status]).toEqual([401, 401, 407]);
-    for (const answer of [http, websocket, tunnel]) expect(answer.body).toMatchObject({ code: "TOKEN_INVALID", message: `The token's "${claim}" claim is not a finite NumericDate.` });
+    for (const answer of [http, websocket, tunnel])
+      expect(answer.body).toMatchObject({ code: "TOKEN_INVALID", message: `The token's "${claim}" claim is not a finite NumericDate.` });
     expect(app.seen.length).toBe(seen);
     expect(app.upgrades.length).toBe(upgrades);
     expect(tcp.accepted()).toBe(dialled);
@@ -92,7 +96,9 @@ describe("sidecar proxy: tokens that must never get in", () => {
   it("refuses a token valid for longer than 24 h (the default maximum lifetime) every way", async () => {
     const iat = Math.floor(Date.now() / 1000);
     const [seen, dialled] = [app.seen.length, tcp.accepted()];
-    const { http, websocket, tunnel } = await everyWay(issuer.signedText(JSON.stringify(issuer.claims({ sub: "alice", sid: "long", iat, exp: iat + 86_400 + 1 }))));
+    const { http, websocket, tunnel } = await everyWay(
+      issuer.signedText(JSON.stringify(issuer.claims({ sub: "alice", sid: "long", iat, exp: iat + 86_400 + 1 }))),
+    );
     expect([http.status, websocket.status, tunnel.status]).toEqual([401, 401, 407]);
     for (const answer of [http, websocket, tunnel]) expect(answer.body).toMatchObject({ code: "TOKEN_LIFETIME_TOO_LONG" });
     expect(app.seen.length).toBe(seen);

@@ -85,7 +85,14 @@ describe("the session store (real Redis, encrypted records)", () => {
     fresh();
     const a = sidecar();
     const { id } = await a.resolve(principal(), timeouts, seen());
-    const cut = { id: "shop/cut/u", namespace: "shop", selector: { kind: "subject" as const, subject: "alice" }, reason: "test", tokensIssuedBefore: clock, expiresAt: clock + 60 * MIN };
+    const cut = {
+      id: "shop/cut/u",
+      namespace: "shop",
+      selector: { kind: "subject" as const, subject: "alice" },
+      reason: "test",
+      tokensIssuedBefore: clock,
+      expiresAt: clock + 60 * MIN,
+    };
     expect(a.endCovered(cut, clock)).toEqual([id]);
     await a.flush();
     await expect(a.resolve(principal(), timeouts, seen())).rejects.toMatchObject({ code: "SESSION_REVOKED" });

@@ -17,7 +17,13 @@ import { AUDIENCE, createIssuer, ISSUER, startUpstreamApp, type Issuer, type Ups
 
 const policyFor = (app: string, failureMode: FailureMode) => {
   const r = compileAccessPolicy(
-    accessPolicy(app, inNamespace("shop"), withSelector({ matchLabels: { app } }), withFailureMode(failureMode), withRule(allow("engineers", { identities: [{ group: "engineers" }] }))),
+    accessPolicy(
+      app,
+      inNamespace("shop"),
+      withSelector({ matchLabels: { app } }),
+      withFailureMode(failureMode),
+      withRule(allow("engineers", { identities: [{ group: "engineers" }] })),
+    ),
   );
   if (!r.ok) throw new Error(JSON.stringify(r.problems));
   return r.policy;

@@ -32,9 +32,7 @@ export interface LocalProcessOptions {
 export function startLocalProcess(script: string, env: Record<string, string>, opts: LocalProcessOptions = {}): LocalProcess {
   const argv = [...(opts.nodeArgs ?? []), resolve(repoRoot, script)];
   const [command, args] =
-    opts.cgroupProcs === undefined
-      ? [process.execPath, argv]
-      : ["/bin/sh", ["-c", 'echo $$ > "$0" && exec "$@"', opts.cgroupProcs, process.execPath, ...argv]];
+    opts.cgroupProcs === undefined ? [process.execPath, argv] : ["/bin/sh", ["-c", 'echo $$ > "$0" && exec "$@"', opts.cgroupProcs, process.execPath, ...argv]];
   const child: ChildProcess = spawn(command, args, {
     cwd: repoRoot,
     env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "/tmp", ...env },
@@ -72,7 +70,10 @@ export async function waitForReadyz(proc: LocalProcess, adminPort: number, what:
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (!proc.running()) throw new Error(`${what} exited:\n${proc.output()}`);
-    const ok = await fetch(`http://127.0.0.1:${adminPort}/readyz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://127.0.0.1:${adminPort}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     if (Date.now() > deadline) throw new Error(`${what} not ready in ${timeoutMs} ms:\n${proc.output()}`);
     await new Promise((r) => setTimeout(r, 100));

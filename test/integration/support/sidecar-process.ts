@@ -10,7 +10,6 @@ import { writeVerifyDir } from "../../builders/bus-keys.ts";
 import { freePort } from "../../cluster/ports.ts";
 import { startLocalProcess, waitForReadyz } from "./local-process.ts";
 
-
 export interface SidecarProcessOptions {
   redisUrl: string;
   busPrefix: string;
@@ -44,7 +43,12 @@ export async function sidecarFiles(dir: string, opts: Pick<SidecarProcessOptions
   await mkdir(keys);
   await writeFile(join(keys, "k1"), opts.sessionKey);
   await writeFile(join(keys, "primary"), "k1");
-  await writeFile(join(dir, "labels"), Object.entries(opts.labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join("\n"));
+  await writeFile(
+    join(dir, "labels"),
+    Object.entries(opts.labels)
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join("\n"),
+  );
   await writeFile(
     join(dir, "issuers.json"),
     JSON.stringify([{ issuer: opts.issuer.issuer, audiences: [opts.issuer.audience], algorithms: ["ES256"], jwks: opts.issuer.jwks }]),

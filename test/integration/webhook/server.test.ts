@@ -15,7 +15,11 @@ interface Reply {
   body: string;
 }
 
-function call(server: WebhookServer, ca: string, opts: { method?: string; path?: string; body?: string | Buffer; contentType?: string; chunks?: Buffer[] } = {}): Promise<Reply> {
+function call(
+  server: WebhookServer,
+  ca: string,
+  opts: { method?: string; path?: string; body?: string | Buffer; contentType?: string; chunks?: Buffer[] } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -46,7 +50,11 @@ describe("the webhook HTTPS server", () => {
   let ca: string;
   const registry = new Registry();
   const lines: Record<string, unknown>[] = [];
-  const log = createLogger({ name: "vigil-operator", level: "info", destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } });
+  const log = createLogger({
+    name: "vigil-operator",
+    level: "info",
+    destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+  });
   const config = configWith({ redis: { url: "redis://:hunter2-secret@redis:6379" } });
   const labels: Record<string, Record<string, string>> = { "team-a": { "vigil.dev/injection": "enabled" } };
 
@@ -57,7 +65,7 @@ describe("the webhook HTTPS server", () => {
       tls: { key: certs.serving.keyPem, cert: certs.serving.certPem },
       host: "127.0.0.1",
       config,
-      namespaceLabels: (name) => (name === "unreadable" ? Promise.reject(new Error("namespaces \"unreadable\" is forbidden")) : Promise.resolve(labels[name])),
+      namespaceLabels: (name) => (name === "unreadable" ? Promise.reject(new Error('namespaces "unreadable" is forbidden')) : Promise.resolve(labels[name])),
       registry,
       log,
       maxBodyBytes: 64 * 1024,
@@ -111,11 +119,24 @@ describe("the webhook HTTPS server", () => {
   });
 
   it("logs the exception behind an error decision once, at the edge, with the decision", async () => {
-    const reply = await call(server, ca, { body: JSON.stringify(admissionReview(pod(withPorts(8080), (p) => void (p.metadata!.namespace = "unreadable")), { uid: "u-err", namespace: "unreadable" })) });
+    const reply = await call(server, ca, {
+      body: JSON.stringify(
+        admissionReview(
+          pod(withPorts(8080), (p) => void (p.metadata!.namespace = "unreadable")),
+          { uid: "u-err", namespace: "unreadable" },
+        ),
+      ),
+    });
     expect(responseOf(JSON.parse(reply.body))).toMatchObject({ uid: "u-err", allowed: false, status: { code: 500 } });
     const about = lines.filter((l) => JSON.stringify(l).includes("unreadable"));
     expect(about).toHaveLength(1);
-    expect(about[0]).toMatchObject({ level: "warn", msg: "pod admission decision", result: "error", reason: "namespace_lookup_failed", err: 'namespaces "unreadable" is forbidden' });
+    expect(about[0]).toMatchObject({
+      level: "warn",
+      msg: "pod admission decision",
+      result: "error",
+      reason: "namespace_lookup_failed",
+      err: 'namespaces "unreadable" is forbidden',
+    });
   });
 
   it("serves /healthz and /readyz, 404 elsewhere, 405 for wrong methods", async () => {

@@ -5,13 +5,21 @@ import { ensureWebhookTls, readWebhookTls, type WebhookTlsTarget } from "../../.
 import { clusterEnv } from "../../cluster/env.ts";
 
 const DAY = 86_400_000;
-const target: WebhookTlsTarget = { namespace: "vigil-tls-test", secretName: "vigil-webhook-tls", service: "vigil-webhook", configurationName: "vigil-tls-test-injector" };
+const target: WebhookTlsTarget = {
+  namespace: "vigil-tls-test",
+  secretName: "vigil-webhook-tls",
+  service: "vigil-webhook",
+  configurationName: "vigil-tls-test-injector",
+};
 
 describe("the webhook's shared TLS Secret (real API server)", () => {
   let core: CoreV1Api;
   let admission: AdmissionregistrationV1Api;
   const caBundle = async () =>
-    Buffer.from((await admission.readMutatingWebhookConfiguration({ name: target.configurationName })).webhooks?.[0]?.clientConfig.caBundle ?? "", "base64").toString();
+    Buffer.from(
+      (await admission.readMutatingWebhookConfiguration({ name: target.configurationName })).webhooks?.[0]?.clientConfig.caBundle ?? "",
+      "base64",
+    ).toString();
   const secretVersion = async () => (await core.readNamespacedSecret({ name: target.secretName, namespace: target.namespace })).metadata?.resourceVersion;
 
   beforeAll(async () => {

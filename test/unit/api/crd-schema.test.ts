@@ -209,7 +209,10 @@ function columnsPointingNowhere(schema: Schema, columns: { name: string; jsonPat
   return columns
     .filter((c) => !c.jsonPath.startsWith(".metadata."))
     .filter((c) => {
-      const steps = c.jsonPath.replace(/\[\?\(.*?\)\]/g, "[]").split(".").filter(Boolean);
+      const steps = c.jsonPath
+        .replace(/\[\?\(.*?\)\]/g, "[]")
+        .split(".")
+        .filter(Boolean);
       let at: Schema | undefined = schema;
       for (const step of steps) {
         const name = step.replace(/\[\]$/, "");
@@ -273,7 +276,11 @@ describe("the drift check itself", () => {
         timeZone: { type: "string", maxLength: 64 },
         windows: {
           type: "array",
-          items: { type: "object", required: ["start", "end"], properties: { start: { type: "string" }, end: { type: "string" }, days: { type: "array", items: { type: "string", enum: ["Mon"] } } } },
+          items: {
+            type: "object",
+            required: ["start", "end"],
+            properties: { start: { type: "string" }, end: { type: "string" }, days: { type: "array", items: { type: "string", enum: ["Mon"] } } },
+          },
         },
       },
     };

@@ -8,7 +8,13 @@ import type { VigilSession } from "../../../operator/api/sessions/v1alpha1.ts";
 const session = (i: number, over: Partial<VigilSession> = {}): VigilSession => ({
   apiVersion: "sessions.vigil.dev/v1alpha1",
   kind: "VigilSession",
-  metadata: { name: `s_${String(i).padStart(22, "0")}`, namespace: i % 2 === 0 ? "a" : "b", uid: String(i), resourceVersion: "1", creationTimestamp: "2026-01-01T00:00:00Z" },
+  metadata: {
+    name: `s_${String(i).padStart(22, "0")}`,
+    namespace: i % 2 === 0 ? "a" : "b",
+    uid: String(i),
+    resourceVersion: "1",
+    creationTimestamp: "2026-01-01T00:00:00Z",
+  },
   identity: { issuer: "i", subject: `user${i % 10}`, groups: i % 3 === 0 ? ["ops"] : [] },
   state: i % 4 === 0 ? "Ended" : "Active",
   stale: false,
@@ -18,6 +24,7 @@ const session = (i: number, over: Partial<VigilSession> = {}): VigilSession => (
   lastActivityTime: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
   requests: 1,
   workloads: [{ name: "web", pod: "web-0", firstSeen: "", lastSeen: "" }],
+  findings: [],
   flows: [],
   closedFlows: { count: 0, bytesIn: 0, bytesOut: 0 },
   recentEvents: [],
@@ -27,7 +34,9 @@ const session = (i: number, over: Partial<VigilSession> = {}): VigilSession => (
 
 describe("the console's pure core", () => {
   it("escapes every interpolation unless it is Html", () => {
-    expect(html`<p title="${'"><script>'}">${"<b>"}${raw("<i>x</i>")}${[html`<br>`, "&"]}</p>`.value).toBe('<p title="&quot;&gt;&lt;script&gt;">&lt;b&gt;<i>x</i><br>&amp;</p>');
+    expect(html`<p title="${'"><script>'}">${"<b>"}${raw("<i>x</i>")}${[html`<br />`, "&"]}</p>`.value).toBe(
+      '<p title="&quot;&gt;&lt;script&gt;">&lt;b&gt;<i>x</i><br>&amp;</p>',
+    );
   });
 
   it("accepts only its own Host and Origin, and the CSRF token of its secret", () => {
@@ -46,7 +55,11 @@ describe("the console's pure core", () => {
 
   it("filters, counts and pages 10,000 sessions newest first", () => {
     const cache = new SessionCache();
-    cache.reset(Array.from({ length: 10_000 }, (_, i) => session(i, i === 9998 ? { flows: [{ id: "1", kind: "websocket", pod: "web-0", peer: "p", port: 1, bytesIn: 1, bytesOut: 2, openedAt: "" }] } : {})));
+    cache.reset(
+      Array.from({ length: 10_000 }, (_, i) =>
+        session(i, i === 9998 ? { flows: [{ id: "1", kind: "websocket", pod: "web-0", peer: "p", port: 1, bytesIn: 1, bytesOut: 2, openedAt: "" }] } : {}),
+      ),
+    );
     const all = cache.query({ pageSize: 50 });
     expect(all).toMatchObject({ total: 10_000, pages: 200, page: 1, activeSessions: 7500, liveFlows: 1 });
     expect(all.rows[0]?.id).toBe(`s_${"9999".padStart(22, "0")}`);
@@ -58,8 +71,17 @@ describe("the console's pure core", () => {
   });
 
   it("says a rule in words", () => {
-    expect(ruleInWords({ name: "r", action: "Allow", identities: [{ group: "eng" }, { email: "a@x" }], requests: [{ methods: ["GET"], paths: ["/a/*"] }, { methods: ["CONNECT"], ports: [22] }], sourceCIDRs: ["10.0.0.0/8"] })).toBe(
-      "Allow members of eng or a@x: GET on /a/*; or CONNECT to port 22 from 10.0.0.0/8",
-    );
+    expect(
+      ruleInWords({
+        name: "r",
+        action: "Allow",
+        identities: [{ group: "eng" }, { email: "a@x" }],
+        requests: [
+          { methods: ["GET"], paths: ["/a/*"] },
+          { methods: ["CONNECT"], ports: [22] },
+        ],
+        sourceCIDRs: ["10.0.0.0/8"],
+      }),
+    ).toBe("Allow members of eng or a@x: GET on /a/*; or CONNECT to port 22 from 10.0.0.0/8");
   });
 });

@@ -6,7 +6,13 @@ import { capture } from "./capture.ts";
 function setup(intervalMs = 1000) {
   const { lines, destination } = capture();
   const clock = { now: 0 };
-  const throttle = new LogThrottle({ log: createLogger({ name: "t", destination }), message: "connection error", intervalMs, maxReasons: 2, now: () => clock.now });
+  const throttle = new LogThrottle({
+    log: createLogger({ name: "t", destination }),
+    message: "connection error",
+    intervalMs,
+    maxReasons: 2,
+    now: () => clock.now,
+  });
   return { lines, clock, throttle };
 }
 

@@ -41,7 +41,8 @@ describe("the one logger factory", () => {
       "request",
     );
     const line = lines[0] ?? {};
-    for (const secret of ["Bearer p", "sid=c", "a=b", "k1", "cs-value", "jwk-d-value", "pem-body", "s_0123", "idp-session"]) expect(JSON.stringify(line)).not.toContain(secret);
+    for (const secret of ["Bearer p", "sid=c", "a=b", "k1", "cs-value", "jwk-d-value", "pem-body", "s_0123", "idp-session"])
+      expect(JSON.stringify(line)).not.toContain(secret);
     expect(line).toMatchObject({ session: "hashed-id", key: "team-a/web", issuer: { clientSecret: "[REDACTED]", keys: "[REDACTED]" } });
   });
 

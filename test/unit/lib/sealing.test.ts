@@ -6,7 +6,13 @@ import type { KeyRing } from "../../../lib/sealing.ts";
 
 const K1 = randomBytes(32);
 const K2 = randomBytes(32);
-const ring = (primary = "k1", keys: [string, Buffer][] = [["k1", K1], ["k2", K2]]): KeyRing => createKeyRing({ keys: keys.map(([id, key]) => ({ id, key })), primary });
+const ring = (
+  primary = "k1",
+  keys: [string, Buffer][] = [
+    ["k1", K1],
+    ["k2", K2],
+  ],
+): KeyRing => createKeyRing({ keys: keys.map(([id, key]) => ({ id, key })), primary });
 const record = { sub: "alice", iss: "https://idp.test", start: 1_700_000_000_000, groups: ["eng"] };
 const SID = "s_AAAAAAAAAAAAAAAAAAAAAA";
 const OTHER = "s_BBBBBBBBBBBBBBBBBBBBBA";
@@ -76,18 +82,33 @@ describe("sealed session records", () => {
 
   it.each([4, 12, 15])("refuses a tag truncated to %d bytes", (length) => {
     const r = ring();
-    expectInvalid(() => r.open(SID, withPart(r.seal(SID, record), 4, (t) => Buffer.from(t, "base64url").subarray(0, length).toString("base64url"))));
+    expectInvalid(() =>
+      r.open(
+        SID,
+        withPart(r.seal(SID, record), 4, (t) => Buffer.from(t, "base64url").subarray(0, length).toString("base64url")),
+      ),
+    );
   });
 
   it("refuses a record relabelled with another key id (kid is bound as AAD)", () => {
     const r = ring();
-    expectInvalid(() => r.open(SID, withPart(r.seal(SID, record), 1, () => "k2")));
+    expectInvalid(() =>
+      r.open(
+        SID,
+        withPart(r.seal(SID, record), 1, () => "k2"),
+      ),
+    );
   });
 
   it("refuses an unknown key id and a record sealed under a key that is not in the ring", () => {
     const sealedElsewhere = createKeyRing({ keys: [{ id: "k1", key: randomBytes(32) }], primary: "k1" }).seal(SID, record);
     expectInvalid(() => ring().open(SID, sealedElsewhere));
-    expectInvalid(() => ring().open(SID, withPart(ring().seal(SID, record), 1, () => "k9")));
+    expectInvalid(() =>
+      ring().open(
+        SID,
+        withPart(ring().seal(SID, record), 1, () => "k9"),
+      ),
+    );
   });
 
   it.each([
@@ -133,7 +154,17 @@ describe("key ring validation", () => {
     ["a long key", { keys: [{ id: "k1", key: randomBytes(33) }], primary: "k1" }, "keys[0].key"],
     ["a bad id", { keys: [{ id: "K_1", key: K1 }], primary: "K_1" }, "keys[0].id"],
     ["an over-long id", { keys: [{ id: "k".repeat(33), key: K1 }], primary: "k" }, "keys[0].id"],
-    ["a duplicate id", { keys: [{ id: "k1", key: K1 }, { id: "k1", key: K2 }], primary: "k1" }, "keys[1].id"],
+    [
+      "a duplicate id",
+      {
+        keys: [
+          { id: "k1", key: K1 },
+          { id: "k1", key: K2 },
+        ],
+        primary: "k1",
+      },
+      "keys[1].id",
+    ],
     ["no keys", { keys: [], primary: "k1" }, "keys"],
     ["a missing primary", { keys: [{ id: "k1", key: K1 }], primary: "k2" }, "primary"],
   ])("refuses %s, naming the key", (_name, input, key) => {

@@ -54,16 +54,25 @@ describe("parseConfig", () => {
       sessionsApiHost: "0.0.0.0",
       sessionsRetentionSeconds: 86400,
       sessionsIdleSeconds: 120,
+      signalsPort: 0,
+      signalsHost: "0.0.0.0",
+      signalsCertDir: "/etc/vigil/signals-tls",
+      signalsConfigFile: "/etc/vigil/signals/signals.yaml",
     });
   });
 
   it("reads Redis Sentinel settings, and only together", () => {
     expect(parse({ VIGIL_REDIS_SENTINEL_NAME: "mymaster", VIGIL_REDIS_SENTINELS: "s1:26379,[::1]:26380" })).toMatchObject({
       redisSentinelName: "mymaster",
-      redisSentinels: [{ host: "s1", port: 26379 }, { host: "[::1]", port: 26380 }],
+      redisSentinels: [
+        { host: "s1", port: 26379 },
+        { host: "[::1]", port: 26380 },
+      ],
     });
     expect(errorOf(() => parse({ VIGIL_REDIS_SENTINELS: "s1:26379" })).key).toBe("VIGIL_REDIS_SENTINELS");
-    expect(errorOf(() => parse({ VIGIL_REDIS_SENTINEL_NAME: "m", VIGIL_REDIS_SENTINELS: "s1" })).message).toBe("VIGIL_REDIS_SENTINELS: must be a list of host:port");
+    expect(errorOf(() => parse({ VIGIL_REDIS_SENTINEL_NAME: "m", VIGIL_REDIS_SENTINELS: "s1" })).message).toBe(
+      "VIGIL_REDIS_SENTINELS: must be a list of host:port",
+    );
   });
 
   it("returns a frozen object", () => {

@@ -66,7 +66,9 @@ describe("the error catalogue", () => {
 describe("errorFields (logging at the edge)", () => {
   it("gives the code and the cause chain of a wrapped error, without a stack", () => {
     const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:6379"), { code: "ECONNREFUSED" });
-    const wrapped = new OperatorError("BUS_UNAVAILABLE", "the policy bus (Redis) did not accept the operation", { cause: new Error("command failed", { cause: refused }) });
+    const wrapped = new OperatorError("BUS_UNAVAILABLE", "the policy bus (Redis) did not accept the operation", {
+      cause: new Error("command failed", { cause: refused }),
+    });
     expect(errorFields(wrapped)).toEqual({
       err: "the policy bus (Redis) did not accept the operation",
       code: "BUS_UNAVAILABLE",

@@ -6,7 +6,11 @@ import { capture } from "../lib/capture.ts";
 describe("operator logger", () => {
   it("puts the resource and the reconcile ID on every line of a resource logger", () => {
     const { lines, destination } = capture();
-    const log = withResource(createLogger({ name: "vigil-operator", level: "info", destination }), { kind: "AccessPolicy", namespace: "team-a", name: "web" }, "r-1");
+    const log = withResource(
+      createLogger({ name: "vigil-operator", level: "info", destination }),
+      { kind: "AccessPolicy", namespace: "team-a", name: "web" },
+      "r-1",
+    );
     log.info("first");
     log.child({ step: "publish" }).warn("second");
     expect(lines).toHaveLength(2);

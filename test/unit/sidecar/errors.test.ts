@@ -31,9 +31,15 @@ describe("error catalogue", () => {
   });
 
   it("names policy and rule for policy denials", () => {
-    const err = denialError({ allowed: false, code: "DENIED_BY_RULE", reason: "Denied by rule \"no-admin\" of policy shop/web.", policy: "shop/web", rule: "no-admin" });
+    const err = denialError({
+      allowed: false,
+      code: "DENIED_BY_RULE",
+      reason: 'Denied by rule "no-admin" of policy shop/web.',
+      policy: "shop/web",
+      rule: "no-admin",
+    });
     expect(err.status).toBe(403);
-    expect(errorBody(err)).toEqual({ code: "DENIED_BY_RULE", message: "Denied by rule \"no-admin\" of policy shop/web.", policy: "shop/web", rule: "no-admin" });
+    expect(errorBody(err)).toEqual({ code: "DENIED_BY_RULE", message: 'Denied by rule "no-admin" of policy shop/web.', policy: "shop/web", rule: "no-admin" });
   });
 
   it("hides unexpected errors behind INTERNAL", () => {

@@ -62,7 +62,8 @@ function readFrame(buf) {
 }
 
 function encodeFrame(opcode, payload) {
-  const head = payload.length < 126 ? Buffer.from([0x80 | opcode, payload.length]) : Buffer.from([0x80 | opcode, 126, payload.length >> 8, payload.length & 0xff]);
+  const head =
+    payload.length < 126 ? Buffer.from([0x80 | opcode, payload.length]) : Buffer.from([0x80 | opcode, 126, payload.length >> 8, payload.length & 0xff]);
   return Buffer.concat([head, payload]);
 }
 
@@ -86,4 +87,9 @@ server.listen(port, "0.0.0.0", () => {
     log({ event: "started", port, tcpEchoPort: tcpPort, sidecarReadyAtStart: readyAtStart });
   });
 });
-for (const signal of ["SIGTERM", "SIGINT"]) process.once(signal, () => { server.close(); tcp.close(); process.exit(0); });
+for (const signal of ["SIGTERM", "SIGINT"])
+  process.once(signal, () => {
+    server.close();
+    tcp.close();
+    process.exit(0);
+  });

@@ -31,8 +31,13 @@ function get(url, bearer, agent) {
 /** Holds `socket` open and reports how it ends; exits 0 once it has ended. */
 function holdUntilClosed(socket) {
   let why = "end";
-  socket.on("error", (err) => { why = err.code ?? err.message; });
-  socket.on("close", () => { out(`closed ${why}`); process.exit(0); });
+  socket.on("error", (err) => {
+    why = err.code ?? err.message;
+  });
+  socket.on("close", () => {
+    out(`closed ${why}`);
+    process.exit(0);
+  });
 }
 
 function waitFor(socket, predicate) {
@@ -41,7 +46,11 @@ function waitFor(socket, predicate) {
     const onData = (chunk) => {
       buf = Buffer.concat([buf, chunk]);
       const result = predicate(buf);
-      if (result !== undefined) { socket.off("data", onData); socket.off("close", onClose); resolve(result); }
+      if (result !== undefined) {
+        socket.off("data", onData);
+        socket.off("close", onClose);
+        resolve(result);
+      }
     };
     const onClose = () => reject(new Error(`closed early: ${buf.toString("latin1").split("\r\n")[0]}`));
     socket.on("data", onData);
@@ -55,15 +64,26 @@ async function holdWs(url) {
   socket.on("error", () => undefined);
   await new Promise((r) => socket.once("connect", r));
   const key = randomBytes(16).toString("base64");
-  socket.write(`GET ${u.pathname} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer ${token}\r\n\r\n`);
-  const head = await waitFor(socket, (b) => { const i = b.indexOf("\r\n\r\n"); return i < 0 ? undefined : b.subarray(0, i).toString("latin1"); });
-  if (!head.startsWith("HTTP/1.1 101")) { out(`refused ${head.split("\r\n")[0]}`); process.exit(1); }
+  socket.write(
+    `GET ${u.pathname} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer ${token}\r\n\r\n`,
+  );
+  const head = await waitFor(socket, (b) => {
+    const i = b.indexOf("\r\n\r\n");
+    return i < 0 ? undefined : b.subarray(0, i).toString("latin1");
+  });
+  if (!head.startsWith("HTTP/1.1 101")) {
+    out(`refused ${head.split("\r\n")[0]}`);
+    process.exit(1);
+  }
   const payload = Buffer.from("hello");
   const mask = randomBytes(4);
   const masked = Buffer.from(payload.map((b, i) => b ^ mask[i % 4]));
   socket.write(Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, masked]));
   const echoed = await waitFor(socket, (b) => (b.length >= 2 + payload.length ? b.subarray(2, 2 + payload.length).toString() : undefined));
-  if (echoed !== "hello") { out(`bad echo ${echoed}`); process.exit(1); }
+  if (echoed !== "hello") {
+    out(`bad echo ${echoed}`);
+    process.exit(1);
+  }
   out("open");
   holdUntilClosed(socket);
 }
@@ -73,21 +93,34 @@ async function holdTunnel(host, port, target) {
   socket.on("error", () => undefined);
   await new Promise((r) => socket.once("connect", r));
   socket.write(`CONNECT 127.0.0.1:${target} HTTP/1.1\r\nHost: 127.0.0.1:${target}\r\nProxy-Authorization: Bearer ${token}\r\n\r\n`);
-  const head = await waitFor(socket, (b) => { const i = b.indexOf("\r\n\r\n"); return i < 0 ? undefined : b.subarray(0, i).toString("latin1"); });
-  if (!head.startsWith("HTTP/1.1 200")) { out(`refused ${head.split("\r\n")[0]}`); process.exit(1); }
+  const head = await waitFor(socket, (b) => {
+    const i = b.indexOf("\r\n\r\n");
+    return i < 0 ? undefined : b.subarray(0, i).toString("latin1");
+  });
+  if (!head.startsWith("HTTP/1.1 200")) {
+    out(`refused ${head.split("\r\n")[0]}`);
+    process.exit(1);
+  }
   socket.write("ping");
   const echoed = await waitFor(socket, (b) => (b.length >= 4 ? b.subarray(0, 4).toString() : undefined));
-  if (echoed !== "ping") { out(`bad echo ${echoed}`); process.exit(1); }
+  if (echoed !== "ping") {
+    out(`bad echo ${echoed}`);
+    process.exit(1);
+  }
   out("open");
   holdUntilClosed(socket);
 }
 
 async function load(url, seconds, connections) {
-  const tokens = (await new Promise((resolve) => {
-    const chunks = [];
-    process.stdin.on("data", (c) => chunks.push(c));
-    process.stdin.on("end", () => resolve(Buffer.concat(chunks).toString()));
-  })).split("\n").filter((l) => l.trim() !== "");
+  const tokens = (
+    await new Promise((resolve) => {
+      const chunks = [];
+      process.stdin.on("data", (c) => chunks.push(c));
+      process.stdin.on("end", () => resolve(Buffer.concat(chunks).toString()));
+    })
+  )
+    .split("\n")
+    .filter((l) => l.trim() !== "");
   const agent = new Agent({ keepAlive: true, maxSockets: connections });
   const statuses = {};
   let requests = 0;
@@ -124,4 +157,7 @@ if (run === undefined) {
   process.stderr.write("usage: client.mjs get URL | hold-ws URL | hold-tunnel HOST PORT TARGET | load URL SECONDS CONNECTIONS\n");
   process.exit(2);
 }
-run(...args).catch((err) => { out(`error ${err.message}`); process.exit(1); });
+run(...args).catch((err) => {
+  out(`error ${err.message}`);
+  process.exit(1);
+});

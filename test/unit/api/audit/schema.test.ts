@@ -20,16 +20,22 @@ const refusal = { code: "DENIED_BY_RULE", status: 403, policy: "shop/web", rule:
 
 /** One event of every type, as the sidecar builds them (cid filled in as the reporter does). */
 function everyEvent(): AuditEvent[] {
-  const record = newRecord(SID, "key", who, { idleTimeoutMs: 60_000, absoluteTimeoutMs: 3_600_000 }, { clientIp: "203.0.113.7", userAgent: "curl/8", workload: "shop/web-0", now: T });
+  const record = newRecord(
+    SID,
+    "key",
+    who,
+    { idleTimeoutMs: 60_000, absoluteTimeoutMs: 3_600_000 },
+    { clientIp: "203.0.113.7", userAgent: "curl/8", workload: "shop/web-0", now: T },
+  );
   const events: AuditEvent[] = [
     build.sessionStart(W, record, "203.0.113.7", T),
     build.sessionActivity(W, SID, who, { requests: 3, clientIP: "2001:db8::1", policy: "shop/web", rule: "staff", lastAt: T + 1 }),
-    build.sessionRefused(W, SID, who, "203.0.113.7", "http", refusal, 2, T + 2),
+    build.sessionRefused(W, SID, who, { clientIP: "203.0.113.7", flowKind: "http", refusal, count: 2 }, T + 2),
     build.sessionEnd(W, SID, "Terminated", T + 3, "SessionTermination shop/end-alice"),
     build.flowOpen(W, SID, flow, T),
     build.flowProgress(W, SID, { ...flow, bytesIn: 100 }, T + 5),
     build.flowClose(W, SID, { ...flow, bytesIn: 200 }, "Terminated", T + 6),
-    build.accessRefused(W, "198.51.100.1", "tunnel", { code: "TOKEN_INVALID", status: 401 }, 5, T),
+    build.accessRefused(W, { clientIP: "198.51.100.1", flowKind: "tunnel", refusal: { code: "TOKEN_INVALID", status: 401 }, count: 5 }, T),
     build.terminationApplied(W, "shop/end-alice", 1, 3, T),
     { v: 1, event: "audit.dropped", code: "VS005W", time: T, outcome: "failure", workload: W, dropped: 7 },
   ];
@@ -57,7 +63,9 @@ describe("the audit catalogue", () => {
 describe("the audit event schema", () => {
   it("accepts every event the sidecar builds, with the catalogue's code for its type", () => {
     const events = everyEvent();
-    expect(new Set(events.map((e) => e.event))).toEqual(new Set(Object.keys(AUDIT_CATALOGUE).filter((t) => AUDIT_CATALOGUE[t as AuditEventType].source === "sidecar")));
+    expect(new Set(events.map((e) => e.event))).toEqual(
+      new Set(Object.keys(AUDIT_CATALOGUE).filter((t) => AUDIT_CATALOGUE[t as AuditEventType].source === "sidecar")),
+    );
     for (const e of events) {
       expect(auditEventSchema.safeParse(e).success, e.event).toBe(true);
       expect(e.code).toBe(AUDIT_CATALOGUE[e.event].code);
@@ -95,7 +103,8 @@ describe("the log form", () => {
   it("never carries the session id, email, group names, client IP, peer address or user agent; keeps the correlation id and the group count", () => {
     for (const e of everyEvent()) {
       const line = JSON.stringify(auditLogFields(e));
-      for (const personal of [SID, "alice@example.test", "engineers", "203.0.113.7", "2001:db8::1", "198.51.100.1", "curl/8"]) expect(line, `${e.event}: ${personal}`).not.toContain(personal);
+      for (const personal of [SID, "alice@example.test", "engineers", "203.0.113.7", "2001:db8::1", "198.51.100.1", "curl/8"])
+        expect(line, `${e.event}: ${personal}`).not.toContain(personal);
       expect(auditLogFields(e)).toMatchObject({ event: e.event, code: e.code, workload: "shop/web-0" });
       if ("cid" in e) expect(auditLogFields(e)["cid"]).toBe(CID);
     }
@@ -105,7 +114,10 @@ describe("the log form", () => {
 
 describe("audit stream entries", () => {
   it("parses o/i/s/d and refuses anything else", () => {
-    expect(parseAuditEntry(["o", "shop/web-0", "i", "0123456789abcdef", "s", "7", "d", "v1.x"])).toMatchObject({ ok: true, entry: { namespace: "shop", pod: "web-0", sequence: 7 } });
+    expect(parseAuditEntry(["o", "shop/web-0", "i", "0123456789abcdef", "s", "7", "d", "v1.x"])).toMatchObject({
+      ok: true,
+      entry: { namespace: "shop", pod: "web-0", sequence: 7 },
+    });
     for (const fields of [
       ["o", "shop/web-0", "i", "0123456789abcdef", "s", "7"],
       ["o", "shop", "i", "0123456789abcdef", "s", "7", "d", "x"],
@@ -123,7 +135,16 @@ describe("operator events", () => {
   it("name a valid Kubernetes Event reason, Normal for info codes and Warning otherwise, as the operator records them", async () => {
     const { isEventReason } = await import("../../../../operator/kube/events.ts");
     const kube = Object.entries(AUDIT_CATALOGUE).filter(([, e]) => "k8sReason" in e);
-    expect(kube.map(([t]) => t).sort()).toEqual(["bus.rebuilt", "bus.unavailable", "policy.published", "policy.rejected", "termination.completed", "termination.failed", "termination.invalid_target", "termination.published"]);
+    expect(kube.map(([t]) => t).sort()).toEqual([
+      "bus.rebuilt",
+      "bus.unavailable",
+      "policy.published",
+      "policy.rejected",
+      "termination.completed",
+      "termination.failed",
+      "termination.invalid_target",
+      "termination.published",
+    ]);
     for (const [, e] of kube) expect(isEventReason((e as { k8sReason: string }).k8sReason)).toBe(true);
   });
 });

@@ -1,11 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  getCondition,
-  isTrue,
-  sameConditions,
-  setCondition,
-  type ConditionUpdate,
-} from "../../../../operator/api/conditions.ts";
+import { getCondition, isTrue, sameConditions, setCondition, type ConditionUpdate } from "../../../../operator/api/conditions.ts";
 import type { Condition } from "../../../../operator/api/v1alpha1/index.ts";
 
 const t0 = new Date("2026-01-01T10:00:00.123Z");
@@ -22,7 +16,14 @@ describe("setCondition", () => {
   it("adds a new condition stamped with the current time (second precision)", () => {
     const list = setCondition(undefined, accepted("True"), t0);
     expect(list).toEqual([
-      { type: "Accepted", status: "True", reason: "Compiled", message: "the policy is True", observedGeneration: 1, lastTransitionTime: "2026-01-01T10:00:00Z" },
+      {
+        type: "Accepted",
+        status: "True",
+        reason: "Compiled",
+        message: "the policy is True",
+        observedGeneration: 1,
+        lastTransitionTime: "2026-01-01T10:00:00Z",
+      },
     ]);
   });
 

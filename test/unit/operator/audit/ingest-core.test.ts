@@ -19,7 +19,13 @@ const T = Date.now() - 10_000;
 const INC = "0123456789abcdef";
 
 function startEvent(workload = W): AuditEvent {
-  const record = newRecord(SID, "key", principal(), { idleTimeoutMs: 60_000, absoluteTimeoutMs: 3_600_000 }, { clientIp: "203.0.113.7", userAgent: "curl/8", workload: "shop/web-0", now: T });
+  const record = newRecord(
+    SID,
+    "key",
+    principal(),
+    { idleTimeoutMs: 60_000, absoluteTimeoutMs: 3_600_000 },
+    { clientIp: "203.0.113.7", userAgent: "curl/8", workload: "shop/web-0", now: T },
+  );
   return { ...build.sessionStart(workload, record, "203.0.113.7", T), cid: "c_BBBBBBBBBBBBBBBBBBBBBB" };
 }
 
@@ -85,8 +91,14 @@ describe("applying audit events to the sessions index", () => {
       build.flowOpen(W, SID, tunnel, T + 2),
       build.flowProgress(W, SID, { ...flow, bytesIn: 100, bytesOut: 2000 }, T + 4),
       build.flowClose(W, SID, { ...tunnel, bytesIn: 30, bytesOut: 40 }, "Closed", T + 5),
-      build.sessionRefused(W, SID, who, "203.0.113.8", "http", { code: "DENIED_BY_RULE", status: 403, policy: "shop/web", rule: "no-admin" }, 3, T + 6),
-      build.accessRefused(W, "198.51.100.1", "http", { code: "TOKEN_INVALID", status: 401 }, 1, T + 6),
+      build.sessionRefused(
+        W,
+        SID,
+        who,
+        { clientIP: "203.0.113.8", flowKind: "http", refusal: { code: "DENIED_BY_RULE", status: 403, policy: "shop/web", rule: "no-admin" }, count: 3 },
+        T + 6,
+      ),
+      build.accessRefused(W, { clientIP: "198.51.100.1", flowKind: "http", refusal: { code: "TOKEN_INVALID", status: 401 }, count: 1 }, T + 6),
     ];
     expect(events.map((e) => applyAuditEvent(index, e))).toEqual(["applied", "applied", "applied", "applied", "applied", "applied", "applied", "ignored"]);
     const live = index.get("shop", SID);
@@ -108,7 +120,12 @@ describe("applying audit events to the sessions index", () => {
     applyAuditEvent(index, build.sessionEnd(W, SID, "Terminated", T + 8, "SessionTermination shop/end-alice"));
     // A late close of a flow the end already counted is not counted twice.
     applyAuditEvent(index, build.flowClose(W, SID, { ...flow, bytesIn: 150, bytesOut: 2500 }, "Terminated", T + 9));
-    expect(index.get("shop", SID)).toMatchObject({ state: "Ended", endReason: "Terminated: SessionTermination shop/end-alice", flows: [], closedFlows: { count: 2, bytesIn: 180, bytesOut: 2540 } });
+    expect(index.get("shop", SID)).toMatchObject({
+      state: "Ended",
+      endReason: "Terminated: SessionTermination shop/end-alice",
+      flows: [],
+      closedFlows: { count: 2, bytesIn: 180, bytesOut: 2540 },
+    });
   });
 
   it("rejects (counted by the index) events of a session it never saw", () => {

@@ -22,8 +22,17 @@ describe("AccessPolicy status", () => {
   it("a published policy is Accepted and Ready at its bus revision, with sidecar counts", () => {
     const status = desiredPolicyStatus(undefined, observed(), t0);
     expect(status).toMatchObject({ observedGeneration: 3, busRevision: 42, selectedSidecars: 2, enforcingSidecars: 1 });
-    expect(condition(status, "Accepted")).toMatchObject({ status: "True", reason: "Accepted", observedGeneration: 3, lastTransitionTime: "2026-01-02T03:04:05Z" });
-    expect(condition(status, "Ready")).toMatchObject({ status: "True", reason: "Published", message: "published at bus revision 42; 1 of 2 selected live sidecar(s) enforce it" });
+    expect(condition(status, "Accepted")).toMatchObject({
+      status: "True",
+      reason: "Accepted",
+      observedGeneration: 3,
+      lastTransitionTime: "2026-01-02T03:04:05Z",
+    });
+    expect(condition(status, "Ready")).toMatchObject({
+      status: "True",
+      reason: "Published",
+      message: "published at bus revision 42; 1 of 2 selected live sidecar(s) enforce it",
+    });
     expect(condition(status, "Degraded")).toMatchObject({ status: "False", reason: "AsExpected" });
   });
 

@@ -138,7 +138,10 @@ describe("Controller (reconcile runner)", () => {
 
   it("two controllers share one registry", () => {
     const { registry } = setup({});
-    expect(() => new Controller({ name: "other", kind: "Other", reconciler: scripted({}), log: createLogger({ name: "vigil-operator", level: "silent" }), registry })).not.toThrow();
+    expect(
+      () =>
+        new Controller({ name: "other", kind: "Other", reconciler: scripted({}), log: createLogger({ name: "vigil-operator", level: "silent" }), registry }),
+    ).not.toThrow();
   });
 
   it("stop without drain aborts running reconciles and starts nothing new", async () => {
@@ -159,14 +162,21 @@ describe("Controller (reconcile runner)", () => {
             aborted = true;
             release();
           });
-          return new Promise<Result>((resolve) => (release = () => { resolve({}); }));
+          return new Promise<Result>(
+            (resolve) =>
+              (release = () => {
+                resolve({});
+              }),
+          );
         },
       },
     });
     controller.enqueue("ns/a");
     controller.enqueue("ns/b");
     controller.start();
-    await vi.waitFor(() => { expect(seen).toEqual(["ns/a"]); });
+    await vi.waitFor(() => {
+      expect(seen).toEqual(["ns/a"]);
+    });
     await controller.stop({ drain: false });
     expect(aborted).toBe(true);
     expect(seen).toEqual(["ns/a"]);

@@ -22,9 +22,15 @@ const plan = (expected: string[]): TerminationPlan => ({ v: 1, startedAt: start,
 
 describe("termination target", () => {
   it("resolves each kind of target to the bus selector", () => {
-    expect(terminationSelector({ sessionID: "s_AAAAAAAAAAAAAAAAAAAAAA" })).toEqual({ ok: true, selector: { kind: "session", sessionId: "s_AAAAAAAAAAAAAAAAAAAAAA" } });
+    expect(terminationSelector({ sessionID: "s_AAAAAAAAAAAAAAAAAAAAAA" })).toEqual({
+      ok: true,
+      selector: { kind: "session", sessionId: "s_AAAAAAAAAAAAAAAAAAAAAA" },
+    });
     expect(terminationSelector({ subject: "u1" })).toEqual({ ok: true, selector: { kind: "subject", subject: "u1" } });
-    expect(terminationSelector({ subject: "u1", issuer: "https://idp" })).toEqual({ ok: true, selector: { kind: "subject", subject: "u1", issuer: "https://idp" } });
+    expect(terminationSelector({ subject: "u1", issuer: "https://idp" })).toEqual({
+      ok: true,
+      selector: { kind: "subject", subject: "u1", issuer: "https://idp" },
+    });
     expect(terminationSelector({ email: "Alice@Example.com" })).toEqual({ ok: true, selector: { kind: "email", email: "alice@example.com" } });
     expect(terminationSelector({ group: "contractors" })).toEqual({ ok: true, selector: { kind: "group", group: "contractors" } });
     expect(terminationSelector({ allSessions: true })).toEqual({ ok: true, selector: { kind: "all" } });
@@ -57,7 +63,16 @@ describe("termination plan", () => {
     expect(decodePlan(encodePlan(made))).toEqual(made);
   });
   it("a missing or malformed annotation is no plan", () => {
-    for (const raw of [undefined, "", "{", "null", "[]", '{"v":2,"startedAt":1,"expiresAt":2,"expected":[]}', '{"v":1,"startedAt":5,"expiresAt":2,"expected":[]}', '{"v":1,"startedAt":1,"expiresAt":2,"expected":[3]}']) {
+    for (const raw of [
+      undefined,
+      "",
+      "{",
+      "null",
+      "[]",
+      '{"v":2,"startedAt":1,"expiresAt":2,"expected":[]}',
+      '{"v":1,"startedAt":5,"expiresAt":2,"expected":[]}',
+      '{"v":1,"startedAt":1,"expiresAt":2,"expected":[3]}',
+    ]) {
       expect(decodePlan(raw)).toBeUndefined();
     }
   });
@@ -71,13 +86,24 @@ describe("termination plan", () => {
     ]) {
       expect(decodePlan(JSON.stringify(plan))).toBeUndefined();
     }
-    expect(decodePlan(JSON.stringify({ v: 1, startedAt: 1, expiresAt: 2, expected: ["web-0"], extra: true }))).toEqual({ v: 1, startedAt: 1, expiresAt: 2, expected: ["web-0"] });
+    expect(decodePlan(JSON.stringify({ v: 1, startedAt: 1, expiresAt: 2, expected: ["web-0"], extra: true }))).toEqual({
+      v: 1,
+      startedAt: 1,
+      expiresAt: 2,
+      expected: ["web-0"],
+    });
   });
 });
 
 describe("termination progress", () => {
   it("completes when every expected sidecar acknowledged, summing the counts", () => {
-    const p = terminationProgress({ plan: plan(["a", "b"]), now: start + 100, timeoutMs: 30_000, acks: [ackFrom("a", 1, 2), ackFrom("b", 3, 4)], live: new Set(["a", "b"]) });
+    const p = terminationProgress({
+      plan: plan(["a", "b"]),
+      now: start + 100,
+      timeoutMs: 30_000,
+      acks: [ackFrom("a", 1, 2), ackFrom("b", 3, 4)],
+      live: new Set(["a", "b"]),
+    });
     expect(p).toMatchObject({ phase: "Completed", acknowledged: 2, expected: 2, sessionsTerminated: 4, connectionsClosed: 6, waitingFor: [] });
   });
   it("keeps propagating while a live expected sidecar is silent and the timeout has not passed", () => {
@@ -85,7 +111,13 @@ describe("termination progress", () => {
     expect(p).toMatchObject({ phase: "Propagating", acknowledged: 1, waitingFor: ["b"], remainingMs: 29_000 });
   });
   it("fails after the timeout naming the silent sidecars", () => {
-    const p = terminationProgress({ plan: plan(["a", "b", "c"]), now: start + 30_000, timeoutMs: 30_000, acks: [ackFrom("a")], live: new Set(["a", "b", "c"]) });
+    const p = terminationProgress({
+      plan: plan(["a", "b", "c"]),
+      now: start + 30_000,
+      timeoutMs: 30_000,
+      acks: [ackFrom("a")],
+      live: new Set(["a", "b", "c"]),
+    });
     expect(p).toMatchObject({ phase: "Failed", waitingFor: ["b", "c"] });
   });
   it("does not wait for an expected sidecar whose heartbeat stopped", () => {
@@ -93,7 +125,10 @@ describe("termination progress", () => {
     expect(p).toMatchObject({ phase: "Completed", gone: ["gone"], acknowledged: 1, expected: 2 });
   });
   it("with no sidecar in scope it completes at once with zero counts", () => {
-    expect(terminationProgress({ plan: plan([]), now: start, timeoutMs: 30_000, acks: [], live: new Set() })).toMatchObject({ phase: "Completed", sessionsTerminated: 0 });
+    expect(terminationProgress({ plan: plan([]), now: start, timeoutMs: 30_000, acks: [], live: new Set() })).toMatchObject({
+      phase: "Completed",
+      sessionsTerminated: 0,
+    });
   });
 });
 
@@ -102,9 +137,21 @@ describe("termination status", () => {
   it("Propagating carries the start time, revision and counts; Completed adds the completion time", () => {
     const progress = terminationProgress({ plan: plan(["a", "b"]), now: start + 10, timeoutMs: 30_000, acks: [ackFrom("a")], live: new Set(["a", "b"]) });
     const propagating = desiredTerminationStatus(undefined, { namespace: "team", generation: 1, busRevision: 9, startedAt: start, progress }, now);
-    expect(propagating).toMatchObject({ phase: "Propagating", busRevision: 9, sidecarsAcknowledged: 1, sidecarsExpected: 2, startTime: "2026-01-02T03:00:00Z" });
+    expect(propagating).toMatchObject({
+      phase: "Propagating",
+      busRevision: 9,
+      sidecarsAcknowledged: 1,
+      sidecarsExpected: 2,
+      startTime: "2026-01-02T03:00:00Z",
+    });
     expect(propagating.completionTime).toBeUndefined();
-    const done = terminationProgress({ plan: plan(["a", "b"]), now: start + 10, timeoutMs: 30_000, acks: [ackFrom("a"), ackFrom("b")], live: new Set(["a", "b"]) });
+    const done = terminationProgress({
+      plan: plan(["a", "b"]),
+      now: start + 10,
+      timeoutMs: 30_000,
+      acks: [ackFrom("a"), ackFrom("b")],
+      live: new Set(["a", "b"]),
+    });
     const completed = desiredTerminationStatus(propagating, { namespace: "team", generation: 1, busRevision: 9, startedAt: start, progress: done }, now);
     expect(completed).toMatchObject({ phase: "Completed", sessionsTerminated: 2, connectionsClosed: 4, completionTime: "2026-01-02T03:00:05Z" });
     expect(completed.conditions?.[0]).toMatchObject({ type: "Ready", status: "True", reason: "AllAcknowledged" });
@@ -121,7 +168,9 @@ describe("termination status", () => {
     const progress = terminationProgress({ plan: plan([]), now: start, timeoutMs: 30_000, acks: [], live: new Set() });
     const completed = desiredTerminationStatus(undefined, { namespace: "team", generation: 1, busRevision: 9, startedAt: start, progress }, now);
     const later = terminationProgress({ plan: plan(["x"]), now: start + 99_000, timeoutMs: 30_000, acks: [], live: new Set(["x"]) });
-    expect(desiredTerminationStatus(completed, { namespace: "team", generation: 1, busRevision: 10, startedAt: start, progress: later }, new Date(start + 99_000))).toBe(completed);
+    expect(
+      desiredTerminationStatus(completed, { namespace: "team", generation: 1, busRevision: 10, startedAt: start, progress: later }, new Date(start + 99_000)),
+    ).toBe(completed);
     expect(pendingStatus(completed, 1, "BusUnavailable", "down", now)).toBe(completed);
     expect(invalidTargetStatus(completed, 1, "bad", now)).toBe(completed);
   });

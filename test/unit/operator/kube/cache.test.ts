@@ -73,9 +73,18 @@ describe("classifyWatchEnd", () => {
   });
 
   it("other errors resume with backoff and say why", () => {
-    expect(classifyWatchEnd({ ...base, errorEventCode: 500 })).toMatchObject({ kind: "ended", healthy: false, clean: false, reason: "ERROR event with code 500" });
+    expect(classifyWatchEnd({ ...base, errorEventCode: 500 })).toMatchObject({
+      kind: "ended",
+      healthy: false,
+      clean: false,
+      reason: "ERROR event with code 500",
+    });
     expect(classifyWatchEnd({ ...base, error: Object.assign(new Error("x"), { statusCode: 503 }) })).toMatchObject({ clean: false, reason: "HTTP 503" });
-    expect(classifyWatchEnd({ ...base, error: new Error("socket hang up"), sawEvents: true })).toMatchObject({ healthy: true, clean: false, reason: "socket hang up" });
+    expect(classifyWatchEnd({ ...base, error: new Error("socket hang up"), sawEvents: true })).toMatchObject({
+      healthy: true,
+      clean: false,
+      reason: "socket hang up",
+    });
   });
 });
 

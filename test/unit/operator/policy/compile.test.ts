@@ -1,14 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { CompiledPolicy } from "../../../../operator/api/compiled-policy.ts";
 import type { AccessPolicy } from "../../../../operator/api/v1alpha1/index.ts";
-import {
-  ALL_REASONS,
-  compileAccessPolicy,
-  hashCompiledPolicy,
-  PROBLEM_REASONS,
-  WARNING_REASONS,
-  type Problem,
-} from "../../../../operator/policy/compile.ts";
+import { ALL_REASONS, compileAccessPolicy, hashCompiledPolicy, PROBLEM_REASONS, WARNING_REASONS, type Problem } from "../../../../operator/policy/compile.ts";
 import {
   accessPolicy,
   allow,
@@ -97,9 +90,7 @@ describe("compileAccessPolicy: normalisation", () => {
   });
 
   it("upper-cases, sorts and de-duplicates methods", () => {
-    const policy = compiled(
-      accessPolicy("web", withRule(allow("rw", { requests: [{ methods: ["POST", "get" as "GET", "GET", "DELETE"] }] }))),
-    );
+    const policy = compiled(accessPolicy("web", withRule(allow("rw", { requests: [{ methods: ["POST", "get" as "GET", "GET", "DELETE"] }] }))));
     expect(policy.rules[0]?.requests[0]?.methods).toEqual(["DELETE", "GET", "POST"]);
   });
 
@@ -239,7 +230,16 @@ describe("compileAccessPolicy: content hash", () => {
   });
 
   it.each<[string, (ap: AccessPolicy) => AccessPolicy]>([
-    ["a method added", (ap) => withRuleEdit(ap, 0, { requests: [{ methods: ["GET", "HEAD", "POST"], paths: ["/a", "/b/*"], hosts: ["a.example", "b.example"] }, { methods: ["CONNECT"], ports: [22, 5432] }] })],
+    [
+      "a method added",
+      (ap) =>
+        withRuleEdit(ap, 0, {
+          requests: [
+            { methods: ["GET", "HEAD", "POST"], paths: ["/a", "/b/*"], hosts: ["a.example", "b.example"] },
+            { methods: ["CONNECT"], ports: [22, 5432] },
+          ],
+        }),
+    ],
     ["an identity changed", (ap) => withRuleEdit(ap, 0, { identities: [{ group: "staff" }, { email: "b@x.io" }] })],
     ["a CIDR removed", (ap) => withRuleEdit(ap, 0, { sourceCIDRs: ["10.0.0.0/8"] })],
     ["a schedule added", (ap) => withRuleEdit(ap, 0, { schedule: { windows: [{ start: "09:00", end: "17:00" }] } })],
@@ -273,7 +273,17 @@ describe("compileAccessPolicy: problems (Accepted=False)", () => {
 
   it("rejects a rule whose only request entries can never match", () => {
     const problems = problemsOf(
-      accessPolicy("web", withRule(allow("ssh", { requests: [{ methods: ["GET"], ports: [22] }, { methods: ["CONNECT"], paths: ["/x"] }] }))),
+      accessPolicy(
+        "web",
+        withRule(
+          allow("ssh", {
+            requests: [
+              { methods: ["GET"], ports: [22] },
+              { methods: ["CONNECT"], paths: ["/x"] },
+            ],
+          }),
+        ),
+      ),
     );
     expect(problems).toEqual([expect.objectContaining({ reason: "RuleNeverMatches", field: "spec.rules[0].requests" })]);
   });
@@ -305,7 +315,12 @@ describe("compileAccessPolicy: problems (Accepted=False)", () => {
     ["an empty identity entry", allow("x", { identities: [{}] }), "InvalidIdentity", "spec.rules[0].identities[0]"],
     ["an email without @", allow("x", { identities: [{ email: "alice" }] }), "InvalidIdentity", "spec.rules[0].identities[0].email"],
     ["a subject with a NUL", allow("x", { identities: [{ subject: "a\u0000b" }] }), "InvalidIdentity", "spec.rules[0].identities[0].subject"],
-    ["a claim without values", allow("x", { identities: [{ claim: { name: "team", values: [] } }] }), "InvalidIdentity", "spec.rules[0].identities[0].claim.values"],
+    [
+      "a claim without values",
+      allow("x", { identities: [{ claim: { name: "team", values: [] } }] }),
+      "InvalidIdentity",
+      "spec.rules[0].identities[0].claim.values",
+    ],
     ["an unknown method", allow("x", { requests: [{ methods: ["TRACE" as "GET"] }] }), "InvalidMethod", "spec.rules[0].requests[0].methods[0]"],
     ["a path with ..", allow("x", { requests: [{ paths: ["/a/../admin"] }] }), "InvalidPath", "spec.rules[0].requests[0].paths[0]"],
     ["a relative path", allow("x", { requests: [{ paths: ["admin"] }] }), "InvalidPath", "spec.rules[0].requests[0].paths[0]"],
@@ -336,9 +351,7 @@ describe("compileAccessPolicy: problems (Accepted=False)", () => {
   });
 
   it("reports every problem at once, with a sentence each", () => {
-    const problems = problemsOf(
-      accessPolicy("web", withRule(allow("a", { sourceCIDRs: ["x"] }), allow("b", { requests: [{ paths: ["y"] }] }))),
-    );
+    const problems = problemsOf(accessPolicy("web", withRule(allow("a", { sourceCIDRs: ["x"] }), allow("b", { requests: [{ paths: ["y"] }] }))));
     expect(reasons(problems)).toEqual(["InvalidCIDR", "InvalidPath"]);
     for (const p of problems) expect(p.message.length).toBeGreaterThan(10);
   });
@@ -348,7 +361,14 @@ describe("compileAccessPolicy: warnings (published anyway)", () => {
   it("drops a request entry that can never match, with a warning", () => {
     const ap = accessPolicy(
       "web",
-      withRule(allow("mixed", { requests: [{ methods: ["GET"], paths: ["/a"] }, { methods: ["GET"], ports: [22] }] })),
+      withRule(
+        allow("mixed", {
+          requests: [
+            { methods: ["GET"], paths: ["/a"] },
+            { methods: ["GET"], ports: [22] },
+          ],
+        }),
+      ),
     );
     expect(compiled(ap).rules[0]?.requests).toEqual([{ methods: ["GET"], paths: [{ kind: "exact", value: "/a" }], hosts: [], ports: [] }]);
     expect(warningsOf(ap)).toEqual([expect.objectContaining({ reason: "RequestNeverMatches", field: "spec.rules[0].requests[1]" })]);

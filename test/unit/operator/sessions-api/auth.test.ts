@@ -24,14 +24,27 @@ describe("front-proxy authentication", async () => {
     if (!p.ok) throw new Error(p.problem);
     return p.config;
   };
-  const peer = (pem: string, verified = true): PeerCertificates => ({ verified, verifyError: verified ? undefined : "unable to verify", chain: [new X509Certificate(pem)] });
+  const peer = (pem: string, verified = true): PeerCertificates => ({
+    verified,
+    verifyError: verified ? undefined : "unable to verify",
+    chain: [new X509Certificate(pem)],
+  });
   const headers = { "x-remote-user": ["jane"], "x-remote-group": ["devs", "system:authenticated"], "x-remote-extra-scopes%2Fa": ["x", "y"] };
 
   it("reads the ConfigMap the API server publishes, and refuses one without a front proxy", () => {
     const c = config();
-    expect(c).toMatchObject({ allowedNames: ["front-proxy-client.x.svc"], usernameHeaders: ["x-remote-user"], groupHeaders: ["x-remote-group"], extraHeaderPrefixes: ["x-remote-extra-"], uidHeaders: [] });
+    expect(c).toMatchObject({
+      allowedNames: ["front-proxy-client.x.svc"],
+      usernameHeaders: ["x-remote-user"],
+      groupHeaders: ["x-remote-group"],
+      extraHeaderPrefixes: ["x-remote-extra-"],
+      uidHeaders: [],
+    });
     expect(c.cas).toHaveLength(1);
-    expect(parseAuthConfigMap({ "client-ca-file": ca.certPem })).toMatchObject({ ok: false, problem: expect.stringContaining("requestheader-client-ca-file") as unknown });
+    expect(parseAuthConfigMap({ "client-ca-file": ca.certPem })).toMatchObject({
+      ok: false,
+      problem: expect.stringContaining("requestheader-client-ca-file") as unknown,
+    });
     expect(parseAuthConfigMap({ ...data([]), "requestheader-allowed-names": "not json" })).toMatchObject({ ok: false });
     expect(parseAuthConfigMap(undefined).ok).toBe(false);
   });
@@ -52,9 +65,18 @@ describe("front-proxy authentication", async () => {
   });
 
   it("refuses a name that is not allowed, an expired certificate, a missing user and a missing configuration", () => {
-    expect(verifyFrontProxy(peer(leaf.certPem), config(["front-proxy-client"]), NOW)).toMatchObject({ ok: false, reason: expect.stringContaining("not an allowed front-proxy name") as unknown });
-    expect(verifyFrontProxy(peer(leaf.certPem), config(), NOW + 400 * 86_400_000)).toMatchObject({ ok: false, reason: expect.stringContaining("expired") as unknown });
-    expect(authenticate(peer(leaf.certPem), { "x-remote-group": ["system:masters"] }, config(), NOW)).toMatchObject({ ok: false, reason: "verified front proxy sent no user" });
+    expect(verifyFrontProxy(peer(leaf.certPem), config(["front-proxy-client"]), NOW)).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining("not an allowed front-proxy name") as unknown,
+    });
+    expect(verifyFrontProxy(peer(leaf.certPem), config(), NOW + 400 * 86_400_000)).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining("expired") as unknown,
+    });
+    expect(authenticate(peer(leaf.certPem), { "x-remote-group": ["system:masters"] }, config(), NOW)).toMatchObject({
+      ok: false,
+      reason: "verified front proxy sent no user",
+    });
     expect(authenticate(peer(leaf.certPem), headers, undefined, NOW).ok).toBe(false);
   });
 
@@ -65,7 +87,13 @@ describe("front-proxy authentication", async () => {
 });
 
 describe("access reviews", () => {
-  const check = (over: Partial<AccessCheck> = {}): AccessCheck => ({ user: { name: "jane", uid: undefined, groups: ["b", "a"], extra: {} }, verb: "list", namespace: "shop", name: undefined, ...over });
+  const check = (over: Partial<AccessCheck> = {}): AccessCheck => ({
+    user: { name: "jane", uid: undefined, groups: ["b", "a"], extra: {} },
+    verb: "list",
+    namespace: "shop",
+    name: undefined,
+    ...over,
+  });
 
   it("ask once per distinct decision, sharing concurrent identical checks", async () => {
     const asked: AccessCheck[] = [];
@@ -74,7 +102,10 @@ describe("access reviews", () => {
       await new Promise((r) => setTimeout(r, 5));
       return { allowed: c.namespace === "shop", reason: undefined };
     });
-    const [a, b] = await Promise.all([reviewer.check(check()), reviewer.check(check({ user: { name: "jane", uid: undefined, groups: ["a", "b"], extra: {} } }))]);
+    const [a, b] = await Promise.all([
+      reviewer.check(check()),
+      reviewer.check(check({ user: { name: "jane", uid: undefined, groups: ["a", "b"], extra: {} } })),
+    ]);
     expect(a.allowed && b.allowed).toBe(true);
     expect((await reviewer.check(check({ namespace: "web" }))).allowed).toBe(false);
     expect((await reviewer.check(check({ namespace: "web" }))).allowed).toBe(false);
@@ -93,7 +124,16 @@ describe("access reviews", () => {
   });
 
   it("key on everything a decision depends on", () => {
-    const keys = new Set([check(), check({ verb: "get" }), check({ name: "s_x" }), check({ namespace: "" }), check({ user: { name: "jane", uid: "1", groups: ["a", "b"], extra: {} } }), check({ user: { name: "jane", uid: undefined, groups: ["a", "b"], extra: { k: ["v"] } } })].map(checkKey));
+    const keys = new Set(
+      [
+        check(),
+        check({ verb: "get" }),
+        check({ name: "s_x" }),
+        check({ namespace: "" }),
+        check({ user: { name: "jane", uid: "1", groups: ["a", "b"], extra: {} } }),
+        check({ user: { name: "jane", uid: undefined, groups: ["a", "b"], extra: { k: ["v"] } } }),
+      ].map(checkKey),
+    );
     expect(keys.size).toBe(6);
   });
 });

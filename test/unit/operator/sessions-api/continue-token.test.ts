@@ -12,19 +12,27 @@ describe("continue tokens", () => {
 
   it("refuse a token issued for another namespace or selector", () => {
     const token = encodeContinue(position, "shop", "");
-    for (const [scope, selector] of [["web", ""], ["", ""], ["shop", "state=Ended"]] as const) {
+    for (const [scope, selector] of [
+      ["web", ""],
+      ["", ""],
+      ["shop", "state=Ended"],
+    ] as const) {
       const d = decodeContinue(token, scope, selector);
       expect(d.ok).toBe(false);
       if (!d.ok) expect(d.message).toContain("another namespace or field selector");
     }
   });
 
-  it.each(["", "!!!", "bm90LWpzb24", Buffer.from('{"v":2,"rv":1,"ns":"a","n":"b","q":"x"}').toString("base64url"), Buffer.from('{"v":1,"rv":"1","ns":"a","n":"b","q":"x"}').toString("base64url"), "a".repeat(2000)])(
-    "refuse garbage %#",
-    (token) => {
-      const d = decodeContinue(token, "shop", "");
-      expect(d.ok).toBe(false);
-      if (!d.ok) expect(d.message).toContain("invalid continue token");
-    },
-  );
+  it.each([
+    "",
+    "!!!",
+    "bm90LWpzb24",
+    Buffer.from('{"v":2,"rv":1,"ns":"a","n":"b","q":"x"}').toString("base64url"),
+    Buffer.from('{"v":1,"rv":"1","ns":"a","n":"b","q":"x"}').toString("base64url"),
+    "a".repeat(2000),
+  ])("refuse garbage %#", (token) => {
+    const d = decodeContinue(token, "shop", "");
+    expect(d.ok).toBe(false);
+    if (!d.ok) expect(d.message).toContain("invalid continue token");
+  });
 });

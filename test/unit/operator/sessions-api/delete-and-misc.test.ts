@@ -32,7 +32,10 @@ describe("delete = terminate", () => {
 
   it("reads DeleteOptions: dry run and a uid precondition; refuses anything else", () => {
     expect(parseDeleteOptions(Buffer.alloc(0))).toEqual({ dryRun: false, uid: undefined });
-    expect(parseDeleteOptions(Buffer.from('{"kind":"DeleteOptions","propagationPolicy":"Background","dryRun":["All"],"preconditions":{"uid":"u1"}}'))).toEqual({ dryRun: true, uid: "u1" });
+    expect(parseDeleteOptions(Buffer.from('{"kind":"DeleteOptions","propagationPolicy":"Background","dryRun":["All"],"preconditions":{"uid":"u1"}}'))).toEqual({
+      dryRun: true,
+      uid: "u1",
+    });
     expect(parseDeleteOptions(Buffer.from("[]"))).toMatchObject({ code: 400 });
     expect(parseDeleteOptions(Buffer.from('{"dryRun":"All"}'))).toMatchObject({ code: 400 });
     expect(parseDeleteOptions(Buffer.from('{"preconditions":{"uid":5}}'))).toMatchObject({ code: 400 });
@@ -70,7 +73,9 @@ describe("resource versions of lists and watches", () => {
 
 describe("documents and errors", () => {
   it("words denials and misses as the API server does", () => {
-    expect(forbidden({ user: "jane", verb: "list", namespace: "" }).message).toBe('vigilsessions.sessions.vigil.dev is forbidden: User "jane" cannot list resource "vigilsessions" in API group "sessions.vigil.dev" at the cluster scope');
+    expect(forbidden({ user: "jane", verb: "list", namespace: "" }).message).toBe(
+      'vigilsessions.sessions.vigil.dev is forbidden: User "jane" cannot list resource "vigilsessions" in API group "sessions.vigil.dev" at the cluster scope',
+    );
     expect(forbidden({ user: "jane", verb: "delete", namespace: "shop", name: "s_x", reason: "no RBAC policy matched" }).message).toBe(
       'vigilsessions.sessions.vigil.dev "s_x" is forbidden: User "jane" cannot delete resource "vigilsessions" in API group "sessions.vigil.dev" in the namespace "shop": no RBAC policy matched',
     );
@@ -78,12 +83,18 @@ describe("documents and errors", () => {
   });
 
   it("publishes the resource with its verbs, short name and category, and a self-contained OpenAPI document", () => {
-    expect(apiResourceList()).toMatchObject({ resources: [{ name: "vigilsessions", namespaced: true, kind: "VigilSession", verbs: ["delete", "get", "list", "watch"], shortNames: ["vs"], categories: ["vigil"] }] });
+    expect(apiResourceList()).toMatchObject({
+      resources: [
+        { name: "vigilsessions", namespaced: true, kind: "VigilSession", verbs: ["delete", "get", "list", "watch"], shortNames: ["vs"], categories: ["vigil"] },
+      ],
+    });
     expect(JSON.stringify(aggregatedDiscovery())).toContain('"scope":"Namespaced"');
     expect(JSON.stringify(openApiRoot())).toContain(`hash=${OPENAPI_HASH}`);
     const doc = JSON.parse(openApiDocumentJson()) as { components: { schemas: Record<string, unknown> } };
     const refs = [...openApiDocumentJson().matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1] ?? "");
     for (const r of refs) expect(doc.components.schemas, r).toHaveProperty([r]);
-    expect(doc.components.schemas["dev.vigil.sessions.v1alpha1.VigilSession"]).toMatchObject({ "x-kubernetes-group-version-kind": [{ group: "sessions.vigil.dev", version: "v1alpha1", kind: "VigilSession" }] });
+    expect(doc.components.schemas["dev.vigil.sessions.v1alpha1.VigilSession"]).toMatchObject({
+      "x-kubernetes-group-version-kind": [{ group: "sessions.vigil.dev", version: "v1alpha1", kind: "VigilSession" }],
+    });
   });
 });

@@ -82,7 +82,9 @@ describe("what a watcher sees", () => {
   });
 
   it("sees one object only when watching by name", () => {
-    const seen = events().map((e) => clientEvent(e, { namespace: "", name: sid(2), selector: [] })?.type).filter((t) => t !== undefined);
+    const seen = events()
+      .map((e) => clientEvent(e, { namespace: "", name: sid(2), selector: [] })?.type)
+      .filter((t) => t !== undefined);
     expect(seen).toEqual(["ADDED", "DELETED"]);
   });
 });

@@ -16,9 +16,20 @@ describe("request parsing", () => {
   });
 
   it("reads the list options", () => {
-    const r = parseRequest("GET", `${GV}/vigilsessions?limit=500&continue=abc&resourceVersion=42&allowWatchBookmarks=true&timeoutSeconds=30&includeObject=Object&fieldSelector=state%3DIdle`);
+    const r = parseRequest(
+      "GET",
+      `${GV}/vigilsessions?limit=500&continue=abc&resourceVersion=42&allowWatchBookmarks=true&timeoutSeconds=30&includeObject=Object&fieldSelector=state%3DIdle`,
+    );
     expect(r).toMatchObject({
-      query: { limit: 500, continueToken: "abc", resourceVersion: "42", allowWatchBookmarks: true, timeoutSeconds: 30, includeObject: "Object", selector: [{ field: "state", op: "=", value: "Idle" }] },
+      query: {
+        limit: 500,
+        continueToken: "abc",
+        resourceVersion: "42",
+        allowWatchBookmarks: true,
+        timeoutSeconds: 30,
+        includeObject: "Object",
+        selector: [{ field: "state", op: "=", value: "Idle" }],
+      },
     });
   });
 
@@ -63,7 +74,10 @@ describe("content negotiation", () => {
     ["application/vnd.kubernetes.protobuf", "none"],
     ["application/yaml", "none"],
     ["application/json;as=Table;v=v2;g=meta.k8s.io", "none"],
-    ["application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json", "metadata:v1"],
+    [
+      "application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json",
+      "metadata:v1",
+    ],
     ["application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1beta1", "metadata:v1beta1"],
   ])("%s → %s", (accept, want) => {
     const r = negotiate(accept);

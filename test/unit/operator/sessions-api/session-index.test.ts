@@ -53,10 +53,22 @@ describe("SessionIndex", () => {
   it("tracks live flows with their bytes, and closed ones as totals", () => {
     const { index } = indexAt();
     index.upsertSession(seenAt(sid(1), "shop", T0));
-    const flow = { sessionId: sid(1), workload: { namespace: "shop", pod: "web-0" }, flowId: "7", kind: "tunnel" as const, peer: "203.0.113.7:5000", port: 22, bytesIn: 10, bytesOut: 20, openedAt: T0 };
+    const flow = {
+      sessionId: sid(1),
+      workload: { namespace: "shop", pod: "web-0" },
+      flowId: "7",
+      kind: "tunnel" as const,
+      peer: "203.0.113.7:5000",
+      port: 22,
+      bytesIn: 10,
+      bytesOut: 20,
+      openedAt: T0,
+    };
     expect(index.upsertFlow(flow)).toBe(true);
     expect(index.upsertFlow({ ...flow, bytesIn: 100, bytesOut: 200 })).toBe(true);
-    expect(index.get("shop", sid(1))?.flows).toEqual([{ id: "7", kind: "tunnel", pod: "web-0", peer: "203.0.113.7:5000", port: 22, bytesIn: 100, bytesOut: 200, openedAt: new Date(T0).toISOString() }]);
+    expect(index.get("shop", sid(1))?.flows).toEqual([
+      { id: "7", kind: "tunnel", pod: "web-0", peer: "203.0.113.7:5000", port: 22, bytesIn: 100, bytesOut: 200, openedAt: new Date(T0).toISOString() },
+    ]);
     expect(index.closeFlow({ sessionId: sid(1), workload: flow.workload, flowId: "7", bytesIn: 150, bytesOut: 250, closedAt: T0 + 5 })).toBe(true);
     const s = index.get("shop", sid(1));
     expect(s?.flows).toEqual([]);
@@ -67,7 +79,17 @@ describe("SessionIndex", () => {
     const { index, events } = indexAt();
     index.upsertSession(seenAt(sid(1), "shop", T0));
     index.upsertSession(seenAt(sid(1), "web", T0, { workload: { namespace: "web", pod: "a" } }));
-    index.upsertFlow({ sessionId: sid(1), workload: { namespace: "shop", pod: "web-0" }, flowId: "1", kind: "websocket", peer: "p", port: 80, bytesIn: 5, bytesOut: 6, openedAt: T0 });
+    index.upsertFlow({
+      sessionId: sid(1),
+      workload: { namespace: "shop", pod: "web-0" },
+      flowId: "1",
+      kind: "websocket",
+      peer: "p",
+      port: 80,
+      bytesIn: 5,
+      bytesOut: 6,
+      openedAt: T0,
+    });
     events.length = 0;
     expect(index.endSession({ sessionId: sid(1), time: T0 + 9, reason: "Terminated", detail: "SessionTermination shop/x" })).toBe(true);
     expect(index.endSession({ sessionId: sid(1), time: T0 + 10, reason: "IdleTimeout" })).toBe(true);
@@ -77,15 +99,31 @@ describe("SessionIndex", () => {
       expect(s?.endReason).toBe("Terminated: SessionTermination shop/x");
     }
     expect(index.get("shop", sid(1))?.closedFlows).toEqual({ count: 1, bytesIn: 5, bytesOut: 6 });
-    expect(events.map((e) => [e.type, e.namespace])).toEqual([["MODIFIED", "shop"], ["MODIFIED", "web"]]);
-    expect(index.upsertFlow({ sessionId: sid(1), workload: { namespace: "shop", pod: "web-0" }, flowId: "2", kind: "http", peer: "p", port: 80, bytesIn: 0, bytesOut: 0, openedAt: T0 + 20 })).toBe(false);
+    expect(events.map((e) => [e.type, e.namespace])).toEqual([
+      ["MODIFIED", "shop"],
+      ["MODIFIED", "web"],
+    ]);
+    expect(
+      index.upsertFlow({
+        sessionId: sid(1),
+        workload: { namespace: "shop", pod: "web-0" },
+        flowId: "2",
+        kind: "http",
+        peer: "p",
+        port: 80,
+        bytesIn: 0,
+        bytesOut: 0,
+        openedAt: T0 + 20,
+      }),
+    ).toBe(false);
   });
 
   it("keeps the last events per namespace; session-wide events go to every namespace", () => {
     const { index } = indexAt(T0, { maxEventsPerPart: 2 });
     index.upsertSession(seenAt(sid(1), "shop", T0));
     index.upsertSession(seenAt(sid(1), "web", T0, { workload: { namespace: "web", pod: "a" } }));
-    for (const code of ["A", "B", "C"]) index.recordEvent({ sessionId: sid(1), workload: { namespace: "shop", pod: "web-0" }, time: T0, type: "request.refused", code, outcome: "failure" });
+    for (const code of ["A", "B", "C"])
+      index.recordEvent({ sessionId: sid(1), workload: { namespace: "shop", pod: "web-0" }, time: T0, type: "request.refused", code, outcome: "failure" });
     index.recordEvent({ sessionId: sid(1), time: T0, type: "session.revoked", code: "R", outcome: "success" });
     expect(index.get("shop", sid(1))?.recentEvents.map((e) => e.code)).toEqual(["C", "R"]);
     expect(index.get("web", sid(1))?.recentEvents.map((e) => e.code)).toEqual(["R"]);
@@ -149,7 +187,10 @@ describe("SessionIndex", () => {
     index.upsertSession(seenAt(sid(1), "shop", T0 + 5));
     index.endSession({ sessionId: sid(1), time: T0 + 11, reason: "Terminated" });
     expect(index.get("shop", sid(1))).toBeUndefined();
-    expect(events.map((e) => [e.type, e.namespace])).toEqual([["DELETED", "shop"], ["MODIFIED", "web"]]);
+    expect(events.map((e) => [e.type, e.namespace])).toEqual([
+      ["DELETED", "shop"],
+      ["MODIFIED", "web"],
+    ]);
     index.upsertSession(seenAt(sid(2), "shop", T0));
     index.deleteObject("shop", sid(2), { sessionTermination: "vs-delete-2", user: "jane", time: T0 + 10 });
     index.upsertSession(seenAt(sid(2), "shop", T0 + 60_000));
@@ -160,9 +201,28 @@ describe("SessionIndex", () => {
 
   it("refuses and counts records it cannot use, never throwing", () => {
     const { index } = indexAt();
-    const bad: unknown[] = [null, {}, { ...seenAt("s_short", "shop", T0) }, { ...seenAt(sid(1), "Not-A-Namespace", T0) }, { ...seenAt(sid(1), "shop", T0), clientIP: "x" }, { ...seenAt(sid(1), "shop", T0), time: Number.NaN }];
+    const bad: unknown[] = [
+      null,
+      {},
+      { ...seenAt("s_short", "shop", T0) },
+      { ...seenAt(sid(1), "Not-A-Namespace", T0) },
+      { ...seenAt(sid(1), "shop", T0), clientIP: "x" },
+      { ...seenAt(sid(1), "shop", T0), time: Number.NaN },
+    ];
     for (const b of bad) expect(index.upsertSession(b as never)).toBe(false);
-    expect(index.upsertFlow({ sessionId: sid(5), workload: { namespace: "shop", pod: "p" }, flowId: "1", kind: "http", peer: "p", port: 1, bytesIn: 0, bytesOut: 0, openedAt: T0 })).toBe(false);
+    expect(
+      index.upsertFlow({
+        sessionId: sid(5),
+        workload: { namespace: "shop", pod: "p" },
+        flowId: "1",
+        kind: "http",
+        peer: "p",
+        port: 1,
+        bytesIn: 0,
+        bytesOut: 0,
+        openedAt: T0,
+      }),
+    ).toBe(false);
     expect(index.upsertFlow({ kind: "udp" } as never)).toBe(false);
     expect(index.endSession({ sessionId: sid(5), time: T0, reason: "x" })).toBe(false);
     expect(index.markSidecarStale({ namespace: "", pod: "" })).toBe(0);
@@ -181,7 +241,17 @@ describe("SessionIndex", () => {
     expect(s?.userAgent).toHaveLength(512);
     for (const pod of ["a", "b", "c"]) index.upsertSession(seenAt(sid(1), "shop", T0, { workload: { namespace: "shop", pod } }));
     expect(index.get("shop", sid(1))?.workloads).toHaveLength(2);
-    const flow = (id: string) => ({ sessionId: sid(1), workload: { namespace: "shop", pod: "web-0" }, flowId: id, kind: "http" as const, peer: "p", port: 1, bytesIn: 0, bytesOut: 0, openedAt: T0 });
+    const flow = (id: string) => ({
+      sessionId: sid(1),
+      workload: { namespace: "shop", pod: "web-0" },
+      flowId: id,
+      kind: "http" as const,
+      peer: "p",
+      port: 1,
+      bytesIn: 0,
+      bytesOut: 0,
+      openedAt: T0,
+    });
     expect(index.upsertFlow(flow("1"))).toBe(true);
     expect(index.upsertFlow(flow("2"))).toBe(false);
   });
@@ -193,7 +263,11 @@ describe("SessionIndex", () => {
     const since = index.eventsSince(1003);
     expect(Array.isArray(since) && since.map((e) => e.rv)).toEqual([1004, 1005]);
     const fromWindowStart = index.eventsSince(1002); // 1003..1005 still in the window
-    expect(Array.isArray(fromWindowStart) && fromWindowStart.map((e) => [e.type, e.rv])).toEqual([["ADDED", 1003], ["ADDED", 1004], ["ADDED", 1005]]);
+    expect(Array.isArray(fromWindowStart) && fromWindowStart.map((e) => [e.type, e.rv])).toEqual([
+      ["ADDED", 1003],
+      ["ADDED", 1004],
+      ["ADDED", 1005],
+    ]);
     expect(index.eventsSince(1001)).toBe("expired");
     expect(index.eventsSince(999)).toBe("unknown");
     expect(index.eventsSince(2000)).toBe("unknown");
@@ -213,7 +287,11 @@ describe("SessionIndex", () => {
     index.deleteObject("shop", sid(2), { sessionTermination: "t", user: "u", time: T0 + 2 }); // deleted
     const replay = index.eventsSince(rv);
     if (!Array.isArray(replay)) throw new Error(replay);
-    expect(replay.map((e) => [e.type, e.name])).toEqual([["MODIFIED", sid(1)], ["ADDED", sid(3)], ["DELETED", sid(2)]]);
+    expect(replay.map((e) => [e.type, e.name])).toEqual([
+      ["MODIFIED", sid(1)],
+      ["ADDED", sid(3)],
+      ["DELETED", sid(2)],
+    ]);
     expect(replay[1]?.object().lastIP).toBe("198.51.100.3");
     expect(replay[1]?.object().metadata.resourceVersion).toBe(String(replay[1]?.rv));
     expect(replay[0]?.prev?.clientIPs).toEqual(["203.0.113.7"]);

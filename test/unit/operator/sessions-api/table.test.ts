@@ -27,6 +27,7 @@ const session = (over: Partial<VigilSession> = {}): VigilSession => ({
   flows: [{ id: "1", kind: "websocket", pod: "web-0", peer: "203.0.113.8:1", port: 80, bytesIn: 1, bytesOut: 2, openedAt: ago(10) }],
   closedFlows: { count: 0, bytesIn: 0, bytesOut: 0 },
   recentEvents: [],
+  findings: [],
   admittedBy: [],
   ...over,
 });
@@ -39,7 +40,20 @@ describe("the vigilsessions Table", () => {
   });
 
   it("renders a row: email as user, workloads by owner, last IP, flows, ages; wide cells", () => {
-    expect(rowCells(session(), NOW)).toEqual(["s_a", "alice@example.test", "web,bare-pod", "203.0.113.8", "Active", 1, "61m", "5s", "g1,g2,g3,g4,g5 +1", "curl/8", "203.0.113.7", "<none>"]);
+    expect(rowCells(session(), NOW)).toEqual([
+      "s_a",
+      "alice@example.test",
+      "web,bare-pod",
+      "203.0.113.8",
+      "Active",
+      1,
+      "61m",
+      "5s",
+      "g1,g2,g3,g4,g5 +1",
+      "curl/8",
+      "203.0.113.7",
+      "<none>",
+    ]);
   });
 
   it("falls back to the subject, marks stale live sessions, shows the end reason", () => {
@@ -54,10 +68,16 @@ describe("the vigilsessions Table", () => {
 
   it("carries each row's object as asked: PartialObjectMetadata by default, the object, or nothing", () => {
     const s = session();
-    const partial = toTable([s], { resourceVersion: "9" }, { version: "v1", include: "PartialObjectMetadata", now: NOW }) as { rows: { object: unknown }[]; apiVersion: string };
+    const partial = toTable([s], { resourceVersion: "9" }, { version: "v1", include: "PartialObjectMetadata", now: NOW }) as {
+      rows: { object: unknown }[];
+      apiVersion: string;
+    };
     expect(partial.apiVersion).toBe("meta.k8s.io/v1");
     expect(partial.rows[0]?.object).toEqual({ kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: s.metadata });
-    const full = toTable([s], { resourceVersion: "9" }, { version: "v1beta1", include: "Object", now: NOW }) as { rows: { object: unknown }[]; apiVersion: string };
+    const full = toTable([s], { resourceVersion: "9" }, { version: "v1beta1", include: "Object", now: NOW }) as {
+      rows: { object: unknown }[];
+      apiVersion: string;
+    };
     expect(full.apiVersion).toBe("meta.k8s.io/v1beta1");
     expect(full.rows[0]?.object).toBe(s);
     const none = toTable([s], { resourceVersion: "9", continue: "c" }, { version: "v1", include: "None", now: NOW }) as { rows: object[]; metadata: unknown };

@@ -48,7 +48,10 @@ const BAD_PODS: [string, unknown][] = [
 describe("decodeAdmissionReview", () => {
   it("decodes a well-formed Pod CREATE review", () => {
     const r = decodeAdmissionReview(JSON.stringify(review({ uid: "705ab4f5-6393-11e8-b7cc-42010a800002", dryRun: true })));
-    expect(r).toMatchObject({ ok: true, value: { uid: "705ab4f5-6393-11e8-b7cc-42010a800002", operation: "CREATE", namespace: "team-a", dryRun: true, subResource: "", name: "" } });
+    expect(r).toMatchObject({
+      ok: true,
+      value: { uid: "705ab4f5-6393-11e8-b7cc-42010a800002", operation: "CREATE", namespace: "team-a", dryRun: true, subResource: "", name: "" },
+    });
   });
 
   it.each(GARBAGE)("refuses %s with a coded error", (_, body, code) => {
@@ -58,8 +61,14 @@ describe("decodeAdmissionReview", () => {
   });
 
   it("names the bad field", () => {
-    expect(decodeAdmissionReview(JSON.stringify(review({ uid: "../../etc" })))).toMatchObject({ ok: false, error: { message: "request.uid: is missing or malformed" } });
-    expect(decodeAdmissionReview(JSON.stringify(review({ operation: "PATCH" })))).toMatchObject({ ok: false, error: { message: expect.stringContaining("request.operation: must be CREATE") as string } });
+    expect(decodeAdmissionReview(JSON.stringify(review({ uid: "../../etc" })))).toMatchObject({
+      ok: false,
+      error: { message: "request.uid: is missing or malformed" },
+    });
+    expect(decodeAdmissionReview(JSON.stringify(review({ operation: "PATCH" })))).toMatchObject({
+      ok: false,
+      error: { message: expect.stringContaining("request.operation: must be CREATE") as string },
+    });
     expect(decodeAdmissionReview("[]")).toMatchObject({ ok: false, error: { message: "expected an AdmissionReview of admission.k8s.io/v1" } });
     const r = decodeAdmissionReview(JSON.stringify(review({ object: { spec: { containers: [{ image: "x" }] } } })));
     if (r.ok) expect(podOf(r.value)).toMatchObject({ ok: false, error: { message: "request.object is not a Pod: spec.containers[0].name: must be a string" } });
@@ -94,7 +103,12 @@ describe("handleAdmission with bad input", () => {
   });
 
   it("allows anything that is not a Pod CREATE without looking at it", async () => {
-    for (const overrides of [{ operation: "UPDATE" }, { operation: "DELETE", object: null }, { resource: { group: "apps", version: "v1", resource: "deployments" } }, { subResource: "status" }]) {
+    for (const overrides of [
+      { operation: "UPDATE" },
+      { operation: "DELETE", object: null },
+      { resource: { group: "apps", version: "v1", resource: "deployments" } },
+      { subResource: "status" },
+    ]) {
       const answer = await handleAdmission(JSON.stringify(review(overrides)), deps);
       expect(answer.status).toBe(200);
       expect(responseOf(answer.body)).toMatchObject({ allowed: true });
@@ -124,7 +138,11 @@ describe("handleAdmission with bad input", () => {
   it("echoes the request uid and reports the outcome for logs and metrics", async () => {
     const body = review({ uid: "abc-123" });
     const answer = await handleAdmission(JSON.stringify(body), deps);
-    expect(answer.body).toMatchObject({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response: { uid: "abc-123", allowed: true, patchType: "JSONPatch" } });
+    expect(answer.body).toMatchObject({
+      apiVersion: "admission.k8s.io/v1",
+      kind: "AdmissionReview",
+      response: { uid: "abc-123", allowed: true, patchType: "JSONPatch" },
+    });
     expect(answer.outcome).toMatchObject({ result: "injected", reason: "namespace_enabled", namespace: "team-a", pod: "web" });
   });
 

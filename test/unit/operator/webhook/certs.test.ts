@@ -58,7 +58,9 @@ describe("webhook certificates", async () => {
   });
 
   it("adds extra names and IPs, ignoring invalid IPs", async () => {
-    const l = new X509Certificate((await issueServingCert(ca, { service: "s", namespace: "n", now, extraDnsNames: ["webhook.local"], extraIps: ["::1", "not-an-ip"] })).certPem);
+    const l = new X509Certificate(
+      (await issueServingCert(ca, { service: "s", namespace: "n", now, extraDnsNames: ["webhook.local"], extraIps: ["::1", "not-an-ip"] })).certPem,
+    );
     expect(l.checkHost("webhook.local")).toBe("webhook.local");
     expect(l.checkIP("::1")).toBeDefined();
   });
@@ -85,7 +87,10 @@ describe("needsRotation", async () => {
     expect(needsRotation(serving.certPem, new Date(now.getTime() - DAY))).toBe(true);
   });
 
-  it.each(["", "garbage", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"])("is true (replace it) for an unparseable certificate %j", (pem) => {
-    expect(needsRotation(pem, now)).toBe(true);
-  });
+  it.each(["", "garbage", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"])(
+    "is true (replace it) for an unparseable certificate %j",
+    (pem) => {
+      expect(needsRotation(pem, now)).toBe(true);
+    },
+  );
 });

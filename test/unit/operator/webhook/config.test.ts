@@ -5,7 +5,13 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadInjectionConfig, parseInjectionConfig } from "../../../../operator/webhook/config.ts";
 import { GOLDEN_DIR } from "./support.ts";
 
-const minimal = { image: "ghcr.io/vigil-dev/vigil:0.1.0", issuersConfigMap: "issuers", keyRingSecret: "keys", busKeysConfigMap: "bus-keys", redis: { url: "redis://redis.vigil-system.svc:6379" } };
+const minimal = {
+  image: "ghcr.io/vigil-dev/vigil:0.1.0",
+  issuersConfigMap: "issuers",
+  keyRingSecret: "keys",
+  busKeysConfigMap: "bus-keys",
+  redis: { url: "redis://redis.vigil-system.svc:6379" },
+};
 const dir = mkdtempSync(join(tmpdir(), "vigil-injection-config-"));
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });

@@ -34,7 +34,9 @@ describe("injectionDecision", () => {
 
   it("skips when neither the namespace nor the pod opts in (a namespace label value other than enabled does not count)", () => {
     expect(injectionDecision(pod(withPorts(8080)), plain, cfg).reasons).toEqual(["injection_not_enabled"]);
-    expect(injectionDecision(pod(withPorts(8080)), { name: "x", labels: { "vigil.dev/injection": "disabled" } }, cfg).reasons).toEqual(["injection_not_enabled"]);
+    expect(injectionDecision(pod(withPorts(8080)), { name: "x", labels: { "vigil.dev/injection": "disabled" } }, cfg).reasons).toEqual([
+      "injection_not_enabled",
+    ]);
     expect(injectionDecision(pod(withPorts(8080)), { name: "x" }, cfg).reasons).toEqual(["injection_not_enabled"]);
   });
 
@@ -74,7 +76,10 @@ describe("injectionDecision", () => {
 
   it("accepts an upstream-port annotation that is a number or the name of a declared port", () => {
     expect(injectionDecision(pod(withAnnotation("vigil.dev/upstream-port", "3000")), optedIn, cfg).upstreamPort).toBe(3000);
-    const named = pod(withPorts({ name: "admin", containerPort: 9000 }, { name: "web", containerPort: 8000 }), withAnnotation("vigil.dev/upstream-port", "web"));
+    const named = pod(
+      withPorts({ name: "admin", containerPort: 9000 }, { name: "web", containerPort: 8000 }),
+      withAnnotation("vigil.dev/upstream-port", "web"),
+    );
     expect(injectionDecision(named, optedIn, cfg).upstreamPort).toBe(8000);
   });
 

@@ -19,7 +19,9 @@ describe("jsonPatch", () => {
     expect(roundTrip({ metadata: {} }, { metadata: { annotations: { "vigil.dev/x": "y" } } })).toEqual([
       { op: "add", path: "/metadata/annotations", value: { "vigil.dev/x": "y" } },
     ]);
-    expect(roundTrip({ spec: {} }, { spec: { initContainers: [{ name: "s" }] } })).toEqual([{ op: "add", path: "/spec/initContainers", value: [{ name: "s" }] }]);
+    expect(roundTrip({ spec: {} }, { spec: { initContainers: [{ name: "s" }] } })).toEqual([
+      { op: "add", path: "/spec/initContainers", value: [{ name: "s" }] },
+    ]);
   });
 
   it("escapes / and ~ in keys", () => {

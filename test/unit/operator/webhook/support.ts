@@ -27,7 +27,12 @@ export type PodOption = (pod: V1Pod) => void;
 
 /** `pod(withPorts(8080), withAnnotation("vigil.dev/inject", "false"))`: a one-container pod in team-a. */
 export function pod(...options: PodOption[]): V1Pod {
-  const p: V1Pod = { apiVersion: "v1", kind: "Pod", metadata: { name: "web", namespace: "team-a" }, spec: { containers: [{ name: "app", image: "example/app:1" }] } };
+  const p: V1Pod = {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: "web", namespace: "team-a" },
+    spec: { containers: [{ name: "app", image: "example/app:1" }] },
+  };
   for (const o of options) o(p);
   return p;
 }

@@ -6,7 +6,12 @@ import { NAMESPACE_WEBHOOK_NAME, POD_WEBHOOK_NAME, webhookConfiguration } from "
 const PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 
 describe("webhookConfiguration", () => {
-  const cfg = webhookConfiguration({ name: "vigil", target: { service: { name: "vigil-webhook", namespace: "vigil-system" } }, systemNamespace: "vigil-system", caPem: PEM });
+  const cfg = webhookConfiguration({
+    name: "vigil",
+    target: { service: { name: "vigil-webhook", namespace: "vigil-system" } },
+    systemNamespace: "vigil-system",
+    caPem: PEM,
+  });
   const [byNamespace, byPod] = cfg.webhooks ?? [];
 
   it("has one entry for opted-in namespaces and one for pods opting in by label elsewhere", () => {
@@ -20,7 +25,11 @@ describe("webhookConfiguration", () => {
 
   it("excludes the system namespaces and Vigil's own from both", () => {
     for (const w of [byNamespace, byPod]) {
-      expect(w?.namespaceSelector?.matchExpressions?.[1]).toEqual({ key: "kubernetes.io/metadata.name", operator: "NotIn", values: ["kube-system", "kube-node-lease", "kube-public", "vigil-system"] });
+      expect(w?.namespaceSelector?.matchExpressions?.[1]).toEqual({
+        key: "kubernetes.io/metadata.name",
+        operator: "NotIn",
+        values: ["kube-system", "kube-node-lease", "kube-public", "vigil-system"],
+      });
     }
   });
 
@@ -49,7 +58,12 @@ describe("webhookConfiguration", () => {
 describe("caBundlePatch", () => {
   const config = (bundles: (string | undefined)[]): V1MutatingWebhookConfiguration => ({
     metadata: { name: "vigil" },
-    webhooks: bundles.map((caBundle, i) => ({ name: `w${i}.vigil.dev`, admissionReviewVersions: ["v1"], sideEffects: "None", clientConfig: caBundle === undefined ? {} : { caBundle } })),
+    webhooks: bundles.map((caBundle, i) => ({
+      name: `w${i}.vigil.dev`,
+      admissionReviewVersions: ["v1"],
+      sideEffects: "None",
+      clientConfig: caBundle === undefined ? {} : { caBundle },
+    })),
   });
 
   it("is undefined when every webhook already has the bundle (no write)", () => {

@@ -60,7 +60,11 @@ function decide(r: CompiledRule, f: Partial<RequestFacts> = {}, p: PrincipalOver
 
 describe("authorize: policies and default action", () => {
   it("denies with NO_POLICY when nothing selects the workload and the default is deny", () => {
-    expect(authorize(principal(), facts(), [], NOW, { defaultAction: "Deny" })).toEqual({ allowed: false, code: "NO_POLICY", reason: "No access policy selects this workload." });
+    expect(authorize(principal(), facts(), [], NOW, { defaultAction: "Deny" })).toEqual({
+      allowed: false,
+      code: "NO_POLICY",
+      reason: "No access policy selects this workload.",
+    });
   });
 
   it("allows when nothing selects the workload and the default is allow", () => {
@@ -81,7 +85,13 @@ describe("authorize: policies and default action", () => {
     const permissive = policy("a-permissive", [rule("everyone", "Allow")]);
     const strict = policy("b-strict", [rule("no-admin", "Deny", { requests: [request({ paths: [{ kind: "prefix", value: "/admin/" }] })] })]);
     const d = authorize(principal(), facts({ path: "/admin/users" }), [permissive, strict], NOW, allow);
-    expect(d).toEqual({ allowed: false, code: "DENIED_BY_RULE", reason: 'Denied by rule "no-admin" of policy shop/b-strict.', policy: "shop/b-strict", rule: "no-admin" });
+    expect(d).toEqual({
+      allowed: false,
+      code: "DENIED_BY_RULE",
+      reason: 'Denied by rule "no-admin" of policy shop/b-strict.',
+      policy: "shop/b-strict",
+      rule: "no-admin",
+    });
     expect(authorize(principal(), facts({ path: "/shop" }), [permissive, strict], NOW, allow)).toMatchObject({ allowed: true, policy: "shop/a-permissive" });
   });
 });
@@ -112,7 +122,12 @@ describe("authorize: identity matchers", () => {
   });
 
   it("treats identities as any-of", () => {
-    const r = rule("r", "Allow", { identities: [{ kind: "group", value: "ops" }, { kind: "subject", value: "alice" }] });
+    const r = rule("r", "Allow", {
+      identities: [
+        { kind: "group", value: "ops" },
+        { kind: "subject", value: "alice" },
+      ],
+    });
     expect(decide(r)).toBe(true);
   });
 });

@@ -62,7 +62,9 @@ describe("where the token comes from", () => {
   });
 
   it("ignores the token cookie and header when none is configured", () => {
-    expect(outcome({ authorization: "Bearer aaa", cookie: "vigil_token=bbb", "x-access-token": "ccc" }, { sources: { cookie: "", header: "" }, trusted: true })).toBe("token:aaa");
+    expect(
+      outcome({ authorization: "Bearer aaa", cookie: "vigil_token=bbb", "x-access-token": "ccc" }, { sources: { cookie: "", header: "" }, trusted: true }),
+    ).toBe("token:aaa");
   });
 
   it("sees a repeated credential header in the raw headers, whatever its case", () => {

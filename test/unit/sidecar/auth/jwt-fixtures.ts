@@ -33,7 +33,17 @@ export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 export function claims(overrides: JWTPayload = {}): JWTPayload {
   const now = nowSeconds();
-  return { iss: "https://idp-a.test", aud: "vigil-app", sub: "alice", sid: "login-1", email: "Alice@Example.com", groups: ["eng", "oncall"], iat: now, exp: now + 600, ...overrides };
+  return {
+    iss: "https://idp-a.test",
+    aud: "vigil-app",
+    sub: "alice",
+    sid: "login-1",
+    email: "Alice@Example.com",
+    groups: ["eng", "oncall"],
+    iat: now,
+    exp: now + 600,
+    ...overrides,
+  };
 }
 
 /** A well-formed token signed with jose's SignJWT. */

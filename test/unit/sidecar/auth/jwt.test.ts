@@ -247,7 +247,12 @@ describe("attack corpus", () => {
 
   it("refuses HS256 MACed with the issuer's public key bytes (key confusion)", async () => {
     const input = signingInput({ alg: "HS256", typ: "JWT", kid: es.kid }, claims());
-    const secrets = [await exportSPKI(es.publicKey), await exportSPKI(rs.publicKey), JSON.stringify(es.publicJwk), Buffer.from(String(es.publicJwk.x), "base64url")];
+    const secrets = [
+      await exportSPKI(es.publicKey),
+      await exportSPKI(rs.publicKey),
+      JSON.stringify(es.publicJwk),
+      Buffer.from(String(es.publicJwk.x), "base64url"),
+    ];
     for (const secret of secrets) await expectRefused(v(), withSignature(input, hmac(secret, input)), "TOKEN_INVALID");
   });
 
@@ -330,10 +335,13 @@ describe("attack corpus", () => {
     await expect(v().verify(await signed(es, claims(), { typ }))).resolves.toMatchObject({ subject: "alice" });
   });
 
-  it.each(["logout+jwt", "secevent+jwt", "application/logout+jwt", "Secevent+JWT", "dpop+jwt"])("refuses a genuinely signed %s token as a credential", async (typ) => {
-    const err = await expectRefused(v(), await signed(es, claims(), { typ }), "TOKEN_WRONG_TYPE");
-    expect(err.message).not.toContain(typ);
-  });
+  it.each(["logout+jwt", "secevent+jwt", "application/logout+jwt", "Secevent+JWT", "dpop+jwt"])(
+    "refuses a genuinely signed %s token as a credential",
+    async (typ) => {
+      const err = await expectRefused(v(), await signed(es, claims(), { typ }), "TOKEN_WRONG_TYPE");
+      expect(err.message).not.toContain(typ);
+    },
+  );
 
   it("applies an issuer's own allowed types: at+jwt only, typ required", async () => {
     const strict = verifier({}, [issuerA({ allowedTypes: ["at+jwt"], allowMissingType: false })]);
@@ -392,7 +400,17 @@ describe("attack corpus", () => {
   it("refuses malformed segments at the format gate", async () => {
     const good = await signed(es);
     const [h, p, s] = good.split(".") as [string, string, string];
-    const cases = [`${h}.${p}`, `${h}.${p}.${s}.${s}`, `${good}=`, `${h}.${p}.${s.slice(0, 10)}+/${s.slice(12)}`, ` ${good}`, `${h}. ${p}.${s}`, `${good}\n`, `${h}..${s}`, "{}.{}.{}"];
+    const cases = [
+      `${h}.${p}`,
+      `${h}.${p}.${s}.${s}`,
+      `${good}=`,
+      `${h}.${p}.${s.slice(0, 10)}+/${s.slice(12)}`,
+      ` ${good}`,
+      `${h}. ${p}.${s}`,
+      `${good}\n`,
+      `${h}..${s}`,
+      "{}.{}.{}",
+    ];
     for (const token of cases) await expectRefused(v(), token, "TOKEN_MALFORMED");
     await expectRefused(v(), "", "TOKEN_MISSING");
   });

@@ -27,12 +27,22 @@ describe("token type (typ)", () => {
     expect(verdict(typ)).toBe("accepted");
   });
 
-  it.each(["logout+jwt", "secevent+jwt", "application/logout+jwt", "SECEVENT+JWT", "token-introspection+jwt", "dpop+jwt", "JOSE", "text/jwt", "", 1, null, ["JWT"]])(
-    "refuses %j by default with TOKEN_WRONG_TYPE",
-    (typ) => {
-      expect(verdict(typ)).toBe("TOKEN_WRONG_TYPE");
-    },
-  );
+  it.each([
+    "logout+jwt",
+    "secevent+jwt",
+    "application/logout+jwt",
+    "SECEVENT+JWT",
+    "token-introspection+jwt",
+    "dpop+jwt",
+    "JOSE",
+    "text/jwt",
+    "",
+    1,
+    null,
+    ["JWT"],
+  ])("refuses %j by default with TOKEN_WRONG_TYPE", (typ) => {
+    expect(verdict(typ)).toBe("TOKEN_WRONG_TYPE");
+  });
 
   it("refuses logout and security event tokens even when a policy lists them", () => {
     const permissive = { allowedTypes: new Set(["logout+jwt", "secevent+jwt", "at+jwt"]), allowMissingType: true };

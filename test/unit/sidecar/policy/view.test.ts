@@ -12,7 +12,12 @@ const workload = { namespace: "shop", labels: { app: "web" } };
 const web = compiledIn("shop", "web", withSelector({ matchLabels: { app: "web" } }));
 const api = compiledIn("shop", "api", withSelector({ matchLabels: { app: "api" } }));
 const header = (revision = 1, epoch = EPOCH) => ({ v: 2 as const, epoch, namespace: "shop", revision });
-const revoked = (r: Revocation, liftedAt?: number): RevocationEntry => ({ ...header(), type: "revocation", revocation: r, ...(liftedAt === undefined ? {} : { liftedAt }) });
+const revoked = (r: Revocation, liftedAt?: number): RevocationEntry => ({
+  ...header(),
+  type: "revocation",
+  revocation: r,
+  ...(liftedAt === undefined ? {} : { liftedAt }),
+});
 
 function snapshot(policies: CompiledPolicy[], revocations: RevocationEntry[] = [], revision = 5, epoch = EPOCH): NamespaceSnapshot {
   return {
@@ -94,7 +99,12 @@ describe("the sidecar's view of its namespace on the bus", () => {
   it("drops revocations once they expire", () => {
     const view = new PolicyView(workload);
     const now = Date.now();
-    view.applySnapshot(snapshot([web], [revoked(revocation({ id: "a", namespace: "shop", expiresAt: now + 1000 })), revoked(revocation({ id: "b", namespace: "shop", expiresAt: now - 1 }))]));
+    view.applySnapshot(
+      snapshot(
+        [web],
+        [revoked(revocation({ id: "a", namespace: "shop", expiresAt: now + 1000 })), revoked(revocation({ id: "b", namespace: "shop", expiresAt: now - 1 }))],
+      ),
+    );
     expect(view.revocationsInForce(now).map((r) => r.id)).toEqual(["a"]);
     view.prune(now + 2000);
     expect(view.revocationsInForce(now)).toEqual([]);

@@ -18,14 +18,22 @@ function forward(rawHeaders: string[], overrides: Partial<ForwardInput> = {}) {
 describe("headers sent to the application", () => {
   it("replaces client identity and forwarding headers in every spelling with verified values", () => {
     const out = forward([
-      "Host", "shop.test",
-      "X-Vigil-Subject", "mallory",
-      "x_vigil_subject", "mallory",
-      "X-VIGIL-GROUPS", "admins",
-      "X-Forwarded-For", "6.6.6.6",
-      "x_forwarded_for", "6.6.6.6",
-      "Forwarded", "for=6.6.6.6",
-      "X-Forwarded-User", "mallory",
+      "Host",
+      "shop.test",
+      "X-Vigil-Subject",
+      "mallory",
+      "x_vigil_subject",
+      "mallory",
+      "X-VIGIL-GROUPS",
+      "admins",
+      "X-Forwarded-For",
+      "6.6.6.6",
+      "x_forwarded_for",
+      "6.6.6.6",
+      "Forwarded",
+      "for=6.6.6.6",
+      "X-Forwarded-User",
+      "mallory",
     ]);
     expect(out["x-vigil-subject"]).toBe("alice");
     expect(out["x-vigil-groups"]).toBe("staff");
@@ -65,14 +73,51 @@ describe("the header list the HTTP path sends", () => {
 
   it("holds exactly the fields of the header object, in the client's order, with empty values kept", () => {
     const raw = [
-      "Host", "shop.test", "Accept", "a", "X-Empty", "", "Cookie", "tok=1; theme=dark", "Accept", "b",
-      "Authorization", "Bearer x", "X-Vigil-Subject", "mallory", "Connection", "x-drop", "X-Drop", "1", "Cookie", "tok=1",
+      "Host",
+      "shop.test",
+      "Accept",
+      "a",
+      "X-Empty",
+      "",
+      "Cookie",
+      "tok=1; theme=dark",
+      "Accept",
+      "b",
+      "Authorization",
+      "Bearer x",
+      "X-Vigil-Subject",
+      "mallory",
+      "Connection",
+      "x-drop",
+      "X-Drop",
+      "1",
+      "Cookie",
+      "tok=1",
     ];
     const list = upstreamHeaderList(input(raw));
     expect(list).toEqual([
-      "host", "shop.test", "accept", "a", "x-empty", "", "cookie", "theme=dark", "accept", "b",
-      "content-length", "3", "x-forwarded-for", "10.0.0.7",
-      "x-vigil-subject", "alice", "x-vigil-groups", "staff", "x-vigil-session", "s_AAAAAAAAAAAAAAAAAAAAAA", "x-vigil-email", "alice@example.com",
+      "host",
+      "shop.test",
+      "accept",
+      "a",
+      "x-empty",
+      "",
+      "cookie",
+      "theme=dark",
+      "accept",
+      "b",
+      "content-length",
+      "3",
+      "x-forwarded-for",
+      "10.0.0.7",
+      "x-vigil-subject",
+      "alice",
+      "x-vigil-groups",
+      "staff",
+      "x-vigil-session",
+      "s_AAAAAAAAAAAAAAAAAAAAAA",
+      "x-vigil-email",
+      "alice@example.com",
     ]);
     const asObject: Record<string, string | string[]> = {};
     for (let i = 0; i < list.length; i += 2) {
@@ -87,12 +132,18 @@ describe("the header list the HTTP path sends", () => {
 describe("credentials on the way to the application", () => {
   const sources = { cookie: "vigil_token", header: "x-access-token" };
   const request = [
-    "Host", "shop.test",
-    "Authorization", "Bearer eyJ.the.token",
-    "X-Access-Token", "eyJ.the.token",
-    "X_Access_Token", "eyJ.other.token",
-    "Cookie", "theme=dark; vigil_token=eyJ.the.token; lang=en",
-    "Accept", "application/json",
+    "Host",
+    "shop.test",
+    "Authorization",
+    "Bearer eyJ.the.token",
+    "X-Access-Token",
+    "eyJ.the.token",
+    "X_Access_Token",
+    "eyJ.other.token",
+    "Cookie",
+    "theme=dark; vigil_token=eyJ.the.token; lang=en",
+    "Accept",
+    "application/json",
   ];
 
   it("withholds Authorization, the token header in every spelling and only the token cookie by default", () => {

@@ -34,7 +34,22 @@ describe("sanitizeHeaders", () => {
   });
 
   it("drops every duplicate, keeps everything else in order with its spelling", () => {
-    const raw = ["Host", "app", "X-Forwarded-User", "a", "x-forwarded-user", "b", "X_Forwarded_User", "c", "X-Custom", "1", "x-custom", "2", "Authorization", "Bearer t"];
+    const raw = [
+      "Host",
+      "app",
+      "X-Forwarded-User",
+      "a",
+      "x-forwarded-user",
+      "b",
+      "X_Forwarded_User",
+      "c",
+      "X-Custom",
+      "1",
+      "x-custom",
+      "2",
+      "Authorization",
+      "Bearer t",
+    ];
     expect(pairs(sanitizeHeaders(raw))).toEqual([
       ["Host", "app"],
       ["X-Custom", "1"],
@@ -49,7 +64,9 @@ describe("sanitizeHeaders", () => {
   });
 
   it("removes our header names from Connection so they cannot be stripped as hop-by-hop", () => {
-    expect(pairs(sanitizeHeaders(["Connection", "close, X-Vigil-Subject, x_vigil_groups, X-Forwarded-User, Keep-Alive"]))).toEqual([["Connection", "close, Keep-Alive"]]);
+    expect(pairs(sanitizeHeaders(["Connection", "close, X-Vigil-Subject, x_vigil_groups, X-Forwarded-User, Keep-Alive"]))).toEqual([
+      ["Connection", "close, Keep-Alive"],
+    ]);
     expect(sanitizeHeaders(["Connection", "X-Vigil-Session", "Accept", "*/*"])).toEqual(["Accept", "*/*"]);
     expect(sanitizeHeaders(["connection", "keep-alive"])).toEqual(["connection", "keep-alive"]);
   });

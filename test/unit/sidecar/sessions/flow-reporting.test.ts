@@ -44,7 +44,9 @@ describe("flow reporting of the connection table", () => {
     const client = await pairs.pair();
     const upstream = await pairs.pair();
     table.openFlow("tunnel", client.near, upstream.near, bind("s_a", tunnelFacts));
-    expect(seen).toEqual([{ what: "opened", session: "s_a", flow: expect.objectContaining({ kind: "tunnel", port: 2222, openedAt: 1_000, bytesIn: 0, bytesOut: 0 }) as unknown }]);
+    expect(seen).toEqual([
+      { what: "opened", session: "s_a", flow: expect.objectContaining({ kind: "tunnel", port: 2222, openedAt: 1_000, bytesIn: 0, bytesOut: 0 }) as unknown },
+    ]);
     expect(seen[0]?.flow.peer).toMatch(/^127\.0\.0\.1:\d+$/);
 
     client.far.socket.write("x".repeat(1000));

@@ -11,7 +11,15 @@ describe("a session record", () => {
   const fresh = newRecord("s_AAAAAAAAAAAAAAAAAAAAAA", "key-alice", principal(), timeouts, seen(t0));
 
   it("starts with the identity, the first client IP and the workload", () => {
-    expect(fresh).toMatchObject({ subject: "alice", email: "alice@example.test", firstIp: "10.0.0.7", lastIp: "10.0.0.7", workloads: ["shop/web-1"], startedAt: t0, absoluteExpiresAt: t0 + 8 * 60 * MIN });
+    expect(fresh).toMatchObject({
+      subject: "alice",
+      email: "alice@example.test",
+      firstIp: "10.0.0.7",
+      lastIp: "10.0.0.7",
+      workloads: ["shop/web-1"],
+      startedAt: t0,
+      absoluteExpiresAt: t0 + 8 * 60 * MIN,
+    });
   });
 
   it("stays usable until one second before the idle timeout and ends at it", () => {

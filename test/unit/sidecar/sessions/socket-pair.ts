@@ -39,7 +39,11 @@ export async function socketPairs(): Promise<SocketPairs> {
         code ??= err.code;
       });
       far.resume();
-      const ended = new Promise<string>((resolve) => far.once("close", () => { resolve(code ?? "clean"); }));
+      const ended = new Promise<string>((resolve) =>
+        far.once("close", () => {
+          resolve(code ?? "clean");
+        }),
+      );
       return { near: await accept, far: { socket: far, ended } };
     },
     async close() {

@@ -69,9 +69,21 @@ describe("write access to Redis is not write access to enforcement", () => {
     ["a v1 message (no envelope)", JSON.stringify({ v: 1, type: "policy.upsert", revision: 9, policy: compiledPolicy() }), "BUS_UNSIGNED"],
     ["a bare v2 body", JSON.stringify(upsert), "BUS_UNSIGNED"],
     ["a key id the sidecar does not hold", JSON.stringify({ ...envelope, kid: "k9" }), "BUS_UNKNOWN_KEY"],
-    ["a body altered after signing (a group added)", JSON.stringify({ ...envelope, body: envelope.body.replace('"staff"', '"everyone"') }), "BUS_BAD_SIGNATURE"],
-    ["a signature from another key", JSON.stringify({ ...envelope, sig: sign(null, Buffer.from(SIGNING_CONTEXT + envelope.body), newBusKey().privateKey).toString("base64url") }), "BUS_BAD_SIGNATURE"],
-    ["a signature over the body without the context", JSON.stringify({ ...envelope, sig: sign(null, Buffer.from(envelope.body), sharedBusKey.privateKey).toString("base64url") }), "BUS_BAD_SIGNATURE"],
+    [
+      "a body altered after signing (a group added)",
+      JSON.stringify({ ...envelope, body: envelope.body.replace('"staff"', '"everyone"') }),
+      "BUS_BAD_SIGNATURE",
+    ],
+    [
+      "a signature from another key",
+      JSON.stringify({ ...envelope, sig: sign(null, Buffer.from(SIGNING_CONTEXT + envelope.body), newBusKey().privateKey).toString("base64url") }),
+      "BUS_BAD_SIGNATURE",
+    ],
+    [
+      "a signature over the body without the context",
+      JSON.stringify({ ...envelope, sig: sign(null, Buffer.from(envelope.body), sharedBusKey.privateKey).toString("base64url") }),
+      "BUS_BAD_SIGNATURE",
+    ],
     ["a truncated signature", JSON.stringify({ ...envelope, sig: envelope.sig.slice(0, 40) }), "BUS_INVALID_FIELD"],
     ["a signature of zeros", JSON.stringify({ ...envelope, sig: "A".repeat(86) }), "BUS_BAD_SIGNATURE"],
   ])("refuses %s", (_label, raw, code) => {
@@ -102,16 +114,54 @@ describe("bus message garbage corpus: never throws, always a stable code (even w
     ["signed: unknown failure mode", upsertWith([...policyAt, "failureMode"], "Open"), "BUS_INVALID_FIELD"],
     ["signed: non-canonical CIDR", upsertWith([...policyAt, "rules"], [{ ...rule, sourceCIDRs: ["10.1.0.0/8"] }]), "BUS_INVALID_FIELD"],
     ["signed: unknown time zone", upsertWith([...policyAt, "rules"], [{ ...rule, schedule: { timeZone: "Mars/Base", windows: [] } }]), "BUS_INVALID_FIELD"],
-    ["signed: window ends before it starts", upsertWith([...policyAt, "rules"], [{ ...rule, schedule: { timeZone: "UTC", windows: [{ days: [], startMinute: 600, endMinute: 60 }] } }]), "BUS_INVALID_FIELD"],
-    ["signed: port out of range", upsertWith([...policyAt, "rules"], [{ ...rule, requests: [{ methods: [], paths: [], hosts: [], ports: [0] }] }]), "BUS_INVALID_FIELD"],
-    ["signed: relative path", upsertWith([...policyAt, "rules"], [{ ...rule, requests: [{ methods: [], paths: [{ kind: "exact", value: "x" }], hosts: [], ports: [] }] }]), "BUS_INVALID_FIELD"],
+    [
+      "signed: window ends before it starts",
+      upsertWith([...policyAt, "rules"], [{ ...rule, schedule: { timeZone: "UTC", windows: [{ days: [], startMinute: 600, endMinute: 60 }] } }]),
+      "BUS_INVALID_FIELD",
+    ],
+    [
+      "signed: port out of range",
+      upsertWith([...policyAt, "rules"], [{ ...rule, requests: [{ methods: [], paths: [], hosts: [], ports: [0] }] }]),
+      "BUS_INVALID_FIELD",
+    ],
+    [
+      "signed: relative path",
+      upsertWith([...policyAt, "rules"], [{ ...rule, requests: [{ methods: [], paths: [{ kind: "exact", value: "x" }], hosts: [], ports: [] }] }]),
+      "BUS_INVALID_FIELD",
+    ],
     ["signed: unknown identity kind", upsertWith([...policyAt, "rules"], [{ ...rule, identities: [{ kind: "root" }] }]), "BUS_INVALID_FIELD"],
-    ["signed: bad selector kind", signedText(JSON.stringify({ ...lift, changes: [{ op: "put", entry: { ...header, type: "revocation", revocation: { ...revocation(), selector: { kind: "everyone" } } } }] })), "BUS_INVALID_FIELD"],
-    ["signed: expiry as a string", signedText(JSON.stringify({ ...lift, changes: [{ op: "put", entry: { ...header, type: "revocation", revocation: { ...revocation(), expiresAt: "2026-01-01" } } }] })), "BUS_INVALID_FIELD"],
+    [
+      "signed: bad selector kind",
+      signedText(
+        JSON.stringify({
+          ...lift,
+          changes: [{ op: "put", entry: { ...header, type: "revocation", revocation: { ...revocation(), selector: { kind: "everyone" } } } }],
+        }),
+      ),
+      "BUS_INVALID_FIELD",
+    ],
+    [
+      "signed: expiry as a string",
+      signedText(
+        JSON.stringify({
+          ...lift,
+          changes: [{ op: "put", entry: { ...header, type: "revocation", revocation: { ...revocation(), expiresAt: "2026-01-01" } } }],
+        }),
+      ),
+      "BUS_INVALID_FIELD",
+    ],
     ["signed: __proto__ at the top", signedText(JSON.stringify(del).replace('{"v":2', '{"__proto__":{"polluted":true},"v":2')), "BUS_INVALID_FIELD"],
-    ["__proto__ in the envelope", JSON.stringify({ ...JSON.parse(seal(del, key).envelope), x: 1 }).replace('"x":1', '"__proto__":{"polluted":true}'), "BUS_INVALID_FIELD"],
+    [
+      "__proto__ in the envelope",
+      JSON.stringify({ ...JSON.parse(seal(del, key).envelope), x: 1 }).replace('"x":1', '"__proto__":{"polluted":true}'),
+      "BUS_INVALID_FIELD",
+    ],
     ["a 2 MiB body", JSON.stringify({ v: 2, kid: "k1", sig: "A".repeat(86), body: "x".repeat(2 * 1024 * 1024) }), "BUS_TOO_LARGE"],
-    ["just over 1 MiB of multibyte text", JSON.stringify({ v: 2, kid: "k1", sig: "A".repeat(86), body: "é".repeat(MAX_BUS_MESSAGE_BYTES / 2) }), "BUS_TOO_LARGE"],
+    [
+      "just over 1 MiB of multibyte text",
+      JSON.stringify({ v: 2, kid: "k1", sig: "A".repeat(86), body: "é".repeat(MAX_BUS_MESSAGE_BYTES / 2) }),
+      "BUS_TOO_LARGE",
+    ],
     ["100k nested arrays", `{"v":2,"kid":${"[".repeat(100_000)}${"]".repeat(100_000)}}`, "BUS_MALFORMED_JSON"],
     ["signed: 100k unclosed arrays", signedText(`{"v":2,"x":${"[".repeat(100_000)}`), "BUS_MALFORMED_JSON"],
   ])("%s", (_label, raw, code) => {

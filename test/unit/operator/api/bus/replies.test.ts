@@ -1,12 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  compareStreamIds,
-  execValues,
-  pairsOf,
-  parseCounter,
-  parseXinfoStream,
-  parseXread,
-} from "../../../../../operator/api/bus/replies.ts";
+import { compareStreamIds, execValues, pairsOf, parseCounter, parseXinfoStream, parseXread } from "../../../../../operator/api/bus/replies.ts";
 
 const entries = [
   ["1-0", ["m", "a"]],
@@ -58,14 +51,33 @@ describe("stream ids and small replies", () => {
   });
 
   it("pairs flat arrays and maps, skipping non-string keys", () => {
-    expect(pairsOf(["a", "1", 2, "x", "b", "2"])).toEqual([["a", "1"], ["b", "2"]]);
+    expect(pairsOf(["a", "1", 2, "x", "b", "2"])).toEqual([
+      ["a", "1"],
+      ["b", "2"],
+    ]);
     expect(pairsOf({ a: "1" })).toEqual([["a", "1"]]);
     expect(pairsOf(new Error("x"))).toEqual([]);
   });
 
   it("surfaces the first error of a transaction, and an aborted one", () => {
-    expect(execValues([[null, 1], [null, "x"]], 2)).toEqual([1, "x"]);
-    expect(() => execValues([[null, 1], [new Error("WRONGTYPE"), null]], 2)).toThrow("WRONGTYPE");
+    expect(
+      execValues(
+        [
+          [null, 1],
+          [null, "x"],
+        ],
+        2,
+      ),
+    ).toEqual([1, "x"]);
+    expect(() =>
+      execValues(
+        [
+          [null, 1],
+          [new Error("WRONGTYPE"), null],
+        ],
+        2,
+      ),
+    ).toThrow("WRONGTYPE");
     expect(() => execValues(null, 2)).toThrow();
   });
 });

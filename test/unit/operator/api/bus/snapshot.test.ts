@@ -69,8 +69,16 @@ describe("snapshot verification", () => {
 
   it.each<[string, (raw: { head: string[]; entries: string[] }) => { head: string[]; entries: string[] }, string]>([
     ["a deny policy deleted (HDEL)", (r) => ({ ...r, entries: r.entries.slice(2) }), "BUS_DIGEST_MISMATCH"],
-    ["an old signed version of a policy put back", (r) => ({ ...r, entries: [...r.entries.slice(0, 1), written(entries(3), 3).entries[1]!, ...r.entries.slice(2)] }), "BUS_DIGEST_MISMATCH"],
-    ["an entry of another namespace copied in", (r) => ({ ...r, entries: [...r.entries, "p:other", seal({ ...entries()[0]!, namespace: "other" }, key).envelope] }), "BUS_INCONSISTENT"],
+    [
+      "an old signed version of a policy put back",
+      (r) => ({ ...r, entries: [...r.entries.slice(0, 1), written(entries(3), 3).entries[1]!, ...r.entries.slice(2)] }),
+      "BUS_DIGEST_MISMATCH",
+    ],
+    [
+      "an entry of another namespace copied in",
+      (r) => ({ ...r, entries: [...r.entries, "p:other", seal({ ...entries()[0]!, namespace: "other" }, key).envelope] }),
+      "BUS_INCONSISTENT",
+    ],
     ["an entry stored under another field", (r) => ({ ...r, entries: ["p:admin", ...r.entries.slice(1)] }), "BUS_INCONSISTENT"],
     ["an unsigned entry", (r) => ({ ...r, entries: [...r.entries.slice(0, 1), JSON.stringify(entries()[0]), ...r.entries.slice(2)] }), "BUS_UNSIGNED"],
     ["a head whose plain revision was bumped", (r) => ({ ...r, head: ["revision", "99", ...r.head.slice(2)] }), "BUS_INCONSISTENT"],
@@ -82,7 +90,10 @@ describe("snapshot verification", () => {
 
   it("refuses heads and entries of another epoch", () => {
     const raw = written(entries());
-    expect(verifyNamespace("shop", { ...epoch, epoch: "CCCCCCCCCCCCCCCCCCCCCC" }, raw.head, raw.entries, keys)).toMatchObject({ ok: false, error: { code: "BUS_INCONSISTENT" } });
+    expect(verifyNamespace("shop", { ...epoch, epoch: "CCCCCCCCCCCCCCCCCCCCCC" }, raw.head, raw.entries, keys)).toMatchObject({
+      ok: false,
+      error: { code: "BUS_INCONSISTENT" },
+    });
   });
 
   it("needs a signed epoch record that agrees with its id", () => {

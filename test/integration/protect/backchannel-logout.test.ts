@@ -1,0 +1,371 @@
+/**
+ * OpenID Connect Back-Channel Logout from a real identity provider: the `oidc-provider` package (a certified OpenID
+ * Provider) runs in the test with its own signing key; a scripted login (authorization code flow through its
+ * development interactions, the code exchanged for an ID token carrying the login's `sid`), then logout at the
+ * provider (RP-initiated logout, confirmed). The provider POSTs its signed logout token to vigil-operator — a real
+ * process serving the signals endpoint over HTTPS — which validates it and creates a real SessionTermination in the
+ * real API server targeting that login session (idpSessionID + issuer, labelled with its source, cutoffTime = the
+ * token's iat); the operator publishes it on the bus as a revocation and the namespace's sidecar (a stand-in speaking
+ * the real bus contract) acknowledges, so the termination completes. The same logout token delivered again is
+ * refused (jti replay, 400) and creates nothing.
+ */
+import { execFileSync } from "node:child_process";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Redis } from "ioredis";
+import Provider from "oidc-provider";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { SIGNAL_LABEL, SIGNAL_SOURCE_LABEL } from "../../../operator/api/annotations.ts";
+import type { SessionTermination } from "../../../operator/api/v1alpha1/index.ts";
+import { GROUP, SESSION_TERMINATION, VERSION } from "../../../operator/api/v1alpha1/index.ts";
+import { idpSessionSelector } from "../../../operator/controller/termination-plan.ts";
+import { clusterEnv } from "../../cluster/env.ts";
+import { freePort } from "../../cluster/ports.ts";
+import { Connections, uniquePrefix } from "../bus/support.ts";
+import { createNamespace, kubeConfig, uniqueName } from "../operator/kube-support.ts";
+import { applyVigilCrds, busRevocations, OperatorProcess, StandIn, vigilObjects } from "../operator/operator-support.ts";
+
+const env = clusterEnv();
+const kc = kubeConfig(env);
+const objects = vigilObjects(kc);
+const connections = new Connections(env.redisUrl);
+const prefix = uniquePrefix();
+const CLIENT_ID = "vigil";
+const CLIENT_SECRET = randomBytes(16).toString("hex");
+const REDIRECT = "http://127.0.0.1:9/callback"; // never followed: the test reads the code from the Location header
+
+let redis: Redis;
+let ns: string;
+let operator: OperatorProcess;
+let standIn: StandIn;
+let idp: Server;
+let issuer: string;
+let signalsPort: number;
+let tlsCert: string;
+/** The logout tokens the provider sent (kept for the replay check; never logged). */
+const delivered: { token: string; status: number }[] = [];
+/** The provider's failed back-channel calls (its `backchannel.error` events). */
+const backChannelErrors: string[] = [];
+
+/** The provider's outgoing requests (its back-channel calls) to the operator's HTTPS endpoint, trusting its certificate. */
+function fetchTrustingVigil(input: URL | string | Request, init: RequestInit = {}): Promise<Response> {
+  const url = input instanceof Request ? input.url : input;
+  const body = init.body instanceof URLSearchParams ? init.body.toString() : typeof init.body === "string" ? init.body : "";
+  const token = new URLSearchParams(body).get("logout_token") ?? "";
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      url,
+      {
+        method: init.method ?? "GET",
+        ca: tlsCert,
+        headers: { "content-type": "application/x-www-form-urlencoded", "content-length": Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => {
+          delivered.push({ token, status: res.statusCode ?? 0 });
+          resolve(new Response(null, { status: res.statusCode ?? 500 }));
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+async function postLogoutToken(token: string): Promise<{ status: number; body: string }> {
+  const body = new URLSearchParams({ logout_token: token }).toString();
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      `https://127.0.0.1:${signalsPort}/oidc/backchannel-logout`,
+      { method: "POST", ca: tlsCert, headers: { "content-type": "application/x-www-form-urlencoded", "content-length": Buffer.byteLength(body) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") });
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** A browser for the scripted login: follows nothing by itself, keeps the provider's cookies. */
+class Browser {
+  readonly #jar = new Map<string, string>();
+
+  async go(url: string, form?: Record<string, string>): Promise<Response> {
+    const res = await fetch(new URL(url, issuer), {
+      method: form === undefined ? "GET" : "POST",
+      redirect: "manual",
+      headers: {
+        cookie: [...this.#jar].map(([k, v]) => `${k}=${v}`).join("; "),
+        ...(form === undefined ? {} : { "content-type": "application/x-www-form-urlencoded" }),
+      },
+      ...(form === undefined ? {} : { body: new URLSearchParams(form).toString() }),
+    });
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(";");
+      const at = pair?.indexOf("=") ?? -1;
+      if (pair !== undefined && at > 0) this.#jar.set(pair.slice(0, at), pair.slice(at + 1));
+    }
+    return res;
+  }
+
+  /** Follows redirects on the provider until one leaves it (the client's redirect URI) or asks for an interaction. */
+  async follow(res: Response): Promise<Response> {
+    let current = res;
+    for (let hops = 0; hops < 10; hops += 1) {
+      const location = current.headers.get("location");
+      if (current.status < 300 || current.status >= 400 || location === null) return current;
+      const next = new URL(location, issuer);
+      if (next.origin !== new URL(issuer).origin || next.pathname.startsWith("/interaction/")) return current;
+      current = await this.go(next.href);
+    }
+    throw new Error("too many redirects");
+  }
+}
+
+const uidOf = (res: Response): string => {
+  const m = /\/interaction\/([^/?]+)/u.exec(res.headers.get("location") ?? "");
+  if (m?.[1] === undefined) throw new Error(`no interaction (status ${res.status})`);
+  return m[1];
+};
+
+/** Logs `account` in at the provider as Vigil's client; returns the login session's `sid` and the browser. */
+async function login(account: string): Promise<{ sid: string; browser: Browser }> {
+  const browser = new Browser();
+  const auth = new URL("/auth", issuer);
+  auth.search = new URLSearchParams({
+    client_id: CLIENT_ID,
+    response_type: "code",
+    scope: "openid",
+    redirect_uri: REDIRECT,
+    state: "s",
+    nonce: "n",
+  }).toString();
+  const toLogin = await browser.go(auth.href);
+  const loginUid = uidOf(toLogin);
+  expect((await browser.go(`/interaction/${loginUid}`)).status).toBe(200);
+  const toConsent = await browser.follow(await browser.go(`/interaction/${loginUid}`, { prompt: "login", login: account, password: "any" }));
+  const consentUid = uidOf(toConsent);
+  const back = await browser.follow(await browser.go(`/interaction/${consentUid}`, { prompt: "consent" }));
+  const code = new URL(back.headers.get("location") ?? "", issuer).searchParams.get("code");
+  if (code === null) throw new Error(`no code (status ${back.status})`);
+  const tokens = await fetch(new URL("/token", issuer), {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString("base64")}` },
+    body: new URLSearchParams({ grant_type: "authorization_code", code, redirect_uri: REDIRECT }).toString(),
+  });
+  expect(tokens.status).toBe(200);
+  const { id_token: idToken } = (await tokens.json()) as { id_token: string };
+  const claims = JSON.parse(Buffer.from(idToken.split(".")[1] ?? "", "base64url").toString("utf8")) as { sub: string; sid?: string };
+  expect(claims.sub).toBe(account);
+  if (claims.sid === undefined) throw new Error("the ID token has no sid");
+  return { sid: claims.sid, browser };
+}
+
+/** RP-initiated logout at the provider, confirmed by the user: the provider calls every client's back-channel URI. */
+async function logout(browser: Browser): Promise<void> {
+  const page = await browser.go("/session/end");
+  expect(page.status).toBe(200);
+  const xsrf = /name="xsrf" value="([^"]+)"/u.exec(await page.text())?.[1];
+  if (xsrf === undefined) throw new Error("no logout form");
+  const done = await browser.go("/session/end/confirm", { xsrf, logout: "yes" });
+  expect(done.status).toBe(303);
+}
+
+async function signalTerminations(): Promise<SessionTermination[]> {
+  const list = (await objects.api.listNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: SESSION_TERMINATION.plural,
+    namespace: ns,
+    labelSelector: `${SIGNAL_SOURCE_LABEL}=backchannel-logout`,
+  })) as { items: SessionTermination[] };
+  return list.items;
+}
+
+beforeAll(async () => {
+  await applyVigilCrds(env);
+  ns = await createNamespace(env);
+  redis = connections.raw();
+
+  const idpPort = await freePort();
+  issuer = `http://127.0.0.1:${idpPort}`;
+  signalsPort = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "vigil-signals-"));
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=vigil-signals",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+      "-keyout",
+      join(dir, "tls.key"),
+      "-out",
+      join(dir, "tls.crt"),
+    ],
+    { stdio: "ignore" },
+  );
+  tlsCert = execFileSync("cat", [join(dir, "tls.crt")], { encoding: "utf8" });
+  writeFileSync(
+    join(dir, "signals.yaml"),
+    JSON.stringify({ backChannelLogout: [{ issuer, audiences: [CLIENT_ID], algorithms: ["RS256"], jwksUri: `${issuer}/jwks` }] }),
+  );
+
+  const signingKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" });
+  const provider = new Provider(issuer, {
+    clients: [
+      {
+        client_id: CLIENT_ID,
+        client_secret: CLIENT_SECRET,
+        redirect_uris: [REDIRECT],
+        response_types: ["code"],
+        grant_types: ["authorization_code"],
+        backchannel_logout_uri: `https://127.0.0.1:${signalsPort}/oidc/backchannel-logout`,
+        backchannel_logout_session_required: true,
+      },
+    ],
+    jwks: { keys: [{ ...signingKey, kid: "idp-1", use: "sig", alg: "RS256" }] },
+    cookies: { keys: [randomBytes(16).toString("hex")] },
+    features: { devInteractions: { enabled: true }, backchannelLogout: { enabled: true }, rpInitiatedLogout: { enabled: true } },
+    pkce: { required: () => false },
+    findAccount: (_ctx, sub) => Promise.resolve({ accountId: sub, claims: () => ({ sub }) }),
+    fetch: fetchTrustingVigil,
+  });
+  provider.on("backchannel.error", (_ctx: unknown, err: Error) => {
+    backChannelErrors.push(err.message);
+  });
+  const handler = provider.callback();
+  idp = createServer((req, res) => {
+    void handler(req, res);
+  });
+  await new Promise<void>((resolve) => idp.listen(idpPort, "127.0.0.1", resolve));
+
+  operator = await OperatorProcess.start(env, {
+    redisUrl: env.redisUrl,
+    prefix,
+    namespace: ns,
+    identity: uniqueName("op"),
+    // A lease that survives a loaded 2-core machine: a lost lease ends the process (and its signals endpoint).
+    env: {
+      VIGIL_LEASE_DURATION_SECONDS: "15",
+      VIGIL_RENEW_DEADLINE_SECONDS: "10",
+      VIGIL_RETRY_PERIOD_SECONDS: "2",
+      VIGIL_SIGNALS_PORT: String(signalsPort),
+      VIGIL_SIGNALS_HOST: "127.0.0.1",
+      VIGIL_SIGNALS_CERT_DIR: dir,
+      VIGIL_SIGNALS_CONFIG_FILE: join(dir, "signals.yaml"),
+    },
+  });
+  await operator.waitUntilLeading();
+  // A live sidecar in the namespace: a logout must reach every namespace with live sidecars.
+  standIn = new StandIn(connections, prefix, { namespace: ns, pod: "web-0" });
+  await vi.waitFor(
+    async () => {
+      expect(await redis.hlen(`${prefix}sidecars`)).toBe(1);
+    },
+    { timeout: 10_000, interval: 50 },
+  );
+  await vi.waitFor(
+    () => {
+      expect(operator.lines.some((l) => l["event"] === "signals.started")).toBe(true);
+    },
+    { timeout: 10_000, interval: 50 },
+  );
+});
+
+afterAll(async () => {
+  await standIn.stop();
+  await operator.stop();
+  await new Promise<void>((resolve) => {
+    idp.closeAllConnections();
+    idp.close(() => {
+      resolve();
+    });
+  });
+  await connections.closeAll();
+});
+
+describe("back-channel logout from a real OpenID Provider", () => {
+  it("logout at the provider ends that login's sessions: a SessionTermination for its sid, published, acknowledged; a replay is refused", async () => {
+    const { sid, browser } = await login("alice");
+    const before = Date.now();
+    await logout(browser);
+
+    // The provider's call was answered 200 (the spec's success) ...
+    expect({ statuses: delivered.map((d) => d.status), errors: backChannelErrors }).toEqual({ statuses: [200], errors: [] });
+    // ... after a real SessionTermination was created for that login session at that issuer.
+    const [termination] = await signalTerminations();
+    expect(termination).toBeDefined();
+    expect(termination?.spec.target).toEqual({ idpSessionID: sid, issuer });
+    expect(termination?.metadata.labels).toMatchObject({ [SIGNAL_SOURCE_LABEL]: "backchannel-logout", [SIGNAL_LABEL]: "logout" });
+    expect(termination?.spec.reason).toContain("back-channel logout");
+    const cutoff = Date.parse(termination?.spec.cutoffTime ?? "");
+    expect(cutoff).toBeLessThanOrEqual(Date.now());
+    expect(cutoff).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 - 1000);
+
+    // The operator turns it into a revocation on the bus, the sidecar acknowledges, the termination completes.
+    const name = termination?.metadata.name ?? "";
+    const done = await vi.waitFor(
+      async () => {
+        const t = await objects.getTermination(ns, name);
+        if (t?.status?.phase !== "Completed") throw new Error(`phase ${t?.status?.phase ?? "none"}`);
+        return t;
+      },
+      { timeout: 20_000, interval: 100 },
+    );
+    expect(done.status?.phase).toBe("Completed");
+    const revocations = [...(await busRevocations(redis, prefix, ns)).values()].map((e) => e.revocation);
+    // The login session's selector: every Vigil session whose token carries that sid from that issuer (by session key).
+    expect(revocations.map((r) => r.selector)).toContainEqual(idpSessionSelector(issuer, sid));
+    expect(standIn.acked.size).toBeGreaterThanOrEqual(1);
+
+    // The same logout token again: refused as a replay (400, the spec's error shape), nothing new created.
+    const replay = await postLogoutToken(delivered[0]?.token ?? "");
+    expect(replay.status).toBe(400);
+    expect(JSON.parse(replay.body)).toMatchObject({ error: "invalid_request" });
+    expect((await signalTerminations()).length).toBe(1);
+    expect(await operator.metrics()).toMatch(/vigil_operator_signal_requests_total\{receiver="backchannel-logout",result="replayed"\} 1/u);
+  });
+
+  it("a logout token not signed by the issuer's key, or one carrying a nonce, is refused with 400 and ends nothing", async () => {
+    const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const { SignJWT } = await import("jose");
+    const now = Math.floor(Date.now() / 1000);
+    const claims = {
+      iss: issuer,
+      aud: CLIENT_ID,
+      iat: now,
+      jti: randomBytes(8).toString("hex"),
+      sid: "forged-sid",
+      events: { "http://schemas.openid.net/event/backchannel-logout": {} },
+    };
+    const forged = await new SignJWT(claims).setProtectedHeader({ alg: "RS256", kid: "idp-1", typ: "logout+jwt" }).sign(privateKey);
+    const refused = await postLogoutToken(forged);
+    expect(refused.status).toBe(400);
+    expect(JSON.parse(refused.body)).toMatchObject({ error: "invalid_request" });
+    const withNonce = await new SignJWT({ ...claims, jti: randomBytes(8).toString("hex"), nonce: "n" })
+      .setProtectedHeader({ alg: "RS256", kid: "idp-1" })
+      .sign(privateKey);
+    expect((await postLogoutToken(withNonce)).status).toBe(400);
+    expect((await signalTerminations()).map((t) => t.spec.target)).not.toContainEqual(expect.objectContaining({ idpSessionID: "forged-sid" }));
+  });
+});
