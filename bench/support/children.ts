@@ -14,6 +14,8 @@ export interface Child {
   nextLine(match: (line: string) => boolean, timeoutMs?: number): Promise<string>;
   /** stderr collected so far (for error messages). */
   stderr(): string;
+  /** The last 40 lines of stdout (for error messages: a program that logs to stdout says there why it stopped). */
+  stdoutTail(): string;
   exited: Promise<unknown>;
 }
 
@@ -42,7 +44,10 @@ export function startChild(name: string, command: string, args: string[], env: N
   });
   const waiting: { match: (line: string) => boolean; resolve: (line: string) => void }[] = [];
   const backlog: string[] = [];
+  const tail: string[] = [];
   createInterface({ input: proc.stdout }).on("line", (line) => {
+    tail.push(line);
+    if (tail.length > 40) tail.shift();
     const i = waiting.findIndex((w) => w.match(line));
     if (i >= 0) waiting.splice(i, 1)[0]?.resolve(line);
     else backlog.push(line);
@@ -52,6 +57,7 @@ export function startChild(name: string, command: string, args: string[], env: N
     pid,
     proc,
     stderr: () => err,
+    stdoutTail: () => tail.join("\n"),
     exited,
     nextLine(match, timeoutMs = 60_000) {
       const j = backlog.findIndex(match);
