@@ -287,8 +287,10 @@ beforeAll(async () => {
   await vi.waitFor(
     () => {
       expect(operator.lines.some((l) => l["event"] === "signals.started")).toBe(true);
+      // The operator is ready as a deployment's would be: the bus is up and the sidecar follows it.
+      expect(standIn.view.loaded).toBe(true);
     },
-    { timeout: 10_000, interval: 50 },
+    { timeout: 20_000, interval: 50 },
   );
 });
 
