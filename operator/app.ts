@@ -22,7 +22,7 @@
  *                             the SSF stream keepers (`extraControllers`)
  *   startWebhook, startSessionsApi (with startAuditIngest): the servers beside the Manager, on every replica
  */
-import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { Counter, type Registry } from "prom-client";
 import type { Readiness } from "./admin.ts";
 import { ACCESS_POLICY, GROUP, SESSION_TERMINATION, VERSION, type AccessPolicy, type SessionTermination } from "./api/v1alpha1/index.ts";
@@ -44,6 +44,7 @@ import { makeClients, type KubeClients } from "./kube/clients.ts";
 import { EventRecorder } from "./kube/events.ts";
 import type { Informer } from "./kube/informer.ts";
 import { customObjectSource, podSource } from "./kube/sources.ts";
+import { podForCache, withoutApplyBookkeeping, type CachedPod } from "./kube/transforms.ts";
 import type { Logger } from "../lib/log.ts";
 import { AuditIngest } from "./audit/ingest.ts";
 import { SessionIndex } from "./sessions-api/index/session-index.ts";
@@ -92,7 +93,7 @@ export interface OperatorApp {
 interface Informers {
   policies: Informer<AccessPolicy>;
   terminations: Informer<SessionTermination>;
-  pods: Informer<V1Pod>;
+  pods: Informer<CachedPod>;
 }
 
 interface Bus {
@@ -157,11 +158,16 @@ function newManager({ config, log, kc, registry }: OperatorContext): { manager: 
   });
   const namespace = config.watchNamespace;
   const informers: Informers = {
-    policies: manager.informer(customObjectSource<AccessPolicy>(kc, { group: GROUP, version: VERSION, plural: ACCESS_POLICY.plural, namespace })),
+    policies: manager.informer(
+      customObjectSource<AccessPolicy>(kc, { group: GROUP, version: VERSION, plural: ACCESS_POLICY.plural, namespace }),
+      withoutApplyBookkeeping,
+    ),
     terminations: manager.informer(
       customObjectSource<SessionTermination>(kc, { group: GROUP, version: VERSION, plural: SESSION_TERMINATION.plural, namespace }),
+      withoutApplyBookkeeping,
     ),
-    pods: manager.informer(podSource(kc, { namespace })),
+    // The caches keep only what the controllers read (kube/transforms.ts, docs/decisions/operator-runtime-0006).
+    pods: manager.informer(podSource(kc, { namespace }), podForCache),
   };
   return { manager, informers };
 }

@@ -14,7 +14,7 @@
  *                                  `convergeRequeueMs` while some selected sidecar has not applied busRevision.
  * Status is patched only when it changed (kube/status.ts). Events: Published, Rejected, BusUnavailable.
  */
-import type { CustomObjectsApi, V1Pod } from "@kubernetes/client-node";
+import type { CustomObjectsApi } from "@kubernetes/client-node";
 import { VIGIL_FINALIZER } from "../api/annotations.ts";
 import type { CompiledPolicy } from "../api/compiled-policy.ts";
 import { ACCESS_POLICY, GROUP, VERSION, type AccessPolicy } from "../api/v1alpha1/index.ts";
@@ -23,6 +23,7 @@ import type { EventRecorder } from "../kube/events.ts";
 import { addFinalizer, hasFinalizer, removeFinalizer } from "../kube/finalizer.ts";
 import type { Informer } from "../kube/informer.ts";
 import { splitKey } from "../kube/keys.ts";
+import type { CachedPod } from "../kube/transforms.ts";
 import { updateStatus, type CustomObjectRef } from "../kube/status.ts";
 import { compileAccessPolicy } from "../policy/compile.ts";
 import { selects as selectorMatches } from "../api/label-selector.ts";
@@ -33,7 +34,8 @@ import type { ReconcileContext, Reconciler, Result } from "./reconciler.ts";
 export interface AccessPolicyReconcilerOptions {
   policies: Informer<AccessPolicy>;
   /** Pods of the watched namespaces, for the "selector matches no pod" warning; absent: not checked. */
-  pods?: Informer<V1Pod> | undefined;
+  /** Cached Pods: labels only (kube/transforms.ts). */
+  pods?: Informer<CachedPod> | undefined;
   api: CustomObjectsApi;
   bus: BusContext;
   events: EventRecorder;
@@ -181,6 +183,6 @@ export class AccessPolicyReconciler implements Reconciler {
   #matchesPods(compiled: CompiledPolicy): boolean | undefined {
     const pods = this.#o.pods;
     if (pods === undefined) return undefined;
-    return pods.list(compiled.namespace).some((pod) => selectorMatches(compiled.selector, pod.metadata?.labels ?? {}));
+    return pods.list(compiled.namespace).some((pod) => selectorMatches(compiled.selector, pod.metadata.labels ?? {}));
   }
 }

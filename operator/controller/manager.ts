@@ -3,7 +3,7 @@
  *
  *   const m = new Manager({ kc, log, registry, resyncMs, leaderElection });
  *   const policies = m.informer(customObjectSource<AccessPolicy>(kc, { group, version, plural: "accesspolicies", namespace }));
- *   const pods = m.informer(podSource(kc, { namespace }));
+ *   const pods = m.informer(podSource(kc, { namespace }), podForCache);   // caches CachedPod (kube/transforms.ts)
  *   m.controller({ name: "accesspolicy", kind: "AccessPolicy", reconciler: new MyReconciler(policies, …),
  *                  triggers: [{ informer: policies }, { informer: pods, map: (podKey) => policyKeysFor(podKey) }] });
  *   const outcome = await m.run(sigtermSignal);   // "stopped" (graceful) | "lost" (exit non-zero and restart)
@@ -68,18 +68,27 @@ export class Manager {
     this.#o = options;
   }
 
-  /** A shared informer for `source`, typed by it (register before `run`). */
-  informer<T extends HasMetadata>(source: ResourceSource<T>): Informer<T> {
+  /**
+   * A shared informer for `source` (register before `run`), caching `transform(obj)` of every object (kube/transforms.ts)
+   * and typed by what it caches; without a transform, typed by the source.
+   */
+  informer<T extends HasMetadata>(source: ResourceSource<T>, transform?: (obj: T) => T): Informer<T>;
+  informer<T extends HasMetadata, S extends HasMetadata>(source: ResourceSource<S>, transform: (obj: S) => T): Informer<T, S>;
+  informer<T extends HasMetadata, S extends HasMetadata>(source: ResourceSource<S>, transform?: (obj: S) => T): Informer<T, S> {
     const handlers: ((key: string) => void)[] = [];
-    const informer = new Informer<T>({
+    const settings = {
       kc: this.#o.kc,
-      source,
       log: this.#o.log,
       resyncMs: this.#o.resyncMs,
-      onKey: (key) => {
+      onKey: (key: string) => {
         for (const h of handlers) h(key);
       },
-    });
+    };
+    // Without a transform S is T (the first overload).
+    const informer =
+      transform === undefined
+        ? (new Informer<T>({ ...settings, source: source as unknown as ResourceSource<T> }) as Informer<T, S>)
+        : new Informer<T, S>({ ...settings, source, transform });
     this.#handlers.set(informer, handlers);
     this.#informers.push(informer);
     return informer;

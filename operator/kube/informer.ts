@@ -18,6 +18,11 @@
  * The cache is typed by its source (`Informer<AccessPolicy>`), so a reconciler reads its object as controller-runtime's
  * `client.Get(ctx, key, &obj)` does: `policies.get(key)` is an `AccessPolicy | undefined`. `list(namespace?)` and
  * `keys(namespace?)` read everything cached, or one namespace's objects.
+ *
+ * What is cached: `transform(obj)` of every listed and watched object (controller-runtime's cache `TransformFunc`;
+ * kube/transforms.ts), so the cache keeps only what the controllers read and its type says so: an informer over
+ * `ResourceSource<V1Pod>` with `transform: podForCache` is an `Informer<CachedPod>`. Without a transform the
+ * object is cached whole but for `metadata.managedFields` (`forCache`, controller-runtime's `DefaultTransform`).
  */
 import { Watch, type KubeConfig } from "@kubernetes/client-node";
 import { errorFields } from "../errors.ts";
@@ -45,9 +50,9 @@ export type KeyHandler = (key: string, type: InformerEventType) => void;
 
 export const DEFAULT_WATCH_BACKOFF: BackoffPolicy = { baseMs: 200, capMs: 30_000, jitter: 0.5 };
 
-export interface InformerOptions<T extends HasMetadata = KubeObject> {
+/** Everything but the source and the transform. */
+export interface InformerSettings {
   kc: KubeConfig;
-  source: ResourceSource<T>;
   onKey: KeyHandler;
   log: Logger;
   /** Re-emit every key this often; 0 disables. */
@@ -60,6 +65,15 @@ export interface InformerOptions<T extends HasMetadata = KubeObject> {
   random?: () => number;
 }
 
+/**
+ * `source` yields `S`, the cache keeps `T`. `transform` must be pure (never mutate its argument): it runs on every
+ * object of every LIST and every watch event, before the object is cached or compared.
+ */
+export interface InformerOptions<T extends HasMetadata = KubeObject, S extends HasMetadata = T> extends InformerSettings {
+  source: ResourceSource<S>;
+  transform?: ((obj: S) => T) | undefined;
+}
+
 export interface InformerStats {
   lists: number;
   relistsAfterGone: number;
@@ -67,8 +81,14 @@ export interface InformerStats {
   watchFailures: number;
 }
 
-export class Informer<T extends HasMetadata = KubeObject> {
-  readonly #opts: InformerOptions<T>;
+/**
+ * `S` (the source's type) appears only in the constructor: an `Informer<CachedPod, V1Pod>` is used as an
+ * `Informer<CachedPod>` anywhere.
+ */
+export class Informer<T extends HasMetadata = KubeObject, S extends HasMetadata = T> {
+  readonly #opts: InformerSettings;
+  readonly #source: ResourceSource<HasMetadata>;
+  readonly #toCache: (obj: HasMetadata) => T;
   readonly #log: Logger;
   readonly #random: () => number;
   readonly #backoff: BackoffPolicy;
@@ -84,8 +104,13 @@ export class Informer<T extends HasMetadata = KubeObject> {
   #resyncTimer: ReturnType<typeof setInterval> | undefined;
   readonly #stats: InformerStats = { lists: 0, relistsAfterGone: 0, watchesStarted: 0, watchFailures: 0 };
 
-  constructor(options: InformerOptions<T>) {
+  /** Without a transform the cache keeps the source's type (`forCache`); with one, what it returns. */
+  constructor(options: InformerOptions<T, T> | (InformerOptions<T, S> & { transform: (obj: S) => T })) {
     this.#opts = options;
+    this.#source = options.source;
+    const transform = options.transform;
+    // A transform takes what the source yields: `T` in the first form, `S` in the second.
+    this.#toCache = transform === undefined ? (obj) => forCache(obj as T) : (obj) => transform(obj as S & T);
     this.#log = options.log.child({ informer: options.source.description });
     this.#random = options.random ?? cryptoUnit;
     this.#backoff = options.backoff ?? DEFAULT_WATCH_BACKOFF;
@@ -201,9 +226,9 @@ export class Informer<T extends HasMetadata = KubeObject> {
     let token: string | undefined;
     let resourceVersion: string;
     do {
-      const page = await this.#opts.source.listPage(token, limit);
+      const page = await this.#source.listPage(token, limit);
       if (this.#stopped) return;
-      for (const item of page.items) items.push(forCache(item));
+      for (const item of page.items) items.push(this.#toCache(item));
       token = page.continueToken;
       resourceVersion = page.resourceVersion;
     } while (token !== undefined);
@@ -248,11 +273,11 @@ export class Informer<T extends HasMetadata = KubeObject> {
         if (rv !== undefined && rv !== "") this.#resourceVersion = rv;
         if (type === "BOOKMARK") return;
         // The watch boundary: an event's object is what the source's LIST yields (see sources.ts).
-        const change = applyWatchEvent(this.#cache, type, forCache(obj as T));
+        const change = applyWatchEvent(this.#cache, type, this.#toCache(obj as HasMetadata));
         if (change !== undefined) this.#emit(change.key, change.type);
       };
       const query = { resourceVersion: this.#resourceVersion, allowWatchBookmarks: true, timeoutSeconds };
-      new Watch(this.#opts.kc).watch(this.#opts.source.watchPath, query, onEvent, finish).then(
+      new Watch(this.#opts.kc).watch(this.#source.watchPath, query, onEvent, finish).then(
         (abort) => {
           if (settled) return;
           this.#watchAbort = abort;

@@ -23,7 +23,7 @@ import {
 
 const env = clusterEnv();
 const direct = widgets(kubeConfig(env));
-const running: Informer<Widget>[] = [];
+const running: Pick<Informer, "stop">[] = [];
 let relay: TcpRelay;
 
 beforeAll(async () => {
@@ -109,6 +109,40 @@ describe("Informer", () => {
     expect(informer.list(b).map((w) => [w.metadata.name, w.spec?.["size"]])).toEqual([["two", 2]]);
     expect(informer.keys()).toEqual(expect.arrayContaining([`${a}/one`, `${b}/two`]));
     expect(informer.list(uniqueName("nowhere"))).toEqual([]);
+  });
+
+  it("caches transform(obj) of every listed and watched object, typed by what it keeps", async () => {
+    const ns = await createNamespace(env);
+    await direct.create(ns, "listed", { size: 1, colour: "red" });
+    const kc = kubeConfig(env);
+    const seen: Widget[] = [];
+    type WidgetSize = Pick<Widget, "metadata"> & { size: unknown };
+    const informer = new Informer<WidgetSize, Widget>({
+      kc,
+      source: customObjectSource<Widget>(kc, { ...WIDGETS, namespace: ns }),
+      transform: (w: Widget) => {
+        seen.push(w);
+        const { name, namespace, resourceVersion } = w.metadata;
+        return { metadata: { name, namespace, ...(resourceVersion === undefined ? {} : { resourceVersion }) }, size: w.spec?.["size"] };
+      },
+      onKey: () => undefined,
+      log: quietLog,
+      resyncMs: 0,
+    });
+    running.push(informer);
+    informer.start();
+    await informer.waitForSync();
+    expect(informer.get(`${ns}/listed`)).toEqual({ metadata: { name: "listed", namespace: ns, resourceVersion: expect.any(String) as string }, size: 1 });
+    await direct.create(ns, "watched", { size: 2, colour: "blue" });
+    await vi.waitFor(() => {
+      expect(informer.get(`${ns}/watched`)?.size).toBe(2);
+    });
+    await direct.update(ns, "watched", { size: 3 });
+    await vi.waitFor(() => {
+      expect(informer.get(`${ns}/watched`)?.size).toBe(3);
+    });
+    expect(Object.keys(informer.get(`${ns}/watched`) ?? {}).sort()).toEqual(["metadata", "size"]);
+    expect(seen.every((w) => w.spec !== undefined && w.kind === "Widget")).toBe(true);
   });
 
   it("re-emits every key on resync", async () => {
