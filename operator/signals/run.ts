@@ -21,6 +21,7 @@ import { TransmitterClient, type Discovery } from "./ssf/client.ts";
 import { SsfReceiver, type StreamHealth } from "./ssf/receiver.ts";
 import { ssfStreamKey, SsfStreamController } from "./ssf/stream.ts";
 import type { Signal, SignalOutcome } from "./terminations.ts";
+import { SignalError } from "./verify.ts";
 
 export interface SignalsSettings {
   configFile: string;
@@ -199,7 +200,7 @@ export interface SignalsHandle {
   /** Signals reach SessionTerminations through the assembled operator. */
   connect(app: {
     signalTerminations: { end: SignalSink["end"] };
-    bus: { liveSidecars(): Promise<{ namespace: string }[]>; publisher: { namespaces(): string[] } };
+    bus: { liveSidecars(): Promise<{ namespace: string }[]>; publisher: { namespaces(): string[]; readonly epoch: unknown } };
   }): void;
   start(): Promise<void>;
   close(): Promise<void>;
@@ -223,7 +224,12 @@ export async function signalsHandle(config: OperatorConfig, redis: Redis, log: L
         end: (s) => app.signalTerminations.end(s),
         // Namespaces with a live sidecar, and every namespace the bus knows in this epoch: a sidecar whose heartbeat
         // is late (a busy node, a restart) still holds sessions the signal must end once it is back.
-        namespaces: async () => [...new Set([...(await app.bus.liveSidecars()).map((h) => h.namespace), ...app.bus.publisher.namespaces()])].sort(),
+        // Before the bus is loaded the namespaces are unknown, not none: the signal is refused as retryable, never
+        // answered as applied with nothing ended.
+        namespaces: async () => {
+          if (app.bus.publisher.epoch === null) throw new SignalError("access_denied", "not_ready", "the operator is not ready; deliver the signal again");
+          return [...new Set([...(await app.bus.liveSidecars()).map((h) => h.namespace), ...app.bus.publisher.namespaces()])].sort();
+        },
       };
     },
     async start() {

@@ -159,8 +159,12 @@ async function backChannel(d: SignalsServerDeps, receiver: BackChannelReceiver, 
     }
     throw err;
   }
-  const outcome = await d.end(receiver.signalOf(action, await d.namespaces()));
-  if (outcome.failed.length > 0 && outcome.created.length + outcome.existing.length === 0) {
+  const namespaces = await d.namespaces().catch((err: unknown) => {
+    if (err instanceof SignalError) return undefined; // not ready: retryable
+    throw err;
+  });
+  const outcome = namespaces === undefined ? undefined : await d.end(receiver.signalOf(action, namespaces));
+  if (outcome === undefined || (outcome.failed.length > 0 && outcome.created.length + outcome.existing.length === 0)) {
     d.count("backchannel-logout", "not_applied");
     send(res, 503, { error: "temporarily_unavailable", error_description: "the logout could not be applied now" });
     return;
