@@ -234,7 +234,8 @@ describe("the console in a real browser", () => {
       expect((await jj().get(jj().users.alice, "/orders")).status).toBe(401);
 
       await page.goto(`http://127.0.0.1:${port}/sessions/${jj().namespace}/${alice}`);
-      await page.locator('#detail [data-state="Ended"]').waitFor({ timeout: 10_000 });
+      // The end travels the audit pipeline (the sidecar's flush, the stream, the operator's ingest): as long as Completed may take.
+      await page.locator('#detail [data-state="Ended"]').waitFor({ timeout: 30_000 });
       // The end the sidecar reported: Vigil's reset, by this termination.
       await expect
         .poll(() => page.locator("#detail .state").textContent(), { timeout: 10_000 })
