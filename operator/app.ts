@@ -22,6 +22,7 @@
  *                             the SSF stream keepers (`extraControllers`)
  *   startWebhook, startSessionsApi (with startAuditIngest): the servers beside the Manager, on every replica
  */
+import { servingCertificateSettings } from "./webhook/serving-certificate.ts";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { Counter, type Registry } from "prom-client";
 import type { Readiness } from "./admin.ts";
@@ -360,14 +361,7 @@ async function startWebhook({ config, kc, log, registry }: OperatorContext): Pro
     port: config.webhookPort,
     host: config.webhookHost,
     injectionConfigFile: config.injectionConfigFile,
-    certMode: config.webhookCertMode,
-    certDir: config.webhookCertDir,
-    tls: {
-      namespace: config.leaseNamespace,
-      secretName: config.webhookTlsSecret,
-      service: config.webhookServiceName,
-      configurationName: config.webhookConfigurationName,
-    },
+    ...servingCertificateSettings(config),
   };
   return runWebhook(kc, settings, log, registry);
 }

@@ -9,15 +9,13 @@
  * - authorization: SubjectAccessReviews (cached 10 s); delete: SessionTerminations;
  * - the index's housekeeping (`sweep`) every `sweepMs`.
  */
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { AdmissionregistrationV1Api, ApiregistrationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import type { Registry } from "prom-client";
 import { SESSIONS_API_SERVICE } from "../api/sessions/v1alpha1.ts";
-import { describeError } from "../errors.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { TlsMaterial } from "../webhook/server.ts";
-import { ensureWebhookTls, readWebhookCaBundle, readWebhookTls, type WebhookTlsTarget } from "../webhook/tls-secret.ts";
+import { certificateLoader, keepCertificateCurrent, type ServingCertificateSettings } from "../webhook/serving-certificate.ts";
+import { ensureWebhookTls, readWebhookCaBundle } from "../webhook/tls-secret.ts";
 import { ensureApiServiceCaBundle } from "./apiservice-ca.ts";
 import { watchAuthConfig } from "./authn/config-source.ts";
 import { AccessReviewer, subjectAccessReview } from "./authz/access-review.ts";
@@ -25,13 +23,10 @@ import type { SessionIndex } from "./index/session-index.ts";
 import { startSessionsServer, type RequestRecord, type SessionsServer } from "./server.ts";
 import { requestTermination } from "./terminate.ts";
 
-export interface SessionsApiSettings {
+/** The serving certificate is the webhook's (shared). */
+export interface SessionsApiSettings extends ServingCertificateSettings {
   port: number;
   host: string;
-  certMode: "self" | "file";
-  certDir: string;
-  /** The webhook's TLS Secret, Service and MutatingWebhookConfiguration (the certificate is shared). */
-  tls: WebhookTlsTarget;
   /** Certificate re-read and caBundle check. Default 60 s. */
   refreshMs?: number;
   /** Index housekeeping. Default 5 s. */
@@ -79,7 +74,16 @@ export async function runSessionsApi(
   });
   started.server = running;
 
-  const refresh = keepCertificateCurrent(certificate, tls.cert, running, settings.refreshMs ?? 60_000, log);
+  const refresh = keepCertificateCurrent({
+    name: "sessions_api",
+    ...certificate,
+    initial: tls.cert,
+    serve: (next) => {
+      running.setTls(next);
+    },
+    periodMs: settings.refreshMs ?? 60_000,
+    log,
+  });
   const sweeper = setInterval(() => {
     index.sweep();
   }, settings.sweepMs ?? 5000);
@@ -111,10 +115,7 @@ function servingCertificate(kc: KubeConfig, settings: SessionsApiSettings, log: 
   const admission = kc.makeApiClient(AdmissionregistrationV1Api);
   const apiRegistration = kc.makeApiClient(ApiregistrationV1Api);
   return {
-    load: async () =>
-      settings.certMode === "file"
-        ? { cert: await readFile(join(settings.certDir, "tls.crt"), "utf8"), key: await readFile(join(settings.certDir, "tls.key"), "utf8") }
-        : readWebhookTls(core, settings.tls),
+    load: certificateLoader(core, settings),
     maintain: async () => {
       if (settings.certMode !== "self") return;
       await ensureWebhookTls(core, admission, settings.tls);
@@ -129,28 +130,4 @@ function servingCertificate(kc: KubeConfig, settings: SessionsApiSettings, log: 
         );
     },
   };
-}
-
-/** Every `periodMs`: maintain, re-read, and serve a changed certificate. */
-function keepCertificateCurrent(certificate: ServingCertificate, initial: string, running: SessionsServer, periodMs: number, log: Logger): NodeJS.Timeout {
-  let current = initial;
-  const timer = setInterval(() => {
-    certificate
-      .maintain()
-      .then(certificate.load)
-      .then(
-        (next) => {
-          if (next !== undefined && next.cert !== current) {
-            running.setTls(next);
-            current = next.cert;
-            log.info({ event: "sessions_api.tls_reloaded" }, "sessions API serving certificate reloaded");
-          }
-        },
-        (err: unknown) => {
-          log.warn({ event: "sessions_api.tls_failed", err: describeError(err) }, "could not maintain or re-read the sessions API certificate");
-        },
-      );
-  }, periodMs);
-  timer.unref();
-  return timer;
 }

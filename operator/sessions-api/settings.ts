@@ -5,6 +5,7 @@
 import type { OperatorConfig } from "../config.ts";
 import type { SessionIndexOptions } from "./index/session-index.ts";
 import type { SessionsApiSettings } from "./run.ts";
+import { servingCertificateSettings } from "../webhook/serving-certificate.ts";
 
 export function sessionIndexOptions(config: OperatorConfig): SessionIndexOptions {
   return { retentionMs: config.sessionsRetentionSeconds * 1000, idleAfterMs: config.sessionsIdleSeconds * 1000 };
@@ -14,13 +15,6 @@ export function sessionsApiSettings(config: OperatorConfig): SessionsApiSettings
   return {
     port: config.sessionsApiPort,
     host: config.sessionsApiHost,
-    certMode: config.webhookCertMode,
-    certDir: config.webhookCertDir,
-    tls: {
-      namespace: config.leaseNamespace,
-      secretName: config.webhookTlsSecret,
-      service: config.webhookServiceName,
-      configurationName: config.webhookConfigurationName,
-    },
+    ...servingCertificateSettings(config),
   };
 }

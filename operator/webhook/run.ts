@@ -7,24 +7,20 @@
  * see tls-secret.ts), then serves what the Secret holds, swapping its certificate without a restart; mode `file` reads `tls.crt`/`tls.key` from a directory
  * (cert-manager writes them) and reloads them when they change.
  */
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import type { Registry } from "prom-client";
 import type { Logger } from "../../lib/log.ts";
-import { OperatorError, errorFields } from "../errors.ts";
+import { OperatorError } from "../errors.ts";
 import { loadInjectionConfig } from "./config.ts";
 import { namespaceLabelsFrom } from "./namespaces.ts";
-import { startWebhookServer, type TlsMaterial, type WebhookServer } from "./server.ts";
-import { ensureWebhookTls, readWebhookTls, type WebhookTlsTarget } from "./tls-secret.ts";
+import { certificateLoader, keepCertificateCurrent, type ServingCertificateSettings } from "./serving-certificate.ts";
+import { startWebhookServer, type WebhookServer } from "./server.ts";
+import { ensureWebhookTls } from "./tls-secret.ts";
 
-export interface WebhookSettings {
+export interface WebhookSettings extends ServingCertificateSettings {
   port: number;
   host: string;
   injectionConfigFile: string;
-  certMode: "self" | "file";
-  certDir: string;
-  tls: WebhookTlsTarget;
   /** How often replicas re-read the certificate and the leader re-checks it. Default 60 s. */
   refreshMs?: number;
 }
@@ -38,10 +34,7 @@ export async function runWebhook(kc: KubeConfig, settings: WebhookSettings, log:
   const core = kc.makeApiClient(CoreV1Api);
   const admission = kc.makeApiClient(AdmissionregistrationV1Api);
   const config = await loadInjectionConfig(settings.injectionConfigFile);
-  const load = async (): Promise<TlsMaterial | undefined> =>
-    settings.certMode === "file"
-      ? { cert: await readFile(join(settings.certDir, "tls.crt"), "utf8"), key: await readFile(join(settings.certDir, "tls.key"), "utf8") }
-      : readWebhookTls(core, settings.tls);
+  const load = certificateLoader(core, settings);
   const maintain = async (): Promise<void> => {
     if (settings.certMode !== "self") return;
     const report = await ensureWebhookTls(core, admission, settings.tls);
@@ -57,24 +50,17 @@ export async function runWebhook(kc: KubeConfig, settings: WebhookSettings, log:
     );
 
   const server = await startWebhookServer({ config, namespaceLabels: namespaceLabelsFrom(core), tls, host: settings.host, port: settings.port, registry, log });
-  let current = tls.cert;
-  const refresh = setInterval(() => {
-    maintain()
-      .then(load)
-      .then(
-        (next) => {
-          if (next !== undefined && next.cert !== current) {
-            server.setCertificate(next);
-            current = next.cert;
-            log.info({ event: "webhook.tls_reloaded" }, "webhook serving certificate reloaded");
-          }
-        },
-        (err: unknown) => {
-          log.warn({ event: "webhook.tls_failed", ...errorFields(err) }, "could not maintain or re-read the webhook certificate");
-        },
-      );
-  }, settings.refreshMs ?? 60_000);
-  refresh.unref();
+  const refresh = keepCertificateCurrent({
+    name: "webhook",
+    maintain,
+    load,
+    initial: tls.cert,
+    serve: (next) => {
+      server.setCertificate(next);
+    },
+    periodMs: settings.refreshMs ?? 60_000,
+    log,
+  });
   log.info({ event: "webhook.started", port: server.port, certMode: settings.certMode }, "injection webhook serving");
   return {
     server,
