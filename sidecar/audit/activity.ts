@@ -19,14 +19,7 @@ export interface ActivitySlot<K> {
   reportedAt: number;
 }
 
-export interface ActivityReport<K> {
-  key: K;
-  requests: number;
-  clientIP: string;
-  policy: string;
-  rule: string;
-  lastAt: number;
-}
+export type ActivityReport<K> = Omit<ActivitySlot<K>, "reportedAt">;
 
 export interface ActivityOptions {
   intervalMs: number;
