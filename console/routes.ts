@@ -18,7 +18,7 @@ import { auditPage, type AuditQuery } from "./pages/audit.ts";
 import { terminationHref } from "./pages/format.ts";
 import { page, type Frame } from "./pages/layout.ts";
 import { policiesPage, type PolicyView } from "./pages/policies.ts";
-import { sessionDetail, sessionPage } from "./pages/session.ts";
+import { sessionDetailUpdate, sessionPage } from "./pages/session.ts";
 import { sessionsBlock, sessionsPage } from "./pages/sessions.ts";
 import { progressBlock, terminationPage, terminationsPage } from "./pages/terminations.ts";
 import { compiled } from "./policy-words.ts";
@@ -159,8 +159,8 @@ function sessionStream(req: IncomingMessage, res: ServerResponse, s: ConsoleStat
   const push = (): void => {
     readSession(s, ns, id)
       .then(
-        async (session) => sessionDetail(session, await timelineOf(s, session), Date.now()),
-        () => sessionDetail(undefined, [], Date.now()),
+        async (session) => sessionDetailUpdate(session, await timelineOf(s, session), Date.now()),
+        () => sessionDetailUpdate(undefined, [], Date.now()),
       )
       .then(
         (block) => {

@@ -8,7 +8,7 @@ import type { AuditEvent } from "../../cli/core/audit.ts";
 import { html, type Html } from "../html.ts";
 import { ago, bytes, sessionHref, terminationHref } from "./format.ts";
 
-export function sessionDetail(s: VigilSession | undefined, timeline: readonly AuditEvent[], now: number): Html {
+function sessionDetail(s: VigilSession | undefined, timeline: readonly AuditEvent[], now: number): Html {
   if (s === undefined)
     return html`<p class="notice" role="status" data-state="Gone">This session is no longer listed in this namespace (it ended and its retention passed, or it was deleted).</p>`;
   const flows = s.flows.map(
@@ -34,6 +34,15 @@ ${
           html`<tr><td>${e.time}</td><td>${e.code}</td><td>${e.type}</td><td>${e.outcome}</td><td>${e.actor === "" ? e.user : e.actor}</td><td>${[e.pod === "" ? "" : `pod ${e.pod}`, e.reason].filter((x) => x !== "").join("; ")}</td></tr>`,
       )}</tbody></table></figure>`
 }`;
+}
+
+/**
+ * The live block as the stream sends it: the detail, and once the session has ended (or is gone) an out-of-band swap
+ * that takes the Terminate form off the page, so a page opened while the session was live stops offering it.
+ */
+export function sessionDetailUpdate(s: VigilSession | undefined, timeline: readonly AuditEvent[], now: number): Html {
+  const over = s === undefined || s.state === "Ended";
+  return html`${sessionDetail(s, timeline, now)}${over ? html`<div id="terminate" hx-swap-oob="true"></div>` : ""}`;
 }
 
 /** What the session page shows: the session, where else it is listed, its timeline, and the form's CSRF token. */
@@ -83,7 +92,7 @@ export function sessionPage(v: SessionPageView): Html {
   return html`<hgroup><h1>${s.identity.email ?? s.identity.subject}</h1><p>Session <code>${s.metadata.name}</code> in namespace ${s.metadata.namespace}</p></hgroup>
 ${v.warning === undefined ? "" : html`<p class="notice" role="alert">${v.warning}</p>`}
 ${identityTable(s, v.otherNamespaces, v.now)}
-${s.state === "Ended" ? "" : terminateForm(base, v.csrf)}
+<div id="terminate">${s.state === "Ended" ? "" : terminateForm(base, v.csrf)}</div>
 <div hx-ext="sse" sse-connect="${base}/stream">
 <section id="detail" sse-swap="detail">
 ${sessionDetail(s, v.timeline, v.now)}

@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createConnection } from "node:net";
+import { rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Redis } from "ioredis";
 import { BusPublisher, openBus } from "../../../operator/bus/publisher.ts";
 import { BusSubscriber, type BusIssue } from "../../../sidecar/bus/subscriber.ts";
@@ -127,6 +130,7 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_
 /** A private redis-server (for tests that flush or restart Redis), stopped by its PID. */
 export class PrivateRedis {
   #proc: ChildProcess | undefined;
+  #snapshot = "";
   port = 0;
   readonly #args: readonly string[];
 
@@ -141,9 +145,16 @@ export class PrivateRedis {
 
   async start(): Promise<void> {
     if (this.port === 0) this.port = await freePort();
+    // No persistence; a replica still writes the primary's snapshot when it syncs: into the temp directory, under a
+    // name of this start's own (never the working directory, and never loaded by a later start).
+    this.#snapshot = `vigil-test-redis-${this.port}-${randomBytes(4).toString("hex")}.rdb`;
     this.#proc = spawn(
       "/usr/bin/redis-server",
-      ["--bind", "127.0.0.1", "--port", String(this.port), "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction", ...this.#args],
+      [
+        ...["--bind", "127.0.0.1", "--port", String(this.port), "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction"],
+        ...["--dir", tmpdir(), "--dbfilename", this.#snapshot],
+        ...this.#args,
+      ],
       { stdio: "ignore" },
     );
     await eventually(() => ping(this.port), 10_000);
@@ -155,6 +166,7 @@ export class PrivateRedis {
     const exited = new Promise((r) => proc.once("exit", r));
     process.kill(proc.pid, "SIGKILL");
     await exited;
+    await rm(join(tmpdir(), this.#snapshot), { force: true });
   }
 
   /** Freezes the server (SIGSTOP): connections stay open, nothing is answered. */

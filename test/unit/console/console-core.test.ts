@@ -3,6 +3,7 @@ import { html, raw } from "../../../console/html.ts";
 import { csrfToken, hostAllowed, newSecrets, originAllowed, sameSecret } from "../../../console/security.ts";
 import { SessionCache } from "../../../console/session-cache.ts";
 import { ruleInWords } from "../../../console/policy-words.ts";
+import { sessionDetailUpdate, sessionPage } from "../../../console/pages/session.ts";
 import type { VigilSession } from "../../../operator/api/sessions/v1alpha1.ts";
 
 const session = (i: number, over: Partial<VigilSession> = {}): VigilSession => ({
@@ -68,6 +69,15 @@ describe("the console's pure core", () => {
     expect(ops.page).toBe(2);
     cache.apply("DELETED", session(9999));
     expect(cache.query({}).total).toBe(9999);
+  });
+
+  it("offers Terminate only while the session lives, and the live update of an ended or gone session takes the form away", () => {
+    const page = (s: VigilSession): string => sessionPage({ session: s, otherNamespaces: [], timeline: [], csrf: "t", now: 0, warning: undefined }).value;
+    expect(page(session(1))).toMatch(/<div id="terminate"><details class="terminate">/);
+    expect(page(session(4))).toContain('<div id="terminate"></div>');
+    expect(sessionDetailUpdate(session(1), [], 0).value).not.toContain('id="terminate"');
+    expect(sessionDetailUpdate(session(4), [], 0).value).toContain('<div id="terminate" hx-swap-oob="true"></div>');
+    expect(sessionDetailUpdate(undefined, [], 0).value).toContain('<div id="terminate" hx-swap-oob="true"></div>');
   });
 
   it("says a rule in words", () => {
