@@ -13,6 +13,7 @@ import type { Logger } from "../../lib/log.ts";
 import { busKeys, type BusKeys } from "../api/bus/keys.ts";
 import type { OperatorConfig } from "../config.ts";
 import type { Reconciler } from "../controller/reconciler.ts";
+import { busNamespaces, notReady, type BusNamespaces } from "./bus-namespaces.ts";
 import { backChannelReceiver, type BackChannelReceiver } from "./backchannel.ts";
 import { readSignalsConfig } from "./config.ts";
 import { ReplayGuard } from "./replay.ts";
@@ -21,7 +22,6 @@ import { TransmitterClient, type Discovery } from "./ssf/client.ts";
 import { SsfReceiver, type StreamHealth } from "./ssf/receiver.ts";
 import { ssfStreamKey, SsfStreamController } from "./ssf/stream.ts";
 import type { Signal, SignalOutcome } from "./terminations.ts";
-import { SignalError } from "./verify.ts";
 
 export interface SignalsSettings {
   configFile: string;
@@ -198,10 +198,7 @@ export async function startSignals(ctx: SignalsContext, prepared: PreparedSignal
 export interface SignalsHandle {
   controllers: PreparedSignals["controllers"];
   /** Signals reach SessionTerminations through the assembled operator. */
-  connect(app: {
-    signalTerminations: { end: SignalSink["end"] };
-    bus: { liveSidecars(): Promise<{ namespace: string }[]>; publisher: { namespaces(): string[]; readonly epoch: unknown } };
-  }): void;
+  connect(app: { signalTerminations: { end: SignalSink["end"] }; bus: BusNamespaces }): void;
   start(): Promise<void>;
   close(): Promise<void>;
 }
@@ -212,7 +209,7 @@ export async function signalsHandle(config: OperatorConfig, redis: Redis, log: L
   let connected: SignalSink | undefined;
   const sink: SignalSink = {
     end: (s) => connected?.end(s) ?? Promise.resolve({ created: [], existing: [], failed: ["the operator is not ready"] }),
-    namespaces: () => connected?.namespaces() ?? Promise.resolve([]),
+    namespaces: () => connected?.namespaces() ?? Promise.reject(notReady()),
   };
   const ctx: SignalsContext = { settings, redis, keys: busKeys(config.busPrefix), sink, log, registry };
   const prepared = settings.port === 0 ? undefined : await prepareSignals(ctx);
@@ -222,14 +219,7 @@ export async function signalsHandle(config: OperatorConfig, redis: Redis, log: L
     connect(app) {
       connected = {
         end: (s) => app.signalTerminations.end(s),
-        // Namespaces with a live sidecar, and every namespace the bus knows in this epoch: a sidecar whose heartbeat
-        // is late (a busy node, a restart) still holds sessions the signal must end once it is back.
-        // Before the bus is loaded the namespaces are unknown, not none: the signal is refused as retryable, never
-        // answered as applied with nothing ended.
-        namespaces: async () => {
-          if (app.bus.publisher.epoch === null) throw new SignalError("access_denied", "not_ready", "the operator is not ready; deliver the signal again");
-          return [...new Set([...(await app.bus.liveSidecars()).map((h) => h.namespace), ...app.bus.publisher.namespaces()])].sort();
-        },
+        namespaces: busNamespaces(app.bus, redis, ctx.keys),
       };
     },
     async start() {

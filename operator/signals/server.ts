@@ -7,10 +7,12 @@
  *
  * Bodies are read up to MAX_BODY_BYTES (larger: refused without reading on); a request that takes longer than the
  * timeouts is dropped. Push needs the stream's bearer (compared in constant time) and
- * `Content-Type: application/secevent+jwt`; it answers 202, or 400 with RFC 8935's `{err, description}` (401 with
- * `authentication_failed`). Back-channel logout answers 200 / 400 `{error: "invalid_request", error_description}`.
- * Every refusal is counted (`vigil_operator_signals_total{receiver,result}`) and logged without the token. Nothing a
- * client sends can throw out of a handler.
+ * `Content-Type: application/secevent+jwt`; it answers 202, or 400 with RFC 8935's `{err, description}` (a wrong
+ * bearer too: `authentication_failed`), or 503 `temporarily_unavailable` when a valid SET cannot be applied now (the
+ * operator is not ready). Back-channel logout answers 200 / 400 `{error: "invalid_request", error_description}` / 503
+ * `temporarily_unavailable`. Every request is counted by outcome (`vigil_operator_signal_requests_total{receiver,
+ * result}`: `accepted` or the refusal's reason) and every refusal logged without the token. Nothing a client sends
+ * can throw out of a handler.
  */
 import { timingSafeEqual, createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -20,7 +22,7 @@ import type { Logger } from "../../lib/log.ts";
 import type { BackChannelReceiver } from "./backchannel.ts";
 import type { SsfReceiver } from "./ssf/receiver.ts";
 import type { Signal, SignalOutcome } from "./terminations.ts";
-import { SignalError } from "./verify.ts";
+import { SignalError, type SignalErrorCode } from "./verify.ts";
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -175,18 +177,20 @@ async function backChannel(d: SignalsServerDeps, receiver: BackChannelReceiver, 
 }
 
 async function ssfPush(d: SignalsServerDeps, receiver: SsfReceiver, token: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const refuse = (status: number, err: string, description: string): void => {
-    d.log.info({ event: "signals.refused", receiver: `ssf/${receiver.name}`, err }, description);
-    send(res, status, { err, description });
+  const counter = `ssf/${receiver.name}`;
+  const refuse = (reason: string, err: SignalErrorCode, description: string): void => {
+    d.count(counter, reason);
+    d.log.info({ event: "signals.refused", receiver: counter, reason, err }, description);
+    // RFC 8935 §2.3: every error parsing, validating or authenticating a SET is a 400; a valid SET that cannot be
+    // applied now is a 503 (retryable).
+    send(res, err === "temporarily_unavailable" ? 503 : 400, { err, description });
   };
   if (!bearerMatches(req.headers.authorization, token)) {
-    d.count(`ssf/${receiver.name}`, "authentication_failed");
-    refuse(401, "authentication_failed", "the push request's bearer token is not this stream's");
+    refuse("authentication_failed", "authentication_failed", "the push request's bearer token is not this stream's");
     return;
   }
   if ((req.headers["content-type"] ?? "").toLowerCase().split(";")[0]?.trim() !== "application/secevent+jwt") {
-    d.count(`ssf/${receiver.name}`, "content_type");
-    refuse(400, "invalid_request", "the body must be application/secevent+jwt");
+    refuse("content_type", "invalid_request", "the body must be application/secevent+jwt");
     return;
   }
   let body: string;
@@ -194,20 +198,16 @@ async function ssfPush(d: SignalsServerDeps, receiver: SsfReceiver, token: strin
     body = await readBody(req);
   } catch (err) {
     if (!(err instanceof BodyTooLarge)) throw err;
-    d.count(`ssf/${receiver.name}`, "oversized");
-    refuse(400, "invalid_request", "the SET is too large");
+    refuse("oversized", "invalid_request", "the SET is too large");
     return;
   }
   try {
     await receiver.process(body.trim());
   } catch (err) {
     if (!(err instanceof SignalError)) throw err;
-    if (err.code === "access_denied") {
-      refuse(503, "access_denied", err.message);
-      return;
-    }
-    refuse(400, err.code, err.message);
+    refuse(err.reason, err.code, err.message);
     return;
   }
+  d.count(counter, "accepted");
   send(res, 202);
 }

@@ -17,7 +17,19 @@ import { errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type Protecte
 export const MAX_TOKEN_BYTES = 16 * 1024;
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
-export type SignalErrorCode = "invalid_request" | "invalid_key" | "invalid_issuer" | "invalid_audience" | "authentication_failed" | "access_denied";
+/**
+ * RFC 8935 §2.4's error codes (answered 400), and `temporarily_unavailable` (RFC 6749's name; answered 503): the
+ * signal is valid but could not be applied now — the operator is not ready or no SessionTermination could be created
+ * — so the sender should deliver it again (a poll SET is left unacknowledged).
+ */
+export type SignalErrorCode =
+  | "invalid_request"
+  | "invalid_key"
+  | "invalid_issuer"
+  | "invalid_audience"
+  | "authentication_failed"
+  | "access_denied"
+  | "temporarily_unavailable";
 
 export class SignalError extends Error {
   readonly code: SignalErrorCode;

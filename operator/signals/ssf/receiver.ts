@@ -1,7 +1,7 @@
 /**
  * One SSF stream's receiver: verifies a SET (RFC 8417: signature with the transmitter's keys from its discovery
- * document's `jwks_uri`, the configured algorithms, `iss` = the transmitter, `aud` = this receiver, `iat`, `exp` when
- * present, `typ` secevent+jwt, `jti` never seen before), reads its one event (events.ts) and acts: SessionTerminations
+ * document's `jwks_uri`, the configured algorithms, `iss` = the transmitter, `aud` = this receiver, `iat` (at most
+ * seven days old), `exp` when present, `typ` secevent+jwt, `jti` never seen before), reads its one event (events.ts) and acts: SessionTerminations
  * for revocations, an audit log line for audit-only events, the verification state, the stream status. Used by push
  * (any replica) and poll (the leader). Throws SignalError for a SET to refuse; acted-on SETs are remembered.
  */
@@ -36,7 +36,11 @@ export interface ReceiverDeps {
   now?: () => number;
 }
 
-const REPLAY_TTL_MS = 7 * 24 * 3600_000;
+/**
+ * SETs issued longer ago than this are refused (`too_old`): their jti is remembered for this long (plus twice the
+ * clock tolerance), so a SET can never be replayed once its jti is forgotten.
+ */
+const MAX_AGE_SECONDS = 7 * 24 * 3600;
 
 export class SsfReceiver {
   readonly #d: ReceiverDeps;
@@ -86,6 +90,7 @@ export class SsfReceiver {
       keys: await this.#keySet(),
       types: ["secevent+jwt"],
       requireTyp: true,
+      maxAgeSeconds: MAX_AGE_SECONDS,
       clockToleranceSeconds: config.clockToleranceSeconds,
       now: () => now,
     });
@@ -120,12 +125,12 @@ export class SsfReceiver {
           namespaces: await this.#d.namespaces(),
         });
         if (outcome.failed.length > 0 && outcome.created.length + outcome.existing.length === 0) {
-          throw new SignalError("access_denied", "not_applied", "the event could not be applied now; deliver it again");
+          throw new SignalError("temporarily_unavailable", "not_applied", "the event could not be applied now; deliver it again");
         }
         break;
       }
     }
     this.#d.health.lastEventAt = now;
-    await this.#d.replay.remember(config.transmitter, payload.jti, REPLAY_TTL_MS);
+    await this.#d.replay.remember(config.transmitter, payload.jti, (MAX_AGE_SECONDS + 2 * config.clockToleranceSeconds) * 1000);
   }
 }

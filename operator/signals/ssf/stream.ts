@@ -129,25 +129,42 @@ export class SsfStreamController implements Reconciler {
 
   /** One poll round; true when the transmitter has more. */
   async #poll(url: string): Promise<boolean> {
-    const { client, receiver, config } = this.#d;
+    const { client, config } = this.#d;
     const answer = await client.poll(url, { ack: this.#acks, setErrs: this.#errs, maxEvents: config.maxEvents, returnImmediately: true });
     this.#acks = [];
     this.#errs = {};
     for (const [jti, set] of Object.entries(answer.sets)) {
-      try {
-        await receiver.process(set);
-        this.#acks.push(jti);
-      } catch (err) {
-        if (err instanceof SignalError && err.code === "access_denied") continue; // not applied: leave it unacknowledged
-        const e = err instanceof SignalError ? err : new SignalError("invalid_request", "error", "the SET could not be processed");
-        this.#errs[jti] = { err: e.code, description: e.message };
-      }
+      const outcome = await this.#processPolled(set);
+      if (outcome === "ack") this.#acks.push(jti);
+      else if (outcome !== "retry") this.#errs[jti] = outcome;
     }
     if (answer.moreAvailable || this.#acks.length > 0 || Object.keys(this.#errs).length > 0) {
       // Acknowledge at once (and fetch what is left).
       return true;
     }
     return false;
+  }
+
+  /**
+   * RFC 8936 §2.4: a processed SET is acknowledged; one already processed (its jti remembered: an earlier
+   * acknowledgement was lost with a restart or a new leader) is acknowledged again; a refused one is reported in
+   * setErrs with its error code; one that could not be applied now, or whose processing failed for a reason of
+   * Vigil's own (Redis), stays unacknowledged and is delivered again.
+   */
+  async #processPolled(set: string): Promise<"ack" | "retry" | { err: string; description: string }> {
+    try {
+      await this.#d.receiver.process(set);
+      return "ack";
+    } catch (err) {
+      if (err instanceof SignalError && err.reason === "replayed") return "ack";
+      if (err instanceof SignalError && err.code !== "temporarily_unavailable") return { err: err.code, description: err.message };
+      if (!(err instanceof SignalError))
+        this.#d.log.warn(
+          { event: "ssf.poll_process_failed", stream: this.#d.config.name, err: err instanceof Error ? err.message : String(err) },
+          "a polled SET could not be processed; it stays unacknowledged",
+        );
+      return "retry";
+    }
   }
 }
 
