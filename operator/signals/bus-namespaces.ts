@@ -18,8 +18,7 @@ export interface BusNamespaces {
   publisher: { namespaces(): string[]; readonly epoch: unknown };
 }
 
-export const notReady = (): SignalError =>
-  new SignalError("temporarily_unavailable", "not_ready", "the operator is not ready; deliver the signal again");
+export const notReady = (): SignalError => new SignalError("temporarily_unavailable", "not_ready", "the operator is not ready; deliver the signal again");
 
 const MAX_SCAN_ROUNDS = 1000;
 

@@ -23,13 +23,7 @@ const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
  * — so the sender should deliver it again (a poll SET is left unacknowledged).
  */
 export type SignalErrorCode =
-  | "invalid_request"
-  | "invalid_key"
-  | "invalid_issuer"
-  | "invalid_audience"
-  | "authentication_failed"
-  | "access_denied"
-  | "temporarily_unavailable";
+  "invalid_request" | "invalid_key" | "invalid_issuer" | "invalid_audience" | "authentication_failed" | "access_denied" | "temporarily_unavailable";
 
 export class SignalError extends Error {
   readonly code: SignalErrorCode;
@@ -92,20 +86,22 @@ export async function verifySignalToken(token: string, o: VerifyOptions): Promis
 }
 
 function mapJoseError(err: unknown): SignalError {
-  if (err instanceof errors.JWTClaimValidationFailed) {
-    if (err.claim === "iss") return new SignalError("invalid_issuer", "wrong_issuer", "the token's iss is not this receiver's issuer");
-    if (err.claim === "aud") return new SignalError("invalid_audience", "wrong_audience", "the token's aud does not name this receiver");
-    if (err.claim === "iat" && err.reason === "check_failed") return new SignalError("invalid_request", "too_old", "the token was issued too long ago");
-    return new SignalError("invalid_request", `bad_${err.claim}`, `claim ${err.claim} is ${err.reason === "missing" ? "missing" : "invalid"}`);
-  }
-  if (err instanceof errors.JWTExpired) return new SignalError("invalid_request", "expired", "the token has expired");
+  if (err instanceof errors.JWTClaimValidationFailed || err instanceof errors.JWTExpired) return claimError(err);
   if (err instanceof errors.JOSEAlgNotAllowed) return new SignalError("invalid_request", "alg_not_allowed", "the token's alg is not one this receiver accepts");
   if (err instanceof errors.JWSSignatureVerificationFailed) return new SignalError("invalid_key", "bad_signature", "the token's signature does not verify");
   if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys)
     return new SignalError("invalid_key", "unknown_key", "no key of the issuer matches the token");
-  if (err instanceof errors.JWKSTimeout || err instanceof errors.JOSEError) {
-    if (err instanceof errors.JWKSTimeout) return new SignalError("invalid_key", "jwks_unavailable", "the issuer's keys could not be fetched");
-    return new SignalError("invalid_request", "malformed", "the token could not be parsed");
-  }
+  if (err instanceof errors.JWKSTimeout) return new SignalError("invalid_key", "jwks_unavailable", "the issuer's keys could not be fetched");
+  if (err instanceof errors.JOSEError) return new SignalError("invalid_request", "malformed", "the token could not be parsed");
   return new SignalError("invalid_request", "malformed", "the token could not be verified");
+}
+
+function claimError(err: errors.JWTClaimValidationFailed | errors.JWTExpired): SignalError {
+  if (err.claim === "iss") return new SignalError("invalid_issuer", "wrong_issuer", "the token's iss is not this receiver's issuer");
+  if (err.claim === "aud") return new SignalError("invalid_audience", "wrong_audience", "the token's aud does not name this receiver");
+  // jose reports an `iat` older than maxTokenAge as JWTExpired, one in the future as JWTClaimValidationFailed.
+  if (err.claim === "iat" && err instanceof errors.JWTExpired) return new SignalError("invalid_request", "too_old", "the token was issued too long ago");
+  if (err.claim === "iat" && err.reason === "check_failed") return new SignalError("invalid_request", "issued_in_future", "the token's iat is in the future");
+  if (err instanceof errors.JWTExpired) return new SignalError("invalid_request", "expired", "the token has expired");
+  return new SignalError("invalid_request", `bad_${err.claim}`, `claim ${err.claim} is ${err.reason === "missing" ? "missing" : "invalid"}`);
 }

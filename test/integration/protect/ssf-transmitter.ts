@@ -127,7 +127,11 @@ export class SsfTransmitter {
 
   async close(): Promise<void> {
     this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => {
+        resolve();
+      });
+    });
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse, jwk: JWK): Promise<void> {
@@ -135,25 +139,27 @@ export class SsfTransmitter {
     const chunks: Buffer[] = [];
     for await (const c of req as AsyncIterable<Buffer>) chunks.push(c);
     const text = Buffer.concat(chunks).toString("utf8");
-    const body = text === "" ? undefined : (JSON.parse(text) as Record<string, unknown>);
-    this.requests.push({ method: req.method ?? "", path: url.pathname, authorization: req.headers.authorization, body });
-    const json = (status: number, value?: unknown): void => {
-      res.writeHead(status, value === undefined ? {} : { "content-type": "application/json" }).end(value === undefined ? undefined : JSON.stringify(value));
-    };
-    if (url.pathname === "/.well-known/ssf-configuration") return json(200, this.#discovery());
-    if (url.pathname === "/jwks") return json(200, { keys: [jwk] });
-    if (req.headers.authorization !== `Bearer ${this.#o.managementToken}`) return json(401, { error: "invalid_token" });
-    const stream = this.streams.get(url.searchParams.get("stream_id") ?? String(body?.["stream_id"] ?? url.pathname.split("/")[3] ?? ""));
-    if (req.method === "POST" && url.pathname === "/ssf/stream") return json(201, this.#configOf(this.#create(body ?? {})));
-    if (stream === undefined) return json(404, { error: "not_found" });
-    if (req.method === "GET" && url.pathname === "/ssf/stream") return json(200, this.#configOf(stream));
-    if (req.method === "GET" && url.pathname === "/ssf/status") return json(200, { stream_id: stream.id, status: stream.status });
-    if (req.method === "POST" && url.pathname === "/ssf/verify") {
-      json(204);
-      return this.#verify(stream, typeof body?.["state"] === "string" ? body["state"] : undefined);
-    }
-    if (req.method === "POST" && url.pathname.startsWith("/ssf/poll/")) return json(200, this.#poll(stream, body ?? {}));
-    json(404, { error: "not_found" });
+    const body = text === "" ? {} : (JSON.parse(text) as Record<string, unknown>);
+    this.requests.push({ method: req.method ?? "", path: url.pathname, authorization: req.headers.authorization, body: text === "" ? undefined : body });
+    const [status, value, then] = this.#route(req.method ?? "", url, req.headers.authorization, body, jwk);
+    res.writeHead(status, value === undefined ? {} : { "content-type": "application/json" }).end(value === undefined ? undefined : JSON.stringify(value));
+    await then?.();
+  }
+
+  #route(method: string, url: URL, authorization: string | undefined, body: Record<string, unknown>, jwk: JWK): [number, unknown?, (() => Promise<void>)?] {
+    if (url.pathname === "/.well-known/ssf-configuration") return [200, this.#discovery()];
+    if (url.pathname === "/jwks") return [200, { keys: [jwk] }];
+    if (authorization !== `Bearer ${this.#o.managementToken}`) return [401, { error: "invalid_token" }];
+    if (method === "POST" && url.pathname === "/ssf/stream") return [201, this.#configOf(this.#create(body))];
+    const named = url.searchParams.get("stream_id") ?? (typeof body["stream_id"] === "string" ? body["stream_id"] : url.pathname.split("/")[3]);
+    const stream = this.streams.get(named ?? "");
+    if (stream === undefined) return [404, { error: "not_found" }];
+    if (method === "GET" && url.pathname === "/ssf/stream") return [200, this.#configOf(stream)];
+    if (method === "GET" && url.pathname === "/ssf/status") return [200, { stream_id: stream.id, status: stream.status }];
+    if (method === "POST" && url.pathname === "/ssf/verify")
+      return [204, undefined, () => this.#verify(stream, typeof body["state"] === "string" ? body["state"] : undefined)];
+    if (method === "POST" && url.pathname.startsWith("/ssf/poll/")) return [200, this.#poll(stream, body)];
+    return [404, { error: "not_found" }];
   }
 
   #discovery(): Record<string, unknown> {
@@ -188,7 +194,8 @@ export class SsfTransmitter {
   }
 
   #configOf(s: Stream): Record<string, unknown> {
-    const { authorization_header: _secret, ...delivery } = s.delivery;
+    // The authorization header the receiver gave is write-only: never read back.
+    const delivery = { method: s.delivery.method, ...(s.delivery.endpoint_url === undefined ? {} : { endpoint_url: s.delivery.endpoint_url }) };
     return {
       stream_id: s.id,
       iss: this.issuer,
