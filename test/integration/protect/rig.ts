@@ -22,6 +22,7 @@ import { compileAccessPolicy } from "../../../operator/policy/compile.ts";
 import { SessionIndex } from "../../../operator/sessions-api/index/session-index.ts";
 import { createKeyRing, type KeyRing } from "../../../lib/sealing.ts";
 import { buildSidecar, type RunningSidecar, type Sidecar } from "../../../sidecar/app.ts";
+import type { IssuerConfig } from "../../../sidecar/auth/issuer-config.ts";
 import { parseSidecarConfig } from "../../../sidecar/config.ts";
 import { openGeo, type Geo } from "../../../sidecar/protect/geo.ts";
 import { accessPolicy, allow, inNamespace, withRule, withSelector, withSession } from "../../builders/access-policy.ts";
@@ -159,21 +160,28 @@ export interface ProtectedSidecar {
   stop(): Promise<void>;
 }
 
-export async function startProtectedSidecar(o: {
+/** A sidecar of this rig: the real assembly for one pod, following the bus at `prefix`, reporting to its audit stream. */
+export interface RigSidecarSpec {
+  namespace: string;
+  pod: string;
+  labels: Record<string, string>;
   redisUrl: string;
   prefix: string;
-  pod: string;
-  app: string;
   upstreamPort: number;
-  issuer: Issuer;
+  issuers: IssuerConfig[];
   sessionKey: Buffer;
-  clock: () => number;
-}): Promise<ProtectedSidecar> {
+  /** More VIGIL_* settings. */
+  env?: Record<string, string>;
+  /** The protections' clock. */
+  clock?: () => number;
+}
+
+export async function startRigSidecar(o: RigSidecarSpec): Promise<ProtectedSidecar> {
   const config = parseSidecarConfig({
     argv: [],
     env: {
       VIGIL_POD_NAME: o.pod,
-      VIGIL_POD_NAMESPACE: NS,
+      VIGIL_POD_NAMESPACE: o.namespace,
       VIGIL_POD_LABELS_FILE: "/unused",
       VIGIL_ISSUERS_FILE: "/unused",
       VIGIL_KEY_RING_DIR: "/unused",
@@ -184,25 +192,47 @@ export async function startProtectedSidecar(o: {
       VIGIL_ADMIN_PORT: String(await freePort()),
       VIGIL_REDIS_URL: o.redisUrl,
       VIGIL_BUS_PREFIX: o.prefix,
-      VIGIL_TRUSTED_PROXIES: "127.0.0.1/32",
-      VIGIL_CLIENT_CERT_HEADER: CERT_HEADER,
-      VIGIL_GEOIP_CITY_DATABASE: join(GEOIP, "GeoIP2-City-Test.mmdb"),
-      VIGIL_GEOIP_ASN_DATABASE: join(GEOIP, "GeoLite2-ASN-Test.mmdb"),
       VIGIL_HEARTBEAT_INTERVAL_MS: "300",
+      ...o.env,
     },
   });
   const logger = pino({ level: process.env["VIGIL_TEST_LOG"] ?? "silent" });
   const geo = await openGeo({ cityPath: config.geoipCityDatabase, asnPath: config.geoipAsnDatabase, log: logger });
   const sidecar = buildSidecar({
     config,
-    labels: { app: o.app },
-    issuers: [{ issuer: ISSUER, audiences: [AUDIENCE], algorithms: ["ES256"], jwks: o.issuer.jwks }],
+    labels: o.labels,
+    issuers: o.issuers,
     keyRing: ringOfKey(o.sessionKey),
     busKeys: () => verifyingOf(),
     logger,
     geo,
-    protectionClock: o.clock,
+    ...(o.clock === undefined ? {} : { protectionClock: o.clock }),
   });
   const running = await sidecar.listen();
   return { port: running.proxyAddress.port, sidecar, running, geo, stop: () => running.stop() };
+}
+
+/** A sidecar of namespace `shop` behind a trusted ingress (127.0.0.1), with the MaxMind test databases. */
+export function startProtectedSidecar(o: {
+  redisUrl: string;
+  prefix: string;
+  pod: string;
+  app: string;
+  upstreamPort: number;
+  issuer: Issuer;
+  sessionKey: Buffer;
+  clock: () => number;
+}): Promise<ProtectedSidecar> {
+  return startRigSidecar({
+    ...o,
+    namespace: NS,
+    labels: { app: o.app },
+    issuers: [{ issuer: ISSUER, audiences: [AUDIENCE], algorithms: ["ES256"], jwks: o.issuer.jwks }],
+    env: {
+      VIGIL_TRUSTED_PROXIES: "127.0.0.1/32",
+      VIGIL_CLIENT_CERT_HEADER: CERT_HEADER,
+      VIGIL_GEOIP_CITY_DATABASE: join(GEOIP, "GeoIP2-City-Test.mmdb"),
+      VIGIL_GEOIP_ASN_DATABASE: join(GEOIP, "GeoLite2-ASN-Test.mmdb"),
+    },
+  });
 }
