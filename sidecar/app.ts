@@ -40,7 +40,7 @@ import { busKeys as busKeyNames } from "../operator/api/bus/keys.ts";
 import { SessionStore } from "./sessions/store.ts";
 import { ConcurrencyLimiter } from "./protect/concurrency.ts";
 import { EndRequester } from "./protect/end-requests.ts";
-import { fanOut, logProtectionEvents, type ProtectionEvents } from "./protect/events.ts";
+import { fanOut, type ProtectionEvents } from "./protect/events.ts";
 import { NO_GEO, type Geo } from "./protect/geo.ts";
 import { ProtectionGuard } from "./protect/guard.ts";
 import { LocationHistory } from "./protect/locations.ts";
@@ -55,8 +55,6 @@ export interface SidecarInputs {
   logger: Logger;
   /** Geolocation databases (main.ts opens the configured files); default none. */
   geo?: Geo;
-  /** Where protection findings and locations go besides the log and metrics (the audit reporter). */
-  protectionEvents?: ProtectionEvents;
   /** Clock of the session protections (impossible travel): tests move it; default Date.now. */
   protectionClock?: () => number;
 }
@@ -67,6 +65,8 @@ export interface Sidecar {
   readonly enforcement: Enforcement;
   readonly subscriber: BusSubscriber;
   listen(): Promise<RunningSidecar>;
+  /** Writes the audit events queued so far to the stream now (the timer does every flush interval): a barrier for tests. */
+  flushAudit(): Promise<void>;
 }
 
 export interface RunningSidecar {
@@ -136,7 +136,7 @@ export function buildSidecar(inputs: SidecarInputs): Sidecar {
   });
   const trusted = trustedProxies(config.trustedProxies);
   const isTrustedPeer = lastValueMemo((peer) => inList(trusted, peer));
-  const protections = createProtections({ inputs, redis, store, connections, metrics, isTrustedPeer, now });
+  const protections = createProtections({ inputs, redis, store, connections, metrics, audit, isTrustedPeer, now });
   const gate = instrumentGate(
     createGate(gateOptions({ config, verifier, view, store, protections, isTrustedPeer, freshness, now })),
     metrics,
@@ -160,7 +160,7 @@ export function buildSidecar(inputs: SidecarInputs): Sidecar {
   const proxy = createProxy(config, { gate, connections, logger, trusted });
   const admin = createAdminServer(metrics.registry, () => view.loaded && !stale());
   const parts: Parts = { inputs, redis, auditReporter, subscriber, reporter, view, store, enforcement, proxy, admin, freshness, now };
-  return { view, connections, enforcement, subscriber, listen: () => listenSidecar(parts) };
+  return { view, connections, enforcement, subscriber, listen: () => listenSidecar(parts), flushAudit: () => auditReporter.flush() };
 }
 
 function createAuditReporter({ config, keyRing, logger }: SidecarInputs, redis: BusRedisConnections, workload: Workload): AuditReporter {
@@ -194,12 +194,13 @@ interface ProtectionParts {
   store: SessionStore;
   connections: ConnectionTable;
   metrics: Metrics;
+  audit: SidecarAudit;
   isTrustedPeer: (peer: string) => boolean;
   now: () => number;
 }
 
-function createProtections({ inputs, redis, store, connections, metrics, isTrustedPeer, now }: ProtectionParts): ProtectionGuard {
-  const { config, keyRing, logger, geo = NO_GEO, protectionEvents, protectionClock } = inputs;
+function createProtections({ inputs, redis, store, connections, metrics, audit, isTrustedPeer, now }: ProtectionParts): ProtectionGuard {
+  const { config, keyRing, logger, geo = NO_GEO, protectionClock } = inputs;
   const keys = busKeyNames(config.busPrefix);
   return new ProtectionGuard({
     namespace: config.podNamespace,
@@ -208,7 +209,8 @@ function createProtections({ inputs, redis, store, connections, metrics, isTrust
     locations: new LocationHistory(redis.commands, keys, keyRing.for("locations")),
     limiter: new ConcurrencyLimiter(redis.commands, keys, store),
     endRequester: new EndRequester(redis.commands, keys),
-    events: fanOut(logProtectionEvents(logger), countFindings(metrics), ...(protectionEvents === undefined ? [] : [protectionEvents])),
+    // Findings and locations are audit events (logged in their log form, sealed into the stream) and metrics.
+    events: fanOut(audit.protections, countFindings(metrics)),
     endLocally: ({ key, ids, spare }, code, at) => {
       if (key !== undefined) store.endWithCode(key, code, at);
       store.endIdsWithCode(ids, code, at);

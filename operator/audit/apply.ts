@@ -8,6 +8,8 @@
  *   session.end       endSession (reason, detail) + a recent event
  *   flow.open         upsertFlow + a recent event;  flow.progress  upsertFlow (totals)
  *   flow.close        closeFlow (final totals, reason) + a recent event
+ *   session.located   locate (where the session's client is now)
+ *   protection.*      recordFinding (the finding with its evidence) + a recent event (the finding in one line)
  *   access.refused, termination.applied, audit.dropped   nothing (no session): "ignored"
  *
  * Returns "applied", "ignored", or "rejected" when the index refused the record (it counts why).
@@ -21,18 +23,22 @@ import type {
   SessionActivityEvent,
   SessionAuditEvent,
   SessionEndEvent,
+  SessionFindingEvent,
   SessionRefusedEvent,
   SessionStartEvent,
 } from "../api/audit/events.ts";
+import { findingOfEvent, isFindingEvent } from "../api/audit/findings.ts";
+import { describeFinding } from "../api/protections/describe.ts";
 import type { SessionIdentity } from "../api/sessions/v1alpha1.ts";
 import type { SessionEventSeen, SessionSeen } from "../api/sessions/records.ts";
 import type { SessionIndex } from "../sessions-api/index/session-index.ts";
 
 export type Applied = "applied" | "ignored" | "rejected";
 
-type Ingest = Pick<SessionIndex, "upsertSession" | "upsertFlow" | "closeFlow" | "recordEvent" | "endSession">;
+type Ingest = Pick<SessionIndex, "upsertSession" | "upsertFlow" | "closeFlow" | "recordEvent" | "endSession" | "recordFinding" | "locate">;
 
 export function applyAuditEvent(index: Ingest, e: AuditEvent): Applied {
+  if (isFindingEvent(e)) return findingRecorded(index, e);
   switch (e.event) {
     case "session.start":
       return result(index.upsertSession(seenOf(e, 0)) && index.recordEvent(recent(e, "success")));
@@ -42,6 +48,8 @@ export function applyAuditEvent(index: Ingest, e: AuditEvent): Applied {
       return result(index.recordEvent(recent(e, "failure", refusalText(e))));
     case "session.end":
       return sessionEnded(index, e);
+    case "session.located":
+      return result(index.locate({ sessionId: e.sessionId, time: e.time, location: e.location }));
     case "flow.open":
     case "flow.progress":
       return flowSeen(index, e);
@@ -69,6 +77,10 @@ function sessionEnded(index: Ingest, e: SessionEndEvent): Applied {
     index.endSession({ sessionId: e.sessionId, time: e.time, reason: e.reason, ...detail }) &&
       index.recordEvent(recent(e, "info", e.detail === undefined ? e.reason : `${e.reason}: ${e.detail}`)),
   );
+}
+
+function findingRecorded(index: Ingest, e: SessionFindingEvent): Applied {
+  return result(index.recordFinding(findingOfEvent(e)) && index.recordEvent(recent(e, e.outcome, describeFinding(e.finding))));
 }
 
 function refusalText(e: SessionRefusedEvent): string {

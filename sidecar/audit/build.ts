@@ -15,11 +15,15 @@ import type {
   Refusal,
   SessionActivityEvent,
   SessionEndEvent,
+  SessionFindingEvent,
+  SessionLocatedEvent,
   SessionRefusedEvent,
   SessionStartEvent,
   TerminationAppliedEvent,
 } from "../../operator/api/audit/events.ts";
 import type { AuditFlowKind } from "../../operator/api/audit/catalogue.ts";
+import { FINDING_EVENTS } from "../../operator/api/audit/findings.ts";
+import type { SessionFinding, SessionLocation } from "../../operator/api/protections/findings.ts";
 import type { EndReason as RecordEndReason, SessionRecord } from "../sessions/record.ts";
 
 interface Who {
@@ -170,4 +174,24 @@ export function flowClose(workload: AuditWorkload, sessionId: string, flow: Flow
 
 export function terminationApplied(workload: AuditWorkload, termination: string, sessions: number, connections: number, now: number): TerminationAppliedEvent {
   return { v: 1, event: "termination.applied", code: "VT001I", time: now, outcome: "success", workload, termination, sessions, connections };
+}
+
+/** A session-protection finding: its own type and code (FINDING_EVENTS), `failure` when the request was refused. */
+export function sessionFinding(workload: AuditWorkload, f: SessionFinding): SessionFindingEvent {
+  const { event, code } = FINDING_EVENTS[f.code];
+  return {
+    v: 1,
+    event,
+    code,
+    time: f.time,
+    outcome: f.outcome === "refused" ? "failure" : "success",
+    workload,
+    sessionId: f.sessionId,
+    cid: "",
+    finding: { code: f.code, mode: f.mode, outcome: f.outcome, ...(f.policy === undefined ? {} : { policy: f.policy }), evidence: f.evidence },
+  };
+}
+
+export function sessionLocated(workload: AuditWorkload, sessionId: string, location: SessionLocation, now: number): SessionLocatedEvent {
+  return { v: 1, event: "session.located", code: "VS006I", time: now, outcome: "info", workload, sessionId, cid: "", location };
 }

@@ -10,6 +10,8 @@
  *   `session.refused`, a refusal before any session (no or bad credential, revoked token) `access.refused`, both
  *   folded per (session or client, code, policy, rule) over `activityIntervalMs` (refusals.ts);
  * - `tick(now)` (the sweep): due `session.activity` reports and folded refusals;
+ * - `protections` for the session protections (sidecar/protect/guard.ts): each finding as its `protection.*` event
+ *   with its evidence, each new location of a session as `session.located`;
  * - `terminationApplied(...)` from enforcement.ts.
  * Nothing here waits on I/O: every event goes to the reporter's bounded queue.
  */
@@ -18,6 +20,7 @@ import type { AuditWorkload, Refusal } from "../../operator/api/audit/events.ts"
 import type { Principal } from "../auth/types.ts";
 import { isSidecarError } from "../errors.ts";
 import type { GateObserver } from "../gate-metrics.ts";
+import type { ProtectionEvents } from "../protect/events.ts";
 import type { FlowBinding, FlowObserver } from "../sessions/connections.ts";
 import type { SessionRecord } from "../sessions/record.ts";
 import type { SessionEvents } from "../sessions/store.ts";
@@ -77,6 +80,15 @@ export class SidecarAudit {
     },
     closed: (binding: FlowBinding, flow, reason, now) => {
       this.#o.sink.emit(build.flowClose(this.#o.workload, binding.sessionId, flow, reason, now));
+    },
+  };
+
+  readonly protections: ProtectionEvents = {
+    finding: (f) => {
+      this.#o.sink.emit(build.sessionFinding(this.#o.workload, f));
+    },
+    located: (e) => {
+      this.#o.sink.emit(build.sessionLocated(this.#o.workload, e.sessionId, e.location, e.time));
     },
   };
 

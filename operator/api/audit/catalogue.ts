@@ -5,7 +5,8 @@
  * docs/audit-events.md (a unit test keeps the two in step).
  *
  * Families: `VS` sessions and `VF` flows (reported by sidecars), `VA` access refused before a session is known,
- * `VT` a termination applied on a sidecar, `VO` operator events. Operator events that are also Kubernetes Events
+ * `VT` a termination applied on a sidecar, `VP` session-protection findings (one type per finding code,
+ * findings.ts), `VO` operator events. Operator events that are also Kubernetes Events
  * name the Event reason (`k8sReason`): the Event's note starts with the same code, so `kubectl describe` and the
  * logs say the same thing with the same words.
  */
@@ -34,6 +35,28 @@ export const AUDIT_CATALOGUE = {
   "access.refused": { code: "VA001W", source: "sidecar", summary: "requests refused before any session was known (no or bad credential), counted per code" },
   "termination.applied": { code: "VT001I", source: "sidecar", summary: "a sidecar applied a termination: sessions ended, connections reset" },
   "audit.dropped": { code: "VS005W", source: "sidecar", summary: "audit events dropped under pressure (the bounded queue was full)" },
+  "session.located": { code: "VS006I", source: "sidecar", summary: "the session's client address was geolocated (first sight, or a new address)" },
+  "protection.network_changed": {
+    code: "VP001W",
+    source: "sidecar",
+    summary: "SESSION_NETWORK_CHANGED: a request came from outside the network the session started from (both networks)",
+  },
+  "protection.device_changed": {
+    code: "VP002W",
+    source: "sidecar",
+    summary: "SESSION_DEVICE_CHANGED: the device changed (each component, before and after)",
+  },
+  "protection.impossible_travel": {
+    code: "VP003W",
+    source: "sidecar",
+    summary: "SESSION_IMPOSSIBLE_TRAVEL: the identity moved faster than a person can travel (both places, distance, time, speed)",
+  },
+  "protection.new_country": { code: "VP004I", source: "sidecar", summary: "SESSION_NEW_COUNTRY: first sighting of the identity from a country" },
+  "protection.limit_exceeded": {
+    code: "VP005W",
+    source: "sidecar",
+    summary: "SESSION_LIMIT_EXCEEDED: more live sessions than the policy allows (limit, live, what was ended)",
+  },
   "termination.published": {
     code: "VO001I",
     source: "operator",
@@ -54,7 +77,7 @@ export type AuditEventType = keyof typeof AUDIT_CATALOGUE;
 /** Operator events that are also Kubernetes Events (they name a `k8sReason`). */
 export type OperatorEventType = { [K in AuditEventType]: (typeof AUDIT_CATALOGUE)[K] extends { k8sReason: string } ? K : never }[AuditEventType];
 
-/** Why a session ended. `PolicyChanged` and the session-protection reasons are reserved (docs/audit-events.md). */
+/** Why a session ended (docs/audit-events.md; `PolicyChanged` and `Revoked` are reserved). */
 export const END_REASONS = ["IdleTimeout", "AbsoluteTimeout", "Terminated", "PolicyChanged", "BindingViolation", "Revoked", "Anomaly"] as const;
 export type EndReason = (typeof END_REASONS)[number];
 

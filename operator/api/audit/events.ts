@@ -9,7 +9,9 @@
  * What is personal data (email, client IP, user agent, peer address) appears only in the encrypted stream; the log
  * form (log-form.ts) keeps issuer, subject and the number of groups.
  */
+import type { SessionLocation } from "../protections/findings.ts";
 import type { AuditFlowKind, CloseReason, EndReason, Outcome } from "./catalogue.ts";
+import type { FindingEventCode, FindingEventType, FindingFacts } from "./findings.ts";
 
 export interface AuditIdentity {
   issuer: string;
@@ -145,8 +147,30 @@ export interface AuditDroppedEvent extends Base {
   dropped: number;
 }
 
+/** The session's client address was geolocated (first sight, or a new address): where it is now. */
+export interface SessionLocatedEvent extends SessionScoped {
+  event: "session.located";
+  code: "VS006I";
+  location: SessionLocation;
+}
+
+/** A session-protection finding (findings.ts: the type and code follow `finding.code`). */
+export interface SessionFindingEvent extends SessionScoped {
+  event: FindingEventType;
+  code: FindingEventCode;
+  finding: FindingFacts;
+}
+
 export type SessionAuditEvent =
-  SessionStartEvent | SessionActivityEvent | SessionRefusedEvent | SessionEndEvent | FlowOpenEvent | FlowProgressEvent | FlowCloseEvent;
+  | SessionStartEvent
+  | SessionActivityEvent
+  | SessionRefusedEvent
+  | SessionEndEvent
+  | SessionLocatedEvent
+  | SessionFindingEvent
+  | FlowOpenEvent
+  | FlowProgressEvent
+  | FlowCloseEvent;
 export type AuditEvent = SessionAuditEvent | AccessRefusedEvent | TerminationAppliedEvent | AuditDroppedEvent;
 
 /** What a sealed stream entry holds: one flush of one sidecar. */

@@ -4,11 +4,15 @@
  *
  * - kept: `event`, `code`, `cid` (correlation id), `outcome`, `workload`, the event time, issuer, subject,
  *   `groupCount`, flow kind / port / bytes / duration / close reason, refusal code / policy / rule, end reason and
- *   detail, counts;
+ *   detail, counts; of a protection finding its code, mode, action, policy, the kind of evidence and its numbers
+ *   (travel distance / time / speeds, the names of the device components that changed, session counts);
  * - never logged: the session id, email, group names, client IP, peer address, user agent (personal data or a
- *   credential-like id: only in the encrypted stream).
+ *   credential-like id: only in the encrypted stream), nor a finding's networks, device values, places,
+ *   countries or the ids of the sessions it ended, nor a session's location.
  */
-import type { AuditEvent, AuditIdentity, FlowFacts } from "./events.ts";
+import type { FindingEvidence } from "../protections/findings.ts";
+import type { AuditEvent, AuditIdentity, FlowFacts, SessionFindingEvent } from "./events.ts";
+import { isFindingEvent } from "./findings.ts";
 
 export type LogFields = Record<string, string | number | boolean>;
 
@@ -20,7 +24,8 @@ function flowFields(flow: FlowFacts): LogFields {
   return { flow: flow.id, flowKind: flow.kind, port: flow.port, bytesIn: flow.bytesIn, bytesOut: flow.bytesOut };
 }
 
-export function auditLogFields(e: AuditEvent): LogFields {
+/** What every event's line has: type, code, outcome, workload, time, and the correlation id of a session's. */
+function commonFields(e: AuditEvent): LogFields {
   const common: LogFields = {
     event: e.event,
     code: e.code,
@@ -29,6 +34,12 @@ export function auditLogFields(e: AuditEvent): LogFields {
     eventTime: new Date(e.time).toISOString(),
   };
   if ("cid" in e) common["cid"] = e.cid;
+  return common;
+}
+
+export function auditLogFields(e: AuditEvent): LogFields {
+  const common = commonFields(e);
+  if (isFindingEvent(e)) return { ...common, ...findingFields(e) };
   switch (e.event) {
     case "session.start":
       return { ...common, ...identityFields(e.identity), startTime: new Date(e.startTime).toISOString() };
@@ -46,6 +57,8 @@ export function auditLogFields(e: AuditEvent): LogFields {
       };
     case "session.end":
       return { ...common, reason: e.reason, ...(e.detail === undefined ? {} : { detail: e.detail }) };
+    case "session.located":
+      return common;
     case "flow.open":
     case "flow.progress":
       return { ...common, ...flowFields(e.flow) };
@@ -57,6 +70,31 @@ export function auditLogFields(e: AuditEvent): LogFields {
       return { ...common, termination: e.termination, sessions: e.sessions, connections: e.connections };
     case "audit.dropped":
       return { ...common, dropped: e.dropped };
+  }
+}
+
+function findingFields({ finding: f }: SessionFindingEvent): LogFields {
+  return { finding: f.code, mode: f.mode, action: f.outcome, ...policyRule(f), evidence: f.evidence.kind, ...evidenceNumbers(f.evidence) };
+}
+
+/** What of the evidence is not personal: numbers and component names, never networks, values or places. */
+function evidenceNumbers(e: FindingEvidence): LogFields {
+  switch (e.kind) {
+    case "travel":
+      return {
+        effectiveDistanceKm: Math.round(e.effectiveDistanceKm),
+        elapsedSeconds: Math.round(e.elapsedSeconds),
+        speedKmh: Math.round(e.speedKmh),
+        maxSpeedKmh: e.maxSpeedKmh,
+      };
+    case "device":
+      return { components: e.changed.map((c) => c.component).join(",") };
+    case "limit":
+      return { limit: e.limit, live: e.live, onExceed: e.onExceed, ended: e.ended.length };
+    case "network":
+      return { granularity: e.granularity };
+    case "newCountry":
+      return {};
   }
 }
 

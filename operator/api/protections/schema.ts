@@ -3,7 +3,7 @@
  * operator): a finding and a session location. Bounded everywhere; unknown fields dropped.
  */
 import { z } from "zod";
-import type { SessionFinding, SessionLocation } from "./findings.ts";
+import type { FindingEvidence, SessionFinding, SessionLocation } from "./findings.ts";
 
 const text = (max: number): z.ZodString => z.string().max(max);
 const place = z.object({
@@ -15,7 +15,7 @@ const place = z.object({
   time: z.number().min(0),
 });
 const component = z.enum(["Browser", "OperatingSystem", "Platform", "AcceptLanguage", "ClientCertificate", "JA4"]);
-const evidence = z.discriminatedUnion("kind", [
+const evidenceSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("network"), granularity: z.enum(["Prefix", "ASN"]), bound: text(64), observed: text(64) }),
   z.object({ kind: z.literal("device"), changed: z.array(z.object({ component, bound: text(128), observed: text(128) })).max(6) }),
   z.object({
@@ -38,6 +38,9 @@ const evidence = z.discriminatedUnion("kind", [
   }),
 ]);
 
+/** A finding's evidence (also inside the audit stream's finding events). */
+export const findingEvidenceSchema = evidenceSchema as z.ZodType<FindingEvidence>;
+
 export const sessionFindingSchema: z.ZodType<SessionFinding> = z.object({
   v: z.literal(1),
   code: z.enum(["SESSION_NETWORK_CHANGED", "SESSION_DEVICE_CHANGED", "SESSION_IMPOSSIBLE_TRAVEL", "SESSION_NEW_COUNTRY", "SESSION_LIMIT_EXCEEDED"]),
@@ -48,7 +51,7 @@ export const sessionFindingSchema: z.ZodType<SessionFinding> = z.object({
   mode: z.enum(["Audit", "Enforce"]),
   outcome: z.enum(["recorded", "refused"]),
   policy: text(253).optional(),
-  evidence,
+  evidence: evidenceSchema,
 }) as z.ZodType<SessionFinding>;
 
 export const sessionLocationSchema: z.ZodType<SessionLocation> = z.object({

@@ -5,12 +5,15 @@
  * provider (RP-initiated logout, confirmed). The provider POSTs its signed logout token to vigil-operator — a real
  * process serving the signals endpoint over HTTPS — which validates it and creates a real SessionTermination in the
  * real API server targeting that login session (idpSessionID + issuer, labelled with its source, cutoffTime = the
- * token's iat); the operator publishes it on the bus as a revocation and the namespace's sidecar (a stand-in speaking
- * the real bus contract) acknowledges, so the termination completes. The same logout token delivered again is
- * refused (jti replay, 400) and creates nothing.
+ * token's iat); the operator publishes it on the bus as a revocation. The namespace's sidecar is a real one (the
+ * sidecar assembly the protection tests use, following the real operator's signed bus) holding a live session of the
+ * user — their ID token from that login as the credential — with a WebSocket and a CONNECT tunnel open: it resets
+ * both, refuses the token from then on, and acknowledges, so the termination completes with what it ended. The same
+ * logout token delivered again is refused (jti replay, 400) and creates nothing.
  */
 import { execFileSync } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { once } from "node:events";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { request as httpsRequest } from "node:https";
@@ -18,7 +21,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Redis } from "ioredis";
 import Provider from "oidc-provider";
+import type { Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import WebSocket from "ws";
 import { SIGNAL_LABEL, SIGNAL_SOURCE_LABEL } from "../../../operator/api/annotations.ts";
 import type { SessionTermination } from "../../../operator/api/v1alpha1/index.ts";
 import { GROUP, SESSION_TERMINATION, VERSION } from "../../../operator/api/v1alpha1/index.ts";
@@ -27,7 +32,9 @@ import { clusterEnv } from "../../cluster/env.ts";
 import { freePort } from "../../cluster/ports.ts";
 import { Connections, uniquePrefix } from "../bus/support.ts";
 import { createNamespace, kubeConfig, uniqueName } from "../operator/kube-support.ts";
-import { applyVigilCrds, busRevocations, OperatorProcess, StandIn, vigilObjects } from "../operator/operator-support.ts";
+import { applyVigilCrds, busRevocations, OperatorProcess, vigilObjects } from "../operator/operator-support.ts";
+import { echo, openTunnel, startEchoServer, startUpstreamApp, type EchoServer, type UpstreamApp } from "../sidecar/proxy-harness.ts";
+import { startRigSidecar, type ProtectedSidecar } from "./rig.ts";
 
 const env = clusterEnv();
 const kc = kubeConfig(env);
@@ -41,7 +48,11 @@ const REDIRECT = "http://127.0.0.1:9/callback"; // never followed: the test read
 let redis: Redis;
 let ns: string;
 let operator: OperatorProcess;
-let standIn: StandIn;
+let sidecar: ProtectedSidecar;
+let app: UpstreamApp;
+let tcp: EchoServer;
+/** The session-encryption key the sidecar and the operator share. */
+const sessionKey = randomBytes(32);
 let idp: Server;
 let issuer: string;
 let signalsPort: number;
@@ -132,14 +143,24 @@ class Browser {
   }
 }
 
+/** Resolves when the WebSocket or socket has closed. */
+const closed = (x: WebSocket | Socket): Promise<void> =>
+  new Promise((resolve) => {
+    if (x instanceof WebSocket ? x.readyState === WebSocket.CLOSED : x.destroyed) resolve();
+    else
+      x.once("close", () => {
+        resolve();
+      });
+  });
+
 const uidOf = (res: Response): string => {
   const m = /\/interaction\/([^/?]+)/u.exec(res.headers.get("location") ?? "");
   if (m?.[1] === undefined) throw new Error(`no interaction (status ${res.status})`);
   return m[1];
 };
 
-/** Logs `account` in at the provider as Vigil's client; returns the login session's `sid` and the browser. */
-async function login(account: string): Promise<{ sid: string; browser: Browser }> {
+/** Logs `account` in at the provider as Vigil's client; returns the login session's `sid`, its ID token and the browser. */
+async function login(account: string): Promise<{ sid: string; idToken: string; browser: Browser }> {
   const browser = new Browser();
   const auth = new URL("/auth", issuer);
   auth.search = new URLSearchParams({
@@ -168,7 +189,7 @@ async function login(account: string): Promise<{ sid: string; browser: Browser }
   const claims = JSON.parse(Buffer.from(idToken.split(".")[1] ?? "", "base64url").toString("utf8")) as { sub: string; sid?: string };
   expect(claims.sub).toBe(account);
   if (claims.sid === undefined) throw new Error("the ID token has no sid");
-  return { sid: claims.sid, browser };
+  return { sid: claims.sid, idToken, browser };
 }
 
 /** RP-initiated logout at the provider, confirmed by the user: the provider calls every client's back-channel URI. */
@@ -264,6 +285,7 @@ beforeAll(async () => {
     prefix,
     namespace: ns,
     identity: uniqueName("op"),
+    sessionKey,
     // A lease that survives a loaded 2-core machine: a lost lease ends the process (and its signals endpoint).
     env: {
       VIGIL_LEASE_DURATION_SECONDS: "15",
@@ -276,8 +298,23 @@ beforeAll(async () => {
     },
   });
   await operator.waitUntilLeading();
-  // A live sidecar in the namespace: a logout must reach every namespace with live sidecars.
-  standIn = new StandIn(connections, prefix, { namespace: ns, pod: "web-0" });
+  [app, tcp] = await Promise.all([startUpstreamApp(), startEchoServer()]);
+  // The workload's policy: the IdP's users may use the app, its WebSocket and a tunnel to the TCP service.
+  await objects.createPolicy(ns, "web", {
+    selector: { matchLabels: { app: "web" } },
+    rules: [{ name: "alice", action: "Allow", identities: [{ subject: "alice" }], requests: [{ paths: ["/*"] }, { methods: ["CONNECT"], ports: [tcp.port] }] }],
+  });
+  // A live sidecar in the namespace, trusting the provider's ID tokens (its JWKS): a logout must reach it.
+  sidecar = await startRigSidecar({
+    namespace: ns,
+    pod: "web-0",
+    labels: { app: "web" },
+    redisUrl: env.redisUrl,
+    prefix,
+    upstreamPort: app.port,
+    issuers: [{ issuer, audiences: [CLIENT_ID], algorithms: ["RS256"], jwksUri: `${issuer}/jwks` }],
+    sessionKey,
+  });
   await vi.waitFor(
     async () => {
       expect(await redis.hlen(`${prefix}sidecars`)).toBe(1);
@@ -287,16 +324,18 @@ beforeAll(async () => {
   await vi.waitFor(
     () => {
       expect(operator.lines.some((l) => l["event"] === "signals.started")).toBe(true);
-      // The operator is ready as a deployment's would be: the bus is up and the sidecar follows it.
-      expect(standIn.view.loaded).toBe(true);
+      // The operator is ready as a deployment's would be: the bus is up and the sidecar enforces the policy.
+      expect(sidecar.sidecar.view.selected.map((p) => p.name)).toEqual(["web"]);
     },
     { timeout: 20_000, interval: 50 },
   );
 });
 
 afterAll(async () => {
-  await standIn.stop();
+  await sidecar.stop();
+  await objects.deletePolicy(ns, "web").catch(() => undefined);
   await operator.stop();
+  await Promise.all([app.close(), tcp.close()]);
   await new Promise<void>((resolve) => {
     idp.closeAllConnections();
     idp.close(() => {
@@ -307,8 +346,20 @@ afterAll(async () => {
 });
 
 describe("back-channel logout from a real OpenID Provider", () => {
-  it("logout at the provider ends that login's sessions: a SessionTermination for its sid, published, acknowledged; a replay is refused", async () => {
-    const { sid, browser } = await login("alice");
+  it("logout at the provider ends that login's live session on the sidecar: a SessionTermination for its sid, its WebSocket and tunnel reset, the token refused; a replay is refused", async () => {
+    const { sid, idToken, browser } = await login("alice");
+    // A live session of alice on the workload (the ID token as her credential), with two long-lived flows and no other
+    // connection (a keep-alive HTTP connection of the session would be reset too, and counted).
+    const ws = new WebSocket(`ws://127.0.0.1:${sidecar.port}/ws`, { headers: { authorization: `Bearer ${idToken}` } });
+    ws.on("error", () => undefined);
+    await once(ws, "open");
+    ws.send("ping");
+    expect(String((await once(ws, "message"))[0])).toBe("ping");
+    const tunnel = await openTunnel(sidecar.port, tcp.port, idToken);
+    expect(await echo(tunnel, "ping")).toBe("ping");
+    const wsClosed = closed(ws);
+    const tunnelClosed = closed(tunnel);
+
     const before = Date.now();
     await logout(browser);
 
@@ -324,7 +375,9 @@ describe("back-channel logout from a real OpenID Provider", () => {
     expect(cutoff).toBeLessThanOrEqual(Date.now());
     expect(cutoff).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 - 1000);
 
-    // The operator turns it into a revocation on the bus, the sidecar acknowledges, the termination completes.
+    // The operator turns it into a revocation on the bus; the sidecar resets the session's flows, acknowledges, and
+    // the termination completes with what it ended.
+    await Promise.all([wsClosed, tunnelClosed]);
     const name = termination?.metadata.name ?? "";
     const done = await vi.waitFor(
       async () => {
@@ -334,11 +387,16 @@ describe("back-channel logout from a real OpenID Provider", () => {
       },
       { timeout: 20_000, interval: 100 },
     );
-    expect(done.status?.phase).toBe("Completed");
+    expect(done.status).toMatchObject({ phase: "Completed", sidecarsAcknowledged: 1, sessionsTerminated: 1, connectionsClosed: 2 });
     const revocations = [...(await busRevocations(redis, prefix, ns)).values()].map((e) => e.revocation);
     // The login session's selector: every Vigil session whose token carries that sid from that issuer (by session key).
     expect(revocations.map((r) => r.selector)).toContainEqual(idpSessionSelector(issuer, sid));
-    expect(standIn.acked.size).toBeGreaterThanOrEqual(1);
+
+    // The token of the ended login is refused from now on, for requests and new flows alike.
+    const after = await fetch(`http://127.0.0.1:${sidecar.port}/hello`, { headers: { authorization: `Bearer ${idToken}` } });
+    expect(after.status).toBe(401);
+    expect(((await after.json()) as { code?: string }).code).toBe("SESSION_REVOKED");
+    await expect(openTunnel(sidecar.port, tcp.port, idToken)).rejects.toThrow(/ 407 /u); // a tunnel is refused as a proxy: 407
 
     // The same logout token again: refused as a replay (400, the spec's error shape), nothing new created.
     const replay = await postLogoutToken(delivered[0]?.token ?? "");

@@ -5,8 +5,11 @@
  * header), impossible travel with a controllable clock (IPv4, IPv4-mapped), new-country events, locations, and
  * concurrent-session limits. Audit records the finding and lets the request through; Enforce refuses with the
  * stable code, ends the session (its next request is refused too), resets its WebSocket and tunnel, and asks the
- * operator to end it everywhere (an entry in `P end-requests`). Every finding reaches the sessions API's index with
- * its evidence (through the ProtectionEvents adapter until the audit stream carries it).
+ * operator to end it everywhere (an entry in `P end-requests`). Every finding travels the real path — the sidecar's
+ * audit event (`protection.*`, sealed into `P audit` in real Redis), read by the operator's own ingest into a real
+ * SessionIndex — and is asserted in all three places a person finds it: the audit trail itself (the stream's
+ * event, with its evidence), the session in the sessions API (`findings`, with its evidence) and the audit listing
+ * of `kubectl vigil audit` (the session's `recentEvents`: the finding's code and its evidence in one line).
  */
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
@@ -14,11 +17,13 @@ import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import WebSocket from "ws";
 import { STREAM_MESSAGE_FIELD } from "../../../operator/api/bus/keys.ts";
+import { FINDING_EVENTS, findingOfEvent, isFindingEvent } from "../../../operator/api/audit/findings.ts";
+import { describeFinding } from "../../../operator/api/protections/describe.ts";
 import type { SessionFinding } from "../../../operator/api/protections/findings.ts";
-import { SessionIndex } from "../../../operator/sessions-api/index/session-index.ts";
+import { eventsOfSessions } from "../../../cli/core/audit.ts";
 import { PrivateRedis } from "../bus/support.ts";
 import { createIssuer, echo, startEchoServer, startUpstreamApp, type EchoServer, type Issuer, type UpstreamApp } from "../sidecar/proxy-harness.ts";
-import { CERT_HEADER, feedIndex, NS, protectedPolicy, startBus, startProtectedSidecar, type Bus, type ProtectedSidecar } from "./rig.ts";
+import { CERT_HEADER, NS, protectedPolicy, startAuditPath, startBus, startProtectedSidecar, type AuditPath, type Bus, type ProtectedSidecar } from "./rig.ts";
 
 const chrome = (v: string) => `Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${v} Safari/537.36`;
 const FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:141.0) Gecko/20100101 Firefox/141.0";
@@ -40,10 +45,9 @@ describe("session protections on a real sidecar", () => {
   let app: UpstreamApp;
   let tcp: EchoServer;
   let offset = 0;
-  const index = new SessionIndex();
-  const found: SessionFinding[] = [];
-  const feed = feedIndex(index, found);
+  let audit: AuditPath;
   const sidecars: Record<string, ProtectedSidecar> = {};
+  const index = () => audit.index;
 
   beforeAll(async () => {
     await redisServer.start();
@@ -60,6 +64,7 @@ describe("session protections on a real sidecar", () => {
       protectedPolicy("refuse", { concurrentSessions: { mode: "Enforce", maxConcurrentSessions: 1, onExceed: "RefuseNew" } }, tcp.port),
     ]);
     const sessionKey = randomBytes(32);
+    audit = startAuditPath({ redisUrl: redisServer.url, prefix: bus.prefix, sessionKey, publisher: bus.publisher });
     for (const name of ["audit", "enforce", "oldest", "refuse"]) {
       sidecars[name] = await startProtectedSidecar({
         redisUrl: redisServer.url,
@@ -69,7 +74,6 @@ describe("session protections on a real sidecar", () => {
         upstreamPort: app.port,
         issuer,
         sessionKey,
-        events: feed.events,
         clock: () => Date.now() + offset,
       });
     }
@@ -83,6 +87,7 @@ describe("session protections on a real sidecar", () => {
 
   afterAll(async () => {
     for (const s of Object.values(sidecars)) await s.stop();
+    await audit.stop();
     await bus.stop();
     await Promise.all([app.close(), tcp.close()]);
     await redisServer.stop();
@@ -98,23 +103,23 @@ describe("session protections on a real sidecar", () => {
     ...(c.cert === undefined ? {} : { [CERT_HEADER]: c.cert }),
   });
 
-  /** One request; on 200 the session is reported to the index as the audit stream would. */
+  /**
+   * One request; then the barrier: what the sidecars reported is in the stream and the operator's ingest applied it
+   * (so a finding that is not there was not reported). On 200 the session is in the sessions API, from the stream.
+   */
   async function request(sidecar: string, token: string, c: Client): Promise<{ status: number; code?: string; session?: string }> {
     const s = sidecars[sidecar]!;
     const res = await fetch(`http://127.0.0.1:${s.port}/hello`, { headers: headers(token, c) });
     const body = (await res.json()) as { code?: string };
+    await audit.settle(Object.values(sidecars).map((x) => x.sidecar));
     if (res.status !== 200) return { status: res.status, ...(body.code === undefined ? {} : { code: body.code }) };
     const seen = app.seen.at(-1)!;
     const session = seen.rawHeaders[seen.rawHeaders.findIndex((h) => h.toLowerCase() === "x-vigil-session") + 1]!;
-    const sub = seen.rawHeaders[seen.rawHeaders.findIndex((h) => h.toLowerCase() === "x-vigil-subject") + 1]!;
-    index.upsertSession({
-      sessionId: session,
-      identity: { issuer: "https://idp.vigil.test", subject: sub, groups: ["staff"] },
-      workload: { namespace: NS, pod: `${sidecar}-0` },
-      clientIP: c.ip.replace(/^::ffff:/u, ""),
-      time: Date.now(),
-    });
-    feed.replay();
+    expect(
+      index()
+        .get(NS, session)
+        ?.workloads.map((w) => w.pod),
+    ).toContain(`${sidecar}-0`);
     return { status: 200, session };
   }
 
@@ -147,8 +152,39 @@ describe("session protections on a real sidecar", () => {
           resolve();
         });
     });
-  const findingsOf = (session: string) => found.filter((f) => f.sessionId === session);
-  const apiFindings = (sidecar: string, session: string) => index.get(NS, session)?.findings.filter((f) => f.pod === `${sidecar}-0`) ?? [];
+  /**
+   * Every finding the audit trail holds (the stream's `protection.*` events, each entry opened as the operator
+   * does), after checking that each is where a person looks for it: on its session in the sessions API with the
+   * same evidence, and in the audit listing of `kubectl vigil audit` with its code and its evidence in one line.
+   */
+  async function allFindings(): Promise<SessionFinding[]> {
+    await audit.settle(Object.values(sidecars).map((x) => x.sidecar));
+    const events = (await audit.events()).filter(isFindingEvent);
+    for (const e of events) {
+      const f = findingOfEvent(e);
+      expect([e.event, e.code]).toEqual([FINDING_EVENTS[f.code].event, FINDING_EVENTS[f.code].code]);
+      expect(e.outcome).toBe(f.outcome === "refused" ? "failure" : "success");
+      const session = index().get(NS, f.sessionId);
+      expect(session?.findings, `${f.code} on the session`).toContainEqual({
+        time: new Date(f.time).toISOString(),
+        code: f.code,
+        mode: f.mode,
+        outcome: f.outcome,
+        pod: f.pod,
+        ...(f.policy === undefined ? {} : { policy: f.policy }),
+        evidence: f.evidence,
+      });
+      expect(eventsOfSessions(session === undefined ? [] : [session]), `${f.code} in the audit listing`).toContainEqual(
+        expect.objectContaining({ code: e.code, type: e.event, session: f.sessionId, pod: f.pod, reason: describeFinding(f), source: "session" }),
+      );
+    }
+    return events.map(findingOfEvent);
+  }
+  const findingsOf = async (session: string) => (await allFindings()).filter((f) => f.sessionId === session);
+  const apiFindings = (sidecar: string, session: string) =>
+    index()
+      .get(NS, session)
+      ?.findings.filter((f) => f.pod === `${sidecar}-0`) ?? [];
 
   describe("Audit: the finding is recorded, the request goes through", () => {
     it("another /24: SESSION_NETWORK_CHANGED with both networks, shown on the session in the sessions API", async () => {
@@ -156,9 +192,9 @@ describe("session protections on a real sidecar", () => {
       const first = await request("audit", token, { ip: "203.0.113.7" });
       expect(first.status).toBe(200);
       expect((await request("audit", token, { ip: "203.0.113.200" })).status).toBe(200); // same /24
-      expect(findingsOf(first.session!)).toEqual([]);
+      expect(await findingsOf(first.session!)).toEqual([]);
       expect((await request("audit", token, { ip: "198.51.100.7" })).status).toBe(200);
-      expect(findingsOf(first.session!)).toEqual([
+      expect(await findingsOf(first.session!)).toEqual([
         expect.objectContaining({
           code: "SESSION_NETWORK_CHANGED",
           mode: "Audit",
@@ -181,9 +217,9 @@ describe("session protections on a real sidecar", () => {
       const token = await tokenFor("ben");
       const first = await request("audit", token, { ip: "2001:db8:1:2::7" });
       expect((await request("audit", token, { ip: "2001:db8:1:2:ffff::1" })).status).toBe(200);
-      expect(findingsOf(first.session!)).toEqual([]);
+      expect(await findingsOf(first.session!)).toEqual([]);
       expect((await request("audit", token, { ip: "2001:db8:1:3::7" })).status).toBe(200);
-      expect(findingsOf(first.session!).map((f) => f.evidence)).toEqual([
+      expect((await findingsOf(first.session!)).map((f) => f.evidence)).toEqual([
         { kind: "network", granularity: "Prefix", bound: "2001:db8:1:2::/64", observed: "2001:db8:1:3::/64" },
       ]);
     });
@@ -192,9 +228,9 @@ describe("session protections on a real sidecar", () => {
       const token = await tokenFor("cat");
       const first = await request("audit", token, { ip: "203.0.113.8", ua: chrome("140.0.7339.81") });
       expect((await request("audit", token, { ip: "203.0.113.8", ua: chrome("140.0.7400.2") })).status).toBe(200);
-      expect(findingsOf(first.session!)).toEqual([]);
+      expect(await findingsOf(first.session!)).toEqual([]);
       expect((await request("audit", token, { ip: "203.0.113.8", ua: FIREFOX })).status).toBe(200);
-      expect(findingsOf(first.session!)).toEqual([
+      expect(await findingsOf(first.session!)).toEqual([
         expect.objectContaining({
           code: "SESSION_DEVICE_CHANGED",
           evidence: {
@@ -213,7 +249,7 @@ describe("session protections on a real sidecar", () => {
       const token = await tokenFor("dan");
       const first = await request("audit", token, { ip: "203.0.113.9", cert: CERT_A });
       expect((await request("audit", token, { ip: "203.0.113.9", cert: CERT_B })).status).toBe(200);
-      expect(findingsOf(first.session!).map((f) => f.evidence)).toEqual([
+      expect((await findingsOf(first.session!)).map((f) => f.evidence)).toEqual([
         { kind: "device", changed: [{ component: "ClientCertificate", bound: CERT_A, observed: CERT_B }] },
       ]);
     });
@@ -228,7 +264,7 @@ describe("session protections on a real sidecar", () => {
       await Promise.all([closed(ws), closed(tunnel)]);
       // The session is over, even from where it started.
       expect(await request("enforce", token, original)).toEqual({ status: 401, code });
-      expect(findingsOf(session)).toEqual([expect.objectContaining({ code, mode: "Enforce", outcome: "refused", policy: "shop/enforce" })]);
+      expect(await findingsOf(session)).toEqual([expect.objectContaining({ code, mode: "Enforce", outcome: "refused", policy: "shop/enforce" })]);
       expect(apiFindings("enforce", session)).toEqual([expect.objectContaining({ code, mode: "Enforce", outcome: "refused" })]);
       // The operator is asked to end it on every other sidecar.
       const requests = (await bus.redis.xrange(`${bus.prefix}end-requests`, "-", "+")).map(
@@ -272,11 +308,12 @@ describe("session protections on a real sidecar", () => {
       offset = 0;
       const singapore = await request("enforce", await tokenFor("ivy", "ivy-1"), { ip: "214.0.0.7" });
       expect(singapore.status).toBe(200);
-      expect(index.get(NS, singapore.session!)?.location).toMatchObject({ country: "SG", city: "Singapore" });
+      expect(index().get(NS, singapore.session!)?.location).toMatchObject({ country: "SG", city: "Singapore" });
       offset = HOUR;
       const melbourneToken = await tokenFor("ivy", "ivy-2");
       const refused = await request("enforce", melbourneToken, { ip: "::ffff:214.0.1.9" }); // IPv4-mapped
       expect(refused).toEqual({ status: 401, code: "SESSION_IMPOSSIBLE_TRAVEL" });
+      const found = await allFindings();
       const travel = found.find((f) => f.code === "SESSION_IMPOSSIBLE_TRAVEL" && f.evidence.kind === "travel" && f.evidence.to.city === "Melbourne")!;
       expect(travel).toMatchObject({
         mode: "Enforce",
@@ -300,7 +337,7 @@ describe("session protections on a real sidecar", () => {
       offset = 25 * HOUR;
       const later = await request("enforce", await tokenFor("ivy", "ivy-3"), { ip: "214.0.1.10" });
       expect(later.status).toBe(200);
-      expect(index.get(NS, later.session!)?.location).toMatchObject({ country: "AU", city: "Melbourne" });
+      expect(index().get(NS, later.session!)?.location).toMatchObject({ country: "AU", city: "Melbourne" });
       offset = 0;
     });
 
@@ -340,7 +377,7 @@ describe("session protections on a real sidecar", () => {
       const client = { ip: "203.0.113.31" };
       expect((await request("refuse", await tokenFor("lou", "lou-1"), client)).status).toBe(200);
       expect(await request("refuse", await tokenFor("lou", "lou-2"), client)).toEqual({ status: 403, code: "SESSION_LIMIT_EXCEEDED" });
-      const refusals = found.filter((f) => f.code === "SESSION_LIMIT_EXCEEDED" && f.pod === "refuse-0");
+      const refusals = (await allFindings()).filter((f) => f.code === "SESSION_LIMIT_EXCEEDED" && f.pod === "refuse-0");
       expect(refusals.map((f) => f.outcome)).toEqual(["refused"]);
       expect(refusals[0]?.evidence).toMatchObject({ kind: "limit", limit: 1, live: 2, onExceed: "RefuseNew" });
     });

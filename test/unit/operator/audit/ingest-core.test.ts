@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { AuditEvent } from "../../../../operator/api/audit/events.ts";
+import type { SessionFinding } from "../../../../operator/api/protections/findings.ts";
 import { auditSubject } from "../../../../operator/api/audit/stream.ts";
 import { applyAuditEvent } from "../../../../operator/audit/apply.ts";
 import { ReporterLiveness } from "../../../../operator/audit/liveness.ts";
@@ -126,6 +127,82 @@ describe("applying audit events to the sessions index", () => {
       flows: [],
       closedFlows: { count: 2, bytesIn: 180, bytesOut: 2540 },
     });
+  });
+
+  it("folds findings into the session's findings (with the evidence) and recent events (the finding in one line), and locations into its location", () => {
+    const index = new SessionIndex({ rvBase: 1 });
+    const base = { v: 1 as const, sessionId: SID, namespace: "shop", pod: "web-0", policy: "shop/web" };
+    const network: SessionFinding = {
+      ...base,
+      time: T + 1,
+      code: "SESSION_NETWORK_CHANGED",
+      mode: "Audit",
+      outcome: "recorded",
+      evidence: { kind: "network", granularity: "Prefix", bound: "203.0.113.0/24", observed: "198.51.100.0/24" },
+    };
+    const device: SessionFinding = {
+      ...base,
+      time: T + 2,
+      code: "SESSION_DEVICE_CHANGED",
+      mode: "Enforce",
+      outcome: "refused",
+      evidence: {
+        kind: "device",
+        changed: [
+          { component: "Browser", bound: "Chrome 140", observed: "Firefox 141" },
+          { component: "OperatingSystem", bound: "macOS", observed: "Windows" },
+        ],
+      },
+    };
+    const events: AuditEvent[] = [
+      startEvent(),
+      build.sessionLocated(W, SID, { country: "SG", city: "Singapore", asn: 64500 }, T + 1),
+      build.sessionFinding(W, network),
+      build.sessionFinding(W, device),
+    ];
+    expect(events.map((e) => applyAuditEvent(index, e))).toEqual(["applied", "applied", "applied", "applied"]);
+    const session = index.get("shop", SID);
+    expect(session?.location).toEqual({ country: "SG", city: "Singapore", asn: 64500 });
+    expect(session?.findings).toEqual([
+      {
+        time: new Date(T + 1).toISOString(),
+        code: "SESSION_NETWORK_CHANGED",
+        mode: "Audit",
+        outcome: "recorded",
+        pod: "web-0",
+        policy: "shop/web",
+        evidence: network.evidence,
+      },
+      {
+        time: new Date(T + 2).toISOString(),
+        code: "SESSION_DEVICE_CHANGED",
+        mode: "Enforce",
+        outcome: "refused",
+        pod: "web-0",
+        policy: "shop/web",
+        evidence: device.evidence,
+      },
+    ]);
+    expect(session?.recentEvents.slice(1)).toEqual([
+      {
+        time: new Date(T + 1).toISOString(),
+        type: "protection.network_changed",
+        code: "VP001W",
+        outcome: "success",
+        reason: "SESSION_NETWORK_CHANGED (Audit, recorded by shop/web): 203.0.113.0/24 → 198.51.100.0/24",
+        pod: "web-0",
+      },
+      {
+        time: new Date(T + 2).toISOString(),
+        type: "protection.device_changed",
+        code: "VP002W",
+        outcome: "failure",
+        reason: "SESSION_DEVICE_CHANGED (Enforce, refused by shop/web): Browser Chrome 140 → Firefox 141; OperatingSystem macOS → Windows",
+        pod: "web-0",
+      },
+    ]);
+    // A finding of a session the index never saw is rejected and counted, like any other event.
+    expect(applyAuditEvent(index, build.sessionFinding(W, { ...network, sessionId: "s_ZZZZZZZZZZZZZZZZZZZZZZ" }))).toBe("rejected");
   });
 
   it("rejects (counted by the index) events of a session it never saw", () => {
