@@ -21,6 +21,7 @@ import { startSignalsServer, type SignalsServer } from "./server.ts";
 import { TransmitterClient, type Discovery } from "./ssf/client.ts";
 import { SsfReceiver, type StreamHealth } from "./ssf/receiver.ts";
 import { ssfStreamKey, SsfStreamController } from "./ssf/stream.ts";
+import { StreamVerification } from "./ssf/verification.ts";
 import type { Signal, SignalOutcome } from "./terminations.ts";
 
 export interface SignalsSettings {
@@ -68,7 +69,8 @@ export async function prepareSignals(ctx: SignalsContext): Promise<PreparedSigna
   const controllers: PreparedSignals["controllers"] = [];
   for (const stream of config.ssf) {
     const client = new TransmitterClient(stream.transmitter, async () => (await readFile(stream.managementTokenFile, "utf8")).trim());
-    const health: StreamHealth = { status: "unknown", streamId: undefined, lastEventAt: undefined, verifiedAt: undefined, pendingState: undefined };
+    const health: StreamHealth = { status: "unknown", streamId: undefined, lastEventAt: undefined, verifiedAt: undefined };
+    const verification = new StreamVerification(redis, keys, stream.name);
     const discover = cachedDiscovery(() => client.discover());
     const receiver = new SsfReceiver({
       config: stream,
@@ -77,6 +79,7 @@ export async function prepareSignals(ctx: SignalsContext): Promise<PreparedSigna
       end: (s) => sink.end(s),
       namespaces: () => sink.namespaces(),
       health,
+      verification,
       count: (result) => {
         received.inc({ receiver: `ssf/${stream.name}`, result });
       },
@@ -87,7 +90,7 @@ export async function prepareSignals(ctx: SignalsContext): Promise<PreparedSigna
     controllers.push({
       name: `ssf-${stream.name}`,
       key: ssfStreamKey(stream.name),
-      reconciler: new SsfStreamController({ config: stream, client, discover, receiver, health, redis, keys, log }),
+      reconciler: new SsfStreamController({ config: stream, client, discover, receiver, health, verification, redis, keys, log }),
     });
   }
   healthGauges(registry, streams);

@@ -40,6 +40,8 @@ export interface BusKeys {
   signalJti(issuerAndJti: string): string;
   /** An SSF stream this receiver created at a transmitter (its stream_id and poll URL; operator/signals/ssf). */
   ssfStream(name: string): string;
+  /** An SSF stream's verification: the state asked for last and when it was echoed (operator/signals/ssf/verification.ts). */
+  ssfVerification(name: string): string;
 }
 
 export class BusKeyError extends Error {
@@ -80,6 +82,7 @@ export function busKeys(prefix: string = DEFAULT_BUS_PREFIX): BusKeys {
     endRequests: `${prefix}end-requests`,
     signalJti: (issuerAndJti: string) => `${prefix}signal-jti:${issuerAndJti}`,
     ssfStream: (name: string) => `${prefix}ssf-stream:${name}`,
+    ssfVerification: (name: string) => `${prefix}ssf-verification:${name}`,
   });
 }
 

@@ -14,14 +14,13 @@ import type { Signal } from "../terminations.ts";
 import { SignalError, verifySignalToken } from "../verify.ts";
 import type { Discovery } from "./client.ts";
 import { actionOf } from "./events.ts";
+import type { StreamVerification } from "./verification.ts";
 
 export interface StreamHealth {
   status: "unknown" | "enabled" | "paused" | "disabled";
   streamId: string | undefined;
   lastEventAt: number | undefined;
   verifiedAt: number | undefined;
-  /** The state of the verification Vigil asked for last (a verification event must echo it). */
-  pendingState: string | undefined;
 }
 
 export interface ReceiverDeps {
@@ -31,6 +30,7 @@ export interface ReceiverDeps {
   end: (signal: Signal) => Promise<{ failed: string[]; created: string[]; existing: string[] }>;
   namespaces: () => Promise<string[]>;
   health: StreamHealth;
+  verification: StreamVerification;
   count: (result: string) => void;
   log: Logger;
   now?: () => number;
@@ -97,13 +97,12 @@ export class SsfReceiver {
     if (await this.#d.replay.seen(config.transmitter, payload.jti)) throw new SignalError("invalid_request", "replayed", "this SET (jti) was already received");
     const action = actionOf(payload, config.subjectIssuer, now);
     switch (action.kind) {
-      case "verification":
-        if (action.state !== undefined && action.state === this.#d.health.pendingState) this.#d.health.verifiedAt = now;
-        this.#d.log.info(
-          { event: "ssf.verification", stream: config.name, matched: action.state === this.#d.health.pendingState },
-          "SSF verification event received",
-        );
+      case "verification": {
+        const matched = await this.#d.verification.received(action.state, now);
+        if (matched) this.#d.health.verifiedAt = now;
+        this.#d.log.info({ event: "ssf.verification", stream: config.name, matched }, "SSF verification event received");
         break;
+      }
       case "stream-updated":
         if (action.status === "enabled" || action.status === "paused" || action.status === "disabled") this.#d.health.status = action.status;
         this.#d.log.info({ event: "ssf.stream_updated", stream: config.name, status: action.status }, "SSF stream status changed");

@@ -7,12 +7,11 @@
  *   (404), a new one is created;
  * - health, every healthCheckSeconds: the status endpoint (enabled / paused / disabled: a paused stream may have
  *   lost events, logged as such) and a verification request with a fresh random state, which the verification
- *   event must echo (receiver.ts) — both in metrics;
+ *   event must echo, on whichever replica it arrives (verification.ts) — both in metrics;
  * - poll delivery (RFC 8936): every pollIntervalSeconds (at once while moreAvailable), acknowledging the SETs
  *   processed and reporting the refused ones in setErrs with their error code.
  * Transmitter failures are logged and retried on the next round; nothing here throws out of the controller.
  */
-import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { Redis } from "ioredis";
 import type { BusKeys } from "../../api/bus/keys.ts";
@@ -23,6 +22,7 @@ import { SignalError } from "../verify.ts";
 import { POLL_METHOD, PUSH_METHOD, TransmitterError, type Discovery, type TransmitterClient } from "./client.ts";
 import { EVENT_TYPES } from "./events.ts";
 import type { SsfReceiver, StreamHealth } from "./receiver.ts";
+import type { StreamVerification } from "./verification.ts";
 
 export const ssfStreamKey = (name: string): string => `vigil-operator/ssf/${name}`;
 
@@ -32,6 +32,7 @@ export interface StreamControllerDeps {
   discover: () => Promise<Discovery>;
   receiver: SsfReceiver;
   health: StreamHealth;
+  verification: StreamVerification;
   redis: Redis;
   keys: BusKeys;
   log: Logger;
@@ -118,13 +119,13 @@ export class SsfStreamController implements Reconciler {
   }
 
   async #health(discovery: Discovery, streamId: string): Promise<void> {
-    const { client, health, log, config } = this.#d;
+    const { client, health, log, config, verification } = this.#d;
     const status = await client.status(discovery, streamId);
     if (status.status !== "enabled" && health.status === "enabled")
       log.warn({ event: "ssf.stream_not_enabled", stream: config.name, status: status.status }, "SSF stream is not enabled: events may be lost");
     health.status = status.status;
-    health.pendingState = randomBytes(16).toString("base64url");
-    await client.requestVerification(discovery, streamId, health.pendingState);
+    health.verifiedAt = (await verification.verifiedAt()) ?? health.verifiedAt;
+    await client.requestVerification(discovery, streamId, await verification.ask());
   }
 
   /** One poll round; true when the transmitter has more. */

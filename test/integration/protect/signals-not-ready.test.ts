@@ -27,6 +27,7 @@ import { ReplayGuard } from "../../../operator/signals/replay.ts";
 import { startSignalsServer, type SignalsServer } from "../../../operator/signals/server.ts";
 import { TransmitterClient } from "../../../operator/signals/ssf/client.ts";
 import { SsfReceiver } from "../../../operator/signals/ssf/receiver.ts";
+import { StreamVerification } from "../../../operator/signals/ssf/verification.ts";
 import { SignalTerminations } from "../../../operator/signals/terminations.ts";
 import { ringOf } from "../../builders/bus-keys.ts";
 import { clusterEnv } from "../../cluster/env.ts";
@@ -51,6 +52,8 @@ let cert: string;
 let server: SignalsServer;
 let tx: SsfTransmitter;
 let idpKey: CryptoKey;
+let transmitter: TransmitterClient;
+let streamId: string;
 const counted: string[] = [];
 
 async function terminations(): Promise<SessionTermination[]> {
@@ -108,7 +111,8 @@ beforeAll(async () => {
     replay,
     end: (s) => signalTerminations.end(s),
     namespaces,
-    health: { status: "unknown", streamId: undefined, lastEventAt: undefined, verifiedAt: undefined, pendingState: undefined },
+    health: { status: "unknown", streamId: undefined, lastEventAt: undefined, verifiedAt: undefined },
+    verification: new StreamVerification(redis, keys, "idp"),
     count: (result) => counted.push(`set:${result}`),
     log: quietLog,
   });
@@ -124,11 +128,13 @@ beforeAll(async () => {
     log: quietLog,
   });
   // The push stream at the transmitter, created with the receiver's real client.
-  await client.createStream(await client.discover(), {
+  transmitter = client;
+  const created = await client.createStream(await client.discover(), {
     delivery: { method: PUSH, endpoint_url: `https://127.0.0.1:${server.port}/ssf/push/idp`, authorization_header: `Bearer ${PUSH_TOKEN}` },
     events_requested: [],
     description: "test",
   });
+  streamId = created.stream_id;
 });
 
 afterAll(async () => {
@@ -171,5 +177,22 @@ describe("a signal before the bus is loaded", () => {
       ]),
     );
     expect(counted).toEqual(expect.arrayContaining(["backchannel-logout:accepted", "ssf/idp:accepted"]));
+  });
+});
+
+describe("stream verification across replicas", () => {
+  it("matches a verification event pushed to a replica that did not ask for it, and the asking replica sees when", async () => {
+    // Another replica (the leader) asks; the transmitter pushes the event to this one, behind the same Service.
+    const leader = new StreamVerification(connections.raw(), keys, "idp");
+    const accepted = (): number => counted.filter((c) => c === "ssf/idp:accepted").length;
+    const acceptedBefore = accepted();
+    const discovery = await transmitter.discover();
+    await transmitter.requestVerification(discovery, streamId, "a-state-nobody-asked-for");
+    await expect.poll(accepted).toBe(acceptedBefore + 1);
+    expect(await leader.verifiedAt()).toBeUndefined();
+
+    const before = Date.now();
+    await transmitter.requestVerification(discovery, streamId, await leader.ask());
+    await expect.poll(() => leader.verifiedAt()).toBeGreaterThanOrEqual(before);
   });
 });
