@@ -295,6 +295,7 @@ function protections(m: Measured, s: Settings, out: string[]): Verdict[] {
   );
   out.push(
     `  throughput per repetition (f)/(c): ${guarded.map((x, i) => num(x / (rpsOf(m, "warm")[i] ?? Number.NaN), 3)).join(" / ")}; ` +
+      `rps per core (f)/(c) ${num(perCore(m, "guarded") / perCore(m, "warm"), 3)} (less sensitive to a loaded machine); ` +
       `p99 at ${s.open.rate} rps (f) ${num(
         omed("guarded", (r) => r.p99),
         2,

@@ -177,6 +177,7 @@ describe("the chart's signals and GeoIP values", () => {
     expect(await refusal("signals", "--set-json", `signals.ssf=[${JSON.stringify(push)}]`)).toContain("at '/signals/ssf/0': missing properties");
     expect(await refusal("signals", "--set", "signals.ssf[0].name=Okta")).toContain("at '/signals/ssf/0/name'");
     expect(await refusal("signals", "--set", "signals.service.type=ExternalName")).toContain("at '/signals/service/type'");
+    expect(await refusal("signals", "--set", "signals.secrets={vigil.ssf}")).toContain("at '/signals/secrets/0'");
   });
 
   it("refuse signals values the schema cannot judge, saying what to set", async () => {
