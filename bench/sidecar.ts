@@ -12,7 +12,12 @@
  *   2. open loop at 1000 rps (undici Pool, 16 connections, latency from the intended send time): p50/p99, added
  *      latency versus direct, CPU per 1000 rps;
  *   3. memory: RSS idle and at saturation, what each memory cgroup charged at its peak, limit hits and OOM kills;
- *   4. publish a termination → RST seen on all 1,000 live tunnels of one session, 20 rounds.
+ *   4. publish a termination → RST seen on all 1,000 live tunnels of one session, 20 rounds;
+ *   5. every session protection in Enforce with geolocation on (variant "guarded": the same ten policies, `shop-web`'s
+ *      session with network (ASN), device, impossible-travel + new-country and concurrent-session protections; the
+ *      MaxMind test databases of test/fixtures/geoip), measured in 1. and 2. beside the warm variant: throughput ratio
+ *      and added p99 at the fixed rate. Every variant sends the same browser headers from one client address that a
+ *      trusted proxy (127.0.0.1) reports in X-Forwarded-For, so nothing is refused (non-2xx must be 0).
  * Every process started is stopped by its PID, every cgroup created is removed, also on failure; the run is bounded
  * in time. BENCH_QUICK=1: one short repetition (smoke run; figures not meaningful). BENCH_PROGRAM_ROOT=<tree>: run
  * another checkout's built programs and chart with this benchmark (the "before" figures).
@@ -26,13 +31,14 @@ import { join } from "node:path";
 import { buildOauth2Proxy, startOauth2Proxy } from "./peers/oauth2-proxy.ts";
 import { runOpenLoop } from "./scenarios/open-loop.ts";
 import { runTermination } from "./scenarios/termination.ts";
-import { runThroughput } from "./scenarios/throughput.ts";
+import { runThroughput, type ThroughputVariant } from "./scenarios/throughput.ts";
 import { createMemoryCgroup, memoryCgroupsAvailable, removeAllCgroups, type MemoryCgroup } from "./support/cgroup.ts";
 import { chartDeployment, programRoot } from "./support/chart.ts";
 import { runBench, stopAll, stopChild } from "./support/children.ts";
 import { pickGenerator } from "./support/closed-loop.ts";
 import { peakRssMb, raiseOpenFileLimit, rssMb } from "./support/proc.ts";
 import { machineLine, num } from "./support/report.ts";
+import { GUARDED } from "./support/policies.ts";
 import { publishPolicies, startBareProxy, startBenchSidecar, startEcho, startOidc, startRedis, startUpstream, type BenchSidecar } from "./support/rig.ts";
 import { createBenchIssuer, freshClaims, mintTokenFile, newIssuerKey } from "./support/tokens.ts";
 import { report, type Measured, type Settings } from "./sidecar/report.ts";
@@ -47,8 +53,25 @@ const SETTINGS: Settings = {
   coldPool: QUICK ? 10_000 : 40_000,
   termination: { rounds: QUICK ? 3 : 20, connections: 1_000 },
 };
-const BUDGET_MS = 16 * 60_000;
+const BUDGET_MS = 18 * 60_000;
 const PATH = "/catalog/items?page=1";
+const GEOIP = join(import.meta.dirname, "../test/fixtures/geoip");
+/**
+ * What every request carries besides its token: a browser's headers (what device binding fingerprints) and, through
+ * a trusted proxy (every sidecar trusts 127.0.0.1), a client address that the MaxMind test databases place in San
+ * Diego, US, in an autonomous system (what network binding and impossible travel look up).
+ */
+const CLIENT_HEADERS = {
+  "x-forwarded-for": "214.78.120.1",
+  "user-agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
+  "accept-language": "en-GB,en;q=0.9",
+  "sec-ch-ua-platform": '"Linux"',
+};
+const SIDECAR_ENV = { VIGIL_TRUSTED_PROXIES: "127.0.0.1/32" };
+const GUARDED_ENV = {
+  VIGIL_GEOIP_CITY_DATABASE: join(GEOIP, "GeoIP2-City-Test.mmdb"),
+  VIGIL_GEOIP_ASN_DATABASE: join(GEOIP, "GeoLite2-ASN-Test.mmdb"),
+};
 
 async function main(): Promise<void> {
   const started = performance.now();
@@ -88,11 +111,16 @@ async function main(): Promise<void> {
     const issuer = createBenchIssuer(oidc.issuer, key);
     const sessionKey = randomBytes(32);
     const groups: MemoryCgroup[] = [];
-    const sidecar = async (name: string): Promise<BenchSidecar & { cgroup: MemoryCgroup | undefined }> => {
+    const sidecar = async (
+      name: string,
+      extra: { namespace?: string; env?: Record<string, string> } = {},
+    ): Promise<BenchSidecar & { cgroup: MemoryCgroup | undefined }> => {
       const cgroup = cgroups ? createMemoryCgroup(name, limit) : undefined;
       if (cgroup !== undefined) groups.push(cgroup);
       const s = await startBenchSidecar({
         name,
+        ...(extra.namespace === undefined ? {} : { namespace: extra.namespace }),
+        env: { ...SIDECAR_ENV, ...extra.env },
         redisUrl: redis.url,
         prefix: bus.prefix,
         upstreamPort: upstream.port,
@@ -106,10 +134,18 @@ async function main(): Promise<void> {
     };
     const warm = await sidecar("warm");
     const cold = await sidecar("cold");
+    const guarded = await sidecar("guarded", { namespace: GUARDED.namespace, env: GUARDED_ENV });
     const peer = await startOauth2Proxy({ bin: peerBin, upstreamPort: upstream.port, issuerUrl: oidc.issuer, clientId: issuer.audience });
 
     const warmToken = issuer.token(freshClaims(0));
-    const urls = { direct: url(upstream.port), bare: url(bare.port), warm: url(warm.port), cold: url(cold.port), peer: url(peer.port) };
+    const urls = {
+      direct: url(upstream.port),
+      bare: url(bare.port),
+      warm: url(warm.port),
+      cold: url(cold.port),
+      peer: url(peer.port),
+      guarded: url(guarded.port),
+    };
     for (const [name, u] of Object.entries(urls)) await expectOk(name, u, warmToken);
     await new Promise((r) => setTimeout(r, 2_000));
     const idle = { warm: rssMb(warm.pid), warmAnon: anonMb(warm.pid), peer: rssMb(peer.pid), bare: rssMb(bare.pid) };
@@ -134,11 +170,12 @@ async function main(): Promise<void> {
           label: "(d) sidecar, new token/req",
           url: urls.cold,
           warmupToken: warmToken,
-          auth: (rep) => ({ tokensFile: pools[rep]! }),
+          auth: (rep: number) => ({ tokensFile: pools[rep]! }),
           rssPid: cold.pid,
         },
         { key: "peer", label: `(e) oauth2-proxy v${peer.version}`, url: urls.peer, warmupToken: warmToken, auth: fixed, rssPid: peer.pid },
-      ],
+        { key: "guarded", label: "(f) sidecar, all protections", url: urls.guarded, warmupToken: warmToken, auth: fixed, rssPid: guarded.pid },
+      ].map((v): ThroughputVariant => ({ ...v, headers: CLIENT_HEADERS })),
       SETTINGS.closed,
     );
     const coldCgroup = cold.cgroup?.stats();
@@ -153,9 +190,12 @@ async function main(): Promise<void> {
         { key: "bare", label: "bare http-proxy (KA)", url: urls.bare, token: warmToken, cpuPid: bare.pid },
         { key: "warm", label: "sidecar, warm token", url: urls.warm, token: warmToken, cpuPid: warm.pid },
         { key: "peer", label: "oauth2-proxy", url: urls.peer, token: warmToken, cpuPid: peer.pid },
-      ],
+        { key: "guarded", label: "sidecar, all protections", url: urls.guarded, token: warmToken, cpuPid: guarded.pid },
+      ].map((v) => ({ ...v, headers: CLIENT_HEADERS })),
       SETTINGS.open,
     );
+    const protectionsCheck = await protectionsRefuse(urls.guarded, issuer.token(freshClaims(0)));
+    await guarded.stop();
     const warmPeak = peakRssMb(warm.pid);
     const warmCgroup = warm.cgroup?.stats();
     await warm.stop();
@@ -203,6 +243,7 @@ async function main(): Promise<void> {
       },
       nodeArgs,
       peerVersion: peer.version,
+      protectionsCheck,
     };
     for (const g of groups) g.remove();
     process.stdout.write(report(measured, SETTINGS) + "\n");
@@ -228,9 +269,22 @@ function heapLimitOf(nodeArgs: readonly string[]): number {
 }
 
 async function expectOk(name: string, target: string, token: string): Promise<void> {
-  const res = await fetch(target, { headers: { authorization: `Bearer ${token}` } });
+  const res = await fetch(target, { headers: { ...CLIENT_HEADERS, authorization: `Bearer ${token}` } });
   const body = await res.text();
   if (res.status !== 200) throw new Error(`${name} answered ${res.status} before the benchmark: ${body}`);
+}
+
+/**
+ * After the measurements: the guarded sidecar's protections were on. A new session of the benchmark user (not the
+ * warm token's: Enforce ends the session everywhere) starts from the benchmark's address, then comes from another
+ * autonomous system (1.0.0.1, AS 15169 in the test database): that must be refused with SESSION_NETWORK_CHANGED.
+ */
+async function protectionsRefuse(target: string, token: string): Promise<string> {
+  await expectOk("guarded sidecar, new session", target, token);
+  const res = await fetch(target, { headers: { ...CLIENT_HEADERS, "x-forwarded-for": "1.0.0.1", authorization: `Bearer ${token}` } });
+  const body = await res.text();
+  const code = /SESSION_[A-Z_]+/.exec(body)?.[0] ?? body.slice(0, 80);
+  return `a new session moved to another autonomous system was answered ${res.status} ${code}`;
 }
 
 runBench(main, BUDGET_MS, async () => {

@@ -13,6 +13,8 @@ export interface OpenLoopVariant {
   label: string;
   url: string;
   token: string;
+  /** Further headers on every request. */
+  headers?: Readonly<Record<string, string>>;
   /** The process whose CPU is charged to this variant (the proxy, or the upstream for "direct"). */
   cpuPid: number;
 }
@@ -65,7 +67,7 @@ async function once(v: OpenLoopVariant, s: OpenLoopSettings): Promise<Omit<OpenL
     warmupMs: s.warmupMs,
     measureMs: s.measureMs,
     connections: s.connections,
-    headers: { authorization: `Bearer ${v.token}` },
+    headers: { ...v.headers, authorization: `Bearer ${v.token}` },
   };
   const child = startChild("open-loop", process.execPath, [GENERATOR, JSON.stringify(options)]);
   const budget = s.warmupMs + s.measureMs + 30_000;

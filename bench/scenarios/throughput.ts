@@ -14,6 +14,8 @@ export interface ThroughputVariant {
   /** Token for the warm-up run. */
   warmupToken: string;
   auth(rep: number): ClosedLoopRun["auth"];
+  /** Further headers on every request (warm-up included). */
+  headers?: ClosedLoopRun["headers"];
   /** The serving process: its RSS is sampled and its CPU time taken while measuring. */
   rssPid?: number;
 }
@@ -37,11 +39,12 @@ export async function runThroughput(gen: Generator, variants: ThroughputVariant[
   for (let rep = 0; rep < s.reps; rep++) {
     const order = variants.map((_, i) => variants[(i + rep) % variants.length]!);
     for (const v of order) {
-      await gen.run({ url: v.url, auth: { token: v.warmupToken }, seconds: s.warmupSeconds, connections: s.connections });
+      const headers = v.headers ?? {};
+      await gen.run({ url: v.url, auth: { token: v.warmupToken }, headers, seconds: s.warmupSeconds, connections: s.connections });
       const rss = v.rssPid === undefined ? undefined : sampleRss(v.rssPid);
       const cpu0 = v.rssPid === undefined ? Number.NaN : cpuSeconds(v.rssPid);
       const t0 = performance.now();
-      const result = await gen.run({ url: v.url, auth: v.auth(rep), seconds: s.seconds, connections: s.connections });
+      const result = await gen.run({ url: v.url, auth: v.auth(rep), headers, seconds: s.seconds, connections: s.connections });
       const cores = v.rssPid === undefined ? Number.NaN : (cpuSeconds(v.rssPid) - cpu0) / ((performance.now() - t0) / 1000);
       const maxRssMb = rss?.stop() ?? Number.NaN;
       results.get(v.key)!.push({ ...result, rep, maxRssMb, cores });

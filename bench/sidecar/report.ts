@@ -1,6 +1,7 @@
 /**
  * The printout of `npm run bench:sidecar`: tables per scenario, then every figure with its target and yes/no.
- * Issue 11's targets are the verdicts that count; the §H reference targets of the first benchmark are printed too.
+ * Issue 11's targets are the verdicts that count; the §H reference targets of the first benchmark are printed too,
+ * and the session-protection targets (every protection in Enforce versus none, same run).
  */
 import type { OpenLoopRun, OpenLoopSettings } from "../scenarios/open-loop.ts";
 import type { TerminationRound } from "../scenarios/termination.ts";
@@ -38,6 +39,8 @@ export interface Measured {
   };
   nodeArgs: readonly string[];
   peerVersion: string;
+  /** What the guarded sidecar answered to its session from another network after the measurements. */
+  protectionsCheck: string;
 }
 
 const MB = 1048576;
@@ -55,11 +58,16 @@ export function report(m: Measured, s: Settings): string {
   openLoop(m, s, out, issue, reference);
   memory(m, out, issue, reference);
   termination(m, s, out, issue);
+  const guarded = protections(m, s, out);
   const summary = (label: string, vs: Verdict[]): string => {
     const failed = vs.filter((v) => !v.met);
     return `${label}: ${vs.length - failed.length}/${vs.length}${failed.length > 0 ? `; not met: ${failed.map((v) => v.label).join("; ")}` : ""}`;
   };
-  out.push(summary("Issue 11 targets met", issue), summary("Reference targets (performance.md §H) met", reference));
+  out.push(
+    summary("Issue 11 targets met", issue),
+    summary("Reference targets (performance.md §H) met", reference),
+    summary("Session-protection targets met", guarded),
+  );
   return out.join("\n");
 }
 
@@ -76,6 +84,7 @@ function closedLoop(m: Measured, s: Settings, out: string[], issue: Verdict[], r
     warm: "(c) sidecar, warm token, 10 policies",
     cold: "(d) sidecar, new token per request",
     peer: `(e) oauth2-proxy v${m.peerVersion}, bearer JWT`,
+    guarded: "(f) sidecar, warm, every protection Enforce",
   };
   out.push(
     table(
@@ -128,6 +137,7 @@ function openLoop(m: Measured, s: Settings, out: string[], issue: Verdict[], ref
     bare: "bare http-proxy (keep-alive)",
     warm: "sidecar, warm token, 10 policies",
     peer: "oauth2-proxy, bearer JWT",
+    guarded: "sidecar, warm, every protection Enforce",
   };
   const omed = (key: string, f: (r: OpenLoopRun) => number): number => median(m.open.get(key)?.map(f) ?? []);
   out.push(
@@ -271,4 +281,47 @@ function termination(m: Measured, s: Settings, out: string[], issue: Verdict[]):
   const v = [verdict("termination → all 1,000 closed, p99", percentile(times, 99), "≤", 30, " ms", 1)];
   out.push(verdictLines(v), "");
   issue.push(...v);
+}
+
+/** Every protection in Enforce (geolocation on) versus the same sidecar without protections, same run, same load. */
+function protections(m: Measured, s: Settings, out: string[]): Verdict[] {
+  const omed = (key: string, f: (r: OpenLoopRun) => number): number => median(m.open.get(key)?.map(f) ?? []);
+  const guarded = rpsOf(m, "guarded");
+  const refused =
+    (m.closed.get("guarded") ?? []).reduce((a, r) => a + r.non2xx + r.errors, 0) + (m.open.get("guarded") ?? []).reduce((a, r) => a + r.failed, 0);
+  out.push(
+    "5. Session protections: network binding (ASN), device binding, impossible travel + new country (MaxMind test databases), " +
+      "concurrent-session limit, all Enforce — versus (c), the same sidecar and load without protections",
+  );
+  out.push(
+    `  throughput per repetition (f)/(c): ${guarded.map((x, i) => num(x / (rpsOf(m, "warm")[i] ?? Number.NaN), 3)).join(" / ")}; ` +
+      `rps per core (f)/(c) ${num(perCore(m, "guarded") / perCore(m, "warm"), 3)} (less sensitive to a loaded machine); ` +
+      `p99 at ${s.open.rate} rps (f) ${num(
+        omed("guarded", (r) => r.p99),
+        2,
+      )} ms vs (c) ${num(
+        omed("warm", (r) => r.p99),
+        2,
+      )} ms; CPU per 1000 rps (f) ${num(
+        omed("guarded", (r) => r.corePer1k),
+        3,
+      )} vs (c) ${num(
+        omed("warm", (r) => r.corePer1k),
+        3,
+      )} core`,
+  );
+  out.push(`  protections were on: ${m.protectionsCheck}`);
+  const v = [
+    verdict("throughput, every protection Enforce / no protections", med(m, "guarded") / med(m, "warm"), "≥", 0.95, "", 3),
+    verdict(
+      `added p99 at ${s.open.rate} rps, every protection Enforce vs no protections`,
+      omed("guarded", (r) => r.p99) - omed("warm", (r) => r.p99),
+      "≤",
+      0.2,
+      " ms",
+    ),
+    verdict("requests refused or failed, every protection Enforce (closed + open loop)", refused, "≤", 0, "", 0),
+  ];
+  out.push(verdictLines(v), "");
+  return v;
 }

@@ -1,6 +1,6 @@
 /**
  * Closed-loop load: `wrk -t1 -c<connections> -d<seconds>` with a Lua script setting `Authorization` (a fixed
- * token, or the next token of a file for every request). When `wrk` is missing it is installed with apt-get
+ * token, or the next token of a file for every request) and any further fixed headers. When `wrk` is missing it is installed with apt-get
  * (root only); failing that, the in-Node undici generator (bench/load/closed-loop.ts) is used instead, in its
  * own process. Every run reports rps, non-2xx answers and socket errors, so refusals cannot pass for throughput.
  */
@@ -20,6 +20,8 @@ export interface ClosedLoopRun {
   url: string;
   /** Fixed bearer token, or a file of tokens (one per line) to cycle through, one per request. */
   auth: { token: string } | { tokensFile: string };
+  /** Further headers sent with every request. */
+  headers?: Readonly<Record<string, string>>;
   seconds: number;
   connections: number;
 }
@@ -57,7 +59,8 @@ function wrkGenerator(version: string, workDir: string): Generator {
     name: `wrk ${version} (-t1, Lua script sets Authorization)`,
     async run(r) {
       const script = join(workDir, `wrk-${scripts++}.lua`);
-      await writeFile(script, "token" in r.auth ? fixedTokenLua(r.auth.token) : rotatingTokenLua(r.auth.tokensFile));
+      const headers = Object.entries(r.headers ?? {}).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}\n`);
+      await writeFile(script, headers.join("") + ("token" in r.auth ? fixedTokenLua(r.auth.token) : rotatingTokenLua(r.auth.tokensFile)));
       const child = startChild("wrk", "wrk", ["-t1", `-c${r.connections}`, `-d${r.seconds}s`, "-s", script, r.url]);
       let out = "";
       child.proc.stdout?.on("data", (d: Buffer) => (out += d.toString()));
@@ -107,7 +110,7 @@ function nodeGenerator(): Generator {
         url: r.url,
         connections: r.connections,
         durationMs: r.seconds * 1000,
-        headers: "token" in r.auth ? { authorization: `Bearer ${r.auth.token}` } : {},
+        headers: { ...r.headers, ...("token" in r.auth ? { authorization: `Bearer ${r.auth.token}` } : {}) },
         ...("tokensFile" in r.auth ? { tokensFile: r.auth.tokensFile } : {}),
       };
       const child = startChild("closed-loop", process.execPath, [script, JSON.stringify(options)]);

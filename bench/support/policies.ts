@@ -6,19 +6,39 @@
  * the deny rules covers the benchmark user, so every request walks all selected policies before being allowed.
  */
 import type { CompiledPolicy } from "../../operator/api/compiled-policy.ts";
+import type { SessionSettings } from "../../operator/api/v1alpha1/access-policy.ts";
 import { compileAccessPolicy } from "../../operator/policy/compile.ts";
 import { accessPolicy, allow, deny, inNamespace, withFailureMode, withRule, withSelector, withSession } from "../../test/builders/access-policy.ts";
 
 export const WORKLOAD = { namespace: "shop", labels: { app: "shop", tier: "web", track: "stable" } };
 
-export function benchPolicies(tunnelPort: number): CompiledPolicy[] {
-  const shop = [inNamespace("shop"), withSelector({ matchLabels: { app: "shop" } })];
+const TIMEOUTS: SessionSettings = { idleTimeout: "30m", absoluteTimeout: "8h" };
+
+/**
+ * The all-protections variant: the same ten policies in their own namespace, `shop-web`'s session with every
+ * protection in Enforce — network bound to the autonomous system (ASN database), device (the default components:
+ * browser, OS, platform, Accept-Language), impossible travel (City database; a first new country is reported), and a
+ * concurrent-session limit far above the benchmark's one session per identity.
+ */
+export const GUARDED = {
+  namespace: "shop-guarded",
+  session: {
+    ...TIMEOUTS,
+    networkBinding: { mode: "Enforce", granularity: "ASN" },
+    deviceBinding: { mode: "Enforce" },
+    impossibleTravel: { mode: "Enforce" },
+    concurrentSessions: { mode: "Enforce", maxConcurrentSessions: 1000, onExceed: "RefuseNew" },
+  } satisfies SessionSettings,
+};
+
+export function benchPolicies(tunnelPort: number, namespace = WORKLOAD.namespace, session: SessionSettings = TIMEOUTS): CompiledPolicy[] {
+  const shop = [inNamespace(namespace), withSelector({ matchLabels: { app: "shop" } })];
   const policies = [
     accessPolicy(
       "shop-web",
       ...shop,
       withFailureMode("BestEffort"),
-      withSession({ idleTimeout: "30m", absoluteTimeout: "8h" }),
+      withSession(session),
       withRule(
         allow("engineers-read", { identities: [{ group: "engineers" }], requests: [{ methods: ["GET", "HEAD"], paths: ["*"] }] }),
         allow("engineers-tunnel", { identities: [{ group: "engineers" }], requests: [{ methods: ["CONNECT"], ports: [tunnelPort] }] }),

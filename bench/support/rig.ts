@@ -12,7 +12,7 @@ import { freePort } from "../../test/cluster/ports.ts";
 import { startSidecarProcess, type SidecarProcess } from "../../test/integration/support/sidecar-process.ts";
 import type { MemoryCgroup } from "./cgroup.ts";
 import { startChild, startServerChild, stopChild, track, untrack, type Child } from "./children.ts";
-import { benchPolicies, WORKLOAD } from "./policies.ts";
+import { benchPolicies, GUARDED, WORKLOAD } from "./policies.ts";
 import type { BenchIssuer } from "./tokens.ts";
 
 const here = import.meta.dirname;
@@ -72,13 +72,14 @@ export interface Bus {
   publisher: BusPublisher;
 }
 
-/** Connects a publisher and publishes the ten benchmark policies. */
+/** Connects a publisher and publishes the ten benchmark policies, and their all-protections copies (GUARDED). */
 export async function publishPolicies(redisUrl: string, tunnelPort: number): Promise<Bus> {
   const prefix = `bench:${randomBytes(4).toString("hex")}:`;
   const redis = new Redis(redisUrl);
   const publisher = new BusPublisher({ redis, prefix, keys: () => ringOf() });
   await openBus(publisher);
   for (const policy of benchPolicies(tunnelPort)) await publisher.upsertPolicy(policy);
+  for (const policy of benchPolicies(tunnelPort, GUARDED.namespace, GUARDED.session)) await publisher.upsertPolicy(policy);
   keepEpochFresh(publisher);
   return { prefix, redis, publisher };
 }
@@ -94,6 +95,8 @@ export interface BenchSidecar {
 
 export interface BenchSidecarOptions {
   name: string;
+  /** The pod's namespace (default WORKLOAD's). */
+  namespace?: string;
   redisUrl: string;
   prefix: string;
   upstreamPort: number;
@@ -114,7 +117,7 @@ export async function startBenchSidecar(opts: BenchSidecarOptions): Promise<Benc
     redisUrl: opts.redisUrl,
     busPrefix: opts.prefix,
     upstreamPort: opts.upstreamPort,
-    namespace: WORKLOAD.namespace,
+    namespace: opts.namespace ?? WORKLOAD.namespace,
     pod: opts.name,
     labels: WORKLOAD.labels,
     issuer: { issuer: opts.issuer.issuer, audience: opts.issuer.audience, jwks: opts.issuer.jwks },

@@ -39,6 +39,11 @@
  * timeouts: {headersMs: 10000, requestMs: 60000, keepAliveMs: 5000, upstreamMs: 30000}
  * logLevel: info
  * systemNamespace: vigil-system          # Vigil's own namespace: never injected
+ * geoip:                                 # optional: operator-supplied MaxMind databases, mounted read-only
+ *   source: {configMap: geoip}           # exactly one of configMap, secret, persistentVolumeClaim (names in the
+ *                                        # pod's namespace), image (an OCI image volume), hostPath (a node directory)
+ *   cityFile: GeoLite2-City.mmdb         # relative to the source; "" = none (at least one of the two)
+ *   asnFile: GeoLite2-ASN.mmdb
  * ```
  */
 import { readFile } from "node:fs/promises";
@@ -83,6 +88,24 @@ export interface InjectionConfig {
   readonly timeouts: { readonly headersMs: number; readonly requestMs: number; readonly keepAliveMs: number; readonly upstreamMs: number };
   readonly logLevel: string;
   readonly systemNamespace: string;
+  /** Absent: the sidecar gets no geolocation database (the product ships none), and the pod spec is what it was. */
+  readonly geoip?: GeoipConfig | undefined;
+}
+
+/** Where the databases come from: exactly one key is set. */
+export interface GeoipSource {
+  readonly configMap?: string | undefined;
+  readonly secret?: string | undefined;
+  readonly persistentVolumeClaim?: string | undefined;
+  readonly image?: string | undefined;
+  readonly hostPath?: string | undefined;
+}
+
+export interface GeoipConfig {
+  readonly source: GeoipSource;
+  /** Paths inside the source; "" = that database is not used. */
+  readonly cityFile: string;
+  readonly asnFile: string;
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -93,6 +116,9 @@ const QUANTITY = /^(\d+(\.\d+)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
 const CIDR = /^[0-9a-fA-F:.]+\/\d{1,3}$/;
 const COOKIE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/;
 const HEADER = /^[A-Za-z0-9-]{1,64}$/;
+/** A relative path without `.` or `..` segments. */
+const RELATIVE_FILE = /^(?!.*(^|\/)\.{1,2}(\/|$))[A-Za-z0-9._-]{1,255}(\/[A-Za-z0-9._-]{1,255}){0,15}$/;
+const ABSOLUTE_DIR = /^(?!.*\/\.{1,2}(\/|$))(\/[A-Za-z0-9._-]{1,255}){1,32}\/?$/;
 
 /** The error of a mapping that refuses unknown keys (a typo never silently falls back to a default). */
 function mappingError(allowed: readonly string[]): { error: (iss: z.core.$ZodRawIssue) => string } {
@@ -121,7 +147,7 @@ function text(re: RegExp, what: string): z.ZodString {
 
 /** "" (or absent) means unset; otherwise it must match. */
 function optionalText(re: RegExp, what: string): z.ZodType<string> {
-  return withDefault(z.union([z.literal(""), z.string().regex(re)], { error: `must be ${what}` }), "");
+  return withDefault(z.union([z.literal(""), z.string().regex(re, { error: `must be ${what}` })], { error: `must be ${what}` }), "");
 }
 
 function integer(min: number, max: number, dflt: number): z.ZodType<number> {
@@ -185,6 +211,24 @@ const redis = mapping({
     ctx.addIssue({ code: "custom", path: ["secretName"], message: "must be set together with redis.secretKey" });
 });
 
+const GEOIP_SOURCES = ["configMap", "secret", "persistentVolumeClaim", "image", "hostPath"] as const;
+const geoip = mapping({
+  source: mapping({
+    configMap: text(DNS_SUBDOMAIN, "a ConfigMap name").optional(),
+    secret: text(DNS_SUBDOMAIN, "a Secret name").optional(),
+    persistentVolumeClaim: text(DNS_SUBDOMAIN, "a PersistentVolumeClaim name").optional(),
+    image: text(IMAGE, "a container image reference").optional(),
+    hostPath: text(ABSOLUTE_DIR, "an absolute directory path without . or .. segments").optional(),
+  }).superRefine((source, ctx) => {
+    const set = GEOIP_SOURCES.filter((k) => source[k] !== undefined);
+    if (set.length !== 1) ctx.addIssue({ code: "custom", message: `set exactly one of ${GEOIP_SOURCES.join(", ")}` });
+  }),
+  cityFile: optionalText(RELATIVE_FILE, "a relative file path without . or .. segments"),
+  asnFile: optionalText(RELATIVE_FILE, "a relative file path without . or .. segments"),
+}).superRefine((g, ctx) => {
+  if (g.cityFile === "" && g.asnFile === "") ctx.addIssue({ code: "custom", message: "name at least one of cityFile and asnFile" });
+});
+
 /** The document's schema: the shape in the file comment, with its defaults. */
 const InjectionConfigSchema = mapping({
   image: text(IMAGE, "a container image reference"),
@@ -222,6 +266,7 @@ const InjectionConfigSchema = mapping({
   ),
   logLevel: oneOf(LOG_LEVELS, "info"),
   systemNamespace: withDefault(text(DNS_LABEL, "a namespace name"), "vigil-system"),
+  geoip: geoip.optional(),
 }).superRefine((c, ctx) => {
   if (c.listenPort === c.adminPort) ctx.addIssue({ code: "custom", path: ["adminPort"], message: "must differ from listenPort" });
 });

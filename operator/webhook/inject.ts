@@ -9,7 +9,9 @@
  *   readiness (`/readyz`) and liveness (`/healthz`) probes, the configured resources, a non-root, read-only,
  *   capability-free security context, and the VIGIL_* environment of sidecar/config.ts;
  * - volumes: the pod's labels (downward API), the issuers ConfigMap, the session key-ring Secret, the bus
- *   verification keys ConfigMap (public keys only), an emptyDir for /tmp;
+ *   verification keys ConfigMap (public keys only), an emptyDir for /tmp; when the configuration names GeoIP
+ *   databases, their source (ConfigMap, Secret, PVC, image volume or host directory) mounted read-only, and the
+ *   sidecar's VIGIL_GEOIP_* paths into it (the sidecar re-reads a database file when it changes);
  * - annotations `vigil.dev/injection-status: injected` and `vigil.dev/injected-revision: <config digest>`.
  * A pod that already has the sidecar is returned unchanged (idempotent). A pod whose upstream port cannot be
  * resolved throws an `OperatorError` (INJECTION_IMPOSSIBLE); callers ask `injectionDecision` first.
@@ -20,7 +22,7 @@ import { INJECTED_REVISION_ANNOTATION, INJECTION_STATUS_ANNOTATION, INJECTION_ST
 import { envName } from "../api/settings.ts";
 import { OperatorError } from "../errors.ts";
 import type { SIDECAR_SETTINGS } from "../../sidecar/config.ts";
-import type { InjectionConfig } from "./config.ts";
+import type { GeoipConfig, InjectionConfig } from "./config.ts";
 import { hasSidecar, resolveUpstreamPort, type InjectionDecision } from "./decision.ts";
 import { ownerWorkload, type OwnerWorkload } from "./workload.ts";
 import { ADMIN_PORT_NAME, POD_LABELS_FILE, PROXY_PORT_NAME, SIDECAR_CONTAINER_NAME, SIDECAR_UID, VOLUMES } from "./sidecar-names.ts";
@@ -80,9 +82,28 @@ function sidecarEnv(cfg: InjectionConfig, upstreamPort: number, workload: OwnerW
     env("keepAliveTimeoutMs", cfg.timeouts.keepAliveMs),
     env("upstreamTimeoutMs", cfg.timeouts.upstreamMs),
     env("logLevel", cfg.logLevel),
+    env("geoipCityDatabase", geoipPath(cfg.geoip, "cityFile")),
+    env("geoipAsnDatabase", geoipPath(cfg.geoip, "asnFile")),
   ];
   // An empty optional setting is the sidecar's default anyway; leaving it out keeps the pod spec readable.
   return all.filter((e) => e.value !== "");
+}
+
+/** Where the sidecar finds a database inside the mounted source; "" when not configured. */
+function geoipPath(geoip: GeoipConfig | undefined, which: "cityFile" | "asnFile"): string {
+  const file = geoip?.[which] ?? "";
+  return file === "" ? "" : `${VOLUMES.geoip.mountPath}/${file}`;
+}
+
+/** The GeoIP source as a pod volume (read-only where the volume type has the setting; always mounted read-only). */
+function geoipVolume(geoip: GeoipConfig): V1Volume {
+  const { name } = VOLUMES.geoip;
+  const s = geoip.source;
+  if (s.configMap !== undefined) return { name, configMap: { name: s.configMap } };
+  if (s.secret !== undefined) return { name, secret: { secretName: s.secret } };
+  if (s.persistentVolumeClaim !== undefined) return { name, persistentVolumeClaim: { claimName: s.persistentVolumeClaim, readOnly: true } };
+  if (s.image !== undefined) return { name, image: { reference: s.image } };
+  return { name, hostPath: { path: s.hostPath ?? "", type: "Directory" } };
 }
 
 const probe = (path: string, periodSeconds: number, failureThreshold: number): V1Probe => ({
@@ -127,6 +148,7 @@ export function sidecarContainer(cfg: InjectionConfig, upstreamPort: number, wor
       { name: VOLUMES.keyRing.name, mountPath: VOLUMES.keyRing.mountPath, readOnly: true },
       { name: VOLUMES.busKeys.name, mountPath: VOLUMES.busKeys.mountPath, readOnly: true },
       { name: VOLUMES.tmp.name, mountPath: VOLUMES.tmp.mountPath },
+      ...(cfg.geoip === undefined ? [] : [{ name: VOLUMES.geoip.name, mountPath: VOLUMES.geoip.mountPath, readOnly: true }]),
     ],
     terminationMessagePolicy: "FallbackToLogsOnError",
   };
@@ -139,6 +161,7 @@ export function sidecarVolumes(cfg: InjectionConfig): V1Volume[] {
     { name: VOLUMES.keyRing.name, secret: { secretName: cfg.keyRingSecret } },
     { name: VOLUMES.busKeys.name, configMap: { name: cfg.busKeysConfigMap } },
     { name: VOLUMES.tmp.name, emptyDir: { sizeLimit: "16Mi" } },
+    ...(cfg.geoip === undefined ? [] : [geoipVolume(cfg.geoip)]),
   ];
 }
 

@@ -15,6 +15,8 @@ export const VOLUMES = {
   keyRing: { name: "vigil-key-ring", mountPath: "/etc/vigil/key-ring" },
   busKeys: { name: "vigil-bus-keys", mountPath: "/etc/vigil/bus-keys" },
   tmp: { name: "vigil-tmp", mountPath: "/tmp" },
+  /** Only when the injection configuration names GeoIP databases. */
+  geoip: { name: "vigil-geoip", mountPath: "/etc/vigil/geoip" },
 } as const;
 
 export const SIDECAR_VOLUME_NAMES = Object.values(VOLUMES).map((v) => v.name);

@@ -77,6 +77,8 @@ app.kubernetes.io/part-of: vigil
 {{- define "vigil.busSigningSecretName" -}}{{ include "vigil.child" (list . "bus-signing") }}{{- end }}
 {{- define "vigil.busVerifyConfigName" -}}{{ include "vigil.child" (list . "bus-verify") }}{{- end }}
 {{- define "vigil.redisName" -}}{{ include "vigil.child" (list . "redis") }}{{- end }}
+{{- define "vigil.signalsName" -}}{{ include "vigil.child" (list . "signals") }}{{- end }}
+{{- define "vigil.signalsTlsSecretName" -}}{{ default (include "vigil.child" (list . "signals-tls")) .Values.signals.tls.existingSecret }}{{- end }}
 {{- define "vigil.leaseName" -}}{{ include "vigil.child" (list . "operator") }}{{- end }}
 
 {{/* Container image reference: repository[:tag][@digest]; the tag defaults to the chart's appVersion. */}}
@@ -170,4 +172,9 @@ node.maxOldSpaceSizeMb sets it. JSON list. Usage: include "vigil.nodeFlags" (lis
 {{- $flags = append $flags (printf "--max-old-space-size=%d" $old) -}}
 {{- end }}
 {{- toJson $flags -}}
+{{- end }}
+
+{{/* The receivers' configuration file (operator/signals/config.ts), as YAML. */}}
+{{- define "vigil.signalsConfig" -}}
+{{- toYaml (dict "backChannelLogout" .Values.signals.backChannelLogout "ssf" .Values.signals.ssf) }}
 {{- end }}

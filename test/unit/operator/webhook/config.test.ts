@@ -51,6 +51,14 @@ describe("parseInjectionConfig", () => {
     expect(parseInjectionConfig({ ...minimal, forwardCredentials: true }).forwardCredentials).toBe(true);
   });
 
+  it("adds no GeoIP databases unless configured, and takes any one source with one or two files", () => {
+    expect(parseInjectionConfig(minimal).geoip).toBeUndefined();
+    const geoip = { source: { persistentVolumeClaim: "geoip" }, cityFile: "GeoLite2-City.mmdb" };
+    expect(parseInjectionConfig({ ...minimal, geoip }).geoip).toEqual({ ...geoip, asnFile: "" });
+    const image = { source: { image: "registry.example/geoip@sha256:" + "a".repeat(64) }, cityFile: "db/City.mmdb", asnFile: "db/ASN.mmdb" };
+    expect(parseInjectionConfig({ ...minimal, geoip: image }).geoip).toEqual(image);
+  });
+
   it("returns a frozen object, all the way down", () => {
     const cfg = parseInjectionConfig({ ...minimal, resources: { limits: { memory: "64Mi" } }, args: ["sidecar"] });
     expect(Object.isFrozen(cfg)).toBe(true);
@@ -89,6 +97,30 @@ describe("parseInjectionConfig", () => {
     ["a bus prefix with spaces", { ...minimal, busPrefix: "vigil prod:" }, "busPrefix: must be 1–64 printable characters"],
     ["a bad log level", { ...minimal, logLevel: "verbose" }, "logLevel: must be one of"],
     ["forwardCredentials as a string", { ...minimal, forwardCredentials: "true" }, "forwardCredentials: must be true or false"],
+    [
+      "a GeoIP source with two kinds",
+      { ...minimal, geoip: { source: { configMap: "g", secret: "g" }, cityFile: "c.mmdb" } },
+      "geoip.source: set exactly one of",
+    ],
+    ["a GeoIP source with none", { ...minimal, geoip: { source: {}, cityFile: "c.mmdb" } }, "geoip.source: set exactly one of"],
+    ["an unknown GeoIP source kind", { ...minimal, geoip: { source: { nfs: "x" }, cityFile: "c.mmdb" } }, "geoip.source.nfs: unknown key"],
+    ["GeoIP without a database file", { ...minimal, geoip: { source: { configMap: "g" } } }, "geoip: name at least one of cityFile and asnFile"],
+    [
+      "a GeoIP file leaving the mount",
+      { ...minimal, geoip: { source: { configMap: "g" }, cityFile: "../etc/passwd" } },
+      "geoip.cityFile: must be a relative file path",
+    ],
+    ["an absolute GeoIP file", { ...minimal, geoip: { source: { configMap: "g" }, asnFile: "/a.mmdb" } }, "geoip.asnFile: must be a relative file path"],
+    [
+      "a relative host path",
+      { ...minimal, geoip: { source: { hostPath: "var/lib/geoip" }, cityFile: "c.mmdb" } },
+      "geoip.source.hostPath: must be an absolute directory path",
+    ],
+    [
+      "a host path with ..",
+      { ...minimal, geoip: { source: { hostPath: "/var/../etc" }, cityFile: "c.mmdb" } },
+      "geoip.source.hostPath: must be an absolute directory path",
+    ],
   ])("refuses %s, naming the key", (_, doc, message) => {
     expect(problem(doc)).toContain(message);
   });

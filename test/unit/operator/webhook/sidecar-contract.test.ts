@@ -2,9 +2,12 @@
  * The injected container's environment is a contract with sidecar/config.ts: once the kubelet resolves the
  * downward-API and Secret references, the sidecar must accept it as its whole configuration.
  */
+import { resolve } from "node:path";
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
+import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { parseSidecarConfig } from "../../../../sidecar/config.ts";
+import { openGeo } from "../../../../sidecar/protect/geo.ts";
 import { inject } from "../../../../operator/webhook/inject.ts";
 import { configWith, goldenConfig, pod, withPorts } from "./support.ts";
 
@@ -122,5 +125,51 @@ describe("the injected sidecar's environment", () => {
     expect(c).not.toBe(a);
     expect(d).toBe(a); // the default, spelled out, is the same configuration
     expect(e).not.toBe(a);
+  });
+});
+
+describe("the injected sidecar's GeoIP databases", () => {
+  const GEOIP_DIR = resolve(import.meta.dirname, "../../../fixtures/geoip");
+  const files = { cityFile: "GeoIP2-City-Test.mmdb", asnFile: "GeoLite2-ASN-Test.mmdb" };
+  const secrets = { "vigil-redis": { url: "redis://r:6379" } };
+
+  it("mounts the operator's databases read-only and points the sidecar at them: it geolocates from the mounted files", async () => {
+    const injected = inject(pod(withPorts(8080)), configWith({ geoip: { source: { configMap: "geoip" }, ...files } }));
+    const c = sidecarOf(injected);
+    expect(c.volumeMounts).toContainEqual({ name: "vigil-geoip", mountPath: "/etc/vigil/geoip", readOnly: true });
+    expect(injected.spec?.volumes).toContainEqual({ name: "vigil-geoip", configMap: { name: "geoip" } });
+    const cfg = parseSidecarConfig({ argv: [], env: resolvedEnv(c, injected, secrets) });
+    expect(cfg.geoipCityDatabase).toBe("/etc/vigil/geoip/GeoIP2-City-Test.mmdb");
+    expect(cfg.geoipAsnDatabase).toBe("/etc/vigil/geoip/GeoLite2-ASN-Test.mmdb");
+    // The kubelet mounts the ConfigMap's files at /etc/vigil/geoip; here the fixture directory stands in for it.
+    const mounted = (path: string): string => path.replace("/etc/vigil/geoip", GEOIP_DIR);
+    const geo = await openGeo({ cityPath: mounted(cfg.geoipCityDatabase), asnPath: mounted(cfg.geoipAsnDatabase), log: pino({ level: "silent" }) });
+    try {
+      expect(geo.location("214.78.120.1")).toMatchObject({ country: "US", asn: 721, asOrganization: "DoD Network Information Center" });
+    } finally {
+      geo.close();
+    }
+  });
+
+  it.each([
+    [{ secret: "geoip" }, { secret: { secretName: "geoip" } }],
+    [{ persistentVolumeClaim: "geoip" }, { persistentVolumeClaim: { claimName: "geoip", readOnly: true } }],
+    [{ image: "registry.example/geoip:2026-01" }, { image: { reference: "registry.example/geoip:2026-01" } }],
+    [{ hostPath: "/var/lib/geoip" }, { hostPath: { path: "/var/lib/geoip", type: "Directory" } }],
+  ])("mounts a %o source as that kind of volume", (source, volume) => {
+    const injected = inject(pod(withPorts(8080)), configWith({ geoip: { source, cityFile: "City.mmdb" } }));
+    expect(injected.spec?.volumes).toContainEqual({ name: "vigil-geoip", ...volume });
+    const env = resolvedEnv(sidecarOf(injected), injected, secrets);
+    expect(env["VIGIL_GEOIP_CITY_DATABASE"]).toBe("/etc/vigil/geoip/City.mmdb");
+    expect(env).not.toHaveProperty("VIGIL_GEOIP_ASN_DATABASE");
+  });
+
+  it("adds nothing to the pod spec without databases: the injected revision of older configurations is kept", () => {
+    const plain = inject(pod(withPorts(8080)), goldenConfig());
+    expect(JSON.stringify(plain)).not.toContain("geoip");
+    const withGeo = inject(pod(withPorts(8080)), configWith({ geoip: { source: { configMap: "geoip" }, ...files } }));
+    const revision = (p: V1Pod): string | undefined => p.metadata?.annotations?.["vigil.dev/injected-revision"];
+    expect(revision(plain)).toBe(revision(inject(pod(withPorts(8080)), configWith({}))));
+    expect(revision(withGeo)).not.toBe(revision(plain));
   });
 });
