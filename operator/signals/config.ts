@@ -1,6 +1,6 @@
 /**
  * The identity-provider signal receivers' configuration: a YAML/JSON file (VIGIL_SIGNALS_CONFIG_FILE, mounted from
- * a ConfigMap; secrets are files mounted from Secrets — the chart does not render it yet), validated with zod at
+ * a ConfigMap the chart renders from its `signals` values; secrets are files mounted from Secrets), validated with zod at
  * start — a bad entry stops the operator naming the key. See docs/decisions/signals-0001-where-signals-are-received.md.
  *
  * Every URL is https, except loopback http (a development and test convenience that never leaves the host).
