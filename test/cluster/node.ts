@@ -304,6 +304,7 @@ export async function startNodeCluster(opts: StartOptions = {}): Promise<Cluster
             else resolve(stdout);
           },
         );
+        child.stdin?.on("error", () => undefined); // an early exit is reported by its status, not an EPIPE
         child.stdin?.end(input ?? "");
       });
     await waitFor("redis-server", () => redisPing(port(REDIS_PORT)), 15_000, redis);

@@ -38,6 +38,8 @@ export function kubectl(env: KubectlEnv, args: readonly string[], opts: KubectlO
         resolve({ code, stdout, stderr: error?.killed === true ? `${stderr}\nkubectl killed after timeout` : stderr });
       },
     );
+    // kubectl may exit before reading its input (a refused flag, a crash): its exit status says so, not an EPIPE.
+    child.stdin?.on("error", () => undefined);
     child.stdin?.end(opts.input ?? "");
   });
 }
