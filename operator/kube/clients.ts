@@ -20,20 +20,10 @@ type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>;
  * certificate file rewritten in place keeps its key (the pool keeps the connections it has; new ones read it).
  */
 export function dispatcherKey(cluster: Cluster | null, user: User | null): string {
-  return JSON.stringify([
-    cluster?.name ?? "",
-    cluster?.server ?? "",
-    cluster?.caFile ?? "",
-    cluster?.caData ?? "",
-    cluster?.skipTLSVerify ?? false,
-    cluster?.tlsServerName ?? "",
-    cluster?.proxyUrl ?? "",
-    user?.name ?? "",
-    user?.certFile ?? "",
-    user?.certData ?? "",
-    user?.keyFile ?? "",
-    user?.keyData ?? "",
-  ]);
+  const c =
+    cluster === null ? null : [cluster.name, cluster.server, cluster.caFile, cluster.caData, cluster.skipTLSVerify, cluster.tlsServerName, cluster.proxyUrl];
+  const u = user === null ? null : [user.name, user.certFile, user.certData, user.keyFile, user.keyData];
+  return JSON.stringify([c, u]);
 }
 
 /** A KubeConfig whose requests share one undici dispatcher (connection pool) per `dispatcherKey`. */
