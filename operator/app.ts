@@ -45,7 +45,7 @@ import { makeClients, type KubeClients } from "./kube/clients.ts";
 import { EventRecorder } from "./kube/events.ts";
 import type { Informer } from "./kube/informer.ts";
 import { customObjectSource, podSource } from "./kube/sources.ts";
-import { podForCache, withoutApplyBookkeeping, type CachedPod } from "./kube/transforms.ts";
+import { podForCache, terminationForCache, withoutApplyBookkeeping, type CachedPod } from "./kube/transforms.ts";
 import type { Logger } from "../lib/log.ts";
 import { AuditIngest } from "./audit/ingest.ts";
 import { SessionIndex } from "./sessions-api/index/session-index.ts";
@@ -165,7 +165,7 @@ function newManager({ config, log, kc, registry }: OperatorContext): { manager: 
     ),
     terminations: manager.informer(
       customObjectSource<SessionTermination>(kc, { group: GROUP, version: VERSION, plural: SESSION_TERMINATION.plural, namespace }),
-      withoutApplyBookkeeping,
+      terminationForCache,
     ),
     // The caches keep only what the controllers read (kube/transforms.ts, docs/decisions/operator-runtime-0006).
     pods: manager.informer(podSource(kc, { namespace }), podForCache),
