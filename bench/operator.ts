@@ -181,7 +181,19 @@ async function main(): Promise<void> {
       await until("every policy and revocation on the bus", async () => (alive(), (await redis.hlen(entries)) >= POLICIES + TERMINATIONS), 900_000, 1000);
       await until(
         "the operator's work queues drained",
-        async () => (alive(), [...(await metric(operator.adminPort, "vigil_operator_workqueue_depth{")).values()].every((d) => d === 0)),
+        async () => {
+          alive();
+          // The admin port stops answering when the operator dies: report its exit, not the failed fetch.
+          const depths = await metric(operator.adminPort, "vigil_operator_workqueue_depth{").catch(async (err: unknown) => {
+            // A graceful stop (a lost Lease) closes the admin server first, then waits for running reconciles.
+            await until("the operator to exit", () => Promise.resolve(operator.proc.exitCode !== null || operator.proc.signalCode !== null), 60_000).catch(
+              () => undefined,
+            );
+            alive();
+            throw err;
+          });
+          return [...depths.values()].every((d) => d === 0);
+        },
         900_000,
         1000,
       );

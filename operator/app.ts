@@ -9,15 +9,14 @@
  *   await servers.stop();
  *
  * Builders:
- *   newManager                the Manager and the informers (AccessPolicies, SessionTerminations, Pods of the
- *                             watched namespace(s))
+ *   newManager                the Manager and the informers (AccessPolicies, SessionTerminations, Pods)
  *   buildBus                  the bus publisher, its BusContext (live sidecars, metrics), Events, the revision floor
  *   setupResourceControllers  `accesspolicy` (a pod change, or a change in the live sidecars of a namespace, wakes
  *                             the policies of that namespace: selector warning, sidecar counts), `sessiontermination`
  *   setupBusControllers       `bus` (one synthetic key: adopts or rebuilds the signed bus, checks it, re-signs its
  *                             epoch, syncs it with the resources; woken at once when Redis reconnects; after a
- *                             rebuild every policy and termination is reconciled again), `ack-watch` (following
- *                             acknowledgements), `sidecar-watch` (polling heartbeats)
+ *                             rebuild every policy and unfinished termination is reconciled again, behind new
+ *                             changes), `ack-watch` (following acknowledgements), `sidecar-watch` (polling heartbeats)
  *   setupSignalControllers    SignalTerminations, `end-requests` (sidecars' requests to end a session everywhere),
  *                             the SSF stream keepers (`extraControllers`)
  *   startWebhook, startSessionsApi (with startAuditIngest): the servers beside the Manager, on every replica
@@ -41,11 +40,12 @@ import { Manager, type RunOutcome } from "./controller/manager.ts";
 import type { Controller, Reconciler } from "./controller/reconciler.ts";
 import { SessionTerminationReconciler, needsReconcile } from "./controller/session-termination.ts";
 import { SIDECAR_WATCH_KEY, SidecarWatchReconciler } from "./controller/sidecar-watch.ts";
+import { isFinished } from "./controller/termination-status.ts";
 import { makeClients, type KubeClients } from "./kube/clients.ts";
 import { EventRecorder } from "./kube/events.ts";
 import type { Informer } from "./kube/informer.ts";
 import { customObjectSource, podSource } from "./kube/sources.ts";
-import { podForCache, withoutApplyBookkeeping, type CachedPod } from "./kube/transforms.ts";
+import { podForCache, terminationForCache, withoutApplyBookkeeping, type CachedPod } from "./kube/transforms.ts";
 import type { Logger } from "../lib/log.ts";
 import { AuditIngest } from "./audit/ingest.ts";
 import { SessionIndex } from "./sessions-api/index/session-index.ts";
@@ -165,7 +165,7 @@ function newManager({ config, log, kc, registry }: OperatorContext): { manager: 
     ),
     terminations: manager.informer(
       customObjectSource<SessionTermination>(kc, { group: GROUP, version: VERSION, plural: SESSION_TERMINATION.plural, namespace }),
-      withoutApplyBookkeeping,
+      terminationForCache,
     ),
     // The caches keep only what the controllers read (kube/transforms.ts, docs/decisions/operator-runtime-0006).
     pods: manager.informer(podSource(kc, { namespace }), podForCache),
@@ -203,7 +203,8 @@ function setupResourceControllers({ o, manager, clients, informers, publisher, b
       ensureRevisionFloor,
       ...(o.convergeRequeueMs === undefined ? {} : { convergeRequeueMs: o.convergeRequeueMs }),
     }),
-    triggers: [{ informer: policies }, { informer: pods, map: (podKey) => policyKeysInNamespace(policies, podKey) }],
+    // A Pod's resync says nothing a policy's own resync does not re-check.
+    triggers: [{ informer: policies }, { informer: pods, map: (podKey) => policyKeysInNamespace(policies, podKey), resync: "ignore" }],
   });
   const terminationController = manager.controller({
     name: "sessiontermination",
@@ -248,8 +249,8 @@ function setupBusControllers({ o, manager, informers, publisher, bus, events }: 
       revocationClockSkewMs: config.revocationClockSkewSeconds * 1000,
       pruneSidecarsOlderThanMs: config.heartbeatMaxAgeSeconds * 10_000,
       onRebuilt: () => {
-        for (const key of policies.keys()) wake.policies.enqueue(key);
-        for (const key of terminations.keys()) wake.terminations.enqueue(key);
+        for (const key of policies.keys()) wake.policies.enqueueLow(key);
+        for (const key of terminations.keys()) if (!isFinished(terminations.get(key)?.status)) wake.terminations.enqueueLow(key);
       },
     }),
     triggers: [],

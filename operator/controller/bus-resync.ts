@@ -8,7 +8,8 @@
  *   1. raise the revision floor from the largest `status.busRevision` in the caches;
  *   2. first run: adopt the bus in Redis if it is whole and signed by our keys, then publish the difference;
  *      otherwise REBUILD it as a new epoch from the resources (policies and revocations together, one step);
- *   3. later runs: `check()` (epoch, heads, key types), `verifyContents()` once per resync period, and integrity
+ *   3. later runs (under the EXCLUSIVE side too: a publish in flight is not damage): `check()` (epoch, heads, key
+ *      types), `verifyContents()` once per resync period, and integrity
  *      failures sidecars report in their heartbeats: any damage → rebuild (metric vigil_operator_bus_rebuilds_total,
  *      a Warning Event on the leader Lease, a log line with the reason);
  *   4. once per resync period: `sync(desired)` — lifts revocations whose SessionTermination is gone, prunes expired
@@ -137,14 +138,16 @@ export class BusResyncReconciler implements Reconciler {
       ctx.log.info({ namespaces: publisher.namespaces().length }, "adopted the policy bus found in Redis");
       return null;
     }
-    const damage = await publisher.check();
+    // Under the gate's exclusive side, like every rewrite: a publish in flight has written its head in Redis but not
+    // yet recorded it in memory, and a check between the two took it for damage (and rebuilt the whole bus).
+    const damage = await bus.exclusive(() => publisher.check());
     if (damage !== null) return damage;
     const reported = live.find((h) => h.epoch === current.id && h.integrity !== "");
     if (reported !== undefined) {
       publisher.reportDamage(`sidecar ${reported.namespace}/${reported.pod} refused the bus: ${reported.integrity}`);
       return publisher.damage;
     }
-    return resyncDue ? bus.timed("verify", () => publisher.verifyContents()) : null;
+    return resyncDue ? bus.exclusive(() => bus.timed("verify", () => publisher.verifyContents())) : null;
   }
 
   async #rebuild(damage: Damage, sidecarNamespaces: Set<string>, ctx: ReconcileContext): Promise<void> {

@@ -9,7 +9,10 @@
  *   const outcome = await m.run(sigtermSignal);   // "stopped" (graceful) | "lost" (exit non-zero and restart)
  *
  * Contract:
- * - informers run on every replica (a standby keeps a warm cache) and keep feeding keys into the queues;
+ * - informers run on every replica (a standby keeps a warm cache) and keep feeding keys into the queues; a
+ *   periodic resync queues a trigger's keys at LOW priority (behind every change: controller-runtime's priority
+ *   queue), or not at all for a trigger with `resync: "ignore"` (a secondary kind whose resync says nothing the
+ *   primary's own resync does not: the Pods that wake policies);
  * - controllers' workers run only while this replica leads, and only after every informer has synced;
  * - leadership lost → controllers stop at once (queued keys dropped, running reconciles see `ctx.signal` abort),
  *   `run` resolves "lost"; the process should exit (no fencing; see docs/decisions/operator-runtime-0002);
@@ -25,6 +28,7 @@ import type { Logger } from "../../lib/log.ts";
 import { Informer } from "../kube/informer.ts";
 import { LeaderElector, type LeaderElectionOptions } from "../kube/leader-election.ts";
 import type { HasMetadata } from "../kube/keys.ts";
+import type { InformerEventType } from "../kube/informer.ts";
 import type { ResourceSource } from "../kube/sources.ts";
 import { Controller, type Reconciler } from "./reconciler.ts";
 
@@ -45,6 +49,23 @@ export interface Trigger {
   informer: Informer<HasMetadata>;
   /** Keys of the controller's objects to reconcile when `key` of this informer changes; default: `[key]`. */
   map?: (key: string) => readonly string[];
+  /** What a periodic resync of the informer does: queue the (mapped) keys at low priority (default), or nothing. */
+  resync?: "low" | "ignore";
+}
+
+type KeyListener = (key: string, type: InformerEventType) => void;
+
+/** The informer handler of one trigger: changes queue normally, resyncs at low priority or not at all. */
+export function triggerHandler(trigger: Pick<Trigger, "map" | "resync">, queue: { add(key: string): void; addLow(key: string): void }): KeyListener {
+  const map = trigger.map ?? ((key: string) => [key]);
+  const ignoreResync = trigger.resync === "ignore";
+  return (key, type) => {
+    if (type !== "resync") {
+      for (const k of map(key)) queue.add(k);
+    } else if (!ignoreResync) {
+      for (const k of map(key)) queue.addLow(k);
+    }
+  };
 }
 
 export interface ControllerSpec {
@@ -60,7 +81,7 @@ export type RunOutcome = "stopped" | "lost";
 export class Manager {
   readonly #o: ManagerOptions;
   readonly #informers: Informer<HasMetadata>[] = [];
-  readonly #handlers = new Map<Informer<HasMetadata>, ((key: string) => void)[]>();
+  readonly #handlers = new Map<Informer<HasMetadata>, KeyListener[]>();
   readonly #controllers: Controller[] = [];
   #leading = false;
 
@@ -75,13 +96,13 @@ export class Manager {
   informer<T extends HasMetadata>(source: ResourceSource<T>, transform?: (obj: T) => T): Informer<T>;
   informer<T extends HasMetadata, S extends HasMetadata>(source: ResourceSource<S>, transform: (obj: S) => T): Informer<T, S>;
   informer<T extends HasMetadata, S extends HasMetadata>(source: ResourceSource<S>, transform?: (obj: S) => T): Informer<T, S> {
-    const handlers: ((key: string) => void)[] = [];
+    const handlers: KeyListener[] = [];
     const settings = {
       kc: this.#o.kc,
       log: this.#o.log,
       resyncMs: this.#o.resyncMs,
-      onKey: (key: string) => {
-        for (const h of handlers) h(key);
+      onKey: (key: string, type: InformerEventType) => {
+        for (const h of handlers) h(key, type);
       },
     };
     // Without a transform S is T (the first overload).
@@ -107,16 +128,7 @@ export class Manager {
     for (const trigger of spec.triggers) {
       const handlers = this.#handlers.get(trigger.informer);
       if (handlers === undefined) throw new Error("trigger informer was not created by this manager");
-      const map = trigger.map;
-      handlers.push(
-        map === undefined
-          ? (key) => {
-              controller.enqueue(key);
-            }
-          : (key) => {
-              for (const k of map(key)) controller.enqueue(k);
-            },
-      );
+      handlers.push(triggerHandler(trigger, controller.queue));
     }
     this.#controllers.push(controller);
     return controller;

@@ -130,6 +130,11 @@ export class Controller {
     this.queue.add(key);
   }
 
+  /** Queue a key behind every other change (a resync; the work queue's low priority). */
+  enqueueLow(key: string): void {
+    this.queue.addLow(key);
+  }
+
   /** Start the workers. Idempotent. */
   start(): void {
     if (this.#workers.length > 0) return;

@@ -25,7 +25,7 @@ import type { CustomObjectsApi } from "@kubernetes/client-node";
 import { TERMINATION_PLAN_ANNOTATION } from "../api/annotations.ts";
 import { tryParseDuration } from "../api/duration.ts";
 import { GROUP, SESSION_TERMINATION, VERSION, type AccessPolicy, type SessionTermination } from "../api/v1alpha1/index.ts";
-import type { Revocation, TerminationSelector } from "../api/bus/messages.ts";
+import type { Ack, Revocation, TerminationSelector } from "../api/bus/messages.ts";
 import type { PublishResult } from "../bus/publisher.ts";
 import { TerminalError, describeError, isNotFound } from "../errors.ts";
 import type { EventRecorder } from "../kube/events.ts";
@@ -44,9 +44,10 @@ import {
   revocationLifetimeMs,
   terminationProgress,
   terminationSelector,
+  type Progress,
   type TerminationPlan,
 } from "./termination-plan.ts";
-import { TERMINATION_REASONS, desiredTerminationStatus, invalidTargetStatus, isFinished, pendingStatus } from "./termination-status.ts";
+import { TERMINATION_REASONS, desiredTerminationStatus, invalidTargetStatus, isFinished, mayRaiseCounts, pendingStatus } from "./termination-status.ts";
 
 export interface SessionTerminationReconcilerOptions {
   terminations: Informer<SessionTermination>;
@@ -223,32 +224,50 @@ export class SessionTerminationReconciler implements Reconciler {
     return {};
   }
 
-  async #readProgress(t: SessionTermination, ref: CustomObjectRef, plan: TerminationPlan): Promise<ReturnType<typeof terminationProgress>> {
+  /** This termination's acknowledgements and the live sidecars, of its namespace. */
+  async #readBus(t: SessionTermination, ref: CustomObjectRef): Promise<{ acks: Ack[]; live: Set<string> }> {
     const [acks, live] = await Promise.all([this.#o.bus.publisher.readAcks(terminationId(t)), this.#o.bus.liveSidecars()]);
+    return {
+      acks: acks.filter((a) => a.namespace === ref.namespace),
+      live: new Set(live.filter((h) => h.namespace === ref.namespace).map((h) => h.pod)),
+    };
+  }
+
+  #progressOf(plan: TerminationPlan, bus: { acks: Ack[]; live: Set<string> }): Progress {
     return terminationProgress({
       plan,
       now: this.#o.bus.now(),
       timeoutMs: this.#o.terminationTimeoutMs,
-      acks: acks.filter((a) => a.namespace === ref.namespace),
-      live: new Set(live.filter((h) => h.namespace === ref.namespace).map((h) => h.pod)),
+      acks: bus.acks,
+      live: bus.live,
       settledAt: this.#o.bus.registrySettledAt(this.#o.registrationGraceMs ?? 10_000),
     });
   }
 
-  /** Late acknowledgements of a finished termination, then its TTL. */
+  /**
+   * Late acknowledgements of a finished termination, then its TTL. The cache keeps a finished termination's summary
+   * only (kube/transforms.ts): when acknowledgements could raise its counts, the status is computed from the object
+   * as stored (read first), with its whole plan.
+   */
   async #finished(t: SessionTermination, ref: CustomObjectRef, ctx: ReconcileContext): Promise<Result> {
-    const plan = decodePlan(t.metadata.annotations?.[TERMINATION_PLAN_ANNOTATION]);
-    if (plan === undefined) return this.#expire(t, ref, ctx);
-    const progress = await this.#readProgress(t, ref, plan);
-    const facts = {
-      namespace: ref.namespace,
-      generation: t.metadata.generation ?? 0,
-      busRevision: t.status?.busRevision ?? 0,
-      startedAt: plan.startedAt,
-      progress,
-    };
-    const result = await updateStatus(this.#o.api, ref, (cur) => desiredTerminationStatus(cur.status, facts, new Date()), { initial: t });
-    if (result.changed)
+    if (decodePlan(t.metadata.annotations?.[TERMINATION_PLAN_ANNOTATION]) === undefined) return this.#expire(t, ref, ctx);
+    const bus = await this.#readBus(t, ref);
+    if (!mayRaiseCounts(t.status, bus.acks)) return this.#expire(t, ref, ctx);
+    let progress: Progress | undefined;
+    const result = await updateStatus<SessionTermination>(this.#o.api, ref, (cur) => {
+      const plan = decodePlan(cur.metadata.annotations?.[TERMINATION_PLAN_ANNOTATION]);
+      if (plan === undefined) return cur.status;
+      progress = this.#progressOf(plan, bus);
+      const facts = {
+        namespace: ref.namespace,
+        generation: cur.metadata.generation ?? 0,
+        busRevision: cur.status?.busRevision ?? 0,
+        startedAt: plan.startedAt,
+        progress,
+      };
+      return desiredTerminationStatus(cur.status, facts, new Date());
+    });
+    if (result.changed && progress !== undefined)
       ctx.log.info(
         { acknowledged: progress.acknowledged, sessions: progress.sessionsTerminated, connections: progress.connectionsClosed },
         "late acknowledgements counted",
@@ -258,7 +277,7 @@ export class SessionTerminationReconciler implements Reconciler {
 
   async #progress(t: SessionTermination, ref: CustomObjectRef, plan: TerminationPlan, published: PublishResult, ctx: ReconcileContext): Promise<Result> {
     const busRevision = published.revision;
-    const progress = await this.#readProgress(t, ref, plan);
+    const progress = this.#progressOf(plan, await this.#readBus(t, ref));
     const generation = t.metadata.generation ?? 0;
     const transition = { finishedNow: false };
     const result = await updateStatus(

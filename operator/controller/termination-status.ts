@@ -13,6 +13,7 @@
  */
 import { CONDITION_READY, formatConditionTime, setCondition } from "../api/conditions.ts";
 import type { SessionTerminationStatus } from "../api/v1alpha1/index.ts";
+import type { Ack } from "../api/bus/messages.ts";
 import { MAX_UNRESPONSIVE_LISTED, type Progress } from "./termination-plan.ts";
 
 export const TERMINATION_REASONS = {
@@ -26,6 +27,23 @@ export const TERMINATION_REASONS = {
 
 export function isFinished(status: SessionTerminationStatus | undefined): boolean {
   return status?.phase === "Completed" || status?.phase === "Failed";
+}
+
+/**
+ * Whether these acknowledgements (of the termination's namespace) could raise a finished termination's counts:
+ * more pods, sessions or connections than its status has. An upper bound of what `desiredTerminationStatus`
+ * counts for a finished one (it counts only the acknowledging pods that were expected or are live), computed
+ * from the status the cache keeps of a finished termination, without its plan.
+ */
+export function mayRaiseCounts(status: SessionTerminationStatus | undefined, acks: readonly Ack[]): boolean {
+  let sessions = 0;
+  let connections = 0;
+  for (const a of acks) {
+    sessions += a.sessionsTerminated;
+    connections += a.connectionsClosed;
+  }
+  const pods = new Set(acks.map((a) => a.pod)).size;
+  return pods > (status?.sidecarsAcknowledged ?? 0) || sessions > (status?.sessionsTerminated ?? 0) || connections > (status?.connectionsClosed ?? 0);
 }
 
 export function pendingStatus(

@@ -7,6 +7,10 @@
  *   again only when `done(key)` is called, so a reconcile never runs concurrently with itself;
  * - `addAfter(key, ms)` adds later (the earliest pending time wins); `addRateLimited(key)` adds after the key's
  *   exponential backoff (base 5 ms, doubling, cap 5 min, jittered from node:crypto) and `forget(key)` resets it;
+ * - two priorities (controller-runtime's priority queue, where resyncs are low priority): `add` queues a key
+ *   normally, `addLow` behind every normally queued key (the informers' periodic resyncs and the re-enqueues after a
+ *   bus rebuild), so a resync of thousands of keys never delays a new change; a normal `add` of a key waiting at low
+ *   priority moves it ahead, an `addLow` of a key already waiting changes nothing;
  * - `get()` resolves with the next key, or `undefined` once the queue is shut down (and drained);
  * - `shutDown()` ignores further adds, cancels delayed adds and resolves when every handed-out key is `done`;
  *   with `{drain: true}` (default) keys already queued are still handed out first, with `{drain: false}` they are
@@ -28,6 +32,12 @@ type Waiter = (key: string | undefined) => void;
 
 export class WorkQueue {
   readonly #queue: string[] = [];
+  /** Low-priority keys in arrival order; an entry whose key is no longer in `#low` was promoted (skipped). */
+  readonly #lowQueue: string[] = [];
+  /** Keys waiting at low priority (queued, or to be queued after `done`). */
+  readonly #low = new Set<string>();
+  /** How many entries of `#lowQueue` are live (their key in `#low` and not processing). */
+  #lowReady = 0;
   readonly #dirty = new Set<string>();
   readonly #processing = new Set<string>();
   readonly #delayed = new Map<string, { at: number; timer: ReturnType<typeof setTimeout> }>();
@@ -46,10 +56,26 @@ export class WorkQueue {
 
   /** Queue `key` now (collapsed with a waiting duplicate; deferred if the key is being processed). */
   add(key: string): void {
-    if (this.#shuttingDown || this.#dirty.has(key)) return;
+    if (this.#shuttingDown) return;
+    if (this.#dirty.has(key)) {
+      if (this.#low.delete(key) && !this.#processing.has(key)) {
+        this.#lowReady--;
+        this.#push(key);
+      }
+      return;
+    }
     this.#dirty.add(key);
     if (this.#processing.has(key)) return;
     this.#push(key);
+  }
+
+  /** Queue `key` behind every normally queued key (a resync); nothing changes if it is already waiting. */
+  addLow(key: string): void {
+    if (this.#shuttingDown || this.#dirty.has(key)) return;
+    this.#dirty.add(key);
+    this.#low.add(key);
+    if (this.#processing.has(key)) return;
+    this.#pushLow(key);
   }
 
   /** Queue `key` after `ms`; a shorter pending delay for the same key wins. */
@@ -89,9 +115,14 @@ export class WorkQueue {
     return this.#backoff.failures(key);
   }
 
-  /** Keys ready and waiting for a worker. */
+  /** Keys ready and waiting for a worker (both priorities). */
   len(): number {
-    return this.#queue.length;
+    return this.#queue.length + this.#lowReady;
+  }
+
+  /** Of `len()`, the keys waiting at low priority. */
+  lowLen(): number {
+    return this.#lowReady;
   }
 
   /** Keys waiting for a delayed add. */
@@ -113,7 +144,10 @@ export class WorkQueue {
   /** Mark `key` processed; if it was added meanwhile it is queued again now. */
   done(key: string): void {
     this.#processing.delete(key);
-    if (this.#dirty.has(key)) this.#push(key);
+    if (this.#dirty.has(key)) {
+      if (this.#low.has(key)) this.#pushLow(key);
+      else this.#push(key);
+    }
     this.#checkDrained();
   }
 
@@ -128,9 +162,12 @@ export class WorkQueue {
       this.#dropping = true;
       this.#dirty.clear();
       this.#queue.length = 0;
+      this.#low.clear();
+      this.#lowQueue.length = 0;
+      this.#lowReady = 0;
       this.#onDepth?.(0);
     }
-    if (this.#queue.length === 0) {
+    if (this.len() === 0) {
       for (const w of this.#waiters.splice(0)) w(undefined);
     }
     this.#checkDrained();
@@ -150,13 +187,41 @@ export class WorkQueue {
       return;
     }
     this.#queue.push(key);
-    this.#onDepth?.(this.#queue.length);
+    this.#onDepth?.(this.len());
+  }
+
+  #pushLow(key: string): void {
+    if (this.#dropping) {
+      this.#dirty.delete(key);
+      this.#low.delete(key);
+      return;
+    }
+    if (this.#waiters.length > 0) {
+      this.#low.delete(key);
+      this.#push(key);
+      return;
+    }
+    this.#lowQueue.push(key);
+    this.#lowReady++;
+    this.#onDepth?.(this.len());
   }
 
   #take(): string | undefined {
-    const key = this.#queue.shift();
-    if (key === undefined) return undefined;
-    this.#onDepth?.(this.#queue.length);
+    let key = this.#queue.shift();
+    while (key === undefined && this.#lowReady > 0) {
+      const next = this.#lowQueue.shift();
+      if (next === undefined) break;
+      // Promoted (or already handed out) since it was queued: its entry is stale.
+      if (!this.#low.has(next) || this.#processing.has(next)) continue;
+      this.#low.delete(next);
+      this.#lowReady--;
+      key = next;
+    }
+    if (key === undefined) {
+      this.#lowQueue.length = 0;
+      return undefined;
+    }
+    this.#onDepth?.(this.len());
     this.#dirty.delete(key);
     this.#processing.add(key);
     return key;
@@ -164,9 +229,9 @@ export class WorkQueue {
 
   #checkDrained(): void {
     if (!this.#shuttingDown) return;
-    if (this.#queue.length === 0) {
+    if (this.len() === 0) {
       for (const w of this.#waiters.splice(0)) w(undefined);
     }
-    if (this.#queue.length === 0 && this.#processing.size === 0) this.#drained?.();
+    if (this.len() === 0 && this.#processing.size === 0) this.#drained?.();
   }
 }
