@@ -136,7 +136,7 @@ export function buildSidecar(inputs: SidecarInputs): Sidecar {
   });
   const trusted = trustedProxies(config.trustedProxies);
   const isTrustedPeer = lastValueMemo((peer) => inList(trusted, peer));
-  const protections = createProtections({ inputs, redis, store, connections, metrics, audit, isTrustedPeer, now });
+  const protections = createProtections({ inputs, redis, store, connections, metrics, audit, isTrustedPeer, now, maxSessions: logins });
   const gate = instrumentGate(
     createGate(gateOptions({ config, verifier, view, store, protections, isTrustedPeer, freshness, now })),
     metrics,
@@ -197,9 +197,11 @@ interface ProtectionParts {
   audit: SidecarAudit;
   isTrustedPeer: (peer: string) => boolean;
   now: () => number;
+  /** Per-session protection states kept: as many as the session cache holds. */
+  maxSessions: number;
 }
 
-function createProtections({ inputs, redis, store, connections, metrics, audit, isTrustedPeer, now }: ProtectionParts): ProtectionGuard {
+function createProtections({ inputs, redis, store, connections, metrics, audit, isTrustedPeer, now, maxSessions }: ProtectionParts): ProtectionGuard {
   const { config, keyRing, logger, geo = NO_GEO, protectionClock } = inputs;
   const keys = busKeyNames(config.busPrefix);
   return new ProtectionGuard({
@@ -221,6 +223,7 @@ function createProtections({ inputs, redis, store, connections, metrics, audit, 
     isTrustedPeer,
     now: protectionClock ?? now,
     log: logger,
+    maxSessions,
   });
 }
 

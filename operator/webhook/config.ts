@@ -36,6 +36,9 @@
  * tokenCookie: ""
  * tokenHeader: ""
  * forwardCredentials: false             # true: the application also receives Authorization / token cookie / header
+ * deviceBinding:                         # optional: headers a trusted ingress sets for device binding ("" = none;
+ *   clientCertHeader: X-Client-Cert-Sha256   # both "" is the same as no deviceBinding)
+ *   ja4Header: X-JA4
  * timeouts: {headersMs: 10000, requestMs: 60000, keepAliveMs: 5000, upstreamMs: 30000}
  * logLevel: info
  * systemNamespace: vigil-system          # Vigil's own namespace: never injected
@@ -90,6 +93,14 @@ export interface InjectionConfig {
   readonly systemNamespace: string;
   /** Absent: the sidecar gets no geolocation database (the product ships none), and the pod spec is what it was. */
   readonly geoip?: GeoipConfig | undefined;
+  /** Absent (or both ""): no device-binding headers, and the injected revision is what it was without the key. */
+  readonly deviceBinding?: DeviceBindingHeaders | undefined;
+}
+
+/** Headers a trusted ingress sets (sidecar VIGIL_CLIENT_CERT_HEADER / VIGIL_JA4_HEADER); "" = none. */
+export interface DeviceBindingHeaders {
+  readonly clientCertHeader: string;
+  readonly ja4Header: string;
 }
 
 /** Where the databases come from: exactly one key is set. */
@@ -229,6 +240,11 @@ const geoip = mapping({
   if (g.cityFile === "" && g.asnFile === "") ctx.addIssue({ code: "custom", message: "name at least one of cityFile and asnFile" });
 });
 
+const deviceBinding = mapping({
+  clientCertHeader: optionalText(HEADER, "a header name"),
+  ja4Header: optionalText(HEADER, "a header name"),
+}).transform((d) => (d.clientCertHeader === "" && d.ja4Header === "" ? undefined : d));
+
 /** The document's schema: the shape in the file comment, with its defaults. */
 const InjectionConfigSchema = mapping({
   image: text(IMAGE, "a container image reference"),
@@ -267,6 +283,7 @@ const InjectionConfigSchema = mapping({
   logLevel: oneOf(LOG_LEVELS, "info"),
   systemNamespace: withDefault(text(DNS_LABEL, "a namespace name"), "vigil-system"),
   geoip: geoip.optional(),
+  deviceBinding: deviceBinding.optional(),
 }).superRefine((c, ctx) => {
   if (c.listenPort === c.adminPort) ctx.addIssue({ code: "custom", path: ["adminPort"], message: "must differ from listenPort" });
 });

@@ -11,7 +11,8 @@
  * - volumes: the pod's labels (downward API), the issuers ConfigMap, the session key-ring Secret, the bus
  *   verification keys ConfigMap (public keys only), an emptyDir for /tmp; when the configuration names GeoIP
  *   databases, their source (ConfigMap, Secret, PVC, image volume or host directory) mounted read-only, and the
- *   sidecar's VIGIL_GEOIP_* paths into it (the sidecar re-reads a database file when it changes);
+ *   sidecar's VIGIL_GEOIP_* paths into it (the sidecar re-reads a database file when it changes); the device-binding
+ *   headers of a trusted ingress (VIGIL_CLIENT_CERT_HEADER, VIGIL_JA4_HEADER) when configured;
  * - annotations `vigil.dev/injection-status: injected` and `vigil.dev/injected-revision: <config digest>`.
  * A pod that already has the sidecar is returned unchanged (idempotent). A pod whose upstream port cannot be
  * resolved throws an `OperatorError` (INJECTION_IMPOSSIBLE); callers ask `injectionDecision` first.
@@ -84,6 +85,8 @@ function sidecarEnv(cfg: InjectionConfig, upstreamPort: number, workload: OwnerW
     env("logLevel", cfg.logLevel),
     env("geoipCityDatabase", geoipPath(cfg.geoip, "cityFile")),
     env("geoipAsnDatabase", geoipPath(cfg.geoip, "asnFile")),
+    env("clientCertHeader", cfg.deviceBinding?.clientCertHeader ?? ""),
+    env("ja4Header", cfg.deviceBinding?.ja4Header ?? ""),
   ];
   // An empty optional setting is the sidecar's default anyway; leaving it out keeps the pod spec readable.
   return all.filter((e) => e.value !== "");

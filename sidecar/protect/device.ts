@@ -10,10 +10,12 @@
  *   ClientCertificate a trusted ingress's client-certificate header: SHA-256 hex as sent, or the SHA-256 of the value
  *   JA4               a trusted ingress's JA4 header
  * The raw values of the session's first request are kept in its sealed record; `deviceChanges` compares the raw
- * values first (the common case, equal strings, costs nothing) and parses only what differs.
+ * values first (the common case, equal strings, costs nothing) and parses only what differs: bowser is loaded at the
+ * first parse (a sidecar without device binding never parses; docs/decisions/perf-0003).
  */
 import { createHash } from "node:crypto";
-import Bowser from "bowser";
+import { createRequire } from "node:module";
+import type Bowser from "bowser";
 import type { DeviceComponent } from "../../operator/api/v1alpha1/index.ts";
 
 export interface RawDevice {
@@ -132,11 +134,15 @@ function parsed(ua: string): Parsed {
 
 const PRODUCT = /^([A-Za-z][A-Za-z0-9._-]{0,31})\/(\d{1,6})/;
 
+let bowser: typeof Bowser | undefined;
+const loadBowser = (): typeof Bowser => (bowser ??= createRequire(import.meta.url)("bowser") as typeof Bowser);
+
 /** Browser family + major and OS name; never throws (bowser refuses an empty string). */
 export function parseUserAgent(ua: string): Parsed {
   if (ua === "") return { browser: "", os: "" };
+  const parser = loadBowser();
   try {
-    const r = Bowser.parse(ua);
+    const r = parser.parse(ua);
     const name = r.browser.name ?? "";
     const major = (r.browser.version ?? "").split(".")[0] ?? "";
     if (name !== "") return { browser: major === "" ? name : `${name} ${major}`, os: r.os.name ?? "" };

@@ -10,10 +10,11 @@
  *   sidecar: not used.)
  * - Lookups never throw: a bad address or a record without coordinates is undefined. Results are cached per address
  *   by the reader (bounded LRU). A database without accuracy radii (DB-IP Lite) counts 100 km for each place.
+ * - `maxmind` is loaded only when a database is configured (most sidecars have none: docs/decisions/perf-0003).
  */
 import { readFile, stat } from "node:fs/promises";
 import { unwatchFile, watchFile } from "node:fs";
-import { Reader, type AsnResponse, type CityResponse } from "maxmind";
+import type { AsnResponse, CityResponse, Reader } from "maxmind";
 import type { Logger } from "pino";
 import type { Place, SessionLocation } from "../../operator/api/protections/findings.ts";
 import { ConfigError } from "../errors.ts";
@@ -83,7 +84,8 @@ class Watched<T extends CityResponse | AsnResponse> {
 async function loadReader<T extends CityResponse | AsnResponse>(path: string): Promise<Reader<T>> {
   const info = await stat(path);
   if (!info.isFile()) throw new Error(`${path} is not a file`);
-  return new Reader<T>(await readFile(path), { cache: new LruCache(CACHE.max) });
+  const { Reader: MaxmindReader } = await import("maxmind");
+  return new MaxmindReader<T>(await readFile(path), { cache: new LruCache(CACHE.max) });
 }
 
 /** The tiny cache interface mmdb-lib takes (get/set). */

@@ -22,6 +22,7 @@ import type { CompiledPolicy } from "../../operator/api/compiled-policy.ts";
 import { FINDING_CODES, type EnforceableCode, type FindingEvidence, type SessionFinding } from "../../operator/api/protections/findings.ts";
 import type { Principal } from "../auth/types.ts";
 import { SidecarError } from "../errors.ts";
+import { cachedLogins } from "../memory-budget.ts";
 import type { SessionRecord } from "../sessions/record.ts";
 import { cachedSessionKeyOf } from "../sessions/session-key.ts";
 import type { ConcurrencyLimiter } from "./concurrency.ts";
@@ -51,6 +52,11 @@ export interface GuardDeps {
   /** Clock for travel and findings (tests control it). */
   now: () => number;
   log: Logger;
+  /**
+   * Per-session states kept (bounded LRU; an evicted state is rebuilt on the session's next request): app.ts gives
+   * the session cache's size. lru-cache allocates its index arrays for `max` up front, so this is never a fixed large
+   * count (100,000 was 2.7 MB of heap in every sidecar, docs/decisions/perf-0003).
+   */
   maxSessions?: number;
 }
 
@@ -84,7 +90,7 @@ export class ProtectionGuard {
 
   constructor(deps: GuardDeps) {
     this.#d = deps;
-    this.#states = new LRUCache({ max: deps.maxSessions ?? 100_000 });
+    this.#states = new LRUCache({ max: deps.maxSessions ?? cachedLogins() });
   }
 
   effective(selected: readonly CompiledPolicy[]): EffectiveProtections {

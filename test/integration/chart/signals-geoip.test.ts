@@ -1,10 +1,11 @@
 /**
- * The chart's identity-provider signals (`signals.*`) and the sidecars' GeoIP databases (`sidecar.geoip.*`), rendered
- * with the real helm: off by default (nothing rendered, the default golden file unchanged); when on, the rendered
- * receivers' file is one the operator's own parser accepts, every SSF token file is a file of a mounted Secret, the
- * operator serves the port behind a Service (and Ingress) with the certificate it mounts; the injection config the
- * webhook reads mounts the databases into the injected sidecar. Bad values are refused by values.schema.json or the
- * chart's checks, naming the key. The golden files are the `signals` and `geoip` cases of chart.test.ts.
+ * The chart's identity-provider signals (`signals.*`), the sidecars' GeoIP databases (`sidecar.geoip.*`) and the
+ * device-binding headers of a trusted ingress (`sidecar.deviceBinding.*`), rendered with the real helm: off by default
+ * (nothing rendered, the default golden file unchanged); when on, the rendered receivers' file is one the operator's
+ * own parser accepts, every SSF token file is a file of a mounted Secret, the operator serves the port behind a
+ * Service (and Ingress) with the certificate it mounts; the injection config the webhook reads mounts the databases
+ * into the injected sidecar and passes it the headers. Bad values are refused by values.schema.json or the chart's
+ * checks, naming the key. The golden files are the `signals` and `geoip` cases of chart.test.ts.
  */
 import type { V1Deployment, V1Service } from "@kubernetes/client-node";
 import { join } from "node:path";
@@ -156,6 +157,32 @@ describe("the chart's signals and GeoIP values", () => {
     );
     const imageConfig = parseInjectionConfig(JSON.parse(one(image, "ConfigMap", "vigil-injection").data!["injection.json"]!));
     expect(imageConfig.geoip).toEqual({ source: { image: "registry.example/geoip:2026-11" }, cityFile: "GeoLite2-City.mmdb", asnFile: "" });
+  });
+
+  it("pass the device-binding headers of a trusted ingress to the injected sidecar (none by default)", async () => {
+    const injectionOf = (objects: K8sObject[]): Record<string, unknown> =>
+      JSON.parse(one(objects, "ConfigMap", "vigil-injection").data!["injection.json"]!) as Record<string, unknown>;
+    expect(injectionOf(await render("default"))).not.toHaveProperty("deviceBinding");
+    const config = parseInjectionConfig(injectionOf(await render("geoip")));
+    expect(config.deviceBinding).toEqual({ clientCertHeader: "X-Client-Cert-Sha256", ja4Header: "X-JA4" });
+    const pod = inject(
+      { metadata: { name: "web", namespace: "shop" }, spec: { containers: [{ name: "app", image: "app", ports: [{ containerPort: 8080 }] }] } },
+      config,
+    );
+    expect(pod.spec!.initContainers![0]!.env).toEqual(
+      expect.arrayContaining([
+        { name: "VIGIL_CLIENT_CERT_HEADER", value: "X-Client-Cert-Sha256" },
+        { name: "VIGIL_JA4_HEADER", value: "X-JA4" },
+      ]),
+    );
+    const onlyJa4 = parseInjectionConfig(injectionOf(await render("geoip", "--set", "sidecar.deviceBinding.clientCertHeader=")));
+    expect(onlyJa4.deviceBinding).toEqual({ clientCertHeader: "", ja4Header: "X-JA4" });
+  });
+
+  it("refuse bad device-binding headers in the schema, naming the key", async () => {
+    expect(await refusal("geoip", "--set", "sidecar.deviceBinding.clientCertHeader=X Client Cert")).toContain("at '/sidecar/deviceBinding/clientCertHeader'");
+    expect(await refusal("geoip", "--set", "sidecar.deviceBinding.ja4Header=x-ja4:")).toContain("at '/sidecar/deviceBinding/ja4Header'");
+    expect(await refusal("geoip", "--set", "sidecar.deviceBinding.ja3Header=X-JA3")).toContain("additional properties 'ja3Header' not allowed");
   });
 
   it("refuse bad signals values in the schema, naming the key", async () => {

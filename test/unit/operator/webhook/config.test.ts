@@ -59,6 +59,13 @@ describe("parseInjectionConfig", () => {
     expect(parseInjectionConfig({ ...minimal, geoip: image }).geoip).toEqual(image);
   });
 
+  it("adds no device-binding headers unless one is named, and takes header names", () => {
+    expect(parseInjectionConfig(minimal).deviceBinding).toBeUndefined();
+    expect(parseInjectionConfig({ ...minimal, deviceBinding: {} }).deviceBinding).toBeUndefined();
+    expect(parseInjectionConfig({ ...minimal, deviceBinding: { clientCertHeader: "", ja4Header: "" } }).deviceBinding).toBeUndefined();
+    expect(parseInjectionConfig({ ...minimal, deviceBinding: { ja4Header: "X-JA4" } }).deviceBinding).toEqual({ clientCertHeader: "", ja4Header: "X-JA4" });
+  });
+
   it("returns a frozen object, all the way down", () => {
     const cfg = parseInjectionConfig({ ...minimal, resources: { limits: { memory: "64Mi" } }, args: ["sidecar"] });
     expect(Object.isFrozen(cfg)).toBe(true);
@@ -97,6 +104,13 @@ describe("parseInjectionConfig", () => {
     ["a bus prefix with spaces", { ...minimal, busPrefix: "vigil prod:" }, "busPrefix: must be 1–64 printable characters"],
     ["a bad log level", { ...minimal, logLevel: "verbose" }, "logLevel: must be one of"],
     ["forwardCredentials as a string", { ...minimal, forwardCredentials: "true" }, "forwardCredentials: must be true or false"],
+    [
+      "a device-binding header with a space",
+      { ...minimal, deviceBinding: { clientCertHeader: "X Client Cert" } },
+      "deviceBinding.clientCertHeader: must be a header name",
+    ],
+    ["a device-binding header with a colon", { ...minimal, deviceBinding: { ja4Header: "x-ja4:" } }, "deviceBinding.ja4Header: must be a header name"],
+    ["an unknown device-binding key", { ...minimal, deviceBinding: { ja3Header: "X-JA3" } }, "deviceBinding.ja3Header: unknown key"],
     [
       "a GeoIP source with two kinds",
       { ...minimal, geoip: { source: { configMap: "g", secret: "g" }, cityFile: "c.mmdb" } },

@@ -173,3 +173,36 @@ describe("the injected sidecar's GeoIP databases", () => {
     expect(revision(withGeo)).not.toBe(revision(plain));
   });
 });
+
+describe("the injected sidecar's device-binding headers", () => {
+  const secrets = { "vigil-redis": { url: "redis://r:6379" } };
+  const revision = (p: V1Pod): string | undefined => p.metadata?.annotations?.["vigil.dev/injected-revision"];
+
+  it("reach the sidecar's configuration as the headers device binding reads from a trusted ingress", () => {
+    const injected = inject(pod(withPorts(8080)), configWith({ deviceBinding: { clientCertHeader: "X-Client-Cert-Sha256", ja4Header: "X-JA4" } }));
+    const env = resolvedEnv(sidecarOf(injected), injected, secrets);
+    expect(env).toMatchObject({ VIGIL_CLIENT_CERT_HEADER: "X-Client-Cert-Sha256", VIGIL_JA4_HEADER: "X-JA4" });
+    const cfg = parseSidecarConfig({ argv: [], env });
+    expect(cfg.clientCertHeader).toBe("X-Client-Cert-Sha256");
+    expect(cfg.ja4Header).toBe("X-JA4");
+  });
+
+  it("set only the one named", () => {
+    const injected = inject(pod(withPorts(8080)), configWith({ deviceBinding: { ja4Header: "X-JA4" } }));
+    const env = resolvedEnv(sidecarOf(injected), injected, secrets);
+    expect(env["VIGIL_JA4_HEADER"]).toBe("X-JA4");
+    expect(env).not.toHaveProperty("VIGIL_CLIENT_CERT_HEADER");
+    expect(parseSidecarConfig({ argv: [], env }).clientCertHeader).toBe("");
+  });
+
+  it("add nothing to the pod spec when none is named: the injected revision of older configurations is kept", () => {
+    const plain = inject(pod(withPorts(8080)), goldenConfig());
+    const env = resolvedEnv(sidecarOf(plain), plain, secrets);
+    expect(env).not.toHaveProperty("VIGIL_CLIENT_CERT_HEADER");
+    expect(env).not.toHaveProperty("VIGIL_JA4_HEADER");
+    const empty = inject(pod(withPorts(8080)), configWith({ deviceBinding: { clientCertHeader: "", ja4Header: "" } }));
+    expect(revision(empty)).toBe(revision(plain));
+    const named = inject(pod(withPorts(8080)), configWith({ deviceBinding: { ja4Header: "X-JA4" } }));
+    expect(revision(named)).not.toBe(revision(plain));
+  });
+});
