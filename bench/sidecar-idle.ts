@@ -1,6 +1,6 @@
 /**
  * `npm run bench:sidecar-idle` — the sidecar's idle memory alone (issue 11: "RSS idle ≤ 64 MB"), quicker than the
- * whole `bench:sidecar` and with a breakdown (docs/decisions/perf-0003-sidecar-idle-memory.md). The built
+ * whole `bench:sidecar` and with a breakdown (docs/decisions/perf-0004-sidecar-idle-memory.md). The built
  * `dist/sidecar/main.js` runs with the chart's Node flags (helm template of the default values), as in
  * `bench:sidecar`: its own redis-server, the ten benchmark policies on the bus, one request with a token through it,
  * two seconds of quiet, then /proc/<pid>/status (VmRSS and its anonymous / file parts). A bare Node HTTP server with

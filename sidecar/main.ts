@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 /** vigil-sidecar: wiring only. Configuration errors stop the process at start with the key named. */
-import { setFlagsFromString } from "node:v8";
 import { createLogger } from "../lib/log.ts";
 import { parseSidecarConfig } from "./config.ts";
 import { startSidecar } from "./app.ts";
@@ -10,16 +9,7 @@ import { readIssuers, readLabels } from "./mounted.ts";
 import { openGeo } from "./protect/geo.ts";
 import { loadKeyRingFromDir } from "../lib/key-ring-dir.ts";
 
-/**
- * V8 collects for size while the sidecar starts and for speed once it serves (docs/decisions/perf-0003): the
- * startup's garbage then does not stay committed for the process's life (V8's memory reducer never runs in an idle
- * sidecar), −5 MB of idle RSS; the request path runs with V8's defaults (the flag for the whole life costs about a
- * quarter of the throughput per core). Ends this long after the servers listen (the bus snapshot is read by then).
- */
-const STARTUP_SIZE_MODE_MS = 500;
-
 async function main(): Promise<void> {
-  setFlagsFromString("--optimize-for-size");
   const config = parseSidecarConfig({ argv: process.argv.slice(2), env: process.env });
   const logger = createLogger({ name: "vigil-sidecar", level: config.logLevel });
   const [labels, issuers, keyRing, busKeys] = await Promise.all([
@@ -34,9 +24,6 @@ async function main(): Promise<void> {
   ]);
   const geo = await openGeo({ cityPath: config.geoipCityDatabase, asnPath: config.geoipAsnDatabase, log: logger });
   const sidecar = await startSidecar({ config, labels, issuers, keyRing, busKeys: () => busKeys.current(), logger, geo });
-  setTimeout(() => {
-    setFlagsFromString("--no-optimize-for-size");
-  }, STARTUP_SIZE_MODE_MS);
   const shutdown = (signal: string): void => {
     logger.info({ event: "stopping", signal }, "vigil-sidecar stopping");
     busKeys.stop();

@@ -11,7 +11,7 @@
  *   JA4               a trusted ingress's JA4 header
  * The raw values of the session's first request are kept in its sealed record; `deviceChanges` compares the raw
  * values first (the common case, equal strings, costs nothing) and parses only what differs: bowser is loaded at the
- * first parse (a sidecar without device binding never parses; docs/decisions/perf-0003).
+ * first parse (a sidecar without device binding never parses; docs/decisions/perf-0004).
  */
 import { createHash } from "node:crypto";
 import { createRequire } from "node:module";

@@ -10,7 +10,7 @@
  *   sidecar: not used.)
  * - Lookups never throw: a bad address or a record without coordinates is undefined. Results are cached per address
  *   by the reader (bounded LRU). A database without accuracy radii (DB-IP Lite) counts 100 km for each place.
- * - `maxmind` is loaded only when a database is configured (most sidecars have none: docs/decisions/perf-0003).
+ * - `maxmind` is loaded only when a database is configured (most sidecars have none: docs/decisions/perf-0004).
  */
 import { readFile, stat } from "node:fs/promises";
 import { unwatchFile, watchFile } from "node:fs";

@@ -55,7 +55,7 @@ export interface GuardDeps {
   /**
    * Per-session states kept (bounded LRU; an evicted state is rebuilt on the session's next request): app.ts gives
    * the session cache's size. lru-cache allocates its index arrays for `max` up front, so this is never a fixed large
-   * count (100,000 was 2.7 MB of heap in every sidecar, docs/decisions/perf-0003).
+   * count (100,000 was 2.7 MB of heap in every sidecar, docs/decisions/perf-0004).
    */
   maxSessions?: number;
 }
