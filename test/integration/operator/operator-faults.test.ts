@@ -19,6 +19,8 @@ const objects = vigilObjects(kc);
 const privateRedis = new PrivateRedis();
 const prefix = uniquePrefix();
 const RESYNC_SECONDS = 5;
+/** A killed leader's lease expires in 3 s: the failover these tests time. */
+const FAST_FAILOVER = { durationSeconds: 3, renewDeadlineSeconds: 2, retryPeriodSeconds: 1 };
 let connections: Connections;
 let redis: Redis;
 let ns: string;
@@ -48,6 +50,7 @@ async function operator(identity: string): Promise<OperatorProcess> {
     identity,
     resyncSeconds: RESYNC_SECONDS,
     heartbeatMaxAgeSeconds: 3,
+    lease: FAST_FAILOVER,
   });
   operators.push(op);
   return op;

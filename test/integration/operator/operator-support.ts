@@ -49,6 +49,8 @@ export interface OperatorSettings {
   env?: Record<string, string>;
   /** The session-encryption key the sidecars use (the operator reads their sealed records); random by default. */
   sessionKey?: Buffer;
+  /** Leader election timing; default 15 s lease, 10 s renew deadline, 2 s retry. */
+  lease?: { durationSeconds: number; renewDeadlineSeconds: number; retryPeriodSeconds: number };
 }
 
 /** vigil-operator as a real process; its JSON log lines are kept for assertions. */
@@ -100,9 +102,11 @@ export class OperatorProcess {
         VIGIL_RESYNC_SECONDS: String(s.resyncSeconds ?? 60),
         VIGIL_TERMINATION_TIMEOUT_SECONDS: String(s.terminationTimeoutSeconds ?? 30),
         VIGIL_HEARTBEAT_MAX_AGE_SECONDS: String(s.heartbeatMaxAgeSeconds ?? 3),
-        VIGIL_LEASE_DURATION_SECONDS: "3",
-        VIGIL_RENEW_DEADLINE_SECONDS: "2",
-        VIGIL_RETRY_PERIOD_SECONDS: "1",
+        // A lease that survives a loaded 2-core machine (a lost lease ends the process, and every later test of the
+        // file with it); tests of failover pass a short one (`lease`).
+        VIGIL_LEASE_DURATION_SECONDS: String(s.lease?.durationSeconds ?? 15),
+        VIGIL_RENEW_DEADLINE_SECONDS: String(s.lease?.renewDeadlineSeconds ?? 10),
+        VIGIL_RETRY_PERIOD_SECONDS: String(s.lease?.retryPeriodSeconds ?? 2),
         VIGIL_BUS_SIGNING_KEYS_DIR: signingDir,
         VIGIL_SESSION_KEY_RING_DIR: sessionKeysDir,
         VIGIL_BUS_CHECK_SECONDS: String(s.busCheckSeconds ?? 1),

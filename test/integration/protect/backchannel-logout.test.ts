@@ -286,11 +286,7 @@ beforeAll(async () => {
     namespace: ns,
     identity: uniqueName("op"),
     sessionKey,
-    // A lease that survives a loaded 2-core machine: a lost lease ends the process (and its signals endpoint).
     env: {
-      VIGIL_LEASE_DURATION_SECONDS: "15",
-      VIGIL_RENEW_DEADLINE_SECONDS: "10",
-      VIGIL_RETRY_PERIOD_SECONDS: "2",
       VIGIL_SIGNALS_PORT: String(signalsPort),
       VIGIL_SIGNALS_HOST: "127.0.0.1",
       VIGIL_SIGNALS_CERT_DIR: dir,

@@ -132,9 +132,6 @@ beforeAll(async () => {
     namespace: ns,
     identity: uniqueName("op"),
     env: {
-      VIGIL_LEASE_DURATION_SECONDS: "15",
-      VIGIL_RENEW_DEADLINE_SECONDS: "10",
-      VIGIL_RETRY_PERIOD_SECONDS: "2",
       // The revocation's cutoff is then exactly the event's time (no clock-skew allowance added).
       VIGIL_REVOCATION_CLOCK_SKEW_SECONDS: "0",
       VIGIL_SIGNALS_PORT: String(signalsPort),
