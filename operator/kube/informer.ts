@@ -165,7 +165,11 @@ export class Informer<T extends HasMetadata = KubeObject, S extends HasMetadata 
   /** Every cached object, or those in `namespace`. */
   list(namespace?: string): T[] {
     if (namespace === undefined) return [...this.#cache.values()];
-    return this.keys(namespace).flatMap((key) => this.#cache.get(key) ?? []);
+    // One pass, one array: reconcilers call this per reconcile over thousands of cached objects.
+    const prefix = `${namespace}/`;
+    const out: T[] = [];
+    for (const [key, obj] of this.#cache) if (key.startsWith(prefix)) out.push(obj);
+    return out;
   }
 
   /** The resourceVersion the next watch resumes from. */
