@@ -56,6 +56,12 @@ export function policyKeysInNamespace(policies: Informer<AccessPolicy>, podKey: 
 
 export class AccessPolicyReconciler implements Reconciler {
   readonly #o: AccessPolicyReconcilerOptions;
+  /**
+   * Whether the policy (the cached object: replaced, never mutated, on a change) selects any cached pod, as of the
+   * pod cache's contentVersion. Every resync reconciles every policy; without this each one scanned every pod of its
+   * namespace (1,200 policies × 5,000 pods every resync period was the operator's largest CPU cost at scale).
+   */
+  readonly #podMatches = new WeakMap<AccessPolicy, { version: number; matches: boolean }>();
 
   constructor(options: AccessPolicyReconcilerOptions) {
     this.#o = options;
@@ -161,7 +167,7 @@ export class AccessPolicyReconciler implements Reconciler {
       warnings,
       bus: { ok: true, revision },
       sidecars,
-      matchesPods: this.#matchesPods(compiled),
+      matchesPods: this.#matchesPods(policy, compiled),
     };
     await updateStatus(this.#o.api, ref, (cur) => desiredPolicyStatus(cur.status, obs, new Date()), { initial: policy });
     if (sidecars !== undefined && sidecars.enforcing < sidecars.selected) return { requeueAfterMs: this.#o.convergeRequeueMs ?? 2000 };
@@ -180,9 +186,14 @@ export class AccessPolicyReconciler implements Reconciler {
     }
   }
 
-  #matchesPods(compiled: CompiledPolicy): boolean | undefined {
+  #matchesPods(policy: AccessPolicy, compiled: CompiledPolicy): boolean | undefined {
     const pods = this.#o.pods;
     if (pods === undefined) return undefined;
-    return pods.list(compiled.namespace).some((pod) => selectorMatches(compiled.selector, pod.metadata.labels ?? {}));
+    const version = pods.contentVersion;
+    const known = this.#podMatches.get(policy);
+    if (known?.version === version) return known.matches;
+    const matches = pods.list(compiled.namespace).some((pod) => selectorMatches(compiled.selector, pod.metadata.labels ?? {}));
+    this.#podMatches.set(policy, { version, matches });
+    return matches;
   }
 }

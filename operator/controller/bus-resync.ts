@@ -46,24 +46,47 @@ export function maxBusRevision(...informers: Informer<AccessPolicy | SessionTerm
   return max;
 }
 
-/** What the bus must hold according to the cached resources (and the namespaces with live sidecars). */
-export function desiredBusState(
-  policies: Informer<AccessPolicy>,
-  terminations: Informer<SessionTermination>,
+/** Objects handled between two yields to the event loop (the Lease renewal, the watches and Redis must run). */
+const YIELD_EVERY = 200;
+
+function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * What the bus must hold according to the cached resources (and the namespaces with live sidecars). The caches are
+ * read once (a snapshot of each); compiling 1,200 policies and 10,000 revocations takes hundreds of milliseconds on
+ * a busy core, so it yields to the event loop every YIELD_EVERY objects instead of blocking it throughout.
+ */
+export async function desiredBusState(
+  policies: Pick<Informer<AccessPolicy>, "list">,
+  terminations: Pick<Informer<SessionTermination>, "list">,
   sidecarNamespaces: Iterable<string>,
   skewMs: number,
-): DesiredBus {
+): Promise<DesiredBus> {
+  let handled = 0;
   const compiled: CompiledPolicy[] = [];
   for (const policy of policies.list()) {
+    if (++handled % YIELD_EVERY === 0) await yieldToLoop();
     if (policy.metadata.deletionTimestamp !== undefined) continue;
     const result = compileAccessPolicy(policy);
     if (result.ok) compiled.push(result.policy);
   }
   const revocations: Revocation[] = [];
+  // Once per namespace, not per termination: 10,000 terminations × 1,200 policies was a 3–5 s synchronous step.
+  const timeouts = new Map<string, number[]>();
   for (const t of terminations.list()) {
+    if (++handled % YIELD_EVERY === 0) await yieldToLoop();
+    const namespace = t.metadata.namespace ?? "";
+    let namespaceTimeouts = timeouts.get(namespace);
+    if (namespaceTimeouts === undefined) {
+      // The longest only (what revocationLifetimeMs takes of them): not a reduce over every policy per termination.
+      namespaceTimeouts = [absoluteTimeoutsIn(policies, namespace).reduce((max, s) => (Number.isFinite(s) && s > max ? s : max), 0)];
+      timeouts.set(namespace, namespaceTimeouts);
+    }
     // The same lifetime the termination reconciler uses before it has a plan (a termination published without one
     // yet must not look deleted).
-    const lifetime = revocationLifetimeMs(t.spec.revokeFor, absoluteTimeoutsIn(policies, t.metadata.namespace ?? ""));
+    const lifetime = revocationLifetimeMs(t.spec.revokeFor, namespaceTimeouts);
     const record = revocationOf(t, skewMs, lifetime);
     if (record !== undefined) revocations.push(record);
   }
@@ -153,8 +176,8 @@ export class BusResyncReconciler implements Reconciler {
   async #rebuild(damage: Damage, sidecarNamespaces: Set<string>, ctx: ReconcileContext): Promise<void> {
     const { bus } = this.#o;
     const started = Date.now();
-    const result = await bus.exclusive(() => {
-      const desired = desiredBusState(this.#o.policies, this.#o.terminations, sidecarNamespaces, this.#o.revocationClockSkewMs);
+    const result = await bus.exclusive(async () => {
+      const desired = await desiredBusState(this.#o.policies, this.#o.terminations, sidecarNamespaces, this.#o.revocationClockSkewMs);
       return bus.timed("rebuild", () => bus.publisher.rebuild(desired, damage));
     });
     bus.metrics.rebuilds.inc({ reason: damage.reason });
@@ -169,8 +192,8 @@ export class BusResyncReconciler implements Reconciler {
 
   async #sync(sidecarNamespaces: Set<string>, ctx: ReconcileContext): Promise<void> {
     const { bus } = this.#o;
-    const report = await bus.exclusive(() => {
-      const desired = desiredBusState(this.#o.policies, this.#o.terminations, sidecarNamespaces, this.#o.revocationClockSkewMs);
+    const report = await bus.exclusive(async () => {
+      const desired = await desiredBusState(this.#o.policies, this.#o.terminations, sidecarNamespaces, this.#o.revocationClockSkewMs);
       return bus.timed("sync", () => bus.publisher.sync(desired));
     });
     const changes =

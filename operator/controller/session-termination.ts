@@ -111,11 +111,22 @@ export function needsReconcile(t: SessionTermination | undefined): boolean {
   return t === undefined || !isFinished(t.status) || t.spec.ttlSecondsAfterFinished !== undefined;
 }
 
+/**
+ * The absolute session timeout (seconds) of each policy object, parsed once: the informer replaces a cached object
+ * on every change and never mutates it, so an object's timeout never changes.
+ */
+const absoluteTimeoutOf = new WeakMap<AccessPolicy, number>();
+
 /** Absolute session timeouts (seconds) of the cached AccessPolicies of `namespace` (8h where unset). */
-export function absoluteTimeoutsIn(policies: Informer<AccessPolicy>, namespace: string): number[] {
+export function absoluteTimeoutsIn(policies: Pick<Informer<AccessPolicy>, "list">, namespace: string): number[] {
   return policies.list(namespace).map((p) => {
-    const parsed = tryParseDuration(p.spec.session?.absoluteTimeout ?? "8h");
-    return parsed.ok ? parsed.seconds : DEFAULT_ABSOLUTE_TIMEOUT_SECONDS;
+    let seconds = absoluteTimeoutOf.get(p);
+    if (seconds === undefined) {
+      const parsed = tryParseDuration(p.spec.session?.absoluteTimeout ?? "8h");
+      seconds = parsed.ok ? parsed.seconds : DEFAULT_ABSOLUTE_TIMEOUT_SECONDS;
+      absoluteTimeoutOf.set(p, seconds);
+    }
+    return seconds;
   });
 }
 

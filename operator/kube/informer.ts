@@ -93,6 +93,8 @@ export class Informer<T extends HasMetadata = KubeObject, S extends HasMetadata 
   readonly #random: () => number;
   readonly #backoff: BackoffPolicy;
   #cache: ObjectCache<T> = new Map();
+  /** Bumped whenever the cached contents change (a watch event applied, a LIST that changed anything). */
+  #contentVersion = 0;
   #resourceVersion = "";
   #synced = false;
   #syncWaiters: (() => void)[] = [];
@@ -165,7 +167,19 @@ export class Informer<T extends HasMetadata = KubeObject, S extends HasMetadata 
   /** Every cached object, or those in `namespace`. */
   list(namespace?: string): T[] {
     if (namespace === undefined) return [...this.#cache.values()];
-    return this.keys(namespace).flatMap((key) => this.#cache.get(key) ?? []);
+    // One pass, one array: reconcilers call this per reconcile over thousands of cached objects.
+    const prefix = `${namespace}/`;
+    const out: T[] = [];
+    for (const [key, obj] of this.#cache) if (key.startsWith(prefix)) out.push(obj);
+    return out;
+  }
+
+  /**
+   * A counter that changes whenever the cached contents do: anything computed from the cache at the same value is
+   * still current (e.g. whether any pod matches a selector, across the resyncs of thousands of policies).
+   */
+  get contentVersion(): number {
+    return this.#contentVersion;
   }
 
   /** The resourceVersion the next watch resumes from. */
@@ -235,6 +249,7 @@ export class Informer<T extends HasMetadata = KubeObject, S extends HasMetadata 
     const fresh = indexByKey(items);
     const changes = diffCaches(this.#cache, fresh);
     this.#cache = fresh;
+    if (changes.length > 0) this.#contentVersion++;
     this.#resourceVersion = resourceVersion;
     this.#stats.lists++;
     this.#log.debug({ objects: fresh.size, changes: changes.length, resourceVersion }, "listed");
@@ -274,7 +289,10 @@ export class Informer<T extends HasMetadata = KubeObject, S extends HasMetadata 
         if (type === "BOOKMARK") return;
         // The watch boundary: an event's object is what the source's LIST yields (see sources.ts).
         const change = applyWatchEvent(this.#cache, type, this.#toCache(obj as HasMetadata));
-        if (change !== undefined) this.#emit(change.key, change.type);
+        if (change !== undefined) {
+          this.#contentVersion++;
+          this.#emit(change.key, change.type);
+        }
       };
       const query = { resourceVersion: this.#resourceVersion, allowWatchBookmarks: true, timeoutSeconds };
       new Watch(this.#opts.kc).watch(this.#source.watchPath, query, onEvent, finish).then(
