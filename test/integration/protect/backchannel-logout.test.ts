@@ -11,7 +11,6 @@
  * both, refuses the token from then on, and acknowledges, so the termination completes with what it ended. The same
  * logout token delivered again is refused (jti replay, 400) and creates nothing.
  */
-import { execFileSync } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -35,6 +34,7 @@ import { createNamespace, kubeConfig, uniqueName } from "../operator/kube-suppor
 import { applyVigilCrds, busRevocations, OperatorProcess, vigilObjects } from "../operator/operator-support.ts";
 import { echo, openTunnel, startEchoServer, startUpstreamApp, type EchoServer, type UpstreamApp } from "../sidecar/proxy-harness.ts";
 import { startRigSidecar, type ProtectedSidecar } from "./rig.ts";
+import { writeServingCert } from "./signals-tls.ts";
 
 const env = clusterEnv();
 const kc = kubeConfig(env);
@@ -222,30 +222,7 @@ beforeAll(async () => {
   issuer = `http://127.0.0.1:${idpPort}`;
   signalsPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "vigil-signals-"));
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=vigil-signals",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-      "-keyout",
-      join(dir, "tls.key"),
-      "-out",
-      join(dir, "tls.crt"),
-    ],
-    { stdio: "ignore" },
-  );
-  tlsCert = execFileSync("cat", [join(dir, "tls.crt")], { encoding: "utf8" });
+  tlsCert = writeServingCert(dir);
   writeFileSync(
     join(dir, "signals.yaml"),
     JSON.stringify({ backChannelLogout: [{ issuer, audiences: [CLIENT_ID], algorithms: ["RS256"], jwksUri: `${issuer}/jwks` }] }),

@@ -1,18 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { triggerHandler } from "../../../../operator/controller/manager.ts";
 import { WorkQueue } from "../../../../operator/controller/workqueue.ts";
-
-/** Take every ready key in order, marking each done. */
-async function drainReady(q: WorkQueue): Promise<string[]> {
-  const out: string[] = [];
-  while (q.len() > 0) {
-    const key = await q.get();
-    if (key === undefined) break;
-    out.push(key);
-    q.done(key);
-  }
-  return out;
-}
+import { drainReady } from "./drain-ready.ts";
 
 describe("WorkQueue priorities (resyncs behind changes)", () => {
   it("hands out every normally queued key before any low-priority key, each in arrival order", async () => {

@@ -1,18 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { WorkQueue } from "../../../../operator/controller/workqueue.ts";
+import { drainReady } from "./drain-ready.ts";
 
 const noJitter = () => 0;
-
-async function drainReady(q: WorkQueue): Promise<string[]> {
-  const out: string[] = [];
-  while (q.len() > 0) {
-    const key = await q.get();
-    if (key === undefined) break;
-    out.push(key);
-    q.done(key);
-  }
-  return out;
-}
 
 describe("WorkQueue", () => {
   beforeEach(() => {
