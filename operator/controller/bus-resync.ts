@@ -30,7 +30,7 @@ import { compileAccessPolicy } from "../policy/compile.ts";
 import type { BusContext } from "./bus-context.ts";
 import type { ReconcileContext, Reconciler, Result } from "./reconciler.ts";
 import { absoluteTimeoutsIn, revocationOf } from "./session-termination.ts";
-import { revocationLifetimeMs } from "./termination-plan.ts";
+import { longestTimeoutSeconds, revocationLifetimeMs } from "./termination-plan.ts";
 
 export const BUS_RESYNC_KEY = "vigil-operator/bus";
 
@@ -80,8 +80,8 @@ export async function desiredBusState(
     const namespace = t.metadata.namespace ?? "";
     let namespaceTimeouts = timeouts.get(namespace);
     if (namespaceTimeouts === undefined) {
-      // The longest only (what revocationLifetimeMs takes of them): not a reduce over every policy per termination.
-      namespaceTimeouts = [absoluteTimeoutsIn(policies, namespace).reduce((max, s) => (Number.isFinite(s) && s > max ? s : max), 0)];
+      // The longest only (all revocationLifetimeMs takes of them): not a pass over every policy per termination.
+      namespaceTimeouts = [longestTimeoutSeconds(absoluteTimeoutsIn(policies, namespace))];
       timeouts.set(namespace, namespaceTimeouts);
     }
     // The same lifetime the termination reconciler uses before it has a plan (a termination published without one

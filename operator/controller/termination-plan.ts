@@ -72,8 +72,13 @@ export function revocationLifetimeMs(revokeFor: string | undefined, absoluteTime
     const parsed = tryParseDuration(revokeFor);
     if (parsed.ok && parsed.seconds > 0) return Math.ceil(parsed.seconds * 1000);
   }
-  const longest = absoluteTimeoutsSeconds.reduce((max, s) => (Number.isFinite(s) && s > max ? s : max), 0);
+  const longest = longestTimeoutSeconds(absoluteTimeoutsSeconds);
   return (longest > 0 ? longest : DEFAULT_ABSOLUTE_TIMEOUT_SECONDS) * 1000;
+}
+
+/** The longest finite timeout, 0 when there is none (what `revocationLifetimeMs` takes of a namespace's timeouts). */
+export function longestTimeoutSeconds(timeoutsSeconds: readonly number[]): number {
+  return timeoutsSeconds.reduce((max, s) => (Number.isFinite(s) && s > max ? s : max), 0);
 }
 
 const epochMs = z.int().min(0);

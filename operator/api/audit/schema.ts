@@ -9,6 +9,8 @@ import { z } from "zod";
 import { findingEvidenceSchema, sessionLocationSchema } from "../protections/schema.ts";
 import { AUDIT_FLOW_KINDS, CLOSE_REASONS, END_REASONS } from "./catalogue.ts";
 import type { AuditBatch, AuditEvent } from "./events.ts";
+import { FINDING_EVENTS } from "./findings.ts";
+import type { FindingCode } from "../protections/findings.ts";
 
 export const MAX_BATCH_EVENTS = 256;
 
@@ -64,13 +66,27 @@ const flow = z.object({
 const base = { v: z.literal(1), time: epochMs, outcome, workload };
 const scoped = { ...base, sessionId, cid };
 
-/** What a finding event says about the finding; each type's object pins `finding.code` (findings.ts FINDING_EVENTS). */
+/** What a finding event says about the finding (its code is pinned per event type below). */
 const findingFacts = {
   mode: z.enum(["Audit", "Enforce"]),
   outcome: z.enum(["recorded", "refused"]),
   policy: text(253).optional(),
   evidence: findingEvidenceSchema,
 };
+
+type FindingEventSchema<C extends FindingCode> = z.ZodObject<
+  typeof scoped & {
+    event: z.ZodLiteral<(typeof FINDING_EVENTS)[C]["event"]>;
+    code: z.ZodLiteral<(typeof FINDING_EVENTS)[C]["code"]>;
+    finding: z.ZodObject<typeof findingFacts & { code: z.ZodLiteral<C> }>;
+  }
+>;
+
+/** A finding's event: its type and code from the one mapping (findings.ts FINDING_EVENTS), `finding.code` pinned. */
+function findingEvent<C extends FindingCode>(findingCode: C): FindingEventSchema<C> {
+  const { event, code } = FINDING_EVENTS[findingCode];
+  return z.object({ ...scoped, event: z.literal(event), code: z.literal(code), finding: z.object({ ...findingFacts, code: z.literal(findingCode) }) });
+}
 
 export const auditEventSchema = z.discriminatedUnion("event", [
   z.object({
@@ -94,36 +110,11 @@ export const auditEventSchema = z.discriminatedUnion("event", [
   z.object({ ...scoped, event: z.literal("session.refused"), code: z.literal("VS003W"), identity, clientIP: ip, flowKind, refusal, count: z.int().min(1) }),
   z.object({ ...scoped, event: z.literal("session.end"), code: z.literal("VS004I"), reason: z.enum(END_REASONS), detail: z.string().max(512).optional() }),
   z.object({ ...scoped, event: z.literal("session.located"), code: z.literal("VS006I"), location: sessionLocationSchema }),
-  z.object({
-    ...scoped,
-    event: z.literal("protection.network_changed"),
-    code: z.literal("VP001W"),
-    finding: z.object({ code: z.literal("SESSION_NETWORK_CHANGED"), ...findingFacts }),
-  }),
-  z.object({
-    ...scoped,
-    event: z.literal("protection.device_changed"),
-    code: z.literal("VP002W"),
-    finding: z.object({ code: z.literal("SESSION_DEVICE_CHANGED"), ...findingFacts }),
-  }),
-  z.object({
-    ...scoped,
-    event: z.literal("protection.impossible_travel"),
-    code: z.literal("VP003W"),
-    finding: z.object({ code: z.literal("SESSION_IMPOSSIBLE_TRAVEL"), ...findingFacts }),
-  }),
-  z.object({
-    ...scoped,
-    event: z.literal("protection.new_country"),
-    code: z.literal("VP004I"),
-    finding: z.object({ code: z.literal("SESSION_NEW_COUNTRY"), ...findingFacts }),
-  }),
-  z.object({
-    ...scoped,
-    event: z.literal("protection.limit_exceeded"),
-    code: z.literal("VP005W"),
-    finding: z.object({ code: z.literal("SESSION_LIMIT_EXCEEDED"), ...findingFacts }),
-  }),
+  findingEvent("SESSION_NETWORK_CHANGED"),
+  findingEvent("SESSION_DEVICE_CHANGED"),
+  findingEvent("SESSION_IMPOSSIBLE_TRAVEL"),
+  findingEvent("SESSION_NEW_COUNTRY"),
+  findingEvent("SESSION_LIMIT_EXCEEDED"),
   z.object({ ...scoped, event: z.literal("flow.open"), code: z.literal("VF001I"), flow }),
   z.object({ ...scoped, event: z.literal("flow.progress"), code: z.literal("VF002I"), flow }),
   z.object({ ...scoped, event: z.literal("flow.close"), code: z.literal("VF003I"), flow, reason: z.enum(CLOSE_REASONS), durationMs: count }),
