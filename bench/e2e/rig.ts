@@ -1,20 +1,22 @@
 /**
  * The end-to-end benchmark rig: the test control plane (real etcd + kube-apiserver + kube-controller-manager +
  * redis-server from test/cluster/harness.ts), the real CRDs applied with kubectl, vigil-operator as a real process
- * (`node operator/main.ts`, webhook off), N real `vigil-sidecar` processes of one workload (same namespace, same
- * labels, same session key) in front of one upstream app and one TCP echo service, and an AccessPolicy applied with
- * kubectl. Every process is registered with bench/support/children.ts and stopped by its PID.
+ * and N real `vigil-sidecar` processes of one workload (same namespace, same labels, same session key) in front of
+ * one upstream app and one TCP echo service, and an AccessPolicy applied with kubectl. Both programs run as the image
+ * runs them: the built `dist/<program>/main.js` with the Node flags of the chart's default values (helm template).
+ * Every process is registered with bench/support/children.ts and stopped by its PID.
  */
 import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import type { AccessPolicy, SessionTermination } from "../../operator/api/v1alpha1/index.ts";
 import { startCluster, type Cluster } from "../../test/cluster/harness.ts";
-import { freePort } from "../../test/cluster/ports.ts";
 import { createIssuer, startUpstreamApp, type Issuer, type UpstreamApp } from "../../test/integration/sidecar/proxy-harness.ts";
 import { ensureNamespace, kubectl, kubectlOk, type KubectlResult } from "../../test/integration/support/kubectl.ts";
 import { startSidecarProcess } from "../../test/integration/support/sidecar-process.ts";
-import { startChild, stopChild, track, untrack, type Child } from "../support/children.ts";
+import { chartDeployment, type ChartDeployment } from "../support/chart.ts";
+import { stopChild, track, untrack, type Child } from "../support/children.ts";
+import { startBenchOperator } from "../support/operator-process.ts";
 import { startEcho } from "../support/rig.ts";
 
 const repo = resolve(import.meta.dirname, "../..");
@@ -38,6 +40,9 @@ export interface Rig {
   upstream: UpstreamApp;
   echoPort: number;
   issuer: Issuer;
+  sessionKey: Buffer;
+  prefix: string;
+  chart: ChartDeployment;
   objects: CustomObjectsApi;
   kubectl(args: string[], input?: string): Promise<KubectlResult>;
 }
@@ -70,24 +75,26 @@ export async function startRig(sidecarCount: number, log: (line: string) => void
   step("CRDs applied with kubectl, namespace created");
 
   const prefix = `vigil-e2e-${randomBytes(3).toString("hex")}:`;
-  const operator = startChild("vigil-operator", process.execPath, [join(repo, "operator/main.ts")], {
-    PATH: process.env["PATH"] ?? "",
-    KUBECONFIG: env.kubeconfig,
-    VIGIL_REDIS_URL: env.redisUrl,
-    VIGIL_BUS_PREFIX: prefix,
-    VIGIL_WATCH_NAMESPACE: NAMESPACE,
-    VIGIL_LEASE_NAMESPACE: NAMESPACE,
-    VIGIL_IDENTITY: "bench-e2e-operator",
-    VIGIL_ADMIN_PORT: String(await freePort()),
-    VIGIL_RESYNC_SECONDS: "5",
-    VIGIL_TERMINATION_TIMEOUT_SECONDS: "30",
-    VIGIL_HEARTBEAT_MAX_AGE_SECONDS: "3",
-    // The chart's defaults: a renew deadline of a few seconds is lost while 20 sidecars start on two cores, and
-    // an operator that loses its lease exits by design.
-    VIGIL_LEASE_DURATION_SECONDS: "15",
-    VIGIL_RENEW_DEADLINE_SECONDS: "10",
-    VIGIL_RETRY_PERIOD_SECONDS: "2",
-    VIGIL_LOG_LEVEL: "info",
+  const chart = await chartDeployment();
+  const sessionKey = randomBytes(32);
+  const operator = await startBenchOperator({
+    kubeconfig: env.kubeconfig,
+    redisUrl: env.redisUrl,
+    prefix,
+    namespace: NAMESPACE,
+    nodeArgs: chart.operator.nodeArgs,
+    sessionKey,
+    env: {
+      VIGIL_IDENTITY: "bench-e2e-operator",
+      VIGIL_RESYNC_SECONDS: "5",
+      VIGIL_TERMINATION_TIMEOUT_SECONDS: "30",
+      VIGIL_HEARTBEAT_MAX_AGE_SECONDS: "3",
+      // The chart's defaults: a renew deadline of a few seconds is lost while the sidecars start on two cores, and
+      // an operator that loses its lease exits by design.
+      VIGIL_LEASE_DURATION_SECONDS: "15",
+      VIGIL_RENEW_DEADLINE_SECONDS: "10",
+      VIGIL_RETRY_PERIOD_SECONDS: "2",
+    },
   });
   await operator.nextLine((l) => l.includes("leading: starting controllers"), 60_000);
   void operator.exited.then(() => {
@@ -97,51 +104,69 @@ export async function startRig(sidecarCount: number, log: (line: string) => void
 
   upstream = await startUpstreamApp();
   const echo = await startEcho();
-  const issuer = await createIssuer();
-  const sessionKey = randomBytes(32);
-  const sidecars: E2eSidecar[] = [];
-  // Five at a time: each start compiles the sidecar's TypeScript; all at once would starve the two cores.
-  for (let i = 0; i < sidecarCount; i += 5) {
-    const batch = Array.from({ length: Math.min(5, sidecarCount - i) }, (_, j) => startOne(`shop-${String(i + j).padStart(2, "0")}`));
-    sidecars.push(...(await Promise.all(batch)));
-  }
-  step(`${sidecarCount} vigil-sidecar processes ready`);
-
-  async function startOne(name: string): Promise<E2eSidecar> {
-    const sidecar = await startSidecarProcess({
-      redisUrl: env.redisUrl,
-      busPrefix: prefix,
-      upstreamPort: upstream!.port,
-      namespace: NAMESPACE,
-      pod: name,
-      labels: LABELS,
-      issuer: { issuer: ISSUER_URL, audience: AUDIENCE, jwks: issuer.jwks },
-      sessionKey,
-      env: { VIGIL_LOG_LEVEL: "warn" },
-    });
-    const pid = sidecar.pid;
-    if (pid < 0) throw new Error(`${name} did not start`);
-    track(name, pid);
-    try {
-      await sidecar.waitReady(60_000);
-    } catch (err) {
-      await stopChild(pid);
-      throw err;
-    }
-    return {
-      name,
-      port: sidecar.port,
-      pid,
-      async stop() {
-        await sidecar.stop();
-        untrack(pid);
-      },
-    };
-  }
-
   const kc = new KubeConfig();
   kc.loadFromFile(env.kubeconfig);
-  return { cluster, operator, sidecars, upstream, echoPort: echo.port, issuer, objects: kc.makeApiClient(CustomObjectsApi), kubectl: run };
+  const rig: Rig = {
+    cluster,
+    operator,
+    sidecars: [],
+    upstream,
+    echoPort: echo.port,
+    issuer: await createIssuer(),
+    sessionKey,
+    prefix,
+    chart,
+    objects: kc.makeApiClient(CustomObjectsApi),
+    kubectl: run,
+  };
+  await addSidecars(rig, sidecarCount);
+  step(`${sidecarCount} vigil-sidecar processes ready`);
+  return rig;
+}
+
+/** Starts `count` more sidecars of the workload (five at a time: all at once would starve the two cores). */
+export async function addSidecars(rig: Rig, count: number): Promise<void> {
+  const first = rig.sidecars.length;
+  for (let i = 0; i < count; i += 5) {
+    const batch = Array.from({ length: Math.min(5, count - i) }, (_, j) => startSidecar(rig, `shop-${String(first + i + j).padStart(3, "0")}`));
+    rig.sidecars.push(...(await Promise.all(batch)));
+  }
+}
+
+async function startSidecar(rig: Rig, name: string): Promise<E2eSidecar> {
+  const sidecar = await startSidecarProcess({
+    redisUrl: rig.cluster.env.redisUrl,
+    busPrefix: rig.prefix,
+    upstreamPort: rig.upstream.port,
+    namespace: NAMESPACE,
+    pod: name,
+    labels: LABELS,
+    issuer: { issuer: ISSUER_URL, audience: AUDIENCE, jwks: rig.issuer.jwks },
+    sessionKey: rig.sessionKey,
+    script: "dist/sidecar/main.js",
+    nodeArgs: rig.chart.sidecar.nodeArgs,
+    // One heartbeat a second (the operator counts a sidecar live for 3 s): 100 sidecars at the test default of
+    // 300 ms would be 333 Redis writes a second on the shared cores.
+    env: { VIGIL_LOG_LEVEL: "warn", VIGIL_HEARTBEAT_INTERVAL_MS: "1000" },
+  });
+  const pid = sidecar.pid;
+  if (pid < 0) throw new Error(`${name} did not start`);
+  track(name, pid);
+  try {
+    await sidecar.waitReady(60_000);
+  } catch (err) {
+    await stopChild(pid);
+    throw err;
+  }
+  return {
+    name,
+    port: sidecar.port,
+    pid,
+    async stop() {
+      await sidecar.stop();
+      untrack(pid);
+    },
+  };
 }
 
 /** Stops the upstream app and the control plane (the children are stopped by children.ts's stopAll). */
@@ -194,7 +219,11 @@ spec:
 `;
 }
 
-export function terminationManifest(name: string, subject: string): string {
+/** What a benchmark termination ends: one user's sessions, or every session of a group's members. */
+export type TerminationTarget = { subject: string } | { group: string };
+
+export function terminationManifest(name: string, target: TerminationTarget): string {
+  const [field, value] = "subject" in target ? ["subject", target.subject] : ["group", target.group];
   return `apiVersion: vigil.dev/v1alpha1
 kind: SessionTermination
 metadata:
@@ -202,7 +231,7 @@ metadata:
   namespace: ${NAMESPACE}
 spec:
   target:
-    subject: ${subject}
+    ${field}: ${value}
   reason: bench:e2e round
 `;
 }

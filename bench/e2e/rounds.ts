@@ -4,14 +4,16 @@
  *      `sub` + `sid`), spread evenly over every sidecar, has closed; plus the operator's own view (phase Completed,
  *      seen by polling the object);
  *  (b) `kubectl apply` of a policy version without the `ops` rule → the last of one `ops` tunnel per sidecar has
- *      closed (an `engineers` tunnel, still allowed, must survive); then the `ops` rule is re-applied and enforced.
+ *      closed (an `engineers` tunnel, still allowed, must survive); then the `ops` rule is re-applied and enforced;
+ *  (c) `kubectl create` of a group's SessionTermination → the last of `users × perUser` live tunnels of the group's
+ *      members (a group new each round: a terminated group's members may log in again only after the cutoff) closed.
  * Times are taken with performance.now() in this process; sockets are watched for `close` (RST → ECONNRESET).
  */
 import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
 import { echo, openTunnel } from "../../test/integration/sidecar/proxy-harness.ts";
 import { watchClose } from "../support/close-watch.ts";
-import { assertOperatorRunning, getTermination, policyManifest, terminationManifest, waitPolicyReady, type Rig } from "./rig.ts";
+import { assertOperatorRunning, getTermination, policyManifest, terminationManifest, waitPolicyReady, type Rig, type TerminationTarget } from "./rig.ts";
 
 export interface TerminationRound {
   /** just before `kubectl create` is spawned → last client socket closed (NaN: not all closed in time). */
@@ -45,16 +47,17 @@ export interface PolicyRound {
 
 const CLOSE_TIMEOUT_MS = 10_000;
 
-/** Opens `total` tunnels with one token, round-robin over the sidecars, `parallel` at a time. */
-async function openSpread(rig: Rig, token: string, total: number, parallel: number): Promise<Socket[]> {
+/** Opens `total` tunnels with one token, round-robin over the sidecars from `offset`, `parallel` at a time. */
+async function openSpread(rig: Rig, token: string, total: number, parallel: number, offset = 0): Promise<Socket[]> {
+  const sidecarPort = (i: number): number => rig.sidecars[(offset + i) % rig.sidecars.length]!.port;
   const sockets: Socket[] = [];
   // The first sight of the session creates it in the shared store; the rest find it.
-  sockets.push(await openTunnel(rig.sidecars[0]!.port, rig.echoPort, token));
+  sockets.push(await openTunnel(sidecarPort(0), rig.echoPort, token));
   let next = 1;
   const worker = async (): Promise<void> => {
     while (next < total) {
       const i = next++;
-      sockets.push(await openTunnel(rig.sidecars[i % rig.sidecars.length]!.port, rig.echoPort, token));
+      sockets.push(await openTunnel(sidecarPort(i), rig.echoPort, token));
     }
   };
   try {
@@ -78,14 +81,37 @@ export async function terminationRound(rig: Rig, round: number, connections: num
   const subject = `term-user-${round}-${tag}`;
   const token = await rig.issuer.token({ sub: subject, sid: `sid-${tag}`, email: `${subject}@example.com`, groups: ["engineers"] });
   const sockets = await openSpread(rig, token, connections, 50);
+  return measureTermination(rig, `bench-${round}-${tag}`, { subject }, sockets);
+}
+
+/** `users` members of a new group, each with `perUser` tunnels spread over every sidecar; the group terminated. */
+export async function groupTerminationRound(rig: Rig, round: number, users: number, perUser: number): Promise<TerminationRound> {
+  assertOperatorRunning();
+  const tag = randomBytes(6).toString("hex");
+  const group = `crew-${round}-${tag}`;
+  const sockets: Socket[] = [];
+  try {
+    for (let u = 0; u < users; u++) {
+      const sub = `crew-${u}-${tag}`;
+      const token = await rig.issuer.token({ sub, sid: `sid-${u}-${tag}`, email: `${sub}@example.com`, groups: ["engineers", group] });
+      sockets.push(...(await openSpread(rig, token, perUser, 50, u)));
+    }
+  } catch (err) {
+    for (const s of sockets) s.destroy();
+    throw err;
+  }
+  return measureTermination(rig, `bench-group-${round}-${tag}`, { group }, sockets);
+}
+
+/** Times `kubectl create` of the termination against the sockets it must reset, and the operator's Completed. */
+async function measureTermination(rig: Rig, name: string, target: TerminationTarget, sockets: Socket[]): Promise<TerminationRound> {
   await probeEcho(sockets);
   const open = sockets.filter((s) => !s.destroyed).length;
-  if (open !== connections) throw new Error(`only ${open}/${connections} tunnels open before the termination`);
+  if (open !== sockets.length) throw new Error(`only ${open}/${sockets.length} tunnels open before the termination`);
 
   const watch = watchClose(sockets, CLOSE_TIMEOUT_MS);
-  const name = `bench-${round}-${tag}`;
   const t0 = performance.now();
-  const created = rig.kubectl(["create", "-f", "-"], terminationManifest(name, subject));
+  const created = rig.kubectl(["create", "-f", "-"], terminationManifest(name, target));
   const completed = pollCompleted(rig, name, created, t0);
   const result = await created;
   const returnedAt = performance.now();

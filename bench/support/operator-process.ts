@@ -23,6 +23,8 @@ export async function startBenchOperator(opts: {
   namespace: string;
   nodeArgs: readonly string[];
   env?: Record<string, string>;
+  /** The session key ring's key (the sidecars' key ring must hold the same key); a new random key by default. */
+  sessionKey?: Buffer;
   /** Start it inside this memory cgroup (its `cgroup.procs`; the shell writes its PID there, then execs Node). */
   cgroupProcs?: string;
 }): Promise<BenchOperator> {
@@ -30,7 +32,7 @@ export async function startBenchOperator(opts: {
   const signing = await writeSigningDir(join(dir, "bus-signing"));
   const sessionKeys = join(dir, "session-keys");
   await mkdir(sessionKeys);
-  await writeFile(join(sessionKeys, "k1"), randomBytes(32));
+  await writeFile(join(sessionKeys, "k1"), opts.sessionKey ?? randomBytes(32));
   await writeFile(join(sessionKeys, "primary"), "k1");
   const adminPort = await freePort();
   const argv = [...opts.nodeArgs, join(programRoot, "dist/operator/main.js")];
