@@ -7,7 +7,7 @@
 # (no Docker engine) `npm test` builds this same file with buildah, on a node:24-bookworm-slim assembled locally
 # (test/cluster/build-images.sh), and runs it in real Pods on the test node; keep it buildable by both.
 # `npm run build` bundles each program with its dependencies (rolldown.config.ts, docs/decisions/build-0001): the
-# runtime stage has no node_modules, only dist/ and package.json.
+# runtime stage has no node_modules, only dist/ (with each program's THIRD-PARTY-LICENSES.txt) and package.json.
 
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
@@ -15,6 +15,7 @@ COPY package.json package-lock.json ./
 # --ignore-scripts: the `node` devDependency would download a second Node; the image already has Node 24.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json rolldown.config.ts ./
+COPY scripts/build ./scripts/build
 COPY lib ./lib
 COPY operator ./operator
 COPY sidecar ./sidecar
