@@ -24,7 +24,7 @@ RUN npm run build
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
-# package.json carries "type": "module" for dist/ (main.js and its lazily loaded chunks, with their source maps).
+# package.json carries "type": "module" for dist/ (each main.js and the chunks it loads lazily).
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/dist ./dist
 # 65532: the non-root user the chart's securityContext expects; the root filesystem may be read-only.
