@@ -10,11 +10,11 @@
  *   ClientCertificate a trusted ingress's client-certificate header: SHA-256 hex as sent, or the SHA-256 of the value
  *   JA4               a trusted ingress's JA4 header
  * The raw values of the session's first request are kept in its sealed record; `deviceChanges` compares the raw
- * values first (the common case, equal strings, costs nothing) and parses only what differs: bowser is loaded at the
- * first parse (a sidecar without device binding never parses; docs/decisions/perf-0004).
+ * values first (the common case, equal strings, costs nothing) and parses only what differs. bowser is imported by
+ * `loadUserAgentParser`, which the guard awaits before its first device check (a sidecar without device binding never
+ * loads it; docs/decisions/perf-0004); a dynamic import, so the bundler keeps it in its own chunk (build-0001).
  */
 import { createHash } from "node:crypto";
-import { createRequire } from "node:module";
 import type Bowser from "bowser";
 import type { DeviceComponent } from "../../operator/api/v1alpha1/index.ts";
 
@@ -135,12 +135,17 @@ function parsed(ua: string): Parsed {
 const PRODUCT = /^([A-Za-z][A-Za-z0-9._-]{0,31})\/(\d{1,6})/;
 
 let bowser: typeof Bowser | undefined;
-const loadBowser = (): typeof Bowser => (bowser ??= createRequire(import.meta.url)("bowser") as typeof Bowser);
 
-/** Browser family + major and OS name; never throws (bowser refuses an empty string). */
+/** Imports bowser once; later calls resolve at once. Needed before `deviceChanges` / `parseUserAgent` parse a User-Agent. */
+export async function loadUserAgentParser(): Promise<void> {
+  bowser ??= (await import("bowser")).default;
+}
+
+/** Browser family + major and OS name; never throws once `loadUserAgentParser` has resolved (bowser refuses an empty string). */
 export function parseUserAgent(ua: string): Parsed {
   if (ua === "") return { browser: "", os: "" };
-  const parser = loadBowser();
+  const parser = bowser;
+  if (parser === undefined) throw new Error("parseUserAgent before loadUserAgentParser");
   try {
     const r = parser.parse(ua);
     const name = r.browser.name ?? "";

@@ -26,7 +26,7 @@ import { cachedLogins } from "../memory-budget.ts";
 import type { SessionRecord } from "../sessions/record.ts";
 import { cachedSessionKeyOf } from "../sessions/session-key.ts";
 import type { ConcurrencyLimiter } from "./concurrency.ts";
-import { deviceChanges, rawDevice, type RawDevice } from "./device.ts";
+import { deviceChanges, loadUserAgentParser, rawDevice, type RawDevice } from "./device.ts";
 import { effectiveProtections, NO_PROTECTIONS, type ActiveMode, type EffectiveProtections } from "./effective.ts";
 import type { EndRequester } from "./end-requests.ts";
 import type { ProtectionEvents } from "./events.ts";
@@ -112,7 +112,10 @@ export class ProtectionGuard {
       this.#states.set(session.id, state);
     }
     if (eff.network !== undefined && input.clientIp !== state.netIp) this.#network(input, eff.network, state);
-    if (eff.device !== undefined) this.#device(input, eff.device, state);
+    if (eff.device !== undefined) {
+      await loadUserAgentParser();
+      this.#device(input, eff.device, state);
+    }
     if (input.clientIp !== state.geoIp && (this.#d.geo.hasCity || this.#d.geo.hasAsn)) await this.#geo(input, eff, state);
     for (const limit of eff.concurrent) {
       if (!state.limited.has(limit.policy)) await this.#limit(input, limit, state);

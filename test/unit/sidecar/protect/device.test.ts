@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { componentValue, deviceChanges, parseUserAgent, rawDevice, type RawDevice } from "../../../../sidecar/protect/device.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { componentValue, deviceChanges, loadUserAgentParser, parseUserAgent, rawDevice, type RawDevice } from "../../../../sidecar/protect/device.ts";
 
 const chrome = (v: string, os = "Macintosh; Intel Mac OS X 10_15_7") => `Mozilla/5.0 (${os}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${v} Safari/537.36`;
 const firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:141.0) Gecko/20100101 Firefox/141.0";
@@ -11,6 +11,8 @@ const device = (over: Partial<RawDevice> = {}): RawDevice => ({
   ja4: "",
   ...over,
 });
+beforeAll(loadUserAgentParser);
+
 const ALL = ["AcceptLanguage", "Browser", "ClientCertificate", "JA4", "OperatingSystem", "Platform"] as const;
 
 describe("the device fingerprint's components", () => {
