@@ -6,13 +6,15 @@
  * same runs. Each sidecar runs as the chart injects it (built `dist/sidecar/main.js`, the chart's Node flags, a
  * memory cgroup with the chart's limit when available).
  *
- * BENCH_PROGRAM_ROOT_BEFORE=<tree with dist/ built>: that build's warm and new-token sidecars run in the same
- * repetitions beside this tree's (same Redis, upstream, bare proxy and flags). BENCH_REPS (default 3),
+ * BENCH_PROGRAM_ROOT_BEFORE=<tree with dist/ built>[,<another>…]: those builds' warm and new-token sidecars run in
+ * the same repetitions beside this tree's (same Redis, upstream, bare proxy and flags). CPU per request (the sidecar
+ * process's user+system time ÷ requests answered) is printed beside the ratios: on a shared, loaded machine it moves
+ * less than throughput does. BENCH_REPS (default 3),
  * BENCH_SECONDS (default 10). BENCH_CPU_PROF=<dir>: the sidecars run with `--cpu-prof` into that directory.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { runThroughput, type ThroughputRun, type ThroughputVariant } from "./scenarios/throughput.ts";
 import { createMemoryCgroup, memoryCgroupsAvailable, removeAllCgroups } from "./support/cgroup.ts";
 import { chartDeployment } from "./support/chart.ts";
@@ -25,7 +27,8 @@ import { randomBytes } from "node:crypto";
 
 const REPS = Number(process.env["BENCH_REPS"] ?? 3);
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 10);
-const POOL = 60_000;
+/** Distinct tokens per new-token run: enough for 2,500 rps without reuse. */
+const POOL = 2_500 * SECONDS;
 const HEADERS = { "x-forwarded-for": "214.78.120.1", "user-agent": "Mozilla/5.0 (X11; Linux x86_64) bench" };
 const PATH = "/catalog/items?page=1";
 
@@ -37,8 +40,8 @@ interface Program {
 async function main(): Promise<void> {
   process.stdout.write(`Vigil sidecar, new token per request\n${machineLine()}\n`);
   const programs: Program[] = [{ name: "this tree", root: resolve(import.meta.dirname, "..") }];
-  const before = process.env["BENCH_PROGRAM_ROOT_BEFORE"];
-  if (before !== undefined && before !== "") programs.unshift({ name: "before", root: resolve(before) });
+  const before = (process.env["BENCH_PROGRAM_ROOT_BEFORE"] ?? "").split(",").filter((p) => p !== "");
+  programs.unshift(...before.map((p, i) => ({ name: before.length === 1 ? "before" : `before ${i + 1} (${basename(p)})`, root: resolve(p) })));
   const work = await mkdtemp(join(tmpdir(), "vigil-bench-newtok-"));
   try {
     const gen = pickGenerator(work);
@@ -99,7 +102,22 @@ async function main(): Promise<void> {
     const rows = sidecars.map((c) => row(c.program.name, c.kind, runs.get(c.key)!, runs.get("bare")!, c.peak()));
     process.stdout.write(`\nbare http-proxy median ${num(bareRps)} rps\n`);
     process.stdout.write(
-      table(["program", "variant", "median rps", "÷ bare", "per-rep ÷ bare", "cores", "max RSS MB", "cgroup peak MB", "non-2xx+errors"], rows) + "\n",
+      table(
+        [
+          "program",
+          "variant",
+          "median rps",
+          "÷ bare",
+          "per-rep ÷ bare",
+          "cores",
+          "CPU ms/req",
+          "per-rep CPU ms/req",
+          "max RSS MB",
+          "cgroup peak MB",
+          "non-2xx+errors",
+        ],
+        rows,
+      ) + "\n",
     );
     process.stdout.write(`${machineLine()}\n`);
     for (const c of sidecars) await c.s.stop();
@@ -122,11 +140,15 @@ function row(program: string, kind: string, runs: ThroughputRun[], bare: Through
     num(rps / bareRps, 2),
     runs.map((r, i) => num(r.rps / (bare[i]?.rps ?? Number.NaN), 2)).join(" "),
     num(median(runs.map((r) => r.cores)), 2),
+    num(median(runs.map(cpuMsPerRequest)), 3),
+    runs.map((r) => num(cpuMsPerRequest(r), 3)).join(" "),
     num(Math.max(...runs.map((r) => r.maxRssMb)), 1),
     num(peakMb, 1),
     String(runs.reduce((n, r) => n + r.non2xx + r.errors, 0)),
   ];
 }
+
+const cpuMsPerRequest = (r: ThroughputRun): number => (1000 * r.cores) / r.rps;
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
