@@ -5,19 +5,21 @@
  * cannot be linked back to the session id (the session id is a 128-bit CSPRNG value, the key 256 bits). Rotating
  * the ring's primary key starts new correlation ids (docs/decisions/audit-0001-audit-stream.md).
  *
- * `correlator(ring)` memoises the last few thousand ids (one HMAC per session and process, not per event).
+ * `correlator(ring)` memoises the last few thousand ids (one HMAC per session and process, not per event), its key
+ * imported once.
  */
-import { createHmac } from "node:crypto";
+import { createHmac, createSecretKey, type KeyObject } from "node:crypto";
 import type { KeyRing } from "./sealing.ts";
 
 export type Correlator = (sessionId: string) => string;
 
-export function correlationId(key: Buffer, sessionId: string): string {
+/** `key` as a KeyObject: an HMAC built from a Buffer imports the key again on every call. */
+export function correlationId(key: Buffer | KeyObject, sessionId: string): string {
   return `c_${createHmac("sha256", key).update(sessionId).digest("base64url").slice(0, 22)}`;
 }
 
 export function correlator(ring: Pick<KeyRing, "derive">, memo = 4096): Correlator {
-  const key = ring.derive("correlation");
+  const key = createSecretKey(ring.derive("correlation"));
   const known = new Map<string, string>();
   return (sessionId) => {
     let id = known.get(sessionId);

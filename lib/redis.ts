@@ -12,7 +12,7 @@ import { LogThrottle } from "./log-throttle.ts";
  *   fails calls instead of queueing them forever; a command timeout; reconnect (and resend) on
  *   READONLY after a failover; exponential reconnect backoff ≤ 5 s with CSPRNG jitter.
  * - `blocking`: `commands.duplicate()` for XREAD BLOCK only: no command timeout (a BLOCK would trip
- *   it), a client-side blocking timeout instead (guards against half-open sockets).
+ *   it), a client-side blocking timeout instead (guards against half-open sockets), never auto-pipelined.
  * - `ready(timeoutMs)`: PING on the command connection, false on error or timeout (for /readyz).
  * - `close()`: drops the blocking connection, quits the command connection.
  * - Connection `error` events (refused, reset, auth, failover) are logged to `log` with the reason, at most once per
@@ -38,6 +38,11 @@ export interface BusRedisConfig {
   maxRetriesPerRequest?: number;
   /** Where connection errors are logged (rate-limited); pass the program's logger. Default: a `vigil-bus` logger. */
   log?: Logger;
+  /**
+   * ioredis auto-pipelining on the command connection: commands issued in one turn of the event loop leave in one
+   * write (the sidecar: many new sessions at once). Default false; never on the blocking connection.
+   */
+  autoPipelining?: boolean;
 }
 
 export interface BusRedisConnections {
@@ -63,6 +68,7 @@ function baseOptions(config: BusRedisConfig): BusRedisOptions {
     retryStrategy: reconnectDelayMs,
     reconnectOnError: (error) => (error.message.startsWith("READONLY") ? 2 : false),
     connectionName: config.connectionName ?? "vigil-bus",
+    enableAutoPipelining: config.autoPipelining ?? false,
   };
   if (config.sentinel !== undefined) {
     options.name = config.sentinel.name;
@@ -77,6 +83,7 @@ export function createBusRedis(config: BusRedisConfig): BusRedisConnections {
   const blocking = commands.duplicate({
     commandTimeout: undefined,
     blockingTimeout: 30_000,
+    enableAutoPipelining: false,
     connectionName: `${config.connectionName ?? "vigil-bus"}-blocking`,
   });
   const log = config.log ?? createLogger({ name: "vigil-bus" });

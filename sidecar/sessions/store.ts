@@ -4,8 +4,9 @@
  * Contract:
  * - `resolve(principal, timeouts, sighting)` returns the session of the token's (iss, sid|jti). The first sight
  *   on any sidecar creates it: a CSPRNG ID is proposed with `SET index NX` so concurrent first requests on
- *   different sidecars converge on one ID, then the sealed record is written with `SET record NX`. After that the
- *   request path is served from the local cache and does not wait on Redis.
+ *   different sidecars converge on one ID, and the sealed record is written with `SET record NX` in the same atomic
+ *   step (one Lua script, one round trip: create-script.ts). After that the request path is served from the local
+ *   cache and does not wait on Redis.
  * - Activity is written behind: dirty sessions are flushed at most once per `flushIntervalMs`, merged with what
  *   other sidecars wrote (latest activity wins, workloads are unioned, an end is final). A dirty session is never
  *   dropped from memory before it is written.
@@ -30,6 +31,7 @@ import type { Revocation } from "../../operator/api/bus/messages.ts";
 import type { Principal } from "../auth/types.ts";
 import { isSidecarErrorCode, SidecarError } from "../errors.ts";
 import { end, newRecord, parseSessionRecord, standing, touch, type EndReason, type SessionRecord, type Sighting, type Timeouts } from "./record.ts";
+import { createOutcome, defineSessionScripts } from "./create-script.ts";
 import { cachedSessionKeyOf } from "./session-key.ts";
 
 export interface SessionSealer {
@@ -69,6 +71,7 @@ export class SessionStore {
   constructor(options: SessionStoreOptions) {
     this.#o = { now: Date.now, flushIntervalMs: 1000, maxCachedSessions: 100_000, ...options };
     this.#cache = new LRUCache({ max: this.#o.maxCachedSessions });
+    defineSessionScripts(options.redis);
     this.#keys = busKeys(options.prefix);
   }
 
@@ -213,18 +216,28 @@ export class SessionStore {
 
   async #load(key: string, principal: Principal, timeouts: Timeouts, seen: Sighting): Promise<SessionRecord> {
     const { redis } = this.#o;
-    const indexKey = this.#keys.sessionIndex(key);
     const proposed = this.#o.newId();
-    const won = await redis.set(indexKey, proposed, "PX", timeouts.absoluteTimeoutMs, "NX");
-    const id = won === "OK" ? proposed : await redis.get(indexKey);
-    if (id === null) throw new SidecarError("SESSION_STORE_UNAVAILABLE", "The session store changed while it was read; try again.", { retryAfterSeconds: 1 });
-    const fresh = newRecord(id, key, principal, timeouts, seen);
-    const created = await redis.set(this.#recordKey(id), this.#o.sealer.seal(id, fresh), "PX", timeouts.absoluteTimeoutMs, "NX");
-    const record = created === "OK" ? fresh : await this.#read(id);
+    const ttl = String(timeouts.absoluteTimeoutMs);
+    const mine = newRecord(proposed, key, principal, timeouts, seen);
+    const sealed = this.#o.sealer.seal(proposed, mine);
+    // One round trip: the index and the record, atomically (create-script.ts).
+    const outcome = createOutcome(await redis.vigilCreateSession(this.#keys.sessionIndex(key), this.#recordKey(proposed), proposed, sealed, ttl));
+    let record: SessionRecord | undefined;
+    if (outcome.kind === "created") record = mine;
+    else if (outcome.kind === "record-exists") record = await this.#read(outcome.id);
+    else record = await this.#adopt(outcome.id, key, principal, timeouts, seen);
     if (!record) throw new SidecarError("SESSION_RECORD_INVALID", "the stored session record could not be read");
     this.#cache.set(key, record); // just written (or just read): nothing to write behind
     if (record.endedAt === undefined) this.#o.events?.started(record, seen.clientIp);
     return record;
+  }
+
+  /** Another sidecar's session ID won the index: its record (written now from this sighting if it has none yet). */
+  async #adopt(id: string | null, key: string, principal: Principal, timeouts: Timeouts, seen: Sighting): Promise<SessionRecord | undefined> {
+    if (id === null) throw new SidecarError("SESSION_STORE_UNAVAILABLE", "The session store changed while it was read; try again.", { retryAfterSeconds: 1 });
+    const fresh = newRecord(id, key, principal, timeouts, seen);
+    const created = await this.#o.redis.set(this.#recordKey(id), this.#o.sealer.seal(id, fresh), "PX", timeouts.absoluteTimeoutMs, "NX");
+    return created === "OK" ? fresh : await this.#read(id);
   }
 
   async #read(id: string): Promise<SessionRecord | undefined> {

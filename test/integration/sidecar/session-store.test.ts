@@ -38,6 +38,38 @@ describe("the session store (real Redis, encrypted records)", () => {
     expect([...ids][0]).toMatch(/^s_[A-Za-z0-9_-]{22}$/);
   });
 
+  it("leaves one index and one record behind when concurrent first requests race (the losers' IDs are written nowhere)", async () => {
+    fresh();
+    const stores = [sidecar(), sidecar(), sidecar(), sidecar()];
+    const records = await Promise.all(stores.map((s, i) => s.resolve(principal(), timeouts, seen(`shop/web-${i}`))));
+    const id = records[0]?.id ?? "";
+    expect(await redis.keys(`${prefix}session:*`)).toEqual([`${prefix}session:${id}`]);
+    const [index] = await redis.keys(`${prefix}session-index:*`);
+    expect(await redis.get(index ?? "")).toBe(id);
+    expect(records.every((r) => r.startedAt === records[0]?.startedAt)).toBe(true);
+  });
+
+  it("adopts a session whose index was written without its record yet (the first sight's ID, this sighting's record)", async () => {
+    fresh();
+    const first = sidecar();
+    const { id } = await first.resolve(principal(), timeouts, seen());
+    await redis.del(`${prefix}session:${id}`);
+    const record = await sidecar().resolve(principal(), timeouts, seen("shop/web-2"));
+    expect(record).toMatchObject({ id, workloads: ["shop/web-2"] });
+    expect(await redis.exists(`${prefix}session:${id}`)).toBe(1);
+  });
+
+  it("keeps the stored record when the index was lost but the record under the proposed ID was not", async () => {
+    fresh();
+    const id = newSessionId();
+    const pinned = () => new SessionStore({ redis, prefix, sealer: keyRing, newId: () => id, now: () => clock });
+    const first = await pinned().resolve(principal(), timeouts, seen("shop/web-1"));
+    for (const key of await redis.keys(`${prefix}session-index:*`)) await redis.del(key);
+    clock += MIN;
+    const again = await pinned().resolve(principal(), timeouts, seen("shop/web-2"));
+    expect(again).toMatchObject({ id, startedAt: first.startedAt, workloads: ["shop/web-1", "shop/web-2"] });
+  });
+
   it("stores the record encrypted, with a TTL no longer than the absolute timeout", async () => {
     fresh();
     const store = sidecar();
