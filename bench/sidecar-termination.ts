@@ -12,6 +12,8 @@
  *   BENCH_TERM_ROUNDS=20           rounds per sidecar
  *   BENCH_BASELINE_ROOT=<tree>     also run that checkout's built sidecar (`dist/`), rounds interleaved with this one's
  *                                  (order alternating), each figure printed per program
+ *   BENCH_BASELINE_ENV='{"K":"V"}' extra environment of the baseline sidecar only (A/B of a setting: the baseline
+ *                                  root may be this tree)
  *   BENCH_SIDECAR_NODE_ARGS="…"    extra Node flags for the sidecar(s), e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
  *                                  (the profile is written when the sidecar exits at the end of the run)
  *   BENCH_PROGRAM_ROOT=<tree>      run another checkout's programs and chart as "this one" (as bench:sidecar)
@@ -32,6 +34,7 @@ const ROUNDS = Number(process.env["BENCH_TERM_ROUNDS"] ?? "20");
 const CONNECTIONS = 1_000;
 const EXTRA_ARGS = (process.env["BENCH_SIDECAR_NODE_ARGS"] ?? "").split(" ").filter((a) => a !== "");
 const BASELINE = process.env["BENCH_BASELINE_ROOT"];
+const BASELINE_ENV = JSON.parse(process.env["BENCH_BASELINE_ENV"] ?? "{}") as Record<string, string>;
 
 interface Program {
   name: string;
@@ -51,11 +54,11 @@ async function main(): Promise<void> {
   const bus = await publishPolicies(redis.url, echoServer.port);
   const issuer = createBenchIssuer();
   const sessionKey = randomBytes(32);
-  const start = async (name: string, root: string): Promise<Program> => {
+  const start = async (name: string, root: string, env: Record<string, string> = {}): Promise<Program> => {
     const cgroup: MemoryCgroup | undefined = cgroups ? createMemoryCgroup(name, limit) : undefined;
     const sidecar = await startBenchSidecar({
       name,
-      env: { VIGIL_TRUSTED_PROXIES: "127.0.0.1/32" },
+      env: { VIGIL_TRUSTED_PROXIES: "127.0.0.1/32", ...env },
       redisUrl: redis.url,
       prefix: bus.prefix,
       upstreamPort: upstream.port,
@@ -68,10 +71,10 @@ async function main(): Promise<void> {
     return { name, sidecar, rounds: [] };
   };
   const programs = [await start("this", programRoot)];
-  if (BASELINE !== undefined) programs.push(await start("baseline", resolve(BASELINE)));
+  if (BASELINE !== undefined) programs.push(await start("baseline", resolve(BASELINE), BASELINE_ENV));
   process.stdout.write(
     `sidecar: node ${nodeArgs.join(" ")} <root>/dist/sidecar/main.js; this = ${programRoot}` +
-      `${BASELINE === undefined ? "" : `, baseline = ${resolve(BASELINE)}`}; memory cgroups: ${cgroups ? "yes" : "no"}\n` +
+      `${BASELINE === undefined ? "" : `, baseline = ${resolve(BASELINE)} ${JSON.stringify(BASELINE_ENV)}`}; memory cgroups: ${cgroups ? "yes" : "no"}\n` +
       `${ROUNDS} rounds × ${num(CONNECTIONS)} tunnels of one session per sidecar\n`,
   );
   for (let round = 0; round < ROUNDS; round++) {
