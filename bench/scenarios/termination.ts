@@ -69,7 +69,7 @@ async function oneRound(s: TerminationSettings, round: number): Promise<Terminat
   const worker = async (): Promise<void> => {
     while (index < s.connections) {
       index++;
-      sockets.push(await openTunnel(s.sidecarPort, s.echoPort, token));
+      sockets.push(await openRetried(s, token));
     }
   };
   for (let i = 0; i < 50; i++) opening.push(worker());
@@ -108,6 +108,22 @@ async function oneRound(s: TerminationSettings, round: number): Promise<Terminat
     closedBeforePublish,
     ackConnections,
   };
+}
+
+/**
+ * Opening the tunnels is set-up, not the measurement: on a loaded machine a sidecar can answer 503 for a moment (its
+ * view not confirmed in time); such a refusal is printed and the tunnel opened again (at most 3 tries).
+ */
+async function openRetried(s: TerminationSettings, token: string): Promise<Socket> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await openTunnel(s.sidecarPort, s.echoPort, token);
+    } catch (err) {
+      if (attempt === 3 || !(err instanceof Error) || !err.message.includes(" 503 ")) throw err;
+      process.stdout.write(`  [termination${s.label === undefined ? "" : ` ${s.label}`}] set-up: ${err.message}; opening it again\n`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
 }
 
 async function readAck(publisher: BusPublisher, id: string, pod: string | undefined): Promise<number> {
