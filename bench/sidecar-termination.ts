@@ -27,6 +27,7 @@ import { raiseOpenFileLimit } from "./support/proc.ts";
 import { machineLine, num, table, verdict, verdictLines } from "./support/report.ts";
 import { publishPolicies, startEcho, startRedis, startUpstream, startBenchSidecar, type BenchSidecar } from "./support/rig.ts";
 import { percentile, median } from "./support/stats.ts";
+import { lastResetAt } from "./support/sidecar-clock.ts";
 import { createBenchIssuer } from "./support/tokens.ts";
 import { randomBytes } from "node:crypto";
 
@@ -99,13 +100,6 @@ async function main(): Promise<void> {
   for (const p of programs) await p.sidecar.stop();
   bus.redis.disconnect();
   process.stdout.write(`\n${summary(programs)}\n`);
-}
-
-/** The sidecar's `vigil_sidecar_termination_last_reset_timestamp_seconds` in epoch ms (NaN when it has none). */
-async function lastResetAt(adminPort: number): Promise<number> {
-  const text = await fetch(`http://127.0.0.1:${adminPort}/metrics`).then((r) => r.text());
-  const m = /^vigil_sidecar_termination_last_reset_timestamp_seconds ([0-9.e+]+)$/m.exec(text);
-  return m?.[1] === undefined ? Number.NaN : Number(m[1]) * 1000;
 }
 
 function summary(programs: Program[]): string {
