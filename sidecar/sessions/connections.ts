@@ -422,8 +422,10 @@ export class ConnectionTable {
    * 2. the pooled upstream socket of each in-flight request (still synchronously: the request's teardown, which would
    *    close it cleanly, only runs on the client's `close`, which is emitted later);
    * 3. bookkeeping: entries removed, the application sides of tunnels and WebSockets marked (so the link between the
-   *    two sides does not close them cleanly) and reset in a `setImmediate`, scheduled before anything else is;
-   * 4. each flow's close reported (before a session end that follows; the counters are final).
+   *    two sides does not close them cleanly until their reset);
+   * 4. each flow's close reported (before a session end that follows; the counters are final);
+   * 5. the application sides reset in a `setImmediate` (after the audit flush those reports may have scheduled: the
+   *    users' side is what the latency is about, and the application's 1,000 resets compete with it for the CPU).
    * `lastResetAt` is the end of step 2.
    */
   #killAll(victims: readonly Entry[]): void {
@@ -440,6 +442,7 @@ export class ConnectionTable {
       this.#resetting.add(upstream);
       upstreams.push(upstream);
     }
+    for (const e of victims) this.#reportClosed(e, e.closeReason ?? "Closed");
     if (upstreams.length > 0) {
       setImmediate(() => {
         for (const socket of upstreams) {
@@ -448,7 +451,6 @@ export class ConnectionTable {
         }
       });
     }
-    for (const e of victims) this.#reportClosed(e, e.closeReason ?? "Closed");
   }
 
   #flow(e: Entry, binding: FlowBinding): LiveFlow {
