@@ -63,7 +63,7 @@ async function oneRound(s: TerminationSettings, round: number): Promise<Terminat
   const tag = randomBytes(6).toString("hex");
   const subject = `term-user-${round}-${tag}`;
   const token = s.issuer.token({ sub: subject, sid: `sid-${tag}`, email: `${subject}@example.com`, groups: ["engineers"] });
-  const sockets: Socket[] = [await openTunnel(s.sidecarPort, s.echoPort, token)]; // first sight creates the session
+  const sockets: Socket[] = [await openRetried(s, token)]; // first sight creates the session
   const opening: Promise<void>[] = [];
   let index = 1;
   const worker = async (): Promise<void> => {
