@@ -42,6 +42,7 @@ import { GUARDED } from "./support/policies.ts";
 import { publishPolicies, startBareProxy, startBenchSidecar, startEcho, startOidc, startRedis, startUpstream, type BenchSidecar } from "./support/rig.ts";
 import { createBenchIssuer, freshClaims, mintTokenFile, newIssuerKey } from "./support/tokens.ts";
 import { report, type Measured, type Settings } from "./sidecar/report.ts";
+import { lastResetAt } from "./support/sidecar-clock.ts";
 import { cachedLogins, BYTES_PER_CACHED_LOGIN } from "../sidecar/memory-budget.ts";
 
 const QUICK = process.env.BENCH_QUICK === "1";
@@ -216,6 +217,7 @@ async function main(): Promise<void> {
       namespace: "shop",
       issuer,
       publisher: bus.publisher,
+      sidecarResetAt: () => lastResetAt(term.adminPort),
     });
     const termPeak = peakRssMb(term.pid);
     const termCgroup = term.cgroup?.stats();

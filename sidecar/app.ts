@@ -345,8 +345,12 @@ async function listenSidecar(p: Parts): Promise<RunningSidecar> {
 function followBus({ subscriber, enforcement, view, freshness, now, inputs }: Parts, signal: AbortSignal): Promise<void> {
   return subscriber.run(
     {
-      onSnapshot: (snapshot) => enforcement.onViewChange(view.applySnapshot(snapshot)),
-      onEvent: (event) => enforcement.onViewChange(view.applyEvent(event)),
+      onSnapshot: (snapshot) => {
+        void enforcement.onViewChange(view.applySnapshot(snapshot));
+      },
+      onEvent: (event, readAt) => {
+        void enforcement.onViewChange(view.applyEvent(event), readAt);
+      },
       onConfirmed: (signedAt) => {
         freshness.confirmedAt = Math.min(signedAt, now());
         void enforcement.onConfirmed();

@@ -4,9 +4,12 @@
  *
  * - Policies changed → every long-lived flow (WebSocket, tunnel, in-flight request) is re-evaluated and the ones
  *   the new policy denies are reset.
- * - A revocation new to the view → at once, synchronously: RST every live flow it covers, end the cached sessions
- *   it covers, drop cached token verifications it covers (one rule: operator/api/bus/coverage.ts); then persist
- *   the ended sessions and acknowledge once with the counts.
+ * - A revocation new to the view → at once, synchronously: RST every live flow it covers (first, before any other
+ *   work: docs/decisions/perf-0006-termination-burst.md), end the cached sessions it covers, drop cached token
+ *   verifications it covers (one rule: operator/api/bus/coverage.ts); then persist the ended sessions and acknowledge
+ *   once with the counts. The time from reading the event to the last reset is a metric.
+ * - Acknowledgements are written one pass at a time, in the background: the bus subscriber never waits for them, so
+ *   a termination read right after another one is applied at once, not after the first one's Redis round trips.
  * - The bus was rebuilt (new epoch; Redis may have lost the acknowledgements) → every revocation applied and still
  *   in force is acknowledged again with the counts it had. A failed acknowledgement is retried on the next
  *   snapshot or confirmation.
@@ -40,7 +43,7 @@ export interface EnforcementDeps {
   verifier: Pick<TokenVerifier, "invalidateWhere">;
   reporter: { ack(ack: Ack): Promise<void> };
   stillAllowed: (flow: LiveFlow) => boolean;
-  metrics: Pick<SidecarMetrics, "terminationsApplied" | "connectionsClosed">;
+  metrics: Pick<SidecarMetrics, "terminationsApplied" | "connectionsClosed" | "terminationResetSeconds" | "terminationLastResetTimestamp">;
   logger: Logger;
   defaultTimeouts: Timeouts;
   now: () => number;
@@ -56,6 +59,9 @@ export class Enforcement {
   readonly #d: EnforcementDeps;
   readonly #applied = new Map<string, Applied>();
   #expiring = false;
+  /** The acknowledgement pass running (null: none), and whether another one must follow it. */
+  #acking: Promise<void> | null = null;
+  #ackAgain = false;
 
   constructor(deps: EnforcementDeps) {
     this.#d = deps;
@@ -66,17 +72,20 @@ export class Enforcement {
     return this.#applied.get(id);
   }
 
-  async onViewChange(change: ViewChange): Promise<void> {
+  /**
+   * Applies a change of the view synchronously (`readAt`: `performance.now()` when it was read from the bus) and
+   * starts acknowledging in the background; the promise settles when that acknowledgement pass did (tests).
+   */
+  onViewChange(change: ViewChange, readAt = performance.now()): Promise<void> {
+    for (const revocation of change.newRevocations) this.#apply(revocation, this.#d.now(), readAt);
     if (change.policiesChanged) this.#reevaluate();
     if (change.newEpoch) for (const applied of this.#applied.values()) applied.acked = false;
-    const now = this.#d.now();
-    for (const revocation of change.newRevocations) this.#apply(revocation, now);
-    await this.#acknowledge();
+    return this.#acknowledgeSoon();
   }
 
   /** The bus was confirmed live: a good moment to retry acknowledgements that failed. */
-  async onConfirmed(): Promise<void> {
-    await this.#acknowledge();
+  onConfirmed(): Promise<void> {
+    return this.#acknowledgeSoon();
   }
 
   sweep(now: number): void {
@@ -114,10 +123,14 @@ export class Enforcement {
     );
   }
 
-  #apply(revocation: Revocation, now: number): void {
+  #apply(revocation: Revocation, now: number, readAt: number): void {
     if (this.#applied.has(revocation.id) || revocation.expiresAt <= now) return;
     const { connections, store, verifier, metrics, logger } = this.#d;
     const closed = connections.terminate(revocation, now);
+    if (closed.connections > 0) {
+      metrics.terminationResetSeconds.observe((connections.lastResetAt - readAt) / 1000);
+      metrics.terminationLastResetTimestamp.set((performance.timeOrigin + connections.lastResetAt) / 1000);
+    }
     const ended = store.endCovered(revocation, now);
     verifier.invalidateWhere((p) => covers(revocation, coveredIdentity(p, ""), p.issuedAt * 1000, now));
     const applied: Applied = { sessions: Math.max(closed.sessions, ended.length), connections: closed.connections, acked: false };
@@ -135,6 +148,27 @@ export class Enforcement {
       },
       "termination applied to live connections",
     );
+  }
+
+  /** One acknowledgement pass at a time; a request during a pass runs one more pass after it. */
+  #acknowledgeSoon(): Promise<void> {
+    if (this.#acking !== null) {
+      this.#ackAgain = true;
+      return this.#acking;
+    }
+    this.#ackAgain = true;
+    const run = async (): Promise<void> => {
+      while (this.#ackAgain) {
+        this.#ackAgain = false;
+        await this.#acknowledge();
+      }
+    };
+    this.#acking = run()
+      .catch(() => undefined) // #acknowledge logs its failures; nothing may reject unobserved here
+      .finally(() => {
+        this.#acking = null;
+      });
+    return this.#acking;
   }
 
   async #acknowledge(): Promise<void> {

@@ -15,6 +15,10 @@ export interface SidecarMetrics {
   decisions: Counter<"result" | "code">;
   decisionSeconds: Histogram;
   terminationsApplied: Counter;
+  /** A termination's bus event read → every covered socket reset (docs/decisions/perf-0006-termination-burst.md). */
+  terminationResetSeconds: Histogram;
+  /** When the last termination's reset pass ended, epoch seconds (sub-millisecond). */
+  terminationLastResetTimestamp: Gauge;
   connectionsClosed: Counter<"reason">;
   protectionFindings: Counter<"code" | "mode">;
 }
@@ -77,6 +81,17 @@ export function createMetrics(sources: MetricSources): SidecarMetrics {
     terminationsApplied: new Counter({
       name: "vigil_sidecar_terminations_applied_total",
       help: "Terminations applied to live connections.",
+      registers: [registry],
+    }),
+    terminationResetSeconds: new Histogram({
+      name: "vigil_sidecar_termination_reset_seconds",
+      help: "Time from reading a termination on the bus to the reset of every live socket it covers (terminations that reset any).",
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    }),
+    terminationLastResetTimestamp: new Gauge({
+      name: "vigil_sidecar_termination_last_reset_timestamp_seconds",
+      help: "When the last termination that reset sockets had reset all of them (Unix time, sub-millisecond).",
       registers: [registry],
     }),
     connectionsClosed: new Counter({

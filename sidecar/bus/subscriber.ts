@@ -30,8 +30,8 @@ import { verifyEpoch, verifyNamespace, type NamespaceSnapshot } from "../../oper
 export interface SubscriberHandlers {
   /** Apply a whole verified snapshot (policies replaced; revocations merged, see view.ts). */
   onSnapshot(snapshot: NamespaceSnapshot): void | Promise<void>;
-  /** Apply one verified event (its `prev` is the applied revision). */
-  onEvent(event: EventBody): void | Promise<void>;
+  /** Apply one verified event (its `prev` is the applied revision); `readAt` = `performance.now()` when its XREAD answered. */
+  onEvent(event: EventBody, readAt: number): void | Promise<void>;
   /** The bus was confirmed live: a valid epoch record of the applied epoch, signed at `signedAt`. */
   onConfirmed?(signedAt: number): void;
   /** Diagnostics (refused messages, gaps, Redis errors); must not throw. */
@@ -183,17 +183,18 @@ export class BusSubscriber {
       position.streamId,
     );
     const reply = await abortable(read, signal);
+    const readAt = performance.now();
     if (reply === ABORTED) return "ok";
     const entries = parseXread(reply, this.#keys.events, STREAM_MESSAGE_FIELD);
     if (entries.length === 0) return this.#confirm(handlers);
     for (const entry of entries) {
-      if (!(await this.#apply(entry, handlers))) break;
+      if (!(await this.#apply(entry, handlers, readAt))) break;
     }
     return "ok";
   }
 
   /** One entry; false when the rest of the batch must wait for a reload. */
-  async #apply(entry: StreamEntry, handlers: SubscriberHandlers): Promise<boolean> {
+  async #apply(entry: StreamEntry, handlers: SubscriberHandlers, readAt: number): Promise<boolean> {
     const position = this.#position;
     if (position === null) return false;
     const opened = openAs(entry.message, this.#o.keys(), "event");
@@ -214,7 +215,7 @@ export class BusSubscriber {
       return this.#gap(handlers, `event follows revision ${event.prev}, applied ${position.revision}`);
     }
     try {
-      await handlers.onEvent(event);
+      await handlers.onEvent(event, readAt);
     } catch (error: unknown) {
       report(handlers, { kind: "handler-error", error });
       return this.#gap(handlers, "an event handler failed");

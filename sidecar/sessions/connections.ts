@@ -28,7 +28,10 @@ import type { AuditFlowKind, CloseReason } from "../../operator/api/audit/catalo
 import type { FlowFacts } from "../../operator/api/audit/events.ts";
 import type { Revocation } from "../../operator/api/bus/messages.ts";
 import type { Principal, RequestFacts } from "../auth/types.ts";
+import { Flight, resetSocket, type InFlight, type RequestHandle } from "./flight.ts";
 import { coveredIdentity } from "./session-key.ts";
+
+export type { RequestHandle };
 
 export type ConnectionKind = "http" | "websocket" | "tunnel";
 
@@ -81,26 +84,14 @@ export interface ExpiryResult extends CloseCounts {
   expired: { sessionId: string; reason: "idle" | "absolute" }[];
 }
 
-/** Handle of one in-flight HTTP request. */
-export interface RequestHandle {
-  /** The pooled upstream socket serving this request (reset with the flow while it is in flight). */
-  attachUpstream(socket: Socket): void;
-  /** The request finished (or failed); idempotent. */
-  end(): void;
-}
-
-interface InFlight {
-  binding: FlowBinding;
-  upstream: Socket | null;
-  startedAt: number;
-}
-
 /** Where flows are reported (sidecar/audit/flows.ts): called from the sweep and from socket close listeners. */
 export interface FlowObserver {
   opened(binding: FlowBinding, flow: FlowFacts, now: number): void;
   progressed(binding: FlowBinding, flow: FlowFacts, now: number): void;
   closed(binding: FlowBinding, flow: FlowFacts, reason: CloseReason, now: number): void;
 }
+
+const ignoreError = (): void => undefined;
 
 interface Entry {
   id: string;
@@ -136,57 +127,6 @@ export interface ConnectionTableOptions {
   progressEveryMs?: number;
 }
 
-/** Reset a socket (RST) and destroy it; falls back to a plain destroy when no TCP handle is left. */
-export function resetSocket(socket: Socket): void {
-  if (socket.destroyed) return;
-  if (socket.connecting) {
-    socket.destroy();
-    return;
-  }
-  try {
-    socket.resetAndDestroy();
-  } catch {
-    socket.destroy();
-  }
-}
-
-const ignoreError = (): void => undefined;
-
-/** One in-flight HTTP request: its own handle (one object per request, O(1) bookkeeping). */
-class Flight implements InFlight, RequestHandle {
-  readonly binding: FlowBinding;
-  upstream: Socket | null = null;
-  readonly startedAt: number;
-  readonly #entry: Entry;
-  readonly #owners: WeakMap<Socket, InFlight>;
-  readonly #now: () => number;
-  #ended = false;
-
-  constructor(binding: FlowBinding, entry: Entry, owners: WeakMap<Socket, InFlight>, now: () => number) {
-    this.binding = binding;
-    this.#entry = entry;
-    this.#owners = owners;
-    this.#now = now;
-    this.startedAt = entry.lastActivityAt;
-  }
-
-  attachUpstream(socket: Socket): void {
-    if (this.#ended) return;
-    // No listener added here: pooled sockets are reused, and Node's HTTP client handles their errors.
-    this.upstream = socket;
-    this.#owners.set(socket, this);
-  }
-
-  end(): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#entry.requests.delete(this);
-    this.#entry.lastActivityAt = this.#now();
-    if (this.upstream !== null && this.#owners.get(this.upstream) === this) this.#owners.delete(this.upstream);
-    this.upstream = null;
-  }
-}
-
 export class ConnectionTable {
   readonly #entries = new Map<Socket, Entry>();
   /** Which in-flight request currently owns a pooled upstream socket. */
@@ -199,6 +139,7 @@ export class ConnectionTable {
   readonly #appPort: number;
   readonly #longLivedMs: number;
   readonly #progressMs: number;
+  #lastResetAt = Number.NaN;
 
   constructor(opts: ConnectionTableOptions = {}) {
     this.#now = opts.now ?? Date.now;
@@ -212,6 +153,11 @@ export class ConnectionTable {
   /** Live client sockets. */
   get size(): number {
     return this.#entries.size;
+  }
+
+  /** `performance.now()` when the last reset pass had reset every socket it closes (NaN before the first). */
+  get lastResetAt(): number {
+    return this.#lastResetAt;
   }
 
   /** Distinct sessions with at least one live client socket. */
@@ -258,10 +204,23 @@ export class ConnectionTable {
     return entry.id;
   }
 
-  /** RST every flow the revocation covers at `now` (both sides; the rule is operator/api/bus/coverage.ts). */
+  /**
+   * RST every flow the revocation covers at `now` (both sides; the rule is operator/api/bus/coverage.ts). The answer is
+   * kept for the last principal and session seen: the flows of one login share their principal object, so 1,000
+   * tunnels of one session cost one coverage check, and the scan allocates nothing per flow.
+   */
   terminate(revocation: Revocation, now: number): CloseCounts {
-    const covered = (b: FlowBinding): boolean => covers(revocation, coveredIdentity(b.principal, b.sessionId), b.principal.issuedAt * 1000, now);
-    return this.#closeWhere((e) => this.#bindingsOf(e).filter(covered), "Terminated");
+    let principal: Principal | undefined;
+    let sessionId = "";
+    let answer = false;
+    return this.#closeWhere((b) => {
+      if (b.principal !== principal || b.sessionId !== sessionId) {
+        principal = b.principal;
+        sessionId = b.sessionId;
+        answer = covers(revocation, coveredIdentity(b.principal, b.sessionId), b.principal.issuedAt * 1000, now);
+      }
+      return answer;
+    }, "Terminated");
   }
 
   /**
@@ -269,7 +228,7 @@ export class ConnectionTable {
    * whose request is being refused) is left to carry its refusal; its next request is refused with the session.
    */
   terminateSessions(sessionIds: ReadonlySet<string>, spare?: Socket): CloseCounts {
-    return this.#closeWhere((e) => (e.client === spare ? [] : this.#bindingsOf(e).filter((b) => sessionIds.has(b.sessionId))), "Terminated");
+    return this.#closeWhere((b) => sessionIds.has(b.sessionId), "Terminated", { spare });
   }
 
   /**
@@ -278,10 +237,7 @@ export class ConnectionTable {
    * request is authorized anyway.
    */
   reevaluate(stillAllowed: (flow: LiveFlow) => boolean): CloseCounts {
-    return this.#closeWhere((e) => {
-      const live = e.kind === "http" ? [...e.requests].map((r) => r.binding) : [e.current];
-      return live.filter((b) => !stillAllowed(this.#flow(e, b)));
-    }, "PolicyChanged");
+    return this.#closeWhere((b, e) => !stillAllowed(this.#flow(e, b)), "PolicyChanged", { inFlightOnly: true });
   }
 
   /**
@@ -317,7 +273,7 @@ export class ConnectionTable {
 
   /** RST everything (shutdown). */
   closeAll(): CloseCounts {
-    return this.#closeWhere((e) => this.#bindingsOf(e), "Shutdown");
+    return this.#closeWhere(() => true, "Shutdown");
   }
 
   /** Session ids with at least one live client socket. */
@@ -434,19 +390,26 @@ export class ConnectionTable {
     });
   }
 
-  #bindingsOf(e: Entry): FlowBinding[] {
-    return [e.current, ...[...e.requests].map((r) => r.binding)];
-  }
-
-  /** RST every flow `matching` returns bindings for (see #killAll). */
-  #closeWhere(matching: (e: Entry) => FlowBinding[], reason: CloseReason): CloseCounts {
+  /**
+   * RST every flow with a binding `hit` accepts (see #killAll): its current binding (not for a keep-alive HTTP socket
+   * when `inFlightOnly`: only its in-flight requests count then) or one of its in-flight requests'.
+   */
+  #closeWhere(hit: (b: FlowBinding, e: Entry) => boolean, reason: CloseReason, opts: { spare?: Socket | undefined; inFlightOnly?: boolean } = {}): CloseCounts {
     const sessions = new Set<string>();
     const victims: Entry[] = [];
     for (const e of this.#entries.values()) {
-      const hits = matching(e);
-      if (hits.length === 0) continue;
-      for (const b of hits) sessions.add(b.sessionId);
-      victims.push(e);
+      if (e.client === opts.spare) continue;
+      let matched = false;
+      if (!(opts.inFlightOnly === true && e.kind === "http") && hit(e.current, e)) {
+        sessions.add(e.current.sessionId);
+        matched = true;
+      }
+      for (const r of e.requests) {
+        if (!hit(r.binding, e)) continue;
+        sessions.add(r.binding.sessionId);
+        matched = true;
+      }
+      if (matched) victims.push(e);
     }
     for (const e of victims) e.closeReason = reason;
     this.#killAll(victims);
@@ -454,18 +417,30 @@ export class ConnectionTable {
   }
 
   /**
-   * RST these flows, each with its `closeReason`. The users' side goes first: every client socket (and the pooled
-   * upstream socket of an in-flight request, which the request's teardown would otherwise close cleanly) is reset in
-   * one pass; then each reset flow's close is reported (before a session end that follows; the counters are final);
-   * the application sides of tunnels and WebSockets right after, in a `setImmediate`: with 1,000 flows of one
-   * session that halves the time until the last user sees the reset. Until then those sockets are marked, so the
-   * link between the two sides does not close them cleanly instead.
+   * RST these flows, each with its `closeReason`, in this order (docs/decisions/perf-0006-termination-burst.md):
+   * 1. the users' side, in one tight pass that does nothing else: every client socket;
+   * 2. the pooled upstream socket of each in-flight request (still synchronously: the request's teardown, which would
+   *    close it cleanly, only runs on the client's `close`, which is emitted later);
+   * 3. bookkeeping: entries removed, the application sides of tunnels and WebSockets marked (so the link between the
+   *    two sides does not close them cleanly until their reset);
+   * 4. each flow's close reported (before a session end that follows; the counters are final);
+   * 5. the application sides reset in a `setImmediate` (after the audit flush those reports may have scheduled: the
+   *    users' side is what the latency is about, and the application's 1,000 resets compete with it for the CPU).
+   * `lastResetAt` is the end of step 2.
    */
   #killAll(victims: readonly Entry[]): void {
+    for (const e of victims) resetSocket(e.client);
+    for (const e of victims) {
+      for (const r of e.requests) if (r.upstream !== null && this.#owners.get(r.upstream) === r) resetSocket(r.upstream);
+    }
+    if (victims.length > 0) this.#lastResetAt = performance.now();
     const upstreams: Socket[] = [];
     for (const e of victims) {
-      const upstream = this.#kill(e);
-      if (upstream !== null) upstreams.push(upstream);
+      this.#entries.delete(e.client);
+      const upstream = e.upstream;
+      if (upstream === null || upstream.destroyed) continue;
+      this.#resetting.add(upstream);
+      upstreams.push(upstream);
     }
     for (const e of victims) this.#reportClosed(e, e.closeReason ?? "Closed");
     if (upstreams.length > 0) {
@@ -476,19 +451,6 @@ export class ConnectionTable {
         }
       });
     }
-  }
-
-  /** Resets the client side (and in-flight requests' upstream sockets) now; returns the linked upstream to reset next. */
-  #kill(e: Entry): Socket | null {
-    this.#entries.delete(e.client);
-    for (const r of e.requests) {
-      if (r.upstream !== null && this.#owners.get(r.upstream) === r) resetSocket(r.upstream);
-    }
-    resetSocket(e.client);
-    const upstream = e.upstream;
-    if (upstream === null || upstream.destroyed) return null;
-    this.#resetting.add(upstream);
-    return upstream;
   }
 
   #flow(e: Entry, binding: FlowBinding): LiveFlow {

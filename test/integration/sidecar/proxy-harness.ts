@@ -388,7 +388,7 @@ export async function openTunnel(sidecarPort: number, targetPort: number, token:
   const head = first.toString("latin1");
   if (!head.startsWith("HTTP/1.1 200")) {
     socket.destroy();
-    throw new Error(`tunnel refused: ${head.split("\r\n")[0] ?? ""}`);
+    throw new Error(`tunnel refused: ${head.split("\r\n")[0] ?? ""} ${/"code":"([A-Z_]+)"/.exec(head)?.[1] ?? ""}`.trimEnd());
   }
   return socket;
 }
