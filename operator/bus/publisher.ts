@@ -27,7 +27,6 @@
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import { decodeAck, decodeHeartbeat } from "../api/bus/codec.ts";
-import { entryHash } from "../api/bus/digest.ts";
 import { busKeys, DEFAULT_BUS_PREFIX, namespaceOfKey, podField, type BusKeys } from "../api/bus/keys.ts";
 import { entryField, policyField, revocationField, type Ack, type Heartbeat, type Revocation } from "../api/bus/messages.ts";
 import { execValues, pairsOf, parseCounter } from "../api/bus/replies.ts";
@@ -36,8 +35,9 @@ import type { CompiledPolicy } from "../api/compiled-policy.ts";
 import { OperatorError } from "../errors.ts";
 import { desiredByNamespace, planSync, rebuildDrafts, type Draft, type Plan, type SyncReport } from "./plan.ts";
 import { PublishedNamespace, revocationContent, summaryOf, type DesiredBus, type PublishedEpoch } from "./published.ts";
+import { compareEntries } from "./compare-entries.ts";
 import { applyOutcome, defineBusScripts } from "./scripts.ts";
-import { bodyTextOf, kidOf, signChange, signEpoch, signNamespace } from "./signed-writes.ts";
+import { kidOf, signChange, signEpoch, signNamespace } from "./signed-writes.ts";
 import type { SigningKeyRing } from "./signing-keys.ts";
 
 export type { SyncReport } from "./plan.ts";
@@ -46,6 +46,8 @@ export const BUS_UNAVAILABLE = "BUS_UNAVAILABLE";
 export const BUS_NOT_READY = "BUS_NOT_READY";
 export const BUS_DAMAGED = "BUS_DAMAGED";
 export const DEFAULT_STREAM_MAX_LENGTH = 10_000;
+/** Reads of a namespace by `probeContents` while its head keeps moving, before a mismatch counts. */
+const PROBE_ATTEMPTS = 3;
 /** Changes per event when a resync or a rebuild publishes many at once (bounded message size). */
 const MAX_CHANGES_PER_EVENT = 64;
 
@@ -249,20 +251,29 @@ export class BusPublisher {
     return this.#record(await this.probeContents());
   }
 
-  /** `verifyContents()` without recording what it finds (like `probe()`: a finding must be confirmed). */
+  /**
+   * `verifyContents()` without recording what it finds (like `probe()`: a finding must be confirmed). It yields while
+   * comparing (compare-entries.ts); a namespace whose head moved meanwhile (a publish) is read again, up to
+   * PROBE_ATTEMPTS times, before what it found counts.
+   */
   async probeContents(): Promise<Damage | null> {
     const check = await this.probe();
     if (check !== null) return check;
     for (const [namespace, state] of [...this.#namespaces]) {
-      const reply = await this.#guard(() => this.#redis.call("HGETALL", this.keys.namespace(namespace).entries));
-      const seen = new Set<string>();
-      for (const [field, raw] of pairsOf(reply)) {
-        seen.add(field);
-        const text = typeof raw === "string" ? bodyTextOf(raw) : undefined;
-        if (text === undefined || state.digest.hashOf(field) !== entryHash(text))
-          return { reason: "altered", message: `entry ${field} of namespace ${namespace} was altered` };
+      const nsKeys = this.keys.namespace(namespace);
+      for (let attempt = 1; ; attempt++) {
+        const revision = state.revision;
+        const [head, entries] = await this.#guard(async () =>
+          execValues(await this.#redis.multi().hget(nsKeys.head, "revision").call("HGETALL", nsKeys.entries).exec(), 2),
+        );
+        // undefined: the head had moved on (a publish in flight); a result is settled if no publish landed meanwhile.
+        const found = parseCounter(head) === revision ? await compareEntries(namespace, state, entries) : undefined;
+        if (found !== undefined && state.revision === revision) {
+          if (found !== null) return found;
+          break;
+        }
+        if (attempt === PROBE_ATTEMPTS) return found ?? { reason: "altered", message: `namespace ${namespace} changed during each of ${PROBE_ATTEMPTS} reads` };
       }
-      if (seen.size !== state.entries.size) return { reason: "altered", message: `namespace ${namespace} lost or gained entries` };
     }
     return null;
   }
