@@ -272,7 +272,8 @@ export class BusPublisher {
           if (found !== null) return found;
           break;
         }
-        if (attempt === PROBE_ATTEMPTS) return found ?? { reason: "altered", message: `namespace ${namespace} changed during each of ${PROBE_ATTEMPTS} reads` };
+        // What an unsettled read found may be a publish landing mid-read: a suspicion, named as such.
+        if (attempt === PROBE_ATTEMPTS) return { reason: "altered", message: `namespace ${namespace} changed during each of ${PROBE_ATTEMPTS} reads` };
       }
     }
     return null;
