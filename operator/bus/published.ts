@@ -39,8 +39,20 @@ export interface DesiredBus {
   namespaces: Iterable<string>;
 }
 
+/**
+ * Canonical JSON of each revocation object, computed once: a sync compares every desired revocation with what was
+ * written, and the desired ones are the same objects from one sync to the next (controller/desired-bus.ts).
+ * Revocation objects are never mutated.
+ */
+const contents = new WeakMap<Revocation, string>();
+
 export function revocationContent(revocation: Revocation): string {
-  return canonicalJson(revocation);
+  let content = contents.get(revocation);
+  if (content === undefined) {
+    content = canonicalJson(revocation);
+    contents.set(revocation, content);
+  }
+  return content;
 }
 
 export function summaryOf(entry: Entry): EntrySummary {

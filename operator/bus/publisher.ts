@@ -27,7 +27,6 @@
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import { decodeAck, decodeHeartbeat } from "../api/bus/codec.ts";
-import { entryHash } from "../api/bus/digest.ts";
 import { busKeys, DEFAULT_BUS_PREFIX, namespaceOfKey, podField, type BusKeys } from "../api/bus/keys.ts";
 import { entryField, policyField, revocationField, type Ack, type Heartbeat, type Revocation } from "../api/bus/messages.ts";
 import { execValues, pairsOf, parseCounter } from "../api/bus/replies.ts";
@@ -36,8 +35,9 @@ import type { CompiledPolicy } from "../api/compiled-policy.ts";
 import { OperatorError } from "../errors.ts";
 import { desiredByNamespace, planSync, rebuildDrafts, type Draft, type Plan, type SyncReport } from "./plan.ts";
 import { PublishedNamespace, revocationContent, summaryOf, type DesiredBus, type PublishedEpoch } from "./published.ts";
+import { compareEntries } from "./compare-entries.ts";
 import { applyOutcome, defineBusScripts } from "./scripts.ts";
-import { bodyTextOf, kidOf, signChange, signEpoch, signNamespace } from "./signed-writes.ts";
+import { kidOf, signChange, signEpoch, signNamespace } from "./signed-writes.ts";
 import type { SigningKeyRing } from "./signing-keys.ts";
 
 export type { SyncReport } from "./plan.ts";
@@ -46,6 +46,8 @@ export const BUS_UNAVAILABLE = "BUS_UNAVAILABLE";
 export const BUS_NOT_READY = "BUS_NOT_READY";
 export const BUS_DAMAGED = "BUS_DAMAGED";
 export const DEFAULT_STREAM_MAX_LENGTH = 10_000;
+/** Reads of a namespace by `probeContents` while its head keeps moving, before a mismatch counts. */
+const PROBE_ATTEMPTS = 3;
 /** Changes per event when a resync or a rebuild publishes many at once (bounded message size). */
 const MAX_CHANGES_PER_EVENT = 64;
 
@@ -207,50 +209,79 @@ export class BusPublisher {
     });
   }
 
-  /** Cheap integrity check against memory: epoch id, key types, every head revision. Null when intact. */
+  /** Cheap integrity check against memory: epoch id, key types, every head revision. Null when intact; damage is recorded. */
   async check(): Promise<Damage | null> {
+    return this.#record(await this.probe());
+  }
+
+  /**
+   * `check()` without recording what it finds. Safe with publishes in flight (it runs under no gate): a publish
+   * that has written its head in Redis but not yet in memory looks like damage, so a finding must be confirmed by
+   * `check()` with no publish in flight before anything is rebuilt.
+   */
+  async probe(): Promise<Damage | null> {
     if (this.#damage !== null) return this.#damage;
     const epoch = this.#epoch;
     if (epoch === null) return { reason: "not_built", message: "the bus was never loaded" };
     const primary = this.#signing().primary.kid;
     if (this.#signedBy !== primary) {
       // A new primary key (rotation): re-sign the whole bus with it, so the old key can be retired.
-      return this.#markDamaged("key_rotated", `the signing key is now ${primary}; the bus is re-signed with it`);
+      return { reason: "key_rotated", message: `the signing key is now ${primary}; the bus is re-signed with it` };
     }
-    const namespaces = [...this.#namespaces];
+    const namespaces = [...this.#namespaces].map(([namespace, state]) => ({ namespace, revision: state.revision }));
     const pipeline = this.#redis.pipeline().hget(this.keys.epoch, "id").type(this.keys.sidecars).type(this.keys.ackEvents);
-    for (const [namespace] of namespaces) pipeline.hget(this.keys.namespace(namespace).head, "revision");
+    for (const { namespace } of namespaces) pipeline.hget(this.keys.namespace(namespace).head, "revision");
     const results = (await this.#guard(() => pipeline.exec())) ?? [];
     const [[epochError, epochId], [, sidecarsType], [, ackType]] = results as [[Error | null, unknown], [Error | null, unknown], [Error | null, unknown]];
     await this.#repairSidecarKeys(sidecarsType, ackType);
-    if (epochError !== null) return this.#markDamaged("damaged", `the epoch key is unreadable: ${epochError.message}`);
-    if (epochId === null) return this.#markDamaged("lost", "the epoch record is gone (Redis lost its data?)");
-    if (epochId !== epoch.id) return this.#markDamaged("damaged", "the epoch record was replaced");
+    if (epochError !== null) return { reason: "damaged", message: `the epoch key is unreadable: ${epochError.message}` };
+    if (epochId === null) return { reason: "lost", message: "the epoch record is gone (Redis lost its data?)" };
+    if (epochId !== epoch.id) return { reason: "damaged", message: "the epoch record was replaced" };
     for (let i = 0; i < namespaces.length; i++) {
       const [error, value] = results[i + 3] ?? [null, null];
-      const [namespace, state] = namespaces[i] ?? ["", new PublishedNamespace()];
-      if (error !== null) return this.#markDamaged("damaged", `the head of namespace ${namespace} is unreadable: ${error.message}`);
-      if (parseCounter(value) !== state.revision) return this.#markDamaged("damaged", `the head of namespace ${namespace} is not the one written`);
+      const { namespace, revision } = namespaces[i] ?? { namespace: "", revision: 0 };
+      if (error !== null) return { reason: "damaged", message: `the head of namespace ${namespace} is unreadable: ${error.message}` };
+      if (parseCounter(value) !== revision) return { reason: "damaged", message: `the head of namespace ${namespace} is not the one written` };
     }
     return null;
   }
 
-  /** Deep check: every entry's bytes equal what was written. Null when intact. */
+  /** Deep check: every entry's bytes equal what was written. Null when intact; damage is recorded. */
   async verifyContents(): Promise<Damage | null> {
-    const check = await this.check();
+    return this.#record(await this.probeContents());
+  }
+
+  /**
+   * `verifyContents()` without recording what it finds (like `probe()`: a finding must be confirmed). It yields while
+   * comparing (compare-entries.ts); a namespace whose head moved meanwhile (a publish) is read again, up to
+   * PROBE_ATTEMPTS times, before what it found counts.
+   */
+  async probeContents(): Promise<Damage | null> {
+    const check = await this.probe();
     if (check !== null) return check;
     for (const [namespace, state] of [...this.#namespaces]) {
-      const reply = await this.#guard(() => this.#redis.call("HGETALL", this.keys.namespace(namespace).entries));
-      const seen = new Set<string>();
-      for (const [field, raw] of pairsOf(reply)) {
-        seen.add(field);
-        const text = typeof raw === "string" ? bodyTextOf(raw) : undefined;
-        if (text === undefined || state.digest.hashOf(field) !== entryHash(text))
-          return this.#markDamaged("altered", `entry ${field} of namespace ${namespace} was altered`);
+      const nsKeys = this.keys.namespace(namespace);
+      for (let attempt = 1; ; attempt++) {
+        const revision = state.revision;
+        const [head, entries] = await this.#guard(async () =>
+          execValues(await this.#redis.multi().hget(nsKeys.head, "revision").call("HGETALL", nsKeys.entries).exec(), 2),
+        );
+        // undefined: the head had moved on (a publish in flight); a result is settled if no publish landed meanwhile.
+        const found = parseCounter(head) === revision ? await compareEntries(namespace, state, entries) : undefined;
+        if (found !== undefined && state.revision === revision) {
+          if (found !== null) return found;
+          break;
+        }
+        // What an unsettled read found may be a publish landing mid-read: a suspicion, named as such.
+        if (attempt === PROBE_ATTEMPTS) return { reason: "altered", message: `namespace ${namespace} changed during each of ${PROBE_ATTEMPTS} reads` };
       }
-      if (seen.size !== state.entries.size) return this.#markDamaged("altered", `namespace ${namespace} lost or gained entries`);
     }
     return null;
+  }
+
+  /** Records damage found (a bus never built is not damage: nothing may be published until the first rebuild anyway). */
+  #record(found: Damage | null): Damage | null {
+    return found === null || found.reason === "not_built" ? found : this.#markDamaged(found.reason, found.message);
   }
 
   /** Re-signs the epoch record with a fresh `signedAt` (sidecars measure staleness from it). */
@@ -267,20 +298,20 @@ export class BusPublisher {
   async upsertPolicy(policy: CompiledPolicy): Promise<PublishResult> {
     return this.#change(policy.namespace, (state) => {
       const current = state.entries.get(policyField(policy.name));
-      if (current?.content === policy.hash) return null;
+      if (current?.content === policy.hash) return { unchanged: current.revision };
       return { puts: [{ type: "policy", policy }], dels: [] };
     });
   }
 
   async deletePolicy(namespace: string, name: string): Promise<PublishResult> {
-    return this.#change(namespace, (state) => (state.entries.has(policyField(name)) ? { puts: [], dels: [policyField(name)] } : null));
+    return this.#change(namespace, (state) => (state.entries.has(policyField(name)) ? { puts: [], dels: [policyField(name)] } : { unchanged: 0 }));
   }
 
   /** Publishes a revocation (idempotent: the same content is not written twice). */
   async publishRevocation(revocation: Revocation): Promise<PublishResult> {
     return this.#change(revocation.namespace, (state) => {
       const current = state.entries.get(revocationField(revocation.id));
-      if (current !== undefined && !current.lifted && current.content === revocationContent(revocation)) return null;
+      if (current !== undefined && !current.lifted && current.content === revocationContent(revocation)) return { unchanged: current.revision };
       return { puts: [{ type: "revocation", revocation }], dels: [] };
     });
   }
@@ -292,13 +323,13 @@ export class BusPublisher {
       const puts = [...state.entries]
         .filter(([field, s]) => field.startsWith(prefix) && s.type === "revocation" && !s.lifted)
         .map(([, s]): Draft => ({ type: "revocation", revocation: JSON.parse(s.content) as Revocation, liftedAt: this.#now() }));
-      return puts.length === 0 ? null : { puts, dels: [] };
+      return puts.length === 0 ? { unchanged: state.revision } : { puts, dels: [] };
     });
   }
 
   /** Writes an empty head for a namespace that has none yet (its sidecars then load an authenticated empty view). */
   async ensureNamespace(namespace: string): Promise<PublishResult> {
-    return this.#change(namespace, (state) => (state.revision === 0 ? { puts: [], dels: [] } : null));
+    return this.#change(namespace, (state) => (state.revision === 0 ? { puts: [], dels: [] } : { unchanged: state.revision }));
   }
 
   /** Publishes the difference between `desired` and what was written; prunes revocations past their expiry. */
@@ -360,11 +391,16 @@ export class BusPublisher {
     return { live, stale };
   }
 
-  async #change(namespace: string, plan: (state: PublishedNamespace) => Plan | null): Promise<PublishResult> {
+  /**
+   * One change of `namespace`, planned from what was written: a plan to apply, or nothing to do, with the revision of
+   * what is stored (the entry's own revision, not the head's: statuses name it, and must not change whenever
+   * something else of the namespace is published).
+   */
+  async #change(namespace: string, plan: (state: PublishedNamespace) => Plan | { unchanged: number }): Promise<PublishResult> {
     return this.#withNamespace(namespace, async () => {
       const state = this.#namespaces.get(namespace) ?? new PublishedNamespace();
       const changes = plan(state);
-      if (changes === null) return { changed: false, revision: state.revision };
+      if ("unchanged" in changes) return { changed: false, revision: changes.unchanged };
       const revision = await this.#apply(namespace, state, changes.puts, changes.dels);
       return { changed: true, revision };
     });

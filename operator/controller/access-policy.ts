@@ -5,10 +5,12 @@
  *   gone from the cache          → remove it from the bus (a no-op when already removed)
  *   being deleted                → remove it from the bus FIRST, then release the finalizer; Redis down → the
  *                                  finalizer stays, Ready=False/BusUnavailable, retry with backoff
- *   no finalizer yet             → add it (before anything is published)
- *   compile problems             → remove from the bus if it was there; Accepted=False (first problem's reason,
- *                                  every problem listed), Ready=False/Rejected; Event Warning Rejected
- *   compiled                     → upsertPolicy (unchanged hash → no new revision); Accepted=True, Ready=True/
+ *   compile problems             → add the finalizer if missing; remove from the bus if it was there;
+ *                                  Accepted=False (first problem's reason, every problem listed),
+ *                                  Ready=False/Rejected; Event Warning Rejected
+ *   compiled                     → upsertPolicy FIRST (unchanged hash → no new revision), then add the finalizer if
+ *                                  missing (an API round trip kept off the path of enforcement: see
+ *                                  #withFinalizer, docs/decisions/perf-0005); Accepted=True, Ready=True/
  *                                  Published at busRevision, Degraded for warnings or a selector matching no pod;
  *                                  selected/enforcing sidecars from live heartbeats; requeue every
  *                                  `convergeRequeueMs` while some selected sidecar has not applied busRevision.
@@ -25,7 +27,7 @@ import type { Informer } from "../kube/informer.ts";
 import { splitKey } from "../kube/keys.ts";
 import type { CachedPod } from "../kube/transforms.ts";
 import { updateStatus, type CustomObjectRef } from "../kube/status.ts";
-import { compileAccessPolicy } from "../policy/compile.ts";
+import { compileOnce } from "../policy/compile-once.ts";
 import { selects as selectorMatches } from "../api/label-selector.ts";
 import { isBusError, type BusContext } from "./bus-context.ts";
 import { deletionBlockedStatus, desiredPolicyStatus, listFindings, type BusOutcome, type PolicyObservation } from "./policy-status.ts";
@@ -79,16 +81,25 @@ export class AccessPolicyReconciler implements Reconciler {
       return {};
     }
     if (cached.metadata.deletionTimestamp !== undefined) return this.#finalize(cached, ref, ctx);
-    let policy = cached;
-    if (!hasFinalizer(policy, VIGIL_FINALIZER)) {
-      const updated = await addFinalizer(this.#o.api, ref, VIGIL_FINALIZER, { initial: policy });
-      if (updated === undefined) return {};
-      policy = updated;
+    const compiled = compileOnce(cached);
+    if (!compiled.ok) {
+      const policy = await this.#withFinalizer(cached, ref);
+      if (policy === undefined) return {};
       if (policy.metadata.deletionTimestamp !== undefined) return this.#finalize(policy, ref, ctx);
+      return this.#reject(policy, ref, compiled.problems, compiled.warnings, ctx);
     }
-    const compiled = compileAccessPolicy(policy);
-    if (!compiled.ok) return this.#reject(policy, ref, compiled.problems, compiled.warnings, ctx);
-    return this.#publish(policy, ref, compiled.policy, compiled.warnings, ctx);
+    return this.#publish(cached, ref, compiled.policy, compiled.warnings, ctx);
+  }
+
+  /**
+   * The policy with our finalizer (added if missing; undefined when the policy is gone). A policy is published
+   * BEFORE its finalizer is added (the API round trip is not on the path of enforcement): if it is deleted in
+   * between, the deletion's event reconciles it again (gone → removed from the bus), and if the operator stops in
+   * between, the bus controller's sync removes what has no resource.
+   */
+  async #withFinalizer(policy: AccessPolicy, ref: CustomObjectRef): Promise<AccessPolicy | undefined> {
+    if (hasFinalizer(policy, VIGIL_FINALIZER)) return policy;
+    return addFinalizer(this.#o.api, ref, VIGIL_FINALIZER, { initial: policy });
   }
 
   async #finalize(policy: AccessPolicy, ref: CustomObjectRef, ctx: ReconcileContext): Promise<Result> {
@@ -160,6 +171,9 @@ export class AccessPolicyReconciler implements Reconciler {
       await this.#o.events.audit(policy, "bus.unavailable", `cannot publish the policy to the policy bus: ${describeError(err)}`);
       throw err;
     }
+    const withFinalizer = await this.#withFinalizer(policy, ref);
+    if (withFinalizer === undefined) return {};
+    if (withFinalizer.metadata.deletionTimestamp !== undefined) return this.#finalize(withFinalizer, ref, ctx);
     const sidecars = await this.#sidecarCounts(compiled, revision, ctx);
     const obs: PolicyObservation = {
       generation,
@@ -169,7 +183,7 @@ export class AccessPolicyReconciler implements Reconciler {
       sidecars,
       matchesPods: this.#matchesPods(policy, compiled),
     };
-    await updateStatus(this.#o.api, ref, (cur) => desiredPolicyStatus(cur.status, obs, new Date()), { initial: policy });
+    await updateStatus(this.#o.api, ref, (cur) => desiredPolicyStatus(cur.status, obs, new Date()), { initial: withFinalizer });
     if (sidecars !== undefined && sidecars.enforcing < sidecars.selected) return { requeueAfterMs: this.#o.convergeRequeueMs ?? 2000 };
     return {};
   }

@@ -4,14 +4,17 @@
  * runner's backoff on failure; it requeues itself every `checkMs` and is also woken when Redis reconnects.
  *
  * Each run, under the bus gate's EXCLUSIVE side for anything that rewrites (no reconciler publish in flight; the
- * caches are read inside, so what it writes is at least as new as anything published):
+ * caches are read inside, so what it writes is at least as new as anything published). Every publish waits while
+ * it holds that side, so what it computes there is derived once per cached object (desired-bus.ts) and computed
+ * once beforehand, outside the gate:
  *   1. raise the revision floor from the largest `status.busRevision` in the caches;
  *   2. first run: adopt the bus in Redis if it is whole and signed by our keys, then publish the difference;
  *      otherwise REBUILD it as a new epoch from the resources (policies and revocations together, one step);
- *   3. later runs (under the EXCLUSIVE side too: a publish in flight is not damage): `check()` (epoch, heads, key
- *      types), `verifyContents()` once per resync period, and integrity
+ *   3. later runs: `check()` (epoch, heads, key types), `verifyContents()` once per resync period, and integrity
  *      failures sidecars report in their heartbeats: any damage → rebuild (metric vigil_operator_bus_rebuilds_total,
- *      a Warning Event on the leader Lease, a log line with the reason);
+ *      a Warning Event on the leader Lease, a log line with the reason). The checks first run as probes WITHOUT the
+ *      gate (publishes go on); only a finding is checked again under the EXCLUSIVE side (a publish in flight is not
+ *      damage) before anything is rebuilt;
  *   4. once per resync period: `sync(desired)` — lifts revocations whose SessionTermination is gone, prunes expired
  *      ones, removes policies without a resource (diff against memory only: no Redis read);
  *   5. re-sign the epoch record (sidecars measure staleness from it) and give a head to every namespace that has
@@ -19,18 +22,15 @@
  * After an adoption or a rebuild `onRebuilt` re-enqueues every policy and termination (their statuses name the
  * new revisions, and terminations re-plan what they wait for).
  */
-import type { CompiledPolicy } from "../api/compiled-policy.ts";
-import type { Heartbeat, Revocation } from "../api/bus/messages.ts";
+import type { Heartbeat } from "../api/bus/messages.ts";
 import type { AccessPolicy, SessionTermination } from "../api/v1alpha1/index.ts";
 import type { Damage } from "../bus/publisher.ts";
 import type { DesiredBus } from "../bus/published.ts";
 import type { EventRecorder, EventTarget } from "../kube/events.ts";
 import type { Informer } from "../kube/informer.ts";
-import { compileAccessPolicy } from "../policy/compile.ts";
 import type { BusContext } from "./bus-context.ts";
 import type { ReconcileContext, Reconciler, Result } from "./reconciler.ts";
-import { absoluteTimeoutsIn, revocationOf } from "./session-termination.ts";
-import { longestTimeoutSeconds, revocationLifetimeMs } from "./termination-plan.ts";
+import { desiredBusState } from "./desired-bus.ts";
 
 export const BUS_RESYNC_KEY = "vigil-operator/bus";
 
@@ -44,53 +44,6 @@ export function maxBusRevision(...informers: Informer<AccessPolicy | SessionTerm
     }
   }
   return max;
-}
-
-/** Objects handled between two yields to the event loop (the Lease renewal, the watches and Redis must run). */
-const YIELD_EVERY = 200;
-
-function yieldToLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-/**
- * What the bus must hold according to the cached resources (and the namespaces with live sidecars). The caches are
- * read once (a snapshot of each); compiling 1,200 policies and 10,000 revocations takes hundreds of milliseconds on
- * a busy core, so it yields to the event loop every YIELD_EVERY objects instead of blocking it throughout.
- */
-export async function desiredBusState(
-  policies: Pick<Informer<AccessPolicy>, "list">,
-  terminations: Pick<Informer<SessionTermination>, "list">,
-  sidecarNamespaces: Iterable<string>,
-  skewMs: number,
-): Promise<DesiredBus> {
-  let handled = 0;
-  const compiled: CompiledPolicy[] = [];
-  for (const policy of policies.list()) {
-    if (++handled % YIELD_EVERY === 0) await yieldToLoop();
-    if (policy.metadata.deletionTimestamp !== undefined) continue;
-    const result = compileAccessPolicy(policy);
-    if (result.ok) compiled.push(result.policy);
-  }
-  const revocations: Revocation[] = [];
-  // Once per namespace, not per termination: 10,000 terminations × 1,200 policies was a 3–5 s synchronous step.
-  const timeouts = new Map<string, number[]>();
-  for (const t of terminations.list()) {
-    if (++handled % YIELD_EVERY === 0) await yieldToLoop();
-    const namespace = t.metadata.namespace ?? "";
-    let namespaceTimeouts = timeouts.get(namespace);
-    if (namespaceTimeouts === undefined) {
-      // The longest only (all revocationLifetimeMs takes of them): not a pass over every policy per termination.
-      namespaceTimeouts = [longestTimeoutSeconds(absoluteTimeoutsIn(policies, namespace))];
-      timeouts.set(namespace, namespaceTimeouts);
-    }
-    // The same lifetime the termination reconciler uses before it has a plan (a termination published without one
-    // yet must not look deleted).
-    const lifetime = revocationLifetimeMs(t.spec.revokeFor, namespaceTimeouts);
-    const record = revocationOf(t, skewMs, lifetime);
-    if (record !== undefined) revocations.push(record);
-  }
-  return { policies: compiled, revocations, namespaces: sidecarNamespaces };
 }
 
 export interface BusControllerOptions {
@@ -161,23 +114,43 @@ export class BusResyncReconciler implements Reconciler {
       ctx.log.info({ namespaces: publisher.namespaces().length }, "adopted the policy bus found in Redis");
       return null;
     }
-    // Under the gate's exclusive side, like every rewrite: a publish in flight has written its head in Redis but not
-    // yet recorded it in memory, and a check between the two took it for damage (and rebuilt the whole bus).
-    const damage = await bus.exclusive(() => publisher.check());
+    // First without the gate (publishes go on meanwhile), then, only when that finds something, again under its
+    // exclusive side: a publish in flight has written its head in Redis but not yet recorded it in memory, and a
+    // check between the two took it for damage (and rebuilt the whole bus).
+    const damage = await this.#confirmed(
+      "check",
+      () => publisher.probe(),
+      () => publisher.check(),
+    );
     if (damage !== null) return damage;
     const reported = live.find((h) => h.epoch === current.id && h.integrity !== "");
     if (reported !== undefined) {
       publisher.reportDamage(`sidecar ${reported.namespace}/${reported.pod} refused the bus: ${reported.integrity}`);
       return publisher.damage;
     }
-    return resyncDue ? bus.exclusive(() => bus.timed("verify", () => publisher.verifyContents())) : null;
+    return resyncDue
+      ? this.#confirmed(
+          "verify",
+          () => publisher.probeContents(),
+          () => publisher.verifyContents(),
+        )
+      : null;
+  }
+
+  /** `probe` with publishes going on; if it finds anything, `check` with none in flight decides (and records it). */
+  async #confirmed(operation: string, probe: () => Promise<Damage | null>, check: () => Promise<Damage | null>): Promise<Damage | null> {
+    const { bus } = this.#o;
+    const suspected = await bus.timed(operation, probe);
+    if (suspected === null) return null;
+    return bus.exclusive(() => bus.timed(operation, check));
   }
 
   async #rebuild(damage: Damage, sidecarNamespaces: Set<string>, ctx: ReconcileContext): Promise<void> {
     const { bus } = this.#o;
     const started = Date.now();
+    await this.#desired(sidecarNamespaces);
     const result = await bus.exclusive(async () => {
-      const desired = await desiredBusState(this.#o.policies, this.#o.terminations, sidecarNamespaces, this.#o.revocationClockSkewMs);
+      const desired = await this.#desired(sidecarNamespaces);
       return bus.timed("rebuild", () => bus.publisher.rebuild(desired, damage));
     });
     bus.metrics.rebuilds.inc({ reason: damage.reason });
@@ -190,10 +163,20 @@ export class BusResyncReconciler implements Reconciler {
     this.#o.onRebuilt?.();
   }
 
+  /**
+   * The desired bus from the caches. Called once before taking the gate's exclusive side (compiling what changed
+   * since the last call is the expensive part, and publishes go on meanwhile) and again inside it, where the caches
+   * must be read (see BusContext.publish) and every unchanged object's result is looked up (desired-bus.ts).
+   */
+  #desired(sidecarNamespaces: Set<string>): Promise<DesiredBus> {
+    return desiredBusState(this.#o.policies, this.#o.terminations, sidecarNamespaces, this.#o.revocationClockSkewMs);
+  }
+
   async #sync(sidecarNamespaces: Set<string>, ctx: ReconcileContext): Promise<void> {
     const { bus } = this.#o;
+    await this.#desired(sidecarNamespaces);
     const report = await bus.exclusive(async () => {
-      const desired = await desiredBusState(this.#o.policies, this.#o.terminations, sidecarNamespaces, this.#o.revocationClockSkewMs);
+      const desired = await this.#desired(sidecarNamespaces);
       return bus.timed("sync", () => bus.publisher.sync(desired));
     });
     const changes =

@@ -187,9 +187,11 @@ describe("vigil-operator under faults", () => {
 
   it("with Redis down a deleted policy keeps its finalizer and says why; once Redis is back it is removed from the bus and released", async () => {
     await objects.createPolicy(ns, "doomed", staffOnly);
+    // Published first, then the finalizer is added (perf-0005): a policy deleted before it has one goes at once.
     await vi.waitFor(
       async () => {
         expect((await busPolicies(redis, prefix, ns)).has("doomed")).toBe(true);
+        expect((await objects.getPolicy(ns, "doomed")).metadata.finalizers).toContain("vigil.dev/finalizer");
       },
       { timeout: 15_000, interval: 100 },
     );

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { TERMINATION_PLAN_ANNOTATION } from "../../../../operator/api/annotations.ts";
 import type { AccessPolicy, SessionTermination } from "../../../../operator/api/v1alpha1/index.ts";
-import { desiredBusState } from "../../../../operator/controller/bus-resync.ts";
+import { desiredBusState } from "../../../../operator/controller/desired-bus.ts";
 import { absoluteTimeoutsIn } from "../../../../operator/controller/session-termination.ts";
 import { encodePlan, makePlan } from "../../../../operator/controller/termination-plan.ts";
 
@@ -88,6 +88,33 @@ describe("desiredBusState", () => {
     expect(policies.calls).toBe(3);
     expect(desired.revocations).toHaveLength(10_200);
     expect(new Set(desired.revocations.map((r) => `${r.namespace}:${r.expiresAt - created}`))).toEqual(new Set([`bench:${9 * HOUR}`, `other:${8 * HOUR}`]));
+  });
+});
+
+describe("desiredBusState from one resync to the next", () => {
+  it("derives each cached object once (the bus controller runs it under the publish gate every resync period); a changed object anew", async () => {
+    const policies = cached([policy("a", "p1"), policy("a", "p2")]);
+    const objects = [termination("a", "t1"), termination("a", "t2", { planExpiresAt: created + HOUR })];
+    const terminations = cached(objects);
+    const first = await desiredBusState(policies, terminations, [], SKEW);
+    const again = await desiredBusState(policies, terminations, [], SKEW);
+    // The very same compiled policies and revocations: nothing compiled or built again.
+    expect(again.policies).toHaveLength(2);
+    again.policies.forEach((p, i) => {
+      expect(p).toBe(first.policies[i]);
+    });
+    again.revocations.forEach((r, i) => {
+      expect(r).toBe(first.revocations[i]);
+    });
+
+    objects[1] = termination("a", "t2", { planExpiresAt: created + 2 * HOUR }); // the informer replaced it
+    const changed = await desiredBusState(policies, terminations, [], SKEW);
+    expect(changed.revocations[0]).toBe(first.revocations[0]);
+    expect(changed.revocations[1]).not.toBe(first.revocations[1]);
+    expect(changed.revocations[1]?.expiresAt).toBe(created + 2 * HOUR);
+    // Another clock skew or lifetime is another revocation, even from the same object.
+    const skewed = await desiredBusState(policies, terminations, [], SKEW + 1);
+    expect(skewed.revocations[0]?.tokensIssuedBefore).toBe(created + SKEW + 1);
   });
 });
 
