@@ -46,6 +46,8 @@ export interface PolicyRound {
 }
 
 const CLOSE_TIMEOUT_MS = 10_000;
+/** BENCH_E2E_SETTLE_MS: a pause between opening a round's tunnels and the termination (diagnostic; default none). */
+const SETTLE_MS = Number(process.env["BENCH_E2E_SETTLE_MS"] ?? 0);
 
 /** Opens `total` tunnels with one token, round-robin over the sidecars from `offset`, `parallel` at a time. */
 async function openSpread(rig: Rig, token: string, total: number, parallel: number, offset = 0): Promise<Socket[]> {
@@ -106,6 +108,7 @@ export async function groupTerminationRound(rig: Rig, round: number, users: numb
 /** Times `kubectl create` of the termination against the sockets it must reset, and the operator's Completed. */
 async function measureTermination(rig: Rig, name: string, target: TerminationTarget, sockets: Socket[]): Promise<TerminationRound> {
   await probeEcho(sockets);
+  if (SETTLE_MS > 0) await new Promise((r) => setTimeout(r, SETTLE_MS));
   const open = sockets.filter((s) => !s.destroyed).length;
   if (open !== sockets.length) throw new Error(`only ${open}/${sockets.length} tunnels open before the termination`);
 
