@@ -26,7 +26,7 @@ import type { AccessPolicy, AccessPolicySpec, SessionTermination, SessionTermina
 import type { ClusterEnv } from "../../cluster/env.ts";
 import { freePort } from "../../cluster/ports.ts";
 import { kubectlOk } from "../support/kubectl.ts";
-import { eventually, type Connections } from "../bus/support.ts";
+import type { Connections } from "../bus/support.ts";
 
 const repo = join(import.meta.dirname, "../../..");
 const nodeBin = join(repo, "node_modules/.bin/node");
@@ -59,12 +59,14 @@ export class OperatorProcess {
   readonly exited: Promise<number | null>;
   readonly adminPort: number;
   readonly #child: ChildProcess;
+  #exit: string | undefined;
 
   private constructor(child: ChildProcess, adminPort: number) {
     this.#child = child;
     this.adminPort = adminPort;
     this.exited = new Promise((resolve) =>
-      child.once("exit", (code) => {
+      child.once("exit", (code, signal) => {
+        this.#exit = `exited (${String(code ?? signal)})`;
         resolve(code);
       }),
     );
@@ -125,11 +127,25 @@ export class OperatorProcess {
     return this.lines.some((l) => l["msg"] === "leading: starting controllers");
   }
 
-  async waitUntilLeading(timeoutMs = 20_000): Promise<void> {
+  /**
+   * Until it logs that it leads. Generous by default: it starts from sources and syncs its informers against an API
+   * server the whole suite shares on two cores. An exit ends the wait at once; either failure names its last log lines.
+   */
+  async waitUntilLeading(timeoutMs = 60_000): Promise<void> {
     // A plain poll (not vi.waitFor): the soak script uses this outside vitest.
-    await eventually(() => {
-      if (!this.isLeading()) throw new Error("not leading yet");
-    }, timeoutMs);
+    const deadline = Date.now() + timeoutMs;
+    while (!this.isLeading()) {
+      if (this.#exit !== undefined) throw new Error(`vigil-operator ${this.#exit} before leading; last log lines:\n${this.#tail()}`);
+      if (Date.now() > deadline) throw new Error(`vigil-operator not leading after ${timeoutMs} ms; last log lines:\n${this.#tail()}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  #tail(): string {
+    return this.lines
+      .slice(-15)
+      .map((l) => JSON.stringify(l))
+      .join("\n");
   }
 
   async metrics(): Promise<string> {
