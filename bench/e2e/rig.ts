@@ -13,11 +13,10 @@ import type { AccessPolicy, SessionTermination } from "../../operator/api/v1alph
 import { startCluster, type Cluster } from "../../test/cluster/harness.ts";
 import { createIssuer, startUpstreamApp, type Issuer, type UpstreamApp } from "../../test/integration/sidecar/proxy-harness.ts";
 import { ensureNamespace, kubectl, kubectlOk, type KubectlResult } from "../../test/integration/support/kubectl.ts";
-import { startSidecarProcess } from "../../test/integration/support/sidecar-process.ts";
 import { chartDeployment, type ChartDeployment } from "../support/chart.ts";
-import { stopChild, track, untrack, type Child } from "../support/children.ts";
+import type { Child } from "../support/children.ts";
 import { startBenchOperator } from "../support/operator-process.ts";
-import { startEcho } from "../support/rig.ts";
+import { startBenchSidecar, startEcho, type BenchSidecar } from "../support/rig.ts";
 
 const repo = resolve(import.meta.dirname, "../..");
 export const NAMESPACE = "shop";
@@ -26,11 +25,8 @@ export const POLICY_NAME = "shop-e2e";
 const ISSUER_URL = "https://idp.vigil.test";
 const AUDIENCE = "vigil-sidecar";
 
-export interface E2eSidecar {
+export interface E2eSidecar extends BenchSidecar {
   name: string;
-  port: number;
-  pid: number;
-  stop(): Promise<void>;
 }
 
 export interface Rig {
@@ -134,39 +130,22 @@ export async function addSidecars(rig: Rig, count: number): Promise<void> {
 }
 
 async function startSidecar(rig: Rig, name: string): Promise<E2eSidecar> {
-  const sidecar = await startSidecarProcess({
-    redisUrl: rig.cluster.env.redisUrl,
-    busPrefix: rig.prefix,
-    upstreamPort: rig.upstream.port,
+  const sidecar = await startBenchSidecar({
+    name,
     namespace: NAMESPACE,
-    pod: name,
     labels: LABELS,
+    redisUrl: rig.cluster.env.redisUrl,
+    prefix: rig.prefix,
+    upstreamPort: rig.upstream.port,
     issuer: { issuer: ISSUER_URL, audience: AUDIENCE, jwks: rig.issuer.jwks },
     sessionKey: rig.sessionKey,
-    script: "dist/sidecar/main.js",
     nodeArgs: rig.chart.sidecar.nodeArgs,
+    readyTimeoutMs: 60_000,
     // One heartbeat a second (the operator counts a sidecar live for 3 s): 100 sidecars at the test default of
     // 300 ms would be 333 Redis writes a second on the shared cores.
-    env: { VIGIL_LOG_LEVEL: "warn", VIGIL_HEARTBEAT_INTERVAL_MS: "1000" },
+    env: { VIGIL_HEARTBEAT_INTERVAL_MS: "1000" },
   });
-  const pid = sidecar.pid;
-  if (pid < 0) throw new Error(`${name} did not start`);
-  track(name, pid);
-  try {
-    await sidecar.waitReady(60_000);
-  } catch (err) {
-    await stopChild(pid);
-    throw err;
-  }
-  return {
-    name,
-    port: sidecar.port,
-    pid,
-    async stop() {
-      await sidecar.stop();
-      untrack(pid);
-    },
-  };
+  return { name, ...sidecar };
 }
 
 /** Stops the upstream app and the control plane (the children are stopped by children.ts's stopAll). */

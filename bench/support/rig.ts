@@ -95,13 +95,16 @@ export interface BenchSidecar {
 
 export interface BenchSidecarOptions {
   name: string;
-  /** The pod's namespace (default WORKLOAD's). */
+  /** The pod's namespace and labels (default WORKLOAD's). */
   namespace?: string;
+  labels?: Record<string, string>;
   redisUrl: string;
   prefix: string;
   upstreamPort: number;
-  issuer: BenchIssuer;
+  issuer: Pick<BenchIssuer, "issuer" | "audience" | "jwks">;
   sessionKey: Buffer;
+  /** How long it may take to become ready (default 20 s). */
+  readyTimeoutMs?: number;
   /** `dist/sidecar/main.js` (built, as the image runs it; default) or `sidecar/main.ts`. */
   script?: string;
   /** Node/V8 flags, as the chart's injected command sets them. */
@@ -119,7 +122,7 @@ export async function startBenchSidecar(opts: BenchSidecarOptions): Promise<Benc
     upstreamPort: opts.upstreamPort,
     namespace: opts.namespace ?? WORKLOAD.namespace,
     pod: opts.name,
-    labels: WORKLOAD.labels,
+    labels: opts.labels ?? WORKLOAD.labels,
     issuer: { issuer: opts.issuer.issuer, audience: opts.issuer.audience, jwks: opts.issuer.jwks },
     sessionKey: opts.sessionKey,
     env: { VIGIL_LOG_LEVEL: "warn", ...opts.env },
@@ -131,7 +134,7 @@ export async function startBenchSidecar(opts: BenchSidecarOptions): Promise<Benc
   if (pid < 0) throw new Error(`${opts.name} did not start`);
   track(opts.name, pid);
   try {
-    await sidecar.waitReady(20_000);
+    await sidecar.waitReady(opts.readyTimeoutMs ?? 20_000);
   } catch (err) {
     await stopChild(pid);
     throw err;

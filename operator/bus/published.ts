@@ -7,6 +7,7 @@
 import type { CompiledPolicy } from "../api/compiled-policy.ts";
 import { NamespaceDigest } from "../api/bus/digest.ts";
 import type { Entry, Revocation } from "../api/bus/messages.ts";
+import { oncePerObject } from "../../lib/memo.ts";
 import { canonicalJson } from "../policy/canonical-json.ts";
 
 export interface EntrySummary {
@@ -44,16 +45,7 @@ export interface DesiredBus {
  * written, and the desired ones are the same objects from one sync to the next (controller/desired-bus.ts).
  * Revocation objects are never mutated.
  */
-const contents = new WeakMap<Revocation, string>();
-
-export function revocationContent(revocation: Revocation): string {
-  let content = contents.get(revocation);
-  if (content === undefined) {
-    content = canonicalJson(revocation);
-    contents.set(revocation, content);
-  }
-  return content;
-}
+export const revocationContent: (revocation: Revocation) => string = oncePerObject(canonicalJson);
 
 export function summaryOf(entry: Entry): EntrySummary {
   if (entry.type === "policy") return { type: "policy", content: entry.policy.hash, revision: entry.revision, lifted: false };

@@ -22,6 +22,7 @@
  * Redis down → phase Pending, Ready=False/BusUnavailable, Event, retry with backoff.
  */
 import type { CustomObjectsApi } from "@kubernetes/client-node";
+import { oncePerObject } from "../../lib/memo.ts";
 import { TERMINATION_PLAN_ANNOTATION } from "../api/annotations.ts";
 import { tryParseDuration } from "../api/duration.ts";
 import { GROUP, SESSION_TERMINATION, VERSION, type AccessPolicy, type SessionTermination } from "../api/v1alpha1/index.ts";
@@ -115,19 +116,14 @@ export function needsReconcile(t: SessionTermination | undefined): boolean {
  * The absolute session timeout (seconds) of each policy object, parsed once: the informer replaces a cached object
  * on every change and never mutates it, so an object's timeout never changes.
  */
-const absoluteTimeoutOf = new WeakMap<AccessPolicy, number>();
+const absoluteTimeoutOf = oncePerObject((p: AccessPolicy): number => {
+  const parsed = tryParseDuration(p.spec.session?.absoluteTimeout ?? "8h");
+  return parsed.ok ? parsed.seconds : DEFAULT_ABSOLUTE_TIMEOUT_SECONDS;
+});
 
 /** Absolute session timeouts (seconds) of the cached AccessPolicies of `namespace` (8h where unset). */
 export function absoluteTimeoutsIn(policies: Pick<Informer<AccessPolicy>, "list">, namespace: string): number[] {
-  return policies.list(namespace).map((p) => {
-    let seconds = absoluteTimeoutOf.get(p);
-    if (seconds === undefined) {
-      const parsed = tryParseDuration(p.spec.session?.absoluteTimeout ?? "8h");
-      seconds = parsed.ok ? parsed.seconds : DEFAULT_ABSOLUTE_TIMEOUT_SECONDS;
-      absoluteTimeoutOf.set(p, seconds);
-    }
-    return seconds;
-  });
+  return policies.list(namespace).map(absoluteTimeoutOf);
 }
 
 function escapePointer(segment: string): string {

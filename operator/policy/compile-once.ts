@@ -5,16 +5,7 @@
  * policy, under the gate every publish waits for) share the results; a changed policy is a new object, compiled anew.
  * Callers must treat the result as read-only (it is shared).
  */
-import type { AccessPolicy } from "../api/v1alpha1/index.ts";
-import { compileAccessPolicy, type CompileResult } from "./compile.ts";
+import { oncePerObject } from "../../lib/memo.ts";
+import { compileAccessPolicy } from "./compile.ts";
 
-const results = new WeakMap<AccessPolicy, CompileResult>();
-
-export function compileOnce(policy: AccessPolicy): CompileResult {
-  let result = results.get(policy);
-  if (result === undefined) {
-    result = compileAccessPolicy(policy);
-    results.set(policy, result);
-  }
-  return result;
-}
+export const compileOnce = oncePerObject(compileAccessPolicy);

@@ -11,6 +11,7 @@
  * Results are canonical (`normaliseIp`: IPv4-mapped IPv6 becomes IPv4, zones and ports removed).
  */
 import { BlockList } from "node:net";
+import { oncePerObject } from "../../lib/memo.ts";
 import { ConfigError } from "../errors.ts";
 import { cidrBlockList, inList, normaliseIp } from "./ip.ts";
 
@@ -23,16 +24,10 @@ export function trustedProxies(cidrs: readonly string[], key = "trustedProxies")
   return list;
 }
 
-const listCache = new WeakMap<readonly string[], BlockList>();
+const blockListOf = oncePerObject((cidrs: readonly string[]): BlockList => cidrBlockList(cidrs).list);
 
 function asBlockList(trusted: TrustedProxies): BlockList {
-  if (trusted instanceof BlockList) return trusted;
-  let list = listCache.get(trusted);
-  if (list === undefined) {
-    list = cidrBlockList(trusted).list;
-    listCache.set(trusted, list);
-  }
-  return list;
+  return trusted instanceof BlockList ? trusted : blockListOf(trusted);
 }
 
 export function clientIp(peer: string, xff: string | string[] | undefined, trusted: TrustedProxies): string {

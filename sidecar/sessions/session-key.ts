@@ -5,19 +5,11 @@
  * session index was lost (operator/api/bus/coverage.ts).
  */
 import type { CoveredIdentity } from "../../operator/api/bus/coverage.ts";
+import { oncePerObject } from "../../lib/memo.ts";
 import { sessionKeyOf } from "../auth/jwt.ts";
 import type { Principal } from "../auth/types.ts";
 
-const keys = new WeakMap<Principal, string>();
-
-export function cachedSessionKeyOf(principal: Principal): string {
-  let key = keys.get(principal);
-  if (key === undefined) {
-    key = sessionKeyOf(principal);
-    keys.set(principal, key);
-  }
-  return key;
-}
+export const cachedSessionKeyOf: (principal: Principal) => string = oncePerObject(sessionKeyOf);
 
 /** What coverage.ts needs to know about a token's identity and session. */
 export function coveredIdentity(principal: Principal, sessionId: string): CoveredIdentity {
