@@ -243,6 +243,8 @@ export function vigilObjects(kc: KubeConfig) {
     deleteTermination: async (namespace: string, name: string): Promise<void> => {
       await api.deleteNamespacedCustomObject({ ...terminations, namespace, name });
     },
+    listTerminations: async (namespace: string, labelSelector: string): Promise<SessionTermination[]> =>
+      ((await api.listNamespacedCustomObject({ ...terminations, namespace, labelSelector })) as { items: SessionTermination[] }).items,
   };
 }
 

@@ -25,7 +25,6 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import WebSocket from "ws";
 import { SIGNAL_LABEL, SIGNAL_SOURCE_LABEL } from "../../../operator/api/annotations.ts";
 import type { SessionTermination } from "../../../operator/api/v1alpha1/index.ts";
-import { GROUP, SESSION_TERMINATION, VERSION } from "../../../operator/api/v1alpha1/index.ts";
 import { idpSessionSelector } from "../../../operator/controller/termination-plan.ts";
 import { clusterEnv } from "../../cluster/env.ts";
 import { freePort } from "../../cluster/ports.ts";
@@ -203,14 +202,7 @@ async function logout(browser: Browser): Promise<void> {
 }
 
 async function signalTerminations(): Promise<SessionTermination[]> {
-  const list = (await objects.api.listNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    plural: SESSION_TERMINATION.plural,
-    namespace: ns,
-    labelSelector: `${SIGNAL_SOURCE_LABEL}=backchannel-logout`,
-  })) as { items: SessionTermination[] };
-  return list.items;
+  return objects.listTerminations(ns, `${SIGNAL_SOURCE_LABEL}=backchannel-logout`);
 }
 
 beforeAll(async () => {

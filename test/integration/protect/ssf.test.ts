@@ -23,7 +23,6 @@ import { SIGNAL_LABEL, SIGNAL_SOURCE_LABEL } from "../../../operator/api/annotat
 import { covers } from "../../../operator/api/bus/coverage.ts";
 import { sessionKeyOf } from "../../../operator/api/session-key.ts";
 import type { SessionTermination, TerminationTarget } from "../../../operator/api/v1alpha1/index.ts";
-import { GROUP, SESSION_TERMINATION, VERSION } from "../../../operator/api/v1alpha1/index.ts";
 import { idpSessionSelector } from "../../../operator/controller/termination-plan.ts";
 import { clusterEnv } from "../../cluster/env.ts";
 import { freePort } from "../../cluster/ports.ts";
@@ -53,14 +52,7 @@ let tx: SsfTransmitter;
 let signalsPort: number;
 
 async function ssfTerminations(): Promise<SessionTermination[]> {
-  const list = (await objects.api.listNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    plural: SESSION_TERMINATION.plural,
-    namespace: ns,
-    labelSelector: `${SIGNAL_SOURCE_LABEL}=ssf`,
-  })) as { items: SessionTermination[] };
-  return list.items;
+  return objects.listTerminations(ns, `${SIGNAL_SOURCE_LABEL}=ssf`);
 }
 
 async function terminationFor(target: TerminationTarget): Promise<SessionTermination> {
